@@ -1,0 +1,301 @@
+"""Target specifications, the checks they imply, and the judge that answers a check on a scene.
+
+A :class:`Target` says what a finished image must show: object groups (with counts), spatial
+relations, objects that must be absent, objects that must be preserved from a source image,
+the background, the style and whether it must be clean. :func:`checks_for` turns it into
+:class:`~poser_env.types.Check` s, each with a plain-English question and a spec.
+
+:func:`answer` judges one check against a scene. It is the same function for both judges:
+given the ground-truth :class:`Scene` it is the evaluator; given the detector's
+:class:`DetectedScene` it is the synthetic critic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Protocol, Sequence
+
+from poser_env.types import Check
+from poser_env.world import vocab
+from poser_env.world.geometry import relations_between
+from poser_env.world.scene import SceneError, SceneObject
+
+#: How far (canvas fractions) a preserved object's centre may drift and still count as kept.
+PRESERVE_TOLERANCE = 0.06
+
+_REL_PHRASE = {"left of": "to the left of", "right of": "to the right of", "above": "above", "below": "below"}
+
+
+class SpecError(ValueError):
+    """A target specification or a check spec is malformed."""
+
+
+@dataclass(frozen=True)
+class ObjectGroup:
+    """``count`` objects of a shape, optionally of one colour and one size.
+
+    ``count`` 0 means "none of these" (used by removals)."""
+
+    shape: str
+    color: str | None = None
+    size: str | None = None
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        vocab.check_shape(self.shape)
+        if self.color is not None:
+            vocab.check_color(self.color)
+        if self.size is not None:
+            vocab.check_size(self.size)
+        if isinstance(self.count, bool) or not isinstance(self.count, int) or not 0 <= self.count <= vocab.MAX_COUNT:
+            raise SpecError(f"count must be an int from 0 to {vocab.MAX_COUNT}, got {self.count!r}")
+
+    def noun(self) -> str:
+        """``"small red circle"`` (singular, with whatever attributes are set)."""
+        return " ".join(w for w in (self.size, self.color, self.shape) if w)
+
+    def noun_plural(self) -> str:
+        return " ".join(w for w in (self.size, self.color, vocab.PLURALS[self.shape]) if w)
+
+    def ref(self) -> dict[str, Any]:
+        return {"shape": self.shape, "color": self.color, "size": self.size}
+
+    def matches(self, obj: Any) -> bool:
+        return (
+            obj.shape == self.shape
+            and (self.color is None or obj.color == self.color)
+            and (self.size is None or obj.size == self.size)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"shape": self.shape, "color": self.color, "size": self.size, "count": self.count}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ObjectGroup":
+        _expect_keys(d, {"shape", "color", "size", "count"}, "object group", required={"shape"})
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Relation:
+    """``a`` stands ``rel`` ``b`` (both single objects)."""
+
+    a: ObjectGroup
+    rel: str
+    b: ObjectGroup
+
+    def __post_init__(self) -> None:
+        vocab.check_relation(self.rel)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"a": self.a.ref(), "rel": self.rel, "b": self.b.ref()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Relation":
+        _expect_keys(d, {"a", "rel", "b"}, "relation", required={"a", "rel", "b"})
+        return cls(ObjectGroup.from_dict(d["a"]), d["rel"], ObjectGroup.from_dict(d["b"]))
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a finished image must show. Every field is optional."""
+
+    groups: tuple[ObjectGroup, ...] = ()
+    relations: tuple[Relation, ...] = ()
+    absent: tuple[ObjectGroup, ...] = ()
+    preserve: tuple[SceneObject, ...] = ()
+    background: str | None = None
+    style: str | None = None
+    clean: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("groups", "relations", "absent", "preserve"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.background is not None:
+            vocab.check_background(self.background)
+        if self.style is not None:
+            object.__setattr__(self, "style", vocab.check_style(self.style))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "groups": [g.to_dict() for g in self.groups],
+            "relations": [r.to_dict() for r in self.relations],
+            "absent": [g.ref() for g in self.absent],
+            "preserve": [o.to_dict() for o in self.preserve],
+            "background": self.background,
+            "style": self.style,
+            "clean": self.clean,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Target":
+        _expect_keys(d, {"groups", "relations", "absent", "preserve", "background", "style", "clean"}, "target")
+        try:
+            return cls(
+                groups=tuple(ObjectGroup.from_dict(g) for g in d.get("groups", [])),
+                relations=tuple(Relation.from_dict(r) for r in d.get("relations", [])),
+                absent=tuple(ObjectGroup.from_dict({**g, "count": 0}) for g in d.get("absent", [])),
+                preserve=tuple(SceneObject.from_dict(o) for o in d.get("preserve", [])),
+                background=d.get("background"),
+                style=d.get("style"),
+                clean=bool(d.get("clean", False)),
+            )
+        except TypeError as e:  # a list where a dict belongs, and the like
+            raise SpecError(f"malformed target {d!r}: {e}") from e
+
+
+def _expect_keys(d: Any, allowed: set[str], what: str, required: Iterable[str] = ()) -> None:
+    if not isinstance(d, dict):
+        raise SpecError(f"{what} must be a dict, got {type(d).__name__}: {d!r}")
+    unknown = set(d) - allowed
+    if unknown:
+        raise SpecError(f"unknown {what} field(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    missing = set(required) - set(d)
+    if missing:
+        raise SpecError(f"{what} is missing {sorted(missing)}: {d!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Target -> checks
+# --------------------------------------------------------------------------------------------
+
+
+def region_name(x: float, y: float) -> str:
+    """A coarse place name for a point, for questions a VLM can answer ("in the top left")."""
+    col = "left" if x < 1 / 3 else ("right" if x > 2 / 3 else "")
+    row = "top" if y < 1 / 3 else ("bottom" if y > 2 / 3 else "")
+    if not col and not row:
+        return "in the centre"
+    if not row:
+        return f"on the {col}"
+    if not col:
+        return f"at the {row}"
+    return f"in the {row} {col}"
+
+
+def group_check(g: ObjectGroup) -> Check:
+    """The check that a group is present in the right number (or absent when count is 0)."""
+    spec = {**g.ref(), "n": g.count}
+    if g.count == 0:
+        return Check(f"Are there no {g.noun_plural()} in the image?", "object", {"kind": "absent", **spec})
+    if g.count == 1:
+        category = "attribute" if g.size else ("color" if g.color else "object")
+        article = "an" if g.noun()[0] in "aeiou" else "a"
+        return Check(f"Is there {article} {g.noun()}?", category, {"kind": "exists", **spec})
+    word = vocab.COUNT_WORDS[g.count]
+    return Check(f"Are there exactly {word} {g.noun_plural()}?", "count", {"kind": "count", **spec})
+
+
+def relation_check(r: Relation) -> Check:
+    return Check(
+        f"Is the {r.a.noun()} {_REL_PHRASE[r.rel]} the {r.b.noun()}?",
+        "position",
+        {"kind": "relation", "a": r.a.ref(), "rel": r.rel, "b": r.b.ref()},
+    )
+
+
+def background_check(color: str) -> Check:
+    return Check(f"Is the background {color}?", "background", {"kind": "background", "color": color})
+
+
+def style_check(style: str) -> Check:
+    return Check(f"Is the image drawn in the {style} style?", "style", {"kind": "style", "style": style})
+
+
+def clean_check() -> Check:
+    return Check("Is the image free of noise and speckles?", "quality", {"kind": "clean"})
+
+
+def preserve_check(o: SceneObject) -> Check:
+    return Check(
+        f"Is the {o.describe(with_size=True)} still {region_name(o.x, o.y)}?",
+        "preserve",
+        {"kind": "preserve", "shape": o.shape, "color": o.color, "size": o.size, "x": round(o.x, 3), "y": round(o.y, 3)},
+    )
+
+
+def checks_for(target: Target) -> list[Check]:
+    """All checks a target implies, in a stable order (objects, relations, absences, ...)."""
+    checks = [group_check(g) for g in target.groups]
+    checks += [relation_check(r) for r in target.relations]
+    checks += [group_check(g) for g in target.absent]
+    checks += [preserve_check(o) for o in target.preserve]
+    if target.background is not None:
+        checks.append(background_check(target.background))
+    if target.style is not None:
+        checks.append(style_check(target.style))
+    if target.clean:
+        checks.append(clean_check())
+    return checks
+
+
+# --------------------------------------------------------------------------------------------
+# The judge
+# --------------------------------------------------------------------------------------------
+
+
+class ObjectLike(Protocol):
+    shape: str
+    color: str
+    size: str
+    x: float
+    y: float
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float]: ...
+
+
+class SceneLike(Protocol):
+    objects: Sequence[ObjectLike]
+    background: str
+    style: str
+
+    @property
+    def clean(self) -> bool: ...
+
+
+def _ref(spec: dict[str, Any]) -> ObjectGroup:
+    return ObjectGroup(spec["shape"], spec.get("color"), spec.get("size"))
+
+
+def answer(check: Check | dict[str, Any], scene: SceneLike) -> bool:
+    """Whether ``scene`` satisfies the check (the check itself or its spec dict)."""
+    spec = check.spec if isinstance(check, Check) else check
+    kind = spec.get("kind") if isinstance(spec, dict) else None
+    try:
+        if kind in ("exists", "count", "absent"):
+            n = sum(1 for o in scene.objects if _ref(spec).matches(o))
+            return n >= 1 if kind == "exists" else n == spec["n"]
+        if kind == "relation":
+            a, b = _ref(spec["a"]), _ref(spec["b"])
+            return any(
+                spec["rel"] in relations_between(oa.bbox, ob.bbox)
+                for oa in scene.objects
+                if a.matches(oa)
+                for ob in scene.objects
+                if ob is not oa and b.matches(ob)
+            )
+        if kind == "background":
+            return scene.background == spec["color"]
+        if kind == "style":
+            return scene.style == spec["style"]
+        if kind == "clean":
+            return bool(scene.clean)
+        if kind == "preserve":
+            ref = _ref(spec)
+            return any(
+                ref.matches(o) and abs(o.x - spec["x"]) <= PRESERVE_TOLERANCE and abs(o.y - spec["y"]) <= PRESERVE_TOLERANCE
+                for o in scene.objects
+            )
+    except (KeyError, TypeError, SceneError, vocab.VocabularyError) as e:
+        raise SpecError(f"malformed check spec {spec!r}: {e}") from e
+    raise SpecError(
+        f"unknown check kind {kind!r} in {spec!r}; allowed: exists, count, absent, relation, "
+        "background, style, clean, preserve"
+    )
+
+
+def score(checks: Sequence[Check], scene: SceneLike) -> tuple[list[bool], float]:
+    """Per-check answers and the fraction passed (1.0 for an empty list)."""
+    results = [answer(c, scene) for c in checks]
+    return results, (sum(results) / len(results) if results else 1.0)

@@ -1,0 +1,96 @@
+"""Render a :class:`Scene` to an RGB image (uint8, H x W x 3).
+
+Rendering is a pure function of the scene and the canvas size: the same scene always gives
+the same pixels (artefacts are placed by ``scene.artifact_seed``).
+
+Styles, and why each keeps the world fair to a pixel critic:
+
+- ``plain``: flat filled shapes.
+- ``pixel-art``: drawn on a grid of blocks ``canvas // 64`` pixels wide (2 px at 128) and
+  scaled up without smoothing. Blocks stay small enough that shapes keep their geometry.
+- ``sketch``: outlines only, in the object's colour, on the background. Colour and shape
+  remain readable from the stroke; the interior is the background.
+- ``watercolor``: flat shapes softened by a Gaussian blur of ``canvas / 96`` pixels. The blur
+  widens edges but never shifts a centre nor mixes two objects (objects keep a gap).
+
+Artefacts are added after the style: Gaussian pixel noise and stray specks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from poser_env.world import vocab
+from poser_env.world.geometry import polygon_pixels
+from poser_env.world.scene import DEFAULT_CANVAS, Scene, check_canvas
+
+
+def pixel_block(canvas: int) -> int:
+    """Side of a pixel-art block at this canvas size."""
+    return max(2, canvas // 64)
+
+
+def sketch_width(canvas: int) -> int:
+    """Stroke width of the sketch style."""
+    return max(2, round(canvas / 56))
+
+
+def blur_radius(canvas: int) -> float:
+    """Gaussian radius of the watercolor style."""
+    return canvas / 96
+
+
+def speck_size(canvas: int) -> int:
+    return max(1, canvas // 64)
+
+
+def _draw_shapes(scene: Scene, size: int, outline: int | None) -> Image.Image:
+    img = Image.new("RGB", (size, size), vocab.BACKGROUNDS[scene.background])
+    draw = ImageDraw.Draw(img)
+    for o in scene.objects:
+        poly = polygon_pixels(o.shape, o.size, o.x, o.y, size)
+        color = vocab.COLORS[o.color]
+        if outline is None:
+            draw.polygon(poly, fill=color)
+        else:
+            draw.polygon(poly, outline=color, width=outline)
+    return img
+
+
+def render(scene: Scene, canvas: int = DEFAULT_CANVAS) -> np.ndarray:
+    """Draw ``scene`` on a ``canvas`` x ``canvas`` RGB image and return it as uint8."""
+    check_canvas(canvas)
+    if scene.style == "pixel-art":
+        block = pixel_block(canvas)
+        small = -(-canvas // block)
+        img = _draw_shapes(scene, small, None).resize((small * block, small * block), Image.NEAREST)
+        img = img.crop((0, 0, canvas, canvas))
+    elif scene.style == "sketch":
+        img = _draw_shapes(scene, canvas, sketch_width(canvas))
+    elif scene.style == "watercolor":
+        img = _draw_shapes(scene, canvas, None).filter(ImageFilter.GaussianBlur(blur_radius(canvas)))
+    else:
+        img = _draw_shapes(scene, canvas, None)
+    arr = np.asarray(img, dtype=np.uint8)
+    if scene.clean:
+        return arr.copy()
+    return add_artifacts(arr, scene.noise, scene.speckles, scene.artifact_seed)
+
+
+def add_artifacts(image: np.ndarray, noise: float, speckles: int, seed: int) -> np.ndarray:
+    """Add Gaussian noise (std ``noise * 255``) and ``speckles`` specks, placed by ``seed``."""
+    rng = np.random.default_rng(seed)
+    out = image.astype(np.int16)
+    h, w = out.shape[:2]
+    if speckles:
+        s = speck_size(w)
+        palette = np.array(list(vocab.COLORS.values()), dtype=np.int16)
+        ys = rng.integers(0, h - s + 1, size=speckles)
+        xs = rng.integers(0, w - s + 1, size=speckles)
+        cs = rng.integers(0, len(palette), size=speckles)
+        for y, x, c in zip(ys, xs, cs):
+            out[y : y + s, x : x + s] = palette[c]
+    if noise > 0:
+        out = out + np.round(rng.normal(0.0, noise * 255.0, size=out.shape)).astype(np.int16)
+    return np.clip(out, 0, 255).astype(np.uint8)
