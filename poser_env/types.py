@@ -61,3 +61,33 @@ class Check:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Check":
         return cls(question=d["question"], category=d["category"], spec=dict(d.get("spec", {})))
+
+
+@dataclass(frozen=True)
+class Task:
+    """One episode's job.
+
+    ``prompt`` is the long-form text an agent must realise. ``source`` is the image to edit
+    (in the synthetic world a :class:`~poser_env.world.scene.Scene`, rendered on demand), or
+    None for generation. ``target`` is the synthetic world's
+    :class:`~poser_env.world.checks.Target`: what the evaluator checks. Real-world tasks have
+    no target; their checks come from the command extractor.
+    """
+
+    id: str
+    prompt: str
+    category: str = "custom"
+    suite: str = "custom"
+    split: str = "custom"
+    target: Any = None
+    source: Any = None
+    edits: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def checks(self) -> list[Check]:
+        """The target's checks (empty when the task has no target)."""
+        if self.target is None:
+            return []
+        from poser_env.world.checks import checks_for
+
+        return checks_for(self.target)

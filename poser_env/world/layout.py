@@ -80,33 +80,31 @@ def place(
     Raises :class:`LayoutError` when no layout is found.
     """
     n_fixed = len(fixed)
+    # Big objects first: small ones fit into the gaps that are left.
+    order = sorted(range(len(items)), key=lambda k: -shape_half_extent(items[k][0], items[k][2])[0])
     for _ in range(restarts):
-        placed: list[SceneObject] = list(fixed)
+        placed: dict[int, SceneObject] = dict(enumerate(fixed))
         ok = True
-        for k, (shape, color, size) in enumerate(items):
+        for k in order:
+            shape, color, size = items[k]
             idx = n_fixed + k
             for _ in range(tries):
                 x, y = random_position(shape, size, rng)
                 cand = SceneObject(shape, color, size, x, y)
-                if not fits(cand, placed):
+                if not fits(cand, list(placed.values())):
                     continue
-                good = True
-                for i, rel, j in relations:
-                    if idx not in (i, j) or max(i, j) > idx:
-                        continue
-                    a = cand if i == idx else placed[i]
-                    b = cand if j == idx else placed[j]
-                    if not holds_firmly(a.bbox, rel, b.bbox):
-                        good = False
-                        break
-                if good:
-                    placed.append(cand)
+                if all(
+                    holds_firmly((cand if i == idx else placed[i]).bbox, rel, (cand if j == idx else placed[j]).bbox)
+                    for i, rel, j in relations
+                    if idx in (i, j) and (i == idx or i in placed) and (j == idx or j in placed)
+                ):
+                    placed[idx] = cand
                     break
             else:
                 ok = False
                 break
         if ok:
-            return placed[n_fixed:]
+            return [placed[n_fixed + k] for k in range(len(items))]
     raise LayoutError(
         f"could not place {len(items)} object(s) among {n_fixed} fixed one(s) with "
         f"{len(relations)} relation(s); the canvas is too crowded or the relations contradict"
