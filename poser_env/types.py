@@ -91,3 +91,113 @@ class Task:
         from poser_env.world.checks import checks_for
 
         return checks_for(self.target)
+
+
+#: Kinds of instruction the command extractor emits.
+COMMAND_KINDS: tuple[str, ...] = (
+    "generate",
+    "add",
+    "remove",
+    "recolor",
+    "move",
+    "background",
+    "style",
+    "refine",
+    "edit",
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One instruction from the extractor, with the checks that say it was carried out."""
+
+    text: str
+    kind: str
+    checks: tuple[Check, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in COMMAND_KINDS:
+            raise ValueError(f"unknown command kind {self.kind!r}; allowed: {', '.join(COMMAND_KINDS)}")
+        object.__setattr__(self, "checks", tuple(self.checks))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "kind": self.kind, "checks": [c.to_dict() for c in self.checks]}
+
+
+@dataclass
+class Canvas:
+    """An image plus, in the synthetic world, the scene graph of what was actually drawn.
+
+    ``image`` is uint8 H x W x 3. ``scene`` is the evaluator's ground truth; real experts
+    leave it None.
+    """
+
+    image: Any
+    scene: Any = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """A critic's answer to one check: passed or not, and how sure it is (0.5 = unsure)."""
+
+    check: Check
+    passed: bool
+    confidence: float = 1.0
+    note: str = ""
+    """What the critic saw instead, for the reflection ("I see two")."""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"question": self.check.question, "category": self.check.category, "passed": self.passed, "confidence": round(float(self.confidence), 4)}
+        if self.note:
+            d["note"] = self.note
+        return d
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The critic's reading of a canvas against checks.
+
+    ``score`` is the fraction of checks passed (1.0 when there are none); ``feedback`` is the
+    reflection: a short text naming what failed, handed to the next expert on a retry.
+    """
+
+    results: tuple[CheckResult, ...] = ()
+    feedback: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "results", tuple(self.results))
+        if not self.feedback:
+            object.__setattr__(self, "feedback", reflection(self.results))
+
+    def subset(self, checks: "set[Check] | list[Check]") -> "Verdict":
+        """The verdict restricted to some checks, with its reflection rebuilt for them."""
+        keep = set(checks)
+        return Verdict(tuple(r for r in self.results if r.check in keep))
+
+    @property
+    def score(self) -> float:
+        return sum(r.passed for r in self.results) / len(self.results) if self.results else 1.0
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    def by_category(self) -> dict[str, float]:
+        """Fraction passed per check category (only categories present)."""
+        out: dict[str, list[bool]] = {}
+        for r in self.results:
+            out.setdefault(r.check.category, []).append(r.passed)
+        return {k: sum(v) / len(v) for k, v in out.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"score": round(self.score, 4), "feedback": self.feedback, "results": [r.to_dict() for r in self.results]}
+
+
+def reflection(results: "tuple[CheckResult, ...] | list[CheckResult]", limit: int = 4) -> str:
+    """A short text naming what failed (and what the critic saw instead), for a retry."""
+    failed = [r for r in results if not r.passed]
+    if not failed:
+        return ""
+    parts = [r.check.question.rstrip("?") + ": no" + (f", {r.note}" if r.note else "") for r in failed[:limit]]
+    more = f" (and {len(failed) - limit} more)" if len(failed) > limit else ""
+    return "Not yet right. " + "; ".join(parts) + more + "."
