@@ -1,3 +1,29 @@
-"""ImagePoser environment package: the shape world, and (soon) the Gymnasium environment."""
+"""ImagePoser: a Gymnasium environment for orchestrating image-generation and editing experts.
+
+``import poser_env`` registers the environment ids (``gym.make("ImagePoser-v0")``); it stays
+light: numpy, pillow, scipy and gymnasium only. Model backends import their libraries lazily.
+"""
+
+from gymnasium.envs.registration import register, registry
 
 __version__ = "0.1.0"
+
+#: Registered ids and their plain-data kwargs (Gymnasium's EnvSpec must stay serialisable).
+ENV_IDS: dict[str, dict] = {
+    "ImagePoser-v0": {"suite": "mixed"},
+    "ImagePoser-Gen-v0": {"suite": "generation"},
+    "ImagePoser-Edit-v0": {"suite": "editing"},
+}
+
+for _id, _kwargs in ENV_IDS.items():
+    if _id not in registry:
+        register(id=_id, entry_point="poser_env.env:ImagePoserEnv", kwargs=dict(_kwargs))
+
+
+def __getattr__(name: str):
+    # ``from poser_env import ImagePoserEnv`` without importing the env module at package import.
+    if name == "ImagePoserEnv":
+        from poser_env.env import ImagePoserEnv
+
+        return ImagePoserEnv
+    raise AttributeError(f"module 'poser_env' has no attribute {name!r}")

@@ -83,6 +83,10 @@ def sample_longform_target(rng: np.random.Generator, n_constraints: int | None =
                 budget -= 1
                 continue
         count = 1 if rng.random() < 0.65 else int(rng.integers(2, 5))
+        # Leave room for one object per constraint still to come (bar a free background and
+        # style), so that a big count does not crowd the later constraints out.
+        spare = (background is None) + (style is None)
+        count = max(1, min(count, MAX_OBJECTS - n_objects - max(0, budget - 1 - spare)))
         if n_objects + count > MAX_OBJECTS:
             count = 1
         if n_objects + count > MAX_OBJECTS:

@@ -1,0 +1,113 @@
+"""``poser``: the project's command line.
+
+Subcommands (each imports what it needs lazily, so ``poser --help`` is instant):
+
+- ``poser world check``: measure the pixel critic against the ground truth, and its speed.
+- ``poser world suites``: regenerate, check or count the committed prompt suites.
+- ``poser demo``: the main job of the README's first command.
+
+Machine-readable output: with ``--json`` the last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _canvas(text: str) -> int:
+    from poser_env.world.scene import SceneError, check_canvas
+
+    try:
+        return check_canvas(int(text))
+    except (ValueError, SceneError) as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def cmd_world_check(args: argparse.Namespace) -> int:
+    from poser_env.world.agreement import format_report, world_check
+
+    result = world_check(scenes_per_style=args.scenes, seed=args.seed, canvas=args.canvas)
+    print(format_report(result))
+    if args.out:
+        path = Path(args.out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        print(f"wrote {path}")
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    return 0
+
+
+def cmd_world_suites(args: argparse.Namespace) -> int:
+    from poser_env.world import suites
+
+    argv: list[str] = []
+    if args.check:
+        argv.append("--check")
+    if args.stats:
+        argv.append("--stats")
+    if args.out:
+        argv += ["--out", args.out]
+    return int(suites.main(argv) or 0)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from poser_agents.demo import run_demo
+
+    return run_demo(out=Path(args.out), quick=args.quick)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="poser", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    world = sub.add_parser("world", help="the synthetic shape world")
+    wsub = world.add_subparsers(dest="world_command", required=True)
+
+    check = wsub.add_parser("check", help="critic-vs-ground-truth agreement per style, and critiques per second")
+    check.add_argument("--scenes", type=_positive_int, default=500, help="scenes per style (default 500)")
+    check.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    check.add_argument("--canvas", type=_canvas, default=None, help="canvas side in pixels (default 128)")
+    check.add_argument("--out", default=None, help="also write the result as JSON to this file")
+    check.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    check.set_defaults(func=cmd_world_check)
+
+    su = wsub.add_parser("suites", help="regenerate (--out), verify (--check) or count (--stats) the prompt suites")
+    su.add_argument("--check", action="store_true", help="regenerate in a temporary folder and compare")
+    su.add_argument("--stats", action="store_true", help="print task counts per suite, split and category")
+    su.add_argument("--out", default=None, help="write the suites to this folder")
+    su.set_defaults(func=cmd_world_suites)
+
+    demo = sub.add_parser("demo", help="the main job: run the synthetic world end to end and write a report")
+    demo.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
+    demo.add_argument("--quick", action="store_true", help="a smaller run, for smoke tests")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "canvas", "unset") is None:
+        from poser_env.world.scene import DEFAULT_CANVAS
+
+        args.canvas = DEFAULT_CANVAS
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,413 @@
+"""ImagePoserEnv: reflective orchestration of image experts as a Gymnasium environment."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from poser_env.config import SUITE_MIXES, EnvConfig
+from poser_env.encoders.text import make_text_encoder
+from poser_env.experts.base import ExpertOutputError, validate_output, with_feedback
+from poser_env.observation import ObservationEncoder, ObservationInput
+from poser_env.registry import ExpertRegistry, build
+from poser_env.types import Canvas, Check, Command, Task, Verdict
+from poser_env.world.render import render
+from poser_env.world.scene import Scene
+
+STOP = "STOP"
+DEFER = "DEFER"
+
+_TEXT_ENCODERS: dict[str, Any] = {}
+
+
+def _shared_text_encoder(name: str):
+    """One encoder (and one embedding cache) per process, shared by every env in it."""
+    if name not in _TEXT_ENCODERS:
+        _TEXT_ENCODERS[name] = make_text_encoder(name)
+    return _TEXT_ENCODERS[name]
+
+
+@dataclass
+class _Episode:
+    task: Task
+    commands: list[Command]
+    checks: list[Check]
+    queue: list[int]
+    canvas: Canvas
+    verdict: Verdict
+    potential: float
+    accepted: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    deferred: set[int] = field(default_factory=set)
+    attempts: int = 0
+    steps: int = 0
+    cost: float = 0.0
+    tried: set[int] = field(default_factory=set)
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+
+class ImagePoserEnv(gym.Env):
+    """Orchestrate a pool of image experts to realise a long, compositional prompt.
+
+    ## Description
+
+    A command extractor splits the prompt into successive instructions. At each step the agent
+    picks one expert; a T2I expert redraws from the cumulative description (the instructions
+    accepted so far plus the current one), an I2I expert edits the canvas with the current
+    instruction. A critic checks the result against every check of the instructions so far;
+    when the current instruction's checks pass, the queue advances. Otherwise the agent may
+    retry (the next expert gets the critic's reflection), and after ``max_attempts`` failures
+    the instruction is dropped. This is Image-POSER's MDP (2025), with the critic kept apart
+    from the evaluator.
+
+    ## Action space
+
+    ``Discrete(n_experts [+1 STOP] [+1 DEFER])``: action ``i < n_experts`` calls expert ``i``
+    of the registry (``env.unwrapped.expert_names``). STOP ends the episode; DEFER moves the
+    current command to the end of the queue, once per command. Both are off by default. An
+    action out of range raises ``ValueError``. A masked action (DEFER used up) is a no-op that
+    costs ``invalid_action_penalty`` and sets ``info["invalid_action"]``.
+
+    ## Observation space
+
+    A ``Dict`` of flat float32 ``Box`` es plus ``action_mask`` (see ``poser_env/observation.py``):
+    instruction, remaining and prompt embeddings, image features, last verdict per check
+    category, current command kind, progress, experts tried on this command, action mask.
+
+    ## Rewards
+
+    ``r_t = (Phi_t - Phi_{t-1}) - cost_weight * cost(expert) - step_penalty`` where ``Phi`` is
+    the critic's score (fraction of checks passed) over all checks of the prompt on the kept
+    canvas. Potential-based: the return is the alignment gained minus what was spent, so
+    failing on purpose never pays. Defaults: ``cost_weight=0.01``, ``step_penalty=0.02``.
+
+    ## Starting state
+
+    A task drawn with ``self.np_random`` from the configured suite and split (or the task given
+    by ``options``: ``prompt`` and optional ``source``, or ``task_id``); the canvas is blank
+    (generation) or the source image (editing).
+
+    ## Episode end
+
+    Terminated when the queue is empty (or on STOP); truncated after ``max_steps`` steps
+    (default 16). The last ``info`` carries ``"episode"``: the evaluator's metrics (ground truth
+    in the synthetic world), commands passed and failed, cost and steps.
+
+    ## Arguments
+
+    Any field of :class:`~poser_env.config.EnvConfig` as a keyword, e.g.
+    ``gym.make("ImagePoser-v0", split="val", text_encoder="minilm", max_steps=12)``.
+    ``render_mode="rgb_array"`` returns the canvas.
+
+    ## Version history
+
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
+
+    def __init__(self, render_mode: str | None = None, **kwargs: Any):
+        self.config = EnvConfig.from_kwargs(**kwargs)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"unsupported render_mode {render_mode!r}; allowed: rgb_array or None")
+        self.render_mode = render_mode
+        cfg = self.config
+        if isinstance(cfg.experts, (str,)):
+            self.registry = ExpertRegistry.from_preset(cfg.experts)
+        else:
+            self.registry = ExpertRegistry.from_specs(cfg.experts)
+        self.critic = build(cfg.critic)
+        self.extractor = build(cfg.extractor)
+        self.evaluator = build(cfg.evaluator)
+        self.expert_names = self.registry.names
+        self.action_names = list(self.expert_names) + ([STOP] if cfg.enable_stop else []) + ([DEFER] if cfg.enable_defer else [])
+        self.action_space = gym.spaces.Discrete(len(self.action_names))
+        self.encoder = ObservationEncoder(_shared_text_encoder(cfg.text_encoder), len(self.action_names))
+        self.observation_space = self.encoder.space
+        self._tasks: list[Task] | None = None
+        self._ep: _Episode | None = None
+
+    # ------------------------------------------------------------------------------------
+    # Tasks
+
+    @property
+    def tasks(self) -> list[Task]:
+        """The tasks of the configured suite mix and split, loaded once."""
+        if self._tasks is None:
+            from poser_env.world.suites import load_suite
+
+            self._tasks = [t for s in SUITE_MIXES[self.config.suite] for t in load_suite(s, self.config.split)]
+        return self._tasks
+
+    def _task_from_options(self, options: dict[str, Any]) -> Task:
+        unknown = set(options) - {"prompt", "source", "task_id", "task"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; allowed: prompt, source, task_id, task")
+        if "task" in options:
+            if not isinstance(options["task"], Task):
+                raise TypeError("options['task'] must be a poser_env.types.Task")
+            return options["task"]
+        if "task_id" in options:
+            for t in self.tasks:
+                if t.id == options["task_id"]:
+                    return t
+            raise ValueError(f"no task {options['task_id']!r} in suite {self.config.suite!r}, split {self.config.split!r}")
+        prompt = options.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValueError("options['prompt'] must be a non-empty string describing the image to make")
+        return Task(id="custom", prompt=prompt.strip(), source=options.get("source"))
+
+    def _source_canvas(self, source: Any) -> Canvas:
+        size = self.config.canvas
+        if source is None:
+            return Canvas(image=render(Scene(), size), scene=Scene())
+        if isinstance(source, Scene):
+            return Canvas(image=render(source, size), scene=source)
+        image = source
+        if hasattr(image, "convert") and hasattr(image, "size"):
+            if image.size != (size, size):
+                raise ValueError(f"source image is {image.size[0]}x{image.size[1]}; this env's canvas is {size}x{size} (resize it, or set canvas=)")
+            image = np.asarray(image.convert("RGB"))
+        try:
+            return validate_output(Canvas(image=np.asarray(image)), (size, size), "source image")
+        except ExpertOutputError as e:
+            raise ValueError(str(e).replace("expert 'source image' returned", "the source image is")) from None
+
+    # ------------------------------------------------------------------------------------
+    # Gymnasium API
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        if options:
+            task = self._task_from_options(dict(options))
+        else:
+            task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
+        canvas = self._source_canvas(task.source)
+        commands = list(self.extractor.extract(task.prompt, source=canvas))
+        if not commands:
+            raise RuntimeError(f"the extractor returned no command for prompt {task.prompt!r}")
+        checks = _unique([c for cmd in commands for c in cmd.checks])
+        verdict = self.critic.critique(canvas, checks)
+        self._ep = _Episode(
+            task=task,
+            commands=commands,
+            checks=checks,
+            queue=list(range(len(commands))),
+            canvas=canvas,
+            verdict=verdict,
+            potential=verdict.score,
+        )
+        return self._observation(), self._info(expert=None, cost=0.0)
+
+    def step(self, action: Any):
+        ep = self._ep
+        if ep is None:
+            raise RuntimeError("call reset() before step()")
+        if not ep.queue or ep.steps >= self.config.max_steps:
+            raise RuntimeError("the episode is over: call reset()")
+        a = _as_action(action, self.action_space.n, self.action_names)
+        mask = self.action_mask()
+        ep.steps += 1
+        cfg = self.config
+        if not mask[a]:
+            reward = -cfg.invalid_action_penalty - cfg.step_penalty
+            return self._finish_step(reward, terminated=False, expert=None, cost=0.0, extra={"invalid_action": True})
+        name = self.action_names[a]
+        if name == STOP:
+            return self._finish_step(-cfg.step_penalty, terminated=True, expert=STOP, cost=0.0, extra={})
+        if name == DEFER:
+            current = ep.queue.pop(0)
+            ep.queue.append(current)
+            ep.deferred.add(current)
+            ep.attempts, ep.tried = 0, set()
+            return self._finish_step(-cfg.step_penalty, terminated=False, expert=DEFER, cost=0.0, extra={})
+
+        expert = self.registry[a]
+        current = ep.queue[0]
+        extra: dict[str, Any] = {}
+        instruction = self._instruction(expert.kind, current)
+        try:
+            out = expert(instruction, ep.canvas, self.np_random)
+            new_canvas = validate_output(out, (cfg.canvas, cfg.canvas), expert.name)
+            new_verdict = self.critic.critique(new_canvas, ep.checks)
+        except Exception as e:  # an expert must never kill a training loop
+            extra["error"] = f"{type(e).__name__}: {e}"
+            new_canvas, new_verdict = None, None
+        ep.cost += expert.cost
+        ep.tried.add(a)
+        relevant = set(self._checks_so_far(current))
+        current_checks = set(ep.commands[current].checks)
+        # The command passes when its own checks pass and nothing that passed before broke:
+        # a redraw that loses an earlier object, or a recolour that bleeds onto a kept one,
+        # is a failed attempt (the better canvas is kept and the agent may retry).
+        held = {r.check for r in ep.verdict.results if r.passed and r.check in relevant}
+        passed = new_verdict is not None and all(
+            r.passed for r in new_verdict.results if r.check in current_checks or r.check in held
+        )
+        if passed:
+            ep.canvas, ep.verdict = new_canvas, new_verdict
+            ep.accepted.append(ep.queue.pop(0))
+            ep.attempts, ep.tried = 0, set()
+        else:
+            if new_verdict is not None:
+                better = new_verdict.subset(relevant).score >= ep.verdict.subset(relevant).score
+                if better or not cfg.keep_best:
+                    ep.canvas, ep.verdict = new_canvas, new_verdict
+            ep.attempts += 1
+            if ep.attempts >= cfg.max_attempts:
+                ep.failed.append(ep.queue.pop(0))
+                ep.attempts, ep.tried = 0, set()
+        extra["command_passed"] = passed
+        potential = ep.verdict.score
+        reward = (potential - ep.potential) - cfg.cost_weight * expert.cost - cfg.step_penalty
+        ep.potential = potential
+        return self._finish_step(reward, terminated=not ep.queue, expert=expert.name, cost=expert.cost, extra=extra)
+
+    def render(self):
+        if self.render_mode == "rgb_array" and self._ep is not None:
+            return self._ep.canvas.image.copy()
+        return None
+
+    # ------------------------------------------------------------------------------------
+
+    def action_mask(self) -> np.ndarray:
+        """1 for each allowed action (also ``action_masks()`` for sb3-contrib's MaskablePPO)."""
+        mask = np.ones(self.action_space.n, dtype=np.int8)
+        ep = self._ep
+        if self.config.enable_defer:
+            i = self.action_names.index(DEFER)
+            mask[i] = int(ep is not None and bool(ep.queue) and ep.queue[0] not in ep.deferred and len(ep.queue) > 1)
+        return mask
+
+    def snapshot(self) -> tuple[Any, dict[str, Any]]:
+        """The episode's state and the generator's state, for search (see ``restore``)."""
+        return copy.deepcopy(self._ep), copy.deepcopy(self.np_random.bit_generator.state)
+
+    def restore(self, snap: tuple[Any, dict[str, Any]]) -> None:
+        """Go back to a ``snapshot()``: the same actions then give the same outcomes."""
+        ep, rng_state = snap
+        self._ep = copy.deepcopy(ep)
+        self.np_random.bit_generator.state = copy.deepcopy(rng_state)
+
+    def action_masks(self) -> np.ndarray:
+        return self.action_mask().astype(bool)
+
+    def _checks_so_far(self, current: int) -> list[Check]:
+        ep = self._ep
+        return _unique([c for i in [*ep.accepted, current] for c in ep.commands[i].checks])
+
+    def _instruction(self, kind: str, current: int) -> str:
+        ep = self._ep
+        if kind == "t2i":
+            text = " ".join(ep.commands[i].text for i in [*ep.accepted, current])
+        else:
+            text = ep.commands[current].text
+        if ep.attempts > 0:
+            text = with_feedback(text, ep.verdict.subset(self._checks_so_far(current)).feedback)
+        return text
+
+    def _finish_step(self, reward: float, terminated: bool, expert: str | None, cost: float, extra: dict[str, Any]):
+        ep = self._ep
+        truncated = not terminated and ep.steps >= self.config.max_steps
+        info = self._info(expert=expert, cost=cost, **extra)
+        ep.log.append({k: info[k] for k in ("step", "expert", "cost", "command", "feedback")} | {"reward": float(reward)})
+        if terminated or truncated:
+            if terminated and ep.queue and expert == STOP:
+                ep.failed.extend(ep.queue)
+                ep.queue = []
+            info["episode_summary"] = self._summary()
+        return self._observation(), float(reward), bool(terminated), bool(truncated), info
+
+    def _summary(self) -> dict[str, Any]:
+        ep = self._ep
+        metrics = self.evaluator.evaluate(ep.canvas, ep.task) if ep.task.target is not None else {"judged": False, "reason": "the task has no target"}
+        return {
+            "task_id": ep.task.id,
+            "category": ep.task.category,
+            "suite": ep.task.suite,
+            "evaluator": metrics,
+            "critic_score": ep.verdict.score,
+            "commands_passed": len(ep.accepted),
+            "commands_failed": len(ep.failed) + len(ep.queue),
+            "n_commands": len(ep.commands),
+            "cost": ep.cost,
+            "steps": ep.steps,
+            "log": list(ep.log),
+        }
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        ep = self._ep
+        current = ep.queue[0] if ep.queue else None
+        cmd = ep.commands[current] if current is not None else None
+        current_checks = set(cmd.checks) if cmd else set()
+        results = [r for r in ep.verdict.results if r.check in current_checks]
+        tried = np.zeros(self.action_space.n, np.float32)
+        tried[list(ep.tried)] = 1.0
+        return self.encoder.encode(
+            ObservationInput(
+                prompt=ep.task.prompt,
+                instruction=cmd.text if cmd else "",
+                remaining=[ep.commands[i].text for i in ep.queue[1:]],
+                image=ep.canvas.image,
+                verdict=ep.verdict,
+                command_kind=cmd.kind if cmd else None,
+                command_pass=(sum(r.passed for r in results) / len(results)) if results else 1.0,
+                step=ep.steps,
+                max_steps=self.config.max_steps,
+                command_index=len(ep.accepted) + len(ep.failed),
+                n_commands=len(ep.commands),
+                attempts=ep.attempts,
+                max_attempts=self.config.max_attempts,
+                n_failed=len(ep.failed),
+                tried=tried,
+                action_mask=self.action_mask(),
+            )
+        )
+
+    def _info(self, expert: str | None, cost: float, **extra: Any) -> dict[str, Any]:
+        ep = self._ep
+        current = ep.queue[0] if ep.queue else None
+        info = {
+            "task_id": ep.task.id,
+            "prompt": ep.task.prompt,
+            "commands": [c.to_dict() for c in ep.commands],
+            "command_index": current,
+            "command": ep.commands[current].text if current is not None else None,
+            "attempts": ep.attempts,
+            "step": ep.steps,
+            "expert": expert,
+            "cost": float(cost),
+            "verdict": ep.verdict.to_dict(),
+            "feedback": ep.verdict.subset(self._checks_so_far(current)).feedback if current is not None else ep.verdict.feedback,
+            "action_mask": self.action_mask(),
+        }
+        info.update(extra)
+        return info
+
+
+def _unique(checks: list[Check]) -> list[Check]:
+    seen: set[Check] = set()
+    out = []
+    for c in checks:
+        if c not in seen:
+            seen.add(c)
+            out.append(c)
+    return out
+
+
+def _as_action(action: Any, n: int, names: list[str]) -> int:
+    """Accept an int, a 0-d or 1-element array; reject anything else with a clear message."""
+    try:
+        arr = np.asarray(action)
+        if arr.size != 1 or not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError
+        a = int(arr.reshape(()))
+    except (TypeError, ValueError):
+        raise ValueError(f"action must be an integer in [0, {n - 1}] ({', '.join(names)}), got {action!r}") from None
+    if not 0 <= a < n:
+        raise ValueError(f"action {a} is out of range: valid actions are 0..{n - 1} ({', '.join(names)})")
+    return a

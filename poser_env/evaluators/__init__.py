@@ -1,0 +1,1 @@
+"""Evaluators: the benchmark's judges, kept apart from the critic the agent trains against."""

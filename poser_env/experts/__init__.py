@@ -1,0 +1,1 @@
+"""Experts of ImagePoser (see poser_env/experts/base.py for the contract)."""

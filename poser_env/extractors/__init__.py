@@ -1,0 +1,1 @@
+"""Extractors of ImagePoser (see poser_env/extractors/base.py for the contract)."""

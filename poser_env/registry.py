@@ -1,0 +1,157 @@
+"""Build components from plain data, and the expert registry that defines the action space.
+
+Gymnasium's ``EnvSpec`` must stay JSON-serialisable, so an env never receives a callable: it
+receives specs such as ``{"name": "layout-t2i", "entry_point": "poser_env.experts.synthetic:
+ShapeWorldExpert", "kwargs": {...}}`` and builds the objects itself. The same mechanism builds
+critics, extractors and evaluators, so a user plugs in a new component by naming its class.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+class RegistryError(ValueError):
+    """A component spec is malformed, names something that cannot be imported, or a lookup failed."""
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """Plain-data recipe for a component: ``entry_point`` is ``"package.module:Class"``."""
+
+    name: str
+    entry_point: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def coerce(cls, spec: "ComponentSpec | Mapping[str, Any]") -> "ComponentSpec":
+        if isinstance(spec, ComponentSpec):
+            return spec
+        if not isinstance(spec, Mapping):
+            raise RegistryError(f"a component spec must be a dict with name, entry_point, kwargs; got {spec!r}")
+        unknown = set(spec) - {"name", "entry_point", "kwargs"}
+        if unknown:
+            raise RegistryError(f"unknown component spec field(s) {sorted(unknown)}; allowed: name, entry_point, kwargs")
+        if "entry_point" not in spec:
+            raise RegistryError(f"component spec {dict(spec)!r} has no 'entry_point' (\"module:Class\")")
+        kwargs = spec.get("kwargs") or {}
+        if not isinstance(kwargs, Mapping):
+            raise RegistryError(f"'kwargs' of component {spec.get('name')!r} must be a dict, got {kwargs!r}")
+        return cls(name=str(spec.get("name", spec["entry_point"])), entry_point=str(spec["entry_point"]), kwargs=dict(kwargs))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "entry_point": self.entry_point, "kwargs": dict(self.kwargs)}
+
+
+def load_entry_point(entry_point: str) -> Any:
+    """Import ``"module:attr"`` and return the attribute, with an error that says what failed."""
+    if not isinstance(entry_point, str) or entry_point.count(":") != 1:
+        raise RegistryError(f"entry point must look like 'package.module:Class', got {entry_point!r}")
+    module_name, attr = entry_point.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise RegistryError(f"cannot import module {module_name!r} for entry point {entry_point!r}: {e}") from e
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise RegistryError(f"module {module_name!r} has no attribute {attr!r} (entry point {entry_point!r})") from None
+
+
+def build(spec: "ComponentSpec | Mapping[str, Any]", **extra: Any) -> Any:
+    """Instantiate a component from its spec. ``name`` is passed to the constructor if it takes one."""
+    spec = ComponentSpec.coerce(spec)
+    factory = load_entry_point(spec.entry_point)
+    kwargs = {**spec.kwargs, **extra}
+    try:
+        return factory(**kwargs)
+    except TypeError as e:
+        raise RegistryError(f"cannot build component {spec.name!r} from {spec.entry_point}: {e}") from e
+
+
+def load_preset(name_or_path: str | Path, kind: str) -> Any:
+    """Load a JSON preset: a bare name looks in ``poser_env/data/<kind>/<name>.json``."""
+    path = Path(name_or_path)
+    if path.suffix != ".json" or not path.exists():
+        candidate = DATA_DIR / kind / f"{name_or_path}.json"
+        if not candidate.exists():
+            available = sorted(p.stem for p in (DATA_DIR / kind).glob("*.json"))
+            raise RegistryError(
+                f"no {kind} preset {str(name_or_path)!r}: not a JSON file, and the built-in presets are {available}"
+            )
+        path = candidate
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise RegistryError(f"{kind} preset {path} is not valid JSON: {e}") from e
+
+
+class ExpertRegistry:
+    """An ordered set of named experts. Action ``i`` of the env calls ``registry[i]``.
+
+    Build it from expert objects, from specs (``from_specs``), or from a preset name or file
+    (``from_preset("synthetic")``). Adding an expert is one class and one entry.
+    """
+
+    def __init__(self, experts: Sequence[Any]):
+        if not experts:
+            raise RegistryError("an expert registry needs at least one expert")
+        names = [e.name for e in experts]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise RegistryError(f"duplicate expert name(s) {dupes}: each expert needs its own name")
+        for e in experts:
+            if getattr(e, "kind", None) not in ("t2i", "i2i"):
+                raise RegistryError(f"expert {e.name!r} has kind {getattr(e, 'kind', None)!r}; allowed: t2i, i2i")
+            cost = getattr(e, "cost", None)
+            if not isinstance(cost, (int, float)) or cost < 0:
+                raise RegistryError(f"expert {e.name!r} needs a non-negative cost, got {cost!r}")
+        self._experts = list(experts)
+        self._index = {n: i for i, n in enumerate(names)}
+
+    @classmethod
+    def from_specs(cls, specs: Sequence["ComponentSpec | Mapping[str, Any]"]) -> "ExpertRegistry":
+        experts = []
+        for raw in specs:
+            spec = ComponentSpec.coerce(raw)
+            experts.append(build(spec, name=spec.name))
+        return cls(experts)
+
+    @classmethod
+    def from_preset(cls, name_or_path: str | Path) -> "ExpertRegistry":
+        data = load_preset(name_or_path, "experts")
+        specs = data.get("experts") if isinstance(data, dict) else data
+        if not isinstance(specs, list):
+            raise RegistryError(f"expert preset {name_or_path!r} must be a list of specs or {{'experts': [...]}}")
+        return cls.from_specs(specs)
+
+    @property
+    def names(self) -> list[str]:
+        return [e.name for e in self._experts]
+
+    @property
+    def costs(self) -> list[float]:
+        return [float(e.cost) for e in self._experts]
+
+    def index(self, name: str) -> int:
+        try:
+            return self._index[name]
+        except KeyError:
+            raise RegistryError(f"unknown expert {name!r}; registered: {', '.join(self.names)}") from None
+
+    def __getitem__(self, key: int | str) -> Any:
+        if isinstance(key, str):
+            return self._experts[self.index(key)]
+        return self._experts[key]
+
+    def __len__(self) -> int:
+        return len(self._experts)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._experts)
