@@ -199,7 +199,7 @@ class ImagePoserEnv(gym.Env):
             verdict=verdict,
             potential=verdict.score,
         )
-        return self._observation(), self._info(expert=None, cost=0.0)
+        return self._observation(), self._info(expert="", cost=0.0)
 
     def step(self, action: Any):
         ep = self._ep
@@ -373,11 +373,11 @@ class ImagePoserEnv(gym.Env):
             "task_id": ep.task.id,
             "prompt": ep.task.prompt,
             "commands": [c.to_dict() for c in ep.commands],
-            "command_index": current,
-            "command": ep.commands[current].text if current is not None else None,
+            "command_index": current if current is not None else -1,
+            "command": ep.commands[current].text if current is not None else "",
             "attempts": ep.attempts,
             "step": ep.steps,
-            "expert": expert,
+            "expert": expert or "",
             "cost": float(cost),
             "verdict": ep.verdict.to_dict(),
             "feedback": ep.verdict.subset(self._checks_so_far(current)).feedback if current is not None else ep.verdict.feedback,

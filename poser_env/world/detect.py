@@ -161,7 +161,9 @@ def _as_image(image: object) -> np.ndarray:
         if not np.all(np.isfinite(a)):
             raise ValueError("image contains NaN or infinite values")
         if a.min() < 0.0 or a.max() > 1.0:
-            raise ValueError(f"a float image must lie in [0, 1], got [{a.min():.3g}, {a.max():.3g}]; pass uint8 for 0-255 data")
+            raise ValueError(
+                f"a float image must lie in [0, 1], got [{a.min():.3g}, {a.max():.3g}]; pass uint8 for 0-255 data"
+            )
         return np.rint(a * 255.0).astype(np.uint8)
     if a.min() < 0 or a.max() > 255:
         raise ValueError(f"an integer image must lie in [0, 255], got values in [{a.min()}, {a.max()}]")
@@ -195,12 +197,15 @@ def _analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[
     info = info.ravel()[idx]
     col = _votes(lab, info & 15, (info & _PURE) != 0, n, ks)
     foreign = ((far[code.ravel()[idx]] >> col[lab]) & 1) != 0
-    speckles += int(np.count_nonzero(np.bincount(lab[foreign], minlength=n + 1)[ks] >= max(1, speck_size(W) ** 2 // 2)))
+    n_foreign = np.bincount(lab[foreign], minlength=n + 1)[ks]
+    speckles += int(np.count_nonzero(n_foreign >= max(1, speck_size(W) ** 2 // 2)))
     own = (~foreign).astype(np.float64)
-    area, sum_y, sum_x = (np.bincount(lab, weights=w, minlength=n + 1)[ks] for w in (own, own * (idx // W), own * (idx % W)))
+    weights = (own, own * (idx // W), own * (idx % W))
+    area, sum_y, sum_x = (np.bincount(lab, weights=w, minlength=n + 1)[ks] for w in weights)
 
     filled, sketch = labels, False
-    if not fg[(sum_y / np.maximum(area, 1)).astype(np.intp), (sum_x / np.maximum(area, 1)).astype(np.intp)].all():
+    cy, cx = (sum_y / np.maximum(area, 1)).astype(np.intp), (sum_x / np.maximum(area, 1)).astype(np.intp)
+    if not fg[cy, cx].all():
         # Some object is hollow at its centroid: fill enclosed background (sketch outlines).
         filled, hole_area = _holes(fg, labels, big)
         fracs = sorted((hole_area[ks] / (areas[ks] + hole_area[ks])).tolist())
@@ -225,7 +230,15 @@ def _analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[
     return DetectedScene(objects, _BG_NAMES[bg_i], style, noise, speckles), (objs if debug else [])
 
 
-def _objects(filled: np.ndarray, ks: np.ndarray, col: np.ndarray, area: np.ndarray, sum_y: np.ndarray, sum_x: np.ndarray, bumpy: bool) -> list[dict]:
+def _objects(
+    filled: np.ndarray,
+    ks: np.ndarray,
+    col: np.ndarray,
+    area: np.ndarray,
+    sum_y: np.ndarray,
+    sum_x: np.ndarray,
+    bumpy: bool,
+) -> list[dict]:
     """Per object: its box crop (one pixel of margin), colour, area, centroid and features."""
     H, W = filled.shape
     slices = ndimage.find_objects(filled)
@@ -235,7 +248,8 @@ def _objects(filled: np.ndarray, ks: np.ndarray, col: np.ndarray, area: np.ndarr
             continue  # nothing but foreign pixels
         s0, s1 = slices[k - 1]
         sl = (slice(max(s0.start - 1, 0), min(s0.stop + 1, H)), slice(max(s1.start - 1, 0), min(s1.stop + 1, W)))
-        o = dict(k=k, sl=sl, labels=filled, ci=int(col[k]), area=int(area[i]), my=sum_y[i] / area[i] + 0.5, mx=sum_x[i] / area[i] + 0.5)
+        o = dict(k=k, sl=sl, labels=filled, ci=int(col[k]), area=int(area[i]))
+        o["my"], o["mx"] = sum_y[i] / area[i] + 0.5, sum_x[i] / area[i] + 0.5
         if bumpy:  # noise bumps and speck remnants can stretch a box: skip lone end pixels
             mask = _mask(o)
             ly0, ly1 = _extent(mask.sum(1))
@@ -279,7 +293,8 @@ def _classify(objs: list[dict], style: str, H: int, W: int, bumpy: bool) -> list
         size = _size_for(shape, o["area"], H, W, block)
         hw, hh = shape_half_extent(shape, size)
         x, y = o["mx"] / W, o["my"] / H - float(dys[si]) * max(hw, hh)
-        out.append(DetectedObject(shape, _COLOR_NAMES[o["ci"]], size, x, y, (x - hw, y - hh, x + hw, y + hh), o["area"] / (H * W), conf))
+        box = (x - hw, y - hh, x + hw, y + hh)
+        out.append(DetectedObject(shape, _COLOR_NAMES[o["ci"]], size, x, y, box, o["area"] / (H * W), conf))
     return out
 
 
@@ -448,7 +463,9 @@ def _extent(counts: np.ndarray) -> tuple[int, int]:
     return lo, hi
 
 
-def _ring_softness(img: np.ndarray, sl: tuple[slice, slice], mask: np.ndarray, bgc: np.ndarray, cvec: np.ndarray) -> tuple[float, int]:
+def _ring_softness(
+    img: np.ndarray, sl: tuple[slice, slice], mask: np.ndarray, bgc: np.ndarray, cvec: np.ndarray
+) -> tuple[float, int]:
     """How far the raw contrast on the 1-pixel rings just outside and inside ``mask`` is from
     a hard edge (0 outside, 1 inside), summed, and the ring size. Noise averages out; blur
     does not."""
@@ -459,7 +476,9 @@ def _ring_softness(img: np.ndarray, sl: tuple[slice, slice], mask: np.ndarray, b
     return float(a[out].sum() + (1.0 - a[inn]).sum()), int(np.count_nonzero(out) + np.count_nonzero(inn))
 
 
-def _template_mismatch(mask: np.ndarray, sl: tuple[slice, slice], shape: str, size: str, cx: float, cy: float, canvas: int, block: int) -> int:
+def _template_mismatch(
+    mask: np.ndarray, sl: tuple[slice, slice], shape: str, size: str, cx: float, cy: float, canvas: int, block: int
+) -> int:
     """Pixels where ``mask`` (the crop ``sl``) differs from the shape drawn by the renderer's
     rasteriser with its box centred at pixel ``(cx, cy)``; pixel-art is compared on its block
     grid, where it was drawn. (Exact sub-pixel drawing matters: PIL moves a whole edge by a

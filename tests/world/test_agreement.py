@@ -23,6 +23,7 @@ def test_result_keys_and_types(result):
     for style in vocab.STYLES:
         c = result["confusion"][style]
         assert c["agree"] + c["miss"] + c["false_alarm"] == result["checks"][style] > 0
+        assert 0.3 < c["true"] / result["checks"][style] < 0.95  # true and false checks both
         assert 0.0 <= result["agreement"][style] <= 1.0
     json.dumps(result)  # plain data
 
