@@ -312,7 +312,10 @@ class ImagePoserEnv(gym.Env):
         ep = self._ep
         truncated = not terminated and ep.steps >= self.config.max_steps
         info = self._info(expert=expert, cost=cost, **extra)
-        ep.log.append({k: info[k] for k in ("step", "expert", "cost", "command", "feedback")} | {"reward": float(reward)})
+        ep.log.append(
+            {k: info[k] for k in ("step", "expert", "cost", "command", "feedback")}
+            | {"reward": float(reward), "command_passed": bool(info.get("command_passed", False)), "error": info.get("error", "")}
+        )
         if terminated or truncated:
             if terminated and ep.queue and expert == STOP:
                 ep.failed.extend(ep.queue)
@@ -323,6 +326,13 @@ class ImagePoserEnv(gym.Env):
     def _summary(self) -> dict[str, Any]:
         ep = self._ep
         metrics = self.evaluator.evaluate(ep.canvas, ep.task) if ep.task.target is not None else {"judged": False, "reason": "the task has no target"}
+        if metrics.get("judged"):
+            # Critic against evaluator, on the task's checks the critic also answered.
+            critic = {r.check: r.passed for r in ep.verdict.results}
+            pairs = [(critic[c], p) for c, p in zip(ep.task.checks, metrics["passed"]) if c in critic]
+            metrics["critic_checks"] = len(pairs)
+            if pairs:
+                metrics["critic_agreement"] = sum(a == b for a, b in pairs) / len(pairs)
         return {
             "task_id": ep.task.id,
             "category": ep.task.category,
@@ -378,6 +388,7 @@ class ImagePoserEnv(gym.Env):
             "attempts": ep.attempts,
             "step": ep.steps,
             "expert": expert or "",
+            "expert_index": self.action_names.index(expert) if expert else -1,
             "cost": float(cost),
             "verdict": ep.verdict.to_dict(),
             "feedback": ep.verdict.subset(self._checks_so_far(current)).feedback if current is not None else ep.verdict.feedback,
