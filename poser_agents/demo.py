@@ -63,7 +63,10 @@ def _strips(out: Path, episodes: int, seed: int) -> list[str]:
 
     lines = []
     env = EpisodeRecorder(gym.make("ImagePoser-v0", split="test"))
-    for i, task in enumerate(pick_tasks(env, 7)[1 : 1 + episodes]):
+    # The richest tasks make the most telling strips: long-form and editing first.
+    pool = pick_tasks(env, 60)
+    chosen = [t for suite in ("longform", "editing", "geneval") for t in pool if t.suite == suite][:: 20][:episodes]
+    for i, task in enumerate(chosen):
         for name in ("heuristic", "oracle"):
             agent = make_baseline(name, env, seed=seed)
             obs, info = env.reset(seed=seed + i, options={"task": task})

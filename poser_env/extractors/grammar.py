@@ -8,7 +8,9 @@ the commands' checks equals the task's checks (measured by
 
 Decisions, and why:
 
-- **One command per clause**, in text order (reordering is the agent's choice, e.g. DEFER).
+- **One command per clause**, in text order (reordering is the agent's choice, e.g. DEFER),
+  except that in a generation prompt style commands are queued after the objects: a blank
+  canvas shows no style that a critic could verify.
   A background or style phrase attached to an object clause ("Draw two stars on a beige
   background", "In watercolour style, show a heart") becomes a command of its own, so that
   each command asks for one kind of work and the agent can give it to the right expert; the
@@ -206,6 +208,10 @@ class GrammarExtractor:
                 checks = [c for i in piece_intents for c in intent_checks(i)]
                 pieces.append((piece_text, kind, checks))
 
+        if not editing:
+            # A style applies to the whole picture, and a blank canvas shows no style a critic
+            # could verify: queue style commands after the objects they style.
+            pieces = [p for p in pieces if p[1] != "style"] + [p for p in pieces if p[1] == "style"]
         if not pieces and said_preserve and editing:  # only "keep everything as it is"
             pieces.append((_sentence(text), "edit", []))
         elif not pieces:  # punctuation soup, or nothing that asks for work

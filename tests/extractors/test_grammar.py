@@ -126,8 +126,8 @@ def test_attached_suffixes_become_commands_of_their_own():
     assert [(c.kind, c.text) for c in cmds] == [
         ("generate", "Draw two stars."),
         ("background", "Use a grey background."),
-        ("style", "Render everything in watercolour style."),
         ("add", "Show a heart."),
+        ("style", "Render everything in watercolour style."),  # styles go after the objects
     ]
 
 

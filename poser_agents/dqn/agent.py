@@ -1,0 +1,657 @@
+"""``DQNAgent``: the project's DQN agent (Image-POSER's policy), on :class:`MaskedDQN`.
+
+>>> import gymnasium as gym, poser_env
+>>> from poser_agents.dqn import DQNAgent, DQNConfig
+>>> agent = DQNAgent(gym.make("ImagePoser-v0", split="train"), DQNConfig(log_dir="runs/dqn"))
+>>> agent.learn(100_000, progress_bar=True)
+>>> agent.save("runs/dqn/agent")                       # a folder: model.zip + agent.json
+>>> agent = DQNAgent.load("runs/dqn/agent")            # rebuilds the env from agent.json
+>>> action, _ = agent.predict(obs)                     # masked greedy action
+
+A checkpoint is a folder with SB3's ``model.zip`` and ``agent.json`` (the config, a summary of
+the observation and action spaces, the action names, the env id and kwargs, the library
+versions, and the SHA-256 of ``model.zip``). :meth:`DQNAgent.load` refuses, with a message that
+says what differs and what to do, a checkpoint made for another observation or action space
+(another text encoder, another expert set), a corrupt or truncated file, or a missing one.
+
+Logs (``DQNConfig.log_dir``), see ``docs/dqn.md`` for every column:
+
+- ``progress.csv``: SB3's logger (``rollout/*``, ``train/loss``, ``train/q_mean``, ...), one
+  row every ``log_interval`` episodes; also TensorBoard event files if ``tensorboard`` is
+  installed, and the same table on stdout with ``verbose >= 1``.
+- ``episodes.csv``: one row per training episode (return, evaluator alignment, cost, ...),
+  written by :class:`EpisodeLogCallback`.
+- ``eval.csv``: one row per evaluation, if :class:`RolloutEvalCallback` is used.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
+from stable_baselines3.common.logger import CSVOutputFormat, Logger, make_output_format
+from stable_baselines3.common.vec_env import VecEnv
+
+from poser_agents.dqn.masked_dqn import MaskedDQN
+from poser_agents.dqn.policies import PoserFeaturesExtractor
+
+MODEL_FILE = "model.zip"
+META_FILE = "agent.json"
+FORMAT = "imageposer-dqn"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A DQNAgent checkpoint is missing, corrupt, or made for another env."""
+
+
+@dataclass
+class DQNConfig:
+    """Settings of :class:`DQNAgent`. Defaults are tuned on ImagePoser-v0's val split (``docs/dqn.md``)."""
+
+    learning_rate: float = 5e-4
+    """Adam learning rate (constant)."""
+    buffer_size: int = 100_000
+    """Replay buffer capacity, in transitions."""
+    learning_starts: int = 2_000
+    """Transitions collected with uniformly random (allowed) actions before the first update."""
+    batch_size: int = 64
+    """Transitions per gradient step."""
+    gamma: float = 0.95
+    """Discount factor. Episodes are short (about 4 to 6 steps, 16 at most) and the reward is
+    potential-based, so a discount a little below 1 loses nothing and steadies the targets."""
+    tau: float = 1.0
+    """Target-network update coefficient (1 = hard copy every ``target_update_interval`` steps)."""
+    train_freq: int = 4
+    """Env steps between two training phases."""
+    gradient_steps: int = 1
+    """Gradient steps per training phase."""
+    target_update_interval: int = 1_000
+    """Env steps between two target-network updates."""
+    exploration_fraction: float = 0.3
+    """Fraction of the ``learn`` call over which epsilon decays linearly from initial to final."""
+    exploration_initial_eps: float = 1.0
+    """Initial probability of a random (allowed) action."""
+    exploration_final_eps: float = 0.02
+    """Final probability of a random (allowed) action."""
+    max_grad_norm: float = 10.0
+    """Gradient-norm clipping."""
+    double_q: bool = True
+    """Double DQN target: the online network picks the next action (masked), the target network values it."""
+    net_arch: list[int] = field(default_factory=lambda: [256, 256])
+    """Hidden layers of the Q-network head, after the features extractor."""
+    embed_dim: int = 64
+    """Output size of the features extractor's encoder for each large key (text embeddings, image)."""
+    include_mask: bool = False
+    """Feed ``action_mask`` to the network as well (masking of the Q-values happens either way)."""
+    seed: int | None = 0
+    """Seed of SB3 (python, numpy, torch, and the env's first reset); None for no seeding."""
+    device: str = "cpu"
+    """Torch device: ``cpu``, ``cuda`` or ``auto``."""
+    log_dir: str | None = None
+    """Folder for ``progress.csv``, ``episodes.csv`` (and TensorBoard files if installed); None: no files."""
+    log_interval: int = 50
+    """Episodes between two rows of ``progress.csv`` (and two stdout tables)."""
+    verbose: int = 0
+    """0: quiet; 1: SB3's table on stdout every ``log_interval`` episodes."""
+
+    def __post_init__(self) -> None:
+        positive = ("learning_rate", "buffer_size", "batch_size", "train_freq", "target_update_interval", "embed_dim", "log_interval")
+        for name in positive:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                raise ValueError(f"DQNConfig.{name} must be positive, got {v!r}")
+        for name in ("learning_starts",):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                raise ValueError(f"DQNConfig.{name} must be a non-negative int, got {getattr(self, name)!r}")
+        if not (isinstance(self.gradient_steps, int) and (self.gradient_steps >= 1 or self.gradient_steps == -1)):
+            raise ValueError(f"DQNConfig.gradient_steps must be >= 1 (or -1: as many as env steps), got {self.gradient_steps!r}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"DQNConfig.gamma must be in [0, 1], got {self.gamma!r}")
+        if not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"DQNConfig.tau must be in (0, 1], got {self.tau!r}")
+        for name in ("exploration_fraction", "exploration_initial_eps", "exploration_final_eps"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"DQNConfig.{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if not self.net_arch or any(not isinstance(h, int) or h < 1 for h in self.net_arch):
+            raise ValueError(f"DQNConfig.net_arch must be a non-empty list of positive ints, got {self.net_arch!r}")
+        self.net_arch = list(self.net_arch)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DQNConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown DQNConfig field(s) {sorted(unknown)}; allowed: {', '.join(sorted(known))}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------------------
+# The env as plain data: what a checkpoint records and checks
+
+
+def _first_env(env: Any) -> Any:
+    """The first unwrapped env behind a gym env or an SB3 VecEnv (None if unreachable)."""
+    if isinstance(env, VecEnv):
+        envs = getattr(env, "envs", None)  # DummyVecEnv
+        if envs:
+            return envs[0]
+        return None
+    return env
+
+
+def _space_summary(space: spaces.Space) -> dict[str, Any]:
+    if isinstance(space, spaces.Dict):
+        return {"type": "Dict", "spaces": {k: _space_summary(s) for k, s in space.spaces.items()}}
+    if isinstance(space, spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n)}
+    if isinstance(space, spaces.MultiBinary):
+        return {"type": "MultiBinary", "shape": list(space.shape)}
+    if isinstance(space, spaces.Box):
+        return {"type": "Box", "shape": list(space.shape), "dtype": str(space.dtype)}
+    return {"type": type(space).__name__, "repr": repr(space)}
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` if it survives a JSON round trip unchanged, else None."""
+    try:
+        return value if json.loads(json.dumps(value)) == value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def describe_env(env: Any) -> dict[str, Any]:
+    """What a checkpoint records about its env: spaces, action names, text encoder, id and kwargs."""
+    inner = _first_env(env)
+    base = getattr(inner, "unwrapped", inner)
+    info: dict[str, Any] = {
+        "observation_space": _space_summary(env.observation_space),
+        "action_space": _space_summary(env.action_space),
+        "action_names": list(getattr(base, "action_names", []) or []),
+        "expert_names": list(getattr(base, "expert_names", []) or []),
+        "text_encoder": None,
+        "env_id": None,
+        "env_kwargs": None,
+    }
+    encoder = getattr(getattr(base, "encoder", None), "text", None)
+    if encoder is not None:
+        info["text_encoder"] = {"name": str(getattr(encoder, "name", "")), "dim": int(getattr(encoder, "dim", 0))}
+    spec = getattr(inner, "spec", None)
+    if spec is not None and getattr(spec, "id", None):
+        info["env_id"] = spec.id
+        info["env_kwargs"] = _json_safe(dict(spec.kwargs or {}))
+    elif hasattr(base, "config") and hasattr(base.config, "to_dict"):
+        # Built as ImagePoserEnv(...) directly: rebuild the same way if its config is plain data.
+        info["env_entry_point"] = f"{type(base).__module__}:{type(base).__name__}"
+        info["env_kwargs"] = _json_safe(base.config.to_dict())
+    return info
+
+
+def _compare_env(saved: dict[str, Any], current: dict[str, Any], where: str) -> None:
+    """Raise :class:`CheckpointError` naming the first difference that makes the checkpoint unusable."""
+    s_act, c_act = saved["action_space"], current["action_space"]
+    s_names, c_names = saved.get("action_names") or [], current.get("action_names") or []
+    if s_act != c_act:
+        raise CheckpointError(
+            f"{where} was trained for {s_act.get('n', s_act)} actions ({', '.join(s_names) or 'names unknown'}), "
+            f"but this env has {c_act.get('n', c_act)} ({', '.join(c_names) or 'names unknown'}): "
+            "a different expert set (or STOP/DEFER setting). Build the env with the checkpoint's experts, or retrain."
+        )
+    if s_names and c_names and s_names != c_names:
+        diff = [f"{i}: {a!r} vs {b!r}" for i, (a, b) in enumerate(zip(s_names, c_names)) if a != b]
+        raise CheckpointError(
+            f"{where} was trained with other actions at the same indices ({'; '.join(diff[:4])}; checkpoint vs env): "
+            "its Q-values would call the wrong experts. Build the env with the checkpoint's expert registry, or retrain."
+        )
+    s_obs, c_obs = saved["observation_space"], current["observation_space"]
+    if s_obs != c_obs:
+        s_sp, c_sp = s_obs.get("spaces", {}), c_obs.get("spaces", {})
+        if set(s_sp) != set(c_sp):
+            raise CheckpointError(
+                f"{where} expects observation keys {sorted(s_sp)}, this env gives {sorted(c_sp)}"
+                + (f" (missing {sorted(set(s_sp) - set(c_sp))})" if set(s_sp) - set(c_sp) else "")
+                + (f" (extra {sorted(set(c_sp) - set(s_sp))})" if set(c_sp) - set(s_sp) else "")
+            )
+        for key in s_sp:
+            if s_sp[key] != c_sp[key]:
+                hint = ""
+                if key in ("instruction", "remaining", "prompt"):
+                    st, ct = saved.get("text_encoder") or {}, current.get("text_encoder") or {}
+                    hint = (
+                        f": the text encoder differs (checkpoint: {st.get('name', '?')} with {st.get('dim', '?')} dims, "
+                        f"env: {ct.get('name', '?')} with {ct.get('dim', '?')} dims); build the env with the "
+                        "checkpoint's text_encoder, or retrain"
+                    )
+                raise CheckpointError(
+                    f"{where} expects observation {key!r} as {s_sp[key]}, this env gives {c_sp[key]}{hint}"
+                )
+        raise CheckpointError(f"{where} expects observation space {s_obs}, this env gives {c_obs}")
+    st, ct = saved.get("text_encoder"), current.get("text_encoder")
+    if st and ct and st.get("name") != ct.get("name"):
+        raise CheckpointError(
+            f"{where} was trained with text encoder {st['name']!r}, this env uses {ct['name']!r} (same size, "
+            "different embeddings): build the env with the checkpoint's text_encoder, or retrain"
+        )
+
+
+def _versions() -> dict[str, str]:
+    import stable_baselines3
+    import torch
+
+    import poser_agents
+    import poser_env
+
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "stable_baselines3": stable_baselines3.__version__,
+        "gymnasium": gym.__version__,
+        "poser_env": poser_env.__version__,
+        "poser_agents": poser_agents.__version__,
+    }
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------------------
+# Logging
+
+
+def tensorboard_available() -> bool:
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class _ResumableCSVOutputFormat(CSVOutputFormat):
+    """SB3's CSV writer, but a resumed run keeps the rows already in the file."""
+
+    def __init__(self, filename: str):
+        path = Path(filename)
+        old = path.read_text() if path.exists() else ""
+        super().__init__(filename)  # opens with "w+", truncating
+        if old.strip():
+            if not old.endswith("\n"):
+                old += "\n"
+            self.file.write(old)
+            self.file.flush()
+            self.keys = old.splitlines()[0].split(self.separator)
+
+
+def make_logger(log_dir: str | Path | None, verbose: int = 0) -> Logger:
+    """SB3 logger: ``progress.csv`` (+ TensorBoard if installed) in ``log_dir``; stdout if ``verbose``."""
+    formats: list[Any] = []
+    folder = None
+    if log_dir is not None:
+        folder = Path(log_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        formats.append(_ResumableCSVOutputFormat(str(folder / "progress.csv")))
+        if tensorboard_available():
+            formats.append(make_output_format("tensorboard", str(folder)))
+    if verbose >= 1:
+        formats.append(make_output_format("stdout", str(folder or ".")))
+    return Logger(folder=str(folder) if folder else None, output_formats=formats)
+
+
+EPISODE_COLUMNS = [
+    "episode", "timesteps", "return", "length", "alignment", "accuracy", "fidelity", "critic_score",
+    "cost", "commands_passed", "commands_failed", "n_commands", "suite", "category", "task_id",
+    "exploration_rate", "time_s",
+]  # fmt: skip
+
+
+class EpisodeLogCallback(BaseCallback):
+    """Append one row per finished training episode to ``episodes.csv`` (columns: ``EPISODE_COLUMNS``).
+
+    ``return`` is the sum of the env's rewards, ``length`` the number of steps; the evaluator's
+    metrics (``alignment``, ``accuracy``, ``fidelity``) come from
+    ``info["episode_summary"]["evaluator"]`` and are empty when the task has no target.
+    """
+
+    def __init__(self, path: str | Path, verbose: int = 0):
+        super().__init__(verbose)
+        self.path = Path(path)
+        self._file = None
+        self._writer: Any = None
+        self._returns: np.ndarray | None = None
+        self._t0 = 0.0
+        self._episode = 0
+
+    def _on_training_start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        self._file = open(self.path, "a", newline="")
+        self._writer = csv.DictWriter(self._file, fieldnames=EPISODE_COLUMNS)
+        if new:
+            self._writer.writeheader()
+        self._returns = np.zeros(self.training_env.num_envs)
+        self._t0 = time.perf_counter()
+        self._episode = int(getattr(self.model, "_episode_num", 0))
+
+    def _on_step(self) -> bool:
+        rewards = np.asarray(self.locals["rewards"], dtype=np.float64)
+        self._returns += rewards
+        for i, done in enumerate(self.locals["dones"]):
+            if not done:
+                continue
+            info = self.locals["infos"][i]
+            summary = info.get("episode_summary", {})
+            metrics = summary.get("evaluator", {}) if summary else {}
+            judged = bool(metrics.get("judged"))
+            self._episode += 1
+            self._writer.writerow(
+                {
+                    "episode": self._episode,
+                    "timesteps": self.num_timesteps,
+                    "return": round(float(self._returns[i]), 6),
+                    "length": summary.get("steps", ""),
+                    "alignment": round(float(metrics["alignment"]), 6) if judged else "",
+                    "accuracy": round(float(metrics["accuracy"]), 6) if judged else "",
+                    "fidelity": round(float(metrics["fidelity"]), 6) if judged and "fidelity" in metrics else "",
+                    "critic_score": round(float(summary["critic_score"]), 6) if "critic_score" in summary else "",
+                    "cost": summary.get("cost", ""),
+                    "commands_passed": summary.get("commands_passed", ""),
+                    "commands_failed": summary.get("commands_failed", ""),
+                    "n_commands": summary.get("n_commands", ""),
+                    "suite": summary.get("suite", ""),
+                    "category": summary.get("category", ""),
+                    "task_id": summary.get("task_id", ""),
+                    "exploration_rate": round(float(getattr(self.model, "exploration_rate", float("nan"))), 6),
+                    "time_s": round(time.perf_counter() - self._t0, 3),
+                }
+            )
+            self._returns[i] = 0.0
+        return True
+
+    def _on_training_end(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+EVAL_COLUMNS = ["timesteps", "alignment", "accuracy", "fidelity", "cost", "steps", "return", "episodes", "time_s"]
+
+
+class RolloutEvalCallback(BaseCallback):
+    """Every ``eval_freq`` env steps, run the greedy agent on fixed tasks of ``eval_env``.
+
+    Uses :func:`poser_agents.rollout.run_episodes` (episode ``i``: task ``tasks[i]``, seed
+    ``seed + i``), so numbers are comparable with the baselines'. Records ``eval/alignment``
+    etc. in SB3's logger, appends a row to ``eval_path`` (``EVAL_COLUMNS``) if given, and keeps
+    ``self.history`` (a list of dicts).
+    """
+
+    def __init__(self, eval_env: gym.Env, agent: "DQNAgent", n_tasks: int = 200, eval_freq: int = 10_000,
+                 seed: int = 0, eval_path: str | Path | None = None, verbose: int = 0):
+        super().__init__(verbose)
+        from poser_agents.rollout import pick_tasks
+
+        self.eval_env = eval_env
+        self.agent = agent
+        self.tasks = pick_tasks(eval_env, n_tasks)
+        self.eval_freq = int(eval_freq)
+        self.seed = seed
+        self.eval_path = Path(eval_path) if eval_path else None
+        self.history: list[dict[str, Any]] = []
+        self._last = 0
+
+    def evaluate(self) -> dict[str, Any]:
+        from poser_agents.rollout import aggregate, run_episodes
+
+        t0 = time.perf_counter()
+        agg = aggregate(run_episodes(self.eval_env, self.agent, self.tasks, seed=self.seed))
+        row = {k: agg.get(k, float("nan")) for k in EVAL_COLUMNS if k not in ("timesteps", "time_s")}
+        row.update(timesteps=self.num_timesteps, time_s=round(time.perf_counter() - t0, 2))
+        return row
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - self._last < self.eval_freq:
+            return True
+        self._last = self.num_timesteps
+        row = self.evaluate()
+        self.history.append(row)
+        for k in ("alignment", "accuracy", "cost", "steps", "return"):
+            self.logger.record(f"eval/{k}", row[k])
+        if self.eval_path is not None:
+            new = not self.eval_path.exists() or self.eval_path.stat().st_size == 0
+            self.eval_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.eval_path, "a", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=EVAL_COLUMNS)
+                if new:
+                    w.writeheader()
+                w.writerow({k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()})
+        if self.verbose:
+            print(f"[eval] step {row['timesteps']}: alignment {row['alignment']:.3f} accuracy {row['accuracy']:.3f} "
+                  f"cost {row['cost']:.2f} steps {row['steps']:.2f}", flush=True)
+        return True
+
+
+# ----------------------------------------------------------------------------------------
+# The agent
+
+
+class DQNAgent:
+    """DQN with action masking on ImagePoser, behind the project's agent protocol.
+
+    :param env: a Gymnasium env (``gym.make("ImagePoser-v0", ...)``) or an SB3 ``VecEnv`` of them.
+    :param config: :class:`DQNConfig` (defaults if None).
+    """
+
+    name = "dqn"
+
+    def __init__(self, env: gym.Env | VecEnv, config: DQNConfig | None = None, _model: MaskedDQN | None = None):
+        self.config = config if config is not None else DQNConfig()
+        self.env = env
+        self.env_info = describe_env(env) if env is not None else None
+        self._logger: Logger | None = None
+        if _model is not None:
+            self.model = _model
+            return
+        c = self.config
+        self.model = MaskedDQN(
+            "MultiInputPolicy",
+            env,
+            learning_rate=c.learning_rate,
+            buffer_size=c.buffer_size,
+            learning_starts=c.learning_starts,
+            batch_size=c.batch_size,
+            tau=c.tau,
+            gamma=c.gamma,
+            train_freq=c.train_freq,
+            gradient_steps=c.gradient_steps,
+            target_update_interval=c.target_update_interval,
+            exploration_fraction=c.exploration_fraction,
+            exploration_initial_eps=c.exploration_initial_eps,
+            exploration_final_eps=c.exploration_final_eps,
+            max_grad_norm=c.max_grad_norm,
+            double_q=c.double_q,
+            policy_kwargs=self.policy_kwargs(c),
+            verbose=0,
+            seed=c.seed,
+            device=c.device,
+        )
+
+    @staticmethod
+    def policy_kwargs(config: DQNConfig) -> dict[str, Any]:
+        return {
+            "net_arch": list(config.net_arch),
+            "features_extractor_class": PoserFeaturesExtractor,
+            "features_extractor_kwargs": {"embed_dim": config.embed_dim, "include_mask": config.include_mask},
+        }
+
+    # -- protocol -------------------------------------------------------------------------
+
+    @property
+    def num_timesteps(self) -> int:
+        return int(self.model.num_timesteps)
+
+    def predict(self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True):
+        """Masked greedy action (``deterministic=True``), or masked epsilon-greedy with the current epsilon."""
+        return self.model.predict(observation, state, episode_start, deterministic)
+
+    def learn(self, total_timesteps: int, callback: Any = None, progress_bar: bool = False,
+              reset_num_timesteps: bool | None = None) -> "DQNAgent":
+        """Train for ``total_timesteps`` more env steps.
+
+        ``reset_num_timesteps`` defaults to True for a fresh agent and False for one that has
+        already trained or was loaded (resume: step counter, exploration schedule and logs go on).
+        """
+        if self.model.get_env() is None:
+            raise RuntimeError("this agent has no env to learn in: DQNAgent.load(path, env=...) with a training env")
+        if reset_num_timesteps is None:
+            reset_num_timesteps = self.model.num_timesteps == 0
+        if self._logger is None:
+            self._logger = make_logger(self.config.log_dir, self.config.verbose)
+        self.model.set_logger(self._logger)
+        callbacks: list[Any] = []
+        if self.config.log_dir is not None:
+            callbacks.append(EpisodeLogCallback(Path(self.config.log_dir) / "episodes.csv"))
+        if callback is not None:
+            callbacks.extend(callback if isinstance(callback, list) else [callback])
+        self.model.learn(
+            total_timesteps=total_timesteps,
+            callback=CallbackList(callbacks) if callbacks else None,
+            log_interval=self.config.log_interval,
+            reset_num_timesteps=reset_num_timesteps,
+            progress_bar=progress_bar,
+        )
+        return self
+
+    # -- checkpoints ----------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> Path:
+        """Write the checkpoint folder ``path`` (``model.zip`` + ``agent.json``); returns it.
+
+        The replay buffer is not saved (it is large); a resumed run refills it (warm-up of
+        ``max(batch_size, learning_starts)`` transitions) before updating again.
+        """
+        folder = Path(path)
+        if folder.suffix == ".zip":
+            raise ValueError(f"save() takes a folder, got {str(folder)!r}; it writes {MODEL_FILE} and {META_FILE} inside")
+        folder.mkdir(parents=True, exist_ok=True)
+        model_path = folder / MODEL_FILE
+        self.model.save(model_path)
+        env_info = self.env_info if self.env_info is not None else describe_env(self.model.get_env())
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "agent": self.name,
+            "algorithm": "MaskedDQN",
+            "config": self.config.to_dict(),
+            **(env_info or {}),
+            "num_timesteps": int(self.model.num_timesteps),
+            "model_file": MODEL_FILE,
+            "model_sha256": _sha256(model_path),
+            "versions": _versions(),
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        (folder / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        return folder
+
+    @staticmethod
+    def read_metadata(path: str | Path) -> dict[str, Any]:
+        """The checkpoint's ``agent.json`` (``path``: the folder, or its ``model.zip``), validated."""
+        folder = Path(path)
+        if folder.name == MODEL_FILE or folder.suffix == ".zip":
+            folder = folder.parent
+        if not folder.exists():
+            raise CheckpointError(f"no DQN checkpoint at {str(folder)!r}: the folder does not exist")
+        meta_path = folder / META_FILE
+        if not meta_path.is_file():
+            raise CheckpointError(f"{str(folder)!r} is not a DQNAgent checkpoint: {META_FILE} is missing (DQNAgent.save writes it)")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise CheckpointError(f"{meta_path} is corrupt (not valid JSON: {e})") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise CheckpointError(f"{meta_path} is not a DQNAgent checkpoint (format {meta.get('format') if isinstance(meta, dict) else None!r}, expected {FORMAT!r})")
+        if meta.get("format_version", 0) > FORMAT_VERSION:
+            raise CheckpointError(f"{meta_path} has format version {meta['format_version']}; this code reads up to {FORMAT_VERSION}: upgrade imageposer")
+        for key in ("config", "observation_space", "action_space", "model_file"):
+            if key not in meta:
+                raise CheckpointError(f"{meta_path} is incomplete: no {key!r}")
+        meta["_folder"] = str(folder)
+        return meta
+
+    @staticmethod
+    def make_env(path: str | Path, **overrides: Any) -> gym.Env:
+        """Rebuild the checkpoint's env from ``agent.json`` (e.g. ``split="val"`` as an override)."""
+        meta = DQNAgent.read_metadata(path)
+        kwargs = meta.get("env_kwargs")
+        if kwargs is None:
+            raise CheckpointError(
+                f"the env of checkpoint {meta['_folder']!r} cannot be rebuilt from {META_FILE} (its kwargs are not plain data): "
+                "pass env= to DQNAgent.load"
+            )
+        kwargs = {**kwargs, **overrides}
+        if meta.get("env_id"):
+            import poser_env  # noqa: F401  (registers the ids)
+
+            return gym.make(meta["env_id"], **kwargs)
+        from poser_env.registry import load_entry_point
+
+        return load_entry_point(meta.get("env_entry_point", "poser_env.env:ImagePoserEnv"))(**kwargs)
+
+    @classmethod
+    def load(cls, path: str | Path, env: gym.Env | VecEnv | None = None, device: str | None = None) -> "DQNAgent":
+        """Load a checkpoint folder; ``env`` None rebuilds the env recorded in ``agent.json``.
+
+        Raises :class:`CheckpointError` (a ``ValueError``) for a missing, corrupt or truncated
+        checkpoint, or one made for another observation or action space.
+        """
+        meta = cls.read_metadata(path)
+        folder = Path(meta["_folder"])
+        where = f"checkpoint {str(folder)!r}"
+        model_path = folder / meta["model_file"]
+        if not model_path.is_file():
+            raise CheckpointError(f"{where} is incomplete: {meta['model_file']} is missing")
+        digest = meta.get("model_sha256")
+        if digest and _sha256(model_path) != digest:
+            raise CheckpointError(
+                f"{model_path} is corrupt or truncated: its SHA-256 differs from the one recorded in {META_FILE} "
+                f"({model_path.stat().st_size} bytes now)"
+            )
+        try:
+            config = DQNConfig.from_dict(meta["config"])
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{where} has an invalid config: {e}") from None
+        if env is None:
+            env = cls.make_env(folder)
+        _compare_env(meta, describe_env(env), where)
+        try:
+            model = MaskedDQN.load(model_path, env=env, device=device or config.device)
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as e:  # zipfile.BadZipFile, EOFError, pickle and torch errors, ...
+            raise CheckpointError(f"cannot read {model_path}: the file is corrupt or truncated ({type(e).__name__}: {e})") from None
+        return cls(env, config, _model=model)
+
+
+def mean_alignment(summaries: Sequence[dict[str, Any]]) -> float:
+    """Mean evaluator alignment of episode summaries (NaN if none was judged)."""
+    vals = [s["evaluator"]["alignment"] for s in summaries if s["evaluator"].get("judged")]
+    return float(np.mean(vals)) if vals else math.nan

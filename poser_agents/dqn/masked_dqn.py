@@ -1,0 +1,168 @@
+"""``MaskedDQN``: stable-baselines3's DQN with action masking done in all three places.
+
+SB3's DQN knows nothing of invalid actions. With a mask in the observation (the env's
+``action_mask`` key, ``MultiBinary``), a correct DQN must respect it wherever it *chooses* an
+action or *assumes* one will be chosen:
+
+1. **Greedy action** (``predict(deterministic=True)``, the policy's ``_predict``): argmax over
+   allowed actions only (``MaskedQNetwork`` in ``policies.py``).
+2. **Exploration** (epsilon-greedy in ``predict(deterministic=False)``, and the warm-up phase
+   before ``learning_starts`` in ``_sample_action``): a random action is drawn uniformly
+   among the *allowed* actions of each env, not from ``action_space.sample()``.
+3. **TD target**: ``y = r + gamma * (1 - done) * max_{a' allowed in s'} Q_target(s', a')``,
+   with the mask of the *next* observation (``replay_data.next_observations["action_mask"]``).
+   Without it the target bootstraps from actions the agent can never take, and their
+   never-trained Q-values leak into every estimate. With ``double_q=True`` the online
+   network picks ``a'`` (masked argmax) and the target network evaluates it (van Hasselt et
+   al., 2016).
+
+Only ``train()`` is re-written (it is short); the target is factored into
+:meth:`MaskedDQN.compute_target_q` so that it can be tested on a hand-made batch.
+Everything else (replay buffer, target-network updates, exploration schedule, logging,
+save/load) is SB3's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch as th
+from stable_baselines3 import DQN
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.type_aliases import ReplayBufferSamples
+from torch.nn import functional as F
+
+from poser_agents.dqn.policies import MASK_KEY, MaskedDQNPolicy, mask_q_values
+
+
+class MaskedDQN(DQN):
+    """DQN with masked greedy actions, masked exploration and a masked max in the TD target.
+
+    Takes every argument of ``stable_baselines3.DQN`` plus:
+
+    :param double_q: Double DQN target (online network selects, target network evaluates).
+
+    The policy must be ``"MultiInputPolicy"`` (an alias for :class:`MaskedDQNPolicy`) or a
+    subclass of it, and the observation a ``Dict`` with an ``action_mask`` key.
+    """
+
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"MultiInputPolicy": MaskedDQNPolicy}
+
+    def __init__(self, policy: Any, env: Any, *args: Any, double_q: bool = False, **kwargs: Any):
+        self.double_q = bool(double_q)
+        super().__init__(policy, env, *args, **kwargs)
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        if MASK_KEY not in getattr(self.observation_space, "spaces", {}):
+            raise ValueError(f"MaskedDQN needs a Dict observation with an {MASK_KEY!r} key; got {self.observation_space}")
+
+    # ------------------------------------------------------------------------------------
+    # Acting: masked exploration
+
+    def _random_allowed_actions(self, mask: np.ndarray) -> np.ndarray:
+        """One action per row of ``mask`` (n_envs, n_actions), uniform over the allowed ones.
+
+        Uses numpy's global generator, like SB3's own epsilon branch (seeded by ``seed=``).
+        """
+        mask = np.asarray(mask).reshape(-1, int(self.action_space.n)).astype(bool)
+        actions = np.empty(len(mask), dtype=np.int64)
+        for i, row in enumerate(mask):
+            allowed = np.flatnonzero(row)
+            if len(allowed) == 0:  # cannot happen with a well-formed env; never crash
+                allowed = np.arange(len(row))
+            actions[i] = allowed[np.random.randint(len(allowed))]
+        return actions
+
+    def predict(
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        # Greedy (masked) action for every env; then, when exploring, each env independently
+        # replaces it with probability epsilon by a uniformly random *allowed* action.
+        action, state = self.policy.predict(observation, state, episode_start, deterministic)
+        if deterministic or self.exploration_rate <= 0:
+            return action, state
+        mask = np.asarray(observation[MASK_KEY])
+        vectorized = mask.ndim > 1
+        explore = np.random.rand(mask.reshape(-1, int(self.action_space.n)).shape[0]) < self.exploration_rate
+        if explore.any():
+            random_actions = self._random_allowed_actions(mask)
+            action = np.where(explore, random_actions, np.asarray(action).reshape(-1))
+            if not vectorized:
+                action = action.reshape(())
+        return action, state
+
+    def _sample_action(self, learning_starts: int, action_noise: Any = None, n_envs: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        # SB3 draws warm-up actions (before learning_starts) from action_space.sample(),
+        # ignoring the mask: draw them among the allowed actions instead.
+        if self.num_timesteps < learning_starts:
+            assert self._last_obs is not None, "self._last_obs was not set"
+            action = self._random_allowed_actions(self._last_obs[MASK_KEY])
+        else:
+            action, _ = self.predict(self._last_obs, deterministic=False)
+            action = np.asarray(action).reshape(n_envs)
+        # Discrete actions: the env's action and the buffer's action are the same.
+        return action, action
+
+    # ------------------------------------------------------------------------------------
+    # Learning: masked max in the TD target
+
+    def compute_target_q(self, replay_data: ReplayBufferSamples) -> th.Tensor:
+        """TD target ``(batch, 1)``: ``r + gamma * (1 - done) * Q_target(s', a*)``, a* allowed in s'.
+
+        ``a* = argmax_{a allowed in s'} Q_target(s', a)`` (DQN), or ``argmax_{a allowed} Q_online(s', a)``
+        with ``double_q`` (Double DQN). Call it under ``th.no_grad()``.
+        """
+        next_obs = replay_data.next_observations
+        next_mask = next_obs[MASK_KEY]
+        next_q_target = self.q_net_target(next_obs)
+        if self.double_q:
+            # Double DQN: the online network chooses among allowed actions, the target evaluates.
+            next_actions = mask_q_values(self.q_net(next_obs), next_mask).argmax(dim=1, keepdim=True)
+            next_q = th.gather(next_q_target, dim=1, index=next_actions)
+        else:
+            next_q, _ = mask_q_values(next_q_target, next_mask).max(dim=1, keepdim=True)
+        # For n-step replay the discount is gamma ** n (SB3's field); else gamma.
+        discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
+        return replay_data.rewards + (1 - replay_data.dones) * discounts * next_q
+
+    def _min_buffer(self) -> int:
+        # Learn only once the buffer holds max(batch_size, learning_starts) transitions. After a
+        # resume (num_timesteps already past learning_starts, buffer empty) SB3 would start
+        # fitting a handful of fresh transitions at once; this re-runs the warm-up instead.
+        return min(max(self.batch_size, self.learning_starts), self.buffer_size)
+
+    def train(self, gradient_steps: int, batch_size: int = 100) -> None:
+        assert self.replay_buffer is not None
+        if self.replay_buffer.size() < self._min_buffer():
+            return
+        # Same as SB3's DQN.train (Huber loss, gradient clipping), with the masked target.
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+
+        for _ in range(gradient_steps):
+            replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
+            with th.no_grad():
+                target_q_values = self.compute_target_q(replay_data)
+
+            # Q(s, a) of the actions actually taken.
+            current_q_values = th.gather(self.q_net(replay_data.observations), dim=1, index=replay_data.actions.long())
+            loss = F.smooth_l1_loss(current_q_values, target_q_values)
+
+            self.policy.optimizer.zero_grad()
+            loss.backward()
+            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            self.policy.optimizer.step()
+
+            # record_mean: progress.csv shows the mean over the logging interval, not the last batch.
+            self.logger.record_mean("train/loss", loss.item())
+            self.logger.record_mean("train/q_mean", current_q_values.mean().item())
+            self.logger.record_mean("train/target_mean", target_q_values.mean().item())
+
+        self._n_updates += gradient_steps
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")

@@ -1,0 +1,116 @@
+"""Q-network pieces for ImagePoser's Dict observation, and the masked DQN policy.
+
+Two things live here:
+
+1. :class:`PoserFeaturesExtractor`, a features extractor for the env's ``Dict`` of flat
+   ``Box`` es (``docs/env.md``). Each *large* key (the three text embeddings, 128 each with
+   the ``hash`` encoder or 384 with ``minilm``, and the 215 image features) goes through its
+   own small encoder ``Linear -> LayerNorm -> ReLU`` down to ``embed_dim`` features; the
+   *small* keys (``verdict`` 18, ``command`` 10, ``progress`` 5, ``tried`` n_actions) are
+   already in ``[0, 1]`` and informative coordinate by coordinate, so they are concatenated
+   as they are. Per-key encoders stop the 600-odd embedding coordinates from drowning the
+   few bits that matter most (command kind, attempts, experts tried), and LayerNorm keeps
+   the hashed embeddings (unit norm, spread over 128 buckets) on the scale of the rest.
+
+   ``action_mask`` is **excluded** by default: masking is applied to the Q-values
+   (acting, exploring and the TD target, see :mod:`poser_agents.dqn.masked_dqn`), so the
+   network never needs to learn what is allowed, and a Q-value of an allowed action does not
+   depend on which *other* actions are allowed now. Set ``include_mask=True`` to feed it in
+   (e.g. if a future env's mask carries information about the future, like a DEFER used up).
+
+2. :class:`MaskedQNetwork` / :class:`MaskedDQNPolicy`: SB3's ``QNetwork`` and
+   ``MultiInputPolicy`` whose greedy action is the argmax over *allowed* actions only
+   (``Q`` of masked actions set to ``-inf``), read from the observation's ``action_mask``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.preprocessing import get_flattened_obs_dim
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.type_aliases import PyTorchObs
+from stable_baselines3.dqn.policies import MultiInputPolicy, QNetwork
+from torch import nn
+
+MASK_KEY = "action_mask"
+
+
+def mask_q_values(q_values: th.Tensor, mask: th.Tensor | None) -> th.Tensor:
+    """``q_values`` with masked actions set to ``-inf`` (rows with no allowed action left as they are).
+
+    ``mask`` is ``(batch, n_actions)``, any dtype, non-zero meaning allowed; ``None`` means all allowed.
+    A row where nothing is allowed should never happen; it is left unmasked rather than all
+    ``-inf`` so that an argmax or a max never yields garbage or NaN.
+    """
+    if mask is None:
+        return q_values
+    allowed = mask.reshape(q_values.shape).bool()
+    allowed = allowed | ~allowed.any(dim=1, keepdim=True)
+    return q_values.masked_fill(~allowed, float("-inf"))
+
+
+class PoserFeaturesExtractor(BaseFeaturesExtractor):
+    """Per-key encoders for the ImagePoser observation, concatenated.
+
+    :param observation_space: the env's ``Dict`` observation space (flat boxes).
+    :param embed_dim: output size of the encoder of each large key.
+    :param small_max: keys with at most this many entries are passed through as they are;
+        larger ones get a ``Linear -> LayerNorm -> ReLU`` encoder.
+    :param include_mask: feed ``action_mask`` to the network too (off by default, see the
+        module docstring).
+    """
+
+    def __init__(self, observation_space: spaces.Dict, embed_dim: int = 64, small_max: int = 32, include_mask: bool = False):
+        super().__init__(observation_space, features_dim=1)  # the real size is set below
+        if not isinstance(observation_space, spaces.Dict):
+            raise TypeError(f"PoserFeaturesExtractor needs a Dict observation space, got {type(observation_space).__name__}")
+        self.embed_dim = int(embed_dim)
+        self.small_max = int(small_max)
+        self.include_mask = bool(include_mask)
+        encoders: dict[str, nn.Module] = {}
+        size = 0
+        # Sorted keys: the layout of the features does not depend on the Dict's insertion order.
+        for key in sorted(observation_space.spaces):
+            if key == MASK_KEY and not include_mask:
+                continue
+            n = get_flattened_obs_dim(observation_space.spaces[key])
+            if n <= self.small_max:
+                encoders[key] = nn.Flatten()
+                size += n
+            else:
+                encoders[key] = nn.Sequential(nn.Flatten(), nn.Linear(n, self.embed_dim), nn.LayerNorm(self.embed_dim), nn.ReLU())
+                size += self.embed_dim
+        self.encoders = nn.ModuleDict(encoders)
+        self._features_dim = size
+
+    def forward(self, observations: dict[str, th.Tensor]) -> th.Tensor:
+        return th.cat([enc(observations[key].float()) for key, enc in self.encoders.items()], dim=1)
+
+
+class MaskedQNetwork(QNetwork):
+    """SB3's ``QNetwork`` whose greedy action ignores masked actions."""
+
+    def _predict(self, observation: PyTorchObs, deterministic: bool = True) -> th.Tensor:
+        q_values = self(observation)
+        mask = observation.get(MASK_KEY) if isinstance(observation, dict) else None
+        # Masked greedy action: Q of masked actions is -inf before the argmax.
+        return mask_q_values(q_values, mask).argmax(dim=1).reshape(-1)
+
+
+class MaskedDQNPolicy(MultiInputPolicy):
+    """SB3's ``MultiInputPolicy`` for DQN with :class:`MaskedQNetwork` (online and target).
+
+    ``policy.predict(obs)`` and ``policy._predict`` give the masked greedy action. The
+    features extractor defaults to :class:`PoserFeaturesExtractor`.
+    """
+
+    def __init__(self, *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = PoserFeaturesExtractor, **kwargs: Any):
+        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
+
+    def make_q_net(self) -> MaskedQNetwork:
+        # Separate features extractors for the online and the target network, as in SB3.
+        net_args = self._update_features_extractor(self.net_args, features_extractor=None)
+        return MaskedQNetwork(**net_args).to(self.device)
