@@ -22,11 +22,14 @@ def baseline_names(env: gym.Env) -> list[str]:
 
 
 def calibrate(env_id: str = "ImagePoser-v0", split: str = "test", episodes: int = 300, seed: int = 0,
-              baselines: list[str] | None = None, verbose: bool = True, **env_kwargs: Any) -> dict[str, Any]:
+              baselines: list[str] | None = None, verbose: bool = True, heldout: bool = False,
+              **env_kwargs: Any) -> dict[str, Any]:
+    """Every baseline on ``episodes`` tasks of a split, or on the hand-written held-out prompts."""
     import poser_env  # noqa: F401  (registers the ids)
+    from poser_env.world.suites import load_heldout
 
     env = gym.make(env_id, split=split, **env_kwargs)
-    tasks = pick_tasks(env, episodes)
+    tasks = load_heldout() if heldout else pick_tasks(env, episodes)
     results: dict[str, Any] = {}
     for name in baselines or baseline_names(env):
         t0 = time.perf_counter()
@@ -37,7 +40,7 @@ def calibrate(env_id: str = "ImagePoser-v0", split: str = "test", episodes: int 
             r = results[name]
             print(f"  {name:<22} alignment {r['alignment']:.3f}  accuracy {r['accuracy']:.3f}  cost {r['cost']:.2f}  ({r['seconds']:.0f} s)", file=sys.stderr, flush=True)
     env.close()
-    return {"env": env_id, "split": split, "episodes": len(tasks), "seed": seed, "baselines": results}
+    return {"env": env_id, "split": "heldout" if heldout else split, "episodes": len(tasks), "seed": seed, "baselines": results}
 
 
 def format_table(result: dict[str, Any]) -> str:

@@ -69,7 +69,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from poser_agents.calibrate import calibrate, format_table
 
     result = calibrate(env_id=args.env, split=args.split, episodes=args.episodes, seed=args.seed,
-                       baselines=args.baselines.split(",") if args.baselines else None)
+                       baselines=args.baselines.split(",") if args.baselines else None, heldout=args.heldout)
     print(format_table(result))
     if args.out:
         _write_json(args.out, result)
@@ -135,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--split", default="test", choices=["train", "val", "test"])
     cal.add_argument("--episodes", type=_positive_int, default=300, help="tasks, spread evenly over the split (default 300)")
     cal.add_argument("--seed", type=int, default=0)
+    cal.add_argument("--heldout", action="store_true", help="run on the hand-written held-out prompts instead of the split")
     cal.add_argument("--baselines", default=None, help="comma-separated subset, e.g. random,heuristic,single:layout-t2i")
     cal.add_argument("--out", default=None, help="also write the full result as JSON to this file")
     cal.add_argument("--json", action="store_true", help="print one JSON object as the last line")

@@ -100,6 +100,9 @@ class DQNConfig:
     """Seed of SB3 (python, numpy, torch, and the env's first reset); None for no seeding."""
     device: str = "cpu"
     """Torch device: ``cpu``, ``cuda`` or ``auto``."""
+    torch_threads: int | None = 1
+    """``torch.set_num_threads`` applied by ``learn()`` (process-wide). The networks are tiny: one
+    thread is fastest on CPU (measured 4x faster than two on a busy 2-core machine). None: leave it."""
     log_dir: str | None = None
     """Folder for ``progress.csv``, ``episodes.csv`` (and TensorBoard files if installed); None: no files."""
     log_interval: int = 50
@@ -524,6 +527,10 @@ class DQNAgent:
             raise RuntimeError("this agent has no env to learn in: DQNAgent.load(path, env=...) with a training env")
         if reset_num_timesteps is None:
             reset_num_timesteps = self.model.num_timesteps == 0
+        if self.config.torch_threads is not None:
+            import torch
+
+            torch.set_num_threads(self.config.torch_threads)
         if self._logger is None:
             self._logger = make_logger(self.config.log_dir, self.config.verbose)
         self.model.set_logger(self._logger)

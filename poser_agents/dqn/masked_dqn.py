@@ -30,7 +30,7 @@ import numpy as np
 import torch as th
 from stable_baselines3 import DQN
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import ReplayBufferSamples
+from stable_baselines3.common.type_aliases import DictReplayBufferSamples
 from torch.nn import functional as F
 
 from poser_agents.dqn.policies import MASK_KEY, MaskedDQNPolicy, mask_q_values
@@ -112,7 +112,7 @@ class MaskedDQN(DQN):
     # ------------------------------------------------------------------------------------
     # Learning: masked max in the TD target
 
-    def compute_target_q(self, replay_data: ReplayBufferSamples) -> th.Tensor:
+    def compute_target_q(self, replay_data: DictReplayBufferSamples) -> th.Tensor:
         """TD target ``(batch, 1)``: ``r + gamma * (1 - done) * Q_target(s', a*)``, a* allowed in s'.
 
         ``a* = argmax_{a allowed in s'} Q_target(s', a)`` (DQN), or ``argmax_{a allowed} Q_online(s', a)``

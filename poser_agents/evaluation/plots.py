@@ -5,16 +5,19 @@
 - :func:`plot_expert_rewards`: mean critic reward per call of each expert (with intervals),
   and how often each agent called it.
 - :func:`plot_training`: training loss (SB3's ``progress.csv``: ``train/loss`` against
-  ``time/total_timesteps``) and episode reward, evaluator alignment and cost (the DQN
-  callback's ``episodes.csv``: ``timesteps, reward, alignment, cost, steps``) against
-  timesteps, raw and smoothed with a rolling mean. A missing file or column leaves its panel
-  with a message and raises a ``UserWarning`` saying what was looked for; with nothing usable
-  at all it raises ``FileNotFoundError``.
+  ``time/total_timesteps``) and episode return, evaluator alignment and cost (the DQN
+  callback's ``episodes.csv``: ``timesteps``, ``reward`` or ``return``, ``alignment``,
+  ``cost``) against timesteps, raw and smoothed with a rolling mean; greedy evaluations
+  logged in ``progress.csv`` (``eval/alignment``, ``eval/cost``, ``eval/return``) are drawn
+  as points on top. A missing file or column leaves its panel with a message and raises a
+  ``UserWarning`` saying what was looked for; with nothing usable at all it raises
+  ``FileNotFoundError``.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import warnings
 from pathlib import Path
@@ -34,13 +37,22 @@ STYLE = {"font.size": 10, "axes.titlesize": 12, "axes.labelsize": 10, "legend.fo
          "axes.grid": True, "grid.alpha": 0.3, "axes.axisbelow": True}
 PROGRESS_COLUMNS = ("time/total_timesteps", "train/loss")
 EPISODE_COLUMNS = ("timesteps", "reward", "alignment", "cost", "steps")
+#: Above this many points a series is drawn as its rolling mean and a +-1 std band, not raw.
+RAW_POINTS = 300
 
 
 def _save(fig: plt.Figure, path: str | Path) -> Path:
+    """Save as PNG; a 256-colour palette (no dithering) makes the files 2-3x smaller, unchanged to the eye."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
     plt.close(fig)
+    buf.seek(0)
+    from PIL import Image
+
+    with Image.open(buf) as im:
+        im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
     return path
 
 
@@ -61,8 +73,14 @@ def plot_category_accuracy(results: Mapping[str, Any], path: str | Path, metric:
     names = list(results)
     present = {c for r in results.values() for c in _summary(r)["per_category"]}
     cats = [c for c in CATEGORY_ORDER if c in present] + sorted(present - set(CATEGORY_ORDER)) + ["overall"]
-    n_by_cat = {c: max((_summary(r)["per_category"].get(c, {}).get("episodes", 0) for r in results.values()), default=0) for c in cats}
-    n_by_cat["overall"] = max(_summary(r)["overall"]["episodes"] for r in results.values())
+    def count(c: str, key: str) -> int:
+        tables = [_summary(r)["overall"] if c == "overall" else _summary(r)["per_category"].get(c, {}) for r in results.values()]
+        return max((t.get(key, 0) for t in tables), default=0)
+
+    def label(c: str) -> str:
+        t, e = count(c, "tasks"), count(c, "episodes")
+        return f"{c.replace('_', ' ')}\n{t} task{'s' * (t != 1)}" + (f"\n{e} episodes" if e != t else "")
+
     width = 0.8 / max(len(names), 1)
     x = np.arange(len(cats), dtype=float)
     x[-1] += 0.5  # set "overall" apart
@@ -79,10 +97,10 @@ def plot_category_accuracy(results: Mapping[str, Any], path: str | Path, metric:
                 if v == 0:
                     ax.text(p, 0.01, "0", ha="center", va="bottom", fontsize=8, color=f"C{k}", fontweight="bold")
         ax.axvline(x[-1] - 0.75, color="0.6", lw=0.8, ls=":")
-        ax.set_xticks(x, [f"{c.replace('_', ' ')}\n(n={n_by_cat[c]})" for c in cats])
+        ax.set_xticks(x, [label(c) for c in cats])
         ax.set_ylim(0, 1.05)
         ax.set_ylabel(f"{metric} (evaluator)")
-        ax.set_xlabel("task category (n = episodes per agent)")
+        ax.set_xlabel("task category (distinct tasks and episodes per agent; CIs resample tasks)")
         ax.set_title(f"Per-category {metric}: mean and 95% bootstrap CI")
         ax.legend(title="agent", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         return _save(fig, path)
@@ -241,8 +259,17 @@ def plot_training(log_dir: str | Path, path: str | Path, window: int | None = No
                     ax.plot(xs, ys, "o-", color=f"C{k + 1}", ms=4, lw=1.2, label=label)
                     continue
                 w = window or max(1, len(ys) // 20)
-                ax.plot(xs, ys, color=f"C{k}", alpha=0.25, lw=0.8, label=f"{label} (raw)")
-                ax.plot(xs, rolling_mean(ys, w), color=f"C{k}", lw=2, label=f"rolling mean of {w}")
+                smooth = rolling_mean(ys, w)
+                if len(ys) <= RAW_POINTS:
+                    ax.plot(xs, ys, color=f"C{k}", alpha=0.25, lw=0.8, label=f"{label} (raw)")
+                else:  # thousands of raw points are a smear: show their spread as a band
+                    spread = np.sqrt(np.maximum(rolling_mean(ys**2, w) - smooth**2, 0.0))
+                    # The smoothed curves vary slowly: a few hundred points draw them as well.
+                    i = np.unique(np.linspace(0, len(ys) - 1, RAW_POINTS).round().astype(int))
+                    xs, smooth, spread = xs[i], smooth[i], spread[i]
+                    ax.fill_between(xs, smooth - spread, smooth + spread, color=f"C{k}", alpha=0.18, lw=0,
+                                    label=f"{label} (rolling mean \u00b1 std)")
+                ax.plot(xs, smooth, color=f"C{k}", lw=2, label=f"rolling mean of {w}")
                 if ylabel == "loss" and np.all(ys > 0) and ys.max() / max(ys.min(), 1e-12) > 100:
                     ax.set_yscale("log")
             ax.legend(frameon=False, loc="best")

@@ -29,6 +29,8 @@ MAIN_COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("alignment", "alignment", 3), ("accuracy", "accuracy", 3), ("fidelity", "fidelity", 3),
     ("cost", "cost", 2), ("steps", "steps", 2), ("return", "return", 3), ("critic_agreement", "critic agreement", 3),
 )
+#: Categories with fewer distinct tasks than this get a warning mark in the tables.
+FEW_TASKS = 5
 
 
 def jsonable(x: Any) -> Any:
@@ -71,6 +73,9 @@ def to_markdown(results: Mapping[str, EvalResult], comparison: dict[str, Any] | 
 
     cats = cmp["categories"]
     geneval = any(cmp["geneval_score"].get(n) for n in names)
+    tasks = {c: max(results[n].per_category.get(c, {}).get("tasks", 0) for n in names) for c in cats}
+    episodes = {c: max(results[n].per_category.get(c, {}).get("episodes", 0) for n in names) for c in cats}
+    few = [c for c in cats if tasks[c] < FEW_TASKS]
     for metric in ("accuracy", "alignment"):
         lines += ["", f"## Per-category {metric}", ""]
         if metric == "accuracy":
@@ -79,12 +84,15 @@ def to_markdown(results: Mapping[str, EvalResult], comparison: dict[str, Any] | 
         rows = []
         for n in names:
             per = results[n].per_category
-            row = [n] + [format_ci(per.get(c, {}).get(metric), 2) for c in cats]
+            row = [n] + [format_ci(per.get(c, {}).get(metric), 2, 2) for c in cats]
             if geneval and metric == "accuracy":
-                row.append(format_ci(cmp["geneval_score"].get(n), 2))
+                row.append(format_ci(cmp["geneval_score"].get(n), 2, 2))
             rows.append(row)
-        head = ["agent"] + [f"{c} (n={max(results[n].per_category.get(c, {}).get('episodes', 0) for n in names)})" for c in cats]
+        head = ["agent"] + [f"{c}{'*' if c in few else ''} ({tasks[c]} task{'s' * (tasks[c] != 1)}, {episodes[c]} ep.)" for c in cats]
         lines += _table(head + (["GenEval"] if geneval and metric == "accuracy" else []), rows)
+        if few:
+            lines += ["", f"\\* fewer than {FEW_TASKS} distinct tasks: the interval (resampling tasks) is unreliable "
+                          "and collapses to the mean when all its tasks score alike; evaluate more episodes."]
 
     if cmp["paired"]:
         lines += ["", "## Paired differences (same tasks, same seeds)", "",
@@ -145,7 +153,7 @@ def write_report(results: Mapping[str, EvalResult], out_dir: str | Path, trainin
     doc = {"comparison": cmp, "agents": {n: results[n].to_dict() for n in cmp["agents"]},
            "figures": {k: p.name for k, p in paths.items()}, "notes": notes}
     paths["json"] = out / "results.json"
-    paths["json"].write_text(json.dumps(jsonable(doc), indent=1, allow_nan=False) + "\n")
+    paths["json"].write_text(json.dumps(jsonable(doc), allow_nan=False) + "\n")
     paths["markdown"] = out / "results.md"
     paths["markdown"].write_text(to_markdown(results, cmp, figures))
     return paths

@@ -71,7 +71,7 @@ def bootstrap_ci(
     ``numpy.random.Generator``; the same seed gives the same interval.
     """
     _check(n_resamples, confidence)
-    arr, keep = _clean(values)
+    arr, _ = _clean(values)
     n = len(arr)
     if n == 0:
         return _summary(math.nan, math.nan, math.nan, 0)
@@ -79,21 +79,12 @@ def bootstrap_ci(
     if n == 1 or np.all(arr == arr[0]):
         return _summary(mean, mean, mean, n)
     gen = _rng(rng)
-    if groups is None:
-        idx = gen.integers(0, n, size=(int(n_resamples), n))
-        boot = arr[idx].mean(axis=1)
-    else:
-        if len(groups) != len(values):
-            raise ValueError(f"groups has {len(groups)} entries for {len(values)} values")
-        labels = np.asarray([g for g, k in zip(groups, keep) if k], dtype=object)
-        _, inverse = np.unique(labels.astype(str), return_inverse=True)
-        sums = np.bincount(inverse, weights=arr)
-        counts = np.bincount(inverse).astype(float)
-        g = len(sums)
-        if g == 1:
-            return _summary(mean, mean, mean, n)
-        idx = gen.integers(0, g, size=(int(n_resamples), g))
-        boot = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
+    sums, counts = _clusters(values, groups)
+    g = len(sums)
+    if g == 1:  # one task: nothing to resample between tasks
+        return _summary(mean, mean, mean, n)
+    idx = gen.integers(0, g, size=(int(n_resamples), g))
+    boot = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
     low, high = _percentiles(boot, mean, confidence)
     return _summary(mean, low, high, n)
 
@@ -138,27 +129,46 @@ def paired_difference(
     return out
 
 
+def _clusters(values: Sequence[Any], groups: Sequence[Any] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cluster sums and counts of the clean values (each value its own cluster without groups)."""
+    arr, keep = _clean(values)
+    if groups is None:
+        return arr, np.ones(len(arr))
+    if len(groups) != len(values):
+        raise ValueError(f"groups has {len(groups)} entries for {len(values)} values")
+    labels = np.asarray([str(g) for g, k in zip(groups, keep) if k], dtype=object)
+    if len(labels) == 0:
+        return np.zeros(0), np.zeros(0)
+    _, inverse = np.unique(labels.astype(str), return_inverse=True)
+    return np.bincount(inverse, weights=arr), np.bincount(inverse).astype(float)
+
+
 def macro_mean_ci(
     values_by_category: Mapping[str, Sequence[Any]],
     n_resamples: int = DEFAULT_RESAMPLES,
     confidence: float = DEFAULT_CONFIDENCE,
     rng: int | np.random.Generator | None = 0,
+    groups_by_category: Mapping[str, Sequence[Any]] | None = None,
 ) -> dict[str, Any]:
     """Unweighted mean of the per-category means, bootstrapped within each category.
 
-    GenEval's overall score is this macro mean of its six per-category accuracies. ``n`` is the
-    total number of values; empty categories are left out.
+    GenEval's overall score is this macro mean of its six per-category accuracies. With
+    ``groups_by_category`` (task ids) whole tasks are resampled within each category, as in
+    :func:`bootstrap_ci`. ``n`` is the total number of values; empty categories are left out.
     """
     _check(n_resamples, confidence)
-    cats = [c for c in (_clean(v)[0] for v in values_by_category.values()) if len(c)]
-    n = int(sum(len(c) for c in cats))
+    groups_by_category = groups_by_category or {}
+    cats = [_clusters(v, groups_by_category.get(c)) for c, v in values_by_category.items()]
+    cats = [(s, k) for s, k in cats if k.sum() > 0]
+    n = int(sum(k.sum() for _, k in cats))
     if not cats:
         return _summary(math.nan, math.nan, math.nan, 0)
-    mean = float(np.mean([c.mean() for c in cats]))
+    mean = float(np.mean([s.sum() / k.sum() for s, k in cats]))
     gen = _rng(rng)
     boot = np.zeros(int(n_resamples))
-    for c in cats:
-        boot += c[gen.integers(0, len(c), size=(int(n_resamples), len(c)))].mean(axis=1)
+    for sums, counts in cats:
+        idx = gen.integers(0, len(sums), size=(int(n_resamples), len(sums)))
+        boot += sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
     boot /= len(cats)
     if np.allclose(boot, mean):
         return _summary(mean, mean, mean, n)

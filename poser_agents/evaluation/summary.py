@@ -68,10 +68,12 @@ def record_from_summary(summary: dict[str, Any], seed: int, episode_seed: int,
 
 def metric_table(records: Sequence[dict[str, Any]], n_resamples: int = DEFAULT_RESAMPLES, rng: int = 0,
                  metrics: Iterable[str] = METRICS) -> dict[str, Any]:
-    """``{metric: {"mean", "ci_low", "ci_high", "n"}}`` plus ``episodes``."""
+    """``{metric: {"mean", "ci_low", "ci_high", "n"}}`` plus ``episodes`` and ``tasks`` (distinct
+    task ids: the number of independent units the cluster bootstrap resamples)."""
     groups = [r["task_id"] for r in records]
     out: dict[str, Any] = {m: bootstrap_ci([r[m] for r in records], groups, n_resamples, rng=rng) for m in metrics}
     out["episodes"] = len(records)
+    out["tasks"] = len(set(groups))
     return out
 
 
@@ -142,11 +144,13 @@ def expert_stats(records: Sequence[dict[str, Any]], n_resamples: int = DEFAULT_R
 
 def summarize(records: Sequence[dict[str, Any]], n_resamples: int = DEFAULT_RESAMPLES, rng: int = 0) -> dict[str, Any]:
     """Every table of a report for one agent."""
-    geneval = {c: [r["accuracy"] for r in records if r["category"] == c] for c in GENEVAL_CATEGORIES}
+    geneval = {c: [r for r in records if r["category"] == c] for c in GENEVAL_CATEGORIES}
     geneval = {c: v for c, v in geneval.items() if v}
+    geneval_score = macro_mean_ci({c: [r["accuracy"] for r in v] for c, v in geneval.items()}, n_resamples, rng=rng,
+                                  groups_by_category={c: [r["task_id"] for r in v] for c, v in geneval.items()}) if geneval else None
     return {
         "overall": metric_table(records, n_resamples, rng),
-        "geneval_score": macro_mean_ci(geneval, n_resamples, rng=rng) if geneval else None,
+        "geneval_score": geneval_score,
         "per_seed": per_seed(records),
         "per_category": per_key(records, "category", n_resamples, rng),
         "per_suite": per_key(records, "suite", n_resamples, rng),

@@ -58,6 +58,9 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "geneval": ("single_object", "two_object", "counting", "colors", "position", "color_attr"),
     "longform": ("longform",),
     "editing": ("editing",),
+    # Hand-written prompts in words the generator never uses (data/heldout/): a test of
+    # generalisation beyond the templates, never trained on. Not generated, so not in SUITES.
+    "heldout": ("heldout_generation", "heldout_editing"),
 }
 #: Tasks per split (split equally over a suite's categories).
 SPLIT_SIZES: dict[str, dict[str, int]] = {
@@ -903,10 +906,11 @@ def parse_task_line(line: str, where: str) -> Task:
     for k in ("id", "prompt"):
         if not isinstance(d[k], str) or not d[k].strip():
             raise fail(f"{k!r} must be a non-empty string, got {d[k]!r}")
-    if d["suite"] not in SUITES:
-        raise fail(f"unknown suite {d['suite']!r}; allowed: {', '.join(SUITES)}")
-    if d["split"] not in SPLITS:
-        raise fail(f"unknown split {d['split']!r}; allowed: {', '.join(SPLITS)}")
+    heldout = d["suite"] == "heldout"
+    if d["suite"] not in SUITES and not heldout:
+        raise fail(f"unknown suite {d['suite']!r}; allowed: {', '.join(SUITES)}, heldout")
+    if d["split"] not in SPLITS and not (heldout and d["split"] == "heldout"):
+        raise fail(f"unknown split {d['split']!r}; allowed: {', '.join(SPLITS)} (heldout tasks: heldout)")
     if d["category"] not in CATEGORIES[d["suite"]]:
         raise fail(f"unknown category {d['category']!r} for suite {d['suite']}; allowed: {', '.join(CATEGORIES[d['suite']])}")
     try:
@@ -931,7 +935,7 @@ def parse_task_line(line: str, where: str) -> Task:
             raise fail(f"bad edit {k}: {err}") from err
     if d["suite"] == "editing" and (source is None or not d["edits"]):
         raise fail("an editing task needs a source scene and at least one edit")
-    if d["suite"] != "editing" and (source is not None or d["edits"]):
+    if d["suite"] not in ("editing", "heldout") and (source is not None or d["edits"]):
         raise fail(f"a {d['suite']} task has no source and no edits")
     return Task(
         id=d["id"],
@@ -978,6 +982,12 @@ def load_suite(suite: str, split: str, path: str | Path | None = None) -> list[T
     if not p.is_file():
         p = suite_file(suite, split, p)
     return list(_load(suite, split, str(p.resolve())))
+
+
+def load_heldout(path: str | Path | None = None) -> list[Task]:
+    """The hand-written held-out prompts (``data/heldout/paraphrases.jsonl``), never trained on."""
+    p = Path(path) if path is not None else DEFAULT_DIR.parent / "heldout" / "paraphrases.jsonl"
+    return list(_load("heldout", "heldout", str(p.resolve())))
 
 
 # --------------------------------------------------------------------------------------------
