@@ -103,6 +103,53 @@ def cmd_bench_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_agent(spec: str, env, seed: int = 0):
+    """A baseline name (random, heuristic, oracle, single:<expert>) or a saved agent's folder."""
+    from poser_agents.baselines import make_baseline
+
+    path = Path(spec)
+    if path.exists():
+        from poser_agents.dqn.agent import DQNAgent
+
+        return DQNAgent.load(path, env=env)
+    return make_baseline(spec, env, seed=seed)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401
+    from poser_env.wrappers import EpisodeRecorder
+
+    if not args.prompt.strip():
+        print("poser generate: error: the prompt is empty; describe the image to make", file=sys.stderr)
+        return 2
+    env = EpisodeRecorder(gym.make(args.env, text_encoder=args.text_encoder))
+    agent = load_agent(args.agent, env, seed=args.seed)
+    obs, info = env.reset(seed=args.seed, options={"prompt": args.prompt})
+    print("Commands:")
+    for c in info["commands"]:
+        print(f"  [{c['kind']}] {c['text']}")
+    done = False
+    while not done:
+        action, _ = agent.predict(obs, deterministic=True)
+        obs, reward, terminated, truncated, info = env.step(action)
+        verdict = "passed" if info.get("command_passed") else (info.get("error") or info["feedback"] or "failed")
+        print(f"step {info['step']}: {info['expert']:<16} reward {reward:+.3f}  {verdict}")
+        done = terminated or truncated
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = info["episode_summary"]
+    strip = env.save(out / "episode.png")
+    from PIL import Image
+
+    Image.fromarray(env.unwrapped.render_canvas()).save(out / "final.png")
+    (out / "steps.json").write_text(json.dumps({"prompt": args.prompt, "commands": info["commands"], **summary}, indent=2, default=str) + "\n")
+    print(f"critic score {summary['critic_score']:.2f}, cost {summary['cost']:.1f}, {summary['steps']} steps")
+    print(f"wrote {strip}, {out / 'final.png'} and {out / 'steps.json'}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from poser_agents.demo import run_demo
 
@@ -149,6 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
     benv.add_argument("--seed", type=int, default=0)
     benv.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     benv.set_defaults(func=cmd_bench_env)
+
+    gen = sub.add_parser("generate", help="run one episode on a prompt of yours; writes the PNG strip and the step log")
+    gen.add_argument("prompt", help="what to draw, e.g. \"two red circles left of a blue star on a mint background\"")
+    gen.add_argument("--agent", default="heuristic", help="a saved agent folder, or random | heuristic | oracle | single:<expert>")
+    gen.add_argument("--env", default="ImagePoser-v0")
+    gen.add_argument("--text-encoder", default="hash", help="must match the agent's (default hash)")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--out", default="runs/generate", help="output folder (default runs/generate)")
+    gen.set_defaults(func=cmd_generate)
 
     demo = sub.add_parser("demo", help="the main job: run the synthetic world end to end and write a report")
     demo.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")

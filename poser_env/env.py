@@ -226,7 +226,7 @@ class ImagePoserEnv(gym.Env):
 
         expert = self.registry[a]
         current = ep.queue[0]
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"acted_on": ep.commands[current].text, "acted_kind": ep.commands[current].kind}
         instruction = self._instruction(expert.kind, current)
         try:
             out = expert(instruction, ep.canvas, self.np_random)
@@ -252,7 +252,11 @@ class ImagePoserEnv(gym.Env):
             ep.attempts, ep.tried = 0, set()
         else:
             if new_verdict is not None:
-                better = new_verdict.subset(relevant).score >= ep.verdict.subset(relevant).score
+                # Keep the new canvas if it scores higher, or as high without breaking
+                # anything that held (a tie that trades a kept object for progress is no gain).
+                new_score, old_score = new_verdict.subset(relevant).score, ep.verdict.subset(relevant).score
+                broke = any(not r.passed for r in new_verdict.results if r.check in held)
+                better = new_score > old_score or (new_score == old_score and not broke)
                 if better or not cfg.keep_best:
                     ep.canvas, ep.verdict = new_canvas, new_verdict
             ep.attempts += 1
@@ -264,6 +268,12 @@ class ImagePoserEnv(gym.Env):
         reward = (potential - ep.potential) - cfg.cost_weight * expert.cost - cfg.step_penalty
         ep.potential = potential
         return self._finish_step(reward, terminated=not ep.queue, expert=expert.name, cost=expert.cost, extra=extra)
+
+    def render_canvas(self) -> np.ndarray:
+        """The current canvas, whatever the render mode (a copy)."""
+        if self._ep is None:
+            raise RuntimeError("call reset() first")
+        return self._ep.canvas.image.copy()
 
     def render(self):
         if self.render_mode == "rgb_array" and self._ep is not None:
@@ -313,8 +323,17 @@ class ImagePoserEnv(gym.Env):
         truncated = not terminated and ep.steps >= self.config.max_steps
         info = self._info(expert=expert, cost=cost, **extra)
         ep.log.append(
-            {k: info[k] for k in ("step", "expert", "cost", "command", "feedback")}
-            | {"reward": float(reward), "command_passed": bool(info.get("command_passed", False)), "error": info.get("error", "")}
+            {
+                "step": info["step"],
+                "expert": info["expert"],
+                "cost": info["cost"],
+                "command": extra.get("acted_on", ""),  # the command the action was taken on
+                "kind": extra.get("acted_kind", ""),
+                "reward": float(reward),
+                "command_passed": bool(info.get("command_passed", False)),
+                "feedback": info["feedback"],  # the reflection now (for the next attempt)
+                "error": info.get("error", ""),
+            }
         )
         if terminated or truncated:
             if terminated and ep.queue and expert == STOP:
@@ -328,8 +347,7 @@ class ImagePoserEnv(gym.Env):
         metrics = self.evaluator.evaluate(ep.canvas, ep.task) if ep.task.target is not None else {"judged": False, "reason": "the task has no target"}
         if metrics.get("judged"):
             # Critic against evaluator, on the task's checks the critic also answered.
-            critic = {r.check: r.passed for r in ep.verdict.results}
-            pairs = [(critic[c], p) for c, p in zip(ep.task.checks, metrics["passed"]) if c in critic]
+            pairs = [(a, p) for c, p in zip(ep.task.checks, metrics["passed"]) if (a := _critic_answer(ep.verdict, c)) is not None]
             metrics["critic_checks"] = len(pairs)
             if pairs:
                 metrics["critic_agreement"] = sum(a == b for a, b in pairs) / len(pairs)
@@ -408,6 +426,22 @@ def _registry(experts: Any) -> ExpertRegistry:
     if all(isinstance(e, (Mapping, ComponentSpec)) for e in experts):
         return ExpertRegistry.from_specs(experts)
     return ExpertRegistry(experts)
+
+
+def _critic_answer(verdict: Verdict, check: Check, tolerance: float = 0.02) -> bool | None:
+    """The critic's answer to a task check: the same check, or for a preserve check the one on
+    the same object whose position (measured by the extractor on the source's pixels) lies
+    within ``tolerance``. None when the critic was not asked."""
+    for r in verdict.results:
+        if r.check == check:
+            return r.passed
+    if check.spec.get("kind") == "preserve":
+        for r in verdict.results:
+            s, t = r.check.spec, check.spec
+            if s.get("kind") == "preserve" and all(s.get(k) == t.get(k) for k in ("shape", "color", "size")):
+                if abs(s["x"] - t["x"]) <= tolerance and abs(s["y"] - t["y"]) <= tolerance:
+                    return r.passed
+    return None
 
 
 def _unique(checks: list[Check]) -> list[Check]:

@@ -57,6 +57,7 @@ def record_from_summary(summary: dict[str, Any], seed: int, episode_seed: int,
         "commands_passed": int(summary.get("commands_passed", 0)),
         "commands_failed": int(summary.get("commands_failed", 0)),
         "n_checks": int(ev.get("n_checks", 0)) if judged else 0,
+        "critic_checks": int(ev.get("critic_checks", 0)) if judged else 0,
         "check_categories": dict(ev.get("per_category", {})) if judged else {},
         "log": [
             {"expert": e.get("expert", ""), "kind": k, "reward": float(e.get("reward", 0.0)),
