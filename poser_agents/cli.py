@@ -150,6 +150,39 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401
+    from poser_agents.evaluation import evaluate
+    from poser_agents.evaluation.report import write_report
+    from poser_env.world.suites import load_heldout
+
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    env_kwargs = {"text_encoder": args.text_encoder}
+    meta = Path(args.agent) / "agent.json"
+    if meta.exists():  # a saved agent knows the env it was trained on
+        saved = json.loads(meta.read_text())
+        env_kwargs.update({k: v for k, v in saved.get("env_kwargs", {}).items() if k not in ("split",)})
+    env = gym.make(args.env, split=args.split, **env_kwargs)
+    result = evaluate(lambda e, seed=0: load_agent(args.agent, e, seed=seed), env, episodes=args.episodes, seeds=seeds,
+                      name=args.agent, tasks=load_heldout() if args.heldout else None, verbose=not args.json)
+    overall = result.overall
+    for key in ("alignment", "accuracy", "fidelity", "cost", "steps"):
+        m = overall[key]
+        print(f"{key:<10} {m['mean']:.3f}  [{m['ci_low']:.3f}, {m['ci_high']:.3f}]  n={m['n']}")
+    if args.out:
+        paths = write_report({result.agent: result}, args.out)
+        print("wrote " + ", ".join(str(p) for p in paths.values()))
+    if args.json:
+        out = {k: overall[k] for k in ("alignment", "accuracy", "fidelity", "cost", "steps") if k in overall}
+        out["agent"] = args.agent
+        out["split"] = "heldout" if args.heldout else args.split
+        out["episodes"] = len(result.records)
+        print(json.dumps(out, sort_keys=True))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from poser_agents.demo import run_demo
 
@@ -196,6 +229,18 @@ def build_parser() -> argparse.ArgumentParser:
     benv.add_argument("--seed", type=int, default=0)
     benv.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     benv.set_defaults(func=cmd_bench_env)
+
+    ev = sub.add_parser("eval", help="evaluate an agent over seeds with bootstrap confidence intervals")
+    ev.add_argument("--agent", required=True, help="a saved agent folder, or random | heuristic | oracle | single:<expert>")
+    ev.add_argument("--env", default="ImagePoser-v0")
+    ev.add_argument("--split", default="test", choices=["train", "val", "test"])
+    ev.add_argument("--heldout", action="store_true", help="evaluate on the hand-written held-out prompts")
+    ev.add_argument("--episodes", type=_positive_int, default=100, help="tasks per seed (default 100)")
+    ev.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    ev.add_argument("--text-encoder", default="hash", help="text encoder of the env (a saved agent's own wins)")
+    ev.add_argument("--out", default=None, help="write the JSON, Markdown table and plots here")
+    ev.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    ev.set_defaults(func=cmd_eval)
 
     gen = sub.add_parser("generate", help="run one episode on a prompt of yours; writes the PNG strip and the step log")
     gen.add_argument("prompt", help="what to draw, e.g. \"two red circles left of a blue star on a mint background\"")

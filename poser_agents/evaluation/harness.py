@@ -132,11 +132,13 @@ def evaluate(
     name: str | None = None,
     n_resamples: int = DEFAULT_RESAMPLES,
     verbose: bool = False,
+    tasks: Sequence[Any] | None = None,
 ) -> EvalResult:
     """Run ``agent`` on ``episodes`` tasks of ``split`` for each seed; summarize with bootstrap CIs.
 
     ``env_id`` may also be an env instance (then ``split`` and ``env_kwargs`` are ignored: the
-    env's own are used). Returns an :class:`EvalResult`.
+    env's own are used). ``tasks`` (e.g. ``load_heldout()``) replaces the split's tasks.
+    Returns an :class:`EvalResult`.
     """
     import poser_env  # noqa: F401  (registers the ids)
 
@@ -149,7 +151,7 @@ def evaluate(
     env = gym.make(env_id, split=split, **dict(env_kwargs or {})) if own else env_id
     t0 = time.perf_counter()
     try:
-        tasks = pick_tasks(env, episodes)
+        tasks = list(tasks) if tasks is not None else pick_tasks(env, episodes)
         records: list[dict[str, Any]] = []
         label = name
         for seed in seeds:

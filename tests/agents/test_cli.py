@@ -33,3 +33,22 @@ def test_bad_arguments_exit_with_a_message(argv, capsys):
         main(argv)
     assert e.value.code == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_eval_json_has_cis(capsys):
+    assert main(["eval", "--agent", "heuristic", "--episodes", "3", "--seeds", "0,1", "--json"]) == 0
+    data = last_json(capsys)
+    for key in ("alignment", "accuracy", "cost", "steps"):
+        assert set(data[key]) >= {"mean", "ci_low", "ci_high"}
+        assert data[key]["ci_low"] <= data[key]["mean"] <= data[key]["ci_high"]
+
+
+def test_generate_writes_strip_and_log(tmp_path, capsys):
+    assert main(["generate", "Draw two red circles on a mint background.", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "episode.png").exists() and (tmp_path / "final.png").exists()
+    log = json.loads((tmp_path / "steps.json").read_text())
+    assert log["prompt"].startswith("Draw two red circles") and log["steps"] >= 1
+
+
+def test_generate_rejects_an_empty_prompt(tmp_path):
+    assert main(["generate", "   ", "--out", str(tmp_path)]) == 2
