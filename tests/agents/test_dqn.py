@@ -20,12 +20,22 @@ from poser_agents.dqn import CheckpointError, DQNAgent, DQNConfig, MaskedDQN, Po
 from poser_agents.rollout import aggregate, pick_tasks, run_episodes
 from poser_env.encoders.text import HashTextEncoder
 from poser_env.registry import load_preset
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.type_aliases import DictReplayBufferSamples
 
 
 def hash64():
     """A 64-dimension hash encoder, for an env whose text embeddings differ (``"module:Class"`` entry point)."""
     return HashTextEncoder(dim=64)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    # Tiny networks: one thread is fastest (DQNAgent.learn sets it too); restored afterwards.
+    before = th.get_num_threads()
+    th.set_num_threads(1)
+    yield
+    th.set_num_threads(before)
 
 
 TINY = dict(net_arch=[32], embed_dim=16, buffer_size=2_000, learning_starts=50, batch_size=16, target_update_interval=100, seed=0)
@@ -99,10 +109,10 @@ def test_exploration_draws_only_allowed_actions_uniformly(agent, env):
     np.random.seed(0)
     try:
         model.exploration_rate = 1.0
-        seen = [int(model.predict(obs, deterministic=False)[0]) for _ in range(600)]
+        seen = [int(model.predict(obs, deterministic=False)[0]) for _ in range(300)]
         assert set(seen) == set(allowed)
         counts = np.bincount(seen, minlength=env.action_space.n)[allowed]
-        assert counts.min() > 150  # uniform over the 3 allowed: about 200 each
+        assert counts.min() > 60  # uniform over the 3 allowed: about 100 each
         # batched: each row respects its own mask
         other = _obs_with_mask(env, [0])
         batch = {k: np.stack([obs[k], other[k]]) for k in obs}
@@ -178,6 +188,20 @@ def test_features_extractor_excludes_the_mask_by_default(env):
 # Checkpoints
 
 
+class CountInvalid(BaseCallback):
+    """Counts env steps that took a masked action (the env flags them in ``info["invalid_action"]``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.invalid = 0
+        self.steps = 0
+
+    def _on_step(self) -> bool:
+        self.steps += len(self.locals["infos"])
+        self.invalid += sum(bool(i.get("invalid_action")) for i in self.locals["infos"])
+        return True
+
+
 @pytest.fixture(scope="module")
 def trained(env, tmp_path_factory):
     """A tiny agent trained 300 steps, saved; returns (agent, folder, log_dir)."""
@@ -187,8 +211,17 @@ def trained(env, tmp_path_factory):
     return agent, agent.save(root / "ckpt"), root / "logs"
 
 
+def test_training_never_takes_a_masked_action():
+    # GeneVal prompts have one command, so DEFER is always masked: an unmasked DQN takes it in
+    # about 1 step of 13 while exploring. Warm-up, epsilon-greedy and greedy steps must never.
+    env = gym.make("ImagePoser-v0", suite="geneval", split="val", enable_defer=True)
+    counter = CountInvalid()
+    DQNAgent(env, DQNConfig(**{**TINY, "learning_starts": 100}, exploration_fraction=1.0)).learn(400, callback=counter)
+    assert counter.steps == 400 and counter.invalid == 0
+
+
 def test_save_load_round_trip_identical_predictions(env, trained):
-    agent, folder, _ = trained
+    agent, folder, *_ = trained
     meta = json.loads((folder / "agent.json").read_text())
     assert meta["env_id"] == "ImagePoser-v0" and meta["env_kwargs"]["split"] == "val" and meta["env_kwargs"]["enable_defer"]
     assert meta["action_names"][-1] == "DEFER" and meta["action_space"] == {"type": "Discrete", "n": 13}
@@ -209,14 +242,14 @@ def test_save_load_round_trip_identical_predictions(env, trained):
 
 
 def test_refuses_a_checkpoint_for_another_text_encoder(trained):
-    _, folder, _ = trained
+    _, folder, *_ = trained
     other = gym.make("ImagePoser-v0", split="val", enable_defer=True, text_encoder="tests.agents.test_dqn:hash64")
     with pytest.raises(CheckpointError, match=r"expects observation 'instruction'.*text encoder differs.*128 dims.*64 dims"):
         DQNAgent.load(folder, env=other)
 
 
 def test_refuses_a_checkpoint_for_other_experts(trained):
-    _, folder, _ = trained
+    _, folder, *_ = trained
     specs = load_preset("synthetic", "experts")["experts"]
     fewer = gym.make("ImagePoser-v0", split="val", experts=specs[:11], enable_defer=True)
     with pytest.raises(CheckpointError, match=r"trained for 13 actions .* this env has 12 .*different expert set"):
@@ -229,7 +262,7 @@ def test_refuses_a_checkpoint_for_other_experts(trained):
 def test_refuses_missing_corrupt_and_truncated_files(env, trained, tmp_path):
     import shutil
 
-    _, folder, _ = trained
+    _, folder, *_ = trained
     with pytest.raises(CheckpointError, match="does not exist"):
         DQNAgent.load(tmp_path / "nowhere", env=env)
     with pytest.raises(CheckpointError, match="agent.json is missing"):
@@ -298,15 +331,16 @@ def test_config_is_validated():
 
 
 def test_learns_to_beat_random():
-    """2,000 seeded steps on GeneVal prompts (one command each; counter-t2i or frontier-t2i nail
-    them, random gets about 0.78): the greedy policy must beat random on the same val tasks by a wide margin."""
+    """1,200 seeded steps on GeneVal prompts (one command each: counter-t2i or frontier-t2i nail
+    them, random gets about 0.68 on these tasks). The greedy policy must beat random on the same
+    val tasks and seeds by a wide margin; seeds 0 to 4 all gave 0.975 to 1.0 when this was written."""
     th.manual_seed(0)
     train = gym.make("ImagePoser-v0", suite="geneval", split="train")
     val = gym.make("ImagePoser-v0", suite="geneval", split="val")
-    config = DQNConfig(learning_starts=500, exploration_fraction=0.5, target_update_interval=500, seed=0)
-    agent = DQNAgent(train, config).learn(2_000)
+    config = DQNConfig(learning_starts=300, exploration_fraction=0.5, target_update_interval=250, seed=0)
+    agent = DQNAgent(train, config).learn(1_200)
     tasks = pick_tasks(val, 40)
     dqn = aggregate(run_episodes(val, agent, tasks, seed=0))["alignment"]
     rnd = aggregate(run_episodes(val, RandomAgent(seed=0), tasks, seed=0))["alignment"]
-    assert dqn >= rnd + 0.1, (dqn, rnd)
+    assert dqn >= rnd + 0.15, (dqn, rnd)
     assert isinstance(agent.model, MaskedDQN)
