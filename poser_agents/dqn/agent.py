@@ -195,13 +195,17 @@ def describe_env(env: Any) -> dict[str, Any]:
     if encoder is not None:
         info["text_encoder"] = {"name": str(getattr(encoder, "name", "")), "dim": int(getattr(encoder, "dim", 0))}
     spec = getattr(inner, "spec", None)
+    kwargs = None
     if spec is not None and getattr(spec, "id", None):
         info["env_id"] = spec.id
-        info["env_kwargs"] = _json_safe(dict(spec.kwargs or {}))
+        kwargs = _json_safe(dict(spec.kwargs or {}))
     elif hasattr(base, "config") and hasattr(base.config, "to_dict"):
         # Built as ImagePoserEnv(...) directly: rebuild the same way if its config is plain data.
         info["env_entry_point"] = f"{type(base).__module__}:{type(base).__name__}"
-        info["env_kwargs"] = _json_safe(base.config.to_dict())
+        kwargs = _json_safe(base.config.to_dict())
+    # env_kwargs is always a dict (readers may merge it); env_rebuildable says whether it is complete.
+    info["env_kwargs"] = kwargs if kwargs is not None else {}
+    info["env_rebuildable"] = kwargs is not None and (info["env_id"] is not None or "env_entry_point" in info)
     return info
 
 
@@ -321,7 +325,7 @@ def make_logger(log_dir: str | Path | None, verbose: int = 0) -> Logger:
 
 
 EPISODE_COLUMNS = [
-    "episode", "timesteps", "return", "length", "alignment", "accuracy", "fidelity", "critic_score",
+    "episode", "timesteps", "reward", "steps", "alignment", "accuracy", "fidelity", "critic_score",
     "cost", "commands_passed", "commands_failed", "n_commands", "suite", "category", "task_id",
     "exploration_rate", "time_s",
 ]  # fmt: skip
@@ -330,7 +334,7 @@ EPISODE_COLUMNS = [
 class EpisodeLogCallback(BaseCallback):
     """Append one row per finished training episode to ``episodes.csv`` (columns: ``EPISODE_COLUMNS``).
 
-    ``return`` is the sum of the env's rewards, ``length`` the number of steps; the evaluator's
+    ``reward`` is the episode's total (undiscounted) reward, ``steps`` its length; the evaluator's
     metrics (``alignment``, ``accuracy``, ``fidelity``) come from
     ``info["episode_summary"]["evaluator"]`` and are empty when the task has no target.
     """
@@ -370,8 +374,8 @@ class EpisodeLogCallback(BaseCallback):
                 {
                     "episode": self._episode,
                     "timesteps": self.num_timesteps,
-                    "return": round(float(self._returns[i]), 6),
-                    "length": summary.get("steps", ""),
+                    "reward": round(float(self._returns[i]), 6),
+                    "steps": summary.get("steps", ""),
                     "alignment": round(float(metrics["alignment"]), 6) if judged else "",
                     "accuracy": round(float(metrics["accuracy"]), 6) if judged else "",
                     "fidelity": round(float(metrics["fidelity"]), 6) if judged and "fidelity" in metrics else "",
@@ -609,7 +613,7 @@ class DQNAgent:
         """Rebuild the checkpoint's env from ``agent.json`` (e.g. ``split="val"`` as an override)."""
         meta = DQNAgent.read_metadata(path)
         kwargs = meta.get("env_kwargs")
-        if kwargs is None:
+        if kwargs is None or not meta.get("env_rebuildable", True):
             raise CheckpointError(
                 f"the env of checkpoint {meta['_folder']!r} cannot be rebuilt from {META_FILE} (its kwargs are not plain data): "
                 "pass env= to DQNAgent.load"

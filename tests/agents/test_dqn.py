@@ -295,7 +295,7 @@ def test_resume_training_goes_on_and_appends_logs(env, trained, tmp_path):
     progress = list(csv.DictReader(open(logs / "progress.csv")))
     episodes = list(csv.DictReader(open(logs / "episodes.csv")))
     assert progress and {"time/total_timesteps", "rollout/ep_rew_mean", "train/loss", "train/q_mean"} <= set(progress[0])
-    assert episodes and {"episode", "timesteps", "return", "alignment", "cost", "length"} <= set(episodes[0])
+    assert episodes and {"episode", "timesteps", "reward", "alignment", "cost", "steps"} <= set(episodes[0])
     assert all(0.0 <= float(r["alignment"]) <= 1.0 for r in episodes)
     assert any(r["train/loss"] for r in progress)
 
