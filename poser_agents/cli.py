@@ -150,6 +150,27 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_dqn(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401
+    from poser_agents.dqn.agent import DQNAgent, DQNConfig
+
+    out = Path(args.out)
+    env = gym.make(args.env, split="train", text_encoder=args.text_encoder)
+    if args.resume:
+        agent = DQNAgent.load(args.resume, env=env)
+        print(f"resuming {args.resume} at {agent.num_timesteps} steps")
+    else:
+        agent = DQNAgent(env, DQNConfig(seed=args.seed, log_dir=str(out / "logs")))
+    agent.learn(args.steps, progress_bar=not args.json)
+    agent.save(out)
+    print(f"saved the agent to {out} ({agent.num_timesteps} steps); evaluate it with: poser eval --agent {out}")
+    if args.json:
+        print(json.dumps({"out": str(out), "timesteps": agent.num_timesteps}))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
@@ -229,6 +250,18 @@ def build_parser() -> argparse.ArgumentParser:
     benv.add_argument("--seed", type=int, default=0)
     benv.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     benv.set_defaults(func=cmd_bench_env)
+
+    train = sub.add_parser("train", help="train an agent")
+    tsub = train.add_subparsers(dest="agent_kind", required=True)
+    tdqn = tsub.add_parser("dqn", help="the masked DQN agent (stable-baselines3) on the train split")
+    tdqn.add_argument("--steps", type=_positive_int, default=100_000, help="environment steps (default 100000)")
+    tdqn.add_argument("--seed", type=int, default=0)
+    tdqn.add_argument("--env", default="ImagePoser-v0")
+    tdqn.add_argument("--text-encoder", default="hash")
+    tdqn.add_argument("--resume", default=None, help="a checkpoint folder to continue training from")
+    tdqn.add_argument("--out", default="runs/dqn", help="checkpoint folder (model.zip, agent.json, logs/)")
+    tdqn.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    tdqn.set_defaults(func=cmd_train_dqn)
 
     ev = sub.add_parser("eval", help="evaluate an agent over seeds with bootstrap confidence intervals")
     ev.add_argument("--agent", required=True, help="a saved agent folder, or random | heuristic | oracle | single:<expert>")

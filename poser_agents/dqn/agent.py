@@ -30,12 +30,11 @@ import csv
 import dataclasses
 import hashlib
 import json
-import math
 import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -661,8 +660,3 @@ class DQNAgent:
             raise CheckpointError(f"cannot read {model_path}: the file is corrupt or truncated ({type(e).__name__}: {e})") from None
         return cls(env, config, _model=model)
 
-
-def mean_alignment(summaries: Sequence[dict[str, Any]]) -> float:
-    """Mean evaluator alignment of episode summaries (NaN if none was judged)."""
-    vals = [s["evaluator"]["alignment"] for s in summaries if s["evaluator"].get("judged")]
-    return float(np.mean(vals)) if vals else math.nan

@@ -52,3 +52,12 @@ def test_generate_writes_strip_and_log(tmp_path, capsys):
 
 def test_generate_rejects_an_empty_prompt(tmp_path):
     assert main(["generate", "   ", "--out", str(tmp_path)]) == 2
+
+
+def test_train_dqn_then_eval_the_checkpoint(tmp_path, capsys):
+    out = tmp_path / "dqn"
+    assert main(["train", "dqn", "--steps", "300", "--out", str(out), "--json"]) == 0
+    assert last_json(capsys)["timesteps"] == 300
+    assert (out / "agent.json").exists() and (out / "logs").is_dir()
+    assert main(["eval", "--agent", str(out), "--episodes", "2", "--seeds", "0", "--json"]) == 0
+    assert 0.0 <= last_json(capsys)["alignment"]["mean"] <= 1.0
