@@ -181,9 +181,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     env_kwargs = {"text_encoder": args.text_encoder}
-    meta = Path(args.agent) / "agent.json"
-    if meta.exists():  # a saved agent knows the env it was trained on
-        saved = json.loads(meta.read_text())
+    if Path(args.agent).exists():  # a saved agent knows the env it was trained on
+        from poser_agents.dqn.agent import DQNAgent
+
+        saved = DQNAgent.read_metadata(args.agent)  # refuses a corrupt checkpoint, naming it
         env_kwargs.update({k: v for k, v in saved.get("env_kwargs", {}).items() if k not in ("split",)})
     env = gym.make(args.env, split=args.split, **env_kwargs)
     result = evaluate(lambda e, seed=0: load_agent(args.agent, e, seed=seed), env, episodes=args.episodes, seeds=seeds,
@@ -298,7 +299,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from poser_env.world.scene import DEFAULT_CANVAS
 
         args.canvas = DEFAULT_CANVAS
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError, FileNotFoundError) as e:
+        # Bad input (an unknown agent or expert, a corrupt checkpoint, a malformed file): one
+        # clear line instead of a traceback. Programming errors still raise.
+        print(f"poser {args.command}: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

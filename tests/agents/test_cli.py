@@ -61,3 +61,18 @@ def test_train_dqn_then_eval_the_checkpoint(tmp_path, capsys):
     assert (out / "agent.json").exists() and (out / "logs").is_dir()
     assert main(["eval", "--agent", str(out), "--episodes", "2", "--seeds", "0", "--json"]) == 0
     assert 0.0 <= last_json(capsys)["alignment"]["mean"] <= 1.0
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["eval", "--agent", "smart", "--episodes", "1"], "unknown baseline 'smart'"),
+    (["generate", "a red circle", "--agent", "single:dalle"], "unknown expert 'dalle'"),
+])
+def test_bad_agent_names_give_one_clear_line(argv, match, capsys, tmp_path):
+    assert main(argv + (["--out", str(tmp_path)] if argv[0] == "generate" else [])) == 2
+    assert match in capsys.readouterr().err
+
+
+def test_corrupt_checkpoint_is_refused(tmp_path, capsys):
+    (tmp_path / "agent.json").write_text("{not json")
+    assert main(["eval", "--agent", str(tmp_path), "--episodes", "1", "--seeds", "0"]) == 2
+    assert "agent.json" in capsys.readouterr().err
