@@ -66,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, DQNConfig]:
         for f in dataclasses.fields(cls):
             if f.name in ("log_dir",):
                 continue
-            parser.add_argument("--" + f.name.replace("_", "-"), dest=dest_prefix + f.name, type=str, default=None,
+            parser.add_argument("--" + f.name.replace("_", "-"), dest=dest_prefix + f.name, metavar=f.name.upper(), default=None,
                                 help=f"default {getattr(cls(), f.name)!r}")
 
     add(Args, "a_")

@@ -202,6 +202,9 @@ def describe_env(env: Any) -> dict[str, Any]:
         # Built as ImagePoserEnv(...) directly: rebuild the same way if its config is plain data.
         info["env_entry_point"] = f"{type(base).__module__}:{type(base).__name__}"
         kwargs = _json_safe(base.config.to_dict())
+    if hasattr(base, "config") and hasattr(base.config, "to_dict"):
+        # Every setting of the env, for the record (the kwargs above rebuild it).
+        info["env_config"] = _json_safe(base.config.to_dict())
     # env_kwargs is always a dict (readers may merge it); env_rebuildable says whether it is complete.
     info["env_kwargs"] = kwargs if kwargs is not None else {}
     info["env_rebuildable"] = kwargs is not None and (info["env_id"] is not None or "env_entry_point" in info)
@@ -463,13 +466,18 @@ class RolloutEvalCallback(BaseCallback):
 class DQNAgent:
     """DQN with action masking on ImagePoser, behind the project's agent protocol.
 
-    :param env: a Gymnasium env (``gym.make("ImagePoser-v0", ...)``) or an SB3 ``VecEnv`` of them.
+    :param env: a Gymnasium env (``gym.make("ImagePoser-v0", ...)``), an SB3 ``VecEnv`` of
+        them, or a registered env id (made with its default kwargs).
     :param config: :class:`DQNConfig` (defaults if None).
     """
 
     name = "dqn"
 
-    def __init__(self, env: gym.Env | VecEnv, config: DQNConfig | None = None, _model: MaskedDQN | None = None):
+    def __init__(self, env: gym.Env | VecEnv | str, config: DQNConfig | None = None, _model: MaskedDQN | None = None):
+        if isinstance(env, str):
+            import poser_env  # noqa: F401  (registers the ids)
+
+            env = gym.make(env)
         self.config = config if config is not None else DQNConfig()
         self.env = env
         self.env_info = describe_env(env) if env is not None else None
