@@ -1,7 +1,7 @@
 """The masked DQN agent: masking in all three places, checkpoints, resume, logs, and learning.
 
 Fast by design (tiny networks, a few hundred steps) except ``test_learns_to_beat_random``,
-a seeded 2,000-step run on the GeneVal suite.
+a seeded 1,200-step run on the GenEval suite (about 5 s).
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ def trained(env, tmp_path_factory):
 
 
 def test_training_never_takes_a_masked_action():
-    # GeneVal prompts have one command, so DEFER is always masked: an unmasked DQN takes it in
+    # GenEval prompts have one command, so DEFER is always masked: an unmasked DQN takes it in
     # about 1 step of 13 while exploring. Warm-up, epsilon-greedy and greedy steps must never.
     env = gym.make("ImagePoser-v0", suite="geneval", split="val", enable_defer=True)
     counter = CountInvalid()
@@ -331,7 +331,7 @@ def test_config_is_validated():
 
 
 def test_learns_to_beat_random():
-    """1,200 seeded steps on GeneVal prompts (one command each: counter-t2i or frontier-t2i nail
+    """1,200 seeded steps on GenEval prompts (one command each: counter-t2i or frontier-t2i nail
     them, random gets about 0.68 on these tasks). The greedy policy must beat random on the same
     val tasks and seeds by a wide margin; seeds 0 to 4 all gave 0.975 to 1.0 when this was written."""
     th.manual_seed(0)
