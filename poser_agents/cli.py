@@ -208,7 +208,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from poser_agents.demo import run_demo
 
-    return run_demo(out=Path(args.out), quick=args.quick)
+    return run_demo(out=Path(args.out), quick=args.quick, seed=args.seed, steps=args.steps)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the main job: run the synthetic world end to end and write a report")
     demo.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     demo.add_argument("--quick", action="store_true", help="a smaller run, for smoke tests")
+    demo.add_argument("--steps", type=_positive_int, default=None, help="DQN training steps (default 40000; 3000 with --quick)")
+    demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -23,6 +23,7 @@ from itertools import combinations
 from typing import Any, Callable, Mapping, Sequence
 
 import gymnasium as gym
+import numpy as np
 
 from poser_agents.evaluation.stats import DEFAULT_RESAMPLES, paired_difference
 from poser_agents.evaluation.summary import CATEGORY_ORDER, record_from_summary, summarize
@@ -185,13 +186,23 @@ def evaluate(
 
 def paired(a: EvalResult, b: EvalResult, metric: str = "accuracy", n_resamples: int = DEFAULT_RESAMPLES, rng: int = 0,
            names: tuple[str, str] | None = None) -> dict[str, Any]:
-    """``a - b`` on ``metric`` over the episodes both ran (matched on task id and reset seed)."""
+    """``a - b`` on ``metric`` over the episodes both ran (matched on task id and reset seed).
+
+    A result may hold several episodes per (task, reset seed), e.g. a learner pooled over its
+    training seeds: their mean is what is paired, so each side counts once per episode key.
+    """
     na, nb = names or (a.agent, b.agent)
-    index = {(r["task_id"], r["episode_seed"]): r for r in b.records}
-    pairs = [(r, index[(r["task_id"], r["episode_seed"])]) for r in a.records if (r["task_id"], r["episode_seed"]) in index]
-    out = paired_difference([x[metric] for x, _ in pairs], [y[metric] for _, y in pairs],
-                            groups=[x["task_id"] for x, _ in pairs], n_resamples=n_resamples, rng=rng,
-                            names=(na, nb))
+
+    def by_key(result: EvalResult) -> dict[tuple[Any, int], float | None]:
+        groups: dict[tuple[Any, int], list[float]] = {}
+        for r in result.records:
+            groups.setdefault((r["task_id"], r["episode_seed"]), []).append(r[metric])
+        return {k: (None if any(v is None for v in vs) else float(np.mean(vs))) for k, vs in groups.items()}
+
+    ia, ib = by_key(a), by_key(b)
+    keys = [k for k in ia if k in ib]
+    out = paired_difference([ia[k] for k in keys], [ib[k] for k in keys], groups=[k[0] for k in keys],
+                            n_resamples=n_resamples, rng=rng, names=(na, nb))
     return {"a": na, "b": nb, "metric": metric, **out}
 
 

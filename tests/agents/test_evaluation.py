@@ -152,6 +152,19 @@ def test_same_tasks_for_every_agent_and_paired_comparison(results):
     assert set(cmp["per_category_accuracy"]) == set(cmp["categories"])
 
 
+def test_paired_averages_a_pooled_learner_per_episode_and_is_symmetric():
+    # A learner pooled over two training seeds has two episodes per (task, reset seed); the
+    # baseline one. The pooled side counts once per key, with the mean of its episodes.
+    def rec(task, seed, alignment):
+        return {"task_id": task, "episode_seed": 7, "seed": seed, "alignment": alignment}
+
+    pooled = EvalResult("dqn", {}, [rec("a", 0, 1.0), rec("a", 1, 0.5), rec("b", 0, 0.0), rec("b", 1, 1.0)], {})
+    base = EvalResult("base", {}, [rec("a", 0, 0.25), rec("b", 0, 0.5)], {})
+    d = paired(pooled, base, "alignment", n_resamples=200)
+    assert d["n"] == 2 and d["mean"] == pytest.approx(((0.75 - 0.25) + (0.5 - 0.5)) / 2)
+    assert paired(base, pooled, "alignment", n_resamples=200)["mean"] == pytest.approx(-d["mean"])
+
+
 def test_harness_is_deterministic_and_accepts_specs_and_objects():
     a = evaluate("heuristic", split="val", episodes=2, seeds=(3,), n_resamples=50)
     env = gym.make("ImagePoser-v0", split="val")

@@ -1,0 +1,196 @@
+"""Compare agents on ImagePoser's test split: the masked DQN, SB3 PPO, sb3-contrib MaskablePPO
+and the baselines, the learners trained on the same budget of env steps.
+
+    python examples/compare_agents.py                                # trains everything: ~1 h on 2 CPU cores
+    python examples/compare_agents.py --budget 20000 --train-seeds 0 --out runs/compare-quick
+    python examples/compare_agents.py --dqn-dirs runs/dqn-seed0/agent,runs/dqn-seed1/agent,runs/dqn-seed2/agent
+
+The point is twofold: a table for the README's claim (the learned orchestrator against the
+baselines, with 95% confidence intervals), and proof that the env serves other algorithms
+unchanged: PPO and MaskablePPO use ``MultiInputPolicy`` on the same Dict observation, and
+MaskablePPO reads the same ``action_masks()`` the DQN masks with.
+
+Read top to bottom: settings, one trainer per algorithm, the evaluation (every agent on the
+same test tasks with the same expert luck), the report. Settings were never tuned on test:
+DQN's defaults come from the val split (docs/dqn.md); PPO's are SB3's with the DQN's features
+extractor and discount.
+
+Outputs in ``--out`` (default ``runs/compare``): ``results.json``, ``results.md`` and the plots
+of ``poser_agents.evaluation.write_report`` for the test split (and ``heldout/`` for the
+hand-written held-out prompts), ``per_seed.json`` (each learner's figures per training seed),
+and the trained models under ``models/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import poser_env  # noqa: F401  (registers the env ids)
+from poser_agents.dqn import DQNAgent, DQNConfig
+from poser_agents.dqn.policies import PoserFeaturesExtractor
+from poser_agents.evaluation import EvalResult, evaluate, write_report
+from poser_agents.evaluation.summary import summarize
+from poser_env.world.suites import load_heldout
+
+
+# --- 1. Settings ------------------------------------------------------------------------
+@dataclass
+class Args:
+    env_id: str = "ImagePoser-v0"
+    """Registered env id: learners train on its train split, everything is evaluated on test."""
+    text_encoder: str = "hash"
+    """Text encoder of the observation (``hash`` or ``minilm``)."""
+    algos: str = "dqn,ppo,maskable_ppo"
+    """Learners to train (comma-separated, any of dqn, ppo, maskable_ppo; empty: none)."""
+    budget: int = 100_000
+    """Env steps of training per learner and seed (the same for all)."""
+    train_seeds: str = "0,1,2"
+    """Training seeds of each learner; its figures pool the seeds' episodes."""
+    dqn_dirs: str = ""
+    """Saved DQN checkpoints to evaluate instead of training DQN (comma-separated, one per seed)."""
+    baselines: str = "random,single:inpaint-i2i,heuristic,oracle"
+    """Baselines (``single:inpaint-i2i`` is the best single expert on val; ``oracle`` takes ~5 min)."""
+    eval_tasks: int = 900
+    """Test tasks per evaluation seed (900 = the whole test split of ImagePoser-v0)."""
+    eval_seeds: str = "0"
+    """Evaluation seeds (expert luck); each learner is also pooled over its training seeds."""
+    heldout: bool = True
+    """Also evaluate on the 24 hand-written held-out prompts (docs/testbed.md)."""
+    out: str = "runs/compare"
+    """Output folder."""
+
+
+def parse_args(argv: list[str] | None = None) -> Args:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for f in dataclasses.fields(Args):
+        default = getattr(Args(), f.name)
+        kind = (lambda s: s.lower() in ("1", "true", "yes")) if isinstance(default, bool) else type(default)
+        parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=default, help=f"default {default!r}")
+    return Args(**vars(parser.parse_args(argv)))
+
+
+def _ints(text: str) -> list[int]:
+    return [int(s) for s in text.split(",") if s.strip()]
+
+
+# --- 2. One trainer per algorithm ---------------------------------------------------------
+class MaskedPredict:
+    """MaskablePPO's ``predict`` needs the mask as an argument; the harness passes observations only."""
+
+    def __init__(self, model: Any):
+        self.model = model
+
+    def predict(self, observation: dict, state: Any = None, episode_start: Any = None, deterministic: bool = True):
+        return self.model.predict(observation, state, episode_start, deterministic, action_masks=observation["action_mask"])
+
+
+def ppo_kwargs(seed: int, masked: bool) -> dict[str, Any]:
+    """SB3's PPO defaults, with the DQN's features extractor and discount. Unmasked PPO sees the
+    mask as an input (it must learn what is allowed; forbidden actions cost a penalty)."""
+    extractor = {"features_extractor_class": PoserFeaturesExtractor,
+                 "features_extractor_kwargs": {"embed_dim": 64, "include_mask": not masked},
+                 "net_arch": [256, 256]}  # fmt: skip
+    return {"policy_kwargs": extractor, "gamma": 0.95, "n_steps": 1024, "batch_size": 128, "seed": seed, "device": "cpu", "verbose": 0}
+
+
+def train(algo: str, args: Args, seed: int, models: Path) -> tuple[Any, float]:
+    """Train one learner on the train split for ``args.budget`` env steps; return it (with predict) and the seconds."""
+    env = gym.make(args.env_id, split="train", text_encoder=args.text_encoder)
+    t0 = time.perf_counter()
+    if algo == "dqn":
+        agent = DQNAgent(env, DQNConfig(seed=seed, log_dir=str(models / f"dqn-seed{seed}")))
+        agent.learn(args.budget)
+        agent.save(models / f"dqn-seed{seed}" / "agent")
+        return agent, time.perf_counter() - t0
+    if algo == "ppo":
+        from stable_baselines3 import PPO
+
+        model = PPO("MultiInputPolicy", env, **ppo_kwargs(seed, masked=False)).learn(args.budget)
+        model.save(models / f"ppo-seed{seed}.zip")
+        return model, time.perf_counter() - t0
+    if algo == "maskable_ppo":
+        from sb3_contrib import MaskablePPO
+
+        model = MaskablePPO("MultiInputPolicy", env, **ppo_kwargs(seed, masked=True)).learn(args.budget)
+        model.save(models / f"maskable_ppo-seed{seed}.zip")
+        return MaskedPredict(model), time.perf_counter() - t0
+    raise ValueError(f"unknown algorithm {algo!r}; choose among dqn, ppo, maskable_ppo")
+
+
+# --- 3. Evaluation: the same tasks and expert luck for every agent ---------------------------
+def pooled(name: str, parts: list[EvalResult]) -> EvalResult:
+    """One result over several training seeds: the episodes of all of them, ``seed`` = training seed.
+
+    The intervals are then bootstrapped over tasks with every seed's episodes of a task kept
+    together, so they include the seed-to-seed spread of the learner.
+    """
+    records = []
+    for train_seed, part in enumerate(parts):
+        records += [{**r, "seed": train_seed} for r in part.records]
+    config = {**parts[0].config, "training_seeds": len(parts)}
+    return EvalResult(agent=name, config=config, records=records, summary=summarize(records),
+                      seconds=sum(p.seconds for p in parts), extra={"per_seed": [p.overall["alignment"]["mean"] for p in parts]})
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out, models = Path(args.out), Path(args.out) / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    seeds, eval_seeds = _ints(args.train_seeds), _ints(args.eval_seeds)
+    env_kwargs = {"text_encoder": args.text_encoder}
+    suites = {"test": {}, "heldout": {}} if args.heldout else {"test": {}}
+
+    def run(agent: Any, name: str) -> dict[str, EvalResult]:
+        res = {"test": evaluate(agent, args.env_id, split="test", episodes=args.eval_tasks, seeds=eval_seeds, env_kwargs=env_kwargs, name=name)}
+        if args.heldout:
+            res["heldout"] = evaluate(agent, args.env_id, split="test", seeds=eval_seeds, env_kwargs=env_kwargs, name=name, tasks=load_heldout())
+        return res
+
+    per_seed: dict[str, list[dict[str, Any]]] = {}
+    learners = [a for a in args.algos.split(",") if a.strip()]
+    dqn_dirs = [d for d in args.dqn_dirs.split(",") if d.strip()]
+    for algo in learners:
+        parts: dict[str, list[EvalResult]] = {k: [] for k in suites}
+        for seed in seeds if not (algo == "dqn" and dqn_dirs) else range(len(dqn_dirs)):
+            if algo == "dqn" and dqn_dirs:
+                agent, seconds = DQNAgent.load(dqn_dirs[seed]), None
+            else:
+                print(f"training {algo} (seed {seed}, {args.budget} steps) ...", flush=True)
+                agent, seconds = train(algo, args, seed, models)
+            res = run(agent, algo)
+            for k in suites:
+                parts[k].append(res[k])
+            row = {"seed": seed, "train_seconds": None if seconds is None else round(seconds, 1)}
+            row.update({f"{k}_{m}": res[k].overall[m]["mean"] for k in suites for m in ("alignment", "accuracy", "cost")})
+            per_seed.setdefault(algo, []).append(row)
+            print(f"  {algo} seed {seed}: test alignment {row['test_alignment']:.3f}"
+                  + (f", trained in {seconds:.0f} s" if seconds else ""), flush=True)
+        for k in suites:
+            suites[k][algo] = pooled(algo, parts[k])
+    for name in [b for b in args.baselines.split(",") if b.strip()]:
+        print(f"evaluating {name} ...", flush=True)
+        for k, res in run(name, name).items():
+            suites[k][name] = res
+
+    # --- 4. Report -----------------------------------------------------------------------
+    for k, results in suites.items():
+        paths = write_report(results, out if k == "test" else out / k)
+        print(f"{k}: wrote {paths['markdown']} and the plots beside it")
+    (out / "per_seed.json").write_text(json.dumps({"args": dataclasses.asdict(args), "per_seed": per_seed}, indent=2) + "\n")
+    summary = {k: {n: round(r.overall["alignment"]["mean"], 4) for n, r in res.items()} for k, res in suites.items()}
+    print(json.dumps({"alignment": summary, "per_seed": {a: [r["test_alignment"] for r in rows] for a, rows in per_seed.items()}}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
