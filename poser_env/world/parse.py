@@ -1,7 +1,7 @@
 """The grammar parser: English in the shape world's vocabulary -> a list of :class:`Intent` s.
 
 It reads exactly the surface language that ``language.py`` tabulates (and the generator in
-``suites.py`` writes), relying on that module's rules: noun phrases are
+``suite_gen.py`` writes), relying on that module's rules: noun phrases are
 ``[determiner] [size] [colour] shape``; indefinite phrases state groups, definite ones refer;
 a relation is ``A <relation> B`` or the inverted ``<Relation> B ... A``; a background phrase
 contains ``background``/``backdrop``; a style phrase contains a style spelling; an edit's

