@@ -164,7 +164,7 @@ class OracleAgent(BaselineAgent):
 
 
 def make_baseline(spec: str, env: gym.Env, seed: int = 0) -> BaselineAgent:
-    """``random``, ``heuristic``, ``oracle`` or ``single:<expert>``."""
+    """``random``, ``heuristic``, ``oracle``, ``single:<expert>`` or ``llm:<chat model>`` (the LLM planner)."""
     if spec == "random":
         return RandomAgent(seed)
     if spec == "heuristic":
@@ -173,4 +173,8 @@ def make_baseline(spec: str, env: gym.Env, seed: int = 0) -> BaselineAgent:
         return OracleAgent(env)
     if spec.startswith("single:"):
         return SingleExpertAgent(env, spec.split(":", 1)[1])
-    raise ValueError(f"unknown baseline {spec!r}; allowed: random, heuristic, oracle, single:<expert>")
+    if spec.startswith("llm:"):
+        from poser_agents.llm_planner import LLMPlannerAgent
+
+        return LLMPlannerAgent(env, model=spec.split(":", 1)[1])
+    raise ValueError(f"unknown baseline {spec!r}; allowed: random, heuristic, oracle, single:<expert>, llm:<chat model>")

@@ -19,6 +19,13 @@ for _id, _kwargs in ENV_IDS.items():
     if _id not in registry:
         register(id=_id, entry_point="poser_env.env:ImagePoserEnv", kwargs=dict(_kwargs))
 
+#: The real-model env: diffusers experts, a VLM critic, a model evaluator and an LLM extractor,
+#: all named by a TOML preset (``gym.make("ImagePoser-Diffusers-v0", preset="my.toml")``; see
+#: docs/real-models.md). Nondeterministic: GPU kernels differ in the last bits between runs.
+REAL_ENV_ID = "ImagePoser-Diffusers-v0"
+if REAL_ENV_ID not in registry:
+    register(id=REAL_ENV_ID, entry_point="poser_env.backends.preset:make_env", kwargs={"preset": "real12"}, nondeterministic=True)
+
 
 def __getattr__(name: str):
     # ``from poser_env import ImagePoserEnv`` without importing the env module at package import.

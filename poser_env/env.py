@@ -301,8 +301,48 @@ class ImagePoserEnv(gym.Env):
         self._ep = copy.deepcopy(ep)
         self.np_random.bit_generator.state = copy.deepcopy(rng_state)
 
+    def context(self) -> dict[str, Any]:
+        """The current decision in words, for agents that read text (the LLM planner): the
+        prompt, the current command and its kind, the last reflection, attempts, the experts
+        tried on this command, and each action's name and description."""
+        ep = self._ep
+        if ep is None:
+            raise RuntimeError("call reset() first")
+        current = ep.queue[0] if ep.queue else None
+        return {
+            "prompt": ep.task.prompt,
+            "command": ep.commands[current].text if current is not None else "",
+            "kind": ep.commands[current].kind if current is not None else "",
+            "feedback": ep.verdict.subset(self._checks_so_far(current)).feedback if current is not None else "",
+            "attempts": ep.attempts,
+            "tried": [self.action_names[i] for i in sorted(ep.tried)],
+            "actions": [
+                {"name": n, "kind": getattr(self.registry[i], "kind", "") if i < len(self.registry) else "control",
+                 "description": getattr(self.registry[i], "description", "") if i < len(self.registry) else ""}
+                for i, n in enumerate(self.action_names)
+            ],
+        }
+
     def action_masks(self) -> np.ndarray:
         return self.action_mask().astype(bool)
+
+    def episode_context(self) -> dict[str, Any]:
+        """The episode's prompt, extracted commands and queue position, as plain data.
+
+        The same facts ``reset``'s ``info`` publishes, for planners that write a whole workflow
+        at episode start and act through ``predict(obs)`` (which sees no ``info``).
+        """
+        ep = self._ep
+        if ep is None:
+            raise RuntimeError("call reset() first")
+        return {
+            "task_id": ep.task.id,
+            "prompt": ep.task.prompt,
+            "commands": [c.to_dict() for c in ep.commands],
+            "command_index": ep.queue[0] if ep.queue else -1,
+            "attempts": ep.attempts,
+            "step": ep.steps,
+        }
 
     def _checks_so_far(self, current: int) -> list[Check]:
         ep = self._ep
@@ -344,10 +384,18 @@ class ImagePoserEnv(gym.Env):
 
     def _summary(self) -> dict[str, Any]:
         ep = self._ep
-        metrics = self.evaluator.evaluate(ep.canvas, ep.task) if ep.task.target is not None else {"judged": False, "reason": "the task has no target"}
+        judged_checks = ep.task.checks
+        if ep.task.target is not None:
+            metrics = self.evaluator.evaluate(ep.canvas, ep.task)
+        elif getattr(self.evaluator, "judges_free_prompts", False):
+            # A model evaluator (real world) judges a prompt-only task on the extractor's checks.
+            judged_checks = ep.checks
+            metrics = self.evaluator.evaluate(ep.canvas, ep.task, checks=ep.checks)
+        else:
+            metrics = {"judged": False, "reason": "the task has no target"}
         if metrics.get("judged"):
             # Critic against evaluator, on the task's checks the critic also answered.
-            pairs = [(a, p) for c, p in zip(ep.task.checks, metrics["passed"]) if (a := _critic_answer(ep.verdict, c)) is not None]
+            pairs = [(a, p) for c, p in zip(judged_checks, metrics["passed"]) if (a := _critic_answer(ep.verdict, c)) is not None]
             metrics["critic_checks"] = len(pairs)
             if pairs:
                 metrics["critic_agreement"] = sum(a == b for a, b in pairs) / len(pairs)

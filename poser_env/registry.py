@@ -75,17 +75,41 @@ def build(spec: "ComponentSpec | Mapping[str, Any]", **extra: Any) -> Any:
         raise RegistryError(f"cannot build component {spec.name!r} from {spec.entry_point}: {e}") from e
 
 
+PRESET_SUFFIXES = (".json", ".toml")
+
+
+def find_preset(name_or_path: str | Path, kind: str) -> Path:
+    """The file of a preset: an existing ``.json`` / ``.toml`` path, or a bare name looked up in
+    ``poser_env/data/<kind>/<name>.json`` then ``.toml``."""
+    path = Path(name_or_path).expanduser()
+    if path.suffix in PRESET_SUFFIXES and path.is_file():
+        return path
+    for suffix in PRESET_SUFFIXES:
+        candidate = DATA_DIR / kind / f"{name_or_path}{suffix}"
+        if candidate.is_file():
+            return candidate
+    available = sorted(p.stem for s in PRESET_SUFFIXES for p in (DATA_DIR / kind).glob(f"*{s}"))
+    label = "" if kind == "presets" else f"{kind} "
+    raise RegistryError(
+        f"no {label}preset {str(name_or_path)!r}: not a JSON or TOML file, and the built-in presets are {available}"
+    )
+
+
 def load_preset(name_or_path: str | Path, kind: str) -> Any:
-    """Load a JSON preset: a bare name looks in ``poser_env/data/<kind>/<name>.json``."""
-    path = Path(name_or_path)
-    if path.suffix != ".json" or not path.exists():
-        candidate = DATA_DIR / kind / f"{name_or_path}.json"
-        if not candidate.exists():
-            available = sorted(p.stem for p in (DATA_DIR / kind).glob("*.json"))
-            raise RegistryError(
-                f"no {kind} preset {str(name_or_path)!r}: not a JSON file, and the built-in presets are {available}"
-            )
-        path = candidate
+    """Load a JSON or TOML preset: a bare name looks in ``poser_env/data/<kind>/``."""
+    path = find_preset(name_or_path, kind)
+    if path.suffix == ".toml":
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            try:
+                import tomli as tomllib
+            except ModuleNotFoundError:
+                raise RegistryError(f"reading the TOML preset {path} needs Python 3.11+ or `pip install tomli`") from None
+        try:
+            return tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise RegistryError(f"preset {path} is not valid TOML: {e}") from e
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as e:

@@ -1,0 +1,144 @@
+"""The CLIP critic: image-text similarity per check, normalised to [0, 1].
+
+Faster and cruder than the VLM critic (no counting, weak on relations), useful as a cheap
+critic or as an independent evaluator. Each check's question is turned into a statement
+("Are there two blue squares?" -> "two blue squares"), embedded with the image, and the cosine
+similarity ``cos`` is mapped to a score::
+
+    score = clip((cos - low) / (high - low), 0, 1)        passed = score >= threshold
+
+Thresholds (documented defaults, to calibrate per checkpoint): ``low = 0.15`` and
+``high = 0.35``, so ``threshold = 0.5`` passes at ``cos >= 0.25``. Rationale: for OpenAI's
+CLIP ViT-B/32 and ViT-L/14, a caption that matches an image usually has a cosine around
+0.28-0.35 and an unrelated one around 0.10-0.20 (CLIPScore, Hessel et al. 2021, rescales by
+2.5 for the same reason). These figures are from the literature, not measured here (no real
+weights run here); calibrate with a few labelled images before trusting a threshold.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from poser_env.backends.models import ModelRef
+from poser_env.backends.pool import ModelPool, shared_pool
+from poser_env.types import Canvas, Check, CheckResult, Verdict
+
+
+class ClipScorer:
+    """A CLIP (or SigLIP) checkpoint through ``AutoModel`` / ``AutoProcessor``, from the pool."""
+
+    def __init__(self, model: Any, pool: ModelPool | Mapping[str, Any] | None = None):
+        self.ref = ModelRef.coerce(model)
+        self.pool = pool if isinstance(pool, ModelPool) else shared_pool(pool)
+
+    def load(self) -> tuple[Any, Any]:
+        return self.pool.get("clip", self.ref, _load_clip, _place_first)
+
+    def _embed(self, images: Sequence[np.ndarray], texts: Sequence[str]):
+        import torch
+        from PIL import Image
+
+        model, processor = self.load()
+        pils = [Image.fromarray(np.asarray(im, dtype=np.uint8)).convert("RGB") for im in images]
+        inputs = processor(text=list(texts), images=pils, return_tensors="pt", padding=True, truncation=True)
+        param = next(model.parameters())
+        inputs = inputs.to(param.device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(param.dtype)
+        with torch.inference_mode():
+            out = model(**inputs)
+            scale = float(model.logit_scale.exp()) if hasattr(model, "logit_scale") else 100.0
+        img = torch.nn.functional.normalize(out.image_embeds.float(), dim=-1)
+        txt = torch.nn.functional.normalize(out.text_embeds.float(), dim=-1)
+        return img, txt, scale
+
+    def cosine(self, image: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """Cosine similarity of the image with each text."""
+        img, txt, _ = self._embed([image], texts)
+        return np.nan_to_num((img @ txt.T)[0].cpu().numpy(), nan=0.0)
+
+    def logits(self, images: Sequence[np.ndarray], texts: Sequence[str]) -> np.ndarray:
+        """CLIP's zero-shot logits (images x texts), for classification."""
+        img, txt, scale = self._embed(images, texts)
+        return np.nan_to_num((scale * img @ txt.T).cpu().numpy(), nan=0.0)
+
+
+@dataclass(frozen=True)
+class ClipSettings:
+    """Normalisation of the cosine similarity (see the module docstring)."""
+
+    low: float = 0.15
+    """Cosine mapped to score 0."""
+    high: float = 0.35
+    """Cosine mapped to score 1."""
+    threshold: float = 0.5
+    """Normalised score at which a check passes."""
+    template: str = "{statement}"
+    """How a statement is phrased for the text encoder, e.g. ``"a photo of {statement}"``."""
+
+    def __post_init__(self) -> None:
+        if not float(self.low) < float(self.high):
+            raise ValueError(f"CLIP normalisation needs low < high, got low={self.low}, high={self.high}")
+        if not 0.0 <= float(self.threshold) <= 1.0:
+            raise ValueError(f"threshold must lie in [0, 1], got {self.threshold!r}")
+        if "{statement}" not in self.template:
+            raise ValueError(f"template must contain '{{statement}}', got {self.template!r}")
+
+
+class CLIPCritic:
+    """The :class:`~poser_env.critics.base.Critic` over CLIP similarity (one batch per verdict)."""
+
+    def __init__(self, model: Any, name: str = "clip", pool: ModelPool | Mapping[str, Any] | None = None, **settings: Any):
+        self.name = name
+        self.settings = ClipSettings(**settings)
+        self.scorer = ClipScorer(model, pool=pool)
+
+    @property
+    def model_id(self) -> str:
+        return self.scorer.ref.path
+
+    def scores(self, image: np.ndarray, questions: Sequence[str]) -> np.ndarray:
+        """Normalised [0, 1] scores of the image against each question's statement."""
+        if not questions:
+            return np.zeros(0)
+        s = self.settings
+        texts = [s.template.format(statement=statement(q)) for q in questions]
+        cos = self.scorer.cosine(image, texts)
+        return np.clip((cos - s.low) / (s.high - s.low), 0.0, 1.0)
+
+    def critique(self, canvas: Canvas, checks: Sequence[Check]) -> Verdict:
+        checks = list(checks)
+        scores = self.scores(canvas.image, [c.question for c in checks])
+        t = self.settings.threshold
+        return Verdict(tuple(
+            CheckResult(c, bool(x >= t), float(min(1.0, 0.5 + abs(x - t))), "" if x >= t else f"similarity {x:.2f} < {t:.2f}")
+            for c, x in zip(checks, scores)
+        ))
+
+
+_LEAD = re.compile(r"^(?:is|are|does|do|did|has|have|can|was|were)\s+(?:there\s+|the\s+image\s+(?:show|contain|have)\s+|it\s+)?", re.I)
+
+
+def statement(question: str) -> str:
+    """A yes/no question turned into the noun phrase CLIP was trained on."""
+    text = question.strip().rstrip("?").strip()
+    text = _LEAD.sub("", text)
+    return text or question.strip()
+
+
+def _load_clip(ref: ModelRef, device_type: str):
+    from transformers import AutoModel, AutoProcessor
+
+    kw = ref.load_kwargs(device_type)
+    model = AutoModel.from_pretrained(ref.location(), trust_remote_code=ref.trust_remote_code, **kw).eval()
+    processor = AutoProcessor.from_pretrained(ref.location(), revision=ref.revision, trust_remote_code=ref.trust_remote_code)
+    if not hasattr(model, "get_image_features"):
+        raise ValueError(f"{ref.path!r} loads as {type(model).__name__}, which is not a CLIP-like image-text model")
+    return model, processor
+
+
+def _place_first(obj: Any, device: str) -> None:
+    obj[0].to(device)
