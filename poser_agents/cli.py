@@ -5,6 +5,7 @@ Subcommands (each imports what it needs lazily, so ``poser --help`` is instant):
 - ``poser world check``: measure the pixel critic against the ground truth, and its speed.
 - ``poser world suites``: regenerate, check or count the committed prompt suites.
 - ``poser demo``: the main job of the README's first command.
+- ``poser experts --preset FILE``: what a real-model preset builds, and whether each model is reachable.
 
 Machine-readable output: with ``--json`` the last line printed is one JSON object.
 """
@@ -93,13 +94,32 @@ def _write_json(path: str, obj: dict) -> None:
 
 
 def cmd_bench_env(args: argparse.Namespace) -> int:
-    from poser_agents.bench import bench_env
+    from poser_agents.bench import bench_env, bench_preset_env
 
-    result = bench_env(steps=args.steps, encoders=args.encoders.split(","), seed=args.seed)
+    if args.preset:  # a real-model preset: the env's own time per step, model calls excluded
+        result = bench_preset_env(args.preset, steps=args.steps or 50, seed=args.seed, allow_entry_points=args.allow_entry_points)
+    else:
+        result = bench_env(steps=args.steps or 2000, encoders=args.encoders.split(","), seed=args.seed)
     for k, v in result.items():
         print(f"{k}: {v}")
     if args.json:
         print(json.dumps(result, sort_keys=True))
+    return 0
+
+
+def cmd_experts(args: argparse.Namespace) -> int:
+    from poser_env.backends.preset import load_real_preset
+
+    preset = load_real_preset(args.preset, allow_entry_points=args.allow_entry_points)
+    rows = preset.describe(check_reachable=True)
+    print(f"preset {preset.name} ({preset.path}): {sum(r['component'] == 'expert' for r in rows)} experts")
+    for r in rows:
+        state = "" if r.get("model") is None else ("reachable" if r["reachable"] else "NOT reachable")
+        where = r.get("where", "a Python entry point")
+        print(f"  {r['component']:<9} {r['name']:<22} {r['type']:<16} {state:<13} {where}")
+    if args.json:
+        print(json.dumps({"preset": preset.name, "path": str(preset.path), "components": [
+            {k: r.get(k) for k in ("component", "name", "type", "model_path", "reachable", "where")} for r in rows]}, sort_keys=True))
     return 0
 
 
@@ -109,6 +129,10 @@ def load_agent(spec: str, env, seed: int = 0):
 
     path = Path(spec)
     if path.exists():
+        from poser_agents.grpo.agent import GRPOAgent, is_grpo_checkpoint
+
+        if is_grpo_checkpoint(path):  # agent.json says format imageposer-grpo
+            return GRPOAgent.load(path, env=env, seed=seed)
         from poser_agents.dqn.agent import DQNAgent
 
         return DQNAgent.load(path, env=env)
@@ -171,6 +195,12 @@ def cmd_train_dqn(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_grpo(args: argparse.Namespace) -> int:
+    from poser_agents.grpo.pipeline import train_from_args
+
+    return train_from_args(args)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
@@ -183,8 +213,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     env_kwargs = {"text_encoder": args.text_encoder}
     if Path(args.agent).exists():  # a saved agent knows the env it was trained on
         from poser_agents.dqn.agent import DQNAgent
+        from poser_agents.grpo.agent import GRPOAgent, is_grpo_checkpoint
 
-        saved = DQNAgent.read_metadata(args.agent)  # refuses a corrupt checkpoint, naming it
+        reader = GRPOAgent if is_grpo_checkpoint(args.agent) else DQNAgent
+        saved = reader.read_metadata(args.agent)  # refuses a corrupt checkpoint, naming it
         env_kwargs.update({k: v for k, v in saved.get("env_kwargs", {}).items() if k not in ("split",)})
     env = gym.make(args.env, split=args.split, **env_kwargs)
     result = evaluate(lambda e, seed=0: load_agent(args.agent, e, seed=seed), env, episodes=args.episodes, seeds=seeds,
@@ -246,11 +278,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks")
     bsub = bench.add_subparsers(dest="bench_command", required=True)
     benv = bsub.add_parser("env", help="environment steps per second with random actions")
-    benv.add_argument("--steps", type=_positive_int, default=2000, help="steps per encoder (default 2000)")
+    benv.add_argument("--steps", type=_positive_int, default=None, help="steps per encoder (default 2000; 50 with --preset)")
     benv.add_argument("--encoders", default="hash,minilm", help="comma-separated text encoders (default hash,minilm)")
     benv.add_argument("--seed", type=int, default=0)
+    benv.add_argument("--preset", default=None, help="a real-model preset (TOML): report the env's own ms per step, model calls excluded")
+    benv.add_argument("--allow-entry-points", action="store_true", help="let the preset name Python entry points")
     benv.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     benv.set_defaults(func=cmd_bench_env)
+
+    exp = sub.add_parser("experts", help="list what a real-model preset builds and whether each model is reachable")
+    exp.add_argument("--preset", required=True, help="a preset TOML file or a built-in name (e.g. real12)")
+    exp.add_argument("--allow-entry-points", action="store_true", help="let the preset name Python entry points")
+    exp.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    exp.set_defaults(func=cmd_experts)
 
     train = sub.add_parser("train", help="train an agent")
     tsub = train.add_subparsers(dest="agent_kind", required=True)
@@ -263,9 +303,23 @@ def build_parser() -> argparse.ArgumentParser:
     tdqn.add_argument("--out", default="runs/dqn", help="checkpoint folder (model.zip, agent.json, logs/)")
     tdqn.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     tdqn.set_defaults(func=cmd_train_dqn)
+    tgrpo = tsub.add_parser("grpo", help="the GRPO workflow policy: logged data, phase 1, reward ensemble, GRPO, test")
+    tgrpo.add_argument("--reward", default="ensemble", choices=["ensemble", "env"], help="phase-2 reward: reward models (no image) or the env")
+    tgrpo.add_argument("--out", default="runs/grpo", help="run folder (data.jsonl, agent/, results.json, reward_calibration.png)")
+    tgrpo.add_argument("--seed", type=int, default=0)
+    tgrpo.add_argument("--suite", default="mixed", help="suite mix to train on (default mixed)")
+    tgrpo.add_argument("--eval-suite", default=None, help="suite to evaluate on, test split (default: the training suite)")
+    tgrpo.add_argument("--data", default=None, help="reuse a logged-data file (JSONL) instead of collecting")
+    tgrpo.add_argument("--text-encoder", default="hash")
+    tgrpo.add_argument("--grpo-steps", type=_positive_int, default=None, help="phase-2 steps (default GRPOConfig.max_steps)")
+    tgrpo.add_argument("--episodes", type=_positive_int, default=300, help="test tasks evaluated (default 300)")
+    tgrpo.add_argument("--w", default="1", help="comma-separated guidance weights evaluated; the first is the agent's (default 1)")
+    tgrpo.add_argument("--quick", action="store_true", help="a tiny run, for smoke tests")
+    tgrpo.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    tgrpo.set_defaults(func=cmd_train_grpo)
 
     ev = sub.add_parser("eval", help="evaluate an agent over seeds with bootstrap confidence intervals")
-    ev.add_argument("--agent", required=True, help="a saved agent folder, or random | heuristic | oracle | single:<expert>")
+    ev.add_argument("--agent", required=True, help="a saved agent folder, or random | heuristic | oracle | single:<expert> | llm:<chat model>")
     ev.add_argument("--env", default="ImagePoser-v0")
     ev.add_argument("--split", default="test", choices=["train", "val", "test"])
     ev.add_argument("--heldout", action="store_true", help="evaluate on the hand-written held-out prompts")

@@ -1,0 +1,230 @@
+"""``GRPOAgent``: the workflow policy behind the agent protocol (plans once, emits step by step).
+
+At an episode's first step the agent reads the prompt and its extracted commands from the env
+it acts in (``env.unwrapped.episode_context()``: ``predict`` sees only the observation, which
+holds embeddings, not the command list), samples a whole workflow (guided by ``guidance_w``
+between the phase-1 reference and the GRPO policy), and then at each step emits the token the
+env's accept/retry selects: command ``command_index``, slot ``attempts``. It therefore needs
+the live, unvectorised env (as the oracle does): pass a factory to the evaluation harness,
+``evaluate(lambda env, seed: GRPOAgent.load(path, env=env, seed=seed), ...)``; ``poser eval
+--agent DIR`` does so.
+
+A checkpoint is a folder: ``agent.json`` (format ``imageposer-grpo``, vocabulary, configs,
+text encoder, env kwargs, training results, SHA-256 of the weights) and ``policy.pt`` (the
+GRPO policy's and the reference's state dicts). :meth:`GRPOAgent.load` refuses a missing,
+corrupt, truncated or mismatched one with :class:`CheckpointError` and never half-loads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from poser_agents.grpo.context import ContextFeaturizer, PlanContext
+from poser_agents.grpo.policy import PolicyConfig, WorkflowPolicy, sample
+from poser_agents.grpo.vocab import Workflow, WorkflowVocab
+
+FORMAT = "imageposer-grpo"
+FORMAT_VERSION = 1
+META_FILE = "agent.json"
+WEIGHTS_FILE = "policy.pt"
+
+
+class CheckpointError(ValueError):
+    """A GRPOAgent checkpoint is missing, corrupt, or made for another env."""
+
+
+@dataclass
+class SamplingConfig:
+    """How the agent draws its workflow."""
+
+    guidance_w: float = 1.0
+    """Extrapolation weight w in ``l_ref + w (l_grpo - l_ref)`` (1: the GRPO policy; 0: phase 1)."""
+    temperature: float = 1.0
+    """Sampling temperature (> 0)."""
+    greedy: bool = False
+    """Take the most likely expert at each token instead of sampling."""
+
+    def __post_init__(self) -> None:
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class GRPOAgent:
+    """Plans a workflow at episode start and executes it open-loop through ``predict``."""
+
+    name = "grpo"
+
+    def __init__(self, policy: WorkflowPolicy, vocab: WorkflowVocab, featurizer: ContextFeaturizer, reference: WorkflowPolicy | None = None,
+                 sampling: SamplingConfig | None = None, env: Any = None, seed: int = 0, meta: dict[str, Any] | None = None):
+        self.policy, self.reference, self.vocab, self.featurizer = policy.eval(), (reference.eval() if reference else None), vocab, featurizer
+        self.sampling = sampling or SamplingConfig()
+        self.meta = meta or {}
+        self.plans: list[tuple[str, str]] = []
+        self.env = None
+        self.seed = seed
+        self.generator = torch.Generator().manual_seed(seed)
+        self._plan: Workflow | None = None
+        if env is not None:
+            self.bind(env)
+
+    def bind(self, env: Any) -> "GRPOAgent":
+        """Act in ``env`` (checks it has this agent's experts and attempts)."""
+        base = env.unwrapped
+        names = list(base.expert_names)
+        if names != self.vocab.experts:
+            raise CheckpointError(f"this GRPO agent's workflow vocabulary has experts {self.vocab.experts}, the env has {names}: "
+                                  "build the env with the agent's expert registry, or retrain")
+        if base.config.max_attempts != self.vocab.attempts:
+            raise CheckpointError(f"this GRPO agent plans {self.vocab.attempts} attempts per command, the env allows "
+                                  f"{base.config.max_attempts}: build the env with max_attempts={self.vocab.attempts}, or retrain")
+        self.env = env
+        self._actions = {n: base.action_names.index(n) for n in names}
+        return self
+
+    def plan(self, ctx: PlanContext) -> Workflow:
+        batch = self.featurizer.batch([ctx])
+        s = self.sampling
+        ids, _ = sample(self.policy, batch, self.generator, temperature=s.temperature, greedy=s.greedy,
+                        reference=self.reference, w=s.guidance_w)
+        return self.vocab.from_expert_ids(ids[0].tolist(), ctx.n_commands)
+
+    def predict(self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True):
+        if self.env is None:
+            raise RuntimeError("GRPOAgent plans from the env's episode_context(): bind it to the env it acts in (agent.bind(env)), "
+                               "or give the harness a factory: lambda env, seed: GRPOAgent.load(path, env=env, seed=seed)")
+        if np.asarray(observation["action_mask"]).ndim > 1:
+            raise ValueError("GRPOAgent acts in one unvectorised env (it reads that env's episode context)")
+        ctx = self.env.unwrapped.episode_context()
+        if ctx["step"] == 0 or self._plan is None:
+            self._plan = self.plan(PlanContext.from_info(ctx))
+            self.plans.append((ctx["task_id"], self._plan.key()))
+        name = self._plan.steps[ctx["command_index"]][ctx["attempts"]]
+        return np.int64(self._actions[name]), state
+
+    def learn(self, total_timesteps: int, callback: Any = None, progress_bar: bool = False) -> "GRPOAgent":
+        """GRPO with the env as reward source on the bound env's tasks, until ``total_timesteps``
+        expert calls (images) are spent. The current policy goes on from where it is; the
+        reference (for the KL and guidance) stays the phase-1 policy."""
+        from poser_agents.grpo.trainer import GRPOConfig, GRPOTrainer
+
+        if self.env is None:
+            raise RuntimeError("bind the agent to a training env first (agent.bind(env))")
+        base = self.env.unwrapped
+        tasks = {t.id: t for t in base.tasks}
+        contexts = []
+        for t in list(tasks.values())[:500]:
+            _, info = self.env.reset(seed=0, options={"task": t})
+            contexts.append(PlanContext.from_info(info))
+        cfg = GRPOConfig(**{**self.meta.get("grpo_config", {}), "reward": "env", "max_steps": 10**9})
+        trainer = GRPOTrainer(self.reference or self.policy, self.featurizer, self.vocab, cfg, contexts, env=self.env, tasks=tasks)
+        trainer.policy.load_state_dict(self.policy.state_dict())
+        self.policy = trainer.train(max_images=int(total_timesteps))
+        self.meta.setdefault("learn_images", 0)
+        self.meta["learn_images"] += trainer.images_rendered
+        return self
+
+    # -- checkpoints ----------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> Path:
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        weights = folder / WEIGHTS_FILE
+        state = {"policy": self.policy.state_dict()}
+        if self.reference is not None:
+            state["reference"] = self.reference.state_dict()
+        torch.save(state, weights)
+        env_kwargs = {}
+        if self.env is not None:
+            spec = getattr(self.env, "spec", None)
+            env_kwargs = {k: v for k, v in dict(getattr(spec, "kwargs", {}) or {}).items() if k != "split"}
+        meta = {
+            **{k: v for k, v in self.meta.items() if not k.startswith("_")},
+            "format": FORMAT, "format_version": FORMAT_VERSION, "agent": self.name,
+            "vocab": self.vocab.to_dict(), "policy_config": self.policy.config.to_dict(), "sampling": self.sampling.to_dict(),
+            "text_encoder": self.featurizer.describe(), "has_reference": self.reference is not None,
+            "env_kwargs": self.meta.get("env_kwargs", env_kwargs), "weights_file": WEIGHTS_FILE, "weights_sha256": _sha256(weights),
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        (folder / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+        return folder
+
+    @staticmethod
+    def read_metadata(path: str | Path) -> dict[str, Any]:
+        folder = Path(path)
+        meta_path = folder / META_FILE
+        if not meta_path.is_file():
+            raise CheckpointError(f"{str(folder)!r} is not a GRPOAgent checkpoint: {META_FILE} is missing (GRPOAgent.save writes it)")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise CheckpointError(f"{meta_path} is corrupt (not valid JSON: {e})") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise CheckpointError(f"{meta_path} is not a GRPOAgent checkpoint (format {meta.get('format') if isinstance(meta, dict) else None!r}, expected {FORMAT!r})")
+        if meta.get("format_version", 0) > FORMAT_VERSION:
+            raise CheckpointError(f"{meta_path} has format version {meta['format_version']}; this code reads up to {FORMAT_VERSION}: upgrade imageposer")
+        for key in ("vocab", "policy_config", "sampling", "text_encoder", "weights_file", "weights_sha256"):
+            if key not in meta:
+                raise CheckpointError(f"{meta_path} is incomplete: no {key!r}")
+        meta["_folder"] = str(folder)
+        return meta
+
+    @classmethod
+    def load(cls, path: str | Path, env: Any = None, seed: int = 0, **sampling: Any) -> "GRPOAgent":
+        """Load a checkpoint folder (``sampling`` overrides e.g. ``guidance_w=2.0``); binds to ``env`` if given."""
+        meta = cls.read_metadata(path)
+        folder = Path(meta["_folder"])
+        where = f"checkpoint {str(folder)!r}"
+        weights = folder / meta["weights_file"]
+        if not weights.is_file():
+            raise CheckpointError(f"{where} is incomplete: {meta['weights_file']} is missing")
+        if _sha256(weights) != meta["weights_sha256"]:
+            raise CheckpointError(f"{weights} is corrupt or truncated: its SHA-256 differs from the one in {META_FILE}")
+        try:
+            vocab = WorkflowVocab.from_dict(meta["vocab"])
+            pcfg = PolicyConfig(**meta["policy_config"])
+            scfg = SamplingConfig(**{**meta["sampling"], **sampling})
+        except (TypeError, ValueError, KeyError) as e:
+            raise CheckpointError(f"{where} has an invalid config: {e}") from None
+        featurizer = ContextFeaturizer(meta["text_encoder"]["name"])
+        if featurizer.text_dim != pcfg.text_dim or featurizer.command_dim != pcfg.command_dim:
+            raise CheckpointError(f"{where} was trained with {pcfg.text_dim}-dim text features, the text encoder "
+                                  f"{meta['text_encoder']['name']!r} gives {featurizer.text_dim}: use the checkpoint's encoder")
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            policy = WorkflowPolicy(pcfg)
+            policy.load_state_dict(state["policy"])
+            reference = None
+            if meta.get("has_reference"):
+                reference = WorkflowPolicy(pcfg)
+                reference.load_state_dict(state["reference"])
+        except Exception as e:  # pickle, zip, shape and key errors
+            raise CheckpointError(f"cannot read {weights}: {type(e).__name__}: {e}") from None
+        return cls(policy, vocab, featurizer, reference=reference, sampling=scfg, env=env, seed=seed, meta=meta)
+
+
+def is_grpo_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` is a folder whose ``agent.json`` says format ``imageposer-grpo``."""
+    meta = Path(path) / META_FILE
+    try:
+        return meta.is_file() and json.loads(meta.read_text()).get("format") == FORMAT
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return False
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,0 +1,233 @@
+"""The measurements of docs/grpo.md, written to ``docs/results/grpo/*.json``.
+
+``python -m poser_agents.grpo.experiments main --seeds 0,1,2``: phase 1, GRPO-ensemble (with the
+guidance sweep) and GRPO-env on the mixed suite, per seed, on one logged-data file (collected
+once, seed 0); test alignment with cluster-bootstrap CIs over tasks and seeds, images,
+diversity and novelty.
+``... sft``: score-conditioned vs best-only phase 1 on the same data.
+``... transfer``: trained on long-form, evaluated on editing (and the reverse), beside in-suite.
+``... ablations``: GRPO-ensemble variants (pessimism, beta, loss_type, scale_rewards, clipping).
+``... report``: the Markdown tables from those JSON files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from poser_agents.grpo.pipeline import PipelineConfig, Recipe, _strip, pooled_ci
+from poser_agents.grpo.sft import SFTConfig
+
+WS = (1.0, 1.5, 2.0, 3.0)
+
+
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def _write(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    _log(f"wrote {path}")
+
+
+def run_main(seeds: Sequence[int], out: Path, work: Path, episodes: int) -> dict[str, Any]:
+    data = work / "data_mixed.jsonl"
+    per_seed = []
+    for seed in seeds:
+        cfg = PipelineConfig(seed=seed, eval_episodes=episodes)
+        r = Recipe(cfg, _log)
+        records = r.data(data if data.exists() else None, work if not data.exists() else None)
+        if not data.exists():
+            (work / "data.jsonl").rename(data)
+        ref = r.phase1(records)
+        ens, cal, extra = r.reward_models(records, ref, out if seed == seeds[0] else None)
+        row: dict[str, Any] = {"seed": seed, "images_collection_logged": sum(x["images_rendered"] for x in records),
+                               "images_collection_policy_samples": sum(x["images_rendered"] for x in extra),
+                               "reward_calibration": {k: v for k, v in cal.items() if k != "_arrays"}}
+        row["phase1"] = r.evaluate(ref)
+        pol_e, tr_e = r.phase2(ref, ens, "ensemble")
+        row["grpo_ensemble"] = {str(w): r.evaluate(pol_e, ref, w) for w in WS}
+        row["images_phase2_ensemble"] = tr_e.images_rendered
+        row["history_ensemble"] = tr_e.history
+        pol_v, tr_v = r.phase2(ref, None, "env")
+        row["grpo_env"] = r.evaluate(pol_v, ref, 1.0)
+        row["images_phase2_env"] = tr_v.images_rendered
+        row["history_env"] = tr_v.history
+        per_seed.append(row)
+        _write(out / f"main_seed{seed}.json", {**row, "phase1": _strip(row["phase1"]), "grpo_env": _strip(row["grpo_env"]),
+                                               "grpo_ensemble": {w: _strip(v) for w, v in row["grpo_ensemble"].items()}})
+    s = "mixed"
+    summary = {
+        "seeds": list(seeds), "episodes": episodes, "data": str(data), "config": PipelineConfig().to_dict(),
+        "reward_model_spearman": [p["reward_calibration"]["spearman_aggregate_evaluator"] for p in per_seed],
+        "phase1": _agg([p["phase1"][s] for p in per_seed]),
+        "grpo_ensemble": {str(w): _agg([p["grpo_ensemble"][str(w)][s] for p in per_seed]) for w in WS},
+        "grpo_env": _agg([p["grpo_env"][s] for p in per_seed]),
+        "images": {"collection_logged": per_seed[0]["images_collection_logged"],
+                   "collection_policy_samples": [p["images_collection_policy_samples"] for p in per_seed],
+                   "phase2_ensemble": [p["images_phase2_ensemble"] for p in per_seed],
+                   "phase2_env": [p["images_phase2_env"] for p in per_seed]},
+    }
+    _write(out / "main.json", summary)
+    return summary
+
+
+def _agg(evals: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"alignment": pooled_ci(evals), "accuracy_per_seed": [e["accuracy"] for e in evals],
+            "images_eval_per_seed": [e["images_rendered"] for e in evals], "distinct_workflows": [e["distinct_workflows"] for e in evals],
+            "novel_fraction": [e["novel_fraction"] for e in evals], "episodes": evals[0]["episodes"],
+            "distinct_first_choices": [e.get("distinct_first_choices") for e in evals],
+            "novel_first_choice_fraction": [e.get("novel_first_choice_fraction") for e in evals],
+            "per_suite_note": "mixed test split: GenEval-like, long-form and editing tasks spread evenly"}
+
+
+def run_sft(seed: int, out: Path, work: Path, episodes: int) -> dict[str, Any]:
+    data = work / "data_mixed.jsonl"
+    rows = {}
+    for mode in ("score", "best"):
+        cfg = PipelineConfig(seed=seed, eval_episodes=episodes, sft=SFTConfig(mode=mode, seed=seed))
+        r = Recipe(cfg, _log)
+        records = r.data(data, None)
+        policy = r.phase1(records)
+        ev = r.evaluate(policy)["mixed"]
+        rows[mode] = {k: v for k, v in ev.items() if k not in ("per_episode_alignment", "task_ids")}
+    _write(out / "sft_modes.json", {"seed": seed, "data": str(data), "modes": rows})
+    return rows
+
+
+def run_transfer(seed: int, out: Path, work: Path, episodes: int) -> dict[str, Any]:
+    rows = {}
+    for train_suite in ("longform", "editing"):
+        cfg = PipelineConfig(suite=train_suite, eval_suites=("longform", "editing"), seed=seed, eval_episodes=episodes)
+        cfg.collect = replace(cfg.collect, train_tasks=400, val_tasks=100, oracle_train_tasks=30, oracle_val_tasks=10)
+        r = Recipe(cfg, _log)
+        path = work / f"data_{train_suite}.jsonl"
+        records = r.data(path if path.exists() else None, None if path.exists() else work)
+        if not path.exists():
+            (work / "data.jsonl").rename(path)
+        ref = r.phase1(records)
+        ens, cal, _ = r.reward_models(records, ref, None)
+        pol, tr = r.phase2(ref, ens, "ensemble")
+        rows[train_suite] = {"reward_model_spearman": cal["spearman_aggregate_evaluator"],
+                             "phase1": _strip(r.evaluate(ref)), "grpo_ensemble": _strip(r.evaluate(pol, ref, 1.0)),
+                             "images": dict(r.images), "images_phase2": tr.images_rendered}
+    _write(out / "transfer.json", {"seed": seed, "episodes": episodes, "rows": rows})
+    return rows
+
+
+ABLATIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("defaults", {}), ("pessimism k=0", {"_k": 0.0}), ("pessimism k=2", {"_k": 2.0}), ("beta=0", {"beta": 0.0}),
+    ("loss_type=dr_grpo", {"loss_type": "dr_grpo"}), ("loss_type=dapo", {"loss_type": "dapo"}),
+    ("scale_rewards=batch", {"scale_rewards": "batch"}), ("scale_rewards=none", {"scale_rewards": "none"}),
+    ("num_iterations=2, epsilon_high=0.28", {"num_iterations": 2, "epsilon_high": 0.28}),
+)
+
+
+def run_ablations(seed: int, out: Path, work: Path, episodes: int) -> dict[str, Any]:
+    """GRPO-ensemble variants on one phase 1 and one ensemble: pessimism, KL, loss and scaling."""
+    cfg = PipelineConfig(seed=seed, eval_episodes=episodes)
+    r = Recipe(cfg, _log)
+    records = r.data(work / "data_mixed.jsonl", None)
+    ref = r.phase1(records)
+    ens, _, _ = r.reward_models(records, ref, None)
+    base = cfg.grpo
+    rows = {}
+    for name, change in ABLATIONS:
+        change = dict(change)
+        ens.config.pessimism = change.pop("_k", 1.0)
+        r.config.grpo = replace(base, **change)
+        pol, tr = r.phase2(ref, ens, "ensemble")
+        ev = r.evaluate(pol, ref, 1.0)["mixed"]
+        last = tr.history[-5:]
+        rows[name] = {"alignment": ev["alignment"], "alignment_ci": ev["alignment_ci"], "accuracy": ev["accuracy"],
+                      "distinct_workflows": ev["distinct_workflows"], "novel_fraction": ev["novel_fraction"],
+                      "novel_first_choice_fraction": ev.get("novel_first_choice_fraction"),
+                      "train_reward_last5": _mean([h["reward_mean"] for h in last]), "kl_last5": _mean([h["kl"] for h in last])}
+    _write(out / "ablations.json", {"seed": seed, "episodes": episodes, "rows": rows})
+    return rows
+
+
+def _ci(a: dict[str, Any]) -> str:
+    return f"{a['mean']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}]"
+
+
+def _fmt(xs: Sequence[float | None] | None, spec: str) -> str:
+    vals = [x for x in (xs or []) if x is not None]
+    return format(_mean(vals), spec) if vals else "-"
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def report(out: Path, work: Path) -> str:
+    """The Markdown tables of docs/grpo.md, from the JSON files in ``out``."""
+    lines = []
+    m = json.loads((out / "main.json").read_text())
+    im = m["images"]
+    coll = im["collection_logged"] + _mean(im["collection_policy_samples"])
+    lines += [f"Test split, mixed suite, {m['episodes']} tasks, seeds {m['seeds']} (mean, 95% cluster-bootstrap CI over tasks x seeds):", "",
+              "| policy | test alignment | per seed | accuracy | images phase 2 | images training (collection + phase 2) | images eval | distinct workflows | novel | distinct first choices | novel first choices |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [("phase 1", m["phase1"], 0)] + [(f"GRPO-ensemble, w={w}", m["grpo_ensemble"][w], _mean(im["phase2_ensemble"])) for w in m["grpo_ensemble"]]
+    rows.append(("GRPO-env, w=1.0", m["grpo_env"], _mean(im["phase2_env"])))
+    for name, r, p2 in rows:
+        lines.append(f"| {name} | {_ci(r['alignment'])} | {', '.join(f'{x:.3f}' for x in r['alignment']['per_seed'])} | {_mean(r['accuracy_per_seed']):.3f} "
+                     f"| {p2:,.0f} | {coll + p2:,.0f} | {_mean(r['images_eval_per_seed']):,.0f} | {_mean(r['distinct_workflows']):.0f} / {r['episodes']} "
+                     f"| {_mean(r['novel_fraction']):.2f} | {_fmt(r.get('distinct_first_choices'), '.0f')} | {_fmt(r.get('novel_first_choice_fraction'), '.2f')} |")
+    lines += ["", f"Reward-ensemble Spearman (aggregate vs evaluator, val): {', '.join(f'{x:.3f}' for x in m['reward_model_spearman'])}"]
+    if (out / "sft_modes.json").exists():
+        s = json.loads((out / "sft_modes.json").read_text())
+        lines += ["", "| phase 1 mode | test alignment [95% CI] | accuracy | distinct | novel | novel first choices |", "|---|---|---|---|---|---|"]
+        for mode, e in s["modes"].items():
+            lines.append(f"| {mode} | {e['alignment']:.3f} [{e['alignment_ci'][0]:.3f}, {e['alignment_ci'][1]:.3f}] | {e['accuracy']:.3f} "
+                         f"| {e['distinct_workflows']} | {e['novel_fraction']:.2f} | {_fmt([e.get('novel_first_choice_fraction')], '.2f')} |")
+    if (out / "transfer.json").exists():
+        t = json.loads((out / "transfer.json").read_text())
+        lines += ["", "| trained on | policy | test longform | test editing | reward Spearman (val, own suite) |", "|---|---|---|---|---|"]
+        for suite, r in t["rows"].items():
+            for pol in ("phase1", "grpo_ensemble"):
+                cells = [f"{r[pol][s]['alignment']:.3f} [{r[pol][s]['alignment_ci'][0]:.3f}, {r[pol][s]['alignment_ci'][1]:.3f}]" for s in ("longform", "editing")]
+                lines.append(f"| {suite} | {pol} | {cells[0]} | {cells[1]} | {r['reward_model_spearman']:.3f} |")
+    if (out / "ablations.json").exists():
+        ab = json.loads((out / "ablations.json").read_text())
+        lines += ["", "| GRPO-ensemble variant | test alignment [95% CI] | accuracy | ensemble reward (last 5 steps) | KL (last 5) | distinct | novel |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, e in ab["rows"].items():
+            lines.append(f"| {name} | {e['alignment']:.3f} [{e['alignment_ci'][0]:.3f}, {e['alignment_ci'][1]:.3f}] | {e['accuracy']:.3f} "
+                         f"| {e['train_reward_last5']:.3f} | {e['kl_last5']:.3f} | {e['distinct_workflows']} | {e['novel_fraction']:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m poser_agents.grpo.experiments", description=__doc__.split("\n\n")[0])
+    p.add_argument("what", choices=["main", "sft", "transfer", "ablations", "report"])
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--episodes", type=int, default=300, help="test tasks per evaluated suite")
+    p.add_argument("--out", default="docs/results/grpo")
+    p.add_argument("--work", default="runs/grpo_experiments", help="where logged-data files are kept and reused")
+    a = p.parse_args(argv)
+    out, work = Path(a.out), Path(a.work)
+    work.mkdir(parents=True, exist_ok=True)
+    seeds = [int(s) for s in a.seeds.split(",")]
+    if a.what == "main":
+        run_main(seeds, out, work, a.episodes)
+    elif a.what == "report":
+        print(report(out, work))
+    elif a.what == "ablations":
+        run_ablations(seeds[0], out, work, a.episodes)
+    elif a.what == "sft":
+        run_sft(seeds[0], out, work, a.episodes)
+    else:
+        run_transfer(seeds[0], out, work, a.episodes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

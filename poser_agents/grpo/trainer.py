@@ -1,0 +1,175 @@
+"""Phase 2: GRPO on workflows, with TRL's names and semantics (see :mod:`.maths`).
+
+Each step draws ``prompts_per_step`` train contexts, samples ``num_generations`` workflows
+for each from the current policy at ``temperature``, scores them (reward source ``ensemble``:
+the pessimistic reward-model aggregate, which renders no image; ``env``: each workflow is
+executed on its task and its final critic score is the reward), turns the scores into group
+advantages and takes ``num_iterations`` optimiser steps on the clipped surrogate plus
+``beta`` times the k3 KL to the frozen phase-1 reference.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Sequence
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from poser_agents.grpo.context import ContextFeaturizer, PlanContext
+from poser_agents.grpo.data import count_images, execute, label_of
+from poser_agents.grpo.maths import LOSS_TYPES, SCALE_REWARDS, aggregate, group_advantages, k3_kl, per_token_loss
+from poser_agents.grpo.policy import WorkflowPolicy, log_probs, sample, token_mask
+from poser_agents.grpo.reward import RewardEnsemble
+from poser_agents.grpo.vocab import WorkflowVocab
+
+REWARD_SOURCES = ("ensemble", "env")
+
+
+@dataclass
+class GRPOConfig:
+    """Phase-2 GRPO; field names and meanings follow ``trl.GRPOConfig``."""
+
+    reward: str = "ensemble"
+    """Reward source: ``ensemble`` (reward models, no image rendered) or ``env`` (execute every sample)."""
+    num_generations: int = 8
+    """Group size G: workflows sampled per prompt (>= 2: advantages are relative to the group)."""
+    prompts_per_step: int = 16
+    """Prompts per step; a step scores ``prompts_per_step * num_generations`` workflows."""
+    max_steps: int = 50
+    """Generation steps (each followed by ``num_iterations`` optimiser steps)."""
+    learning_rate: float = 1e-3
+    """Adam's step size."""
+    beta: float = 0.04
+    """Weight of the k3 KL to the phase-1 reference (0 disables it and its forward pass)."""
+    epsilon: float = 0.2
+    """Lower clipping bound: the ratio is clipped at ``1 - epsilon``."""
+    epsilon_high: float | None = None
+    """Upper clipping bound ``1 + epsilon_high`` (None: ``epsilon``; DAPO's clip-higher uses 0.28)."""
+    num_iterations: int = 1
+    """Optimiser steps per generated batch (TRL's mu); the ratio is 1 on the first."""
+    scale_rewards: str = "group"
+    """Advantage scaling: ``group`` std, ``batch`` std, or ``none`` (Dr. GRPO)."""
+    loss_type: str = "grpo"
+    """Loss aggregation: ``grpo`` (per-sequence mean), ``dr_grpo`` (sum / (B * max_completion_length)), ``dapo`` (per-token mean)."""
+    max_completion_length: int | None = None
+    """Dr. GRPO's constant; None: the batch's padded length (longest workflow of the step)."""
+    temperature: float = 1.0
+    """Sampling temperature (> 0); log-probabilities are computed at the same temperature."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping."""
+    seed: int = 0
+    """Seeds prompt choice, sampling and env reset seeds."""
+
+    def __post_init__(self) -> None:
+        if self.reward not in REWARD_SOURCES:
+            raise ValueError(f"reward must be one of {REWARD_SOURCES}, got {self.reward!r}")
+        if isinstance(self.num_generations, bool) or not isinstance(self.num_generations, int) or self.num_generations < 2:
+            raise ValueError(f"num_generations must be an int >= 2, got {self.num_generations!r}: GRPO's advantage is a reward "
+                             "minus its group's mean, so a group of 1 always has advantage 0 and learns nothing")
+        if not (isinstance(self.temperature, (int, float)) and self.temperature > 0):
+            raise ValueError(f"temperature must be > 0, got {self.temperature!r} (softmax(logits / T) is undefined or inverted otherwise)")
+        for name in ("prompts_per_step", "max_steps", "num_iterations"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.beta < 0:
+            raise ValueError(f"beta must be >= 0 (the KL penalty's weight), got {self.beta}")
+        if not 0 <= self.epsilon < 1 or (self.epsilon_high is not None and self.epsilon_high < 0):
+            raise ValueError(f"epsilon must be in [0, 1) and epsilon_high >= 0, got {self.epsilon}, {self.epsilon_high}")
+        if self.scale_rewards not in SCALE_REWARDS:
+            raise ValueError(f"scale_rewards must be one of {SCALE_REWARDS}, got {self.scale_rewards!r}")
+        if self.loss_type not in LOSS_TYPES:
+            raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {self.loss_type!r}")
+        if self.max_completion_length is not None and self.max_completion_length < 1:
+            raise ValueError("max_completion_length must be positive or None")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class GRPOTrainer:
+    """Optimises a copy of the phase-1 policy; the phase-1 policy stays frozen as the reference."""
+
+    def __init__(self, reference: WorkflowPolicy, featurizer: ContextFeaturizer, vocab: WorkflowVocab, config: GRPOConfig,
+                 contexts: Sequence[PlanContext], ensemble: RewardEnsemble | None = None, env: gym.Env | None = None,
+                 tasks: dict[str, Any] | None = None, label: str = "critic"):
+        if not contexts:
+            raise ValueError("GRPO needs at least one training prompt")
+        if config.reward == "ensemble" and ensemble is None:
+            raise ValueError("reward='ensemble' needs a trained RewardEnsemble")
+        if config.reward == "env":
+            if env is None or tasks is None:
+                raise ValueError("reward='env' needs the training env and its tasks by id")
+            if env.unwrapped.config.split == "test":
+                raise ValueError("GRPO must never train on the test split")
+        self.reference = reference.eval()
+        for p in self.reference.parameters():
+            p.requires_grad_(False)
+        self.policy = copy.deepcopy(reference).train()
+        for p in self.policy.parameters():
+            p.requires_grad_(True)
+        self.featurizer, self.vocab, self.config = featurizer, vocab, config
+        self.contexts, self.ensemble, self.env, self.tasks, self.label = list(contexts), ensemble, env, tasks, label
+        self.rng = np.random.default_rng(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.opt = torch.optim.Adam(self.policy.parameters(), lr=config.learning_rate)
+        self.images_rendered = 0
+        self.history: list[dict[str, Any]] = []
+
+    def rewards(self, contexts: Sequence[PlanContext], batch, ids: torch.Tensor) -> torch.Tensor:
+        if self.config.reward == "ensemble":
+            return self.ensemble.score(batch, ids)
+        out = []
+        names = self.env.unwrapped.expert_names
+        for ctx, row in zip(contexts, ids):
+            wf = self.vocab.from_expert_ids([int(i) for i in row if i >= 0], ctx.n_commands)
+            summary = execute(self.env, self.tasks[ctx.task_id], int(self.rng.integers(2**31)), wf)
+            self.images_rendered += count_images(summary, names)
+            out.append(label_of({"critic_score": summary["critic_score"], "evaluator_alignment": summary["evaluator"].get("alignment", 0.0)}, self.label))
+        return torch.tensor(out, dtype=torch.float32)
+
+    def train_step(self, step: int) -> dict[str, Any]:
+        cfg = self.config
+        g = cfg.num_generations
+        chosen = [self.contexts[i] for i in self.rng.choice(len(self.contexts), size=cfg.prompts_per_step, replace=len(self.contexts) < cfg.prompts_per_step)]
+        grouped = [c for c in chosen for _ in range(g)]
+        batch = self.featurizer.batch(grouped)
+        self.policy.eval()
+        ids, _ = sample(self.policy, batch, self.generator, temperature=cfg.temperature)
+        rewards = self.rewards(grouped, batch, ids)
+        adv = group_advantages(rewards.view(-1, g), cfg.scale_rewards).reshape(-1)
+        mask = token_mask(batch, ids.shape[1], self.vocab.attempts)
+        with torch.no_grad():
+            old = log_probs(self.policy, batch, ids, cfg.temperature)
+            ref = log_probs(self.reference, batch, ids, cfg.temperature) if cfg.beta != 0 else None
+        self.policy.train()
+        for _ in range(cfg.num_iterations):
+            lp = log_probs(self.policy, batch, ids, cfg.temperature)
+            loss_tok, clipped = per_token_loss(lp, old, adv, ref, cfg.beta, cfg.epsilon, cfg.epsilon_high)
+            loss = aggregate(loss_tok, mask, cfg.loss_type, cfg.max_completion_length)
+            self.opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+            self.opt.step()
+        m = mask.float()
+        row = {"step": step, "reward_mean": float(rewards.mean()), "reward_std": float(rewards.std()), "loss": float(loss.detach()),
+               "kl": float((k3_kl(lp.detach(), ref) * m).sum() / m.sum()) if ref is not None else 0.0,
+               "clip_fraction": float((clipped.float() * m).sum() / m.sum()), "images_rendered": self.images_rendered}
+        self.history.append(row)
+        return row
+
+    def train(self, log: Callable[[dict[str, Any]], None] | None = None, max_images: int | None = None) -> WorkflowPolicy:
+        """Run ``max_steps`` steps (or stop once ``max_images`` are rendered); returns the policy."""
+        for step in range(1, self.config.max_steps + 1):
+            row = self.train_step(step)
+            if log and (step % 10 == 0 or step == 1 or step == self.config.max_steps):
+                log({"phase": "grpo", **row})
+            if max_images is not None and self.images_rendered >= max_images:
+                break
+        self.policy.eval()
+        return self.policy
