@@ -50,14 +50,20 @@ class Args:
     """Registered env id: learners train on its train split, everything is evaluated on test."""
     text_encoder: str = "hash"
     """Text encoder of the observation (``hash`` or ``minilm``)."""
-    algos: str = "dqn,ppo,maskable_ppo"
-    """Learners to train (comma-separated, any of dqn, ppo, maskable_ppo; empty: none)."""
+    algos: str = "dqn,ppo,maskable_ppo,grpo"
+    """Learners (comma-separated, any of dqn, ppo, maskable_ppo, grpo; empty: none)."""
     budget: int = 100_000
     """Env steps of training per learner and seed (the same for all)."""
     train_seeds: str = "0,1,2"
     """Training seeds of each learner; its figures pool the seeds' episodes."""
     dqn_dirs: str = ""
     """Saved DQN checkpoints to evaluate instead of training DQN (comma-separated, one per seed)."""
+    grpo_dirs: str = ""
+    """Saved GRPO agents (``poser train grpo --out DIR`` -> ``DIR/agent``) to evaluate instead of training."""
+    grpo_data: str = ""
+    """A logged-data file for GRPO training (empty: collect it, about 29k images, once per seed)."""
+    merge: str = ""
+    """A previous run's ``--out`` folder: its agents join this comparison (same tasks and seeds)."""
     baselines: str = "random,single:inpaint-i2i,heuristic,oracle"
     """Baselines (``single:inpaint-i2i`` is the best single expert on val; ``oracle`` takes ~5 min)."""
     eval_tasks: int = 900
@@ -68,6 +74,9 @@ class Args:
     """Also evaluate on the 24 hand-written held-out prompts (docs/testbed.md)."""
     out: str = "runs/compare"
     """Output folder."""
+    torch_threads: int = 1
+    """Torch CPU threads: small networks gain nothing from more, and oversubscribed threads on
+    a busy machine slow training several times over (0: torch's default)."""
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
@@ -124,7 +133,25 @@ def train(algo: str, args: Args, seed: int, models: Path) -> tuple[Any, float]:
         model = MaskablePPO("MultiInputPolicy", env, **ppo_kwargs(seed, masked=True)).learn(args.budget)
         model.save(models / f"maskable_ppo-seed{seed}.zip")
         return MaskedPredict(model), time.perf_counter() - t0
-    raise ValueError(f"unknown algorithm {algo!r}; choose among dqn, ppo, maskable_ppo")
+    if algo == "grpo":
+        # GRPO's budget is not env steps: it learns from logged workflows and a reward-model
+        # ensemble (no image in phase 2); its images are counted in models/grpo-seedS/results.json.
+        from poser_agents.grpo.pipeline import PipelineConfig, train as train_grpo
+
+        folder = models / f"grpo-seed{seed}"
+        train_grpo(PipelineConfig(seed=seed, text_encoder=args.text_encoder), folder, data=args.grpo_data or None)
+        return grpo_factory(folder / "agent"), time.perf_counter() - t0
+    raise ValueError(f"unknown algorithm {algo!r}; choose among dqn, ppo, maskable_ppo, grpo")
+
+
+def grpo_factory(path: Path | str) -> Any:
+    """GRPO plans from the live env's episode context: the harness builds it per env and seed."""
+    from poser_agents.grpo.agent import GRPOAgent
+
+    def factory(env: gym.Env, seed: int = 0) -> Any:
+        return GRPOAgent.load(path, env=env, seed=seed)
+
+    return factory
 
 
 # --- 3. Evaluation: the same tasks and expert luck for every agent ---------------------------
@@ -144,6 +171,10 @@ def pooled(name: str, parts: list[EvalResult]) -> EvalResult:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.torch_threads > 0:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     out, models = Path(args.out), Path(args.out) / "models"
     models.mkdir(parents=True, exist_ok=True)
     seeds, eval_seeds = _ints(args.train_seeds), _ints(args.eval_seeds)
@@ -158,12 +189,13 @@ def main(argv: list[str] | None = None) -> int:
 
     per_seed: dict[str, list[dict[str, Any]]] = {}
     learners = [a for a in args.algos.split(",") if a.strip()]
-    dqn_dirs = [d for d in args.dqn_dirs.split(",") if d.strip()]
+    saved = {"dqn": [d for d in args.dqn_dirs.split(",") if d.strip()], "grpo": [d for d in args.grpo_dirs.split(",") if d.strip()]}
+    load = {"dqn": DQNAgent.load, "grpo": grpo_factory}
     for algo in learners:
         parts: dict[str, list[EvalResult]] = {k: [] for k in suites}
-        for seed in seeds if not (algo == "dqn" and dqn_dirs) else range(len(dqn_dirs)):
-            if algo == "dqn" and dqn_dirs:
-                agent, seconds = DQNAgent.load(dqn_dirs[seed]), None
+        for seed in range(len(saved[algo])) if saved.get(algo) else seeds:
+            if saved.get(algo):
+                agent, seconds = load[algo](saved[algo][seed]), None
             else:
                 print(f"training {algo} (seed {seed}, {args.budget} steps) ...", flush=True)
                 agent, seconds = train(algo, args, seed, models)
@@ -181,6 +213,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evaluating {name} ...", flush=True)
         for k, res in run(name, name).items():
             suites[k][name] = res
+
+    if args.merge:
+        from poser_agents.evaluation.report import load_results
+
+        for k in suites:
+            previous = load_results(Path(args.merge) / ("" if k == "test" else k) / "results.json")
+            suites[k] = {**previous, **suites[k]}
+        old = json.loads((Path(args.merge) / "per_seed.json").read_text())["per_seed"]
+        per_seed = {**old, **per_seed}
 
     # --- 4. Report -----------------------------------------------------------------------
     for k, results in suites.items():
