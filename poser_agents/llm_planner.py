@@ -9,7 +9,7 @@ Constrained to valid experts: instead of parsing free text, every allowed action
 scored as the answer (mean token log-likelihood after the prompt, one batched forward pass),
 and the best one is taken. So the planner can never pick an unknown or masked expert, and a
 model that would ramble still yields a decision. Like the oracle it reads the live env
-(``env.unwrapped.context()``), so it acts in one unvectorised env.
+(``env.unwrapped.episode_context()``), so it acts in one unvectorised env.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class LLMPlannerAgent(BaselineAgent):
 
     def choose(self, mask: np.ndarray) -> int:
         base = self.env.unwrapped
-        ctx = base.context()
+        ctx = base.episode_context()
         allowed = [int(a) for a in np.flatnonzero(mask)]
         if self.cfg.avoid_tried:
             untried = [a for a in allowed if base.action_names[a] not in ctx["tried"]]

@@ -301,47 +301,37 @@ class ImagePoserEnv(gym.Env):
         self._ep = copy.deepcopy(ep)
         self.np_random.bit_generator.state = copy.deepcopy(rng_state)
 
-    def context(self) -> dict[str, Any]:
-        """The current decision in words, for agents that read text (the LLM planner): the
-        prompt, the current command and its kind, the last reflection, attempts, the experts
-        tried on this command, and each action's name and description."""
+    def action_masks(self) -> np.ndarray:
+        return self.action_mask().astype(bool)
+
+    def episode_context(self) -> dict[str, Any]:
+        """The episode and the current decision in plain data and words.
+
+        For agents that read text or plan a whole workflow (the LLM planner, GRPO) and act
+        through ``predict(obs)``, which sees no ``info``: the task id and prompt, the extracted
+        commands and the current one (index, text, kind), the critic's last feedback on it,
+        attempts and experts tried on it, the step, and each action's name, kind and description.
+        """
         ep = self._ep
         if ep is None:
             raise RuntimeError("call reset() first")
         current = ep.queue[0] if ep.queue else None
         return {
+            "task_id": ep.task.id,
             "prompt": ep.task.prompt,
+            "commands": [c.to_dict() for c in ep.commands],
+            "command_index": current if current is not None else -1,
             "command": ep.commands[current].text if current is not None else "",
             "kind": ep.commands[current].kind if current is not None else "",
             "feedback": ep.verdict.subset(self._checks_so_far(current)).feedback if current is not None else "",
             "attempts": ep.attempts,
             "tried": [self.action_names[i] for i in sorted(ep.tried)],
+            "step": ep.steps,
             "actions": [
                 {"name": n, "kind": getattr(self.registry[i], "kind", "") if i < len(self.registry) else "control",
                  "description": getattr(self.registry[i], "description", "") if i < len(self.registry) else ""}
                 for i, n in enumerate(self.action_names)
             ],
-        }
-
-    def action_masks(self) -> np.ndarray:
-        return self.action_mask().astype(bool)
-
-    def episode_context(self) -> dict[str, Any]:
-        """The episode's prompt, extracted commands and queue position, as plain data.
-
-        The same facts ``reset``'s ``info`` publishes, for planners that write a whole workflow
-        at episode start and act through ``predict(obs)`` (which sees no ``info``).
-        """
-        ep = self._ep
-        if ep is None:
-            raise RuntimeError("call reset() first")
-        return {
-            "task_id": ep.task.id,
-            "prompt": ep.task.prompt,
-            "commands": [c.to_dict() for c in ep.commands],
-            "command_index": ep.queue[0] if ep.queue else -1,
-            "attempts": ep.attempts,
-            "step": ep.steps,
         }
 
     def _checks_so_far(self, current: int) -> list[Check]:

@@ -48,7 +48,7 @@ def test_llm_planner_picks_allowed_experts_and_runs_episodes(tiny_preset, tiny):
     action, _ = agent.predict(obs)
     assert 0 <= int(action) < env.action_space.n
     assert set(agent.last_scores) == set(env.action_names)
-    msgs = agent.messages(env.context(), env.action_names)
+    msgs = agent.messages(env.episode_context(), env.action_names)
     assert "Draw a red circle" in msgs[1]["content"] and "tiny-inpaint" in msgs[1]["content"]
     mask = np.zeros(env.action_space.n, np.int8)
     mask[2] = 1
