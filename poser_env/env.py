@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -128,6 +128,8 @@ class ImagePoserEnv(gym.Env):
         self.observation_space = self.encoder.space
         self._tasks: list[Task] | None = None
         self._ep: _Episode | None = None
+        # Run at the first reset until it succeeds (a real-model preset loads its models there).
+        self.before_first_reset: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------------------------
     # Tasks
@@ -179,6 +181,10 @@ class ImagePoserEnv(gym.Env):
     # Gymnasium API
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        self._ep = None  # a reset that fails leaves no episode behind, never the previous one
+        if self.before_first_reset is not None:
+            self.before_first_reset()  # raises on failure, and then runs again at the next reset
+            self.before_first_reset = None
         super().reset(seed=seed)
         if options:
             task = self._task_from_options(dict(options))
@@ -189,7 +195,7 @@ class ImagePoserEnv(gym.Env):
         if not commands:
             raise RuntimeError(f"the extractor returned no command for prompt {task.prompt!r}")
         checks = _unique([c for cmd in commands for c in cmd.checks])
-        verdict = self.critic.critique(canvas, checks)
+        verdict = self._critique(canvas, checks, commands)
         self._ep = _Episode(
             task=task,
             commands=commands,
@@ -231,7 +237,7 @@ class ImagePoserEnv(gym.Env):
         try:
             out = expert(instruction, ep.canvas, self.np_random)
             new_canvas = validate_output(out, (cfg.canvas, cfg.canvas), expert.name)
-            new_verdict = self.critic.critique(new_canvas, ep.checks)
+            new_verdict = self._critique(new_canvas, ep.checks, ep.commands)
         except Exception as e:  # an expert must never kill a training loop
             extra["error"] = f"{type(e).__name__}: {e}"
             new_canvas, new_verdict = None, None
@@ -290,6 +296,12 @@ class ImagePoserEnv(gym.Env):
             i = self.action_names.index(DEFER)
             mask[i] = int(ep is not None and bool(ep.queue) and ep.queue[0] not in ep.deferred and len(ep.queue) > 1)
         return mask
+
+    def _critique(self, canvas: Canvas, checks: Sequence[Check], commands: Sequence[Command]) -> Verdict:
+        """The verdict; a critic with ``scores_commands`` (CLIP ``mode = "command"``) also gets the commands."""
+        if getattr(self.critic, "scores_commands", False):
+            return self.critic.critique(canvas, checks, commands=commands)
+        return self.critic.critique(canvas, checks)
 
     def snapshot(self) -> tuple[Any, dict[str, Any]]:
         """The episode's state and the generator's state, for search (see ``restore``)."""

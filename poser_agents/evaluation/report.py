@@ -5,7 +5,8 @@
 
 - ``results.json``: the comparison (overall, per-category, paired differences) and, per agent,
   the configuration, every summary table and the per-episode records (nan written as null);
-- ``results.md``: the tables (agents as rows, ``mean [ci_low, ci_high]``);
+  ``warnings`` (only when there is one): episodes judged by the critic's own model;
+- ``results.md``: the tables (agents as rows, ``mean [ci_low, ci_high]``), led by that warning;
 - ``category_accuracy.png``, ``expert_rewards.png`` and, with ``--training-log``,
   ``training.png`` (see :mod:`.plots`).
 """
@@ -51,6 +52,23 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], align: str = "l")
     return ["| " + " | ".join(head) + " |", "|" + "|".join(sep) + "|"] + ["| " + " | ".join(r) + " |" for r in rows]
 
 
+def self_evaluation_warning(results: Mapping[str, EvalResult]) -> str | None:
+    """One warning line when any episode was judged by an evaluator that is the critic's model
+    (a preset's ``allow_same_model = true``): the agent was graded by the judge it was trained
+    against, so its scores are biased upwards. None otherwise (always, in the synthetic world)."""
+    flagged = {n: [x for x in r.records if x.get("same_as_critic")] for n, r in results.items()}
+    flagged = {n: v for n, v in flagged.items() if v}
+    if not flagged:
+        return None
+    total = sum(len(r.records) for r in results.values())
+    judges = sorted({x.get("judge") or "?" for v in flagged.values() for x in v})
+    agents = ", ".join(f"{n} ({len(v)}/{len(results[n].records)})" for n, v in flagged.items())
+    return (f"WARNING (self-evaluation bias): {sum(map(len, flagged.values()))} of {total} episodes were judged by an "
+            f"evaluator that is the same model as the critic ({', '.join(judges)}); agents: {agents}. Their alignment, "
+            "accuracy and fidelity come from the judge the agent was trained against and are likely optimistic: "
+            "re-evaluate with a different [evaluator] model.")
+
+
 def to_markdown(results: Mapping[str, EvalResult], comparison: dict[str, Any] | None = None, figures: Sequence[str] = ()) -> str:
     """The report's tables as Markdown."""
     cmp = comparison or compare(results)
@@ -63,8 +81,11 @@ def to_markdown(results: Mapping[str, EvalResult], comparison: dict[str, Any] | 
         f"Mean [95% bootstrap CI] over episodes ({first['n_resamples']} resamples, tasks resampled as clusters). "
         "Alignment, accuracy and fidelity are the **evaluator**'s (ground truth); critic agreement is the "
         "fraction of checks where the critic (the reward's judge) agrees with it.", "",
-        "## Overall", "",
     ]
+    warning = self_evaluation_warning(results)
+    if warning:
+        lines += [f"> **{warning}**", ""]
+    lines += ["## Overall", ""]
     rows = []
     for n in names:
         o = results[n].overall
@@ -152,6 +173,10 @@ def write_report(results: Mapping[str, EvalResult], out_dir: str | Path, trainin
     figures = [str(p) for p in paths.values()]
     doc = {"comparison": cmp, "agents": {n: results[n].to_dict() for n in cmp["agents"]},
            "figures": {k: p.name for k, p in paths.items()}, "notes": notes}
+    warning = self_evaluation_warning(results)
+    if warning:  # only then: synthetic reports keep their keys
+        doc["warnings"] = [warning]
+        print(warning, file=sys.stderr)
     paths["json"] = out / "results.json"
     paths["json"].write_text(json.dumps(jsonable(doc), allow_nan=False) + "\n")
     paths["markdown"] = out / "results.md"

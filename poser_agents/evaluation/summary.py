@@ -37,7 +37,7 @@ def record_from_summary(summary: dict[str, Any], seed: int, episode_seed: int,
     alignment = float(ev["alignment"]) if judged else None
     log = summary.get("log", [])
     kinds = list(kinds) if kinds is not None else [""] * len(log)
-    return {
+    record = {
         "task_id": summary["task_id"],
         "category": summary.get("category", ""),
         "suite": summary.get("suite", ""),
@@ -65,6 +65,12 @@ def record_from_summary(summary: dict[str, Any], seed: int, episode_seed: int,
             for e, k in zip(log, kinds)
         ],
     }
+    if ev.get("same_as_critic"):
+        # Judged by the critic's own model (a preset's allow_same_model): reports warn. Absent,
+        # not False, otherwise, so synthetic-world records are unchanged.
+        record["same_as_critic"] = True
+        record["judge"] = str(ev.get("judge", ""))
+    return record
 
 
 def metric_table(records: Sequence[dict[str, Any]], n_resamples: int = DEFAULT_RESAMPLES, rng: int = 0,
@@ -149,7 +155,7 @@ def summarize(records: Sequence[dict[str, Any]], n_resamples: int = DEFAULT_RESA
     geneval = {c: v for c, v in geneval.items() if v}
     geneval_score = macro_mean_ci({c: [r["accuracy"] for r in v] for c, v in geneval.items()}, n_resamples, rng=rng,
                                   groups_by_category={c: [r["task_id"] for r in v] for c, v in geneval.items()}) if geneval else None
-    return {
+    out = {
         "overall": metric_table(records, n_resamples, rng),
         "geneval_score": geneval_score,
         "per_seed": per_seed(records),
@@ -159,3 +165,7 @@ def summarize(records: Sequence[dict[str, Any]], n_resamples: int = DEFAULT_RESA
         "experts": expert_stats(records, n_resamples, rng),
         "unjudged": sum(not r["judged"] for r in records),
     }
+    self_judged = sum(bool(r.get("same_as_critic")) for r in records)
+    if self_judged:  # only then: synthetic summaries keep their keys
+        out["same_as_critic"] = self_judged
+    return out

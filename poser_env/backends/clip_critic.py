@@ -1,18 +1,29 @@
-"""The CLIP critic: image-text similarity per check, normalised to [0, 1].
+"""The CLIP critic: image-text similarity per check or per command, normalised to [0, 1].
 
 Faster and cruder than the VLM critic (no counting, weak on relations), useful as a cheap
-critic or as an independent evaluator. Each check's question is turned into a statement
-("Are there two blue squares?" -> "two blue squares"), embedded with the image, and the cosine
-similarity ``cos`` is mapped to a score::
+critic or as an independent evaluator. The cosine similarity ``cos`` of the image with a text
+is mapped to a score::
 
     score = clip((cos - low) / (high - low), 0, 1)        passed = score >= threshold
 
-Thresholds (documented defaults, to calibrate per checkpoint): ``low = 0.15`` and
-``high = 0.35``, so ``threshold = 0.5`` passes at ``cos >= 0.25``. Rationale: for OpenAI's
-CLIP ViT-B/32 and ViT-L/14, a caption that matches an image usually has a cosine around
-0.28-0.35 and an unrelated one around 0.10-0.20 (CLIPScore, Hessel et al. 2021, rescales by
-2.5 for the same reason). These figures are from the literature, not measured here (no real
-weights run here); calibrate with a few labelled images before trusting a threshold.
+Two modes (``mode`` in the preset's ``[critic]`` table):
+
+- ``"check"`` (default): each check's question is turned into a statement ("Are there two
+  blue squares?" -> "two blue squares") and scored on its own.
+- ``"command"``: each command's text is turned into a caption ("Draw two blue squares on the
+  left." -> "two blue squares on the left"), scored once, and every check of that command
+  inherits the score (one text per command instead of one per check: cheaper, and closer to
+  the captions CLIP was trained on). Checks of ``remove`` commands (a caption cannot
+  say that something is absent) and checks of no command (the evaluator's) stay per check.
+
+Thresholds (documented defaults for both modes, to calibrate per checkpoint and per mode):
+``low = 0.15`` and ``high = 0.35``, so ``threshold = 0.5`` passes at ``cos >= 0.25``.
+Rationale: for OpenAI's CLIP ViT-B/32 and ViT-L/14, a caption that matches an image usually
+has a cosine around 0.28-0.35 and an unrelated one around 0.10-0.20 (CLIPScore, Hessel et al.
+2021, rescales by 2.5 for the same reason). Those figures are for full captions, i.e. what
+``"command"`` mode scores; for a check's short statement they are an assumption (short texts
+often score lower). All of it is from the literature, not measured here (no real weights run
+here); calibrate each mode with a few labelled images before trusting a threshold.
 """
 
 from __future__ import annotations
@@ -25,7 +36,9 @@ import numpy as np
 
 from poser_env.backends.models import ModelRef
 from poser_env.backends.pool import ModelPool, shared_pool
-from poser_env.types import Canvas, Check, CheckResult, Verdict
+from poser_env.types import Canvas, Check, CheckResult, Command, Verdict
+
+CLIP_MODES = ("check", "command")
 
 
 class ClipScorer:
@@ -78,6 +91,8 @@ class ClipSettings:
     """Normalised score at which a check passes."""
     template: str = "{statement}"
     """How a statement is phrased for the text encoder, e.g. ``"a photo of {statement}"``."""
+    mode: str = "check"
+    """``check``: one text per check; ``command``: one text per command, inherited by its checks."""
 
     def __post_init__(self) -> None:
         if not float(self.low) < float(self.high):
@@ -86,6 +101,8 @@ class ClipSettings:
             raise ValueError(f"threshold must lie in [0, 1], got {self.threshold!r}")
         if "{statement}" not in self.template:
             raise ValueError(f"template must contain '{{statement}}', got {self.template!r}")
+        if self.mode not in CLIP_MODES:
+            raise ValueError(f"CLIP critic mode must be one of {', '.join(CLIP_MODES)}, got {self.mode!r}")
 
 
 class CLIPCritic:
@@ -100,18 +117,53 @@ class CLIPCritic:
     def model_id(self) -> str:
         return self.scorer.ref.path
 
+    def preload(self) -> None:
+        """Load the model now, so a bad checkpoint fails at the first reset."""
+        self.scorer.load()
+
+    @property
+    def scores_commands(self) -> bool:
+        """Tells the env to pass the episode's commands to :meth:`critique` (``mode = "command"``)."""
+        return self.settings.mode == "command"
+
+    def _normalise(self, cos: np.ndarray) -> np.ndarray:
+        s = self.settings
+        return np.clip((cos - s.low) / (s.high - s.low), 0.0, 1.0)
+
     def scores(self, image: np.ndarray, questions: Sequence[str]) -> np.ndarray:
         """Normalised [0, 1] scores of the image against each question's statement."""
         if not questions:
             return np.zeros(0)
-        s = self.settings
-        texts = [s.template.format(statement=statement(q)) for q in questions]
-        cos = self.scorer.cosine(image, texts)
-        return np.clip((cos - s.low) / (s.high - s.low), 0.0, 1.0)
+        texts = [self.settings.template.format(statement=statement(q)) for q in questions]
+        return self._normalise(self.scorer.cosine(image, texts))
 
-    def critique(self, canvas: Canvas, checks: Sequence[Check]) -> Verdict:
+    def check_scores(self, image: np.ndarray, checks: Sequence[Check], commands: Sequence[Command] | None = None) -> np.ndarray:
+        """One [0, 1] score per check. In ``command`` mode with ``commands`` given, a check takes
+        the score of the first (non-``remove``) command that holds it, each command's caption
+        scored once; the other checks are scored on their own. All texts go in one batch."""
+        if not checks:
+            return np.zeros(0)
+        owner: dict[Check, int] = {}
+        captions: list[str] = []
+        if self.scores_commands and commands:
+            for cmd in commands:
+                if cmd.kind == "remove" or not cmd.checks:
+                    continue
+                captions.append(command_statement(cmd.text))
+                for c in cmd.checks:
+                    owner.setdefault(c, len(captions) - 1)
+        alone = [c for c in checks if c not in owner]
+        used = sorted({owner[c] for c in checks if c in owner})
+        tmpl = self.settings.template
+        texts = [tmpl.format(statement=captions[i]) for i in used] + [tmpl.format(statement=statement(c.question)) for c in alone]
+        score = self._normalise(self.scorer.cosine(image, texts))
+        row = {i: k for k, i in enumerate(used)}  # caption index -> row of texts
+        solo = {c: len(used) + k for k, c in enumerate(alone)}  # check scored alone -> row
+        return np.array([score[row[owner[c]]] if c in owner else score[solo[c]] for c in checks], dtype=float)
+
+    def critique(self, canvas: Canvas, checks: Sequence[Check], commands: Sequence[Command] | None = None) -> Verdict:
         checks = list(checks)
-        scores = self.scores(canvas.image, [c.question for c in checks])
+        scores = self.check_scores(canvas.image, checks, commands)
         t = self.settings.threshold
         return Verdict(tuple(
             CheckResult(c, bool(x >= t), float(min(1.0, 0.5 + abs(x - t))), "" if x >= t else f"similarity {x:.2f} < {t:.2f}")
@@ -127,6 +179,16 @@ def statement(question: str) -> str:
     text = question.strip().rstrip("?").strip()
     text = _LEAD.sub("", text)
     return text or question.strip()
+
+
+_VERB = re.compile(r"^(?:please\s+)?(?:draw|add|paint|put|place|make|create|generate|render|show|depict|include|insert|"
+                   r"recolou?r|colou?r|change|turn|move|shift|set|give|use|apply|refine|improve|edit)\s+", re.I)
+
+
+def command_statement(text: str) -> str:
+    """A command's instruction turned into a caption ("Draw a red circle." -> "a red circle")."""
+    out = _VERB.sub("", text.strip().rstrip(".!").strip())
+    return out or text.strip()
 
 
 def _load_clip(ref: ModelRef, device_type: str):

@@ -39,6 +39,10 @@ class ModelEvaluator:
         elif kind == "clip":
             from poser_env.backends.clip_critic import CLIPCritic
 
+            if judge.get("mode", "check") != "check":
+                raise ValueError(f"[evaluator] mode = {judge['mode']!r}: the evaluator judges the task's checks, which belong to "
+                                 f"no command; mode = \"command\" is a [critic] setting, remove it here")
+
             self.critic = CLIPCritic(pool=pool, **judge)
         else:
             raise ValueError(f"unknown evaluator judge type {kind!r}; allowed: vlm, clip")
@@ -49,6 +53,10 @@ class ModelEvaluator:
     @property
     def model_id(self) -> str:
         return self.critic.model_id
+
+    def preload(self) -> None:
+        """Load the judge's model now, so a bad checkpoint fails at the first reset, not at an episode's end."""
+        self.critic.preload()
 
     def evaluate(self, canvas: Canvas, task: Task, checks: Sequence[Check] | None = None) -> dict[str, Any]:
         checks = list(task.checks if checks is None else checks)

@@ -167,6 +167,11 @@ class LLMExtractor:
         """``llm``, ``llm-repaired`` or ``grammar-fallback``: how the last prompt was read."""
         self.fallbacks = 0
 
+    def preload(self) -> None:
+        """Load the model and its chat template now: a model that cannot load is a configuration
+        error for the first reset to report, not a fallback on every episode."""
+        self.chat.prompt([{"role": "user", "content": "test"}])
+
     def messages(self, prompt: str, editing: bool) -> list[dict[str, str]]:
         situation = "An existing image is being edited; the first instruction edits it." if editing else "The image is drawn from scratch."
         return [{"role": "system", "content": self.system}, {"role": "user", "content": f"{situation}\nRequest: {prompt}"}]

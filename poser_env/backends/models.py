@@ -24,6 +24,12 @@ class ModelLoadError(RuntimeError):
     """A model could not be loaded: the message names the model and what to do."""
 
 
+class BackendLoadError(ModelLoadError, ValueError):
+    """The critic's, evaluator's or extractor's model failed to load at the first ``reset``: a
+    configuration error, so one clear line (a ValueError, which the ``poser`` CLI prints as
+    such) naming the preset entry, the model and the fix, instead of a loader's traceback."""
+
+
 @dataclass(frozen=True)
 class ModelRef:
     """How to load one model (any diffusers pipeline or transformers model)."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from poser_env.backends.models import ModelRef, reachable
+from poser_env.backends.models import BackendLoadError, ModelRef, reachable
 from poser_env.config import EnvConfig
 from poser_env.registry import RegistryError, find_preset, load_preset
 
@@ -90,7 +90,36 @@ def make_env(preset: str | Path = "real12", allow_entry_points: bool = False, re
         raise PresetError(f"pass components ({', '.join(sorted(clash))}) in the preset file, not as env kwargs")
     env = ImagePoserEnv(render_mode=render_mode, **{**built.env_kwargs, **overrides})
     env.preset = built
+    env.before_first_reset = lambda: preload_models(env, built)
     return env
+
+
+#: Components whose models load at the first reset, with their preset section.
+_PRELOADED = (("extractor", "[extractor]"), ("critic", "[critic]"), ("evaluator", "[evaluator]"))
+
+
+def preload_models(env: Any, preset: RealPreset) -> None:
+    """Load the extractor's, critic's and evaluator's models (at the env's first reset).
+
+    Experts load lazily and a failing one is a failed step; these three are needed by every
+    episode, so a model that cannot load is a configuration error: :class:`BackendLoadError`
+    naming the preset entry, the model and the fix. Nothing of the episode is built yet."""
+    for role, section in _PRELOADED:
+        component = getattr(env, role, None)
+        preload = getattr(component, "preload", None)
+        if not callable(preload):
+            continue  # the grammar extractor, an entry point without preload()
+        try:
+            preload()
+        except Exception as e:
+            model = next((r["model"]["path"] for r in preset.models if r["component"] == role and r.get("model")), None)
+            cause = " ".join(f"{type(e).__name__}: {e}".split())
+            cause = cause if len(cause) <= 400 else cause[:400] + " ..."
+            raise BackendLoadError(
+                f"preset {preset.path}: the {role}'s model {model or getattr(component, 'name', '')!r} ({section}) failed to load: {cause}. "
+                f"Fix: point {section} model at a complete checkpoint (a local folder with its config, weights and "
+                f"tokenizer/processor, or a reachable hub id); `poser experts --preset {preset.path}` checks every model"
+            ) from e
 
 
 class _Builder:

@@ -171,6 +171,13 @@ class VLMCritic:
     def model_id(self) -> str:
         return self.scorer.ref.path
 
+    def preload(self) -> None:
+        """Load the model and check what scoring needs (chat template, yes/no tokens), so a bad
+        checkpoint fails at the first reset, not in the middle of an episode."""
+        _, processor = self.scorer.load()
+        self.scorer._prompt(processor, "Is this a test?")
+        self.scorer._answer_ids(processor)
+
     def critique(self, canvas: Canvas, checks: Sequence[Check]) -> Verdict:
         checks = list(checks)
         p = self.scorer.p_yes(canvas.image, [c.question for c in checks])

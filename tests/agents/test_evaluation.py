@@ -215,15 +215,57 @@ def test_report_files(results, tmp_path):
     assert set(paths) == {"category_accuracy", "expert_rewards", "training", "json", "markdown"}
     doc = json.loads(paths["json"].read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert set(doc["agents"]) == {"random", "heuristic"} and doc["notes"] == []
+    assert "warnings" not in doc and "same_as_critic" not in doc["agents"]["random"]["records"][0]  # synthetic: no flag
     assert len(doc["agents"]["random"]["records"]) == N_TASKS * len(SEEDS)
     md = paths["markdown"].read_text()
     assert "| agent | alignment | accuracy | fidelity | cost | steps |" in md
     assert "## Per-category accuracy" in md and "| heuristic |" in md and "| random |" in md
-    assert "![category_accuracy](category_accuracy.png)" in md
+    assert "![category_accuracy](category_accuracy.png)" in md and "self-evaluation" not in md
     for key in ("category_accuracy", "expert_rewards", "training"):
         _is_image(paths[key])
     back = load_results(paths["json"])
     assert back["heuristic"].overall["alignment"]["mean"] == pytest.approx(results["heuristic"].overall["alignment"]["mean"])
+
+
+def _self_judged_result(agent, flags):
+    """An EvalResult from synthetic env-style summaries; ``flags`` is each episode's same_as_critic (None: absent)."""
+    from poser_agents.evaluation.summary import record_from_summary, summarize
+
+    records = []
+    for i, flag in enumerate(flags):
+        ev = {"judged": True, "judge": "org/vlm-small", "alignment": 0.5, "accuracy": float(i % 2), "fidelity": 1.0,
+              "n_checks": 2, "per_category": {"color": 0.5}, "passed": [True, False]}
+        if flag is not None:
+            ev["same_as_critic"] = flag
+        summary = {"task_id": f"t{i}", "category": "colors", "suite": "geneval", "evaluator": ev, "critic_score": 0.75,
+                   "cost": 1.0, "steps": 1, "return": 0.2, "log": [{"expert": "e", "reward": 0.2, "cost": 1.0, "command_passed": True}]}
+        records.append(record_from_summary(summary, seed=0, episode_seed=i))
+    config = {"env_id": "ImagePoser-Diffusers-v0", "split": "test", "episodes": len(flags), "seeds": [0], "n_resamples": 50}
+    return EvalResult(agent, config, records, summarize(records, n_resamples=50))
+
+
+def test_reports_warn_when_the_evaluator_is_the_critics_model(tmp_path):
+    from poser_agents.evaluation.report import self_evaluation_warning, to_markdown
+
+    clean = _self_judged_result("clean", [False, None, False, None])
+    assert all("same_as_critic" not in r for r in clean.records) and "same_as_critic" not in clean.summary
+    assert self_evaluation_warning({"clean": clean}) is None
+    assert "self-evaluation" not in to_markdown({"clean": clean})
+
+    biased = _self_judged_result("biased", [True, True, False, True])
+    assert [r.get("same_as_critic", False) for r in biased.records] == [True, True, False, True]
+    assert biased.records[0]["judge"] == "org/vlm-small" and biased.summary["same_as_critic"] == 3
+    results = {"clean": clean, "biased": biased}
+    warning = self_evaluation_warning(results)
+    assert "self-evaluation bias" in warning and "3 of 8 episodes" in warning and "biased (3/4)" in warning
+    assert "org/vlm-small" in warning and "clean" not in warning
+    md = to_markdown(results)
+    assert md.index(warning) < md.index("## Overall")  # a warning line above the tables
+    paths = write_report(results, tmp_path / "out", n_resamples=50)
+    doc = json.loads(paths["json"].read_text())
+    assert doc["warnings"] == [warning] and doc["agents"]["biased"]["summary"]["same_as_critic"] == 3
+    assert load_results(paths["json"])["biased"].records[1]["same_as_critic"] is True
+    assert self_evaluation_warning(load_results(paths["json"])) == warning  # the saved records carry it
 
 
 def test_plots_each(results, tmp_path):
