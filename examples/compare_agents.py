@@ -63,7 +63,8 @@ class Args:
     grpo_data: str = ""
     """A logged-data file for GRPO training (empty: collect it, about 29k images, once per seed)."""
     merge: str = ""
-    """A previous run's ``--out`` folder: its agents join this comparison (same tasks and seeds)."""
+    """Previous runs' ``--out`` folders (comma-separated): their agents join this comparison.
+    They must have used the same ``--eval-tasks``, ``--eval-seeds`` and ``--heldout``."""
     baselines: str = "random,single:inpaint-i2i,heuristic,oracle"
     """Baselines (``single:inpaint-i2i`` is the best single expert on val; ``oracle`` takes ~5 min)."""
     eval_tasks: int = 900
@@ -169,6 +170,28 @@ def pooled(name: str, parts: list[EvalResult]) -> EvalResult:
                       seconds=sum(p.seconds for p in parts), extra={"per_seed": [p.overall["alignment"]["mean"] for p in parts]})
 
 
+def summary_table(suites: dict[str, dict[str, EvalResult]], per_seed: dict[str, list[dict[str, Any]]]) -> str:
+    """One row per agent, best test alignment first: the overall figures with their 95% CIs, the
+    alignment per suite, on the held-out prompts, and per training seed."""
+    from poser_agents.evaluation import format_ci
+
+    test, heldout = suites["test"], suites.get("heldout", {})
+    names = sorted(test, key=lambda n: -test[n].overall["alignment"]["mean"])
+    suite_names = [s for s in ("geneval", "longform", "editing") if any(s in test[n].summary["per_suite"] for n in names)]
+    head = ["agent", "test alignment [95% CI]", "accuracy [95% CI]", "fidelity", "cost", "expert calls", *suite_names]
+    head += ["held-out alignment [95% CI]"] * bool(heldout) + ["per training seed (test)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for n in names:
+        o, per = test[n].overall, test[n].summary["per_suite"]
+        row = [n, format_ci(o["alignment"]), format_ci(o["accuracy"]), f"{o['fidelity']['mean']:.3f}", f"{o['cost']['mean']:.2f}",
+               f"{o['steps']['mean']:.2f}", *[f"{per[s]['alignment']['mean']:.3f}" if s in per else "-" for s in suite_names]]
+        if heldout:
+            row.append(format_ci(heldout[n].overall["alignment"]) if n in heldout else "-")
+        row.append(", ".join(f"{r['test_alignment']:.3f}" for r in per_seed.get(n, [])) or "-")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.torch_threads > 0:
@@ -214,19 +237,26 @@ def main(argv: list[str] | None = None) -> int:
         for k, res in run(name, name).items():
             suites[k][name] = res
 
-    if args.merge:
+    for folder in [Path(f) for f in args.merge.split(",") if f.strip()]:
         from poser_agents.evaluation.report import load_results
 
         for k in suites:
-            previous = load_results(Path(args.merge) / ("" if k == "test" else k) / "results.json")
+            previous = load_results(folder / ("" if k == "test" else k) / "results.json")
             suites[k] = {**previous, **suites[k]}
-        old = json.loads((Path(args.merge) / "per_seed.json").read_text())["per_seed"]
-        per_seed = {**old, **per_seed}
+        per_seed = {**json.loads((folder / "per_seed.json").read_text())["per_seed"], **per_seed}
+
+    for k, results in suites.items():
+        setups = {(r.config.get("split"), r.config.get("episodes"), tuple(r.config.get("seeds", ()))) for r in results.values()}
+        if len(setups) > 1:
+            raise ValueError(f"the {k} results were evaluated differently ((split, tasks, seeds): {sorted(setups)}): "
+                             "merge only runs made with the same --eval-tasks and --eval-seeds")
 
     # --- 4. Report -----------------------------------------------------------------------
     for k, results in suites.items():
         paths = write_report(results, out if k == "test" else out / k)
         print(f"{k}: wrote {paths['markdown']} and the plots beside it")
+    (out / "summary.md").write_text(summary_table(suites, per_seed))
+    print((out / "summary.md").read_text())
     (out / "per_seed.json").write_text(json.dumps({"args": dataclasses.asdict(args), "per_seed": per_seed}, indent=2) + "\n")
     summary = {k: {n: round(r.overall["alignment"]["mean"], 4) for n, r in res.items()} for k, res in suites.items()}
     print(json.dumps({"alignment": summary, "per_seed": {a: [r["test_alignment"] for r in rows] for a, rows in per_seed.items()}}))
