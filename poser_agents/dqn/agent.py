@@ -43,6 +43,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import CSVOutputFormat, Logger, make_output_format
 from stable_baselines3.common.vec_env import VecEnv
 
+from poser_agents.base import read_checkpoint_metadata
 from poser_agents.dqn.masked_dqn import MaskedDQN
 from poser_agents.dqn.policies import PoserFeaturesExtractor
 
@@ -598,22 +599,8 @@ class DQNAgent:
             folder = folder.parent
         if not folder.exists():
             raise CheckpointError(f"no DQN checkpoint at {str(folder)!r}: the folder does not exist")
-        meta_path = folder / META_FILE
-        if not meta_path.is_file():
-            raise CheckpointError(f"{str(folder)!r} is not a DQNAgent checkpoint: {META_FILE} is missing (DQNAgent.save writes it)")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise CheckpointError(f"{meta_path} is corrupt (not valid JSON: {e})") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise CheckpointError(f"{meta_path} is not a DQNAgent checkpoint (format {meta.get('format') if isinstance(meta, dict) else None!r}, expected {FORMAT!r})")
-        if meta.get("format_version", 0) > FORMAT_VERSION:
-            raise CheckpointError(f"{meta_path} has format version {meta['format_version']}; this code reads up to {FORMAT_VERSION}: upgrade imageposer")
-        for key in ("config", "observation_space", "action_space", "model_file"):
-            if key not in meta:
-                raise CheckpointError(f"{meta_path} is incomplete: no {key!r}")
-        meta["_folder"] = str(folder)
-        return meta
+        return read_checkpoint_metadata(folder, META_FILE, FORMAT, FORMAT_VERSION, ("config", "observation_space", "action_space", "model_file"),
+                                        "DQNAgent", CheckpointError)
 
     @staticmethod
     def make_env(path: str | Path, **overrides: Any) -> gym.Env:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from poser_agents.base import read_checkpoint_metadata
 from poser_agents.grpo.context import ContextFeaturizer, PlanContext
 from poser_agents.grpo.policy import PolicyConfig, WorkflowPolicy, sample
 from poser_agents.grpo.vocab import Workflow, WorkflowVocab
@@ -162,22 +163,9 @@ class GRPOAgent:
     @staticmethod
     def read_metadata(path: str | Path) -> dict[str, Any]:
         folder = Path(path)
-        meta_path = folder / META_FILE
-        if not meta_path.is_file():
-            raise CheckpointError(f"{str(folder)!r} is not a GRPOAgent checkpoint: {META_FILE} is missing (GRPOAgent.save writes it)")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise CheckpointError(f"{meta_path} is corrupt (not valid JSON: {e})") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise CheckpointError(f"{meta_path} is not a GRPOAgent checkpoint (format {meta.get('format') if isinstance(meta, dict) else None!r}, expected {FORMAT!r})")
-        if meta.get("format_version", 0) > FORMAT_VERSION:
-            raise CheckpointError(f"{meta_path} has format version {meta['format_version']}; this code reads up to {FORMAT_VERSION}: upgrade imageposer")
-        for key in ("vocab", "policy_config", "sampling", "text_encoder", "weights_file", "weights_sha256"):
-            if key not in meta:
-                raise CheckpointError(f"{meta_path} is incomplete: no {key!r}")
-        meta["_folder"] = str(folder)
-        return meta
+        return read_checkpoint_metadata(folder, META_FILE, FORMAT, FORMAT_VERSION,
+                                        ("vocab", "policy_config", "sampling", "text_encoder", "weights_file", "weights_sha256"),
+                                        "GRPOAgent", CheckpointError)
 
     @classmethod
     def load(cls, path: str | Path, env: Any = None, seed: int = 0, **sampling: Any) -> "GRPOAgent":
