@@ -101,6 +101,30 @@ def run_sft(seed: int, out: Path, work: Path, episodes: int) -> dict[str, Any]:
     return rows
 
 
+def run_best_start(seeds: Sequence[int], out: Path, work: Path, episodes: int) -> dict[str, Any]:
+    """GRPO-ensemble started from the best-only phase-1 policy instead of the score-conditioned
+    one (the default), everything else as in ``main``: does the better start carry through?"""
+    data = work / "data_mixed.jsonl"
+    rows: dict[str, list[dict[str, Any]]] = {"phase1": [], "grpo_ensemble": []}
+    images = []
+    for seed in seeds:
+        cfg = PipelineConfig(seed=seed, eval_episodes=episodes, sft=SFTConfig(mode="best", seed=seed))
+        r = Recipe(cfg, _log)
+        records = r.data(data if data.exists() else None, None if data.exists() else work)
+        if not data.exists():
+            (work / "data.jsonl").rename(data)
+        ref = r.phase1(records)
+        ens, _, _ = r.reward_models(records, ref, None)
+        pol, tr = r.phase2(ref, ens, "ensemble")
+        rows["phase1"].append(r.evaluate(ref)["mixed"])
+        rows["grpo_ensemble"].append(r.evaluate(pol, ref, 1.0)["mixed"])
+        images.append(tr.images_rendered)
+    result = {"seeds": list(seeds), "episodes": episodes, "images_phase2": images,
+              "rows": {k: pooled_ci(v) for k, v in rows.items()}}
+    _write(out / "best_start.json", result)
+    return result
+
+
 def run_transfer(seed: int, out: Path, work: Path, episodes: int) -> dict[str, Any]:
     rows = {}
     for train_suite in ("longform", "editing"):
@@ -207,7 +231,7 @@ def report(out: Path, work: Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m poser_agents.grpo.experiments", description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["main", "sft", "transfer", "ablations", "report"])
+    p.add_argument("what", choices=["main", "sft", "best_start", "transfer", "ablations", "report"])
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--episodes", type=int, default=300, help="test tasks per evaluated suite")
     p.add_argument("--out", default="docs/results/grpo")
@@ -222,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report(out, work))
     elif a.what == "ablations":
         run_ablations(seeds[0], out, work, a.episodes)
+    elif a.what == "best_start":
+        print(json.dumps(run_best_start(seeds, out, work, a.episodes)["rows"], default=str))
     elif a.what == "sft":
         run_sft(seeds[0], out, work, a.episodes)
     else:
