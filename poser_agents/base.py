@@ -75,3 +75,14 @@ def read_checkpoint_metadata(folder: Path, meta_file: str, fmt: str, version: in
             raise error(f"{meta_path} is incomplete: no {key!r}")
     meta["_folder"] = str(folder)
     return meta
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks: the checksum a checkpoint records for its weights."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import json
 import platform
 import time
@@ -43,7 +42,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import CSVOutputFormat, Logger, make_output_format
 from stable_baselines3.common.vec_env import VecEnv
 
-from poser_agents.base import read_checkpoint_metadata
+from poser_agents.base import file_sha256, read_checkpoint_metadata
 from poser_agents.dqn.masked_dqn import MaskedDQN
 from poser_agents.dqn.policies import PoserFeaturesExtractor
 
@@ -275,14 +274,6 @@ def _versions() -> dict[str, str]:
         "poser_env": poser_env.__version__,
         "poser_agents": poser_agents.__version__,
     }
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------
@@ -584,7 +575,7 @@ class DQNAgent:
             **(env_info or {}),
             "num_timesteps": int(self.model.num_timesteps),
             "model_file": MODEL_FILE,
-            "model_sha256": _sha256(model_path),
+            "model_sha256": file_sha256(model_path),
             "versions": _versions(),
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
@@ -635,7 +626,7 @@ class DQNAgent:
         if not model_path.is_file():
             raise CheckpointError(f"{where} is incomplete: {meta['model_file']} is missing")
         digest = meta.get("model_sha256")
-        if digest and _sha256(model_path) != digest:
+        if digest and file_sha256(model_path) != digest:
             raise CheckpointError(
                 f"{model_path} is corrupt or truncated: its SHA-256 differs from the one recorded in {META_FILE} "
                 f"({model_path.stat().st_size} bytes now)"

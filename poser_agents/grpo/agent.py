@@ -17,7 +17,6 @@ corrupt, truncated or mismatched one with :class:`CheckpointError` and never hal
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from poser_agents.base import read_checkpoint_metadata
+from poser_agents.base import file_sha256, read_checkpoint_metadata
 from poser_agents.grpo.context import ContextFeaturizer, PlanContext
 from poser_agents.grpo.policy import PolicyConfig, WorkflowPolicy, sample
 from poser_agents.grpo.vocab import Workflow, WorkflowVocab
@@ -154,7 +153,7 @@ class GRPOAgent:
             "format": FORMAT, "format_version": FORMAT_VERSION, "agent": self.name,
             "vocab": self.vocab.to_dict(), "policy_config": self.policy.config.to_dict(), "sampling": self.sampling.to_dict(),
             "text_encoder": self.featurizer.describe(), "has_reference": self.reference is not None,
-            "env_kwargs": self.meta.get("env_kwargs", env_kwargs), "weights_file": WEIGHTS_FILE, "weights_sha256": _sha256(weights),
+            "env_kwargs": self.meta.get("env_kwargs", env_kwargs), "weights_file": WEIGHTS_FILE, "weights_sha256": file_sha256(weights),
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         (folder / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
@@ -176,7 +175,7 @@ class GRPOAgent:
         weights = folder / meta["weights_file"]
         if not weights.is_file():
             raise CheckpointError(f"{where} is incomplete: {meta['weights_file']} is missing")
-        if _sha256(weights) != meta["weights_sha256"]:
+        if file_sha256(weights) != meta["weights_sha256"]:
             raise CheckpointError(f"{weights} is corrupt or truncated: its SHA-256 differs from the one in {META_FILE}")
         try:
             vocab = WorkflowVocab.from_dict(meta["vocab"])
@@ -208,11 +207,3 @@ def is_grpo_checkpoint(path: str | Path) -> bool:
         return meta.is_file() and json.loads(meta.read_text()).get("format") == FORMAT
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
         return False
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
