@@ -1,7 +1,7 @@
 """Compare agents on ImagePoser's test split: the masked DQN, SB3 PPO, sb3-contrib MaskablePPO
 and the baselines, the learners trained on the same budget of env steps.
 
-    python examples/compare_agents.py                                # trains everything: ~1 h on 2 CPU cores
+    python examples/compare_agents.py                                # trains everything: ~1.5 h on 2 CPU cores
     python examples/compare_agents.py --budget 20000 --train-seeds 0 --out runs/compare-quick
     python examples/compare_agents.py --dqn-dirs runs/dqn-seed0/agent,runs/dqn-seed1/agent,runs/dqn-seed2/agent
 
@@ -15,10 +15,14 @@ same test tasks with the same expert luck), the report. Settings were never tune
 DQN's defaults come from the val split (docs/dqn.md); PPO's are SB3's with the DQN's features
 extractor and discount.
 
-Outputs in ``--out`` (default ``runs/compare``): ``results.json``, ``results.md`` and the plots
-of ``poser_agents.evaluation.write_report`` for the test split (and ``heldout/`` for the
-hand-written held-out prompts), ``per_seed.json`` (each learner's figures per training seed),
-and the trained models under ``models/``.
+Outputs in ``--out`` (default ``runs/compare``): ``summary.md`` (one row per agent: test
+alignment with its 95% CI, per suite, held-out, per training seed), ``results.json``,
+``results.md`` and the plots of ``poser_agents.evaluation.write_report`` for the test split (and
+``heldout/`` for the hand-written held-out prompts), ``per_seed.json`` (each learner's figures
+per training seed), and the trained models under ``models/``. ``--merge DIR,...`` adds the agents
+of earlier runs made with the same ``--eval-tasks`` and ``--eval-seeds`` (others are refused).
+Bad settings (an unknown algorithm or baseline, a missing checkpoint) are refused before any
+training starts.
 """
 
 from __future__ import annotations
@@ -89,8 +93,46 @@ def parse_args(argv: list[str] | None = None) -> Args:
     return Args(**vars(parser.parse_args(argv)))
 
 
-def _ints(text: str) -> list[int]:
-    return [int(s) for s in text.split(",") if s.strip()]
+def _ints(text: str, name: str) -> list[int]:
+    try:
+        values = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"--{name} must be comma-separated integers, got {text!r}") from None
+    if not values:
+        raise ValueError(f"--{name} names no seed")
+    return values
+
+
+ALGOS = ("dqn", "ppo", "maskable_ppo", "grpo")
+
+
+def check_args(args: Args) -> None:
+    """Refuse bad settings before any training starts: an hour of PPO must not end on a typo."""
+    from poser_agents.baselines import make_baseline
+    from poser_agents.grpo.agent import GRPOAgent
+
+    unknown = [a for a in args.algos.split(",") if a.strip() and a.strip() not in ALGOS]
+    if unknown:
+        raise ValueError(f"unknown algorithm(s) {unknown} in --algos; choose among {', '.join(ALGOS)}")
+    if args.budget < 1 or args.eval_tasks < 1:
+        raise ValueError(f"--budget and --eval-tasks must be positive, got {args.budget} and {args.eval_tasks}")
+    _ints(args.train_seeds, "train-seeds")
+    _ints(args.eval_seeds, "eval-seeds")
+    for d in filter(str.strip, args.dqn_dirs.split(",")):
+        DQNAgent.read_metadata(d)  # CheckpointError naming the folder and what is wrong
+    for d in filter(str.strip, args.grpo_dirs.split(",")):
+        GRPOAgent.read_metadata(d)
+    if args.grpo_data and not Path(args.grpo_data).is_file():
+        raise ValueError(f"--grpo-data {args.grpo_data!r} is not a file (a data.jsonl from poser train grpo)")
+    for folder in filter(str.strip, args.merge.split(",")):
+        if not (Path(folder) / "results.json").is_file() or not (Path(folder) / "per_seed.json").is_file():
+            raise ValueError(f"--merge {folder!r} is not a compare_agents output folder (results.json and per_seed.json missing)")
+    env = gym.make(args.env_id, split="test", text_encoder=args.text_encoder)
+    try:
+        for name in filter(str.strip, args.baselines.split(",")):
+            make_baseline(name, env)  # an unknown baseline or expert name fails here, not after training
+    finally:
+        env.close()
 
 
 # --- 2. One trainer per algorithm ---------------------------------------------------------
@@ -194,13 +236,14 @@ def summary_table(suites: dict[str, dict[str, EvalResult]], per_seed: dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    check_args(args)
     if args.torch_threads > 0:
         import torch
 
         torch.set_num_threads(args.torch_threads)
     out, models = Path(args.out), Path(args.out) / "models"
     models.mkdir(parents=True, exist_ok=True)
-    seeds, eval_seeds = _ints(args.train_seeds), _ints(args.eval_seeds)
+    seeds, eval_seeds = _ints(args.train_seeds, "train-seeds"), _ints(args.eval_seeds, "eval-seeds")
     env_kwargs = {"text_encoder": args.text_encoder}
     suites = {"test": {}, "heldout": {}} if args.heldout else {"test": {}}
 
@@ -264,4 +307,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (ValueError, FileNotFoundError) as e:  # bad settings: one line, not a traceback
+        print(f"compare_agents: error: {e}", file=sys.stderr)
+        sys.exit(2)

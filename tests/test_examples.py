@@ -48,3 +48,10 @@ def test_compare_agents_example(tmp_path):
     assert all(0.0 <= v <= 1.0 for v in summary["alignment"]["test"].values())
     assert (out / "results.md").exists() and (out / "summary.md").exists() and (out / "category_accuracy.png").exists()
     assert (out / "models" / "ppo-seed0.zip").exists() and (out / "models" / "maskable_ppo-seed0.zip").exists()
+
+
+def test_compare_agents_refuses_bad_settings_before_training(tmp_path):
+    done = subprocess.run([sys.executable, str(EXAMPLES / "compare_agents.py"), "--algos", "dqn,sac", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "unknown algorithm(s) ['sac']" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "models").exists()  # nothing trained, nothing written

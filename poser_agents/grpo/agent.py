@@ -18,6 +18,7 @@ corrupt, truncated or mismatched one with :class:`CheckpointError` and never hal
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -55,6 +56,8 @@ class SamplingConfig:
     def __post_init__(self) -> None:
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if not (self.guidance_w >= 0 and math.isfinite(self.guidance_w)):
+            raise ValueError(f"guidance_w must be a finite number >= 0 (0: phase 1, 1: GRPO, > 1: extrapolate), got {self.guidance_w}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

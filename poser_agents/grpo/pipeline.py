@@ -68,6 +68,8 @@ class PipelineConfig:
             raise ValueError("eval_episodes must be positive, policy_sample_tasks and policy_samples_per_task non-negative")
         if not self.guidance_ws:
             raise ValueError("guidance_ws must name at least one weight")
+        if not all(w >= 0 and np.isfinite(w) for w in self.guidance_ws):
+            raise ValueError(f"guidance weights must be finite and >= 0 (0: phase 1, 1: GRPO, > 1: extrapolate), got {self.guidance_ws}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -267,7 +269,10 @@ def quick_config(**overrides: Any) -> PipelineConfig:
 
 def train_from_args(args: Any) -> int:
     """``poser train grpo``: the last printed line is the JSON results summary with ``--json``."""
-    ws = tuple(float(w) for w in str(args.w).split(",") if w.strip())
+    try:
+        ws = tuple(float(w) for w in str(args.w).split(",") if w.strip())
+    except ValueError:
+        raise ValueError(f"--w must be comma-separated guidance weights such as 1,1.5,2; got {args.w!r}") from None
     eval_suites = (args.eval_suite,) if args.eval_suite else ()
     base = quick_config() if args.quick else PipelineConfig()
     cfg = replace_config(base, suite=args.suite, eval_suites=eval_suites, text_encoder=args.text_encoder, seed=args.seed,

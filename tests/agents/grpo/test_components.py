@@ -106,3 +106,14 @@ def test_spearman_and_ranks():
     assert spearman([1, 2, 3, 4], [10, 20, 30, 100]) == pytest.approx(1.0)
     assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
     assert np.isnan(spearman([1, 1, 1], [1, 2, 3]))
+
+
+@pytest.mark.parametrize("w", [-1.0, float("nan"), float("inf")])
+def test_guidance_weight_must_be_finite_and_non_negative(w):
+    from poser_agents.grpo.agent import SamplingConfig
+    from poser_agents.grpo.pipeline import PipelineConfig
+
+    with pytest.raises(ValueError, match="guidance_w"):
+        SamplingConfig(guidance_w=w)
+    with pytest.raises(ValueError, match="guidance weights"):
+        PipelineConfig(guidance_ws=(1.0, w))
