@@ -97,8 +97,15 @@ class DiffusersSafetyCheck:
         checker, processor = self._load()
         param = next(checker.parameters())
         clip_input = processor(images=[image], return_tensors="pt").pixel_values.to(param.device, param.dtype)
-        with torch.no_grad():
-            _, flagged = checker(images=image[None].astype(np.float32) / 255.0, clip_input=clip_input)
+        finite: list[bool] = []  # NaN embeddings compare False with every threshold: "not flagged"
+        hook = checker.visual_projection.register_forward_hook(lambda m, a, out: finite.append(bool(torch.isfinite(out).all())))
+        try:
+            with torch.no_grad():
+                _, flagged = checker(images=image[None].astype(np.float32) / 255.0, clip_input=clip_input)
+        finally:
+            hook.remove()
+        if not all(finite):
+            return False, "StableDiffusionSafetyChecker's embeddings are not finite (NaN: a float16 overflow is the usual cause)"
         return (not bool(flagged[0])), "flagged by StableDiffusionSafetyChecker"
 
 

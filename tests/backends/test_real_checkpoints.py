@@ -197,6 +197,29 @@ def test_builtin_safety_checker_is_off_by_default_or_a_failed_step(tmp_path, tin
     assert np.array_equal(on.unwrapped.render_canvas(), before)  # the black image was not kept
 
 
+def test_safety_checks_reject_when_their_scores_are_nan(tmp_path, tiny):
+    from poser_env.backends.safety import ClipSafetyCheck, DiffusersSafetyCheck
+
+    pool = ModelPool({"device": "auto", "max_on_device": 2})
+    nan_checker = DiffusersSafetyCheck(str(T.build_sd_safety_checker(tmp_path / "nan-checker", nan_weights=True)), pool=pool)
+    ok, reason = nan_checker.check(IMAGE)
+    assert not ok and "not finite" in reason
+    assert DiffusersSafetyCheck(str(tiny["sd_safety"]), pool=pool).check(IMAGE)[0]  # the same checker, finite: passes
+    clip = ClipSafetyCheck(str(tiny["clip"]), pool=pool)
+    model, _ = clip.scorer.load()
+    import torch
+
+    with torch.no_grad():
+        saved = model.visual_projection.weight.clone()
+        model.visual_projection.weight.fill_(float("nan"))
+    try:
+        ok, reason = clip.check(IMAGE)
+    finally:
+        with torch.no_grad():
+            model.visual_projection.weight.copy_(saved)
+    assert not ok and "not finite" in reason
+
+
 # ---- 6-7. VLM scores: NaN never passes; yes/no tokens are whole words ---------------------------
 
 

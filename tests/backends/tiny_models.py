@@ -173,7 +173,7 @@ def build_sd(folder: Path, kind: str = "t2i", seed: int = 0, nan_vae: bool = Fal
     return folder
 
 
-def build_sd_safety_checker(folder: Path, seed: int = 0, flag_everything: bool = False) -> Path:
+def build_sd_safety_checker(folder: Path, seed: int = 0, flag_everything: bool = False, nan_weights: bool = False) -> Path:
     """A tiny ``StableDiffusionSafetyChecker`` with its CLIP image processor, saved like
     ``CompVis/stable-diffusion-safety-checker``. ``flag_everything`` lowers its concept
     thresholds so that every image is flagged (its real decision rule, with other numbers)."""
@@ -190,6 +190,9 @@ def build_sd_safety_checker(folder: Path, seed: int = 0, flag_everything: bool =
     if flag_everything:
         with torch.no_grad():
             checker.concept_embeds_weights.fill_(-10.0)
+    if nan_weights:  # what a float16 overflow leaves: every comparison with a threshold is False
+        with torch.no_grad():
+            checker.visual_projection.weight.fill_(float("nan"))
     checker.save_pretrained(folder)
     CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
     return folder
