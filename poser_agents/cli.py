@@ -114,12 +114,12 @@ def cmd_experts(args: argparse.Namespace) -> int:
     rows = preset.describe(check_reachable=True)
     print(f"preset {preset.name} ({preset.path}): {sum(r['component'] == 'expert' for r in rows)} experts")
     for r in rows:
-        state = "" if r.get("model") is None else ("reachable" if r["reachable"] else "NOT reachable")
+        state = "" if r.get("model") is None else ("reachable" if r["reachable"] else f"NOT reachable ({r['status']})")
         where = r.get("where", "a Python entry point")
         print(f"  {r['component']:<9} {r['name']:<22} {r['type']:<16} {state:<13} {where}")
     if args.json:
         print(json.dumps({"preset": preset.name, "path": str(preset.path), "components": [
-            {k: r.get(k) for k in ("component", "name", "type", "model_path", "reachable", "where")} for r in rows]}, sort_keys=True))
+            {k: r.get(k) for k in ("component", "name", "type", "model_path", "reachable", "status", "where")} for r in rows]}, sort_keys=True))
     return 0
 
 

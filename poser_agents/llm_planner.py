@@ -34,8 +34,9 @@ class LLMPlannerConfig:
     avoid_tried: bool = True
     """On a retry, choose among experts not yet tried on this command when any is allowed."""
     pool: dict | None = None
-    """Model pool settings (``{"device": "auto", "max_on_device": 2}``); shared with the env's
-    components when equal, so the planner's model joins the same accelerator LRU."""
+    """Model pool settings (``{"device": "auto", "max_on_device": 2}``); None (the default) uses
+    the env's own pool (the one its real components load into), so the planner's model joins
+    the same accelerator LRU, and when it is the extractor's model it is that very copy."""
 
 
 class LLMPlannerAgent(BaselineAgent):
@@ -46,9 +47,12 @@ class LLMPlannerAgent(BaselineAgent):
     def __init__(self, env: gym.Env, config: LLMPlannerConfig | None = None, **kwargs: Any):
         from poser_env.backends.chat import ChatModel
 
+        from poser_env.backends.pool import env_chat_model, env_pool
+
         self.env = env
         self.cfg = config or LLMPlannerConfig(**kwargs)
-        self.chat = ChatModel(self.cfg.model, pool=self.cfg.pool)
+        shared = env_chat_model(env, self.cfg.model) if self.cfg.pool is None else None
+        self.chat = shared or ChatModel(self.cfg.model, pool=self.cfg.pool if self.cfg.pool is not None else env_pool(env))
         self.last_scores: dict[str, float] = {}
 
     def config(self) -> dict[str, Any]:

@@ -57,7 +57,7 @@ class ClipScorer:
 
         model, processor = self.load()
         pils = [Image.fromarray(np.asarray(im, dtype=np.uint8)).convert("RGB") for im in images]
-        inputs = processor(text=list(texts), images=pils, return_tensors="pt", padding=True, truncation=True)
+        inputs = processor(text=list(texts), images=pils, return_tensors="pt", padding=text_padding(model), truncation=True)
         param = next(model.parameters())
         inputs = inputs.to(param.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(param.dtype)
@@ -73,10 +73,24 @@ class ClipScorer:
         img, txt, _ = self._embed([image], texts)
         return np.nan_to_num((img @ txt.T)[0].cpu().numpy(), nan=0.0)
 
-    def logits(self, images: Sequence[np.ndarray], texts: Sequence[str]) -> np.ndarray:
-        """CLIP's zero-shot logits (images x texts), for classification."""
+    def logits(self, images: Sequence[np.ndarray], texts: Sequence[str], finite_only: bool = True) -> np.ndarray:
+        """CLIP's zero-shot logits (images x texts), for classification; ``finite_only=False``
+        keeps NaN so that a caller can refuse it (the safety check does)."""
         img, txt, scale = self._embed(images, texts)
-        return np.nan_to_num((scale * img @ txt.T).cpu().numpy(), nan=0.0)
+        out = (scale * img @ txt.T).cpu().numpy()
+        return np.nan_to_num(out, nan=0.0) if finite_only else out
+
+
+#: Model types whose text tower was trained on texts padded to the full length and has no
+#: attention mask: padding to the longest text of a batch changes their embeddings.
+MAX_LENGTH_PADDING = ("siglip", "siglip2")
+
+
+def text_padding(model: Any) -> str | bool:
+    """``"max_length"`` for SigLIP (as its model card prescribes: it pools the last position, so
+    a text's embedding would otherwise depend on the longest text it is batched with), else
+    padding to the longest text (CLIP masks the padding)."""
+    return "max_length" if getattr(getattr(model, "config", None), "model_type", "") in MAX_LENGTH_PADDING else True
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,16 @@ Failures become failed steps, never crashes: a CUDA out-of-memory error offloads
 model and retries once, then raises a clear error; NaN or infinite pixels (a float16 VAE
 overflow, typically) raise :class:`~poser_env.experts.base.ExpertOutputError`; a safety
 rejection raises :class:`~poser_env.backends.safety.SafetyRejection`.
+
+Safety checkers shipped inside a checkpoint (SD 1.x, InstructPix2Pix) are not loaded: safety is
+what the preset's ``[safety]`` says (off by default, or a check on every expert's output).
+``safety = {type = "builtin"}`` keeps the checkpoint's own checker instead; whichever checker
+ran, an image it flags (``nsfw_content_detected``, which diffusers returns as an all-black
+image) is a :class:`SafetyRejection`, never a black image scored as a result.
+
+Checked when the pipeline loads, in one line each: the task against the checkpoint (an
+inpainting UNet with 9 input channels is not a T2I model) and ``resolution`` against the
+model (a multiple of the VAE factor times the transformer's patch size: 16 for SD3 and PixArt).
 """
 
 from __future__ import annotations
@@ -93,7 +103,9 @@ class DiffusersExpert:
             raise ValueError(f"expert {name!r}: steps x strength = {self.settings.steps * self.settings.strength:g} < 1, so no denoising step would run; raise steps or strength")
         self.pool = pool if isinstance(pool, ModelPool) else shared_pool(pool)
         self.mask_provider = make_mask_provider(mask, allow_entry_points) if task == "inpaint" else None
-        self.safety = make_safety_check(safety, pool=self.pool, allow_entry_points=allow_entry_points)
+        self.builtin_safety = isinstance(safety, Mapping) and safety.get("type") == "builtin"
+        self.safety = None if self.builtin_safety else make_safety_check(safety, pool=self.pool, allow_entry_points=allow_entry_points)
+        self._multiple: int | None = None
 
     def __repr__(self) -> str:
         return f"DiffusersExpert({self.name!r}, task={self.task!r}, model={self.model.path!r})"
@@ -101,9 +113,25 @@ class DiffusersExpert:
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "task": self.task, "model": self.model.to_dict(), "cost": self.cost, **asdict(self.settings)}
 
+    @property
+    def pool_key(self) -> tuple:
+        return ("diffusers+checker" if self.builtin_safety else "diffusers", self.model)
+
     def pipeline(self) -> Any:
-        """The pipeline, loaded through the pool (and placed on its device)."""
-        return self.pool.pipeline(self.model, self.task)
+        """The pipeline, loaded through the pool (and placed on its device); the first load
+        checks ``resolution`` against the model."""
+        from poser_env.backends.models import ModelLoadError
+        from poser_env.backends.pool import size_multiple
+
+        pipe = self.pool.pipeline(self.model, self.task, builtin_safety=self.builtin_safety)
+        if self._multiple is None:
+            multiple = size_multiple(pipe)
+            res = self.settings.resolution
+            if res is not None and res % multiple:
+                raise ModelLoadError(f"expert {self.name!r}: resolution {res} does not suit {self.model.path!r} ({type(pipe).__name__}): "
+                                     f"it needs a multiple of {multiple}; use {max(multiple, res // multiple * multiple)}")
+            self._multiple = multiple
+        return pipe
 
     # ------------------------------------------------------------------------------------
 
@@ -120,7 +148,7 @@ class DiffusersExpert:
             out = self._run(prompt, text, canvas, size, seed)
         except torch.OutOfMemoryError:
             log.warning("expert %s: out of accelerator memory; offloading the other models and retrying once", self.name)
-            self.pool.offload_all(keep=("diffusers", self.model))
+            self.pool.offload_all(keep=self.pool_key)
             try:
                 out = self._run(prompt, text, canvas, size, seed)
             except torch.OutOfMemoryError as e:
@@ -142,7 +170,7 @@ class DiffusersExpert:
 
         pipe = self.pipeline()
         s = self.settings
-        res = s.resolution or _multiple_of_8(size[0])
+        res = s.resolution or _round_down(size[0], self._multiple or 8)
         kw: dict[str, Any] = {"prompt": prompt, "num_inference_steps": s.steps, "guidance_scale": s.guidance,
                               "generator": torch.Generator("cpu").manual_seed(seed), "output_type": "np"}
         if s.negative_prompt:
@@ -160,8 +188,13 @@ class DiffusersExpert:
                 mask = self.mask_provider(text, np.asarray(canvas.image))
                 kw.update(mask_image=Image.fromarray(mask).resize((res, res), Image.NEAREST), strength=s.strength, height=res, width=res)
         with torch.inference_mode():
-            images = pipe(**kw).images
-        return np.asarray(images[0])
+            result = pipe(**kw)
+        flagged = getattr(result, "nsfw_content_detected", None)
+        if flagged is not None and any(bool(f) for f in flagged):
+            # diffusers has replaced the image by black pixels: a rejection, not a result to score.
+            raise SafetyRejection(f"expert {self.name!r}: the checkpoint's safety checker flagged the image "
+                                  f"(nsfw_content_detected; diffusers returned it black)")
+        return np.asarray(result.images[0])
 
     def _to_canvas_image(self, out: np.ndarray, size: tuple[int, int], canvas: Canvas | None, text: str) -> np.ndarray:
         from PIL import Image
@@ -183,8 +216,8 @@ class DiffusersExpert:
         return np.ascontiguousarray(img)
 
 
-def _multiple_of_8(n: int) -> int:
-    return max(8, (int(n) // 8) * 8)
+def _round_down(n: int, multiple: int) -> int:
+    return max(multiple, (int(n) // multiple) * multiple)
 
 
 __all__ = ["DiffusersExpert", "DiffusionSettings", "SafetyRejection", "TASKS"]

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from poser_env.backends.models import BackendLoadError, ModelRef, reachable
+from poser_env.backends.models import REACHABLE, BackendLoadError, ModelRef, hub_status
 from poser_env.config import EnvConfig
 from poser_env.registry import RegistryError, find_preset, load_preset
 
@@ -59,13 +59,16 @@ class RealPreset:
     """One row per component and model: ``component``, ``name``, ``type``, ``model`` (ModelRef dict)."""
 
     def describe(self, check_reachable: bool = True) -> list[dict[str, Any]]:
-        """The rows of ``models``, each with ``reachable`` and ``where`` (nothing is loaded)."""
+        """The rows of ``models``, each with ``reachable``, ``status`` (see
+        :func:`~poser_env.backends.models.hub_status`: "not-found" on the hub is told apart from
+        "not cached") and ``where`` (nothing is loaded)."""
         rows = []
         for row in self.models:
             out = dict(row)
             out["model_path"] = row["model"]["path"] if row.get("model") else ""
             if check_reachable and row.get("model"):
-                out["reachable"], out["where"] = reachable(ModelRef.coerce(row["model"]))
+                out["status"], out["where"] = hub_status(ModelRef.coerce(row["model"]))
+                out["reachable"] = out["status"] in REACHABLE
             rows.append(out)
         return rows
 

@@ -15,6 +15,11 @@ H x W x 3). Built-in, from plain data:
   CLIP checkpoint works, and the labels are yours to write.
 - ``{"entry_point": "module:Class", "kwargs": {...}}``: your own classifier, only when the preset
   is loaded with ``allow_entry_points=True``.
+- ``{"type": "builtin"}``: no extra model; the diffusers experts keep the safety checker their
+  checkpoint ships (SD 1.x, InstructPix2Pix), which is otherwise left out at load, and a flagged
+  image is a rejection (see :mod:`.diffusers_experts`).
+
+A check whose classifier returns NaN (a float16 overflow) rejects: an unknown answer is never a pass.
 """
 
 from __future__ import annotations
@@ -59,13 +64,18 @@ class ClipSafetyCheck:
         self.scorer = ClipScorer(model, pool=pool)
 
     def p_unsafe(self, image: np.ndarray) -> float:
-        logits = self.scorer.logits([image], self.unsafe + self.safe)[0]
+        """P(any unsafe description); NaN when the model's scores are not finite."""
+        logits = self.scorer.logits([image], self.unsafe + self.safe, finite_only=False)[0]
+        if not np.isfinite(logits).all():
+            return float("nan")
         p = np.exp(logits - logits.max())
         p /= p.sum()
         return float(p[: len(self.unsafe)].sum())
 
     def check(self, image: np.ndarray) -> tuple[bool, str]:
         p = self.p_unsafe(image)
+        if not np.isfinite(p):
+            return False, "the classifier's scores are not finite (NaN: a float16 overflow is the usual cause)"
         return p <= self.threshold, f"P(unsafe) = {p:.2f} > {self.threshold:.2f}"
 
 
@@ -87,8 +97,15 @@ class DiffusersSafetyCheck:
         checker, processor = self._load()
         param = next(checker.parameters())
         clip_input = processor(images=[image], return_tensors="pt").pixel_values.to(param.device, param.dtype)
-        with torch.no_grad():
-            _, flagged = checker(images=image[None].astype(np.float32) / 255.0, clip_input=clip_input)
+        finite: list[bool] = []  # NaN embeddings compare False with every threshold: "not flagged"
+        hook = checker.visual_projection.register_forward_hook(lambda m, a, out: finite.append(bool(torch.isfinite(out).all())))
+        try:
+            with torch.no_grad():
+                _, flagged = checker(images=image[None].astype(np.float32) / 255.0, clip_input=clip_input)
+        finally:
+            hook.remove()
+        if not all(finite):
+            return False, "StableDiffusionSafetyChecker's embeddings are not finite (NaN: a float16 overflow is the usual cause)"
         return (not bool(flagged[0])), "flagged by StableDiffusionSafetyChecker"
 
 
@@ -118,10 +135,10 @@ def make_safety_check(spec: Mapping[str, Any] | None, pool: Any = None, allow_en
 
         return load_entry_point(spec["entry_point"])(**dict(spec.get("kwargs") or {}))
     kind = spec.pop("type", "none")
-    if kind == "none":
+    if kind in ("none", "builtin"):  # builtin: the diffusers expert keeps the checkpoint's own checker
         return None
     if kind == "clip":
         return ClipSafetyCheck(pool=pool, **spec)
     if kind == "diffusers":
         return DiffusersSafetyCheck(pool=pool, **spec)
-    raise ValueError(f"unknown safety check type {kind!r}; allowed: none, clip, diffusers (or an entry_point with allow_entry_points)")
+    raise ValueError(f"unknown safety check type {kind!r}; allowed: none, builtin, clip, diffusers (or an entry_point with allow_entry_points)")

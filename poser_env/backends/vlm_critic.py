@@ -9,7 +9,15 @@ trained on. This is VQAScore / TIFA-style scoring:
   sum over their spellings ("yes", "Yes", " yes", ...). The two-way ratio, not the raw
   probability, because chat models spread mass over "Sure", "The", "**" ...; 0.5 is "unsure".
   A check passes when ``p_yes >= threshold``; its confidence is ``max(p_yes, 1 - p_yes)``.
-- Questions are scored in batches of ``batch_size`` (one forward pass each, left padding).
+  Only tokens that decode to a whole spelling count (:func:`answer_token_ids`): with a
+  SentencePiece vocabulary "YES" starts with the piece "Y", which would add the mass of every
+  answer that starts with a Y to "yes".
+- A score that is not finite (NaN from a float16 overflow) fails its check with a note saying
+  so, and a warning: an unknown answer is never a pass.
+- Questions are scored in batches of ``batch_size`` (one forward pass each, left padding), and
+  the model computes logits for the last position only (``logits_to_keep=1``, no cache): with
+  LLaVA-OneVision's image tiling a question is thousands of tokens long, and full-vocabulary
+  logits at every position would cost gigabytes per batch.
 - For the failed checks (at most ``max_notes``), one batched ``generate`` asks what the model
   sees instead; a short, readable answer becomes the check's note, which the env's reflection
   hands to the next expert. An empty or unreadable answer (a garbage-talking model) is
@@ -90,22 +98,10 @@ class VLMScorer:
 
     def _answer_ids(self, processor: Any) -> tuple[list[int], list[int]]:
         if self._ids is None:
-            tok = processor.tokenizer
-
-            def first_ids(words: Sequence[str]) -> set[int]:
-                out = set()
-                for w in words:
-                    ids = tok.encode(w, add_special_tokens=False)
-                    if ids:
-                        out.add(ids[0])
-                return out
-
-            yes, no = first_ids(YES_WORDS), first_ids(NO_WORDS)
-            both = yes & no
-            yes, no = sorted(yes - both), sorted(no - both)
-            if not yes or not no:
-                raise ValueError(f"the tokenizer of {self.ref.path!r} has no distinct first token for 'yes' and 'no'")
-            self._ids = (yes, no)
+            try:
+                self._ids = answer_token_ids(processor.tokenizer)
+            except ValueError as e:
+                raise ValueError(f"the tokenizer of {self.ref.path!r}: {e}") from None
         return self._ids
 
     def p_yes(self, image: np.ndarray, questions: Sequence[str]) -> np.ndarray:
@@ -124,11 +120,13 @@ class VLMScorer:
             batch = [q.strip() + self.settings.suffix for q in questions[i : i + bs]]
             inputs = self._inputs(processor, model, pil, batch)
             with torch.inference_mode():
-                logits = model(**inputs).logits[:, -1, :].float()
-            logp = torch.log_softmax(logits, dim=-1)
+                logits = model(**inputs, logits_to_keep=1, use_cache=False).logits
+            if logits.ndim != 3 or tuple(logits.shape[:2]) != (len(batch), 1):
+                raise RuntimeError(f"VLM critic {self.ref.path!r}: expected logits of shape ({len(batch)}, 1, vocab) "
+                                   f"for the last position, got {tuple(logits.shape)}")
+            logp = torch.log_softmax(logits[:, -1, :].float(), dim=-1)
             margin = torch.logsumexp(logp[:, yes], -1) - torch.logsumexp(logp[:, no], -1)
-            p = torch.sigmoid(margin).cpu().numpy()
-            out.append(np.nan_to_num(p, nan=0.5))
+            out.append(torch.sigmoid(margin).cpu().numpy())  # NaN stays NaN: the critic fails it
         return np.concatenate(out)
 
     def notes(self, image: np.ndarray, questions: Sequence[str]) -> list[str]:
@@ -181,13 +179,43 @@ class VLMCritic:
     def critique(self, canvas: Canvas, checks: Sequence[Check]) -> Verdict:
         checks = list(checks)
         p = self.scorer.p_yes(canvas.image, [c.question for c in checks])
-        passed = [bool(x >= self.settings.threshold) for x in p]
-        notes = [""] * len(checks)
-        failed = [i for i, ok in enumerate(passed) if not ok][: self.settings.max_notes]
+        finite = np.isfinite(p)
+        passed = [bool(ok and x >= self.settings.threshold) for ok, x in zip(finite, p)]
+        notes = ["" if ok else NOT_FINITE_NOTE for ok in finite]
+        if not finite.all():
+            log.warning("VLM critic %s: %d of %d scores are not finite (NaN); those checks fail. A float16 overflow is the "
+                        "usual cause: set dtype = 'bfloat16' or 'float32' for this model", self.model_id, int((~finite).sum()), len(p))
+        failed = [i for i, ok in enumerate(passed) if not ok and finite[i]][: self.settings.max_notes]
         if self.settings.notes and failed:
             for i, note in zip(failed, self.scorer.notes(canvas.image, [checks[i].question for i in failed])):
                 notes[i] = f"I see {note}" if note else ""
-        return Verdict(tuple(CheckResult(c, ok, float(max(x, 1 - x)), n) for c, ok, x, n in zip(checks, passed, p, notes)))
+        conf = [float(max(x, 1 - x)) if ok else 0.0 for ok, x in zip(finite, p)]
+        return Verdict(tuple(CheckResult(c, ok, cf, n) for c, ok, cf, n in zip(checks, passed, conf, notes)))
+
+
+#: The note of a check whose score was not a number.
+NOT_FINITE_NOTE = "the critic's score was not a number (NaN), so the check counts as failed"
+
+
+def answer_token_ids(tok: Any) -> tuple[list[int], list[int]]:
+    """(yes ids, no ids): the first token of each spelling of "yes" / "no", kept only when that
+    token alone decodes to the whole spelling (so SentencePiece's "Y" of "YES" is left out), and
+    never a token in both sets."""
+
+    def whole_word_ids(words: Sequence[str]) -> set[int]:
+        out = set()
+        for w in words:
+            ids = tok.encode(w, add_special_tokens=False)
+            if ids and tok.decode([ids[0]]).strip() == w.strip():
+                out.add(ids[0])
+        return out
+
+    yes, no = whole_word_ids(YES_WORDS), whole_word_ids(NO_WORDS)
+    both = yes & no
+    yes, no = sorted(yes - both), sorted(no - both)
+    if not yes or not no:
+        raise ValueError("no token decodes to the whole word 'yes' or 'no'; a yes/no critic cannot read this vocabulary")
+    return yes, no
 
 
 _TOKEN = re.compile(r"""^["'(]*(?:[A-Za-z]+(?:['-][A-Za-z]+)*|\d+)[.,;:!?"')]*$""")

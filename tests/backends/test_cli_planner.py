@@ -28,6 +28,8 @@ def test_poser_experts_lists_components_and_reachability(tiny_preset, tmp_path, 
     assert main(["experts", "--preset", "real12", "--json"]) == 0  # hub ids: not cached, offline
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert len([c for c in out["components"] if c["component"] == "expert"]) == 12
+    # offline here: every hub id is "not asked", never reported as missing from the hub
+    assert {c["status"] for c in out["components"]} <= {"not-cached-offline", "hub-unreachable"}
     assert main(["experts", "--preset", str(tmp_path / "none.toml")]) == 2
     assert "built-in presets" in capsys.readouterr().err
 

@@ -70,9 +70,10 @@ def build_chat_llm(folder: Path, seed: int = 0, suppress_all_but: str | None = N
     return folder
 
 
-def build_vlm(folder: Path, seed: int = 0, suppress_all_but: str | None = None) -> Path:
+def build_vlm(folder: Path, seed: int = 0, suppress_all_but: str | None = None, nan_weights: bool = False) -> Path:
     """A tiny LLaVA: a CLIP vision tower, a Llama text model, LlavaProcessor with a chat template.
-    ``suppress_all_but`` as for :func:`build_chat_llm` (applies to ``generate`` only)."""
+    ``suppress_all_but`` as for :func:`build_chat_llm` (applies to ``generate`` only);
+    ``nan_weights`` fills the text model's final norm with NaN (what a float16 overflow leaves)."""
     import torch
     from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
@@ -87,6 +88,9 @@ def build_vlm(folder: Path, seed: int = 0, suppress_all_but: str | None = None) 
     cfg = LlavaConfig(vision_config=vision, text_config=text, image_token_id=image_id, image_token_index=image_id,
                       vision_feature_layer=-1, vision_feature_select_strategy="full", projector_hidden_act="gelu")
     model = LlavaForConditionalGeneration(cfg).eval()
+    if nan_weights:
+        with torch.no_grad():
+            model.model.language_model.norm.weight.fill_(float("nan"))
     if suppress_all_but is not None:
         keep = tok.convert_tokens_to_ids(suppress_all_but)
         model.generation_config.suppress_tokens = [i for i in range(len(tok)) if i != keep]
@@ -169,7 +173,7 @@ def build_sd(folder: Path, kind: str = "t2i", seed: int = 0, nan_vae: bool = Fal
     return folder
 
 
-def build_sd_safety_checker(folder: Path, seed: int = 0, flag_everything: bool = False) -> Path:
+def build_sd_safety_checker(folder: Path, seed: int = 0, flag_everything: bool = False, nan_weights: bool = False) -> Path:
     """A tiny ``StableDiffusionSafetyChecker`` with its CLIP image processor, saved like
     ``CompVis/stable-diffusion-safety-checker``. ``flag_everything`` lowers its concept
     thresholds so that every image is flagged (its real decision rule, with other numbers)."""
@@ -186,6 +190,9 @@ def build_sd_safety_checker(folder: Path, seed: int = 0, flag_everything: bool =
     if flag_everything:
         with torch.no_grad():
             checker.concept_embeds_weights.fill_(-10.0)
+    if nan_weights:  # what a float16 overflow leaves: every comparison with a threshold is False
+        with torch.no_grad():
+            checker.visual_projection.weight.fill_(float("nan"))
     checker.save_pretrained(folder)
     CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
     return folder
@@ -270,4 +277,187 @@ def build_trained_chat_llm(folder: Path, conversations: list[tuple[list[dict], s
     model.generation_config.pad_token_id = tok.pad_token_id
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
+    return folder
+
+
+# ---- tiny models mirroring the real checkpoints where it matters (issue 17) -------------------
+
+
+def train_spiece(path: Path, vocab_size: int = 96) -> Path:
+    """A small SentencePiece unigram model trained on the corpus, written as ``spiece.model``
+    (the only tokenizer weights T5 checkpoints such as PixArt's ship)."""
+    import io
+
+    import sentencepiece as spm
+
+    out = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(_CORPUS * 8), model_writer=out, vocab_size=vocab_size,
+                                   model_type="unigram", pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
+                                   character_coverage=1.0, minloglevel=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def build_pixart(folder: Path, seed: int = 0) -> Path:
+    """A tiny PixArt-alpha pipeline saved like ``PixArt-alpha/PixArt-XL-2-512x512``: a
+    ``Transformer2DModel`` (patch size 2, learned sigma), a T5 encoder, and a ``tokenizer/``
+    folder that holds only ``spiece.model`` (plus the small JSON files the real one has)."""
+    import json
+
+    import torch
+    from diffusers import AutoencoderKL, DPMSolverMultistepScheduler, PixArtAlphaPipeline, PixArtTransformer2DModel
+    from transformers import T5Config, T5EncoderModel, T5Tokenizer
+
+    torch.manual_seed(seed)
+    spiece = train_spiece(folder / "tokenizer" / "spiece.model")
+    tok = T5Tokenizer(vocab_file=str(spiece), extra_ids=0, legacy=False)
+    # Room for the 100 <extra_id_*> tokens a reloaded T5 tokenizer adds (the real T5 has 32,128 rows for 32,100 tokens).
+    text = T5EncoderModel(T5Config(vocab_size=len(tok) + 128, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+                                   relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1))
+    transformer = PixArtTransformer2DModel(sample_size=32, num_layers=2, patch_size=2, attention_head_dim=8, num_attention_heads=4,
+                                           in_channels=4, out_channels=8, cross_attention_dim=32, caption_channels=32,
+                                           norm_num_groups=32, norm_type="ada_norm_single", num_embeds_ada_norm=1000)
+    # Four VAE blocks: the real scale factor 8, so that PixArt's unit is 8 x patch 2 = 16 pixels.
+    vae = AutoencoderKL(block_out_channels=(16, 16, 16, 16), in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
+                        up_block_types=("UpDecoderBlock2D",) * 4, latent_channels=4, norm_num_groups=16, sample_size=256, layers_per_block=1)
+    pipe = PixArtAlphaPipeline(tokenizer=tok, text_encoder=text, vae=vae, transformer=transformer, scheduler=DPMSolverMultistepScheduler())
+    pipe.save_pretrained(folder)
+    tokdir = folder / "tokenizer"
+    for f in tokdir.iterdir():  # keep what the real folder has: spiece.model and its configs, no tokenizer.json
+        if f.name not in ("spiece.model", "tokenizer_config.json", "special_tokens_map.json"):
+            f.unlink()
+    cfg = json.loads((tokdir / "tokenizer_config.json").read_text())
+    cfg["tokenizer_class"] = "T5Tokenizer"
+    (tokdir / "tokenizer_config.json").write_text(json.dumps(cfg))
+    return folder
+
+
+def build_sd_with_checker(folder: Path, checker: Path, seed: int = 0) -> Path:
+    """A tiny SD pipeline that ships a safety checker inside it (``safety_checker/`` and
+    ``feature_extractor/`` folders, listed in model_index.json), like SD 1.5 and
+    InstructPix2Pix; ``checker`` is a folder from :func:`build_sd_safety_checker`."""
+    from diffusers import DiffusionPipeline, StableDiffusionPipeline
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPImageProcessor
+
+    base = DiffusionPipeline.from_pretrained(build_sd(folder.with_name(folder.name + "-base"), "t2i", seed=seed))
+    pipe = StableDiffusionPipeline(**{k: v for k, v in base.components.items() if k not in ("safety_checker", "feature_extractor")},
+                                   safety_checker=StableDiffusionSafetyChecker.from_pretrained(checker),
+                                   feature_extractor=CLIPImageProcessor.from_pretrained(checker), requires_safety_checker=True)
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def build_sd_variant_only(folder: Path, kind: str = "inpaint", variant: str = "fp16", seed: int = 3) -> Path:
+    """A tiny pipeline saved with ``variant`` files only (``*.fp16.safetensors``), like the
+    official SD 1.5 inpainting repository's safetensors."""
+    from diffusers import DiffusionPipeline
+
+    pipe = DiffusionPipeline.from_pretrained(build_sd(folder.with_name(folder.name + "-plain"), kind, seed=seed))
+    pipe.save_pretrained(folder, variant=variant)
+    return folder
+
+
+def build_sdxl(folder: Path, seed: int = 0, dtype: str = "float16") -> Path:
+    """A tiny SDXL base (two CLIP text encoders, one with projection; text-time conditioning),
+    saved in ``dtype``."""
+    import torch
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    torch.manual_seed(seed)
+    tok = clip_tokenizer()
+    unet = UNet2DConditionModel(block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
+                                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+                                attention_head_dim=(2, 4), use_linear_projection=True, addition_embed_type="text_time",
+                                addition_time_embed_dim=8, transformer_layers_per_block=(1, 1), projection_class_embeddings_input_dim=80,
+                                cross_attention_dim=64, norm_num_groups=16)
+    vae = AutoencoderKL(block_out_channels=(16, 32), in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
+                        up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, norm_num_groups=16, sample_size=32)
+    tc = dict(vocab_size=len(tok), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=77,
+              eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id, pad_token_id=tok.pad_token_id, projection_dim=32, hidden_act="gelu")
+    pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=CLIPTextModel(CLIPTextConfig(**tc)), tokenizer=tok,
+                                     text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(**tc)), tokenizer_2=tok, unet=unet,
+                                     scheduler=EulerDiscreteScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012))
+    pipe.to(getattr(torch, dtype)).save_pretrained(folder)
+    return folder
+
+
+def build_siglip(folder: Path, seed: int = 0) -> Path:
+    """A tiny SigLIP (text tower without attention mask, pooled at the last position) with a
+    SentencePiece tokenizer, saved like ``google/siglip-*``."""
+    import torch
+    from transformers import SiglipConfig, SiglipModel, SiglipProcessor, SiglipTokenizer
+    from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
+
+    torch.manual_seed(seed)
+    spiece = train_spiece(folder / "_spiece" / "spiece.model")
+    tok = SiglipTokenizer(vocab_file=str(spiece), model_max_length=16)
+    cfg = SiglipConfig(text_config=dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                        max_position_embeddings=16, pad_token_id=tok.pad_token_id),
+                       vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8))
+    SiglipModel(cfg).eval().save_pretrained(folder)
+    SiglipProcessor(image_processor=SiglipImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tok).save_pretrained(folder)
+    return folder
+
+
+def mistral_tokenizer(folder: Path):
+    """Mistral's real SentencePiece tokenizer (the 32k vocabulary of Mistral-7B-Instruct v0.1/v0.2,
+    which LLaVA-NeXT Mistral 7B uses), from the file the ``mistral_common`` package ships, saved
+    as ``tokenizer.model`` (as the hub checkpoints ship it) and loaded by ``AutoTokenizer``."""
+    import json
+    import shutil
+    from importlib.resources import files
+
+    from transformers import AutoTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(str(files("mistral_common") / "data" / "tokenizer.model.v1"), folder / "tokenizer.model")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "LlamaTokenizer", "legacy": True, "add_bos_token": True,
+                                                              "add_eos_token": False, "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}))
+    return AutoTokenizer.from_pretrained(folder)
+
+
+def build_onevision(folder: Path, seed: int = 0, nan_weights: bool = False) -> Path:
+    """A tiny LLaVA-OneVision (SigLIP vision tower, Qwen2 text model, anyres tiling), saved with
+    the files the real ``llava-hf/llava-onevision-qwen2-0.5b-ov-hf`` has: the image processor's
+    ``preprocessor_config.json``, ``processor_config.json``, a chat template and a
+    ``video_processor/`` config, which transformers 5 loads through ``AutoProcessor`` (and which
+    needs torchvision). Written by hand so that it can be built without torchvision.
+    ``nan_weights`` fills the language model's last norm with NaN (an fp16 overflow's result)."""
+    import json
+
+    import torch
+    from transformers import LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration, Qwen2Config, SiglipVisionConfig
+    from transformers.models.llava_onevision.image_processing_pil_llava_onevision import LlavaOnevisionImageProcessorPil
+
+    torch.manual_seed(seed)
+    tok = chat_tokenizer(extra_special=("<image>", "<video>"))
+    vision = SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32,
+                                patch_size=8, vision_use_head=False)
+    text = Qwen2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                       num_key_value_heads=2, max_position_embeddings=4096, tie_word_embeddings=True, eos_token_id=tok.eos_token_id,
+                       pad_token_id=tok.pad_token_id)
+    pins = [[32, 32], [32, 64], [64, 32], [64, 64]]
+    cfg = LlavaOnevisionConfig(vision_config=vision, text_config=text, image_token_index=tok.convert_tokens_to_ids("<image>"),
+                               video_token_index=tok.convert_tokens_to_ids("<video>"), image_grid_pinpoints=pins,
+                               vision_feature_select_strategy="full", vision_feature_layer=-1)
+    model = LlavaOnevisionForConditionalGeneration(cfg).eval()
+    if nan_weights:
+        with torch.no_grad():
+            model.model.language_model.norm.weight.fill_(float("nan"))
+    model.generation_config.eos_token_id = tok.eos_token_id
+    model.generation_config.pad_token_id = tok.pad_token_id
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    LlavaOnevisionImageProcessorPil(size={"height": 32, "width": 32}, image_grid_pinpoints=pins).save_pretrained(folder)
+    (folder / "processor_config.json").write_text(json.dumps({"processor_class": "LlavaOnevisionProcessor", "num_image_tokens": 16,
+                                                              "vision_feature_select_strategy": "full", "vision_aspect_ratio": "anyres_max_9"}))
+    (folder / "chat_template.jinja").write_text(CHAT_TEMPLATE)
+    (folder / "video_processor").mkdir(exist_ok=True)
+    (folder / "video_processor" / "preprocessor_config.json").write_text(json.dumps({
+        "video_processor_type": "LlavaOnevisionVideoProcessor", "processor_class": "LlavaOnevisionProcessor",
+        "size": {"height": 32, "width": 32}, "do_resize": True, "do_rescale": True, "do_normalize": True,
+        "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}))
     return folder
