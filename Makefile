@@ -29,7 +29,7 @@ demo: $(STAMP)
 	$(VENV)/bin/poser demo
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis
