@@ -59,8 +59,9 @@ class ServingConfig:
     address: str | None = None
     """Ray to join when this process has none: None starts a local instance, ``auto`` or ``HOST:PORT`` joins a cluster."""
     timeout_s: float = 300.0
-    """A call slower than this is a failed step, and its server is restarted (a model's first
-    call includes its loading: leave room for it)."""
+    """A call slower than this is a failed step, and its server is restarted. It counts from the
+    request, so it includes the model's first loading and the wait behind other env runners'
+    requests (a server answers one at a time): leave room for both."""
     start_timeout_s: float = 600.0
     """How long a new or restarting server may take to come up before a call is sent to it."""
     num_cpus: float = 1.0
