@@ -17,7 +17,7 @@ reference: ``docs/real-models.md``)::
     [extractor]                   # type = "llm" | "grammar", model, settings
     [safety]                      # type = "none" (default) | "clip" | "diffusers"
     [serving]                     # serve the experts and critic with Ray: experts, critic (bools),
-                                  # address, timeout_s, num_cpus, num_gpus, max_restarts, prefix
+                                  # timeout_s, num_cpus, num_gpus, max_restarts, prefix
 
 Security: a preset is data, not code. Its ``type`` names map to this package's classes; an
 ``entry_point`` (arbitrary Python to import) is refused unless the caller passes

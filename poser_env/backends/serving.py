@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping, Sequence
 
@@ -56,8 +57,6 @@ class ServedCallError(RuntimeError):
 class ServingConfig:
     """How components are served (the ``[serving]`` table of a preset, or ``serving=`` kwargs)."""
 
-    address: str | None = None
-    """Ray to join when this process has none: None starts a local instance, ``auto`` or ``HOST:PORT`` joins a cluster."""
     timeout_s: float = 300.0
     """A call slower than this is a failed step, and its server is restarted. It counts from the
     request, so it includes the model's first loading and the wait behind other env runners'
@@ -78,6 +77,8 @@ class ServingConfig:
             raise ValueError(f"serving timeout_s and start_timeout_s must be positive, got {self.timeout_s!r}, {self.start_timeout_s!r}")
         if float(self.num_cpus) < 0 or float(self.num_gpus) < 0:
             raise ValueError(f"serving num_cpus and num_gpus must be >= 0, got {self.num_cpus!r}, {self.num_gpus!r}")
+        if not isinstance(self.prefix, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,40}", self.prefix):
+            raise ValueError(f"serving prefix must be 1 to 41 letters, digits, '_', '.' or '-', got {self.prefix!r}")
         if isinstance(self.max_restarts, bool) or not isinstance(self.max_restarts, int) or self.max_restarts < -1:
             raise ValueError(f"serving max_restarts must be an int >= -1, got {self.max_restarts!r}")
 
@@ -89,6 +90,9 @@ class ServingConfig:
             return cfg
         known = {f.name for f in fields(cls)}
         unknown = set(cfg) - known
+        if "address" in unknown:
+            raise ValueError("a Ray address is the caller's choice, never a setting: connect first "
+                             "(poser_agents.distributed.init_ray(address=...) or ray.init), then build the env")
         if unknown:
             raise ValueError(f"unknown serving setting(s) {sorted(unknown)}; allowed: {', '.join(sorted(known))}")
         return cls(**dict(cfg))
@@ -146,24 +150,25 @@ def server_name(specs: Mapping[str, Mapping[str, Any]], prefix: str = "imagepose
     return f"{prefix}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 
-def _ray(address: str | None) -> Any:
+def _ray() -> Any:
+    """Ray as the caller connected it; a new local instance if the process has none.
+
+    The address is never read from a preset or a spec: joining a cluster means unpickling what
+    it sends back, so only the caller may choose one (connect before building the env)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         import ray
     except ImportError:
         raise RegistryError("served experts and critics need Ray: pip install 'imageposer[ray]'") from None
     if not ray.is_initialized():
-        if address is None:
-            ray.init(address="local", namespace=NAMESPACE, include_dashboard=False)
-        else:
-            ray.init(address=address, namespace=NAMESPACE)
+        ray.init(address="local", namespace=NAMESPACE, include_dashboard=False)
     return ray
 
 
 def get_server(name: str, specs: Mapping[str, Mapping[str, Any]] | None = None, serving: Any = None) -> Any:
     """The handle of server ``name``; with ``specs``, started if nobody has started it yet."""
     cfg = ServingConfig.coerce(serving)
-    ray = _ray(cfg.address)
+    ray = _ray()
     if specs is None:
         try:
             return ray.get_actor(name, namespace=NAMESPACE)
@@ -220,7 +225,7 @@ class _Proxy:
     def call(self, method: str, *args: Any) -> Any:
         from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
-        ray = _ray(self.serving.address)
+        ray = _ray()
         what = f"served {self.component!r} (server {self.server})"
         try:
             handle = self.handle()

@@ -117,3 +117,11 @@ def test_a_missing_server_is_one_clear_error(ray_local):
     with pytest.raises(RegistryError, match="no served component 'nobody-serves-this'"):
         ServedExpert("x", server="nobody-serves-this", kind="t2i", cost=1.0).__call__("draw", None, np.random.default_rng(0))
     assert server_name({"a": {"name": "a", "entry_point": "m:C"}}) == server_name({"a": {"name": "a", "entry_point": "m:C"}})
+
+
+def test_serving_table_is_checked_and_cannot_name_a_ray_address(tmp_path, tiny):
+    for extra, words in (('[serving]\naddress = "10.0.0.1:6379"', "caller's choice"),
+                         ("[serving]\nnum_gpus = -1", "must be >= 0"),
+                         ("[serving]\nbogus = 1", "unknown serving setting")):
+        with pytest.raises(RegistryError, match=words):
+            load_real_preset(write_preset(tmp_path, tiny, "bad.toml", extra=extra))
