@@ -37,7 +37,7 @@ demo: $(STAMP)
 	$(VENV)/bin/poser demo
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 --dist loadgroup -q
+	$(PY) -m pytest -n 2 -q
 	$(MAKE) test-rllib
 
 $(RLLIB_STAMP): pyproject.toml

@@ -14,8 +14,9 @@ def ray_local():
     """One local Ray instance for the whole session (2 CPUs, no dashboard, no usage stats).
 
     Tests that use it are skipped, with the reason, where Ray is not installed (the optional
-    ``[ray]`` extra). Under pytest-xdist, mark them ``xdist_group("ray")`` so that one worker
-    runs them all and Ray starts once."""
+    ``[ray]`` extra). Under pytest-xdist each worker that runs such a test starts its own
+    instance (``--dist loadgroup`` would pin them to one worker, but pytest-xdist 3.8 cannot
+    group tests under pytest 9.2: it renames ``item._nodeid``, which pytest 9 no longer reads)."""
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     pytest.importorskip("ray", reason="Ray is not installed (pip install 'imageposer[ray]')")
     from poser_agents.distributed.runtime import init_ray

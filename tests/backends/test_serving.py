@@ -14,7 +14,7 @@ from poser_env.backends.serving import ServedCritic, ServedExpert, server_name
 from poser_env.registry import RegistryError, load_preset
 from tests.backends.conftest import write_preset
 
-pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
+pytestmark = pytest.mark.ray
 
 SERVING = {"num_cpus": 0, "timeout_s": 60}
 
@@ -111,6 +111,20 @@ def test_a_served_expert_that_dies_or_hangs_is_a_failed_step_then_restarted(ray_
         assert new_pid != pid
         pid = new_pid
     assert expert._proxy.failures == 2
+
+
+def test_a_registry_entry_names_a_running_server(ray_local):
+    from poser_env.backends.serving import start_server
+
+    spec = load_preset("synthetic", "experts")["experts"][3]
+    start_server("test-named-server", {"painter": spec}, {"num_cpus": 0})
+    entry = {"name": "painter", "entry_point": "poser_env.backends.serving:ServedExpert",
+             "kwargs": {"server": "test-named-server", "serving": {"timeout_s": 60}}}
+    served = gym.make("ImagePoser-v0", experts=[entry])
+    local = gym.make("ImagePoser-v0", experts=[spec])
+    assert served.unwrapped.registry[0].kind == local.unwrapped.registry[0].kind  # read from the server
+    a, b = _episode(local, [0, 0, 0], seed=4), _episode(served, [0, 0, 0], seed=4)
+    assert all(np.array_equal(x, y) for x, y in zip(a[0], b[0])) and a[1] == b[1]
 
 
 def test_a_missing_server_is_one_clear_error(ray_local):

@@ -10,7 +10,7 @@ from poser_agents.cli import main
 from poser_agents.distributed.evaluation import episode_independent, evaluate_on_ray, plan_shards
 from poser_agents.evaluation import evaluate
 
-pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
+pytestmark = pytest.mark.ray
 
 
 def test_shards_cover_every_episode_once_and_keep_stateful_agents_whole():

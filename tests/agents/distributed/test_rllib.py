@@ -18,7 +18,7 @@ pytest.importorskip("ray.rllib", reason="ray[rllib] is not installed here (it pi
 
 from poser_agents.distributed.rllib import RLlibObservation, dqn_config  # noqa: E402
 
-pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]
+pytestmark = pytest.mark.ray
 
 
 def test_observation_layout_for_rllib():
