@@ -108,6 +108,7 @@ class ModelServer:
     def __init__(self, specs: Mapping[str, Mapping[str, Any]]):
         self.specs = {name: ComponentSpec.coerce(s) for name, s in specs.items()}
         self._built: dict[str, Any] = {}
+        self.calls = 0
 
     def _component(self, name: str) -> Any:
         if name not in self._built:
@@ -122,6 +123,10 @@ class ModelServer:
         """The server's process id (a restarted server has a new one)."""
         return os.getpid()
 
+    def stats(self) -> dict[str, Any]:
+        """Process id, components built so far, calls answered (to see that env runners share it)."""
+        return {"pid": os.getpid(), "built": sorted(self._built), "calls": self.calls}
+
     def describe(self, name: str) -> dict[str, Any]:
         c = self._component(name)
         return {k: getattr(c, k) for k in ("kind", "cost", "description", "model_id", "scores_commands") if hasattr(c, k)}
@@ -129,11 +134,13 @@ class ModelServer:
     def expert(self, name: str, instruction: str, canvas: Canvas | None, rng_state: dict) -> tuple[Canvas, dict]:
         rng = np.random.Generator(getattr(np.random, rng_state["bit_generator"])())
         rng.bit_generator.state = rng_state
+        self.calls += 1
         out = self._component(name)(instruction, canvas, rng)
         return out, rng.bit_generator.state
 
     def critique(self, name: str, canvas: Canvas, checks: Sequence[Check], commands: Sequence[Command] | None) -> Verdict:
         critic = self._component(name)
+        self.calls += 1
         if commands is not None and getattr(critic, "scores_commands", False):
             return critic.critique(canvas, checks, commands=commands)
         return critic.critique(canvas, checks)

@@ -49,8 +49,20 @@ def test_served_shape_world_experts_give_the_in_process_episode(ray_local):
         a, b = _episode(local, actions, seed), _episode(served, actions, seed)
         assert all(np.array_equal(x, y) for x, y in zip(a[0], b[0])) and a[1] == b[1]
         assert a[2][-1]["verdict"] == b[2][-1]["verdict"]
-    pid = ray_local.get(served.unwrapped.registry[0]._proxy.handle().ping.remote())
-    assert pid != os.getpid()  # the experts ran in the server's process
+    server = served.unwrapped.registry[0]._proxy.handle()
+    before = ray_local.get(server.stats.remote())
+    assert before["pid"] != os.getpid() and before["calls"] == 2 * len(actions)  # the experts ran in the server
+
+    @ray_local.remote(num_cpus=0)
+    def episode_elsewhere():  # another env, in another process: an env runner's case
+        env = gym.make("ImagePoser-v0", experts=_served(specs, SERVING))
+        return _episode(env, actions, 1)[0], os.getpid()
+
+    frames, pid = ray_local.get(episode_elsewhere.remote())
+    after = ray_local.get(server.stats.remote())
+    assert pid != os.getpid() and all(np.array_equal(x, y) for x, y in zip(frames, _episode(local, actions, 1)[0]))
+    assert after["pid"] == before["pid"] and after["calls"] == before["calls"] + len(actions)  # one server for both
+    assert after["built"] == before["built"]  # nothing built twice
 
 
 def test_preset_serving_real_models_same_images_one_server_per_base(ray_local, tmp_path, tiny):
