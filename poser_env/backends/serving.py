@@ -47,6 +47,7 @@ from poser_env.registry import ComponentSpec, RegistryError, build
 from poser_env.types import Canvas, Check, Command, Verdict
 
 NAMESPACE = "imageposer"
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
 class ServedCallError(RuntimeError):
@@ -132,7 +133,10 @@ class ModelServer:
         return {k: getattr(c, k) for k in ("kind", "cost", "description", "model_id", "scores_commands") if hasattr(c, k)}
 
     def expert(self, name: str, instruction: str, canvas: Canvas | None, rng_state: dict) -> tuple[Canvas, dict]:
-        rng = np.random.Generator(getattr(np.random, rng_state["bit_generator"])())
+        kind = rng_state.get("bit_generator")
+        if kind not in _BIT_GENERATORS:
+            raise ValueError(f"unknown bit generator {kind!r}; allowed: {', '.join(_BIT_GENERATORS)}")
+        rng = np.random.Generator(getattr(np.random, kind)())
         rng.bit_generator.state = rng_state
         self.calls += 1
         out = self._component(name)(instruction, canvas, rng)
