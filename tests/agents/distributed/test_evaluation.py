@@ -45,3 +45,14 @@ def test_address_without_ray_is_refused(capsys):
         main(["eval", "--agent", "heuristic", "--address", "auto"])
     assert e.value.code == 2
     assert "--address needs --ray" in capsys.readouterr().err
+
+
+def test_saved_dqn_on_ray_equals_serial(ray_local, tmp_path, capsys):
+    out = tmp_path / "dqn"
+    assert main(["train", "dqn", "--steps", "200", "--out", str(out), "--json"]) == 0
+    assert episode_independent(str(out))  # greedy DQN: cut finer than per seed
+    argv = ["eval", "--agent", str(out), "--episodes", "2", "--seeds", "0,1", "--json"]
+    assert main(argv) == 0
+    serial = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main(argv + ["--ray"]) == 0  # every worker loads the checkpoint and its env settings
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == serial
