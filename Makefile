@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine (see README.md):
 #   make demo   create .venv, install, run the main job (synthetic world, no downloads)
-#   make test   create .venv if needed, install the test extras, run the whole test suite
+#   make test   create .venv if needed, install the test extras, run the whole test suite;
+#               then the RLlib tests in their own environment (make test-rllib, below)
 # Both are idempotent: the install step re-runs only when pyproject.toml changes.
 
 PYTHON ?= python3
@@ -12,7 +13,14 @@ PIP     = $(PY) -m pip
 TORCH  ?= torch==2.13.0
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test install clean
+# RLlib: ray[rllib] 2.60 pins gymnasium==1.2.2 while .venv has gymnasium 1.4, so RLlib gets its
+# own environment, which also runs the env's own tests on gymnasium 1.2 (docs/scaling.md).
+RLLIB_VENV ?= .venv-rllib
+RLLIB_PY    = $(RLLIB_VENV)/bin/python
+RLLIB_STAMP = $(RLLIB_VENV)/.installed
+RLLIB_GYM  ?= gymnasium==1.2.2
+
+.PHONY: demo test test-rllib install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +28,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet "$(TORCH)"
-	$(PIP) install --quiet -e ".[agents,text,test]"
+	$(PIP) install --quiet -e ".[agents,text,test,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -30,6 +38,18 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
+	$(MAKE) test-rllib
+
+$(RLLIB_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(RLLIB_VENV)
+	$(RLLIB_PY) -m pip install --quiet --upgrade pip
+	$(RLLIB_PY) -m pip install --quiet "$(TORCH)"
+	$(RLLIB_PY) -m pip install --quiet "$(RLLIB_GYM)" -e ".[rllib]" "pytest>=7" "hypothesis>=6.80"
+	touch $(RLLIB_STAMP)
+
+test-rllib: $(RLLIB_STAMP)
+	$(RLLIB_PY) -m pytest -q -p no:cacheprovider tests/agents/distributed/test_rllib.py \
+		tests/test_env.py tests/test_registry.py tests/test_wrappers.py -k "not sb3"
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .hypothesis
+	rm -rf $(VENV) $(RLLIB_VENV) runs .pytest_cache .hypothesis

@@ -218,9 +218,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
         reader = GRPOAgent if is_grpo_checkpoint(args.agent) else DQNAgent
         saved = reader.read_metadata(args.agent)  # refuses a corrupt checkpoint, naming it
         env_kwargs.update({k: v for k, v in saved.get("env_kwargs", {}).items() if k not in ("split",)})
-    env = gym.make(args.env, split=args.split, **env_kwargs)
-    result = evaluate(lambda e, seed=0: load_agent(args.agent, e, seed=seed), env, episodes=args.episodes, seeds=seeds,
-                      name=args.agent, tasks=load_heldout() if args.heldout else None, verbose=not args.json)
+    if args.ray:  # episodes as Ray tasks; the same records as the serial run (docs/scaling.md)
+        from poser_agents.distributed import RayUnavailableError, require_ray
+        from poser_agents.distributed.evaluation import evaluate_on_ray
+
+        try:
+            require_ray("poser eval --ray")
+        except RayUnavailableError as e:
+            print(f"poser eval: error: {e}", file=sys.stderr)
+            return 2
+        result = evaluate_on_ray(args.agent, args.env, split=args.split, episodes=args.episodes, seeds=seeds, env_kwargs=env_kwargs,
+                                 name=args.agent, tasks=load_heldout() if args.heldout else None, verbose=not args.json,
+                                 address=args.address)
+    else:
+        env = gym.make(args.env, split=args.split, **env_kwargs)
+        result = evaluate(lambda e, seed=0: load_agent(args.agent, e, seed=seed), env, episodes=args.episodes, seeds=seeds,
+                          name=args.agent, tasks=load_heldout() if args.heldout else None, verbose=not args.json)
     overall = result.overall
     for key in ("alignment", "accuracy", "fidelity", "cost", "steps"):
         m = overall[key]
@@ -328,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--text-encoder", default="hash", help="text encoder of the env (a saved agent's own wins)")
     ev.add_argument("--out", default=None, help="write the JSON, Markdown table and plots here")
     ev.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    ev.add_argument("--ray", action="store_true", help="run the episodes as Ray tasks (needs the [ray] extra); same results as serial")
+    ev.add_argument("--address", default=None, help="with --ray: a Ray cluster to join (auto or HOST:PORT; default: a new local instance)")
     ev.set_defaults(func=cmd_eval)
 
     gen = sub.add_parser("generate", help="run one episode on a prompt of yours; writes the PNG strip and the step log")
@@ -355,6 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from poser_env.world.scene import DEFAULT_CANVAS
 
         args.canvas = DEFAULT_CANVAS
+    if getattr(args, "address", None) and not getattr(args, "ray", False):
+        parser.error("--address needs --ray")
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, FileNotFoundError) as e:

@@ -16,6 +16,8 @@ reference: ``docs/real-models.md``)::
     [evaluator]                   # type = "vlm" | "clip", model, settings; allow_same_model
     [extractor]                   # type = "llm" | "grammar", model, settings
     [safety]                      # type = "none" (default) | "clip" | "diffusers"
+    [serving]                     # serve the experts and critic with Ray: experts, critic (bools),
+                                  # timeout_s, num_cpus, num_gpus, max_restarts, prefix
 
 Security: a preset is data, not code. Its ``type`` names map to this package's classes; an
 ``entry_point`` (arbitrary Python to import) is refused unless the caller passes
@@ -39,7 +41,7 @@ CRITIC_ENTRIES = {"vlm": "poser_env.backends.vlm_critic:VLMCritic", "clip": "pos
 EXTRACTOR_ENTRIES = {"llm": "poser_env.backends.llm_extractor:LLMExtractor", "grammar": "poser_env.extractors.grammar:GrammarExtractor"}
 EVALUATOR_ENTRY = "poser_env.backends.evaluator:ModelEvaluator"
 EXPERT_TYPES = ("t2i", "img2img", "instruct-pix2pix", "inpaint")
-SECTIONS = {"preset", "env", "pool", "models", "experts", "critic", "evaluator", "extractor", "safety"}
+SECTIONS = {"preset", "env", "pool", "models", "experts", "critic", "evaluator", "extractor", "safety", "serving"}
 _COMPONENT_KEYS = {"experts", "critic", "extractor", "evaluator"}
 
 
@@ -205,6 +207,12 @@ class _Builder:
             "extractor": self._extractor(self.data.get("extractor")),
         }
         kwargs["evaluator"] = self._evaluator(self.data.get("evaluator"), kwargs["critic"])
+        if "serving" in self.data:  # experts and critic served by Ray (backends/serving.py, docs/scaling.md)
+            from poser_env.backends.serving import serve_components
+
+            if not isinstance(self.data["serving"], dict):
+                raise PresetError(f"preset {self.path}: [serving] must be a table")
+            kwargs = serve_components(kwargs, self.data["serving"], f"preset {self.path}: [serving]")
         return RealPreset(self.path, str(meta.get("name", self.path.stem)), str(meta.get("description", "")), kwargs, self.rows)
 
     def _expert(self, table: Any, i: int, safety: Any) -> dict[str, Any]:

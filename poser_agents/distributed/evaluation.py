@@ -1,0 +1,169 @@
+"""``poser eval --ray``: an evaluation's episodes as Ray tasks, with the serial run's results.
+
+The serial harness (:func:`poser_agents.evaluation.evaluate`) plays episode ``i`` of seed ``s``
+with ``reset(seed=s * SEED_STRIDE + i, options={"task": tasks[i]})`` and an agent built once per
+seed. Here the same (seed, episode) pairs are cut into shards, each shard is one Ray task that
+builds the env and the agent in its worker and plays its episodes in order, and the records are
+put back in the serial order, so the records and the summary are those of the serial run.
+
+What may be cut where: an episode depends only on its reset seed and the agent's state. Agents
+whose actions depend on nothing but the observation and the env (the heuristic, single-expert,
+oracle baselines, a saved DQN acting greedily) are cut into shards of a few episodes; agents
+that carry a generator from one episode to the next (``random``, GRPO, the LLM planner) are cut
+per seed only, so each shard replays the seed's episodes in the serial order. A shard is
+therefore never smaller than what keeps the results exact.
+
+The agent is named by the same string as on the command line (a baseline spec or a checkpoint
+folder); each worker loads it, so on a cluster the folder must be readable on every node.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from poser_agents.distributed.runtime import init_ray
+
+#: Baseline specs whose actions depend only on the observation and the env (no generator).
+EPISODE_INDEPENDENT_BASELINES = ("heuristic", "oracle")
+
+_ENVS: dict[str, Any] = {}  # one env per worker process and configuration (reused by its shards)
+
+
+def episode_independent(agent: str) -> bool:
+    """True when ``agent`` acts the same in an episode whatever episodes it played before."""
+    if agent in EPISODE_INDEPENDENT_BASELINES or agent.startswith("single:"):
+        return True
+    path = Path(agent)
+    if path.exists():
+        from poser_agents.grpo.agent import is_grpo_checkpoint
+
+        return not is_grpo_checkpoint(path)  # a DQN acts greedily (argmax), a GRPO policy samples
+    return False
+
+
+def plan_shards(n_episodes: int, seeds: Sequence[int], independent: bool, workers: int) -> list[tuple[int, list[int]]]:
+    """``(seed, episode indices)`` per shard: whole seeds, or about four shards per worker."""
+    if not independent:
+        return [(s, list(range(n_episodes))) for s in seeds]
+    total = n_episodes * len(seeds)
+    size = max(1, -(-total // max(1, 4 * workers)))
+    return [(s, list(range(i, min(i + size, n_episodes)))) for s in seeds for i in range(0, n_episodes, size)]
+
+
+def _env(env_id: str, split: str, env_kwargs: Mapping[str, Any]) -> Any:
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401  (registers the ids)
+
+    key = json.dumps([env_id, split, dict(env_kwargs)], sort_keys=True, default=str)
+    if key not in _ENVS:
+        _ENVS[key] = gym.make(env_id, split=split, **dict(env_kwargs))
+    return _ENVS[key]
+
+
+def run_shard(agent: str, env_id: str, split: str, env_kwargs: Mapping[str, Any], seed: int,
+              indices: Sequence[int], tasks: Sequence[Any]) -> list[dict[str, Any]]:
+    """Play episodes ``indices`` of ``seed`` (tasks ``tasks``, in that order); their records.
+
+    The function a Ray task runs (plain Python, so it also runs without Ray)."""
+    from poser_agents.cli import load_agent
+    from poser_agents.evaluation.harness import SEED_STRIDE, run_recorded_episode
+    from poser_agents.evaluation.summary import record_from_summary
+
+    env = _env(env_id, split, env_kwargs)
+    agent_obj = load_agent(agent, env, seed=seed)
+    records = []
+    for i, task in zip(indices, tasks):
+        episode_seed = seed * SEED_STRIDE + i
+        summary, kinds = run_recorded_episode(env, agent_obj, task, episode_seed)
+        records.append(record_from_summary(summary, seed, episode_seed, kinds))
+    return records
+
+
+def evaluate_on_ray(
+    agent: str,
+    env_id: str = "ImagePoser-v0",
+    split: str = "test",
+    episodes: int = 100,
+    seeds: Sequence[int] = (0, 1, 2),
+    env_kwargs: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    n_resamples: int | None = None,
+    verbose: bool = False,
+    tasks: Sequence[Any] | None = None,
+    address: str | None = None,
+    num_cpus: int | None = None,
+):
+    """:func:`poser_agents.evaluation.evaluate` with the episodes run as Ray tasks.
+
+    ``agent`` is a baseline spec or a saved agent's folder (each worker builds its own);
+    ``address`` joins a running cluster (None starts a local instance with ``num_cpus``).
+    Returns an :class:`~poser_agents.evaluation.EvalResult` whose ``records`` and ``summary``
+    equal the serial run's; ``extra["ray"]`` says how it was sharded.
+    """
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401
+    from poser_agents.evaluation.harness import SEED_STRIDE, EvalResult
+    from poser_agents.evaluation.stats import DEFAULT_RESAMPLES
+    from poser_agents.evaluation.summary import summarize
+    from poser_agents.rollout import pick_tasks
+
+    if not isinstance(agent, str):
+        raise TypeError("evaluate_on_ray needs the agent as a string (a baseline spec or a saved agent's folder): "
+                        "every Ray worker builds its own copy from it")
+    if episodes < 1:
+        raise ValueError(f"episodes must be at least 1, got {episodes}")
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must name at least one seed")
+    n_resamples = DEFAULT_RESAMPLES if n_resamples is None else n_resamples
+    env_kwargs = dict(env_kwargs or {})
+    probe = gym.make(env_id, split=split, **env_kwargs)  # fails here, in the driver, on bad settings
+    try:
+        tasks = list(tasks) if tasks is not None else pick_tasks(probe, episodes)
+        experts = list(getattr(probe.unwrapped, "action_names", []))
+        if not Path(agent).exists():
+            from poser_agents.baselines import make_baseline
+
+            make_baseline(agent, probe, seed=seeds[0])  # an unknown spec is refused before any task starts
+    finally:
+        probe.close()
+
+    ray = init_ray(address=address, num_cpus=num_cpus)
+    workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    shards = plan_shards(len(tasks), seeds, episode_independent(agent), workers)
+    remote = ray.remote(num_cpus=1)(run_shard)
+    t0 = time.perf_counter()
+    refs = {remote.remote(agent, env_id, split, env_kwargs, seed, idx, [tasks[i] for i in idx]): n
+            for n, (seed, idx) in enumerate(shards)}
+    results: dict[int, list[dict[str, Any]]] = {}
+    pending = list(refs)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        results[refs[done[0]]] = ray.get(done[0])
+        if verbose:
+            print(f"  {name or agent}: {len(results)}/{len(shards)} shards done ({time.perf_counter() - t0:.1f} s)",
+                  file=sys.stderr, flush=True)
+    records = [r for n in range(len(shards)) for r in results[n]]
+    seconds = time.perf_counter() - t0
+    config = {
+        "env_id": env_id,
+        "split": split,
+        "episodes": len(tasks),
+        "seeds": seeds,
+        "env_kwargs": json.loads(json.dumps(env_kwargs, default=str)),
+        "experts": experts,
+        "n_resamples": int(n_resamples),
+        "seed_stride": SEED_STRIDE,
+    }
+    steps = sum(r["steps"] for r in records)
+    return EvalResult(agent=name or agent, config=config, records=records, summary=summarize(records, n_resamples),
+                      seconds=round(seconds, 3),
+                      extra={"env_steps": steps, "steps_per_s": round(steps / seconds, 1) if seconds > 0 else None,
+                             "ray": {"shards": len(shards), "cpus": workers, "address": address or "local"}})
+

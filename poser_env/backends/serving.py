@@ -1,0 +1,365 @@
+"""Experts and critics served by Ray: one copy of each model, shared by every env runner.
+
+Why: with real models, each env process loading its own diffusion pipelines and VLM does not
+fit in memory once there are several env runners (RLlib, ``poser eval --ray``). Here a model
+lives in one Ray actor, a *server*, and every env anywhere in the Ray cluster calls it.
+
+- :class:`ModelServer` (the actor) hosts components built from ordinary registry specs (a
+  :class:`~poser_env.backends.diffusers_experts.DiffusersExpert`, a VLM critic, any expert or
+  critic), in one process with one :class:`~poser_env.backends.pool.ModelPool`, so experts over
+  the same base checkpoint (T2I, img2img, inpainting through ``from_pipe``) still share it.
+  It asks Ray for ``num_cpus`` and ``num_gpus`` (fractional: 0.25 lets four servers share a GPU).
+- :class:`ServedExpert` and :class:`ServedCritic` stand in the env's registry for a hosted
+  component, by server name. A server is named after what it hosts (plus an optional prefix),
+  so the first env to need it starts it (``get_if_exists``) and every other one, in any
+  process, reuses it.
+
+Same results as in-process: the env's generator travels with each call (its state goes to the
+server, the server runs the expert with a generator in that state, and the advanced state comes
+back into the env's generator), so a seeded episode draws exactly the numbers it draws when the
+expert runs in the env's own process, and makes the same images on the same device.
+
+Faults are failed steps, never crashed episodes: a call slower than ``timeout_s`` or a server
+that dies raises :class:`ServedCallError`, which the env turns into a failed step with
+``info["error"]``; a server that timed out is killed and Ray restarts it (``max_restarts``), as
+it restarts one that died. Requests are served one at a time per server (no batching across
+env runners; the VLM critic still scores a step's questions in batches).
+
+A preset serves its experts and critic with a ``[serving]`` table (see docs/scaling.md); a
+registry entry can name a running server directly::
+
+    {"name": "sd-t2i", "entry_point": "poser_env.backends.serving:ServedExpert",
+     "kwargs": {"server": "my-experts", "kind": "t2i", "cost": 1.0}}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from poser_env.registry import ComponentSpec, RegistryError, build
+from poser_env.types import Canvas, Check, Command, Verdict
+
+NAMESPACE = "imageposer"
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+class ServedCallError(RuntimeError):
+    """A served component did not answer (timeout, or its server died); the env records a failed step."""
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """How components are served (the ``[serving]`` table of a preset, or ``serving=`` kwargs)."""
+
+    timeout_s: float = 300.0
+    """A call slower than this is a failed step, and its server is restarted. It counts from the
+    request, so it includes the model's first loading and the wait behind other env runners'
+    requests (a server answers one at a time): leave room for both."""
+    start_timeout_s: float = 600.0
+    """How long a new or restarting server may take to come up before a call is sent to it."""
+    num_cpus: float = 1.0
+    """CPUs each server asks Ray for (0 lets servers share CPUs with env runners)."""
+    num_gpus: float = 0.0
+    """GPUs each server asks Ray for; a fraction shares one GPU between servers (Ray does not cap memory: size it)."""
+    max_restarts: int = 3
+    """How often Ray restarts a server that died or timed out (-1: always)."""
+    prefix: str = "imageposer"
+    """Start of the server names, to tell apart the servers of different users of one cluster."""
+
+    def __post_init__(self) -> None:
+        if not (float(self.timeout_s) > 0 and float(self.start_timeout_s) > 0):
+            raise ValueError(f"serving timeout_s and start_timeout_s must be positive, got {self.timeout_s!r}, {self.start_timeout_s!r}")
+        if float(self.num_cpus) < 0 or float(self.num_gpus) < 0:
+            raise ValueError(f"serving num_cpus and num_gpus must be >= 0, got {self.num_cpus!r}, {self.num_gpus!r}")
+        if not isinstance(self.prefix, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,40}", self.prefix):
+            raise ValueError(f"serving prefix must be 1 to 41 letters, digits, '_', '.' or '-', got {self.prefix!r}")
+        if isinstance(self.max_restarts, bool) or not isinstance(self.max_restarts, int) or self.max_restarts < -1:
+            raise ValueError(f"serving max_restarts must be an int >= -1, got {self.max_restarts!r}")
+
+    @classmethod
+    def coerce(cls, cfg: "ServingConfig | Mapping[str, Any] | None") -> "ServingConfig":
+        if cfg is None:
+            return cls()
+        if isinstance(cfg, ServingConfig):
+            return cfg
+        known = {f.name for f in fields(cls)}
+        unknown = set(cfg) - known
+        if "address" in unknown:
+            raise ValueError("a Ray address is the caller's choice, never a setting: connect first "
+                             "(poser_agents.distributed.init_ray(address=...) or ray.init), then build the env")
+        if unknown:
+            raise ValueError(f"unknown serving setting(s) {sorted(unknown)}; allowed: {', '.join(sorted(known))}")
+        return cls(**dict(cfg))
+
+
+# ---------------------------------------------------------------------------------------------
+# The server (a Ray actor class; plain Python until ray.remote wraps it)
+
+
+class ModelServer:
+    """Hosts components built from registry specs; built lazily, at their first call."""
+
+    def __init__(self, specs: Mapping[str, Mapping[str, Any]]):
+        self.specs = {name: ComponentSpec.coerce(s) for name, s in specs.items()}
+        self._built: dict[str, Any] = {}
+        self.calls = 0
+
+    def _component(self, name: str) -> Any:
+        if name not in self._built:
+            if name not in self.specs:
+                raise RegistryError(f"this server hosts {sorted(self.specs)}, not {name!r}")
+            spec = self.specs[name]
+            # Experts take their registry name; critics name themselves in their kwargs.
+            self._built[name] = build(spec, name=spec.name) if "name" not in spec.kwargs else build(spec)
+        return self._built[name]
+
+    def ping(self) -> int:
+        """The server's process id (a restarted server has a new one)."""
+        return os.getpid()
+
+    def stats(self) -> dict[str, Any]:
+        """Process id, components built so far, calls answered (to see that env runners share it)."""
+        return {"pid": os.getpid(), "built": sorted(self._built), "calls": self.calls}
+
+    def describe(self, name: str) -> dict[str, Any]:
+        c = self._component(name)
+        return {k: getattr(c, k) for k in ("kind", "cost", "description", "model_id", "scores_commands") if hasattr(c, k)}
+
+    def expert(self, name: str, instruction: str, canvas: Canvas | None, rng_state: dict) -> tuple[Canvas, dict]:
+        kind = rng_state.get("bit_generator")
+        if kind not in _BIT_GENERATORS:
+            raise ValueError(f"unknown bit generator {kind!r}; allowed: {', '.join(_BIT_GENERATORS)}")
+        rng = np.random.Generator(getattr(np.random, kind)())
+        rng.bit_generator.state = rng_state
+        self.calls += 1
+        out = self._component(name)(instruction, canvas, rng)
+        return out, rng.bit_generator.state
+
+    def critique(self, name: str, canvas: Canvas, checks: Sequence[Check], commands: Sequence[Command] | None) -> Verdict:
+        critic = self._component(name)
+        self.calls += 1
+        if commands is not None and getattr(critic, "scores_commands", False):
+            return critic.critique(canvas, checks, commands=commands)
+        return critic.critique(canvas, checks)
+
+    def preload(self, name: str) -> None:
+        preload = getattr(self._component(name), "preload", None)
+        if callable(preload):
+            preload()
+
+
+def server_name(specs: Mapping[str, Mapping[str, Any]], prefix: str = "imageposer") -> str:
+    """A name fixed by what a server hosts: the same specs anywhere give the same server."""
+    blob = json.dumps({k: ComponentSpec.coerce(v).to_dict() for k, v in specs.items()}, sort_keys=True, default=str)
+    return f"{prefix}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+
+
+def _ray() -> Any:
+    """Ray as the caller connected it; a new local instance if the process has none.
+
+    The address is never read from a preset or a spec: joining a cluster means unpickling what
+    it sends back, so only the caller may choose one (connect before building the env)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        import ray
+    except ImportError:
+        raise RegistryError("served experts and critics need Ray: pip install 'imageposer[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(address="local", namespace=NAMESPACE, include_dashboard=False)
+    return ray
+
+
+def get_server(name: str, specs: Mapping[str, Mapping[str, Any]] | None = None, serving: Any = None) -> Any:
+    """The handle of server ``name``; with ``specs``, started if nobody has started it yet."""
+    cfg = ServingConfig.coerce(serving)
+    ray = _ray()
+    if specs is None:
+        try:
+            return ray.get_actor(name, namespace=NAMESPACE)
+        except ValueError:
+            raise RegistryError(f"no served component {name!r} is running in Ray namespace {NAMESPACE!r}; start it with "
+                                f"poser_env.backends.serving.start_server({name!r}, specs)") from None
+    return ray.remote(ModelServer).options(
+        name=name, namespace=NAMESPACE, get_if_exists=True, lifetime="detached", num_cpus=cfg.num_cpus,
+        num_gpus=cfg.num_gpus, max_restarts=cfg.max_restarts, max_task_retries=0, max_concurrency=1,
+    ).remote(dict(specs))
+
+
+def start_server(name: str, specs: Mapping[str, Mapping[str, Any]], serving: Any = None) -> Any:
+    """Start (or find) a server ``name`` hosting ``specs`` (component name -> registry spec)."""
+    return get_server(name, specs, serving)
+
+
+class _Proxy:
+    """What ServedExpert and ServedCritic share: finding the server, calling it with a deadline."""
+
+    def __init__(self, component: str, server: str | None, hosted: Mapping[str, Mapping[str, Any]] | None, serving: Any):
+        self.serving = ServingConfig.coerce(serving)
+        self.hosted = dict(hosted) if hosted else None
+        if server is None and not self.hosted:
+            raise RegistryError(f"served component {component!r} needs a server name or the specs it hosts")
+        self.server = server or server_name(self.hosted, self.serving.prefix)
+        self.component = component
+        self._handle = None
+        self._up = False  # the server answered a ping since it was (re)started
+        self.failures = 0
+
+    def handle(self) -> Any:
+        if self._handle is None:
+            self._handle = get_server(self.server, self.hosted, self.serving)
+        return self._handle
+
+    def _wait_up(self, ray: Any, handle: Any) -> None:
+        """Ping until the server answers: a restarting actor is "unavailable" for a moment."""
+        import time
+
+        from ray.exceptions import ActorUnavailableError, GetTimeoutError
+
+        deadline = time.monotonic() + self.serving.start_timeout_s
+        while True:
+            try:
+                ray.get(handle.ping.remote(), timeout=max(0.1, deadline - time.monotonic()))
+                self._up = True
+                return
+            except ActorUnavailableError:
+                if time.monotonic() > deadline:
+                    raise GetTimeoutError(f"server {self.server} still unavailable") from None
+                time.sleep(0.2)
+
+    def call(self, method: str, *args: Any) -> Any:
+        from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+
+        ray = _ray()
+        what = f"served {self.component!r} (server {self.server})"
+        try:
+            handle = self.handle()
+            if not self._up:  # a server starting or restarting: its start-up is not the call's time
+                self._wait_up(ray, handle)
+            ref = getattr(handle, method).remote(self.component, *args)
+        except (GetTimeoutError, RayActorError) as e:
+            self._handle = None  # ask Ray for the server again next time
+            self.failures += 1
+            raise ServedCallError(f"{what} did not come up within {self.serving.start_timeout_s:g} s ({type(e).__name__})") from None
+        try:
+            return ray.get(ref, timeout=self.serving.timeout_s)
+        except GetTimeoutError:
+            # A stuck model would block every later call: kill the server and let Ray restart it.
+            ray.kill(handle, no_restart=False)
+            self._up, self.failures = False, self.failures + 1
+            raise ServedCallError(f"{what} did not answer within {self.serving.timeout_s:g} s; its server is being restarted") from None
+        except RayActorError as e:
+            self._up, self.failures = False, self.failures + 1
+            raise ServedCallError(f"{what}: its server died ({type(e).__name__}); Ray restarts it for the next call") from None
+        except RayTaskError as e:  # the component itself raised: pass its own error on
+            raise e.as_instanceof_cause() from None
+
+
+class ServedExpert:
+    """An env expert whose model runs in a Ray server (see the module docstring).
+
+    ``server`` names a running server; ``hosted`` (component name -> registry spec) lets the
+    first caller start it. ``kind``, ``cost`` and ``description`` default to the hosted
+    component's own."""
+
+    def __init__(self, name: str, server: str | None = None, hosted: Mapping[str, Mapping[str, Any]] | None = None,
+                 component: str | None = None, kind: str | None = None, cost: float | None = None, description: str = "",
+                 serving: ServingConfig | Mapping[str, Any] | None = None):
+        self.name = name
+        self._proxy = _Proxy(component or name, server, hosted, serving)
+        if kind is None or cost is None:
+            info = self._proxy.call("describe")
+            kind = info["kind"] if kind is None else kind
+            cost = info["cost"] if cost is None else cost
+            description = description or info.get("description", "")
+        self.kind, self.cost = kind, float(cost)
+        self.description = description or f"served by Ray ({self._proxy.server})"
+
+    def __repr__(self) -> str:
+        return f"ServedExpert({self.name!r}, server={self._proxy.server!r})"
+
+    @property
+    def server(self) -> str:
+        return self._proxy.server
+
+    def __call__(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator) -> Canvas:
+        out, state = self._proxy.call("expert", instruction, canvas, rng.bit_generator.state)
+        rng.bit_generator.state = state
+        return out
+
+
+class ServedCritic:
+    """The env's critic, served by Ray (see the module docstring)."""
+
+    def __init__(self, name: str = "critic", server: str | None = None, hosted: Mapping[str, Mapping[str, Any]] | None = None,
+                 component: str | None = None, model_id: str = "", scores_commands: bool = False,
+                 serving: ServingConfig | Mapping[str, Any] | None = None):
+        self.name = name
+        self._proxy = _Proxy(component or name, server, hosted, serving)
+        self.model_id = model_id
+        self.scores_commands = bool(scores_commands)
+
+    @property
+    def server(self) -> str:
+        return self._proxy.server
+
+    def preload(self) -> None:
+        self._proxy.call("preload")
+
+    def critique(self, canvas: Canvas, checks: Sequence[Check], commands: Sequence[Command] | None = None) -> Verdict:
+        return self._proxy.call("critique", canvas, list(checks), list(commands) if commands is not None else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Presets: the [serving] table
+
+
+def serve_components(env_kwargs: dict[str, Any], serving: Mapping[str, Any], where: str = "[serving]") -> dict[str, Any]:
+    """Env kwargs with the experts (one server per base model, shared by the experts over it)
+    and the critic replaced by their served stand-ins. ``serving`` may hold ``experts`` and
+    ``critic`` (bool, default true) besides the :class:`ServingConfig` fields."""
+    table = dict(serving)
+    serve_experts = table.pop("experts", True)
+    serve_critic = table.pop("critic", True)
+    if not isinstance(serve_experts, bool) or not isinstance(serve_critic, bool):
+        raise RegistryError(f"{where}: experts and critic must be true or false")
+    try:
+        cfg = ServingConfig.coerce(table)
+    except (TypeError, ValueError) as e:
+        raise RegistryError(f"{where}: {e}") from None
+    plain = asdict(cfg)
+    out = dict(env_kwargs)
+    if serve_experts:
+        groups: dict[str, dict[str, Any]] = {}
+        for spec in env_kwargs["experts"]:
+            model = spec["kwargs"].get("model", {})
+            key = model.get("path", spec["name"]) if isinstance(model, Mapping) else spec["name"]
+            groups.setdefault(key, {})[spec["name"]] = spec
+        served = []
+        for spec in env_kwargs["experts"]:
+            group = next(g for g in groups.values() if spec["name"] in g)
+            kw = spec["kwargs"]
+            kind = "t2i" if kw.get("task") == "t2i" else "i2i" if "task" in kw else None
+            served.append({"name": spec["name"], "entry_point": "poser_env.backends.serving:ServedExpert",
+                           "kwargs": {"hosted": group, "kind": kind, "cost": kw.get("cost", 1.0) if kind else None,
+                                      "description": kw.get("description", ""), "serving": plain}})
+        out["experts"] = served
+    if serve_critic:
+        critic = env_kwargs["critic"]
+        model = critic["kwargs"].get("model", {})
+        name = critic["kwargs"].get("name", critic["name"])
+        out["critic"] = {"name": critic["name"], "entry_point": "poser_env.backends.serving:ServedCritic",
+                         "kwargs": {"name": name, "hosted": {name: critic}, "serving": plain,
+                                    "model_id": model.get("path", "") if isinstance(model, Mapping) else "",
+                                    "scores_commands": critic["kwargs"].get("mode") == "command"}}
+    return out
+
+
+__all__ = ["ModelServer", "ServedCallError", "ServedCritic", "ServedExpert", "ServingConfig", "get_server",
+           "serve_components", "server_name", "start_server"]

@@ -1,0 +1,33 @@
+"""A real expert that misbehaves on demand, for the served-expert fault tests.
+
+It draws with a shape-world expert; when the file ``flag`` exists, it reads what to do from it
+(``exit``: the process dies; ``sleep``: it hangs for a minute), deletes it, and does that. The
+flag is a file so that the test, in another process, can trigger one fault at a chosen step.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from poser_env.registry import build
+
+
+class FlakyExpert:
+    def __init__(self, name: str, flag: str, inner: Mapping[str, Any]):
+        self.name = name
+        self.flag = Path(flag)
+        self.inner = build(inner, name=name)
+        self.kind, self.cost, self.description = self.inner.kind, self.inner.cost, "a shape-world expert that fails on demand"
+
+    def __call__(self, instruction, canvas, rng):
+        if self.flag.exists():
+            fault = self.flag.read_text().strip()
+            self.flag.unlink()
+            if fault == "exit":
+                os._exit(1)
+            if fault == "sleep":
+                time.sleep(60)
+        return self.inner(instruction, canvas, rng)
