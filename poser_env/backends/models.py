@@ -43,7 +43,7 @@ class ModelRef:
     dtype: str = "auto"
     """``auto`` (float16 on an accelerator, float32 on CPU), ``float32``, ``float16``, ``bfloat16``."""
     trust_remote_code: bool = False
-    """Run Python code shipped with the checkpoint. Off unless a preset turns it on."""
+    """Run Python code shipped with the checkpoint. Off; a preset may ask for it, the caller's flag decides."""
     use_safetensors: bool = True
     """Refuse pickled weights. With False, pickles load with ``weights_only=True``."""
 
