@@ -389,16 +389,16 @@ def load_tensors(source: str | Path | bytes, where: str) -> Any:
         raise CheckpointError(f"cannot read {where}: the file is corrupt or truncated ({type(e).__name__}: {_clean(str(e))})") from None
 
 
-def check_finite(state: Mapping[str, Any], where: str) -> None:
+def check_finite(state: Mapping[str, Any], where: str,
+                 fix: str = "the checkpoint is unusable: retrain, or use an earlier checkpoint") -> None:
     """Refuse a state dict with a NaN or infinite value in a floating tensor (it would poison every prediction)."""
     import torch
 
     for key, value in state.items():
         if isinstance(value, Mapping):
-            check_finite(value, where)
+            check_finite(value, where, fix)
         elif isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise CheckpointError(f"{where}: weight {key!r} holds NaN or infinite values; the checkpoint is unusable, "
-                                  "retrain or use an earlier checkpoint")
+            raise CheckpointError(f"{where}: weight {key!r} holds NaN or infinite values; {fix}")
 
 
 # ----------------------------------------------------------------------------------------

@@ -453,7 +453,7 @@ class DQNAgent:
         from poser_agents.checkpoint import check_finite
         from poser_agents.dqn.sb3_zip import add_actions_entry
 
-        check_finite(self.model.policy.state_dict(), "the DQN's weights (nothing was saved)")
+        check_finite(self.model.policy.state_dict(), "cannot save the DQN", "training diverged; nothing was saved (the previous checkpoint is kept)")
         env_info = self.env_info if self.env_info is not None else describe_env(self.model.get_env())
         names = list((env_info or {}).get("action_names") or [])
 

@@ -142,7 +142,7 @@ class GRPOAgent:
         state = {"policy": self.policy.state_dict()}
         if self.reference is not None:
             state["reference"] = self.reference.state_dict()
-        check_finite(state, "the GRPO policy's weights (nothing was saved)")
+        check_finite(state, "cannot save the GRPO policy", "training diverged; nothing was saved (the previous checkpoint is kept)")
         env_kwargs = {}
         if self.env is not None:
             from poser_env.trust import plain_components
