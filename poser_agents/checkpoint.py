@@ -282,15 +282,16 @@ def read_metadata(path: str | Path, fmt: str | None = None, *, allow_entry_point
     if not folder.is_dir():
         raise CheckpointError(f"{str(folder)!r} is a file; an agent checkpoint is a folder (with {META_FILE} and the weights)")
     meta_path = folder / META_FILE
-    if not meta_path.is_file():
+    pending = folder / PENDING_META
+    # A save killed between renaming its weights and renaming agent.json: the pending metadata
+    # whose checksum matches the weights on disk is the checkpoint's.
+    recovered = _recover(folder, pending) if pending.is_file() else None
+    if not meta_path.is_file() and recovered is None:
         found = ", ".join(sorted(p.name for p in folder.iterdir() if p.suffix in (".zip", ".pt", ".pth"))[:4])
         raise CheckpointError(
             f"{str(folder)!r} is not an ImagePoser agent checkpoint: {META_FILE} is missing (DQNAgent.save and GRPOAgent.save "
             "write it)" + (f"; the folder has {found} but without {META_FILE} nothing says what it is" if found else ""))
-    meta = _parse(meta_path)
-    pending = folder / PENDING_META
-    if pending.is_file():
-        meta = _recover(folder, meta, pending)
+    meta = recovered if recovered is not None else _parse(meta_path)
     where = meta_path
     if not isinstance(meta, dict):
         raise CheckpointError(f"{where} is not an agent checkpoint (a JSON table is expected, got {type(meta).__name__})")
@@ -316,22 +317,24 @@ def read_metadata(path: str | Path, fmt: str | None = None, *, allow_entry_point
     return meta
 
 
-def _recover(folder: Path, meta: Any, pending: Path) -> Any:
-    """The pending metadata if the killed save had already committed its weights, else ``meta``."""
+def _recover(folder: Path, pending: Path) -> Any:
+    """The pending metadata if the killed save had already committed its weights, else None."""
     try:
         new = json.loads(pending.read_text())
         fmt = FORMATS[new["format"]]
         name, digest = new[fmt[1]], new[fmt[2]]
-        if isinstance(name, str) and "/" not in name and file_sha256(folder / name) == digest:
+        if isinstance(name, str) and "/" not in name and "\\" not in name and file_sha256(folder / name) == digest:
             return new
-    except Exception:  # a half-written pending file: the save did not get that far
+    except Exception:  # a half-written pending file, or weights not renamed yet: the save did not get that far
         pass
-    return meta
+    return None
 
 
 def checkpoint_format(path: str | Path) -> str | None:
     """The ``format`` an ``agent.json`` in ``path`` declares (no validation), or None."""
     meta = Path(path) / META_FILE
+    if not meta.is_file():  # a first save killed between its renames
+        meta = Path(path) / PENDING_META
     try:
         data = json.loads(meta.read_text()) if meta.is_file() and meta.stat().st_size <= MAX_META_BYTES else None
     except (OSError, ValueError, RecursionError):

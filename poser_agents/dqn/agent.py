@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import platform
 import time
 from dataclasses import asdict, dataclass, field
