@@ -296,7 +296,7 @@ def read_metadata(path: str | Path, fmt: str | None = None, *, allow_entry_point
     if not isinstance(meta, dict):
         raise CheckpointError(f"{where} is not an agent checkpoint (a JSON table is expected, got {type(meta).__name__})")
     found = meta.get("format")
-    if found not in FORMATS or (fmt is not None and found != fmt):
+    if not isinstance(found, str) or found not in FORMATS or (fmt is not None and found != fmt):
         wanted = FORMATS[fmt][0] if fmt else "ImagePoser agent"
         raise CheckpointError(f"{where} is not a {wanted} checkpoint (format {found!r}, expected "
                               f"{fmt or ' or '.join(map(repr, FORMATS))})")
