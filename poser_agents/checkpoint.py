@@ -188,6 +188,19 @@ def _check_text_encoder(where: Path, meta: dict[str, Any], required: bool) -> No
         raise _fail(where, "text_encoder.dim", f"must be a non-negative integer, got {v['dim']!r}")
 
 
+def _check_record(where: Path, meta: dict[str, Any], owner: str) -> None:
+    """The fields kept for the record (never used to load) still have their types."""
+    agent = {"DQNAgent": "dqn", "GRPOAgent": "grpo"}[owner]
+    if "agent" in meta and meta["agent"] != agent:
+        raise _fail(where, "agent", f"must be {agent!r} in a {owner} checkpoint, got {meta['agent']!r}")
+    for field in ("algorithm", "saved_at"):
+        if field in meta and not isinstance(meta[field], str):
+            raise _fail(where, field, f"must be a string, got {type(meta[field]).__name__}")
+    versions = meta.get("versions", {})
+    if not isinstance(versions, dict) or not all(isinstance(v, str) for v in versions.values()):
+        raise _fail(where, "versions", "must be a table of library versions (strings)")
+
+
 def _check_dqn(where: Path, meta: dict[str, Any]) -> None:
     if not isinstance(meta.get("config"), dict):
         raise _fail(where, "config", f"must be a table of DQNConfig fields, got {type(meta.get('config')).__name__}")
@@ -197,7 +210,7 @@ def _check_dqn(where: Path, meta: dict[str, Any]) -> None:
     if act.get("type") != "Discrete" or not (_is_int(act.get("n")) and act["n"] >= 1):
         raise _fail(where, "action_space", f"must be {{'type': 'Discrete', 'n': <actions>}}, got {act!r}")
     _check_names(where, meta, "action_names", required=meta["format_version"] >= 2)
-    if meta.get("action_names") and len(meta["action_names"]) != act["n"]:
+    if (meta.get("action_names") or meta["format_version"] >= 2) and len(meta["action_names"]) != act["n"]:
         raise _fail(where, "action_names", f"lists {len(meta['action_names'])} actions but action_space has {act['n']}")
     _check_names(where, meta, "expert_names", required=False)
     _check_text_encoder(where, meta, required=False)
@@ -228,8 +241,8 @@ def _check_grpo(where: Path, meta: dict[str, Any]) -> None:
         if not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v)):
             raise _fail(where, f"sampling.{key}", f"must be a finite number or a boolean, got {v!r}")
     _check_text_encoder(where, meta, required=True)
-    if "has_reference" in meta and not isinstance(meta["has_reference"], bool):
-        raise _fail(where, "has_reference", f"must be true or false, got {meta['has_reference']!r}")
+    if not isinstance(meta.get("has_reference"), bool):
+        raise _fail(where, "has_reference", f"must be true or false, got {meta.get('has_reference')!r}")
 
 
 def _check_env(where: Path, meta: dict[str, Any], allow_entry_points: bool) -> None:
@@ -311,6 +324,7 @@ def read_metadata(path: str | Path, fmt: str | None = None, *, allow_entry_point
     digest = meta.get(sha_field)
     if not (isinstance(digest, str) and _SHA.match(digest)) and not (digest is None and found == "imageposer-dqn" and version == 1):
         raise _fail(where, sha_field, f"must be the SHA-256 (64 hex digits) of {meta.get(file_field)}, got {digest!r}")
+    _check_record(where, meta, owner)
     (_check_dqn if found == "imageposer-dqn" else _check_grpo)(where, meta)
     _check_env(where, meta, allow_entry_points)
     meta["_folder"] = str(folder)

@@ -148,9 +148,18 @@ def check_env_id(env_id: Any, *, allow_entry_points: bool = False, source: str =
         return None
     if not isinstance(env_id, str) or not env_id:
         raise UntrustedFileError(f"{source}: env_id must be a registered env id such as 'ImagePoser-v0', got {env_id!r}")
-    if ":" in env_id and not allow_entry_points:
-        raise UntrustedFileError(f"{source}: env_id {env_id!r} makes Gymnasium import the module {env_id.split(':')[0]!r}; "
-                                 f"refused: {FLAG_HINT}")
+    if ":" in env_id:
+        if not allow_entry_points:
+            raise UntrustedFileError(f"{source}: env_id {env_id!r} makes Gymnasium import the module {env_id.split(':')[0]!r}; "
+                                     f"refused: {FLAG_HINT}")
+        return env_id
+    import gymnasium
+
+    import poser_env  # noqa: F401  (registers the ids)
+
+    if env_id not in gymnasium.registry:
+        raise UntrustedFileError(f"{source}: env_id {env_id!r} is not a registered env id "
+                                 f"(ImagePoser's: {', '.join(sorted(i for i in gymnasium.registry if i.startswith('ImagePoser')))})")
     return env_id
 
 
