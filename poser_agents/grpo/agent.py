@@ -143,6 +143,8 @@ class GRPOAgent:
         if self.reference is not None:
             state["reference"] = self.reference.state_dict()
         check_finite(state, "cannot save the GRPO policy", "training diverged; nothing was saved (the previous checkpoint is kept)")
+        state["experts"] = list(self.vocab.experts)  # what the outputs mean, with the weights (not only in agent.json)
+        state["attempts"] = int(self.vocab.attempts)
         env_kwargs = {}
         if self.env is not None:
             from poser_env.trust import plain_components
@@ -190,7 +192,11 @@ class GRPOAgent:
         state = load_tensors(weights, str(weights))
         if not isinstance(state, dict) or "policy" not in state or (meta.get("has_reference") and "reference" not in state):
             raise CheckpointError(f"cannot read {weights}: it must hold the 'policy' (and 'reference') state dicts")
-        check_finite(state, str(weights))
+        check_finite({k: v for k, v in state.items() if k in ("policy", "reference")}, str(weights))
+        if "experts" in state and (state["experts"] != vocab.experts or state.get("attempts") != vocab.attempts):
+            raise CheckpointError(f"{weights} was trained for the experts {list(state['experts'])[:4]}... x {state.get('attempts')} "
+                                  f"attempts, but {META_FILE} lists {vocab.experts[:4]}... x {vocab.attempts}: the weights come "
+                                  "from another checkpoint; use the policy.pt and agent.json saved together")
         try:
             policy = WorkflowPolicy(pcfg)
             policy.load_state_dict(state["policy"])

@@ -201,6 +201,15 @@ def test_model_zip_from_another_expert_order_is_detected(dqn_dir, tmp_path):
         DQNAgent.load(mixed)
 
 
+def test_policy_pt_from_another_expert_order_is_detected(grpo_dir, tmp_path):
+    mixed = copy(grpo_dir, tmp_path / "mixed")
+    meta = json.loads((mixed / "agent.json").read_text())
+    experts = meta["vocab"]["experts"]
+    edit_meta(mixed, vocab={**meta["vocab"], "experts": [experts[1], experts[0], *experts[2:]]})
+    with pytest.raises(CheckpointError, match=r"policy.pt was trained for the experts .*the weights come from another checkpoint"):
+        GRPOAgent.load(mixed)
+
+
 # -- item 2: env settings that name code -----------------------------------------------------
 
 
