@@ -12,7 +12,8 @@ A checkpoint is a folder with SB3's ``model.zip`` and ``agent.json`` (the config
 the observation and action spaces, the action names, the env id and kwargs, the library
 versions, and the SHA-256 of ``model.zip``). :meth:`DQNAgent.load` refuses, with a message that
 says what differs and what to do, a checkpoint made for another observation or action space
-(another text encoder, another expert set), a corrupt or truncated file, or a missing one.
+(another text encoder, another expert set), a corrupt or truncated file, or a missing one. It
+never unpickles anything from the folder (:mod:`poser_agents.dqn.sb3_zip`; docs/security.md).
 
 Logs (``DQNConfig.log_dir``), see ``docs/dqn.md`` for every column:
 
