@@ -34,10 +34,6 @@ MAX_DEPTH = 32
 FLAG_HINT = "pass --allow-entry-points (API: allow_entry_points=True) only if you trust whoever wrote the file"
 
 
-#: Reasons that no flag lifts (not plain data at all, or a caller flag inside a file).
-_HARD = ("is nested more than", "sets ", "has a non-string key", "is of type ")
-
-
 class UntrustedFileError(ValueError):
     """A file asks for code to be imported or run, and the caller did not allow it."""
 
@@ -59,10 +55,14 @@ def _builtin_expert_preset(name: str) -> bool:
     return any((DATA_DIR / "experts" / f"{name}{s}").is_file() for s in PRESET_SUFFIXES)
 
 
+class _Hard(str):
+    """A reason no flag lifts: not plain data at all, or a caller flag inside a file."""
+
+
 def _names_code(key: str, value: Any, depth: int = 0) -> str | None:
-    """Why ``value`` (the setting ``key``) names code, or None if it is plain data."""
+    """Why ``value`` (the setting ``key``) names code (a :class:`_Hard` reason if no flag lifts it), or None."""
     if depth > MAX_DEPTH:
-        return f"is nested more than {MAX_DEPTH} levels deep"
+        return _Hard(f"is nested more than {MAX_DEPTH} levels deep")
     if key in DEFAULT_COMPONENTS and depth == 0:
         if isinstance(value, Mapping) and dict(value) == DEFAULT_COMPONENTS[key]:
             return None
@@ -91,14 +91,14 @@ def _names_code(key: str, value: Any, depth: int = 0) -> str | None:
             return f"holds an entry point ({_short(value)})"
         for k, v in value.items():
             if not isinstance(k, str):
-                return f"has a non-string key {k!r}"
+                return _Hard(f"has a non-string key {k!r}")
             if k in CALLER_FLAGS and v:
-                return f"sets {k!r}, which only the caller may set"
+                return _Hard(f"sets {k!r}, which only the caller may set")
             why = _names_code(k, v, depth + 1)
             if why:
                 return why
         return None
-    return f"is of type {type(value).__name__}, not plain data"
+    return _Hard(f"is of type {type(value).__name__}, not plain data")
 
 
 def _short(value: Any) -> str:
@@ -124,7 +124,7 @@ def check_plain_env_kwargs(kwargs: Any, *, allow_entry_points: bool = False, sou
         why = _names_code(key, value)
         if why is None:
             pass
-        elif why.startswith(_HARD):
+        elif isinstance(why, _Hard):
             raise UntrustedFileError(f"{source}: env setting {key!r} {why}")
         elif not allow_entry_points:
             raise UntrustedFileError(f"{source}: env setting {key!r} {why}; refused: {FLAG_HINT}")
