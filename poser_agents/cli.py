@@ -230,8 +230,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         saved = reader.read_metadata(args.agent, allow_entry_points=args.allow_entry_points)
         env_kwargs.update({k: v for k, v in saved.get("env_kwargs", {}).items() if k not in ("split",)})
     env = gym.make(args.env, split=args.split, **env_kwargs)
-    result = evaluate(lambda e, seed=0: load_agent(args.agent, e, seed=seed, allow_entry_points=args.allow_entry_points), env, episodes=args.episodes, seeds=seeds,
-                      name=args.agent, tasks=load_heldout() if args.heldout else None, verbose=not args.json)
+    result = evaluate(lambda e, seed=0: load_agent(args.agent, e, seed=seed, allow_entry_points=args.allow_entry_points), env,
+                      episodes=args.episodes, seeds=seeds, name=args.agent, tasks=load_heldout() if args.heldout else None,
+                      verbose=not args.json)
     overall = result.overall
     for key in ("alignment", "accuracy", "fidelity", "cost", "steps"):
         m = overall[key]
