@@ -210,6 +210,21 @@ def test_policy_pt_from_another_expert_order_is_detected(grpo_dir, tmp_path):
         GRPOAgent.load(mixed)
 
 
+def test_version_1_checkpoints_still_load_and_version_2_needs_its_action_names(dqn_dir, tmp_path):
+    old = copy(dqn_dir, tmp_path / "old")
+    with zipfile.ZipFile(old / "model.zip") as z:
+        entries = {n: z.read(n) for n in z.namelist() if n != "imageposer_actions.json"}
+    with zipfile.ZipFile(old / "model.zip", "w") as z:
+        for n, b in entries.items():
+            z.writestr(n, b)
+    edit_meta(old, model_sha256=file_sha256(old / "model.zip"))
+    with pytest.raises(CheckpointError, match="has no action names"):
+        DQNAgent.load(old)
+    edit_meta(old, format_version=1)  # what the code before this change wrote
+    obs, _ = gym.make("ImagePoser-v0", split="val").reset(seed=3)
+    assert int(DQNAgent.load(old).predict(obs)[0]) == int(DQNAgent.load(dqn_dir).predict(obs)[0])
+
+
 # -- item 2: env settings that name code -----------------------------------------------------
 
 
