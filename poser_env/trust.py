@@ -176,6 +176,7 @@ def check_env_entry_point(entry_point: Any, *, allow_entry_points: bool = False,
 
 
 def plain_components(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """``kwargs`` without the components equal to the defaults: what a checkpoint writes (plain data)."""
-    return {k: v for k, v in kwargs.items()
-            if not (k in DEFAULT_COMPONENTS and isinstance(v, Mapping) and dict(v) == DEFAULT_COMPONENTS[k])}
+    """What a checkpoint writes of an env's kwargs: without the components equal to the defaults
+    (plain data) and without the caller flags (a file never carries them; the loader passes its own)."""
+    return {k: v for k, v in kwargs.items() if k not in CALLER_FLAGS
+            and not (k in DEFAULT_COMPONENTS and isinstance(v, Mapping) and dict(v) == DEFAULT_COMPONENTS[k])}

@@ -51,3 +51,10 @@ def test_env_ids_and_entry_points():
     with pytest.raises(UntrustedFileError, match="not ImagePoser's env"):
         check_env_entry_point("os:abort")
     assert is_code_reference("a.b:C") and is_code_reference({"entry_point": "x"}) and not is_code_reference("hash")
+
+
+def test_saves_drop_default_components_and_caller_flags():
+    from poser_env.trust import plain_components
+
+    kept = plain_components({"critic": dict(DEFAULT_CRITIC), "allow_entry_points": True, "trust_remote_code": True, "suite": "mixed"})
+    assert kept == {"suite": "mixed"}

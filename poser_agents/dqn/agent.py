@@ -497,6 +497,10 @@ class DQNAgent:
                 "pass env= to DQNAgent.load"
             )
         kwargs = {**kwargs, **overrides}
+        from poser_env import REAL_ENV_ID
+
+        if meta.get("env_id") == REAL_ENV_ID and allow_entry_points:  # the caller's flag reaches the preset
+            kwargs.setdefault("allow_entry_points", True)
         if meta.get("env_id"):
             import poser_env  # noqa: F401  (registers the ids)
 
