@@ -50,39 +50,5 @@ class BaselineAgent:
         path.write_text(json.dumps({"agent": self.name, "config": self.config()}, indent=2))
 
 
-def read_checkpoint_metadata(folder: Path, meta_file: str, fmt: str, version: int, required: tuple[str, ...],
-                             owner: str, error: type[ValueError]) -> dict[str, Any]:
-    """A learned agent's ``agent.json``, validated before any weight is read.
-
-    Shared by the DQN and GRPO checkpoints so both refuse the same way: a missing or non-JSON
-    file, another agent's format, a newer format version or a missing key raises ``error``
-    with a message naming the file and the fix. ``_folder`` is added to the result.
-    """
-    meta_path = folder / meta_file
-    if not meta_path.is_file():
-        raise error(f"{str(folder)!r} is not a {owner} checkpoint: {meta_file} is missing ({owner}.save writes it)")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise error(f"{meta_path} is corrupt (not valid JSON: {e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != fmt:
-        found = meta.get("format") if isinstance(meta, dict) else None
-        raise error(f"{meta_path} is not a {owner} checkpoint (format {found!r}, expected {fmt!r})")
-    if meta.get("format_version", 0) > version:
-        raise error(f"{meta_path} has format version {meta['format_version']}; this code reads up to {version}: upgrade imageposer")
-    for key in required:
-        if key not in meta:
-            raise error(f"{meta_path} is incomplete: no {key!r}")
-    meta["_folder"] = str(folder)
-    return meta
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks: the checksum a checkpoint records for its weights."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+# Moved to poser_agents.checkpoint (the one place for checkpoint I/O); kept importable here.
+from poser_agents.checkpoint import file_sha256  # noqa: E402,F401

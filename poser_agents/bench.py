@@ -66,7 +66,8 @@ class _Timed:
         return self._timed(self._inner.evaluate, *args, **kwargs)
 
 
-def bench_preset_env(preset: str, steps: int = 50, seed: int = 0, allow_entry_points: bool = False) -> dict[str, Any]:
+def bench_preset_env(preset: str, steps: int = 50, seed: int = 0, allow_entry_points: bool = False,
+                     trust_remote_code: bool = False) -> dict[str, Any]:
     """The env's own time per step on a real-model preset: everything but the model calls.
 
     Every expert call, critique, extraction and evaluation is timed and subtracted, so what
@@ -77,7 +78,7 @@ def bench_preset_env(preset: str, steps: int = 50, seed: int = 0, allow_entry_po
     from poser_env.backends.preset import make_env
     from poser_env.registry import ExpertRegistry
 
-    env = make_env(preset, allow_entry_points=allow_entry_points)
+    env = make_env(preset, allow_entry_points=allow_entry_points, trust_remote_code=trust_remote_code)
     clock = {"model": 0.0}
     env.registry = ExpertRegistry([_Timed(e, clock) for e in env.registry])
     env.critic, env.extractor, env.evaluator = (_Timed(c, clock) for c in (env.critic, env.extractor, env.evaluator))

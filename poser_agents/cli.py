@@ -97,7 +97,8 @@ def cmd_bench_env(args: argparse.Namespace) -> int:
     from poser_agents.bench import bench_env, bench_preset_env
 
     if args.preset:  # a real-model preset: the env's own time per step, model calls excluded
-        result = bench_preset_env(args.preset, steps=args.steps or 50, seed=args.seed, allow_entry_points=args.allow_entry_points)
+        result = bench_preset_env(args.preset, steps=args.steps or 50, seed=args.seed, allow_entry_points=args.allow_entry_points,
+                                  trust_remote_code=args.trust_remote_code)
     else:
         result = bench_env(steps=args.steps or 2000, encoders=args.encoders.split(","), seed=args.seed)
     for k, v in result.items():
@@ -110,21 +111,30 @@ def cmd_bench_env(args: argparse.Namespace) -> int:
 def cmd_experts(args: argparse.Namespace) -> int:
     from poser_env.backends.preset import load_real_preset
 
-    preset = load_real_preset(args.preset, allow_entry_points=args.allow_entry_points)
+    preset = load_real_preset(args.preset, allow_entry_points=args.allow_entry_points, trust_remote_code=args.trust_remote_code,
+                              inspect_only=True)
     rows = preset.describe(check_reachable=True)
     print(f"preset {preset.name} ({preset.path}): {sum(r['component'] == 'expert' for r in rows)} experts")
     for r in rows:
         state = "" if r.get("model") is None else ("reachable" if r["reachable"] else f"NOT reachable ({r['status']})")
         where = r.get("where", "a Python entry point")
         print(f"  {r['component']:<9} {r['name']:<22} {r['type']:<16} {state:<13} {where}")
+    asking = preset.remote_code_models()
+    if asking:
+        verdict = "allowed by --trust-remote-code" if args.trust_remote_code else "refused unless you pass --trust-remote-code"
+        print(f"models that ask for trust_remote_code (they run their own Python code; {verdict}): {', '.join(asking)}")
     if args.json:
         print(json.dumps({"preset": preset.name, "path": str(preset.path), "components": [
-            {k: r.get(k) for k in ("component", "name", "type", "model_path", "reachable", "status", "where")} for r in rows]}, sort_keys=True))
+            {k: r.get(k) for k in ("component", "name", "type", "model_path", "reachable", "status", "where")} for r in rows],
+            "trust_remote_code_asked": asking}, sort_keys=True))
     return 0
 
 
-def load_agent(spec: str, env, seed: int = 0):
-    """A baseline name (random, heuristic, oracle, single:<expert>) or a saved agent's folder."""
+def load_agent(spec: str, env, seed: int = 0, allow_entry_points: bool = False):
+    """A baseline name (random, heuristic, oracle, single:<expert>) or a saved agent's folder.
+
+    A folder is read without running any code from it; ``allow_entry_points`` lets its env
+    settings name Python code (docs/security.md)."""
     from poser_agents.baselines import make_baseline
 
     path = Path(spec)
@@ -132,10 +142,10 @@ def load_agent(spec: str, env, seed: int = 0):
         from poser_agents.grpo.agent import GRPOAgent, is_grpo_checkpoint
 
         if is_grpo_checkpoint(path):  # agent.json says format imageposer-grpo
-            return GRPOAgent.load(path, env=env, seed=seed)
+            return GRPOAgent.load(path, env=env, seed=seed, allow_entry_points=allow_entry_points)
         from poser_agents.dqn.agent import DQNAgent
 
-        return DQNAgent.load(path, env=env)
+        return DQNAgent.load(path, env=env, allow_entry_points=allow_entry_points)
     return make_baseline(spec, env, seed=seed)
 
 
@@ -149,7 +159,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         print("poser generate: error: the prompt is empty; describe the image to make", file=sys.stderr)
         return 2
     env = EpisodeRecorder(gym.make(args.env, text_encoder=args.text_encoder))
-    agent = load_agent(args.agent, env, seed=args.seed)
+    agent = load_agent(args.agent, env, seed=args.seed, allow_entry_points=args.allow_entry_points)
     obs, info = env.reset(seed=args.seed, options={"prompt": args.prompt})
     print("Commands:")
     for c in info["commands"]:
@@ -183,7 +193,7 @@ def cmd_train_dqn(args: argparse.Namespace) -> int:
     out = Path(args.out)
     env = gym.make(args.env, split="train", text_encoder=args.text_encoder)
     if args.resume:
-        agent = DQNAgent.load(args.resume, env=env)
+        agent = DQNAgent.load(args.resume, env=env, allow_entry_points=args.allow_entry_points)
         print(f"resuming {args.resume} at {agent.num_timesteps} steps")
     else:
         agent = DQNAgent(env, DQNConfig(seed=args.seed, log_dir=str(out / "logs")))
@@ -216,7 +226,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from poser_agents.grpo.agent import GRPOAgent, is_grpo_checkpoint
 
         reader = GRPOAgent if is_grpo_checkpoint(args.agent) else DQNAgent
-        saved = reader.read_metadata(args.agent)  # refuses a corrupt checkpoint, naming it
+        # refuses a corrupt or unsafe checkpoint, naming it, before any env is built from it
+        saved = reader.read_metadata(args.agent, allow_entry_points=args.allow_entry_points)
         env_kwargs.update({k: v for k, v in saved.get("env_kwargs", {}).items() if k not in ("split",)})
     if args.ray:  # episodes as Ray tasks; the same records as the serial run (docs/scaling.md)
         from poser_agents.distributed import RayUnavailableError, require_ray
@@ -229,10 +240,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
             return 2
         result = evaluate_on_ray(args.agent, args.env, split=args.split, episodes=args.episodes, seeds=seeds, env_kwargs=env_kwargs,
                                  name=args.agent, tasks=load_heldout() if args.heldout else None, verbose=not args.json,
-                                 address=args.address)
+                                 address=args.address, allow_entry_points=args.allow_entry_points)
     else:
         env = gym.make(args.env, split=args.split, **env_kwargs)
-        result = evaluate(lambda e, seed=0: load_agent(args.agent, e, seed=seed), env, episodes=args.episodes, seeds=seeds,
+        result = evaluate(lambda e, seed=0: load_agent(args.agent, e, seed=seed, allow_entry_points=args.allow_entry_points), env, episodes=args.episodes, seeds=seeds,
                           name=args.agent, tasks=load_heldout() if args.heldout else None, verbose=not args.json)
     overall = result.overall
     for key in ("alignment", "accuracy", "fidelity", "cost", "steps"):
@@ -254,6 +265,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from poser_agents.demo import run_demo
 
     return run_demo(out=Path(args.out), quick=args.quick, seed=args.seed, steps=args.steps)
+
+
+_ALLOW_HELP = "let a checkpoint's env settings name Python code (component entry points, module:callable encoders); see docs/security.md"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,12 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
     benv.add_argument("--seed", type=int, default=0)
     benv.add_argument("--preset", default=None, help="a real-model preset (TOML): report the env's own ms per step, model calls excluded")
     benv.add_argument("--allow-entry-points", action="store_true", help="let the preset name Python entry points")
+    benv.add_argument("--trust-remote-code", action="store_true", help="let the preset's models that ask for it run their own code")
     benv.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     benv.set_defaults(func=cmd_bench_env)
 
     exp = sub.add_parser("experts", help="list what a real-model preset builds and whether each model is reachable")
     exp.add_argument("--preset", required=True, help="a preset TOML file or a built-in name (e.g. real12)")
     exp.add_argument("--allow-entry-points", action="store_true", help="let the preset name Python entry points")
+    exp.add_argument("--trust-remote-code", action="store_true", help="let the preset's models that ask for it run their own code")
     exp.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     exp.set_defaults(func=cmd_experts)
 
@@ -313,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     tdqn.add_argument("--env", default="ImagePoser-v0")
     tdqn.add_argument("--text-encoder", default="hash")
     tdqn.add_argument("--resume", default=None, help="a checkpoint folder to continue training from")
+    tdqn.add_argument("--allow-entry-points", action="store_true", help=_ALLOW_HELP)
     tdqn.add_argument("--out", default="runs/dqn", help="checkpoint folder (model.zip, agent.json, logs/)")
     tdqn.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     tdqn.set_defaults(func=cmd_train_dqn)
@@ -340,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     ev.add_argument("--text-encoder", default="hash", help="text encoder of the env (a saved agent's own wins)")
     ev.add_argument("--out", default=None, help="write the JSON, Markdown table and plots here")
+    ev.add_argument("--allow-entry-points", action="store_true", help=_ALLOW_HELP)
     ev.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     ev.add_argument("--ray", action="store_true", help="run the episodes as Ray tasks (needs the [ray] extra); same results as serial")
     ev.add_argument("--address", default=None, help="with --ray: a Ray cluster to join (auto or HOST:PORT; default: a new local instance)")
@@ -352,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--text-encoder", default="hash", help="must match the agent's (default hash)")
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--out", default="runs/generate", help="output folder (default runs/generate)")
+    gen.add_argument("--allow-entry-points", action="store_true", help=_ALLOW_HELP)
     gen.set_defaults(func=cmd_generate)
 
     demo = sub.add_parser("demo", help="the main job: run the synthetic world end to end and write a report")

@@ -66,16 +66,17 @@ def _env(env_id: str, split: str, env_kwargs: Mapping[str, Any]) -> Any:
 
 
 def run_shard(agent: str, env_id: str, split: str, env_kwargs: Mapping[str, Any], seed: int,
-              indices: Sequence[int], tasks: Sequence[Any]) -> list[dict[str, Any]]:
+              indices: Sequence[int], tasks: Sequence[Any], allow_entry_points: bool = False) -> list[dict[str, Any]]:
     """Play episodes ``indices`` of ``seed`` (tasks ``tasks``, in that order); their records.
 
-    The function a Ray task runs (plain Python, so it also runs without Ray)."""
+    The function a Ray task runs (plain Python, so it also runs without Ray). ``allow_entry_points``
+    is the caller's flag for a saved agent whose env settings name code (docs/security.md)."""
     from poser_agents.cli import load_agent
     from poser_agents.evaluation.harness import SEED_STRIDE, run_recorded_episode
     from poser_agents.evaluation.summary import record_from_summary
 
     env = _env(env_id, split, env_kwargs)
-    agent_obj = load_agent(agent, env, seed=seed)
+    agent_obj = load_agent(agent, env, seed=seed, allow_entry_points=allow_entry_points)
     records = []
     for i, task in zip(indices, tasks):
         episode_seed = seed * SEED_STRIDE + i
@@ -97,6 +98,7 @@ def evaluate_on_ray(
     tasks: Sequence[Any] | None = None,
     address: str | None = None,
     num_cpus: int | None = None,
+    allow_entry_points: bool = False,
 ):
     """:func:`poser_agents.evaluation.evaluate` with the episodes run as Ray tasks.
 
@@ -139,7 +141,7 @@ def evaluate_on_ray(
     shards = plan_shards(len(tasks), seeds, episode_independent(agent), workers)
     remote = ray.remote(num_cpus=1)(run_shard)
     t0 = time.perf_counter()
-    refs = {remote.remote(agent, env_id, split, env_kwargs, seed, idx, [tasks[i] for i in idx]): n
+    refs = {remote.remote(agent, env_id, split, env_kwargs, seed, idx, [tasks[i] for i in idx], allow_entry_points): n
             for n, (seed, idx) in enumerate(shards)}
     results: dict[int, list[dict[str, Any]]] = {}
     pending = list(refs)

@@ -12,7 +12,8 @@ A checkpoint is a folder with SB3's ``model.zip`` and ``agent.json`` (the config
 the observation and action spaces, the action names, the env id and kwargs, the library
 versions, and the SHA-256 of ``model.zip``). :meth:`DQNAgent.load` refuses, with a message that
 says what differs and what to do, a checkpoint made for another observation or action space
-(another text encoder, another expert set), a corrupt or truncated file, or a missing one.
+(another text encoder, another expert set), a corrupt or truncated file, or a missing one. It
+never unpickles anything from the folder (:mod:`poser_agents.dqn.sb3_zip`; docs/security.md).
 
 Logs (``DQNConfig.log_dir``), see ``docs/dqn.md`` for every column:
 
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -37,23 +37,20 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import CSVOutputFormat, Logger, make_output_format
 from stable_baselines3.common.vec_env import VecEnv
 
-from poser_agents.base import file_sha256, read_checkpoint_metadata
+from poser_agents.checkpoint import CheckpointError, compare_env, describe_env, read_metadata, verify_file, write_checkpoint
 from poser_agents.dqn.masked_dqn import MaskedDQN
 from poser_agents.dqn.policies import PoserFeaturesExtractor
 
 MODEL_FILE = "model.zip"
 META_FILE = "agent.json"
 FORMAT = "imageposer-dqn"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: ``model.zip`` also holds the action names (``imageposer_actions.json``); version 1 is still read."""
 
-
-class CheckpointError(ValueError):
-    """A DQNAgent checkpoint is missing, corrupt, or made for another env."""
 
 
 @dataclass
@@ -145,117 +142,6 @@ class DQNConfig:
 
 # ----------------------------------------------------------------------------------------
 # The env as plain data: what a checkpoint records and checks
-
-
-def _first_env(env: Any) -> Any:
-    """The first unwrapped env behind a gym env or an SB3 VecEnv (None if unreachable)."""
-    if isinstance(env, VecEnv):
-        envs = getattr(env, "envs", None)  # DummyVecEnv
-        if envs:
-            return envs[0]
-        return None
-    return env
-
-
-def _space_summary(space: spaces.Space) -> dict[str, Any]:
-    if isinstance(space, spaces.Dict):
-        return {"type": "Dict", "spaces": {k: _space_summary(s) for k, s in space.spaces.items()}}
-    if isinstance(space, spaces.Discrete):
-        return {"type": "Discrete", "n": int(space.n)}
-    if isinstance(space, spaces.MultiBinary):
-        return {"type": "MultiBinary", "shape": list(space.shape)}
-    if isinstance(space, spaces.Box):
-        return {"type": "Box", "shape": list(space.shape), "dtype": str(space.dtype)}
-    return {"type": type(space).__name__, "repr": repr(space)}
-
-
-def _json_safe(value: Any) -> Any:
-    """``value`` if it survives a JSON round trip unchanged, else None."""
-    try:
-        return value if json.loads(json.dumps(value)) == value else None
-    except (TypeError, ValueError):
-        return None
-
-
-def describe_env(env: Any) -> dict[str, Any]:
-    """What a checkpoint records about its env: spaces, action names, text encoder, id and kwargs."""
-    inner = _first_env(env)
-    base = getattr(inner, "unwrapped", inner)
-    info: dict[str, Any] = {
-        "observation_space": _space_summary(env.observation_space),
-        "action_space": _space_summary(env.action_space),
-        "action_names": list(getattr(base, "action_names", []) or []),
-        "expert_names": list(getattr(base, "expert_names", []) or []),
-        "text_encoder": None,
-        "env_id": None,
-        "env_kwargs": None,
-    }
-    encoder = getattr(getattr(base, "encoder", None), "text", None)
-    if encoder is not None:
-        info["text_encoder"] = {"name": str(getattr(encoder, "name", "")), "dim": int(getattr(encoder, "dim", 0))}
-    spec = getattr(inner, "spec", None)
-    kwargs = None
-    if spec is not None and getattr(spec, "id", None):
-        info["env_id"] = spec.id
-        kwargs = _json_safe(dict(spec.kwargs or {}))
-    elif hasattr(base, "config") and hasattr(base.config, "to_dict"):
-        # Built as ImagePoserEnv(...) directly: rebuild the same way if its config is plain data.
-        info["env_entry_point"] = f"{type(base).__module__}:{type(base).__name__}"
-        kwargs = _json_safe(base.config.to_dict())
-    if hasattr(base, "config") and hasattr(base.config, "to_dict"):
-        # Every setting of the env, for the record (the kwargs above rebuild it).
-        info["env_config"] = _json_safe(base.config.to_dict())
-    # env_kwargs is always a dict (readers may merge it); env_rebuildable says whether it is complete.
-    info["env_kwargs"] = kwargs if kwargs is not None else {}
-    info["env_rebuildable"] = kwargs is not None and (info["env_id"] is not None or "env_entry_point" in info)
-    return info
-
-
-def _compare_env(saved: dict[str, Any], current: dict[str, Any], where: str) -> None:
-    """Raise :class:`CheckpointError` naming the first difference that makes the checkpoint unusable."""
-    s_act, c_act = saved["action_space"], current["action_space"]
-    s_names, c_names = saved.get("action_names") or [], current.get("action_names") or []
-    if s_act != c_act:
-        raise CheckpointError(
-            f"{where} was trained for {s_act.get('n', s_act)} actions ({', '.join(s_names) or 'names unknown'}), "
-            f"but this env has {c_act.get('n', c_act)} ({', '.join(c_names) or 'names unknown'}): "
-            "a different expert set (or STOP/DEFER setting). Build the env with the checkpoint's experts, or retrain."
-        )
-    if s_names and c_names and s_names != c_names:
-        diff = [f"{i}: {a!r} vs {b!r}" for i, (a, b) in enumerate(zip(s_names, c_names)) if a != b]
-        raise CheckpointError(
-            f"{where} was trained with other actions at the same indices ({'; '.join(diff[:4])}; checkpoint vs env): "
-            "its Q-values would call the wrong experts. Build the env with the checkpoint's expert registry, or retrain."
-        )
-    s_obs, c_obs = saved["observation_space"], current["observation_space"]
-    if s_obs != c_obs:
-        s_sp, c_sp = s_obs.get("spaces", {}), c_obs.get("spaces", {})
-        if set(s_sp) != set(c_sp):
-            raise CheckpointError(
-                f"{where} expects observation keys {sorted(s_sp)}, this env gives {sorted(c_sp)}"
-                + (f" (missing {sorted(set(s_sp) - set(c_sp))})" if set(s_sp) - set(c_sp) else "")
-                + (f" (extra {sorted(set(c_sp) - set(s_sp))})" if set(c_sp) - set(s_sp) else "")
-            )
-        for key in s_sp:
-            if s_sp[key] != c_sp[key]:
-                hint = ""
-                if key in ("instruction", "remaining", "prompt"):
-                    st, ct = saved.get("text_encoder") or {}, current.get("text_encoder") or {}
-                    hint = (
-                        f": the text encoder differs (checkpoint: {st.get('name', '?')} with {st.get('dim', '?')} dims, "
-                        f"env: {ct.get('name', '?')} with {ct.get('dim', '?')} dims); build the env with the "
-                        "checkpoint's text_encoder, or retrain"
-                    )
-                raise CheckpointError(
-                    f"{where} expects observation {key!r} as {s_sp[key]}, this env gives {c_sp[key]}{hint}"
-                )
-        raise CheckpointError(f"{where} expects observation space {s_obs}, this env gives {c_obs}")
-    st, ct = saved.get("text_encoder"), current.get("text_encoder")
-    if st and ct and st.get("name") != ct.get("name"):
-        raise CheckpointError(
-            f"{where} was trained with text encoder {st['name']!r}, this env uses {ct['name']!r} (same size, "
-            "different embeddings): build the env with the checkpoint's text_encoder, or retrain"
-        )
 
 
 def _versions() -> dict[str, str]:
@@ -556,47 +442,54 @@ class DQNAgent:
     def save(self, path: str | Path) -> Path:
         """Write the checkpoint folder ``path`` (``model.zip`` + ``agent.json``); returns it.
 
-        The replay buffer is not saved (it is large); a resumed run refills it (warm-up of
-        ``max(batch_size, learning_starts)`` transitions) before updating again.
+        Atomic: files go to temporary names in the folder and are renamed, ``agent.json`` last,
+        so a kill during a save leaves the previous checkpoint loadable. ``model.zip`` also
+        records the action names, so weights moved into another folder are still checked.
+        The replay buffer is not saved (it is large).
         """
         folder = Path(path)
         if folder.suffix == ".zip":
             raise ValueError(f"save() takes a folder, got {str(folder)!r}; it writes {MODEL_FILE} and {META_FILE} inside")
-        folder.mkdir(parents=True, exist_ok=True)
-        model_path = folder / MODEL_FILE
-        self.model.save(model_path)
+        from poser_agents.checkpoint import check_finite
+        from poser_agents.dqn.sb3_zip import add_actions_entry
+
+        check_finite(self.model.policy.state_dict(), "cannot save the DQN", "training diverged; nothing was saved (the previous checkpoint is kept)")
         env_info = self.env_info if self.env_info is not None else describe_env(self.model.get_env())
-        meta = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "agent": self.name,
-            "algorithm": "MaskedDQN",
-            "config": self.config.to_dict(),
-            **(env_info or {}),
-            "num_timesteps": int(self.model.num_timesteps),
-            "model_file": MODEL_FILE,
-            "model_sha256": file_sha256(model_path),
-            "versions": _versions(),
-            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        (folder / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        return folder
+        names = list((env_info or {}).get("action_names") or [])
+
+        def write_zip(tmp: Path) -> None:
+            self.model.save(tmp)
+            add_actions_entry(tmp, names)
+
+        def make_meta(digests: dict[str, str]) -> dict[str, Any]:
+            return {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "agent": self.name,
+                "algorithm": "MaskedDQN",
+                "config": self.config.to_dict(),
+                **(env_info or {}),
+                "num_timesteps": int(self.model.num_timesteps),
+                "model_file": MODEL_FILE,
+                "model_sha256": digests[MODEL_FILE],
+                "versions": _versions(),
+                "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
+
+        return write_checkpoint(folder, {MODEL_FILE: write_zip}, make_meta)
 
     @staticmethod
-    def read_metadata(path: str | Path) -> dict[str, Any]:
-        """The checkpoint's ``agent.json`` (``path``: the folder, or its ``model.zip``), validated."""
-        folder = Path(path)
-        if folder.name == MODEL_FILE or folder.suffix == ".zip":
-            folder = folder.parent
-        if not folder.exists():
-            raise CheckpointError(f"no DQN checkpoint at {str(folder)!r}: the folder does not exist")
-        return read_checkpoint_metadata(folder, META_FILE, FORMAT, FORMAT_VERSION, ("config", "observation_space", "action_space", "model_file"),
-                                        "DQNAgent", CheckpointError)
+    def read_metadata(path: str | Path, allow_entry_points: bool = False) -> dict[str, Any]:
+        """The checkpoint's ``agent.json`` (``path``: the folder, or its ``model.zip``), validated.
+
+        Every field is checked (one :class:`CheckpointError` naming it); env settings that name
+        code are refused unless ``allow_entry_points`` (docs/security.md)."""
+        return read_metadata(path, FORMAT, allow_entry_points=allow_entry_points)
 
     @staticmethod
-    def make_env(path: str | Path, **overrides: Any) -> gym.Env:
+    def make_env(path: str | Path, allow_entry_points: bool = False, **overrides: Any) -> gym.Env:
         """Rebuild the checkpoint's env from ``agent.json`` (e.g. ``split="val"`` as an override)."""
-        meta = DQNAgent.read_metadata(path)
+        meta = DQNAgent.read_metadata(path, allow_entry_points=allow_entry_points)
         kwargs = meta.get("env_kwargs")
         if kwargs is None or not meta.get("env_rebuildable", True):
             raise CheckpointError(
@@ -604,45 +497,64 @@ class DQNAgent:
                 "pass env= to DQNAgent.load"
             )
         kwargs = {**kwargs, **overrides}
+        from poser_env import REAL_ENV_ID
+
+        if meta.get("env_id") == REAL_ENV_ID and allow_entry_points:  # the caller's flag reaches the preset
+            kwargs.setdefault("allow_entry_points", True)
         if meta.get("env_id"):
             import poser_env  # noqa: F401  (registers the ids)
 
             return gym.make(meta["env_id"], **kwargs)
         from poser_env.registry import load_entry_point
+        from poser_env.trust import DEFAULT_ENV_ENTRY_POINT
 
-        return load_entry_point(meta.get("env_entry_point", "poser_env.env:ImagePoserEnv"))(**kwargs)
+        return load_entry_point(meta.get("env_entry_point", DEFAULT_ENV_ENTRY_POINT))(**kwargs)
 
     @classmethod
-    def load(cls, path: str | Path, env: gym.Env | VecEnv | None = None, device: str | None = None) -> "DQNAgent":
+    def load(cls, path: str | Path, env: gym.Env | VecEnv | None = None, device: str | None = None,
+             allow_entry_points: bool = False) -> "DQNAgent":
         """Load a checkpoint folder; ``env`` None rebuilds the env recorded in ``agent.json``.
 
-        Raises :class:`CheckpointError` (a ``ValueError``) for a missing, corrupt or truncated
-        checkpoint, or one made for another observation or action space.
+        Nothing in the folder is unpickled or imported: the model is rebuilt from the config and
+        the env's spaces, the weights are read as tensors (:mod:`poser_agents.dqn.sb3_zip`).
+        Raises :class:`CheckpointError` (a ``ValueError``) for a missing, corrupt, truncated or
+        unsafe checkpoint, or one made for another observation or action space.
         """
-        meta = cls.read_metadata(path)
+        from poser_agents.dqn.sb3_zip import read_model_zip
+
+        meta = cls.read_metadata(path, allow_entry_points=allow_entry_points)
         folder = Path(meta["_folder"])
         where = f"checkpoint {str(folder)!r}"
-        model_path = folder / meta["model_file"]
-        if not model_path.is_file():
-            raise CheckpointError(f"{where} is incomplete: {meta['model_file']} is missing")
-        digest = meta.get("model_sha256")
-        if digest and file_sha256(model_path) != digest:
-            raise CheckpointError(
-                f"{model_path} is corrupt or truncated: its SHA-256 differs from the one recorded in {META_FILE} "
-                f"({model_path.stat().st_size} bytes now)"
-            )
+        model_path = verify_file(meta, "model_file", "model_sha256")
         try:
             config = DQNConfig.from_dict(meta["config"])
         except (TypeError, ValueError) as e:
             raise CheckpointError(f"{where} has an invalid config: {e}") from None
+        if device:
+            config = dataclasses.replace(config, device=device)
+        saved = read_model_zip(model_path)
+        zip_names = saved["action_names"]
+        if meta["format_version"] >= 2 and zip_names is None:
+            raise CheckpointError(f"{model_path} has no action names ({'imageposer_actions.json'}), which a version-2 checkpoint records: "
+                                  "the weights may come from another checkpoint; re-save it from the agent that made it")
+        if zip_names is not None and meta.get("action_names") and zip_names != meta["action_names"]:
+            raise CheckpointError(f"{model_path} was trained for the actions {zip_names[:4]}..., but {META_FILE} lists "
+                                  f"{meta['action_names'][:4]}...: the weights come from another checkpoint (another expert "
+                                  "registry or order); use the model.zip and agent.json saved together")
         if env is None:
-            env = cls.make_env(folder)
-        _compare_env(meta, describe_env(env), where)
+            env = cls.make_env(folder, allow_entry_points=allow_entry_points)
+        current = describe_env(env)
+        compare_env(meta if zip_names is None else {**meta, "action_names": zip_names}, current, where)
+        agent = cls(env, config)
+        model = agent.model
         try:
-            model = MaskedDQN.load(model_path, env=env, device=device or config.device)
-        except (KeyboardInterrupt, MemoryError):
-            raise
-        except Exception as e:  # zipfile.BadZipFile, EOFError, pickle and torch errors, ...
-            raise CheckpointError(f"cannot read {model_path}: the file is corrupt or truncated ({type(e).__name__}: {e})") from None
-        return cls(env, config, _model=model)
-
+            model.policy.load_state_dict(saved["policy"])
+            if saved["optimizer"] is not None:
+                model.policy.optimizer.load_state_dict(saved["optimizer"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise CheckpointError(f"cannot read {model_path}: its weights do not fit the network that {META_FILE}'s config "
+                                  f"builds ({first[:200]}); the files do not belong together") from None
+        for key, value in saved["counters"].items():
+            setattr(model, key, value)
+        return agent

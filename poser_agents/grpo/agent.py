@@ -11,13 +11,14 @@ the live, unvectorised env (as the oracle does): pass a factory to the evaluatio
 
 A checkpoint is a folder: ``agent.json`` (format ``imageposer-grpo``, vocabulary, configs,
 text encoder, env kwargs, training results, SHA-256 of the weights) and ``policy.pt`` (the
-GRPO policy's and the reference's state dicts). :meth:`GRPOAgent.load` refuses a missing,
-corrupt, truncated or mismatched one with :class:`CheckpointError` and never half-loads.
+GRPO policy's and the reference's state dicts, read back with ``weights_only=True``).
+:meth:`GRPOAgent.load` refuses a missing, corrupt, truncated, unsafe or mismatched one with
+:class:`~poser_agents.checkpoint.CheckpointError` and never half-loads; a text encoder or env
+setting that names Python code needs ``allow_entry_points=True`` (docs/security.md).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from poser_agents.base import file_sha256, read_checkpoint_metadata
+from poser_agents.checkpoint import CheckpointError, check_finite, load_tensors, read_metadata, verify_file, write_checkpoint
 from poser_agents.grpo.context import ContextFeaturizer, PlanContext
 from poser_agents.grpo.policy import PolicyConfig, WorkflowPolicy, sample
 from poser_agents.grpo.vocab import Workflow, WorkflowVocab
@@ -36,10 +37,6 @@ FORMAT = "imageposer-grpo"
 FORMAT_VERSION = 1
 META_FILE = "agent.json"
 WEIGHTS_FILE = "policy.pt"
-
-
-class CheckpointError(ValueError):
-    """A GRPOAgent checkpoint is missing, corrupt, or made for another env."""
 
 
 @dataclass
@@ -140,73 +137,81 @@ class GRPOAgent:
     # -- checkpoints ----------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:
+        """Write the checkpoint folder atomically (weights first, ``agent.json`` last); NaN/inf weights are refused."""
         folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        weights = folder / WEIGHTS_FILE
         state = {"policy": self.policy.state_dict()}
         if self.reference is not None:
             state["reference"] = self.reference.state_dict()
-        torch.save(state, weights)
+        check_finite(state, "cannot save the GRPO policy", "training diverged; nothing was saved (the previous checkpoint is kept)")
+        state["experts"] = list(self.vocab.experts)  # what the outputs mean, with the weights (not only in agent.json)
+        state["attempts"] = int(self.vocab.attempts)
         env_kwargs = {}
         if self.env is not None:
+            from poser_env.trust import plain_components
+
             spec = getattr(self.env, "spec", None)
-            env_kwargs = {k: v for k, v in dict(getattr(spec, "kwargs", {}) or {}).items() if k != "split"}
-        meta = {
-            **{k: v for k, v in self.meta.items() if not k.startswith("_")},
-            "format": FORMAT, "format_version": FORMAT_VERSION, "agent": self.name,
-            "vocab": self.vocab.to_dict(), "policy_config": self.policy.config.to_dict(), "sampling": self.sampling.to_dict(),
-            "text_encoder": self.featurizer.describe(), "has_reference": self.reference is not None,
-            "env_kwargs": self.meta.get("env_kwargs", env_kwargs), "weights_file": WEIGHTS_FILE, "weights_sha256": file_sha256(weights),
-            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        (folder / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
-        return folder
+            env_kwargs = plain_components({k: v for k, v in dict(getattr(spec, "kwargs", {}) or {}).items() if k != "split"})
+
+        def make_meta(digests: dict[str, str]) -> dict[str, Any]:
+            return {
+                **{k: v for k, v in self.meta.items() if not k.startswith("_")},
+                "format": FORMAT, "format_version": FORMAT_VERSION, "agent": self.name,
+                "vocab": self.vocab.to_dict(), "policy_config": self.policy.config.to_dict(), "sampling": self.sampling.to_dict(),
+                "text_encoder": self.featurizer.describe(), "has_reference": self.reference is not None,
+                "env_kwargs": self.meta.get("env_kwargs", env_kwargs), "weights_file": WEIGHTS_FILE, "weights_sha256": digests[WEIGHTS_FILE],
+                "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
+
+        return write_checkpoint(folder, {WEIGHTS_FILE: lambda tmp: torch.save(state, tmp)}, make_meta)
 
     @staticmethod
-    def read_metadata(path: str | Path) -> dict[str, Any]:
-        folder = Path(path)
-        return read_checkpoint_metadata(folder, META_FILE, FORMAT, FORMAT_VERSION,
-                                        ("vocab", "policy_config", "sampling", "text_encoder", "weights_file", "weights_sha256"),
-                                        "GRPOAgent", CheckpointError)
+    def read_metadata(path: str | Path, allow_entry_points: bool = False) -> dict[str, Any]:
+        """``agent.json``, every field validated; a code-naming text encoder or env setting needs ``allow_entry_points``."""
+        return read_metadata(path, FORMAT, allow_entry_points=allow_entry_points)
 
     @classmethod
-    def load(cls, path: str | Path, env: Any = None, seed: int = 0, **sampling: Any) -> "GRPOAgent":
+    def load(cls, path: str | Path, env: Any = None, seed: int = 0, allow_entry_points: bool = False, **sampling: Any) -> "GRPOAgent":
         """Load a checkpoint folder (``sampling`` overrides e.g. ``guidance_w=2.0``); binds to ``env`` if given."""
-        meta = cls.read_metadata(path)
+        meta = cls.read_metadata(path, allow_entry_points=allow_entry_points)
         folder = Path(meta["_folder"])
         where = f"checkpoint {str(folder)!r}"
-        weights = folder / meta["weights_file"]
-        if not weights.is_file():
-            raise CheckpointError(f"{where} is incomplete: {meta['weights_file']} is missing")
-        if file_sha256(weights) != meta["weights_sha256"]:
-            raise CheckpointError(f"{weights} is corrupt or truncated: its SHA-256 differs from the one in {META_FILE}")
+        weights = verify_file(meta, "weights_file", "weights_sha256")
         try:
             vocab = WorkflowVocab.from_dict(meta["vocab"])
             pcfg = PolicyConfig(**meta["policy_config"])
             scfg = SamplingConfig(**{**meta["sampling"], **sampling})
         except (TypeError, ValueError, KeyError) as e:
             raise CheckpointError(f"{where} has an invalid config: {e}") from None
+        if pcfg.n_experts != vocab.n_experts or pcfg.attempts != vocab.attempts:
+            raise CheckpointError(f"{where}: policy_config ({pcfg.n_experts} experts x {pcfg.attempts}) disagrees with vocab "
+                                  f"({vocab.n_experts} x {vocab.attempts}); the files do not belong together")
         featurizer = ContextFeaturizer(meta["text_encoder"]["name"])
         if featurizer.text_dim != pcfg.text_dim or featurizer.command_dim != pcfg.command_dim:
             raise CheckpointError(f"{where} was trained with {pcfg.text_dim}-dim text features, the text encoder "
                                   f"{meta['text_encoder']['name']!r} gives {featurizer.text_dim}: use the checkpoint's encoder")
+        state = load_tensors(weights, str(weights))
+        if not isinstance(state, dict) or "policy" not in state or (meta.get("has_reference") and "reference" not in state):
+            raise CheckpointError(f"cannot read {weights}: it must hold the 'policy' (and 'reference') state dicts")
+        check_finite({k: v for k, v in state.items() if k in ("policy", "reference")}, str(weights))
+        if "experts" in state and (state["experts"] != vocab.experts or state.get("attempts") != vocab.attempts):
+            raise CheckpointError(f"{weights} was trained for the experts {list(state['experts'])[:4]}... x {state.get('attempts')} "
+                                  f"attempts, but {META_FILE} lists {vocab.experts[:4]}... x {vocab.attempts}: the weights come "
+                                  "from another checkpoint; use the policy.pt and agent.json saved together")
         try:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
             policy = WorkflowPolicy(pcfg)
             policy.load_state_dict(state["policy"])
             reference = None
             if meta.get("has_reference"):
                 reference = WorkflowPolicy(pcfg)
                 reference.load_state_dict(state["reference"])
-        except Exception as e:  # pickle, zip, shape and key errors
-            raise CheckpointError(f"cannot read {weights}: {type(e).__name__}: {e}") from None
+        except (RuntimeError, TypeError, ValueError, KeyError) as e:  # shape and key errors
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise CheckpointError(f"cannot read {weights}: its weights do not fit the policy {META_FILE} describes ({first[:200]})") from None
         return cls(policy, vocab, featurizer, reference=reference, sampling=scfg, env=env, seed=seed, meta=meta)
 
 
 def is_grpo_checkpoint(path: str | Path) -> bool:
-    """Whether ``path`` is a folder whose ``agent.json`` says format ``imageposer-grpo``."""
-    meta = Path(path) / META_FILE
-    try:
-        return meta.is_file() and json.loads(meta.read_text()).get("format") == FORMAT
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-        return False
+    """Whether ``path`` is a folder whose ``agent.json`` says format ``imageposer-grpo`` (nothing validated yet)."""
+    from poser_agents.checkpoint import checkpoint_format
+
+    return checkpoint_format(path) == FORMAT

@@ -11,8 +11,9 @@ including the oracle's search branches (each renders an image too).
 
 File format (JSONL): a header line (``format``, ``version``, experts, attempts, suite), one line
 per record, and a footer with the record count. :func:`read_records` refuses a file with a
-wrong header, a malformed or truncated line, an invalid workflow or a missing footer, naming
-the line; it never returns part of a file.
+wrong header, a malformed or truncated line, NaN, Infinity or an out-of-range score, a line
+nested too deeply, an invalid workflow or a missing footer, naming the line; it never returns
+part of a file.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ FORMAT_VERSION = 1
 SOURCES = ("random", "heuristic", "oracle", "policy")
 _FIELDS = {"task_id": str, "split": str, "suite": str, "prompt": str, "commands": list, "workflow": str, "source": str,
            "seed": int, "evaluator_alignment": float, "critic_score": float, "images_rendered": int, "steps": int}
+
+
+#: Numeric fields' allowed ranges (scores are fractions; counts are non-negative).
+_RANGES = {"evaluator_alignment": (0.0, 1.0), "critic_score": (0.0, 1.0), "images_rendered": (0, 10**9), "steps": (0, 10**6)}
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 class DataFileError(ValueError):
@@ -223,15 +232,16 @@ def collect(train_env: gym.Env, val_env: gym.Env, config: CollectConfig, vocab: 
 def write_records(path: str | Path, records: Sequence[dict[str, Any]], vocab: WorkflowVocab, meta: dict[str, Any] | None = None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the JSONL file atomically (temporary file, fsync, rename); NaN or infinite values are refused."""
+    from poser_agents.checkpoint import atomic_write_text
+
     header = {"format": FORMAT, "version": FORMAT_VERSION, **vocab.to_dict(), "meta": meta or {}}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(json.dumps(header) + "\n")
-        for r in records:
-            f.write(json.dumps(r, sort_keys=True) + "\n")
-        f.write(json.dumps({"end": True, "records": len(records)}) + "\n")
-    tmp.replace(path)
-    return path
+    try:
+        lines = [json.dumps(header, allow_nan=False)] + [json.dumps(r, sort_keys=True, allow_nan=False) for r in records]
+    except ValueError as e:
+        raise DataFileError(f"cannot write {path}: a record holds NaN or an infinite number ({e}); nothing was written") from None
+    lines.append(json.dumps({"end": True, "records": len(records)}))
+    return atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def read_records(path: str | Path, vocab: WorkflowVocab | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -246,9 +256,13 @@ def read_records(path: str | Path, vocab: WorkflowVocab | None = None) -> tuple[
     rows = []
     for n, line in enumerate(lines, start=1):
         try:
-            rows.append(json.loads(line))
+            rows.append(json.loads(line, parse_constant=_no_constant))
         except json.JSONDecodeError as e:
             raise DataFileError(f"{path}, line {n}: not valid JSON ({e}); the file is corrupt or truncated, collect it again") from None
+        except RecursionError:
+            raise DataFileError(f"{path}, line {n}: nested too deeply to be a record; the file is corrupt, collect it again") from None
+        except ValueError as e:  # NaN / Infinity: Python's json reads them, JSON does not allow them
+            raise DataFileError(f"{path}, line {n}: {e}; scores must be finite numbers, collect the data again") from None
     if not rows or not isinstance(rows[0], dict) or rows[0].get("format") != FORMAT:
         raise DataFileError(f"{path} is not a GRPO logged-data file (its first line must be a header with format {FORMAT!r})")
     header = rows[0]
@@ -272,6 +286,9 @@ def read_records(path: str | Path, vocab: WorkflowVocab | None = None) -> tuple[
             ok = isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool) if typ is float else isinstance(r.get(key), typ)
             if not ok:
                 raise DataFileError(f"{path}, line {n}: field {key!r} missing or not {typ.__name__}")
+        for key, (low, high) in _RANGES.items():
+            if not low <= r[key] <= high:
+                raise DataFileError(f"{path}, line {n}: field {key!r} is {r[key]!r}, outside [{low}, {high}]")
         if r["split"] == "test":
             raise DataFileError(f"{path}, line {n}: a test-split record; logged data must never include the test split")
         if r["source"] not in SOURCES:

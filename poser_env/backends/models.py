@@ -47,7 +47,7 @@ class ModelRef:
     the device supports it, else float32: a bf16-trained model such as Qwen2.5 overflows in
     float16), and is float16 otherwise (see :func:`resolve_dtype`)."""
     trust_remote_code: bool = False
-    """Run Python code shipped with the checkpoint. Off unless a preset turns it on."""
+    """Run Python code shipped with the checkpoint. Off; a preset may ask for it, the caller's flag decides."""
     use_safetensors: bool = True
     """Refuse pickled weights. With False, pickles load with ``weights_only=True``."""
 

@@ -21,9 +21,12 @@ reference: ``docs/real-models.md``)::
 
 Security: a preset is data, not code. Its ``type`` names map to this package's classes; an
 ``entry_point`` (arbitrary Python to import) is refused unless the caller passes
-``allow_entry_points=True`` (the preset itself cannot grant that). ``trust_remote_code`` is off
-for every model unless the preset sets it for that model. Local paths starting with ``.`` are
-relative to the preset file.
+``allow_entry_points=True`` (the preset itself cannot grant that); the same flag guards a
+``module:callable`` ``text_encoder`` in ``[env]`` (one rule: :mod:`poser_env.trust`).
+``trust_remote_code`` is off for every model; a model whose entry sets it (inline or under
+``[models]``) is refused unless the caller passes ``trust_remote_code=True`` (CLI
+``--trust-remote-code``); ``poser experts --preset`` lists those models. Local paths starting
+with ``.`` are relative to the preset file.
 """
 
 from __future__ import annotations
@@ -59,6 +62,12 @@ class RealPreset:
     env_kwargs: dict[str, Any]
     models: list[dict[str, Any]] = field(default_factory=list)
     """One row per component and model: ``component``, ``name``, ``type``, ``model`` (ModelRef dict)."""
+    remote_code: list[str] = field(default_factory=list)
+    """Where the preset asks for ``trust_remote_code`` (``"[critic]: org/model"``, ...)."""
+
+    def remote_code_models(self) -> list[str]:
+        """The preset entries whose model asks to run its own Python code (``trust_remote_code = true``)."""
+        return list(self.remote_code)
 
     def describe(self, check_reachable: bool = True) -> list[dict[str, Any]]:
         """The rows of ``models``, each with ``reachable``, ``status`` (see
@@ -75,21 +84,25 @@ class RealPreset:
         return rows
 
 
-def load_real_preset(name_or_path: str | Path, allow_entry_points: bool = False) -> RealPreset:
-    """Read and check a preset; ``allow_entry_points`` lets its tables name ``entry_point`` s."""
+def load_real_preset(name_or_path: str | Path, allow_entry_points: bool = False, trust_remote_code: bool = False,
+                     inspect_only: bool = False) -> RealPreset:
+    """Read and check a preset; ``allow_entry_points`` lets its tables name ``entry_point`` s,
+    ``trust_remote_code`` lets its models that ask for it run their own code. ``inspect_only``
+    (for listing, never for building) records such models in ``remote_code`` instead of refusing."""
     path = find_preset(name_or_path, "presets")
     data = load_preset(path, "presets")
-    return _Builder(path, data, allow_entry_points).build()
+    return _Builder(path, data, allow_entry_points, trust_remote_code, inspect_only).build()
 
 
-def make_env(preset: str | Path = "real12", allow_entry_points: bool = False, render_mode: str | None = None, **overrides: Any):
+def make_env(preset: str | Path = "real12", allow_entry_points: bool = False, render_mode: str | None = None,
+             trust_remote_code: bool = False, **overrides: Any):
     """The ``ImagePoser-Diffusers-v0`` entry point: an ImagePoserEnv built from a preset.
 
     ``overrides`` are EnvConfig fields that win over the preset's (``canvas``, ``max_steps``, ...).
     Models load lazily, at the first step that needs them."""
     from poser_env.env import ImagePoserEnv
 
-    built = load_real_preset(preset, allow_entry_points=allow_entry_points)
+    built = load_real_preset(preset, allow_entry_points=allow_entry_points, trust_remote_code=trust_remote_code)
     clash = set(overrides) & _COMPONENT_KEYS
     if clash:
         raise PresetError(f"pass components ({', '.join(sorted(clash))}) in the preset file, not as env kwargs")
@@ -128,7 +141,7 @@ def preload_models(env: Any, preset: RealPreset) -> None:
 
 
 class _Builder:
-    def __init__(self, path: Path, data: Any, allow_entry_points: bool):
+    def __init__(self, path: Path, data: Any, allow_entry_points: bool, trust_remote_code: bool = False, inspect_only: bool = False):
         if not isinstance(data, dict):
             raise PresetError(f"preset {path} must be a TOML table")
         unknown = set(data) - SECTIONS
@@ -136,6 +149,7 @@ class _Builder:
             hint = " (the allow flag is the caller's, never the preset's)" if "allow_entry_points" in unknown else ""
             raise PresetError(f"preset {path}: unknown section(s) {sorted(unknown)}{hint}; allowed: {', '.join(sorted(SECTIONS))}")
         self.path, self.data, self.allow = path, data, bool(allow_entry_points)
+        self.trust, self.inspect_only, self.remote = bool(trust_remote_code), bool(inspect_only), []
         self.rows: list[dict[str, Any]] = []
         self.pool = dict(data.get("pool") or {})
         from poser_env.backends.pool import PoolConfig
@@ -159,6 +173,14 @@ class _Builder:
             from dataclasses import replace
 
             ref = replace(ref, path=str((self.path.parent / ref.path).resolve()))
+        if ref.trust_remote_code:
+            self.remote.append(f"{where}: {ref.path}")
+            if not (self.trust or self.inspect_only):
+                raise PresetError(
+                    f"preset {self.path}: {where} sets trust_remote_code = true for {ref.path!r}: that model would run its own "
+                    "Python code at the first reset. A preset cannot switch this on by itself: pass trust_remote_code=True "
+                    "(CLI: --trust-remote-code) only if you trust that model's code"
+                )
         return ref
 
     def _model(self, table: Mapping[str, Any], where: str) -> ModelRef:
@@ -196,6 +218,12 @@ class _Builder:
         bad = set(env) - {f.name for f in fields(EnvConfig)} | (set(env) & _COMPONENT_KEYS)
         if bad:
             raise PresetError(f"preset {self.path}: [env] has unknown or component field(s) {sorted(bad)}; components have their own sections")
+        from poser_env.trust import UntrustedFileError, check_plain_env_kwargs
+
+        try:  # the checkpoints' rule: a module:callable text encoder is code
+            check_plain_env_kwargs(env, allow_entry_points=self.allow, source=f"preset {self.path}: [env]")
+        except UntrustedFileError as e:
+            raise PresetError(str(e)) from None
         safety = self._safety(self.data.get("safety"), "[safety]")
         experts = self.data.get("experts")
         if not isinstance(experts, list) or not experts:
@@ -213,7 +241,8 @@ class _Builder:
             if not isinstance(self.data["serving"], dict):
                 raise PresetError(f"preset {self.path}: [serving] must be a table")
             kwargs = serve_components(kwargs, self.data["serving"], f"preset {self.path}: [serving]")
-        return RealPreset(self.path, str(meta.get("name", self.path.stem)), str(meta.get("description", "")), kwargs, self.rows)
+        return RealPreset(self.path, str(meta.get("name", self.path.stem)), str(meta.get("description", "")), kwargs, self.rows,
+                          self.remote)
 
     def _expert(self, table: Any, i: int, safety: Any) -> dict[str, Any]:
         where = f"[[experts]] #{i + 1}"

@@ -16,6 +16,7 @@ import torch as th
 
 import poser_env  # noqa: F401
 from poser_agents.baselines import RandomAgent
+from poser_agents.checkpoint import file_sha256
 from poser_agents.dqn import CheckpointError, DQNAgent, DQNConfig, MaskedDQN, PoserFeaturesExtractor, mask_q_values
 from poser_agents.rollout import aggregate, pick_tasks, run_episodes
 from poser_env.encoders.text import HashTextEncoder
@@ -277,7 +278,11 @@ def test_refuses_missing_corrupt_and_truncated_files(env, trained, tmp_path):
 
     # A corrupt zip whose checksum was (wrongly) updated still fails with a clear message.
     meta = json.loads((bad / "agent.json").read_text())
-    meta["model_sha256"] = None
+    meta["model_sha256"] = None  # a missing checksum is refused (version 2 requires it)
+    (bad / "agent.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="field 'model_sha256' must be the SHA-256"):
+        DQNAgent.load(bad, env=env)
+    meta["model_sha256"] = file_sha256(bad / "model.zip")
     (bad / "agent.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match=r"cannot read .*model.zip: the file is corrupt or truncated \("):
         DQNAgent.load(bad, env=env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -133,3 +134,69 @@ def _with_env(tmp_path, tiny):
     p = write_preset(tmp_path, tiny, name="g.toml")
     p.write_text(p.read_text().replace("max_steps = 4", "max_steps = 4\ncritic = 3"))
     return p
+
+
+# -- issue 10, items 3 and 4: a preset cannot switch on code by itself -----------------------
+
+
+def _plain_preset(tmp_path, name="p.toml", models="", critic_model='"./models/vlm"', env='text_encoder = "hash"'):
+    """A preset whose models are local folders that need not exist: nothing here loads a model."""
+    path = tmp_path / name
+    path.write_text("\n".join([
+        '[preset]\nname = "plain"', f"[env]\n{env}", f"[models]\n{models}",
+        '[[experts]]\nname = "t2i"\ntype = "t2i"\nmodel = "./models/sd"',
+        f"[critic]\ntype = \"vlm\"\nmodel = {critic_model}", '[evaluator]\ntype = "vlm"\nmodel = "./models/vlm-b"',
+        '[extractor]\ntype = "grammar"',
+    ]))
+    return path
+
+
+def _evil_model(tmp_path, marker):
+    folder = tmp_path / "models" / "evil"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"model_type": "evil", "auto_map": {"AutoModel": "modeling_evil.Evil"}}))
+    (folder / "modeling_evil.py").write_text(EVIL.format(marker=str(marker)))
+    return folder
+
+
+@pytest.mark.parametrize("where", ["inline", "models"])
+def test_a_preset_cannot_switch_on_trust_remote_code(tmp_path, capsys, where):
+    import gymnasium as gym
+
+    from poser_agents.cli import main as poser
+
+    marker = tmp_path / "code-ran"
+    _evil_model(tmp_path, marker)
+    if where == "inline":
+        preset = _plain_preset(tmp_path, critic_model='{ path = "./models/evil", trust_remote_code = true }')
+        named = "[critic]"
+    else:
+        preset = _plain_preset(tmp_path, models='evil = { path = "./models/evil", trust_remote_code = true }', critic_model='"evil"')
+        named = "[models].evil"
+    with pytest.raises(PresetError, match=rf"{re.escape(named)} sets trust_remote_code = true .*--trust-remote-code"):
+        load_real_preset(preset)
+    with pytest.raises(PresetError, match="trust_remote_code"):
+        gym.make("ImagePoser-Diffusers-v0", preset=str(preset))
+    assert poser(["bench", "env", "--preset", str(preset), "--steps", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--trust-remote-code" in err
+    # `poser experts` lists what asks for it, and says it is refused without the flag.
+    assert poser(["experts", "--preset", str(preset), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "ask for trust_remote_code" in out and "refused unless you pass --trust-remote-code" in out
+    assert json.loads(out.strip().splitlines()[-1])["trust_remote_code_asked"] == [f"{named}: {tmp_path / 'models' / 'evil'}"]
+    assert not marker.exists()
+    # The caller's flag allows it (the model would load at the first reset).
+    built = load_real_preset(preset, trust_remote_code=True)
+    assert built.env_kwargs["critic"]["kwargs"]["model"]["trust_remote_code"] is True
+
+
+def test_a_preset_text_encoder_naming_code_needs_the_flag(tmp_path, capsys):
+    from poser_agents.cli import main as poser
+
+    preset = _plain_preset(tmp_path, env='text_encoder = "os:abort"')  # would kill the process if called
+    with pytest.raises(PresetError, match=r"\[env\]: env setting 'text_encoder' is the Python callable 'os:abort'.*allow-entry-points"):
+        load_real_preset(preset)
+    assert poser(["experts", "--preset", str(preset)]) == 2
+    assert "os:abort" in capsys.readouterr().err
+    assert load_real_preset(preset, allow_entry_points=True).env_kwargs["text_encoder"] == "os:abort"

@@ -119,6 +119,35 @@ def test_data_file_round_trip_and_refusal(run, tmp_path):
     assert read_records(tmp_path / "copy.jsonl")[0] == records
 
 
+def test_data_files_with_nan_infinity_bad_scores_or_deep_nesting_are_refused(run, tmp_path, capsys):
+    out, _ = run
+    lines = (out / "data.jsonl").read_text().splitlines()
+    record = json.loads(lines[1])
+    score = f'"critic_score": {json.dumps(record["critic_score"])}'
+    assert score in lines[1]
+    cases = {
+        "nan": (lines[1].replace(score, '"critic_score": NaN'), "line 2: NaN is not a number JSON allows"),
+        "inf": (lines[1].replace(score, '"critic_score": -Infinity'), "line 2: -Infinity is not a number"),
+        "range": (lines[1].replace(score, '"critic_score": 1.5'), r"line 2: field 'critic_score' is 1.5, outside \[0.0, 1.0\]"),
+        "deep": ("[" * 100_000 + "]" * 100_000, "line 2: nested too deeply"),
+    }
+    for name, (line, match) in cases.items():
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("\n".join([lines[0], line, *lines[2:]]) + "\n")
+        with pytest.raises(DataFileError, match=match):
+            read_records(path)
+        run_out = tmp_path / f"run-{name}"
+        assert poser(["train", "grpo", "--quick", "--data", str(path), "--out", str(run_out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and str(path) in err and "line 2" in err, err
+        assert not (run_out / "agent").exists()
+    records, header = read_records(out / "data.jsonl")
+    bad = [dict(records[0], critic_score=float("nan"))]
+    with pytest.raises(DataFileError, match="NaN or an infinite number.*nothing was written"):
+        write_records(tmp_path / "never.jsonl", bad, WorkflowVocab.from_dict(header))
+    assert not (tmp_path / "never.jsonl").exists()
+
+
 def test_collector_refuses_test_split_and_env_reward_counts_images():
     test_env = gym.make("ImagePoser-v0", split="test")
     train_env = gym.make("ImagePoser-v0", split="train")

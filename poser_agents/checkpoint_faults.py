@@ -1,0 +1,203 @@
+"""The corrupted-checkpoint matrix: damage real DQN and GRPO checkpoints in every way we know, load each.
+
+``python -m poser_agents.checkpoint_faults`` builds a small DQN and a small GRPO checkpoint,
+derives a few hundred damaged copies (weights truncated or with flipped bytes, with and without
+an updated checksum; each file deleted; every ``agent.json`` field deleted or replaced by null, a
+string, a list, a table, NaN; pickled payloads in each place that reads pickles; env settings
+that name code; weights files outside the folder; NaN weights) and loads each through the API
+with the env given. Each case ends one of three ways: **refused** (``CheckpointError`` with a
+one-line message), **loaded** (the damage did not matter, e.g. a deleted ``saved_at``), or
+**crashed** (any other exception: a defect). It also checks that no payload ran (marker files).
+Prints the counts and the crashes; exit status 1 if anything crashed or ran. Figures:
+docs/security.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+
+class _Marker:
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.makedirs, (self.path,))
+
+
+def _sha(path: Path) -> str:
+    from poser_agents.checkpoint import file_sha256
+
+    return file_sha256(path)
+
+
+def _cases(kind: str, weights: str, sha_field: str, meta: dict[str, Any], marker: Path) -> Iterator[tuple[str, Callable[[Path], None]]]:
+    """(name, damage) pairs; ``damage(folder)`` changes a fresh copy of the checkpoint."""
+    import cloudpickle
+    import torch
+
+    def edit(folder: Path, **changes: Any) -> None:
+        m = json.loads((folder / "agent.json").read_text())
+        for k, v in changes.items():
+            if v is KeyError:
+                m.pop(k, None)
+            else:
+                m[k] = v
+        (folder / "agent.json").write_text(json.dumps(m))
+
+    def resum(folder: Path) -> None:
+        edit(folder, **{sha_field: _sha(folder / weights)})
+
+    for frac in (0.0, 0.1, 0.5, 0.9, 0.999):
+        for fix in (False, True):
+            def truncate(f: Path, frac: float = frac, fix: bool = fix) -> None:
+                data = (f / weights).read_bytes()
+                (f / weights).write_bytes(data[: int(len(data) * frac)])
+                if fix:
+                    resum(f)
+            yield f"{weights} truncated to {frac:.1%}{' (checksum updated)' if fix else ''}", truncate
+    for seed in range(8):
+        def flip(f: Path, seed: int = seed) -> None:
+            data = bytearray((f / weights).read_bytes())
+            pos = (seed * 7919 + 13) * 104729 % len(data)
+            data[pos] ^= 0xFF
+            (f / weights).write_bytes(bytes(data))
+            resum(f)
+        yield f"{weights}: byte flipped (checksum updated) #{seed}", flip
+    for name in ("agent.json", weights):
+        yield f"{name} deleted", lambda f, name=name: (f / name).unlink()
+    yield "agent.json empty", lambda f: (f / "agent.json").write_text("")
+    yield "agent.json truncated", lambda f: (f / "agent.json").write_text((f / "agent.json").read_text()[:40])
+    for key in sorted(meta):
+        yield f"agent.json: {key} deleted", lambda f, key=key: edit(f, **{key: KeyError})
+        for label, value in (("null", None), ("a string", "x"), ("a list", []), ("a table", {}), ("-1", -1), ("NaN", float("nan"))):
+            yield f"agent.json: {key} = {label}", lambda f, key=key, value=value: edit(f, **{key: value})
+    for label, value in (("absolute path", "/etc/passwd"), ("../", f"../{weights}"), ("subfolder", f"sub/{weights}")):
+        yield f"{weights.split('.')[0]} file: {label}", lambda f, value=value: edit(f, **{"model_file" if kind == "dqn" else "weights_file": value})
+    yield "env_kwargs: critic os:makedirs", lambda f: edit(f, env_kwargs={"critic": {"entry_point": "os:makedirs", "kwargs": {"name": str(marker)}}})
+    yield "env_kwargs: text_encoder os:abort", lambda f: edit(f, env_kwargs={"text_encoder": "os:abort"})
+    yield "env_kwargs: experts from a file", lambda f: edit(f, env_kwargs={"experts": "/tmp/experts.json"})
+    yield "env_id module:Id", lambda f: edit(f, env_id="os:ImagePoser-v0")
+    blob = cloudpickle.dumps(_Marker(str(marker)))
+    if kind == "dqn":
+        def zip_with(f: Path, data_change: Callable[[dict], dict] | None = None, extra: dict[str, bytes] | None = None) -> None:
+            with zipfile.ZipFile(f / weights) as z:
+                entries = {n: z.read(n) for n in z.namelist()}
+            if data_change:
+                entries["data"] = json.dumps(data_change(json.loads(entries["data"]))).encode()
+            entries.update(extra or {})
+            with zipfile.ZipFile(f / weights, "w") as z:
+                for n, b in entries.items():
+                    z.writestr(n, b)
+            resum(f)
+        payload = {":type:": "x", ":serialized:": base64.b64encode(blob).decode()}
+        yield "model.zip data: pickled payload (new key)", lambda f: zip_with(f, lambda d: {**d, "evil": payload})
+        yield "model.zip data: pickled payload (policy_class)", lambda f: zip_with(f, lambda d: {**d, "policy_class": payload})
+        buf = io.BytesIO()
+        torch.save({"x": _Marker(str(marker))}, buf)
+        yield "model.zip policy.pth: pickled payload", lambda f: zip_with(f, extra={"policy.pth": buf.getvalue()})
+        yield "model.zip: extra entry", lambda f: zip_with(f, extra={"x.pkl": blob})
+        yield "model.zip data: num_timesteps = -5", lambda f: zip_with(f, lambda d: {**d, "num_timesteps": -5})
+        yield "model.zip data: not JSON", lambda f: zip_with(f, extra={"data": b"{nope"})
+
+        def nan(f: Path) -> None:
+            with zipfile.ZipFile(f / weights) as z:
+                pol = torch.load(io.BytesIO(z.read("policy.pth")), weights_only=True)
+            next(v for v in pol.values() if v.is_floating_point()).fill_(float("nan"))
+            out = io.BytesIO()
+            torch.save(pol, out)
+            zip_with(f, extra={"policy.pth": out.getvalue()})
+        yield "model.zip: NaN weights", nan
+    else:
+        def pt(f: Path, obj: Any) -> None:
+            torch.save(obj, f / weights)
+            resum(f)
+        yield "policy.pt: pickled payload", lambda f: pt(f, {"policy": _Marker(str(marker))})
+        yield "policy.pt: a list", lambda f: pt(f, [1, 2])
+
+        def nan(f: Path) -> None:
+            state = torch.load(f / weights, weights_only=True)
+            next(iter(state["policy"].values())).fill_(float("inf"))
+            pt(f, state)
+        yield "policy.pt: infinite weights", nan
+
+
+def run(root: Path) -> dict[str, Any]:
+    import gymnasium as gym
+    import torch
+
+    import poser_env  # noqa: F401
+    from poser_agents.checkpoint import CheckpointError
+    from poser_agents.dqn import DQNAgent, DQNConfig
+    from poser_agents.grpo.agent import GRPOAgent
+    from poser_agents.grpo.context import ContextFeaturizer
+    from poser_agents.grpo.policy import PolicyConfig, WorkflowPolicy
+    from poser_agents.grpo.vocab import WorkflowVocab
+
+    env = gym.make("ImagePoser-v0", split="val")
+    dqn = DQNAgent(env, DQNConfig(learning_starts=10, buffer_size=100, batch_size=8, net_arch=[16], embed_dim=8))
+    dqn.learn(30)
+    base = env.unwrapped
+    vocab, feat = WorkflowVocab(base.expert_names, base.config.max_attempts), ContextFeaturizer("hash")
+    cfg = PolicyConfig(hidden=8, n_experts=vocab.n_experts, attempts=vocab.attempts, text_dim=feat.text_dim, command_dim=feat.command_dim)
+    grpo = GRPOAgent(WorkflowPolicy(cfg), vocab, feat, reference=WorkflowPolicy(cfg))
+    made = {"dqn": (dqn.save(root / "dqn"), "model.zip", "model_sha256", lambda f: DQNAgent.load(f, env=env)),
+            "grpo": (grpo.save(root / "grpo"), "policy.pt", "weights_sha256", lambda f: GRPOAgent.load(f, env=env))}
+    counts = {"refused": 0, "loaded": 0, "crashed": 0, "ran_code": 0}
+    crashes, multi_line, loaded = [], [], []
+    marker = root / "marker"
+    torch.set_num_threads(1)
+    for kind, (folder, weights, sha_field, load) in made.items():
+        meta = json.loads((folder / "agent.json").read_text())
+        for i, (name, damage) in enumerate(_cases(kind, weights, sha_field, meta, marker)):
+            case = root / f"{kind}-{i}"
+            shutil.copytree(folder, case)
+            damage(case)
+            try:
+                load(case)
+                counts["loaded"] += 1
+                loaded.append(f"{kind}: {name}")
+            except CheckpointError as e:
+                counts["refused"] += 1
+                if "\n" in str(e):
+                    multi_line.append(f"{kind}: {name}")
+            except Exception as e:  # noqa: BLE001  (what this script exists to find)
+                counts["crashed"] += 1
+                crashes.append(f"{kind}: {name}: {type(e).__name__}: {str(e)[:160]}")
+            if marker.exists():
+                counts["ran_code"] += 1
+                shutil.rmtree(marker)
+            shutil.rmtree(case)
+    return {**counts, "cases": sum(counts[k] for k in ("refused", "loaded", "crashed")), "crashes": crashes, "multi_line": multi_line,
+            "loaded_cases": loaded}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    parser.add_argument("--list-loaded", action="store_true", help="also list the damaged checkpoints that loaded")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run(Path(tmp))
+    print(f"{result['cases']} damaged checkpoints: {result['refused']} refused in one line, {result['loaded']} loaded, "
+          f"{result['crashed']} crashed (traceback), {result['ran_code']} ran code from the file")
+    extra = [f"loaded: {m}" for m in result["loaded_cases"]] if args.list_loaded else []
+    for line in result["crashes"] + [f"multi-line message: {m}" for m in result["multi_line"]] + extra:
+        print("  " + line)
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    return 1 if result["crashed"] or result["ran_code"] or result["multi_line"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
