@@ -124,6 +124,11 @@ class ModelServer:
         """The server's process id (a restarted server has a new one)."""
         return os.getpid()
 
+    def ready(self, name: str) -> int:
+        """Build component ``name`` now (loading a model is start-up, not a call); the process id."""
+        self._component(name)
+        return os.getpid()
+
     def stats(self) -> dict[str, Any]:
         """Process id, components built so far, calls answered (to see that env runners share it)."""
         return {"pid": os.getpid(), "built": sorted(self._built), "calls": self.calls}
@@ -217,7 +222,9 @@ class _Proxy:
         return self._handle
 
     def _wait_up(self, ray: Any, handle: Any) -> None:
-        """Ping until the server answers: a restarting actor is "unavailable" for a moment."""
+        """Wait until the server answers with this component built: a restarting actor is
+        "unavailable" for a moment, and building (loading a model) counts as start-up, so it
+        runs under ``start_timeout_s``, never under a call's ``timeout_s``."""
         import time
 
         from ray.exceptions import ActorUnavailableError, GetTimeoutError
@@ -225,7 +232,7 @@ class _Proxy:
         deadline = time.monotonic() + self.serving.start_timeout_s
         while True:
             try:
-                ray.get(handle.ping.remote(), timeout=max(0.1, deadline - time.monotonic()))
+                ray.get(handle.ready.remote(self.component), timeout=max(0.1, deadline - time.monotonic()))
                 self._up = True
                 return
             except ActorUnavailableError:
@@ -247,6 +254,8 @@ class _Proxy:
             self._handle = None  # ask Ray for the server again next time
             self.failures += 1
             raise ServedCallError(f"{what} did not come up within {self.serving.start_timeout_s:g} s ({type(e).__name__})") from None
+        except RayTaskError as e:  # building the component raised: pass its own error on
+            raise e.as_instanceof_cause() from None
         try:
             return ray.get(ref, timeout=self.serving.timeout_s)
         except GetTimeoutError:
