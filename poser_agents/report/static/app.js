@@ -125,7 +125,9 @@
     for (const x of rows.slice(0, MAX_ROWS)) {
       const j = x.ep.evaluator || {};
       const tr = row([x.agent, x.ep.task_id, x.ep.category, String(x.ep.episode_seed), fmt(j.alignment, 2),
-        el("span", {class: outcome(x.ep) === "passed" ? "pass" : (outcome(x.ep) === "failed" ? "fail" : ""), text: fmt(j.accuracy, 0)}),
+        // An episode with spans the extractor did not understand is never shown as a plain success.
+        el("span", {class: outcome(x.ep) === "passed" ? "pass" : (outcome(x.ep) === "failed" ? "fail" : ""),
+          text: fmt(j.accuracy, 0) + (unreadCount(x.ep) ? " *" : ""), title: outcomeText(x.ep)}),
         fmt(x.ep.cost, 1), String(x.ep.steps.length)]);
       tr.className = "row";
       tr.dataset.agent = x.agent;
@@ -134,7 +136,8 @@
       tr.addEventListener("click", () => select(x));
       t.append(tr);
     }
-    $("episode-count").textContent = rows.length > MAX_ROWS ? `${rows.length} episodes (first ${MAX_ROWS} listed)` : `${rows.length} episodes`;
+    $("episode-count").textContent = (rows.length > MAX_ROWS ? `${rows.length} episodes (first ${MAX_ROWS} listed)` : `${rows.length} episodes`) +
+      (rows.some((x) => unreadCount(x.ep)) ? "; * the prompt had spans not understood (not checked)" : "");
   }
 
   function select(x) {

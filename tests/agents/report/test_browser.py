@@ -116,3 +116,25 @@ def test_table_viewer_stepping_filters_and_console(browser, run_dir, tmp_path):
     if os.environ.get("POSER_DOCS_SCREENSHOT") == "1":
         DOCS_SHOT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(tmp_path / "report-viewer.png", DOCS_SHOT)
+
+
+def test_spans_not_understood_are_shown_only_when_reported(browser, run_dir, tmp_path):
+    from poser_agents.report import read_traces, write_html_report, write_traces
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("report"))
+    name = next((run / "traces").glob("*heuristic*.jsonl"))
+    agent, episodes = read_traces(name)
+    episodes[0]["not_understood"] = {"spans": ["made of glass"], "coverage": 0.8}
+    write_traces(name, agent, episodes)
+    browser.get(write_html_report(run).as_uri())
+    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#pane-a .frame"))
+    Select(browser.find_element(By.ID, "filter-agent")).select_by_value("heuristic")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#episode-table tr.row")
+    rows[0].click()
+    unread = _pane(browser).find_element(By.CSS_SELECTOR, ".unread").text
+    assert "made of glass" in unread and "coverage 0.80" in unread
+    assert rows[0].find_elements(By.TAG_NAME, "td")[5].text.endswith("*")
+    browser.find_elements(By.CSS_SELECTOR, "#episode-table tr.row")[1].click()
+    assert not _pane(browser).find_elements(By.CSS_SELECTOR, ".unread")
+    assert not [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
