@@ -94,3 +94,22 @@ def test_not_understood_spans_travel_when_the_env_reports_them(run_dir, tmp_path
     shown = _js_object(index.parent / "episodes-0.js", 'POSER_EPISODES["heuristic"]')
     assert shown[0]["not_understood"]["spans"] == ["made of glass"]
     assert all("not_understood" not in e for e in shown[1:])
+
+
+def test_thumbnails_png_for_flat_shapes_jpeg_for_photographs_and_at_most_128_pixels():
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from poser_agents.report.trace import encode_strip
+
+    flat = np.zeros((128, 128, 3), np.uint8)
+    flat[30:60, 30:60] = (200, 30, 30)
+    uri, width = encode_strip([flat, flat[::-1]])
+    assert uri.startswith("data:image/png;base64,") and width == 128
+    noisy = np.random.default_rng(0).integers(0, 256, (512, 512, 3), dtype=np.uint8)  # a real model's 512-pixel image
+    uri, width = encode_strip([noisy, noisy])
+    image = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert uri.startswith("data:image/jpeg;base64,") and width == 128 and image.size == (256, 128)
