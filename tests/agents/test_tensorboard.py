@@ -21,8 +21,8 @@ def _read(folder: Path) -> EventAccumulator:
 
 def test_masked_dqn_tensorboard_log(tmp_path):
     env = gym.make("ImagePoser-v0", split="train")
-    config = DQNConfig(learning_starts=100, log_interval=10, tensorboard_log=str(tmp_path / "tb"), tensorboard_strip_every=20)
-    DQNAgent(env, config).learn(400)
+    config = DQNConfig(learning_starts=100, log_interval=10, tensorboard_log=str(tmp_path / "tb"), tensorboard_strip_every=15)
+    DQNAgent(env, config).learn(300)
     runs = sorted((tmp_path / "tb").iterdir())
     assert [r.name for r in runs] == ["MaskedDQN_1"]
     events = _read(runs[0])
