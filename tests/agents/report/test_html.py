@@ -113,3 +113,11 @@ def test_thumbnails_png_for_flat_shapes_jpeg_for_photographs_and_at_most_128_pix
     uri, width = encode_strip([noisy, noisy])
     image = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
     assert uri.startswith("data:image/jpeg;base64,") and width == 128 and image.size == (256, 128)
+
+
+def test_poser_eval_out_writes_the_report(tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert main(["eval", "--agent", "heuristic", "--episodes", "3", "--seeds", "0", "--out", str(out)]) == 0
+    assert str(out / "report" / "index.html") in capsys.readouterr().out
+    _, episodes = read_traces(next((out / "traces").glob("*.jsonl")))
+    assert len(episodes) == 3 and (out / "report" / "episodes-0.js").is_file()
