@@ -22,7 +22,8 @@ alignment with its 95% CI, per suite, held-out, per training seed), ``results.js
 per training seed), and the trained models under ``models/``. ``--merge DIR,...`` adds the agents
 of earlier runs made with the same ``--eval-tasks`` and ``--eval-seeds`` (others are refused).
 Bad settings (an unknown algorithm or baseline, a missing checkpoint) are refused before any
-training starts.
+training starts. ``--tensorboard-log DIR`` logs the DQN, PPO and MaskablePPO runs to TensorBoard
+with the project's metrics and episode strips (docs/tensorboard.md; ``tensorboard --logdir DIR``).
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ class Args:
     """Also evaluate on the 24 hand-written held-out prompts (docs/testbed.md)."""
     out: str = "runs/compare"
     """Output folder."""
+    tensorboard_log: str = ""
+    """TensorBoard root folder for the DQN, PPO and MaskablePPO runs (``MaskedDQN_<n>``,
+    ``PPO_<n>``, ``MaskablePPO_<n>``) with the project's metrics and episode strips (empty: none)."""
     torch_threads: int = 1
     """Torch CPU threads: small networks gain nothing from more, and oversubscribed threads on
     a busy machine slow training several times over (0: torch's default)."""
@@ -155,25 +159,36 @@ def ppo_kwargs(seed: int, masked: bool) -> dict[str, Any]:
     return {"policy_kwargs": extractor, "gamma": 0.95, "n_steps": 1024, "batch_size": 128, "seed": seed, "device": "cpu", "verbose": 0}
 
 
+def tensorboard_callback(args: Args) -> Any:
+    """The project's metrics and episode strips in the run's TensorBoard events (SB3 logs its own)."""
+    if not args.tensorboard_log:
+        return None
+    from poser_agents.tensorboard import PoserTensorBoardCallback
+
+    return PoserTensorBoardCallback(strip_every=200)
+
+
 def train(algo: str, args: Args, seed: int, models: Path) -> tuple[Any, float]:
     """Train one learner on the train split for ``args.budget`` env steps; return it (with predict) and the seconds."""
     env = gym.make(args.env_id, split="train", text_encoder=args.text_encoder)
     t0 = time.perf_counter()
     if algo == "dqn":
-        agent = DQNAgent(env, DQNConfig(seed=seed, log_dir=str(models / f"dqn-seed{seed}")))
+        agent = DQNAgent(env, DQNConfig(seed=seed, log_dir=str(models / f"dqn-seed{seed}"), tensorboard_log=args.tensorboard_log or None))
         agent.learn(args.budget)
         agent.save(models / f"dqn-seed{seed}" / "agent")
         return agent, time.perf_counter() - t0
     if algo == "ppo":
         from stable_baselines3 import PPO
 
-        model = PPO("MultiInputPolicy", env, **ppo_kwargs(seed, masked=False)).learn(args.budget)
+        model = PPO("MultiInputPolicy", env, tensorboard_log=args.tensorboard_log or None, **ppo_kwargs(seed, masked=False))
+        model.learn(args.budget, callback=tensorboard_callback(args))
         model.save(models / f"ppo-seed{seed}.zip")
         return model, time.perf_counter() - t0
     if algo == "maskable_ppo":
         from sb3_contrib import MaskablePPO
 
-        model = MaskablePPO("MultiInputPolicy", env, **ppo_kwargs(seed, masked=True)).learn(args.budget)
+        model = MaskablePPO("MultiInputPolicy", env, tensorboard_log=args.tensorboard_log or None, **ppo_kwargs(seed, masked=True))
+        model.learn(args.budget, callback=tensorboard_callback(args))
         model.save(models / f"maskable_ppo-seed{seed}.zip")
         return MaskedPredict(model), time.perf_counter() - t0
     if algo == "grpo":

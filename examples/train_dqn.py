@@ -3,6 +3,7 @@
     python examples/train_dqn.py                                  # defaults: 100k steps, ~10 min on 2 CPU cores
     python examples/train_dqn.py --total-timesteps 20000 --out runs/dqn-quick
     python examples/train_dqn.py --gamma 0.99 --net-arch 512,512  # any DQNConfig field is a flag
+    python examples/train_dqn.py --tensorboard-log runs/tb        # then: tensorboard --logdir runs/tb
 
 Read top to bottom: settings, envs, agent, training (with a learning curve on val), a final
 comparison on val against the baselines, the checkpoint. Tune on val only: the test split is
@@ -15,6 +16,10 @@ Outputs in ``--out`` (default ``runs/dqn``):
 - ``eval.csv``      the learning curve: greedy-policy alignment on val tasks every ``--eval-freq`` steps
 - ``results.json``  the final table
 - ``agent/``        the checkpoint (``DQNAgent.load("runs/dqn/agent")``)
+
+With ``--tensorboard-log DIR``: TensorBoard events in ``DIR/MaskedDQN_<n>`` with the evaluator's
+alignment and accuracy, cost, per-category accuracy and a greedy episode strip every
+``--tensorboard-strip-every`` episodes (docs/tensorboard.md).
 """
 
 from __future__ import annotations
@@ -84,7 +89,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Args, DQNConfig]:
             return int(float(text))  # accepts 1e5
         if isinstance(default, float):
             return float(text)
-        return text if isinstance(default, str) else json.loads(text)
+        return text if isinstance(default, str) or default is None else json.loads(text)
 
     a_def, c_def = Args(), DQNConfig()
     args = Args(**{k[2:]: convert(getattr(a_def, k[2:]), v) for k, v in ns.items() if k.startswith("a_") and v is not None})

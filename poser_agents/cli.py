@@ -5,6 +5,7 @@ Subcommands (each imports what it needs lazily, so ``poser --help`` is instant):
 - ``poser world check``: measure the pixel critic against the ground truth, and its speed.
 - ``poser world suites``: regenerate, check or count the committed prompt suites.
 - ``poser demo``: the main job of the README's first command.
+- ``poser report RUN_DIR``: the static HTML report of an evaluation or demo folder.
 - ``poser experts --preset FILE``: what a real-model preset builds, and whether each model is reachable.
 
 Machine-readable output: with ``--json`` the last line printed is one JSON object.
@@ -244,13 +245,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         env = gym.make(args.env, split=args.split, **env_kwargs)
         result = evaluate(lambda e, seed=0: load_agent(args.agent, e, seed=seed, allow_entry_points=args.allow_entry_points), env, episodes=args.episodes, seeds=seeds,
-                          name=args.agent, tasks=load_heldout() if args.heldout else None, verbose=not args.json)
+                          name=args.agent, tasks=load_heldout() if args.heldout else None, verbose=not args.json,
+                          trace=bool(args.out))
     overall = result.overall
     for key in ("alignment", "accuracy", "fidelity", "cost", "steps"):
         m = overall[key]
         print(f"{key:<10} {m['mean']:.3f}  [{m['ci_low']:.3f}, {m['ci_high']:.3f}]  n={m['n']}")
     if args.out:
         paths = write_report({result.agent: result}, args.out)
+        from poser_agents.report import write_html_report
+
+        paths["html"] = write_html_report(args.out)
         print("wrote " + ", ".join(str(p) for p in paths.values()))
     if args.json:
         out = {k: overall[k] for k in ("alignment", "accuracy", "fidelity", "cost", "steps") if k in overall}
@@ -258,6 +263,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         out["split"] = "heldout" if args.heldout else args.split
         out["episodes"] = len(result.records)
         print(json.dumps(out, sort_keys=True))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from poser_agents.report import folder_size, write_html_report
+
+    index = write_html_report(args.run_dir, out=args.out)
+    print(f"wrote {index} ({folder_size(index.parent) / 1e6:.1f} MB); open it in a browser, no server needed")
     return 0
 
 
@@ -356,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--episodes", type=_positive_int, default=100, help="tasks per seed (default 100)")
     ev.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     ev.add_argument("--text-encoder", default="hash", help="text encoder of the env (a saved agent's own wins)")
-    ev.add_argument("--out", default=None, help="write the JSON, Markdown table and plots here")
+    ev.add_argument("--out", default=None, help="write the JSON, Markdown table, plots, episode traces and the HTML report (OUT/report) here")
     ev.add_argument("--allow-entry-points", action="store_true", help=_ALLOW_HELP)
     ev.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     ev.add_argument("--ray", action="store_true", help="run the episodes as Ray tasks (needs the [ray] extra); same results as serial")
@@ -372,6 +385,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", default="runs/generate", help="output folder (default runs/generate)")
     gen.add_argument("--allow-entry-points", action="store_true", help=_ALLOW_HELP)
     gen.set_defaults(func=cmd_generate)
+
+    rep = sub.add_parser("report", help="the static HTML report of a run folder (results with CIs, plots, episode viewer)")
+    rep.add_argument("run_dir", help="a folder written by poser eval --out or poser demo")
+    rep.add_argument("--out", default=None, help="report folder (default RUN_DIR/report)")
+    rep.set_defaults(func=cmd_report)
 
     demo = sub.add_parser("demo", help="the main job: run the synthetic world end to end and write a report")
     demo.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")

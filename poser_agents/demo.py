@@ -5,8 +5,9 @@ ground truth, per style, and its speed), (2) a gallery of long-form scenes with 
 verdicts, (3) DQN training on ``ImagePoser-v0``'s train split (a few minutes, progress bar),
 (4) the evaluation of the DQN and the baselines on the same test tasks with the same expert
 luck (bootstrap CIs, paired differences, plots), (5) PNG strips of the DQN and the heuristic
-on a few test tasks. Everything lands in ``--out`` (default ``runs/demo``): ``report.md``
-(start there), ``world_check.json``, ``gallery.png``, ``dqn/`` (checkpoint and training
+on a few test tasks. Everything lands in ``--out`` (default ``runs/demo``): ``report.md`` and
+``report/index.html`` (the HTML report with the episode viewer; start there),
+``world_check.json``, ``gallery.png``, ``dqn/`` (checkpoint and training
 logs), ``evaluation/`` (results.json, results.md, plots) and ``episodes/*.png``.
 """
 
@@ -166,11 +167,15 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0, steps: int | None = 
     print(f"      trained in {train_s:.0f} s; checkpoint {out / 'dqn' / 'agent'}", flush=True)
 
     print(f"[4/5] evaluating DQN and the baselines on {tasks} test tasks (same tasks, same expert luck) ...", flush=True)
-    results = {"dqn": evaluate(agent, "ImagePoser-v0", split="test", episodes=tasks, seeds=[seed], name="dqn")}
+    results = {"dqn": evaluate(agent, "ImagePoser-v0", split="test", episodes=tasks, seeds=[seed], name="dqn", trace=True)}
     for name in BASELINES:
         print(f"      {name} ...", flush=True)
-        results[name] = evaluate(name, "ImagePoser-v0", split="test", episodes=tasks, seeds=[seed], name=name)
+        results[name] = evaluate(name, "ImagePoser-v0", split="test", episodes=tasks, seeds=[seed], name=name, trace=True)
     paths = write_report(results, out / "evaluation", training_log=out / "dqn")
+    from poser_agents.report import folder_size, write_html_report
+
+    html = write_html_report(out)
+    html_mb = folder_size(html.parent) / 1e6
     cmp = compare(results)
     headline, sentence = _headline(results, cmp)
 
@@ -186,6 +191,10 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0, steps: int | None = 
         "# ImagePoser demo report",
         "",
         f"**{sentence}**",
+        "",
+        f"**Look, don't read**: `report/index.html` ({html_mb:.1f} MB, opens from disk) has these tables and an "
+        f"episode viewer: every one of the {sum(len(r.records) for r in results.values())} episodes step by step, "
+        "the critic's verdict per check, the reflection and the evaluator's judgement, two agents side by side.",
         "",
         f"## DQN against the baselines: {tasks} test tasks of `ImagePoser-v0`",
         "",
@@ -224,6 +233,6 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0, steps: int | None = 
     print()
     print("\n".join(headline))
     print(f"\n{sentence}")
-    print(f"\nReport: {out / 'report.md'}\nPlots and full tables: {out / 'evaluation'}\n"
+    print(f"\nReport: {out / 'report.md'}\nHTML report: {html} ({html_mb:.1f} MB)\nPlots and full tables: {out / 'evaluation'}\n"
           f"Episode strips: {out / 'episodes'}\nDQN checkpoint: {out / 'dqn' / 'agent'} (poser eval --agent {out / 'dqn' / 'agent'})")
     return 0

@@ -105,6 +105,11 @@ class DQNConfig:
     """Episodes between two rows of ``progress.csv`` (and two stdout tables)."""
     verbose: int = 0
     """0: quiet; 1: SB3's table on stdout every ``log_interval`` episodes."""
+    tensorboard_log: str | None = None
+    """TensorBoard root folder (SB3's ``tensorboard_log``): events in ``<it>/MaskedDQN_<n>``, with the
+    project's metrics and episode strips (:mod:`poser_agents.tensorboard`); None: none there."""
+    tensorboard_strip_every: int = 200
+    """Training episodes between two greedy episode strips in TensorBoard (0: none)."""
 
     def __post_init__(self) -> None:
         positive = ("learning_rate", "buffer_size", "batch_size", "train_freq", "target_update_interval", "embed_dim", "log_interval")
@@ -127,6 +132,8 @@ class DQNConfig:
         if not self.net_arch or any(not isinstance(h, int) or h < 1 for h in self.net_arch):
             raise ValueError(f"DQNConfig.net_arch must be a non-empty list of positive ints, got {self.net_arch!r}")
         self.net_arch = list(self.net_arch)
+        if isinstance(self.tensorboard_strip_every, bool) or not isinstance(self.tensorboard_strip_every, int) or self.tensorboard_strip_every < 0:
+            raise ValueError(f"DQNConfig.tensorboard_strip_every must be a non-negative int (0: no strip), got {self.tensorboard_strip_every!r}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DQNConfig":
@@ -360,6 +367,7 @@ class DQNAgent:
         self.env = env
         self.env_info = describe_env(env) if env is not None else None
         self._logger: Logger | None = None
+        self._tb_dir: Path | None = None
         if _model is not None:
             self.model = _model
             return
@@ -422,10 +430,18 @@ class DQNAgent:
             torch.set_num_threads(self.config.torch_threads)
         if self._logger is None:
             self._logger = make_logger(self.config.log_dir, self.config.verbose)
+            if self.config.tensorboard_log is not None:
+                from poser_agents.tensorboard import add_tensorboard_output
+
+                self._tb_dir = add_tensorboard_output(self._logger, self.config.tensorboard_log, "MaskedDQN", new_run=reset_num_timesteps)
         self.model.set_logger(self._logger)
         callbacks: list[Any] = []
         if self.config.log_dir is not None:
             callbacks.append(EpisodeLogCallback(Path(self.config.log_dir) / "episodes.csv"))
+        if self.config.tensorboard_log is not None:
+            from poser_agents.tensorboard import PoserTensorBoardCallback
+
+            callbacks.append(PoserTensorBoardCallback(self.config.tensorboard_strip_every, strip_dir=self._tb_dir / "strips"))
         if callback is not None:
             callbacks.extend(callback if isinstance(callback, list) else [callback])
         self.model.learn(

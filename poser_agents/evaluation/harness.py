@@ -48,6 +48,9 @@ class EvalResult:
     summary: dict[str, Any]
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Per-episode traces for the HTML report (``evaluate(..., trace=True)``), else None. Not in
+    #: :meth:`to_dict`: :func:`.report.write_report` writes them to their own files.
+    traces: list[dict[str, Any]] | None = None
 
     @property
     def overall(self) -> dict[str, Any]:
@@ -102,13 +105,17 @@ def _build(source: Any, env: gym.Env, seed: int) -> Any:
     raise TypeError(f"expected an agent with predict(obs), a factory Callable[[env], agent] or a baseline spec string, got {type(source).__name__}")
 
 
-def run_recorded_episode(env: gym.Env, agent: Any, task: Any, seed: int) -> tuple[dict[str, Any], list[str]]:
+def run_recorded_episode(env: gym.Env, agent: Any, task: Any, seed: int, tracer: Any = None,
+                         run_seed: int = 0) -> tuple[dict[str, Any], list[str]]:
     """One episode (as ``rollout.run_episode``), also noting the command kind each step acted on.
 
     The env's step log records the command *after* the step; the kind read from the info
-    before each step is the one the expert was called on.
+    before each step is the one the expert was called on. A ``tracer``
+    (:class:`poser_agents.report.trace.EpisodeTracer`) also records the episode for the viewer.
     """
     obs, info = env.reset(seed=seed, options={"task": task})
+    if tracer is not None:
+        tracer.start(env, info, task, run_seed, seed)
     total, done, kinds = 0.0, False, []
     while not done:
         index = info.get("command_index", -1)
@@ -118,8 +125,12 @@ def run_recorded_episode(env: gym.Env, agent: Any, task: Any, seed: int) -> tupl
         obs, reward, terminated, truncated, info = env.step(action)
         total += float(reward)
         done = terminated or truncated
+        if tracer is not None:
+            tracer.step(env, float(reward), info)
     summary = dict(info["episode_summary"])
     summary["return"] = total
+    if tracer is not None:
+        tracer.end(summary, task)
     return summary, kinds
 
 
@@ -134,12 +145,14 @@ def evaluate(
     n_resamples: int = DEFAULT_RESAMPLES,
     verbose: bool = False,
     tasks: Sequence[Any] | None = None,
+    trace: bool = False,
 ) -> EvalResult:
     """Run ``agent`` on ``episodes`` tasks of ``split`` for each seed; summarize with bootstrap CIs.
 
     ``env_id`` may also be an env instance (then ``split`` and ``env_kwargs`` are ignored: the
     env's own are used). ``tasks`` (e.g. ``load_heldout()``) replaces the split's tasks.
-    Returns an :class:`EvalResult`.
+    ``trace`` keeps every episode step by step with thumbnails (``EvalResult.traces``) for the
+    HTML report's viewer; it does not change any episode. Returns an :class:`EvalResult`.
     """
     import poser_env  # noqa: F401  (registers the ids)
 
@@ -151,6 +164,11 @@ def evaluate(
     own = not isinstance(env_id, gym.Env)
     env = gym.make(env_id, split=split, **dict(env_kwargs or {})) if own else env_id
     t0 = time.perf_counter()
+    tracer = None
+    if trace:
+        from poser_agents.report.trace import EpisodeTracer
+
+        tracer = EpisodeTracer()
     try:
         tasks = list(tasks) if tasks is not None else pick_tasks(env, episodes)
         records: list[dict[str, Any]] = []
@@ -160,7 +178,7 @@ def evaluate(
             label = label or _agent_name(agent, agent_obj)
             for i, task in enumerate(tasks):
                 episode_seed = seed * SEED_STRIDE + i
-                summary, kinds = run_recorded_episode(env, agent_obj, task, episode_seed)
+                summary, kinds = run_recorded_episode(env, agent_obj, task, episode_seed, tracer, seed)
                 records.append(record_from_summary(summary, seed, episode_seed, kinds))
             if verbose:
                 print(f"  {label}: seed {seed} done ({len(tasks)} episodes, {time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True)
@@ -181,7 +199,8 @@ def evaluate(
     steps = sum(r["steps"] for r in records)
     return EvalResult(agent=label or "agent", config=config, records=records,
                       summary=summarize(records, n_resamples), seconds=round(seconds, 3),
-                      extra={"env_steps": steps, "steps_per_s": round(steps / seconds, 1) if seconds > 0 else None})
+                      extra={"env_steps": steps, "steps_per_s": round(steps / seconds, 1) if seconds > 0 else None},
+                      traces=tracer.episodes if tracer is not None else None)
 
 
 def paired(a: EvalResult, b: EvalResult, metric: str = "accuracy", n_resamples: int = DEFAULT_RESAMPLES, rng: int = 0,

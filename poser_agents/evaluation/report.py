@@ -8,7 +8,10 @@
   ``warnings`` (only when there is one): episodes judged by the critic's own model;
 - ``results.md``: the tables (agents as rows, ``mean [ci_low, ci_high]``), led by that warning;
 - ``category_accuracy.png``, ``expert_rewards.png`` and, with ``--training-log``,
-  ``training.png`` (see :mod:`.plots`).
+  ``training.png`` (see :mod:`.plots`);
+- ``traces/*.jsonl`` when the results carry episode traces (``evaluate(..., trace=True)``),
+  named in ``results.json``'s ``traces``; ``--html`` (or ``poser report DIR``) turns the folder
+  into the static HTML report (:mod:`poser_agents.report`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -170,9 +174,18 @@ def write_report(results: Mapping[str, EvalResult], out_dir: str | Path, trainin
         notes += [str(w.message) for w in caught]
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
-    figures = [str(p) for p in paths.values()]
+    figures = [str(p) for p in paths.values()]  # (before the traces join paths)
     doc = {"comparison": cmp, "agents": {n: results[n].to_dict() for n in cmp["agents"]},
            "figures": {k: p.name for k, p in paths.items()}, "notes": notes}
+    traced = [n for n in cmp["agents"] if results[n].traces is not None]
+    if traced:  # only then: untraced reports keep their keys
+        from poser_agents.report.trace import write_traces
+
+        doc["traces"] = {}
+        for k, n in enumerate(traced):
+            name = f"{k:02d}-{re.sub(r'[^A-Za-z0-9._-]+', '_', n)[:60]}.jsonl"
+            paths[f"traces:{n}"] = write_traces(out / "traces" / name, n, results[n].traces or [])
+            doc["traces"][n] = name
     warning = self_evaluation_warning(results)
     if warning:  # only then: synthetic reports keep their keys
         doc["warnings"] = [warning]
@@ -208,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env-kwargs", default="{}", help="JSON object of extra env kwargs")
     p.add_argument("--training-log", default=None, help="a training run folder (progress.csv, episodes.csv) to plot")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--html", action="store_true", help="also trace every episode and write the HTML report in OUT/report")
     p.add_argument("--quiet", action="store_true")
     return p
 
@@ -222,11 +236,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = {}
     for spec in [a.strip() for a in args.agents.split(",") if a.strip()]:
         r = evaluate(spec, env_id=args.env, split=args.split, episodes=args.episodes, seeds=args.seeds,
-                     env_kwargs=env_kwargs, n_resamples=args.resamples, verbose=not args.quiet)
+                     env_kwargs=env_kwargs, n_resamples=args.resamples, verbose=not args.quiet, trace=args.html)
         results[spec] = r
         if not args.quiet:
             print(f"{spec}: {r.seconds:.1f} s", file=sys.stderr, flush=True)
     paths = write_report(results, args.out, training_log=args.training_log, n_resamples=args.resamples)
+    if args.html:
+        from poser_agents.report import write_html_report
+
+        paths["html"] = write_html_report(args.out)
     print(paths["markdown"].read_text())
     for k, p in paths.items():
         print(f"wrote {p}", file=sys.stderr)

@@ -23,3 +23,6 @@ def test_quick_demo_trains_evaluates_and_reports(tmp_path, capsys):
     assert list((out / "episodes").glob("*-dqn.png")) and list((out / "episodes").glob("*-heuristic.png"))
     # The checkpoint the report points to loads back.
     assert DQNAgent.load(out / "dqn" / "agent").num_timesteps == 1500
+    # The HTML report: every evaluated episode traced, the page beside its data.
+    assert (out / "report" / "index.html").is_file() and "report/index.html" in report
+    assert len(list((out / "report").glob("episodes-*.js"))) == 5
