@@ -143,12 +143,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
     import poser_env  # noqa: F401
-    from poser_env.wrappers import EpisodeRecorder
+    from poser_env.wrappers import EpisodeRecorder, adopt_time_limit, final_summary
 
     if not args.prompt.strip():
         print("poser generate: error: the prompt is empty; describe the image to make", file=sys.stderr)
         return 2
     env = EpisodeRecorder(gym.make(args.env, text_encoder=args.text_encoder))
+    adopt_time_limit(env)
     agent = load_agent(args.agent, env, seed=args.seed)
     obs, info = env.reset(seed=args.seed, options={"prompt": args.prompt})
     print("Commands:")
@@ -163,7 +164,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         done = terminated or truncated
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    summary = info["episode_summary"]
+    summary = final_summary(env, info)
     strip = env.save(out / "episode.png")
     from PIL import Image
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -12,6 +13,7 @@ import numpy as np
 
 from poser_env.config import SUITE_MIXES, EnvConfig
 from poser_env.encoders.text import make_text_encoder
+from poser_env.extractors.base import require_prompt
 from poser_env.experts.base import ExpertOutputError, validate_output, with_feedback
 from poser_env.observation import ObservationEncoder, ObservationInput
 from poser_env.registry import ComponentSpec, ExpertRegistry, build
@@ -49,6 +51,7 @@ class _Episode:
     cost: float = 0.0
     tried: set[int] = field(default_factory=set)
     log: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] | None = None  # set when the episode ends
 
 
 class ImagePoserEnv(gym.Env):
@@ -95,8 +98,21 @@ class ImagePoserEnv(gym.Env):
     ## Episode end
 
     Terminated when the queue is empty (or on STOP); truncated after ``max_steps`` steps
-    (default 16). The last ``info`` carries ``"episode"``: the evaluator's metrics (ground truth
-    in the synthetic world), commands passed and failed, cost and steps.
+    (default 16), or earlier at the limit of a ``TimeLimit`` wrapper that
+    ``poser_env.wrappers.adopt_time_limit`` made the env adopt (the harness and the DQN do).
+    The last ``info`` carries ``"episode_summary"``: the evaluator's metrics (ground truth in
+    the synthetic world), commands passed and failed, cost, steps and ``complete``. (SB3's
+    ``Monitor`` and Gymnasium's ``RecordEpisodeStatistics`` write ``info["episode"]``; this env
+    never does.) An episode ended by any other wrapper is summarised by
+    ``env.unwrapped.episode_summary()`` (``complete`` False).
+
+    ## Info
+
+    Keys of every info dict (reset and step): ``task_id``, ``prompt``, ``commands``, ``command_index``,
+    ``command``, ``attempts``, ``step``, ``expert``, ``expert_index``, ``cost``, ``verdict``,
+    ``feedback``, ``action_mask``. After an expert call: ``acted_on``, ``acted_kind``,
+    ``command_passed``; when the expert failed: ``error``. After a masked action:
+    ``invalid_action``. The episode's last: ``episode_summary``.
 
     ## Arguments
 
@@ -128,6 +144,9 @@ class ImagePoserEnv(gym.Env):
         self.observation_space = self.encoder.space
         self._tasks: list[Task] | None = None
         self._ep: _Episode | None = None
+        # A wrapper's step limit (TimeLimit, gym.make(..., max_episode_steps=n)) adopted by
+        # poser_env.wrappers.adopt_time_limit, so the env truncates and summarises at that step.
+        self.wrapper_step_limit: int | None = None
         # Run at the first reset until it succeeds (a real-model preset loads its models there).
         self.before_first_reset: Callable[[], None] | None = None
 
@@ -143,10 +162,13 @@ class ImagePoserEnv(gym.Env):
             self._tasks = [t for s in SUITE_MIXES[self.config.suite] for t in load_suite(s, self.config.split)]
         return self._tasks
 
-    def _task_from_options(self, options: dict[str, Any]) -> Task:
+    def _task_from_options(self, options: Mapping[str, Any]) -> Task:
+        if not isinstance(options, Mapping):
+            raise TypeError(f"reset(options=...) takes a dict such as {{'prompt': 'two red circles'}}, {{'task_id': ...}} or "
+                            f"{{'task': Task}}, got {type(options).__name__} {options!r:.80}")
         unknown = set(options) - {"prompt", "source", "task_id", "task"}
         if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; allowed: prompt, source, task_id, task")
+            raise ValueError(f"unknown reset option(s) {sorted(unknown, key=str)}; allowed: prompt, source, task_id, task")
         if "task" in options:
             if not isinstance(options["task"], Task):
                 raise TypeError("options['task'] must be a poser_env.types.Task")
@@ -159,7 +181,7 @@ class ImagePoserEnv(gym.Env):
         prompt = options.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError("options['prompt'] must be a non-empty string describing the image to make")
-        return Task(id="custom", prompt=prompt.strip(), source=options.get("source"))
+        return Task(id="custom", prompt=require_prompt(prompt), source=options.get("source"))
 
     def _source_canvas(self, source: Any) -> Canvas:
         size = self.config.canvas
@@ -168,6 +190,9 @@ class ImagePoserEnv(gym.Env):
         if isinstance(source, Scene):
             return Canvas(image=render(source, size), scene=source)
         image = source
+        if not (isinstance(image, np.ndarray) or (hasattr(image, "convert") and hasattr(image, "size"))):
+            raise TypeError(f"options['source'] must be a Scene, a {size}x{size}x3 uint8 array or a PIL image of "
+                            f"{size}x{size} pixels, got {type(source).__name__} {source!r:.60}")
         if hasattr(image, "convert") and hasattr(image, "size"):
             if image.size != (size, size):
                 raise ValueError(f"source image is {image.size[0]}x{image.size[1]}; this env's canvas is {size}x{size} (resize it, or set canvas=)")
@@ -186,11 +211,12 @@ class ImagePoserEnv(gym.Env):
             self.before_first_reset()  # raises on failure, and then runs again at the next reset
             self.before_first_reset = None
         super().reset(seed=seed)
-        if options:
-            task = self._task_from_options(dict(options))
+        if options is not None and not (isinstance(options, Mapping) and not options):
+            task = self._task_from_options(options)
         else:
             task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
         canvas = self._source_canvas(task.source)
+        require_prompt(task.prompt)  # the length limit holds for every task, whoever made it
         commands = list(self.extractor.extract(task.prompt, source=canvas))
         if not commands:
             raise RuntimeError(f"the extractor returned no command for prompt {task.prompt!r}")
@@ -211,7 +237,7 @@ class ImagePoserEnv(gym.Env):
         ep = self._ep
         if ep is None:
             raise RuntimeError("call reset() before step()")
-        if not ep.queue or ep.steps >= self.config.max_steps:
+        if not ep.queue or ep.steps >= self.step_limit:
             raise RuntimeError("the episode is over: call reset()")
         a = _as_action(action, self.action_space.n, self.action_names)
         mask = self.action_mask()
@@ -362,7 +388,7 @@ class ImagePoserEnv(gym.Env):
 
     def _finish_step(self, reward: float, terminated: bool, expert: str | None, cost: float, extra: dict[str, Any]):
         ep = self._ep
-        truncated = not terminated and ep.steps >= self.config.max_steps
+        truncated = not terminated and ep.steps >= self.step_limit
         info = self._info(expert=expert, cost=cost, **extra)
         ep.log.append(
             {
@@ -381,10 +407,28 @@ class ImagePoserEnv(gym.Env):
             if terminated and ep.queue and expert == STOP:
                 ep.failed.extend(ep.queue)
                 ep.queue = []
-            info["episode_summary"] = self._summary()
+            info["episode_summary"] = ep.summary = self._summary(complete=True)
         return self._observation(), float(reward), bool(terminated), bool(truncated), info
 
-    def _summary(self) -> dict[str, Any]:
+    @property
+    def step_limit(self) -> int:
+        """Steps after which the episode is truncated: ``max_steps``, or a smaller limit of a
+        wrapper (``wrapper_step_limit``) or of ``self.spec.max_episode_steps``."""
+        limits = [self.config.max_steps, self.wrapper_step_limit, getattr(self.spec, "max_episode_steps", None)]
+        return min(int(n) for n in limits if n)
+
+    def episode_summary(self) -> dict[str, Any]:
+        """The current episode's summary, for code that ends episodes itself (any wrapper).
+
+        After the env ended the episode: the summary its last ``info`` carried. Before: the
+        summary now, with ``"complete": False`` (the queue's commands count as failed and the
+        evaluator judges the canvas as it stands)."""
+        ep = self._ep
+        if ep is None:
+            raise RuntimeError("call reset() first: there is no episode to summarise")
+        return dict(ep.summary) if ep.summary is not None else self._summary(complete=False)
+
+    def _summary(self, complete: bool) -> dict[str, Any]:
         ep = self._ep
         judged_checks = ep.task.checks
         if ep.task.target is not None:
@@ -412,6 +456,7 @@ class ImagePoserEnv(gym.Env):
             "n_commands": len(ep.commands),
             "cost": ep.cost,
             "steps": ep.steps,
+            "complete": complete,
             "log": list(ep.log),
         }
 
@@ -467,12 +512,15 @@ class ImagePoserEnv(gym.Env):
 
 
 def _registry(experts: Any) -> ExpertRegistry:
-    """A preset name or path, a list of registry specs, a registry, or a list of expert objects."""
+    """A preset name or path, a list of expert names (a subset of the default registry), a list
+    of registry specs, a registry, or a list of expert objects (``EnvConfig`` checked the type)."""
     if isinstance(experts, ExpertRegistry):
         return experts
-    if isinstance(experts, (str, Path)):
+    if isinstance(experts, (str, os.PathLike)):
         return ExpertRegistry.from_preset(experts)
     experts = list(experts)
+    if all(isinstance(e, str) for e in experts):
+        return ExpertRegistry.from_names(experts)
     if all(isinstance(e, (Mapping, ComponentSpec)) for e in experts):
         return ExpertRegistry.from_specs(experts)
     return ExpertRegistry(experts)

@@ -28,6 +28,7 @@ import numpy as np
 from poser_agents.evaluation.stats import DEFAULT_RESAMPLES, paired_difference
 from poser_agents.evaluation.summary import CATEGORY_ORDER, record_from_summary, summarize
 from poser_agents.rollout import pick_tasks
+from poser_env.wrappers import adopt_time_limit, final_summary
 
 #: Episode ``i`` of seed ``s`` resets with seed ``s * SEED_STRIDE + i``.
 SEED_STRIDE = 100_000
@@ -118,7 +119,7 @@ def run_recorded_episode(env: gym.Env, agent: Any, task: Any, seed: int) -> tupl
         obs, reward, terminated, truncated, info = env.step(action)
         total += float(reward)
         done = terminated or truncated
-    summary = dict(info["episode_summary"])
+    summary = dict(final_summary(env, info))  # also when a wrapper ended the episode
     summary["return"] = total
     return summary, kinds
 
@@ -150,6 +151,7 @@ def evaluate(
         raise ValueError("seeds must name at least one seed")
     own = not isinstance(env_id, gym.Env)
     env = gym.make(env_id, split=split, **dict(env_kwargs or {})) if own else env_id
+    adopt_time_limit(env)  # a TimeLimit around the env: the env truncates (and summarises) there too
     t0 = time.perf_counter()
     try:
         tasks = list(tasks) if tasks is not None else pick_tasks(env, episodes)
