@@ -405,6 +405,7 @@ class EpisodeLogCallback(BaseCallback):
                     "time_s": round(time.perf_counter() - self._t0, 3),
                 }
             )
+            self._file.flush()  # a kill loses no finished episode's row
             self._returns[i] = 0.0
             self._lengths[i] = 0
         return True

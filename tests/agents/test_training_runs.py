@@ -1,0 +1,110 @@
+"""Training runs as a user runs them: real processes, real signals, a locked output folder.
+
+``poser train dqn`` in a subprocess is stopped with SIGINT and SIGTERM mid-run: it must save
+the steps it did, print one line (no traceback), exit 130 / 143, and ``--resume`` must go on
+from there. A second process on the same ``--out`` is refused, naming the holder's pid.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from poser_agents.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _poser(*argv: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "poser_agents.cli", *argv], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    t0 = time.monotonic()
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended before {path.name} appeared: {proc.communicate()}")
+        if time.monotonic() - t0 > timeout:
+            proc.kill()
+            raise AssertionError(f"{path} did not appear in {timeout} s")
+        time.sleep(0.2)
+
+
+def _last_logged_step(out: Path) -> int:
+    rows = list(csv.DictReader(open(out / "logs" / "episodes.csv")))
+    return max(int(r["timesteps"]) for r in rows)
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_saves_the_work_done_and_resume_goes_on(tmp_path, sig, code):
+    out = tmp_path / "run"
+    proc = _poser("train", "dqn", "--steps", "100000", "--out", str(out), "--checkpoint-every", "100", "--json")
+    _wait_for(out / "agent.json", proc)  # the first periodic checkpoint
+    if sig == signal.SIGINT:
+        # A second process on the same folder is refused while the first holds it.
+        other = _poser("eval", "--agent", "random", "--episodes", "1", "--seeds", "0", "--out", str(out))
+        o_out, o_err = other.communicate(timeout=120)
+        assert other.returncode == 2, o_err
+        assert f"in use by another process (pid {proc.pid}" in o_err and "Traceback" not in o_err
+    time.sleep(1.0)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == code, stderr
+    assert "Traceback" not in stderr
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("poser train dqn:")]
+    assert len(lines) == 1 and f"stopped by {signal.Signals(sig).name}" in lines[0] and "--resume" in lines[0]
+    result = json.loads(stdout.strip().splitlines()[-1])
+    meta = json.loads((out / "agent.json").read_text())
+    assert result["interrupted"] == signal.Signals(sig).name and result["timesteps"] == meta["num_timesteps"]
+    # Every step logged is in the checkpoint: nothing done before the signal was lost.
+    assert meta["num_timesteps"] >= _last_logged_step(out) > 100
+    done = meta["num_timesteps"]
+
+    # Resume in place (settings from run.json), up to 60 steps more in total.
+    assert main(["train", "dqn", "--out", str(out), "--resume", "--steps", str(done + 60), "--json"]) == 0
+    meta = json.loads((out / "agent.json").read_text())
+    assert meta["num_timesteps"] >= done + 60
+    rows = list(csv.DictReader(open(out / "logs" / "episodes.csv")))
+    episodes = [int(r["episode"]) for r in rows]
+    assert episodes == sorted(set(episodes))  # one log, no duplicated episode numbers
+
+
+def test_the_output_folder_is_refused_unless_resume_or_overwrite_says_what_to_do(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(["train", "dqn", "--steps", "50", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "already holds files (notes.txt)" in err and "--resume" in err and "--overwrite" in err
+    assert main(["train", "dqn", "--steps", "50", "--out", str(out), "--overwrite"]) == 2  # not a poser folder
+    assert "poser did not write" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"] and (out / "notes.txt").read_text() == "mine"
+
+    run = tmp_path / "dqn"
+    assert main(["train", "dqn", "--steps", "60", "--out", str(run), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["train", "dqn", "--steps", "60", "--out", str(run)]) == 2
+    assert "--resume" in capsys.readouterr().err
+    done = json.loads((run / "agent.json").read_text())["num_timesteps"]
+    assert main(["train", "dqn", "--out", str(run), "--resume"]) == 0  # all 60 steps done: nothing to train
+    assert f"at {done} of 60 steps" in capsys.readouterr().out
+    assert json.loads((run / "agent.json").read_text())["num_timesteps"] == done
+    assert main(["train", "dqn", "--steps", "40", "--out", str(run), "--overwrite", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["timesteps"] >= 40
+    assert json.loads((run / "agent.json").read_text())["num_timesteps"] < 60  # started over
+
+    empty = tmp_path / "empty"
+    assert main(["train", "dqn", "--out", str(empty), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+    assert main(["eval", "--agent", "random", "--episodes", "1", "--seeds", "0", "--out", str(run)]) == 2
+    assert "already holds files" in capsys.readouterr().err
