@@ -332,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     tdqn.set_defaults(func=cmd_train_dqn)
     tgrpo = tsub.add_parser("grpo", help="the GRPO workflow policy: logged data, phase 1, reward ensemble, GRPO, test")
     tgrpo.add_argument("--reward", default="ensemble", choices=["ensemble", "env"], help="phase-2 reward: reward models (no image) or the env")
-    tgrpo.add_argument("--out", default="runs/grpo", help="run folder (data.jsonl, agent/, results.json, reward_calibration.png)")
+    tgrpo.add_argument("--out", default="runs/grpo", help="run folder (data.jsonl, stages/, agent/, results.json, reward_calibration.png), locked while training")
     tgrpo.add_argument("--seed", type=int, default=0)
     tgrpo.add_argument("--suite", default="mixed", help="suite mix to train on (default mixed)")
     tgrpo.add_argument("--eval-suite", default=None, help="suite to evaluate on, test split (default: the training suite)")
@@ -342,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     tgrpo.add_argument("--episodes", type=_positive_int, default=300, help="test tasks evaluated (default 300)")
     tgrpo.add_argument("--w", default="1", help="comma-separated guidance weights evaluated; the first is the agent's (default 1)")
     tgrpo.add_argument("--quick", action="store_true", help="a tiny run, for smoke tests")
+    tgrpo.add_argument("--resume", action="store_true", help="carry on in --out: skip the stages done, phase 2 from its last checkpoint")
+    tgrpo.add_argument("--overwrite", action="store_true", help="delete what --out holds and start over")
+    tgrpo.add_argument("--checkpoint-every", type=_positive_int, default=None, help="phase-2 steps between checkpoints (default 5)")
     tgrpo.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     tgrpo.set_defaults(func=cmd_train_grpo)
 

@@ -108,3 +108,34 @@ def test_the_output_folder_is_refused_unless_resume_or_overwrite_says_what_to_do
     assert "nothing to resume" in capsys.readouterr().err
     assert main(["eval", "--agent", "random", "--episodes", "1", "--seeds", "0", "--out", str(run)]) == 2
     assert "already holds files" in capsys.readouterr().err
+
+
+def test_grpo_run_stopped_in_phase_2_resumes_from_its_checkpoint(tmp_path):
+    out = tmp_path / "grpo"
+    flags = ["train", "grpo", "--quick", "--out", str(out), "--grpo-steps", "400", "--checkpoint-every", "20", "--json"]
+    proc = _poser(*flags)
+    _wait_for(out / "stages" / "phase2.json", proc, timeout=240)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("poser train grpo:")]
+    assert len(lines) == 1 and "stopped by SIGTERM during phase 2 (saved after step" in lines[0] and "--resume" in lines[0]
+    saved = json.loads((out / "stages" / "phase2.json").read_text())
+    assert 20 <= saved["step"] < 400 and [r["step"] for r in saved["history"]] == list(range(1, saved["step"] + 1))
+    assert not (out / "results.json").exists()
+
+    # Other settings are refused; the same flags with --resume skip collection and phase 1.
+    assert main([*flags[:-1], "--seed", "1", "--resume"]) == 2
+    import contextlib
+    import io
+
+    log, buf = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(log):
+        assert main([*flags, "--resume"]) == 0
+    text = log.getvalue()
+    assert "read " in text and "reusing phase 1" in text and f"resuming phase 2 after step {saved['step']} of 400" in text
+    results = json.loads((out / "results.json").read_text())
+    steps = [r["step"] for r in results["grpo_history"]]
+    assert steps == list(range(1, 401))  # every step once: none lost, none redone
+    assert results["grpo_history"][: saved["step"]] == saved["history"]
