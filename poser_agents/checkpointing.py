@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import signal
 import threading
 import time
@@ -113,11 +114,10 @@ def publish_checkpoint(write: Callable[[Path], Any], folder: str | Path, last: s
     fsync each file, then ``os.replace`` them into ``folder`` with ``last`` (the metadata) last."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(".saving-*"):  # left by a save that a kill cut short (the folder is ours: locked)
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = folder / f".saving-{os.getpid()}"
-    if tmp.exists():
-        for p in tmp.iterdir():
-            p.unlink()
-    tmp.mkdir(exist_ok=True)
+    tmp.mkdir()
     write(tmp)
     names = sorted((p.name for p in tmp.iterdir() if p.is_file()), key=lambda n: n == last)
     for name in names:

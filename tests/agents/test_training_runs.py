@@ -139,3 +139,29 @@ def test_grpo_run_stopped_in_phase_2_resumes_from_its_checkpoint(tmp_path):
     steps = [r["step"] for r in results["grpo_history"]]
     assert steps == list(range(1, 401))  # every step once: none lost, none redone
     assert results["grpo_history"][: saved["step"]] == saved["history"]
+
+
+def test_a_held_folder_is_refused_to_a_second_process_naming_the_holder(tmp_path):
+    """Two real processes: one holds the folder (API), the other is ``poser eval --out`` (CLI)."""
+    out = tmp_path / "report"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from poser_agents.run_folder import claim_run_folder\n"
+        f"f = claim_run_folder({str(out)!r}, command='the holder')\n"
+        "print('held', flush=True); time.sleep(60)")], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        from poser_agents.run_folder import RunFolderError, claim_run_folder
+
+        with pytest.raises(RunFolderError, match=f"in use by another process \\(pid {holder.pid}: the holder\\)"):
+            claim_run_folder(out, command="me")
+        other = _poser("eval", "--agent", "random", "--episodes", "1", "--seeds", "0", "--out", str(out))
+        _, err = other.communicate(timeout=120)
+        assert other.returncode == 2 and f"pid {holder.pid}" in err and "Traceback" not in err
+        assert sorted(p.name for p in out.iterdir()) == [".poser.lock"]  # the refused run wrote nothing
+    finally:
+        holder.kill()
+        holder.wait()
+    # The kernel dropped the lock with the process (kill -9): the folder is free again.
+    with claim_run_folder(out, command="me") as run:
+        assert run.path == out
