@@ -180,14 +180,7 @@ def trim_logs(log_dir: str | Path, num_timesteps: int) -> dict[str, int]:
         if not rows or column not in rows[0]:
             continue
         header, i = rows[0], rows[0].index(column)
-
-        def keep(row: list[str]) -> bool:
-            try:
-                return len(row) == len(header) and float(row[i]) <= num_timesteps
-            except ValueError:
-                return False
-
-        kept = [r for r in rows[1:] if keep(r)]
+        kept = [r for r in rows[1:] if _row_within(r, len(header), i, num_timesteps)]
         dropped[name] = len(rows) - 1 - len(kept)
         if dropped[name]:
             tmp = path.with_name(f".{name}.tmp")
@@ -197,3 +190,11 @@ def trim_logs(log_dir: str | Path, num_timesteps: int) -> dict[str, int]:
                 os.fsync(f.fileno())
             os.replace(tmp, path)
     return dropped
+
+
+def _row_within(row: list[str], width: int, column: int, num_timesteps: int) -> bool:
+    """A whole row (not torn by a kill) logged at or before ``num_timesteps``."""
+    try:
+        return len(row) == width and float(row[column]) <= num_timesteps
+    except ValueError:
+        return False

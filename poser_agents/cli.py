@@ -153,6 +153,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if not args.prompt.strip():
         print("poser generate: error: the prompt is empty; describe the image to make", file=sys.stderr)
         return 2
+    from poser_env.extractors.base import require_prompt
+
+    require_prompt(args.prompt)  # too long: refused before the output folder is made
     with _claim(args, "generate"):
         return _generate(args)
 

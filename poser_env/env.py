@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import gymnasium as gym
@@ -13,10 +10,11 @@ import numpy as np
 
 from poser_env.config import SUITE_MIXES, EnvConfig
 from poser_env.encoders.text import make_text_encoder
-from poser_env.extractors.base import require_prompt
+from poser_env.episode import Episode, as_action, build_registry, critic_answer, unique_checks
 from poser_env.experts.base import ExpertOutputError, validate_output, with_feedback
+from poser_env.extractors.base import require_prompt
 from poser_env.observation import ObservationEncoder, ObservationInput
-from poser_env.registry import ComponentSpec, ExpertRegistry, build
+from poser_env.registry import build
 from poser_env.types import Canvas, Check, Command, Task, Verdict
 from poser_env.world.render import render
 from poser_env.world.scene import Scene
@@ -32,26 +30,6 @@ def _shared_text_encoder(name: str):
     if name not in _TEXT_ENCODERS:
         _TEXT_ENCODERS[name] = make_text_encoder(name)
     return _TEXT_ENCODERS[name]
-
-
-@dataclass
-class _Episode:
-    task: Task
-    commands: list[Command]
-    checks: list[Check]
-    queue: list[int]
-    canvas: Canvas
-    verdict: Verdict
-    potential: float
-    accepted: list[int] = field(default_factory=list)
-    failed: list[int] = field(default_factory=list)
-    deferred: set[int] = field(default_factory=set)
-    attempts: int = 0
-    steps: int = 0
-    cost: float = 0.0
-    tried: set[int] = field(default_factory=set)
-    log: list[dict[str, Any]] = field(default_factory=list)
-    summary: dict[str, Any] | None = None  # set when the episode ends
 
 
 class ImagePoserEnv(gym.Env):
@@ -133,7 +111,7 @@ class ImagePoserEnv(gym.Env):
             raise ValueError(f"unsupported render_mode {render_mode!r}; allowed: rgb_array or None")
         self.render_mode = render_mode
         cfg = self.config
-        self.registry = _registry(cfg.experts)
+        self.registry = build_registry(cfg.experts)
         self.critic = build(cfg.critic)
         self.extractor = build(cfg.extractor)
         self.evaluator = build(cfg.evaluator)
@@ -143,7 +121,7 @@ class ImagePoserEnv(gym.Env):
         self.encoder = ObservationEncoder(_shared_text_encoder(cfg.text_encoder), len(self.action_names))
         self.observation_space = self.encoder.space
         self._tasks: list[Task] | None = None
-        self._ep: _Episode | None = None
+        self._ep: Episode | None = None
         # A wrapper's step limit (TimeLimit, gym.make(..., max_episode_steps=n)) adopted by
         # poser_env.wrappers.adopt_time_limit, so the env truncates and summarises at that step.
         self.wrapper_step_limit: int | None = None
@@ -220,9 +198,9 @@ class ImagePoserEnv(gym.Env):
         commands = list(self.extractor.extract(task.prompt, source=canvas))
         if not commands:
             raise RuntimeError(f"the extractor returned no command for prompt {task.prompt!r}")
-        checks = _unique([c for cmd in commands for c in cmd.checks])
+        checks = unique_checks([c for cmd in commands for c in cmd.checks])
         verdict = self._critique(canvas, checks, commands)
-        self._ep = _Episode(
+        self._ep = Episode(
             task=task,
             commands=commands,
             checks=checks,
@@ -239,7 +217,7 @@ class ImagePoserEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         if not ep.queue or ep.steps >= self.step_limit:
             raise RuntimeError("the episode is over: call reset()")
-        a = _as_action(action, self.action_space.n, self.action_names)
+        a = as_action(action, self.action_space.n, self.action_names)
         mask = self.action_mask()
         ep.steps += 1
         cfg = self.config
@@ -374,7 +352,7 @@ class ImagePoserEnv(gym.Env):
 
     def _checks_so_far(self, current: int) -> list[Check]:
         ep = self._ep
-        return _unique([c for i in [*ep.accepted, current] for c in ep.commands[i].checks])
+        return unique_checks([c for i in [*ep.accepted, current] for c in ep.commands[i].checks])
 
     def _instruction(self, kind: str, current: int) -> str:
         ep = self._ep
@@ -441,7 +419,7 @@ class ImagePoserEnv(gym.Env):
             metrics = {"judged": False, "reason": "the task has no target"}
         if metrics.get("judged"):
             # Critic against evaluator, on the task's checks the critic also answered.
-            pairs = [(a, p) for c, p in zip(judged_checks, metrics["passed"]) if (a := _critic_answer(ep.verdict, c)) is not None]
+            pairs = [(a, p) for c, p in zip(judged_checks, metrics["passed"]) if (a := critic_answer(ep.verdict, c)) is not None]
             metrics["critic_checks"] = len(pairs)
             if pairs:
                 metrics["critic_agreement"] = sum(a == b for a, b in pairs) / len(pairs)
@@ -509,58 +487,3 @@ class ImagePoserEnv(gym.Env):
         }
         info.update(extra)
         return info
-
-
-def _registry(experts: Any) -> ExpertRegistry:
-    """A preset name or path, a list of expert names (a subset of the default registry), a list
-    of registry specs, a registry, or a list of expert objects (``EnvConfig`` checked the type)."""
-    if isinstance(experts, ExpertRegistry):
-        return experts
-    if isinstance(experts, (str, os.PathLike)):
-        return ExpertRegistry.from_preset(experts)
-    experts = list(experts)
-    if all(isinstance(e, str) for e in experts):
-        return ExpertRegistry.from_names(experts)
-    if all(isinstance(e, (Mapping, ComponentSpec)) for e in experts):
-        return ExpertRegistry.from_specs(experts)
-    return ExpertRegistry(experts)
-
-
-def _critic_answer(verdict: Verdict, check: Check, tolerance: float = 0.02) -> bool | None:
-    """The critic's answer to a task check: the same check, or for a preserve check the one on
-    the same object whose position (measured by the extractor on the source's pixels) lies
-    within ``tolerance``. None when the critic was not asked."""
-    for r in verdict.results:
-        if r.check == check:
-            return r.passed
-    if check.spec.get("kind") == "preserve":
-        for r in verdict.results:
-            s, t = r.check.spec, check.spec
-            if s.get("kind") == "preserve" and all(s.get(k) == t.get(k) for k in ("shape", "color", "size")):
-                if abs(s["x"] - t["x"]) <= tolerance and abs(s["y"] - t["y"]) <= tolerance:
-                    return r.passed
-    return None
-
-
-def _unique(checks: list[Check]) -> list[Check]:
-    seen: set[Check] = set()
-    out = []
-    for c in checks:
-        if c not in seen:
-            seen.add(c)
-            out.append(c)
-    return out
-
-
-def _as_action(action: Any, n: int, names: list[str]) -> int:
-    """Accept an int, a 0-d or 1-element array; reject anything else with a clear message."""
-    try:
-        arr = np.asarray(action)
-        if arr.size != 1 or not np.issubdtype(arr.dtype, np.integer):
-            raise TypeError
-        a = int(arr.reshape(()))
-    except (TypeError, ValueError):
-        raise ValueError(f"action must be an integer in [0, {n - 1}] ({', '.join(names)}), got {action!r}") from None
-    if not 0 <= a < n:
-        raise ValueError(f"action {a} is out of range: valid actions are 0..{n - 1} ({', '.join(names)})")
-    return a
