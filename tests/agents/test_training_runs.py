@@ -165,3 +165,39 @@ def test_a_held_folder_is_refused_to_a_second_process_naming_the_holder(tmp_path
     # The kernel dropped the lock with the process (kill -9): the folder is free again.
     with claim_run_folder(out, command="me") as run:
         assert run.path == out
+
+
+def test_periodic_checkpoint_and_stop_request_through_the_api(tmp_path):
+    """The SB3 callback saves every N steps through publish_checkpoint and stops learn() when a
+    stop was requested; trim_logs drops rows logged after the checkpoint and a torn row."""
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401
+    from poser_agents.checkpointing import PeriodicCheckpoint, StopRequest, publish_checkpoint, trim_logs
+    from poser_agents.dqn import DQNAgent, DQNConfig
+
+    out = tmp_path / "ckpt"
+    agent = DQNAgent(gym.make("ImagePoser-v0", split="train"),
+                     DQNConfig(net_arch=[16], embed_dim=8, buffer_size=500, learning_starts=20, batch_size=8, seed=0,
+                               log_dir=str(out / "logs")))
+    stop = StopRequest()
+    steps_at_save: list[int] = []
+
+    def save():
+        publish_checkpoint(agent.save, out)
+        steps_at_save.append(agent.num_timesteps)
+        if len(steps_at_save) == 2:
+            stop.signum = signal.SIGTERM  # as the handler of stop_on_signals does
+
+    every = PeriodicCheckpoint(save, every_steps=30, every_seconds=None, stop=stop)
+    agent.learn(10_000, callback=every)
+    assert steps_at_save == [30, 60] and agent.num_timesteps == 61  # stopped at the next step
+    assert not list(out.glob(".saving-*"))
+    assert DQNAgent.load(out, env=gym.make("ImagePoser-v0", split="train")).num_timesteps == 60
+    with open(out / "logs" / "episodes.csv", "a") as f:
+        f.write("999,99999,0.5,3")  # a row torn by a kill
+    dropped = trim_logs(out / "logs", 60)
+    rows = list(csv.DictReader(open(out / "logs" / "episodes.csv")))
+    assert dropped["episodes.csv"] >= 1 and all(int(r["timesteps"]) <= 60 for r in rows)
+    with pytest.raises(ValueError, match="every_steps"):
+        PeriodicCheckpoint(save, every_steps=0)
