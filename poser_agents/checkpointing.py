@@ -115,7 +115,7 @@ def publish_checkpoint(write: Callable[[Path], Any], folder: str | Path, last: s
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".saving-*"):  # left by a save that a kill cut short (the folder is ours: locked)
-        shutil.rmtree(stale, ignore_errors=True)
+        stale.unlink() if stale.is_symlink() or not stale.is_dir() else shutil.rmtree(stale)
     tmp = folder / f".saving-{os.getpid()}"
     tmp.mkdir()
     write(tmp)

@@ -9,7 +9,8 @@ duplicate headers. :func:`claim_run_folder` therefore
    runs (the kernel drops it when the process ends, ``kill -9`` included, so a stale lock file
    never blocks anyone); a second process gets one line naming the holder's pid and command;
 2. refuses a folder that already holds files unless the caller says what to do with them:
-   ``resume=True`` (``--resume``: carry on with what is there) or ``overwrite=True``
+   ``resume=True`` (``--resume``: carry on with what is there; refused if the folder holds a
+   symbolic link, which later writes would follow) or ``overwrite=True``
    (``--overwrite``: delete it first). ``--overwrite`` deletes only a folder that looks like a
    poser output folder (it holds the lock file or one of :data:`KNOWN_OUTPUTS`), so a mistyped
    ``--out ~`` cannot wipe a home directory.
@@ -84,7 +85,11 @@ def claim_run_folder(path: str | Path, command: str, resume: bool = False, overw
     folder.mkdir(parents=True, exist_ok=True)
     lock_path = folder / LOCK_NAME
     ours = lock_path.exists()
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:  # never through a symlink: a shared folder could point .poser.lock at a file of yours
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as e:
+        raise RunFolderError(f"cannot use {str(lock_path)!r} as the folder's lock file ({e.strerror}); "
+                             "choose another --out") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -93,6 +98,11 @@ def claim_run_folder(path: str | Path, command: str, resume: bool = False, overw
         raise RunFolderError(f"{str(folder)!r} is in use by another process ({holder}); wait for it to end, or choose another --out") from None
     try:
         others = sorted(p.name for p in folder.iterdir() if p.name != LOCK_NAME)
+        if resume:
+            links = [str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_symlink()]
+            if links:  # writing on (logs are appended) would write through them, outside the folder
+                raise RunFolderError(f"{str(folder)!r} holds symbolic links ({', '.join(links[:3])}): a run is resumed only in a "
+                                     "folder of plain files (copy its files into a fresh folder and resume there)")
         if others and not resume:
             listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
             if not overwrite:

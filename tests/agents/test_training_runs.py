@@ -99,6 +99,12 @@ def test_the_output_folder_is_refused_unless_resume_or_overwrite_says_what_to_do
     assert main(["train", "dqn", "--out", str(run), "--resume"]) == 0  # all 60 steps done: nothing to train
     assert f"at {done} of 60 steps" in capsys.readouterr().out
     assert json.loads((run / "agent.json").read_text())["num_timesteps"] == done
+    (tmp_path / "victim.csv").write_text("precious")
+    (run / "logs" / "episodes.csv").rename(run / "logs" / "kept.csv")
+    (run / "logs" / "episodes.csv").symlink_to(tmp_path / "victim.csv")  # appending would write through it
+    assert main(["train", "dqn", "--out", str(run), "--resume", "--steps", "100"]) == 2
+    assert "symbolic links (logs/episodes.csv)" in capsys.readouterr().err
+    assert (tmp_path / "victim.csv").read_text() == "precious"
     assert main(["train", "dqn", "--steps", "40", "--out", str(run), "--overwrite", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["timesteps"] >= 40
     assert json.loads((run / "agent.json").read_text())["num_timesteps"] < 60  # started over
@@ -165,6 +171,15 @@ def test_a_held_folder_is_refused_to_a_second_process_naming_the_holder(tmp_path
     # The kernel dropped the lock with the process (kill -9): the folder is free again.
     with claim_run_folder(out, command="me") as run:
         assert run.path == out
+    # A lock file that is a symlink (a shared folder pointing it at a file of yours) is never written through.
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    trap = tmp_path / "trap"
+    trap.mkdir()
+    (trap / ".poser.lock").symlink_to(victim)
+    with pytest.raises(RunFolderError, match="lock file"):
+        claim_run_folder(trap, command="me")
+    assert victim.read_text() == "precious"
 
 
 def test_periodic_checkpoint_and_stop_request_through_the_api(tmp_path):
