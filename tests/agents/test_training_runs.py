@@ -102,6 +102,11 @@ def test_the_output_folder_is_refused_unless_resume_or_overwrite_says_what_to_do
     assert main(["train", "dqn", "--out", str(run), "--resume"]) == 0  # all 60 steps done: nothing to train
     assert f"at {done} of 60 steps" in capsys.readouterr().out
     assert json.loads((run / "agent.json").read_text())["num_timesteps"] == done
+    nxt = tmp_path / "next"  # --resume SRC: from another run's checkpoint into a fresh folder
+    assert main(["train", "dqn", "--resume", str(run), "--out", str(nxt), "--steps", str(done + 30)]) == 0
+    assert json.loads((nxt / "agent.json").read_text())["num_timesteps"] >= done + 30
+    assert json.loads((run / "agent.json").read_text())["num_timesteps"] == done  # the source is left alone
+    capsys.readouterr()
     (tmp_path / "victim.csv").write_text("precious")
     (run / "logs" / "episodes.csv").rename(run / "logs" / "kept.csv")
     (run / "logs" / "episodes.csv").symlink_to(tmp_path / "victim.csv")  # appending would write through it
