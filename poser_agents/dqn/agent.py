@@ -364,7 +364,9 @@ class EpisodeLogCallback(BaseCallback):
 
         adopt_time_limit(self.training_env)
         self._t0 = time.perf_counter()
-        self._episode = int(getattr(self.model, "_episode_num", 0))
+        # Go on from SB3's count, or from the log's last row if higher: a run stopped by its
+        # callback logs the episode ending at that step, which SB3 counts only after the callback.
+        self._episode = max(int(getattr(self.model, "_episode_num", 0)), 0 if new else _last_episode(self.path))
 
     def _on_step(self) -> bool:
         rewards = np.asarray(self.locals["rewards"], dtype=np.float64)
@@ -414,6 +416,13 @@ class EpisodeLogCallback(BaseCallback):
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _last_episode(path: Path) -> int:
+    """The highest ``episode`` number in an existing ``episodes.csv`` (0 if none is readable)."""
+    with open(path, newline="") as f:
+        numbers = [int(r["episode"]) for r in csv.DictReader(f) if (r.get("episode") or "").isdigit()]
+    return max(numbers, default=0)
 
 
 EVAL_COLUMNS = ["timesteps", "alignment", "accuracy", "fidelity", "cost", "steps", "return", "episodes", "time_s"]

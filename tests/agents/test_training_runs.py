@@ -223,5 +223,14 @@ def test_periodic_checkpoint_and_stop_request_through_the_api(tmp_path):
     dropped = trim_logs(out / "logs", 60)
     rows = list(csv.DictReader(open(out / "logs" / "episodes.csv")))
     assert dropped["episodes.csv"] >= 1 and all(int(r["timesteps"]) <= 60 for r in rows)
+    # Resumed, the log goes on above its last episode number, even where SB3 counted one fewer
+    # (a stop on the step an episode ended: SB3 counts it after the callbacks).
+    top = max(int(r["episode"]) for r in rows) + 3
+    with open(out / "logs" / "episodes.csv", "a") as f:
+        f.write(f"{top},60,0.1,1" + "," * 13 + "\n")
+    resumed = DQNAgent.load(out, env=gym.make("ImagePoser-v0", split="train"))
+    resumed.learn(20)
+    numbers = [int(r["episode"]) for r in csv.DictReader(open(out / "logs" / "episodes.csv"))]
+    assert numbers == sorted(set(numbers)) and numbers[-1] > top
     with pytest.raises(ValueError, match="every_steps"):
         PeriodicCheckpoint(save, every_steps=0)
