@@ -36,7 +36,7 @@ class CommandExtractor(Protocol):
 
 #: The longest prompt (in characters, after stripping) an extractor reads: about 2,000 words,
 #: where the suites' longest prompts are under 1,000 characters. At this length the slowest
-#: prompt tried (a comma list of coloured shapes) resets in about 0.4 s on a busy 2-core CPU
+#: prompt tried (a comma list of coloured shapes) resets in 0.4 to 0.6 s on a busy 2-core CPU
 #: (docs/env.md), so no input can stall a training loop for long.
 MAX_PROMPT_CHARS = 12_000
 
