@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/poser demo
+	$(VENV)/bin/poser demo --overwrite
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q

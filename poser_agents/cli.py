@@ -30,6 +30,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
+    return value
+
+
 def _canvas(text: str) -> int:
     from poser_env.world.scene import SceneError, check_canvas
 
@@ -151,15 +161,24 @@ def load_agent(spec: str, env, seed: int = 0, allow_entry_points: bool = False):
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    import gymnasium as gym
-
-    import poser_env  # noqa: F401
-    from poser_env.wrappers import EpisodeRecorder
-
     if not args.prompt.strip():
         print("poser generate: error: the prompt is empty; describe the image to make", file=sys.stderr)
         return 2
+    from poser_env.extractors.base import require_prompt
+
+    require_prompt(args.prompt)  # too long: refused before the output folder is made
+    with _claim(args, "generate"):
+        return _generate(args)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401
+    from poser_env.wrappers import EpisodeRecorder, adopt_time_limit, final_summary
+
     env = EpisodeRecorder(gym.make(args.env, text_encoder=args.text_encoder))
+    adopt_time_limit(env)
     agent = load_agent(args.agent, env, seed=args.seed, allow_entry_points=args.allow_entry_points)
     obs, info = env.reset(seed=args.seed, options={"prompt": args.prompt})
     print("Commands:")
@@ -174,7 +193,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         done = terminated or truncated
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    summary = info["episode_summary"]
+    summary = final_summary(env, info)
     strip = env.save(out / "episode.png")
     from PIL import Image
 
@@ -186,24 +205,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_train_dqn(args: argparse.Namespace) -> int:
-    import gymnasium as gym
+    from poser_agents.dqn.run import train_dqn_cli
 
-    import poser_env  # noqa: F401
-    from poser_agents.dqn.agent import DQNAgent, DQNConfig
-
-    out = Path(args.out)
-    env = gym.make(args.env, split="train", text_encoder=args.text_encoder)
-    if args.resume:
-        agent = DQNAgent.load(args.resume, env=env, allow_entry_points=args.allow_entry_points)
-        print(f"resuming {args.resume} at {agent.num_timesteps} steps")
-    else:
-        agent = DQNAgent(env, DQNConfig(seed=args.seed, log_dir=str(out / "logs")))
-    agent.learn(args.steps, progress_bar=not args.json)
-    agent.save(out)
-    print(f"saved the agent to {out} ({agent.num_timesteps} steps); evaluate it with: poser eval --agent {out}")
-    if args.json:
-        print(json.dumps({"out": str(out), "timesteps": agent.num_timesteps}))
-    return 0
+    return train_dqn_cli(args)
 
 
 def cmd_train_grpo(args: argparse.Namespace) -> int:
@@ -212,7 +216,24 @@ def cmd_train_grpo(args: argparse.Namespace) -> int:
     return train_from_args(args)
 
 
+def _claim(args: argparse.Namespace, command: str, resume: bool = False):
+    """Lock ``args.out`` for this command (a no-op context when there is no --out)."""
+    import contextlib
+
+    from poser_agents.run_folder import claim_run_folder
+
+    if not getattr(args, "out", None):
+        return contextlib.nullcontext()
+    return claim_run_folder(args.out, command=f"poser {command} --out {args.out}", resume=resume,
+                            overwrite=getattr(args, "overwrite", False))
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
+    with _claim(args, "eval"):  # before any work: a refused folder means nothing ran
+        return _eval(args)
+
+
+def _eval(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
     import poser_env  # noqa: F401
@@ -277,7 +298,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from poser_agents.demo import run_demo
 
-    return run_demo(out=Path(args.out), quick=args.quick, seed=args.seed, steps=args.steps)
+    with _claim(args, "demo"):
+        return run_demo(out=Path(args.out), quick=args.quick, seed=args.seed, steps=args.steps)
 
 
 _ALLOW_HELP = "let a checkpoint's env settings name Python code (component entry points, module:callable encoders); see docs/security.md"
@@ -337,18 +359,26 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train an agent")
     tsub = train.add_subparsers(dest="agent_kind", required=True)
     tdqn = tsub.add_parser("dqn", help="the masked DQN agent (stable-baselines3) on the train split")
-    tdqn.add_argument("--steps", type=_positive_int, default=100_000, help="environment steps (default 100000)")
-    tdqn.add_argument("--seed", type=int, default=0)
-    tdqn.add_argument("--env", default="ImagePoser-v0")
-    tdqn.add_argument("--text-encoder", default="hash")
-    tdqn.add_argument("--resume", default=None, help="a checkpoint folder to continue training from")
+    tdqn.add_argument("--steps", type=_positive_int, default=None,
+                      help="environment steps of the whole run (default 100000; a resumed run trains the steps it lacks)")
+    tdqn.add_argument("--seed", type=int, default=None, help="seed (default 0)")
+    tdqn.add_argument("--env", default=None, help="registered env id (default ImagePoser-v0)")
+    tdqn.add_argument("--text-encoder", default=None, help="text encoder (default hash)")
+    tdqn.add_argument("--out", default="runs/dqn", help="run folder (model.zip, agent.json, run.json, logs/), locked while training")
+    tdqn.add_argument("--resume", nargs="?", const="", default=None, metavar="DIR",
+                      help="carry on from the last checkpoint in --out (or in DIR, writing to an empty --out); "
+                           "settings not given come from the run's run.json")
+    tdqn.add_argument("--overwrite", action="store_true", help="delete what --out holds and start over")
+    tdqn.add_argument("--checkpoint-every", type=_positive_int, default=None,
+                      help="save every N env steps (default 5000)")
+    tdqn.add_argument("--checkpoint-seconds", type=_positive_float, default=None,
+                      help="also save every S seconds (default 120)")
     tdqn.add_argument("--allow-entry-points", action="store_true", help=_ALLOW_HELP)
-    tdqn.add_argument("--out", default="runs/dqn", help="checkpoint folder (model.zip, agent.json, logs/)")
     tdqn.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     tdqn.set_defaults(func=cmd_train_dqn)
     tgrpo = tsub.add_parser("grpo", help="the GRPO workflow policy: logged data, phase 1, reward ensemble, GRPO, test")
     tgrpo.add_argument("--reward", default="ensemble", choices=["ensemble", "env"], help="phase-2 reward: reward models (no image) or the env")
-    tgrpo.add_argument("--out", default="runs/grpo", help="run folder (data.jsonl, agent/, results.json, reward_calibration.png)")
+    tgrpo.add_argument("--out", default="runs/grpo", help="run folder (data.jsonl, stages/, agent/, results.json, reward_calibration.png), locked while training")
     tgrpo.add_argument("--seed", type=int, default=0)
     tgrpo.add_argument("--suite", default="mixed", help="suite mix to train on (default mixed)")
     tgrpo.add_argument("--eval-suite", default=None, help="suite to evaluate on, test split (default: the training suite)")
@@ -358,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     tgrpo.add_argument("--episodes", type=_positive_int, default=300, help="test tasks evaluated (default 300)")
     tgrpo.add_argument("--w", default="1", help="comma-separated guidance weights evaluated; the first is the agent's (default 1)")
     tgrpo.add_argument("--quick", action="store_true", help="a tiny run, for smoke tests")
+    tgrpo.add_argument("--resume", action="store_true", help="carry on in --out: skip the stages done, phase 2 from its last checkpoint")
+    tgrpo.add_argument("--overwrite", action="store_true", help="delete what --out holds and start over")
+    tgrpo.add_argument("--checkpoint-every", type=_positive_int, default=None, help="phase-2 steps between checkpoints (default 5)")
     tgrpo.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     tgrpo.set_defaults(func=cmd_train_grpo)
 
@@ -369,7 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--episodes", type=_positive_int, default=100, help="tasks per seed (default 100)")
     ev.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     ev.add_argument("--text-encoder", default="hash", help="text encoder of the env (a saved agent's own wins)")
-    ev.add_argument("--out", default=None, help="write the JSON, Markdown table, plots, episode traces and the HTML report (OUT/report) here")
+    ev.add_argument("--out", default=None, help="write the JSON, Markdown table, plots, episode traces and the HTML report (OUT/report) here (a folder, locked while writing)")
+    ev.add_argument("--overwrite", action="store_true", help="delete what --out holds first (else a non-empty --out is refused)")
     ev.add_argument("--allow-entry-points", action="store_true", help=_ALLOW_HELP)
     ev.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     ev.add_argument("--ray", action="store_true", help="run the episodes as Ray tasks (needs the [ray] extra); same results as serial")
@@ -382,7 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--env", default="ImagePoser-v0")
     gen.add_argument("--text-encoder", default="hash", help="must match the agent's (default hash)")
     gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--out", default="runs/generate", help="output folder (default runs/generate)")
+    gen.add_argument("--out", default="runs/generate", help="output folder (default runs/generate), locked while writing")
+    gen.add_argument("--overwrite", action="store_true", help="delete what --out holds first (else a non-empty --out is refused)")
     gen.add_argument("--allow-entry-points", action="store_true", help=_ALLOW_HELP)
     gen.set_defaults(func=cmd_generate)
 
@@ -392,7 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=cmd_report)
 
     demo = sub.add_parser("demo", help="the main job: run the synthetic world end to end and write a report")
-    demo.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
+    demo.add_argument("--out", default="runs/demo", help="output folder (default runs/demo), locked while writing")
+    demo.add_argument("--overwrite", action="store_true", help="delete what --out holds first (else a non-empty --out is refused)")
     demo.add_argument("--quick", action="store_true", help="a smaller run, for smoke tests")
     demo.add_argument("--steps", type=_positive_int, default=None, help="DQN training steps (default 40000; 3000 with --quick)")
     demo.add_argument("--seed", type=int, default=0)
@@ -416,6 +452,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # clear line instead of a traceback. Programming errors still raise.
         print(f"poser {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C where no command saves anything (training commands handle it themselves).
+        print(f"poser {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

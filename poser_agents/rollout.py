@@ -13,6 +13,7 @@ import gymnasium as gym
 import numpy as np
 
 from poser_env.types import Task
+from poser_env.wrappers import final_summary
 
 
 def pick_tasks(env: gym.Env, n: int) -> list[Task]:
@@ -34,7 +35,7 @@ def run_episode(env: gym.Env, agent: Any, task: Task | None = None, seed: int | 
         obs, reward, terminated, truncated, info = env.step(action)
         total += reward
         done = terminated or truncated
-    summary = dict(info["episode_summary"])
+    summary = dict(final_summary(env, info))  # also when a wrapper ended the episode
     summary["return"] = total
     return summary
 

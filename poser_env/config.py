@@ -7,9 +7,15 @@ passed as objects (objects are accepted by ``ImagePoserEnv`` directly, for exper
 
 from __future__ import annotations
 
+import math
+import numbers
+import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+import numpy as np
+
+from poser_env.registry import ComponentSpec, ExpertRegistry
 from poser_env.world.scene import DEFAULT_CANVAS, check_canvas
 
 SUITE_MIXES: dict[str, tuple[str, ...]] = {
@@ -19,6 +25,12 @@ SUITE_MIXES: dict[str, tuple[str, ...]] = {
     "longform": ("longform",),
     "editing": ("editing",),
 }
+
+#: Upper bounds of the numeric fields. A penalty above 100 per unit already dwarfs the at most
+#: 1.0 of alignment an episode can gain; larger values only risk overflow (1e308 * cost = inf).
+MAX_PENALTY = 100.0
+MAX_STEPS_LIMIT = 1_000
+MAX_ATTEMPTS_LIMIT = 100
 
 DEFAULT_CRITIC = {"name": "pixel", "entry_point": "poser_env.critics.synthetic:PixelCritic"}
 DEFAULT_EXTRACTOR = {"name": "grammar", "entry_point": "poser_env.extractors.grammar:GrammarExtractor"}
@@ -36,7 +48,8 @@ class EnvConfig:
     canvas: int = DEFAULT_CANVAS
     """Canvas side in pixels (64 to 1024)."""
     experts: Any = "synthetic"
-    """Expert preset name or JSON path, or a list of registry specs; the action space follows its order."""
+    """Expert preset name or JSON/TOML path; a list of expert names (a subset of the default
+    ``synthetic`` registry, in that order); or a list of registry specs. The action space follows its order."""
     critic: Any = field(default_factory=lambda: dict(DEFAULT_CRITIC))
     """Registry spec of the critic that scores each step."""
     extractor: Any = field(default_factory=lambda: dict(DEFAULT_EXTRACTOR))
@@ -46,9 +59,9 @@ class EnvConfig:
     text_encoder: str = "hash"
     """``hash`` (fast, no model), ``minilm`` (real sentence embeddings), or a local model folder."""
     max_steps: int = 16
-    """Truncation: steps per episode at most."""
+    """Truncation: steps per episode at most (1 to 1000)."""
     max_attempts: int = 3
-    """A command that fails this many times is dropped and recorded as failed."""
+    """A command that fails this many times is dropped and recorded as failed (1 to 100)."""
     keep_best: bool = True
     """On a failed attempt keep whichever canvas (new or previous) the critic scores higher."""
     enable_stop: bool = False
@@ -56,26 +69,40 @@ class EnvConfig:
     enable_defer: bool = False
     """Add a DEFER action (moves the current command to the end of the queue, once per command)."""
     cost_weight: float = 0.01
-    """Reward penalty per unit of expert cost."""
+    """Reward penalty per unit of expert cost (finite, 0 to 100)."""
     step_penalty: float = 0.02
-    """Reward penalty per step, so that short pipelines are preferred."""
+    """Reward penalty per step, so that short pipelines are preferred (finite, 0 to 100)."""
     invalid_action_penalty: float = 0.1
-    """Penalty of a masked action, which is a no-op (an out-of-range action raises instead)."""
+    """Penalty of a masked action, which is a no-op (an out-of-range action raises instead; finite, 0 to 100)."""
 
     def __post_init__(self) -> None:
+        # Every field is checked here, once, so a bad value fails at construction with its
+        # name, never later as a NaN reward or a silently truthy string.
+        for name in ("suite", "split", "text_encoder"):
+            v = getattr(self, name)
+            if not isinstance(v, str) or not v:
+                raise ValueError(f"{name} must be a non-empty string, got {v!r}")
         if self.suite not in SUITE_MIXES:
             raise ValueError(f"unknown suite {self.suite!r}; allowed: {', '.join(SUITE_MIXES)}")
         if self.split not in ("train", "val", "test"):
             raise ValueError(f"unknown split {self.split!r}; allowed: train, val, test")
         check_canvas(self.canvas)
-        for name in ("max_steps", "max_attempts"):
+        check_experts(self.experts)
+        for name, high in (("max_steps", MAX_STEPS_LIMIT), ("max_attempts", MAX_ATTEMPTS_LIMIT)):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or not 1 <= v <= high:
+                raise ValueError(f"{name} must be an int from 1 to {high}, got {v!r}")
+            setattr(self, name, int(v))
+        for name in ("keep_best", "enable_stop", "enable_defer"):
+            v = getattr(self, name)
+            if not isinstance(v, (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {v!r} ({type(v).__name__})")
+            setattr(self, name, bool(v))
         for name in ("cost_weight", "step_penalty", "invalid_action_penalty"):
             v = getattr(self, name)
-            if not isinstance(v, (int, float)) or v < 0:
-                raise ValueError(f"{name} must be a non-negative number, got {v!r}")
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not math.isfinite(v) or not 0 <= v <= MAX_PENALTY:
+                raise ValueError(f"{name} must be a finite number from 0 to {MAX_PENALTY:g}, got {v!r}")
+            setattr(self, name, float(v))
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> "EnvConfig":
@@ -87,3 +114,34 @@ class EnvConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+EXPERTS_ACCEPTED = (
+    "a preset name or a .json/.toml path (e.g. 'synthetic'), a list of expert names from the default "
+    "registry (e.g. ['sketchy-t2i', 'recolor-i2i']), a list of registry specs "
+    "({'name', 'entry_point', 'kwargs'}), an ExpertRegistry, or a list of expert objects"
+)
+
+
+def check_experts(experts: Any) -> None:
+    """Refuse an ``experts`` value of a type the env cannot build from, saying what it accepts.
+
+    Names, specs and objects are checked further when the registry is built.
+    """
+    if isinstance(experts, (str, os.PathLike)):
+        if not str(experts):
+            raise ValueError(f"experts is empty; expected {EXPERTS_ACCEPTED}")
+        return
+    if isinstance(experts, ExpertRegistry):
+        return
+    if not isinstance(experts, (list, tuple)):
+        raise ValueError(f"experts must be {EXPERTS_ACCEPTED}; got {experts!r} ({type(experts).__name__})")
+    if not experts:
+        raise ValueError(f"experts is an empty list; expected {EXPERTS_ACCEPTED}")
+    kinds = {"name" if isinstance(e, str) else "spec" if isinstance(e, (dict, ComponentSpec)) else "object" for e in experts}
+    if len(kinds) > 1:
+        raise ValueError(f"experts mixes names, specs and objects ({', '.join(sorted(kinds))}); use one kind: {EXPERTS_ACCEPTED}")
+    if kinds == {"object"}:
+        bad = [e for e in experts if not callable(e) or not hasattr(e, "name")]
+        if bad:
+            raise ValueError(f"experts holds {bad[0]!r} ({type(bad[0]).__name__}), which is not an expert; expected {EXPERTS_ACCEPTED}")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import gymnasium as gym
@@ -12,9 +10,11 @@ import numpy as np
 
 from poser_env.config import SUITE_MIXES, EnvConfig
 from poser_env.encoders.text import make_text_encoder
+from poser_env.episode import Episode, as_action, build_registry, critic_answer, unique_checks
 from poser_env.experts.base import ExpertOutputError, validate_output, with_feedback
+from poser_env.extractors.base import require_prompt
 from poser_env.observation import ObservationEncoder, ObservationInput
-from poser_env.registry import ComponentSpec, ExpertRegistry, build
+from poser_env.registry import build
 from poser_env.types import Canvas, Check, Command, Task, Verdict
 from poser_env.world.render import render
 from poser_env.world.scene import Scene
@@ -30,25 +30,6 @@ def _shared_text_encoder(name: str):
     if name not in _TEXT_ENCODERS:
         _TEXT_ENCODERS[name] = make_text_encoder(name)
     return _TEXT_ENCODERS[name]
-
-
-@dataclass
-class _Episode:
-    task: Task
-    commands: list[Command]
-    checks: list[Check]
-    queue: list[int]
-    canvas: Canvas
-    verdict: Verdict
-    potential: float
-    accepted: list[int] = field(default_factory=list)
-    failed: list[int] = field(default_factory=list)
-    deferred: set[int] = field(default_factory=set)
-    attempts: int = 0
-    steps: int = 0
-    cost: float = 0.0
-    tried: set[int] = field(default_factory=set)
-    log: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ImagePoserEnv(gym.Env):
@@ -95,8 +76,21 @@ class ImagePoserEnv(gym.Env):
     ## Episode end
 
     Terminated when the queue is empty (or on STOP); truncated after ``max_steps`` steps
-    (default 16). The last ``info`` carries ``"episode"``: the evaluator's metrics (ground truth
-    in the synthetic world), commands passed and failed, cost and steps.
+    (default 16), or earlier at the limit of a ``TimeLimit`` wrapper that
+    ``poser_env.wrappers.adopt_time_limit`` made the env adopt (the harness and the DQN do).
+    The last ``info`` carries ``"episode_summary"``: the evaluator's metrics (ground truth in
+    the synthetic world), commands passed and failed, cost, steps and ``complete``. (SB3's
+    ``Monitor`` and Gymnasium's ``RecordEpisodeStatistics`` write ``info["episode"]``; this env
+    never does.) An episode ended by any other wrapper is summarised by
+    ``env.unwrapped.episode_summary()`` (``complete`` False).
+
+    ## Info
+
+    Keys of every info dict (reset and step): ``task_id``, ``prompt``, ``commands``, ``command_index``,
+    ``command``, ``attempts``, ``step``, ``expert``, ``expert_index``, ``cost``, ``verdict``,
+    ``feedback``, ``action_mask``. After an expert call: ``acted_on``, ``acted_kind``,
+    ``command_passed``; when the expert failed: ``error``. After a masked action:
+    ``invalid_action``. The episode's last: ``episode_summary``.
 
     ## Arguments
 
@@ -117,7 +111,7 @@ class ImagePoserEnv(gym.Env):
             raise ValueError(f"unsupported render_mode {render_mode!r}; allowed: rgb_array or None")
         self.render_mode = render_mode
         cfg = self.config
-        self.registry = _registry(cfg.experts)
+        self.registry = build_registry(cfg.experts)
         self.critic = build(cfg.critic)
         self.extractor = build(cfg.extractor)
         self.evaluator = build(cfg.evaluator)
@@ -127,7 +121,10 @@ class ImagePoserEnv(gym.Env):
         self.encoder = ObservationEncoder(_shared_text_encoder(cfg.text_encoder), len(self.action_names))
         self.observation_space = self.encoder.space
         self._tasks: list[Task] | None = None
-        self._ep: _Episode | None = None
+        self._ep: Episode | None = None
+        # A wrapper's step limit (TimeLimit, gym.make(..., max_episode_steps=n)) adopted by
+        # poser_env.wrappers.adopt_time_limit, so the env truncates and summarises at that step.
+        self.wrapper_step_limit: int | None = None
         # Run at the first reset until it succeeds (a real-model preset loads its models there).
         self.before_first_reset: Callable[[], None] | None = None
 
@@ -143,10 +140,13 @@ class ImagePoserEnv(gym.Env):
             self._tasks = [t for s in SUITE_MIXES[self.config.suite] for t in load_suite(s, self.config.split)]
         return self._tasks
 
-    def _task_from_options(self, options: dict[str, Any]) -> Task:
+    def _task_from_options(self, options: Mapping[str, Any]) -> Task:
+        if not isinstance(options, Mapping):
+            raise TypeError(f"reset(options=...) takes a dict such as {{'prompt': 'two red circles'}}, {{'task_id': ...}} or "
+                            f"{{'task': Task}}, got {type(options).__name__} {options!r:.80}")
         unknown = set(options) - {"prompt", "source", "task_id", "task"}
         if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; allowed: prompt, source, task_id, task")
+            raise ValueError(f"unknown reset option(s) {sorted(unknown, key=str)}; allowed: prompt, source, task_id, task")
         if "task" in options:
             if not isinstance(options["task"], Task):
                 raise TypeError("options['task'] must be a poser_env.types.Task")
@@ -159,7 +159,7 @@ class ImagePoserEnv(gym.Env):
         prompt = options.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError("options['prompt'] must be a non-empty string describing the image to make")
-        return Task(id="custom", prompt=prompt.strip(), source=options.get("source"))
+        return Task(id="custom", prompt=require_prompt(prompt), source=options.get("source"))
 
     def _source_canvas(self, source: Any) -> Canvas:
         size = self.config.canvas
@@ -168,6 +168,9 @@ class ImagePoserEnv(gym.Env):
         if isinstance(source, Scene):
             return Canvas(image=render(source, size), scene=source)
         image = source
+        if not (isinstance(image, np.ndarray) or (hasattr(image, "convert") and hasattr(image, "size"))):
+            raise TypeError(f"options['source'] must be a Scene, a {size}x{size}x3 uint8 array or a PIL image of "
+                            f"{size}x{size} pixels, got {type(source).__name__} {source!r:.60}")
         if hasattr(image, "convert") and hasattr(image, "size"):
             if image.size != (size, size):
                 raise ValueError(f"source image is {image.size[0]}x{image.size[1]}; this env's canvas is {size}x{size} (resize it, or set canvas=)")
@@ -186,17 +189,18 @@ class ImagePoserEnv(gym.Env):
             self.before_first_reset()  # raises on failure, and then runs again at the next reset
             self.before_first_reset = None
         super().reset(seed=seed)
-        if options:
-            task = self._task_from_options(dict(options))
+        if options is not None and not (isinstance(options, Mapping) and not options):
+            task = self._task_from_options(options)
         else:
             task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
         canvas = self._source_canvas(task.source)
+        require_prompt(task.prompt)  # the length limit holds for every task, whoever made it
         commands = list(self.extractor.extract(task.prompt, source=canvas))
         if not commands:
             raise RuntimeError(f"the extractor returned no command for prompt {task.prompt!r}")
-        checks = _unique([c for cmd in commands for c in cmd.checks])
+        checks = unique_checks([c for cmd in commands for c in cmd.checks])
         verdict = self._critique(canvas, checks, commands)
-        self._ep = _Episode(
+        self._ep = Episode(
             task=task,
             commands=commands,
             checks=checks,
@@ -211,9 +215,9 @@ class ImagePoserEnv(gym.Env):
         ep = self._ep
         if ep is None:
             raise RuntimeError("call reset() before step()")
-        if not ep.queue or ep.steps >= self.config.max_steps:
+        if not ep.queue or ep.steps >= self.step_limit:
             raise RuntimeError("the episode is over: call reset()")
-        a = _as_action(action, self.action_space.n, self.action_names)
+        a = as_action(action, self.action_space.n, self.action_names)
         mask = self.action_mask()
         ep.steps += 1
         cfg = self.config
@@ -348,7 +352,7 @@ class ImagePoserEnv(gym.Env):
 
     def _checks_so_far(self, current: int) -> list[Check]:
         ep = self._ep
-        return _unique([c for i in [*ep.accepted, current] for c in ep.commands[i].checks])
+        return unique_checks([c for i in [*ep.accepted, current] for c in ep.commands[i].checks])
 
     def _instruction(self, kind: str, current: int) -> str:
         ep = self._ep
@@ -362,7 +366,7 @@ class ImagePoserEnv(gym.Env):
 
     def _finish_step(self, reward: float, terminated: bool, expert: str | None, cost: float, extra: dict[str, Any]):
         ep = self._ep
-        truncated = not terminated and ep.steps >= self.config.max_steps
+        truncated = not terminated and ep.steps >= self.step_limit
         info = self._info(expert=expert, cost=cost, **extra)
         ep.log.append(
             {
@@ -381,10 +385,28 @@ class ImagePoserEnv(gym.Env):
             if terminated and ep.queue and expert == STOP:
                 ep.failed.extend(ep.queue)
                 ep.queue = []
-            info["episode_summary"] = self._summary()
+            info["episode_summary"] = ep.summary = self._summary(complete=True)
         return self._observation(), float(reward), bool(terminated), bool(truncated), info
 
-    def _summary(self) -> dict[str, Any]:
+    @property
+    def step_limit(self) -> int:
+        """Steps after which the episode is truncated: ``max_steps``, or a smaller limit of a
+        wrapper (``wrapper_step_limit``) or of ``self.spec.max_episode_steps``."""
+        limits = [self.config.max_steps, self.wrapper_step_limit, getattr(self.spec, "max_episode_steps", None)]
+        return min(int(n) for n in limits if n)
+
+    def episode_summary(self) -> dict[str, Any]:
+        """The current episode's summary, for code that ends episodes itself (any wrapper).
+
+        After the env ended the episode: the summary its last ``info`` carried. Before: the
+        summary now, with ``"complete": False`` (the queue's commands count as failed and the
+        evaluator judges the canvas as it stands)."""
+        ep = self._ep
+        if ep is None:
+            raise RuntimeError("call reset() first: there is no episode to summarise")
+        return dict(ep.summary) if ep.summary is not None else self._summary(complete=False)
+
+    def _summary(self, complete: bool) -> dict[str, Any]:
         ep = self._ep
         judged_checks = ep.task.checks
         if ep.task.target is not None:
@@ -397,7 +419,7 @@ class ImagePoserEnv(gym.Env):
             metrics = {"judged": False, "reason": "the task has no target"}
         if metrics.get("judged"):
             # Critic against evaluator, on the task's checks the critic also answered.
-            pairs = [(a, p) for c, p in zip(judged_checks, metrics["passed"]) if (a := _critic_answer(ep.verdict, c)) is not None]
+            pairs = [(a, p) for c, p in zip(judged_checks, metrics["passed"]) if (a := critic_answer(ep.verdict, c)) is not None]
             metrics["critic_checks"] = len(pairs)
             if pairs:
                 metrics["critic_agreement"] = sum(a == b for a, b in pairs) / len(pairs)
@@ -412,6 +434,7 @@ class ImagePoserEnv(gym.Env):
             "n_commands": len(ep.commands),
             "cost": ep.cost,
             "steps": ep.steps,
+            "complete": complete,
             "log": list(ep.log),
         }
 
@@ -464,55 +487,3 @@ class ImagePoserEnv(gym.Env):
         }
         info.update(extra)
         return info
-
-
-def _registry(experts: Any) -> ExpertRegistry:
-    """A preset name or path, a list of registry specs, a registry, or a list of expert objects."""
-    if isinstance(experts, ExpertRegistry):
-        return experts
-    if isinstance(experts, (str, Path)):
-        return ExpertRegistry.from_preset(experts)
-    experts = list(experts)
-    if all(isinstance(e, (Mapping, ComponentSpec)) for e in experts):
-        return ExpertRegistry.from_specs(experts)
-    return ExpertRegistry(experts)
-
-
-def _critic_answer(verdict: Verdict, check: Check, tolerance: float = 0.02) -> bool | None:
-    """The critic's answer to a task check: the same check, or for a preserve check the one on
-    the same object whose position (measured by the extractor on the source's pixels) lies
-    within ``tolerance``. None when the critic was not asked."""
-    for r in verdict.results:
-        if r.check == check:
-            return r.passed
-    if check.spec.get("kind") == "preserve":
-        for r in verdict.results:
-            s, t = r.check.spec, check.spec
-            if s.get("kind") == "preserve" and all(s.get(k) == t.get(k) for k in ("shape", "color", "size")):
-                if abs(s["x"] - t["x"]) <= tolerance and abs(s["y"] - t["y"]) <= tolerance:
-                    return r.passed
-    return None
-
-
-def _unique(checks: list[Check]) -> list[Check]:
-    seen: set[Check] = set()
-    out = []
-    for c in checks:
-        if c not in seen:
-            seen.add(c)
-            out.append(c)
-    return out
-
-
-def _as_action(action: Any, n: int, names: list[str]) -> int:
-    """Accept an int, a 0-d or 1-element array; reject anything else with a clear message."""
-    try:
-        arr = np.asarray(action)
-        if arr.size != 1 or not np.issubdtype(arr.dtype, np.integer):
-            raise TypeError
-        a = int(arr.reshape(()))
-    except (TypeError, ValueError):
-        raise ValueError(f"action must be an integer in [0, {n - 1}] ({', '.join(names)}), got {action!r}") from None
-    if not 0 <= a < n:
-        raise ValueError(f"action {a} is out of range: valid actions are 0..{n - 1} ({', '.join(names)})")
-    return a

@@ -155,6 +155,25 @@ class ExpertRegistry:
             raise RegistryError(f"expert preset {name_or_path!r} must be a list of specs or {{'experts': [...]}}")
         return cls.from_specs(specs)
 
+    @classmethod
+    def from_names(cls, names: Sequence[str], preset: str | Path = "synthetic") -> "ExpertRegistry":
+        """The experts of ``preset`` named in ``names``, in that order (the action order).
+
+        Unknown or repeated names are refused by name, with the preset's names listed.
+        """
+        data = load_preset(preset, "experts")
+        specs = data.get("experts") if isinstance(data, dict) else data
+        if not isinstance(specs, list):
+            raise RegistryError(f"expert preset {preset!r} must be a list of specs or {{'experts': [...]}}")
+        by_name = {ComponentSpec.coerce(s).name: s for s in specs}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise RegistryError(f"unknown expert name(s) {unknown} in experts=; the {preset!r} registry has: {', '.join(by_name)}")
+        dupes = sorted({n for n in names if list(names).count(n) > 1})
+        if dupes:
+            raise RegistryError(f"expert name(s) {dupes} repeated in experts=: each expert is one action, name it once")
+        return cls.from_specs([by_name[n] for n in names])
+
     @property
     def names(self) -> list[str]:
         return [e.name for e in self._experts]

@@ -1,7 +1,10 @@
-"""Wrappers: an episode recorder that saves a PNG strip of the steps.
+"""Wrappers: an episode recorder that saves a PNG strip of the steps, and wrapper plumbing.
 
 For people who would rather look than read: one frame per step (the kept canvas), captioned
 with the step, the expert, the command, the reward and the critic's feedback.
+
+:func:`adopt_time_limit` makes the env truncate (and summarise) at the step where a
+``TimeLimit`` wrapper around it would cut the episode short.
 """
 
 from __future__ import annotations
@@ -43,6 +46,38 @@ def save_strip(frames: Sequence[np.ndarray], captions: Sequence[str], path: str 
     return path
 
 
+def adopt_time_limit(env: Any) -> int | None:
+    """Find the tightest ``TimeLimit`` around the env (``gym.make(id, max_episode_steps=n)``
+    adds one) and have the unwrapped ImagePoserEnv truncate at that step too, so the last
+    ``info`` still carries ``"episode_summary"``. Returns the limit adopted (None if none).
+
+    Accepts a gym env or an SB3 ``DummyVecEnv`` (each of its envs); other vector envs are left
+    as they are (their episodes cut short by a wrapper lack the summary).
+    """
+    envs = getattr(env, "envs", None)
+    if envs is not None and not isinstance(env, gym.Env):
+        found = [adopt_time_limit(e) for e in envs]
+        return min((n for n in found if n), default=None)
+    limits, layer = [], env
+    while isinstance(layer, gym.Wrapper):
+        if isinstance(layer, gym.wrappers.TimeLimit):
+            limits.append(int(layer._max_episode_steps))
+        layer = layer.env
+    base = getattr(env, "unwrapped", None)
+    if not limits or not hasattr(base, "wrapper_step_limit"):
+        return None
+    base.wrapper_step_limit = min(limits)
+    return base.wrapper_step_limit
+
+
+def final_summary(env: gym.Env, info: dict[str, Any]) -> dict[str, Any]:
+    """The finished episode's summary: the last ``info``'s, or (when a wrapper ended the episode
+    before the env did) ``env.unwrapped.episode_summary()``, marked ``"complete": False``."""
+    if "episode_summary" in info:
+        return info["episode_summary"]
+    return env.unwrapped.episode_summary()
+
+
 class EpisodeRecorder(gym.Wrapper):
     """Keeps the frames and captions of the current episode; ``save(path)`` writes the strip.
 
@@ -73,7 +108,7 @@ class EpisodeRecorder(gym.Wrapper):
         self.frames.append(self._frame())
         self.captions.append(f"step {info['step']}: {info['expert']} (r={reward:+.2f}) {verdict}")
         if (terminated or truncated) and self.folder is not None:
-            summary = info.get("episode_summary", {}).get("evaluator", {})
+            summary = final_summary(self.env, info).get("evaluator", {})
             self.save(self.folder / f"episode-{self.episodes}.png", summary)
             self.episodes += 1
         return obs, reward, terminated, truncated, info

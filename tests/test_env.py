@@ -233,3 +233,130 @@ def test_faulty_expert_gives_failed_step_with_error(expert):
     assert not term
     obs, r, term, trunc, info = env.step(0)  # the episode goes on
     assert "error" not in info
+
+
+# ------------------------------------------------------------------------------------------
+# Refusals at reset: options, source, prompt length
+
+
+def test_reset_refuses_options_and_sources_of_the_wrong_type():
+    env = gym.make("ImagePoser-v0", disable_env_checker=True)
+    with pytest.raises(TypeError, match=r"options=.*takes a dict such as \{'prompt'"):
+        env.reset(options="prompt")
+    with pytest.raises(TypeError, match=r"options\['source'\] must be a Scene, a 128x128x3 uint8 array or a PIL image"):
+        env.reset(options={"prompt": "a red circle", "source": "str"})
+    obs, info = env.reset(seed=0, options={"prompt": "a red circle"})  # nothing left behind
+    assert info["task_id"] == "custom"
+
+
+def test_prompt_length_is_capped_in_reset_and_in_the_extractor():
+    from poser_env.extractors.base import MAX_PROMPT_CHARS
+    from poser_env.extractors.grammar import GrammarExtractor
+
+    long = ("a red circle left of a blue square, " * 400)[:MAX_PROMPT_CHARS] + "x"
+    env = gym.make("ImagePoser-v0", disable_env_checker=True)
+    with pytest.raises(ValueError, match=f"{MAX_PROMPT_CHARS + 1:,} characters long; the limit is {MAX_PROMPT_CHARS:,}"):
+        env.reset(options={"prompt": long})
+    with pytest.raises(ValueError, match="the limit is"):
+        GrammarExtractor().extract(long)
+    from poser_env.types import Task
+
+    with pytest.raises(ValueError, match="the limit is"):
+        env.reset(options={"task": Task(id="t", prompt=long)})
+    _, info = env.reset(seed=0, options={"prompt": long[1:]})  # at the limit: read
+    assert info["commands"]
+
+
+def test_cli_generate_refuses_a_too_long_prompt_in_one_line(tmp_path, capsys):
+    from poser_agents.cli import main
+
+    assert main(["generate", "a red circle. " * 1000, "--out", str(tmp_path / "g")]) == 2
+    err = capsys.readouterr().err
+    assert "the limit is 12,000" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "g").exists()
+
+
+def test_refused_first_reset_and_the_passive_checker():
+    """Documented in docs/env.md: Gymnasium's checker breaks the first step after a refused first
+    reset; disable_env_checker=True (or a fresh env) avoids it."""
+    bad = {"prompt": "x" * 20_000}
+    env = gym.make("ImagePoser-v0")
+    with pytest.raises(ValueError):
+        env.reset(options=bad)
+    env.reset(seed=0)
+    with pytest.raises(TypeError):  # Gymnasium's own error, not ours: if this starts passing, update the docs
+        env.step(0)
+    env = gym.make("ImagePoser-v0", disable_env_checker=True)
+    with pytest.raises(ValueError):
+        env.reset(options=bad)
+    env.reset(seed=0)
+    env.step(0)
+
+
+# ------------------------------------------------------------------------------------------
+# Episodes cut short by a wrapper, and the card's info keys
+
+
+def test_max_episode_steps_of_gym_make_still_gives_a_summary():
+    from poser_env.wrappers import adopt_time_limit
+
+    env = gym.make("ImagePoser-Gen-v0", max_episode_steps=2)
+    assert adopt_time_limit(env) == 2 and env.unwrapped.step_limit == 2
+    env.reset(seed=0)
+    _, _, term, trunc, info = env.step(0)
+    assert not (term or trunc) and "episode_summary" not in info
+    _, _, term, trunc, info = env.step(0)
+    assert trunc and info["episode_summary"]["steps"] == 2 and info["episode_summary"]["complete"] is True
+    assert env.unwrapped.episode_summary() == info["episode_summary"]
+
+
+def test_episode_summary_of_an_episode_a_wrapper_ended():
+    env = gym.make("ImagePoser-Gen-v0", max_episode_steps=2)  # not adopted: the wrapper ends it
+    env.reset(seed=0)
+    env.step(0)
+    _, _, term, trunc, info = env.step(0)
+    assert trunc and "episode_summary" not in info
+    summary = env.unwrapped.episode_summary()
+    assert summary["complete"] is False and summary["steps"] == 2
+    assert summary["evaluator"]["judged"] and summary["commands_passed"] + summary["commands_failed"] == summary["n_commands"]
+    with pytest.raises(RuntimeError, match="reset"):
+        ImagePoserEnv().episode_summary()
+
+
+def _card_info_keys() -> set[str]:
+    import re
+
+    doc = ImagePoserEnv.__doc__
+    section = doc[doc.index("## Info"):]
+    section = section[: section.index("##", 3)]
+    return set(re.findall(r"``(\w+)``", section))
+
+
+def _docs_info_keys() -> set[str]:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "docs" / "env.md").read_text()
+    table = text[text.index("## `info` keys"):]
+    table = table[: table.index("\n## ")]
+    return {k for row in table.splitlines() if row.startswith("| `") for k in re.findall(r"`(\w+)`", row.split("|")[1])}
+
+
+def test_the_card_and_docs_list_exactly_the_info_keys_of_real_episodes():
+    from poser_env.experts.synthetic import ShapeWorldExpert
+
+    seen: set[str] = set()
+    for env_id in IDS:
+        for seed in range(3):
+            for _, _, info in rollout(gym.make(env_id), seed=seed, policy_seed=seed):
+                seen |= set(info)
+    env = gym.make("ImagePoser-v0", enable_stop=True, enable_defer=True)
+    env.reset(seed=0, options={"prompt": "Draw a red circle."})
+    seen |= set(env.step(env.unwrapped.action_names.index("DEFER"))[4])  # masked: invalid_action
+    seen |= set(env.step(env.unwrapped.action_names.index("STOP"))[4])
+    faulty = ImagePoserEnv(experts=[ShapeWorldExpert("ok", kind="t2i", cost=1.0), Raising()])
+    faulty.reset(seed=0, options={"prompt": "A red circle."})
+    seen |= set(faulty.step(1)[4])  # error
+    assert "episode" not in seen and "episode_summary" in seen
+    assert _card_info_keys() == seen
+    assert _docs_info_keys() == seen

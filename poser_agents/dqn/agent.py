@@ -31,6 +31,7 @@ import csv
 import dataclasses
 import platform
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,6 +225,12 @@ class EpisodeLogCallback(BaseCallback):
     ``reward`` is the episode's total (undiscounted) reward, ``steps`` its length; the evaluator's
     metrics (``alignment``, ``accuracy``, ``fidelity``) come from
     ``info["episode_summary"]["evaluator"]`` and are empty when the task has no target.
+
+    A ``TimeLimit`` around the env (``gym.make(id, max_episode_steps=n)``) is adopted by the
+    env at training start (:func:`poser_env.wrappers.adopt_time_limit`), so its episodes are
+    summarised too. An episode that another wrapper cut short has no summary: its row keeps
+    ``reward``, ``steps`` and the schedule columns, leaves the metrics empty, and a warning
+    (once) says why and to use the env's ``max_steps`` instead.
     """
 
     def __init__(self, path: str | Path, verbose: int = 0):
@@ -234,6 +241,8 @@ class EpisodeLogCallback(BaseCallback):
         self._returns: np.ndarray | None = None
         self._t0 = 0.0
         self._episode = 0
+        self._lengths: np.ndarray | None = None
+        self._warned = False
 
     def _on_training_start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -243,17 +252,30 @@ class EpisodeLogCallback(BaseCallback):
         if new:
             self._writer.writeheader()
         self._returns = np.zeros(self.training_env.num_envs)
+        self._lengths = np.zeros(self.training_env.num_envs, dtype=np.int64)
+        from poser_env.wrappers import adopt_time_limit
+
+        adopt_time_limit(self.training_env)
         self._t0 = time.perf_counter()
-        self._episode = int(getattr(self.model, "_episode_num", 0))
+        # Go on from SB3's count, or from the log's last row if higher: a run stopped by its
+        # callback logs the episode ending at that step, which SB3 counts only after the callback.
+        self._episode = max(int(getattr(self.model, "_episode_num", 0)), 0 if new else _last_episode(self.path))
 
     def _on_step(self) -> bool:
         rewards = np.asarray(self.locals["rewards"], dtype=np.float64)
         self._returns += rewards
+        self._lengths += 1
         for i, done in enumerate(self.locals["dones"]):
             if not done:
                 continue
             info = self.locals["infos"][i]
             summary = info.get("episode_summary", {})
+            if not summary and not self._warned:
+                self._warned = True
+                warnings.warn(
+                    "an episode ended without info['episode_summary'] (a wrapper cut it short before the env ended it): "
+                    f"its row in {self.path} has no evaluator metrics. Limit episodes with the env's max_steps= "
+                    "(or gym.make's max_episode_steps=, which the env adopts) instead.", RuntimeWarning, stacklevel=2)
             metrics = summary.get("evaluator", {}) if summary else {}
             judged = bool(metrics.get("judged"))
             self._episode += 1
@@ -262,7 +284,7 @@ class EpisodeLogCallback(BaseCallback):
                     "episode": self._episode,
                     "timesteps": self.num_timesteps,
                     "reward": round(float(self._returns[i]), 6),
-                    "steps": summary.get("steps", ""),
+                    "steps": summary.get("steps", int(self._lengths[i])),
                     "alignment": round(float(metrics["alignment"]), 6) if judged else "",
                     "accuracy": round(float(metrics["accuracy"]), 6) if judged else "",
                     "fidelity": round(float(metrics["fidelity"]), 6) if judged and "fidelity" in metrics else "",
@@ -278,13 +300,22 @@ class EpisodeLogCallback(BaseCallback):
                     "time_s": round(time.perf_counter() - self._t0, 3),
                 }
             )
+            self._file.flush()  # a kill loses no finished episode's row
             self._returns[i] = 0.0
+            self._lengths[i] = 0
         return True
 
     def _on_training_end(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _last_episode(path: Path) -> int:
+    """The highest ``episode`` number in an existing ``episodes.csv`` (0 if none is readable)."""
+    with open(path, newline="") as f:
+        numbers = [int(r["episode"]) for r in csv.DictReader(f) if (r.get("episode") or "").isdigit()]
+    return max(numbers, default=0)
 
 
 EVAL_COLUMNS = ["timesteps", "alignment", "accuracy", "fidelity", "cost", "steps", "return", "episodes", "time_s"]

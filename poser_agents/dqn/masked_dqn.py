@@ -54,9 +54,20 @@ class MaskedDQN(DQN):
         super().__init__(policy, env, *args, **kwargs)
 
     def _setup_model(self) -> None:
-        super()._setup_model()
-        if MASK_KEY not in getattr(self.observation_space, "spaces", {}):
+        spaces = getattr(self.observation_space, "spaces", {})
+        if MASK_KEY not in spaces:
             raise ValueError(f"MaskedDQN needs a Dict observation with an {MASK_KEY!r} key; got {self.observation_space}")
+        # Checked before SB3 builds its buffer: a stacked or reshaped mask (FrameStackObservation
+        # stacks every key, giving (k, n_actions)) would otherwise crash deep inside the replay buffer.
+        n = int(self.action_space.n)
+        shape = tuple(spaces[MASK_KEY].shape or ())
+        if shape != (n,):
+            raise ValueError(
+                f"the observation's {MASK_KEY!r} has shape {shape}; MaskedDQN needs ({n},), one entry per action. "
+                f"A frame-stacking wrapper (FrameStackObservation) stacks every key: stack only the other keys and pass the "
+                f"current {MASK_KEY!r} through unstacked (e.g. an ObservationWrapper that stacks the rest)"
+            )
+        super()._setup_model()
 
     # ------------------------------------------------------------------------------------
     # Acting: masked exploration

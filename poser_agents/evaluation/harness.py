@@ -28,6 +28,7 @@ import numpy as np
 from poser_agents.evaluation.stats import DEFAULT_RESAMPLES, paired_difference
 from poser_agents.evaluation.summary import CATEGORY_ORDER, record_from_summary, summarize
 from poser_agents.rollout import pick_tasks
+from poser_env.wrappers import adopt_time_limit, final_summary
 
 #: Episode ``i`` of seed ``s`` resets with seed ``s * SEED_STRIDE + i``.
 SEED_STRIDE = 100_000
@@ -127,7 +128,7 @@ def run_recorded_episode(env: gym.Env, agent: Any, task: Any, seed: int, tracer:
         done = terminated or truncated
         if tracer is not None:
             tracer.step(env, float(reward), info)
-    summary = dict(info["episode_summary"])
+    summary = dict(final_summary(env, info))  # also when a wrapper ended the episode
     summary["return"] = total
     if tracer is not None:
         tracer.end(summary, task)
@@ -163,6 +164,7 @@ def evaluate(
         raise ValueError("seeds must name at least one seed")
     own = not isinstance(env_id, gym.Env)
     env = gym.make(env_id, split=split, **dict(env_kwargs or {})) if own else env_id
+    adopt_time_limit(env)  # a TimeLimit around the env: the env truncates (and summarises) there too
     t0 = time.perf_counter()
     tracer = None
     if trace:

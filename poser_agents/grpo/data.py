@@ -30,6 +30,7 @@ from poser_agents.baselines import SYNTHETIC_HEURISTIC, OracleAgent
 from poser_agents.grpo.context import PlanContext
 from poser_agents.grpo.vocab import Workflow, WorkflowVocab
 from poser_agents.rollout import pick_tasks
+from poser_env.wrappers import final_summary
 
 FORMAT = "imageposer-grpo-logs"
 FORMAT_VERSION = 1
@@ -101,7 +102,7 @@ def execute(env: gym.Env, task: Any, seed: int, workflow: Workflow) -> dict[str,
         name = workflow.steps[info["command_index"]][info["attempts"]]
         _, _, terminated, truncated, info = env.step(names.index(name))
         done = terminated or truncated
-    return info["episode_summary"]
+    return final_summary(env, info)
 
 
 def heuristic_workflow(ctx: PlanContext, vocab: WorkflowVocab, preferences: dict[str, list[str]] | None = None) -> Workflow:

@@ -19,12 +19,14 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from poser_agents.checkpointing import Interrupted, StopRequest, publish_checkpoint, stop_on_signals
 from poser_agents.evaluation import evaluate
 from poser_agents.evaluation.stats import bootstrap_ci
 from poser_agents.grpo.agent import GRPOAgent, SamplingConfig
 from poser_agents.grpo.context import ContextFeaturizer, PlanContext
 from poser_agents.grpo.data import CollectConfig, collect, context_of, read_records, run_workflows, write_records
 from poser_agents.grpo.policy import WorkflowPolicy
+from poser_agents.grpo.resume import check_config, load_phase1, load_phase2, save_phase1, save_phase2
 from poser_agents.grpo.reward import RewardConfig, RewardEnsemble, calibration, calibration_figure
 from poser_agents.grpo.sft import SFTConfig, train_sft
 from poser_agents.grpo.trainer import GRPOConfig, GRPOTrainer
@@ -32,6 +34,9 @@ from poser_agents.grpo.vocab import WorkflowVocab
 from poser_agents.rollout import pick_tasks
 
 ENV_ID = "ImagePoser-v0"
+
+#: ``poser train grpo --checkpoint-every``: phase-2 steps between two checkpoints of the trainer.
+DEFAULT_GRPO_EVERY = 5
 
 
 @dataclass
@@ -194,15 +199,30 @@ class Recipe:
             calibration_figure(cal, out / "reward_calibration.png")
         return ensemble, cal, extra
 
-    def phase2(self, reference: WorkflowPolicy, ensemble: RewardEnsemble | None, reward: str) -> tuple[WorkflowPolicy, GRPOTrainer]:
+    def phase2(self, reference: WorkflowPolicy, ensemble: RewardEnsemble | None, reward: str, out: Path | None = None,
+               resume: bool = False, stop: StopRequest | None = None, checkpoint_every: int = DEFAULT_GRPO_EVERY
+               ) -> tuple[WorkflowPolicy, GRPOTrainer]:
+        """GRPO; with ``out`` the trainer is saved every ``checkpoint_every`` steps, at the end and
+        when ``stop`` is requested (then it returns early), and ``resume`` restores it first."""
         cfg = self.config
         gcfg = GRPOConfig(**{**asdict(cfg.grpo), "reward": reward, "seed": cfg.seed})
         tasks = {t.id: t for t in self.train_env.unwrapped.tasks}
         trainer = GRPOTrainer(reference, self.featurizer, self.vocab, gcfg, self.contexts, ensemble=ensemble,
                               env=self.train_env if reward == "env" else None, tasks=tasks, label=cfg.reward.label)
+        start = load_phase2(out, trainer) + 1 if out is not None and resume else 1
+        if start > 1:
+            self.log(f"resuming phase 2 after step {start - 1} of {gcfg.max_steps}")
+
+        def after_step(step: int) -> bool:
+            stopping = stop is not None and stop.requested
+            if out is not None and (step % checkpoint_every == 0 or step == gcfg.max_steps or stopping):
+                save_phase2(out, trainer, step)
+            return not stopping
+
         t0 = time.perf_counter()
         policy = trainer.train(log=lambda row: self.log(f"  grpo[{reward}] step {row['step']}: reward {row['reward_mean']:.3f}, "
-                                                        f"kl {row['kl']:.4f}, images {row['images_rendered']}"))
+                                                        f"kl {row['kl']:.4f}, images {row['images_rendered']}"),
+                               start_step=start, after_step=after_step)
         self.log(f"phase 2 ({reward}) in {time.perf_counter() - t0:.0f} s, {trainer.images_rendered} images")
         return policy, trainer
 
@@ -216,17 +236,55 @@ class Recipe:
         return out
 
 
-def train(config: PipelineConfig, out: str | Path, data: str | Path | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
+def train(config: PipelineConfig, out: str | Path, data: str | Path | None = None, log: Callable[[str], None] = print,
+          stop: StopRequest | None = None, resume: bool = False, checkpoint_every: int = DEFAULT_GRPO_EVERY) -> dict[str, Any]:
     """One run (``config.grpo.reward`` decides the reward source); saves the agent to ``out/agent``
-    and ``out/results.json``; returns the results (what ``poser train grpo --json`` prints)."""
+    and ``out/results.json``; returns the results (what ``poser train grpo --json`` prints).
+
+    Each stage's product is kept in ``out`` (:mod:`.resume`); with ``resume`` a stage already
+    done is read back instead of run again. ``stop`` (from ``stop_on_signals``) ends phase 2 at
+    its next step after a checkpoint; elsewhere a signal interrupts at once. Either way
+    :class:`~poser_agents.checkpointing.Interrupted` is raised, with ``stage`` set."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    r = Recipe(config, log)
-    records = r.data(data, out)
-    reference = r.phase1(records)
-    ensemble, cal, _ = r.reward_models(records, reference, out)
+    stop = stop if stop is not None else StopRequest()
+    stage = "setup"
+    try:
+        with stop.immediate():
+            check_config(out, config.to_dict(), resume)
+            r = Recipe(config, log)
+            stage = "data collection"
+            reuse = data is None and resume and (out / "data.jsonl").is_file()
+            records = r.data(out / "data.jsonl" if reuse else data, None if reuse else out)
+            stage = "phase 1"
+            reference = load_phase1(out) if resume else None
+            if reference is None:
+                reference = r.phase1(records)
+                save_phase1(out, GRPOAgent(reference, r.vocab, r.featurizer, seed=config.seed))
+            else:
+                log(f"reusing phase 1 from {out / 'stages' / 'phase1'}")
+            stage = "reward models"
+            ensemble, cal, _ = r.reward_models(records, reference, out)
+        stage = "phase 2"
+        reward = config.grpo.reward
+        policy, trainer = r.phase2(reference, ensemble if reward == "ensemble" else None, reward, out=out, resume=resume,
+                                   stop=stop, checkpoint_every=checkpoint_every)
+        if stop.requested:
+            done = trainer.history[-1]["step"] if trainer.history else 0
+            stage = f"phase 2 (saved after step {done} of {trainer.config.max_steps})"
+            raise Interrupted(stop.signum)
+        stage = "evaluation"
+        with stop.immediate():
+            return _finish(config, out, r, records, reference, policy, trainer, cal)
+    except Interrupted as e:
+        e.stage = stage
+        raise
+
+
+def _finish(config: PipelineConfig, out: Path, r: "Recipe", records: list, reference: WorkflowPolicy, policy: WorkflowPolicy,
+            trainer: GRPOTrainer, cal: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate phase 1 and GRPO, save the agent and ``results.json``."""
     reward = config.grpo.reward
-    policy, trainer = r.phase2(reference, ensemble if reward == "ensemble" else None, reward)
     r.images["phase2"] = trainer.images_rendered
     phase1_eval = r.evaluate(reference)
     sweep = {str(w): r.evaluate(policy, reference, w) for w in config.guidance_ws}
@@ -248,8 +306,9 @@ def train(config: PipelineConfig, out: str | Path, data: str | Path | None = Non
                       seed=config.seed, meta={"grpo_config": trainer.config.to_dict(), "env_kwargs": {"suite": config.suite, "text_encoder": config.text_encoder},
                                               "training": {k: results[k] for k in ("alignment", "phase1_alignment", "reward_model_spearman",
                                                                                    "images_rendered_collection", "images_rendered_phase2")}})
-    agent.save(out / "agent")
-    (out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n")
+    publish_checkpoint(agent.save, out / "agent")
+    publish_checkpoint(lambda tmp: (tmp / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n"),
+                       out, last="results.json")
     return results
 
 
@@ -280,7 +339,19 @@ def train_from_args(args: Any) -> int:
     cfg.grpo = GRPOConfig(**{**asdict(cfg.grpo), "reward": args.reward, **({"max_steps": args.grpo_steps} if args.grpo_steps else {})})
     cfg.sft = SFTConfig(**{**asdict(cfg.sft), "seed": args.seed})
     log = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else print
-    results = train(cfg, args.out, data=args.data, log=log)
+    from poser_agents.run_folder import claim_run_folder
+
+    with claim_run_folder(args.out, command=f"poser train grpo --out {args.out}", resume=args.resume, overwrite=args.overwrite):
+        with stop_on_signals() as stop:
+            try:
+                results = train(cfg, args.out, data=args.data, log=log, stop=stop, resume=args.resume,
+                                checkpoint_every=args.checkpoint_every or DEFAULT_GRPO_EVERY)
+            except Interrupted as e:
+                print(f"poser train grpo: stopped by {e} during {getattr(e, 'stage', '?')}; the stages done are kept in "
+                      f"{args.out}; go on with the same flags and --resume", file=sys.stderr)
+                if args.json:
+                    print(json.dumps({"out": str(args.out), "interrupted": str(e), "stage": getattr(e, "stage", None)}))
+                return e.exit_code
     print(f"test alignment {results['alignment']:.3f} (phase 1: {results['phase1_alignment']:.3f}); reward-model Spearman "
           f"{results['reward_model_spearman']:.3f}; images: collection {results['images_rendered_collection']}, phase 2 "
           f"{results['images_rendered_phase2']}, eval {results['images_rendered_eval']}")

@@ -163,12 +163,17 @@ class GRPOTrainer:
         self.history.append(row)
         return row
 
-    def train(self, log: Callable[[dict[str, Any]], None] | None = None, max_images: int | None = None) -> WorkflowPolicy:
-        """Run ``max_steps`` steps (or stop once ``max_images`` are rendered); returns the policy."""
-        for step in range(1, self.config.max_steps + 1):
+    def train(self, log: Callable[[dict[str, Any]], None] | None = None, max_images: int | None = None,
+              start_step: int = 1, after_step: Callable[[int], bool] | None = None) -> WorkflowPolicy:
+        """Run steps ``start_step`` to ``max_steps`` (or stop once ``max_images`` are rendered);
+        returns the policy. ``after_step(step)`` runs after each step (checkpoints); False stops.
+        ``start_step > 1`` goes on from a state restored by :mod:`.resume`."""
+        for step in range(start_step, self.config.max_steps + 1):
             row = self.train_step(step)
             if log and (step % 10 == 0 or step == 1 or step == self.config.max_steps):
                 log({"phase": "grpo", **row})
+            if after_step is not None and not after_step(step):
+                break
             if max_images is not None and self.images_rendered >= max_images:
                 break
         self.policy.eval()

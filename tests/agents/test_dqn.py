@@ -349,3 +349,43 @@ def test_learns_to_beat_random():
     rnd = aggregate(run_episodes(val, RandomAgent(seed=0), tasks, seed=0))["alignment"]
     assert dqn >= rnd + 0.15, (dqn, rnd)
     assert isinstance(agent.model, MaskedDQN)
+
+
+# ---------------------------------------------------------------------------------------
+# Wrappers: a stacked mask, episodes cut short
+
+
+def test_refuses_a_stacked_action_mask_when_built():
+    from gymnasium.wrappers import FrameStackObservation
+
+    stacked = FrameStackObservation(gym.make("ImagePoser-v0"), 2)
+    with pytest.raises(ValueError, match=r"'action_mask' has shape \(2, 12\); MaskedDQN needs \(12,\).*stack only the other keys"):
+        DQNAgent(stacked, DQNConfig(**TINY))
+
+
+def test_episode_log_is_complete_with_gym_makes_max_episode_steps(tmp_path):
+    env = gym.make("ImagePoser-Gen-v0", split="train", max_episode_steps=2)
+    agent = DQNAgent(env, DQNConfig(**{**TINY, "log_dir": str(tmp_path)}))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # the env adopts the limit: no summary is missing
+        agent.learn(60)
+    rows = list(csv.DictReader(open(tmp_path / "episodes.csv")))
+    assert len(rows) >= 25 and all(r["steps"] in ("1", "2") and r["alignment"] != "" for r in rows)
+
+
+class _CutAfterOne(gym.Wrapper):
+    """A wrapper of someone else's that ends every episode after one step, outside the env."""
+
+    def step(self, action):
+        obs, r, term, trunc, info = self.env.step(action)
+        return obs, r, term, True, info
+
+
+def test_episode_log_warns_when_another_wrapper_cuts_episodes(tmp_path):
+    agent = DQNAgent(_CutAfterOne(gym.make("ImagePoser-v0", suite="longform", split="train")), DQNConfig(**{**TINY, "log_dir": str(tmp_path)}))
+    with pytest.warns(RuntimeWarning, match="without info\\['episode_summary'\\].*max_steps"):
+        agent.learn(10)
+    rows = list(csv.DictReader(open(tmp_path / "episodes.csv")))
+    assert len(rows) >= 10 and all(r["steps"] == "1" and r["alignment"] == "" and r["reward"] for r in rows)

@@ -300,3 +300,15 @@ def test_cli_main(tmp_path, capsys):
     assert "| heuristic |" in out and (tmp_path / "results.json").exists()
     with pytest.raises(SystemExit):
         main(["--agents", "random", "--seeds", "a,b", "--out", str(tmp_path)])
+
+
+def test_harness_summarises_episodes_cut_short_by_a_wrapper():
+    import gymnasium as gym
+
+    from poser_agents.evaluation import evaluate
+
+    limited = gym.make("ImagePoser-Gen-v0", split="val", max_episode_steps=1)
+    res = evaluate("random", limited, episodes=3, seeds=(0,))
+    assert [r["steps"] for r in res.records] == [1, 1, 1]
+    assert all(r["alignment"] is not None for r in res.records)
+

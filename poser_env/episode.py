@@ -1,0 +1,93 @@
+"""The episode state of :class:`~poser_env.env.ImagePoserEnv`, and the env's plain helpers.
+
+Kept apart from ``env.py`` so that the env module holds the MDP and its card; nothing here
+depends on the env object.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from poser_env.registry import ComponentSpec, ExpertRegistry
+from poser_env.types import Canvas, Check, Command, Task, Verdict
+
+
+@dataclass
+class Episode:
+    """One episode's state (``env.snapshot()`` deep-copies it)."""
+
+    task: Task
+    commands: list[Command]
+    checks: list[Check]
+    queue: list[int]
+    canvas: Canvas
+    verdict: Verdict
+    potential: float
+    accepted: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    deferred: set[int] = field(default_factory=set)
+    attempts: int = 0
+    steps: int = 0
+    cost: float = 0.0
+    tried: set[int] = field(default_factory=set)
+    log: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] | None = None  # set when the episode ends
+
+
+def build_registry(experts: Any) -> ExpertRegistry:
+    """A preset name or path, a list of expert names (a subset of the default registry), a list
+    of registry specs, a registry, or a list of expert objects (``EnvConfig`` checked the type)."""
+    if isinstance(experts, ExpertRegistry):
+        return experts
+    if isinstance(experts, (str, os.PathLike)):
+        return ExpertRegistry.from_preset(experts)
+    experts = list(experts)
+    if all(isinstance(e, str) for e in experts):
+        return ExpertRegistry.from_names(experts)
+    if all(isinstance(e, (Mapping, ComponentSpec)) for e in experts):
+        return ExpertRegistry.from_specs(experts)
+    return ExpertRegistry(experts)
+
+
+def critic_answer(verdict: Verdict, check: Check, tolerance: float = 0.02) -> bool | None:
+    """The critic's answer to a task check: the same check, or for a preserve check the one on
+    the same object whose position (measured by the extractor on the source's pixels) lies
+    within ``tolerance``. None when the critic was not asked."""
+    for r in verdict.results:
+        if r.check == check:
+            return r.passed
+    if check.spec.get("kind") == "preserve":
+        for r in verdict.results:
+            s, t = r.check.spec, check.spec
+            if s.get("kind") == "preserve" and all(s.get(k) == t.get(k) for k in ("shape", "color", "size")):
+                if abs(s["x"] - t["x"]) <= tolerance and abs(s["y"] - t["y"]) <= tolerance:
+                    return r.passed
+    return None
+
+
+def unique_checks(checks: list[Check]) -> list[Check]:
+    seen: set[Check] = set()
+    out = []
+    for c in checks:
+        if c not in seen:
+            seen.add(c)
+            out.append(c)
+    return out
+
+
+def as_action(action: Any, n: int, names: list[str]) -> int:
+    """Accept an int, a 0-d or 1-element array; reject anything else with a clear message."""
+    try:
+        arr = np.asarray(action)
+        if arr.size != 1 or not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError
+        a = int(arr.reshape(()))
+    except (TypeError, ValueError):
+        raise ValueError(f"action must be an integer in [0, {n - 1}] ({', '.join(names)}), got {action!r}") from None
+    if not 0 <= a < n:
+        raise ValueError(f"action {a} is out of range: valid actions are 0..{n - 1} ({', '.join(names)})")
+    return a
