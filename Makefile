@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine (see README.md):
 #   make demo   create .venv, install, run the main job (synthetic world, no downloads)
-#   make test   create .venv if needed, install the test extras, run the whole test suite
+#   make test   create .venv if needed, install the test and lint extras, run the whole test suite
+#               (with the code checks: ruff lint)
 # Both are idempotent: the install step re-runs only when pyproject.toml changes.
 
 PYTHON ?= python3
@@ -20,7 +21,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet "$(TORCH)"
-	$(PIP) install --quiet -e ".[agents,text,test]"
+	$(PIP) install --quiet -e ".[agents,text,test,lint]"
 	touch $(STAMP)
 
 install: $(STAMP)

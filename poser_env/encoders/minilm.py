@@ -101,9 +101,7 @@ class MiniLMEncoder:
         self._source, self._label = self._resolve(model)
         self._model: Any = None
         self._model = self._load()
-        getter = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
-        )
+        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         dim = getter()
         if not isinstance(dim, int) or dim < 1:
             raise EncoderLoadError(f"model {self._label!r} does not report an embedding dimension")

@@ -23,8 +23,7 @@ import numpy as np
 
 from poser_env.types import Check
 from poser_env.world import vocab
-from poser_env.world.checks import Target, answer, checks_for, relation_check
-from poser_env.world.checks import ObjectGroup, Relation
+from poser_env.world.checks import ObjectGroup, Relation, Target, answer, checks_for, relation_check
 from poser_env.world.detect import _PROTOTYPES, _analyse, _colour_table, detect
 from poser_env.world.layout import LayoutError
 from poser_env.world.render import render

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -383,7 +383,7 @@ def _codes(rgb: np.ndarray) -> np.ndarray:
     return code
 
 
-@lru_cache(maxsize=None)
+@cache
 def _colour_table(bg_i: int) -> tuple[np.ndarray, np.ndarray]:
     """For each 6-bit colour code (bin centre) against background ``bg_i``: the nearest palette
     segment's index with the foreground and pure flags (``lut``), and a bit per palette colour
@@ -502,7 +502,7 @@ def _polygon_area(p: np.ndarray) -> float:
     return 0.5 * abs(float(np.dot(p[:, 0], np.roll(p[:, 1], 1)) - np.dot(p[:, 1], np.roll(p[:, 0], 1))))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _area_fraction(shape: str, size: str) -> float:
     """The shape's area as a fraction of the canvas area."""
     hw, hh = shape_half_extent(shape, size)
