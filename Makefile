@@ -1,7 +1,7 @@
 # Two entry points for a fresh machine (see README.md):
 #   make demo   create .venv, install, run the main job (synthetic world, no downloads)
 #   make test   create .venv if needed, install the test and lint extras, run the whole test suite
-#               (with the code checks: ruff lint, mypy)
+#               (with the code checks: ruff lint, mypy, the import-layer contract)
 # Both are idempotent: the install step re-runs only when pyproject.toml changes.
 
 PYTHON ?= python3
