@@ -1,7 +1,8 @@
 """The code checks people run while developing, run by ``make test`` so CI enforces them.
 
 ruff (lint rules and baseline in pyproject.toml) and mypy (the type checker, with its per-module
-baseline there too). Both come from the ``lint`` extra, which ``make test`` installs.
+baseline there too). Both come from the ``lint`` extra, which ``make test`` installs. How to run them
+by hand and how to clear a baseline entry: CONTRIBUTING.md.
 """
 
 from __future__ import annotations
