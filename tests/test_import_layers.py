@@ -31,7 +31,8 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
         "poser_env/env.py": "from poser_env import types\n",
         "poser_env/world/__init__.py": "",
         "poser_env/world/checks.py": "from poser_env.types import *\n",
-        "poser_env/world/scene.py": "import numpy\nfrom . import checks\n",
+        "poser_env/world/scene.py": "import numpy\nfrom . import checks\nfrom poser_env.memo import cached\n",
+        "poser_env/memo.py": "def cached(f):\n    return f\n",  # a shared helper below the world
         "poser_agents/__init__.py": "",
         "poser_agents/agent.py": "import poser_env.env\nfrom poser_env.world.scene import checks\n",
     }
@@ -54,6 +55,8 @@ def test_a_clean_tree_passes(tmp_path: Path) -> None:
         ({"poser_env/env.py": "def f():\n    import poser_agents.agent\n"}, "poser_env.env:2 imports poser_agents.agent"),
         # The world reaching up into the env, through a relative import.
         ({"poser_env/world/scene.py": "from .. import env\n"}, "poser_env.world.scene:1 imports poser_env.env"),
+        # The world importing the poser_env package (its __init__ registers the env).
+        ({"poser_env/world/scene.py": "import poser_env\n"}, "poser_env.world.scene:1 imports poser_env: the world"),
         # The data model importing the world (today's types <-> checks cycle, as it was).
         (
             {"poser_env/types.py": "def checks():\n    from poser_env.world.checks import f\n"},

@@ -7,9 +7,11 @@ The contract (docs/architecture layers, /DESIGN.md):
 
 - ``poser_env`` never imports ``poser_agents``: agents sit above the env and reach it through
   Gymnasium's API.
-- ``poser_env.world`` is the bottom layer (the simulator and its words): it imports only itself
-  and the plain data model ``poser_env.types``; never the env, the components built on it
-  (critics, experts, extractors, evaluators, encoders), the backends or the agents.
+- ``poser_env.world`` is the bottom layer (the simulator and its words): it never imports the env,
+  its configuration, registry, observation and wrappers, the components built on the world
+  (critics, experts, extractors, evaluators, encoders), the backends, the ``poser_env`` package
+  itself (whose ``__init__`` registers the env) or the agents. It may import ``poser_env.types``
+  and small shared modules of ``poser_env`` that import none of those.
 - ``poser_env.types`` (the data model shared by every component) imports nothing of the project.
 - No import cycle between modules. Imports inside functions count: a lazy import is still a
   dependency, and a cycle through one is a cycle that a later refactor turns into a crash.
@@ -31,14 +33,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("poser_env", "poser_agents")
 
-#: (importer prefix, allowed project prefixes or None for "any", why). A module under the importer
-#: prefix may import, of the project, only modules under one of the allowed prefixes. The first
-#: matching rule (longest prefix first) applies.
-LAYERS: tuple[tuple[str, tuple[str, ...] | None, str], ...] = (
-    ("poser_env.types", (), "the data model imports nothing of the project"),
-    ("poser_env.world", ("poser_env.world", "poser_env.types"), "the world is the bottom layer"),
-    ("poser_env", ("poser_env",), "the env never imports the agents"),
-    ("poser_agents", None, "agents may use the env and themselves"),
+#: Above the world: what ``poser_env.world`` must not import (each a module or a package, with
+#: everything under it).
+ABOVE_THE_WORLD: tuple[str, ...] = (
+    "poser_env.env", "poser_env.episode", "poser_env.config", "poser_env.registry", "poser_env.observation",
+    "poser_env.wrappers", "poser_env.presets", "poser_env.critics", "poser_env.experts", "poser_env.extractors",
+    "poser_env.evaluators", "poser_env.encoders", "poser_env.backends", "poser_agents",
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Modules under ``importer`` must not import modules under any of ``forbidden``, nor the
+    modules in ``forbidden_exact`` (a package's ``__init__`` alone, not what is under it)."""
+
+    importer: str
+    forbidden: tuple[str, ...]
+    why: str
+    forbidden_exact: tuple[str, ...] = ()
+
+
+LAYERS: tuple[Rule, ...] = (
+    Rule("poser_env.types", ("poser_env", "poser_agents"), "the data model imports nothing of the project"),
+    Rule("poser_env.world", ABOVE_THE_WORLD, "the world is the bottom layer", forbidden_exact=("poser_env",)),
+    Rule("poser_env", ("poser_agents",), "the env never imports the agents"),
 )
 
 
@@ -136,16 +154,19 @@ def _under(module: str, prefix: str) -> bool:
     return module == prefix or module.startswith(prefix + ".")
 
 
-def layer_violations(edges: list[Import]) -> list[str]:
-    """One line per import that goes against :data:`LAYERS`."""
-    rules = sorted(LAYERS, key=lambda r: -len(r[0]))
+def layer_violations(edges: list[Import], rules: tuple[Rule, ...] = LAYERS) -> list[str]:
+    """One line per import that goes against a rule (every rule whose importer matches applies)."""
     out = []
     for e in edges:
-        for prefix, allowed, why in rules:
-            if _under(e.source, prefix):
-                if allowed is not None and not any(_under(e.target, a) for a in allowed):
-                    out.append(f"{e.source}:{e.line} imports {e.target}: {why} (allowed: {', '.join(allowed) or 'nothing'})")
-                break
+        for rule in rules:
+            if not _under(e.source, rule.importer) or e.target == e.source:
+                continue
+            hit = next((f for f in rule.forbidden if _under(e.target, f)), None)
+            if hit is None and e.target in rule.forbidden_exact:
+                hit = e.target
+            if hit is not None:
+                out.append(f"{e.source}:{e.line} imports {e.target}: {rule.why} (it must not import {hit})")
+                break  # one line per import: the most specific rule (LAYERS lists those first)
     return out
 
 

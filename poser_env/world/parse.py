@@ -238,7 +238,9 @@ def _parse_clause(words: list[str], index: int) -> list[tuple[int, Intent]]:
         if np_ is None:
             i += 1
             continue
-        if np_.det == 0 or i > 0 and words[i - 1] in _NEGATIONS:
+        if np_.det == 0:
+            np_.negated = True
+        elif i > 0 and words[i - 1] in _NEGATIONS:
             np_.negated = True
         nps.append(np_)
         i = np_.end
