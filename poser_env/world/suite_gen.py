@@ -33,7 +33,6 @@ from poser_env.world import vocab
 from poser_env.world.checks import ObjectGroup, Relation, Target, answer, checks_for
 from poser_env.world.edits import apply_edits, edit_target, find_object, object_ref, ref_group
 from poser_env.world.geometry import relations_between
-from poser_env.world.language import pick as _pick  # one draw from a sequence (the same as suite_prompts uses)
 from poser_env.world.layout import LayoutError, place
 from poser_env.world.sampling import P_SMALL, conflicts, realize, sample_longform_target
 from poser_env.world.scene import Scene
@@ -49,6 +48,9 @@ from poser_env.world.suite_spec import (
     split_rng,
     suite_file,
 )
+
+#: One draw from any sequence: language.pick, typed for words only (suite_prompts and sampling keep copies).
+_pick: Callable[..., Any] = L.pick
 
 # --------------------------------------------------------------------------------------------
 # Candidates: a prompt with its target, and a check that it is achievable
