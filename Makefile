@@ -1,7 +1,8 @@
 # Two entry points for a fresh machine (see README.md):
 #   make demo   create .venv, install, run the main job (synthetic world, no downloads)
-#   make test   create .venv if needed, install the test extras, run the whole test suite;
-#               then the RLlib tests in their own environment (make test-rllib, below)
+#   make test   create .venv if needed, install the test and lint extras, run the whole test suite
+#               (with the code checks: ruff lint, mypy, the import-layer contract); then the RLlib
+#               tests in their own environment (make test-rllib, below)
 # Both are idempotent: the install step re-runs only when pyproject.toml changes.
 
 PYTHON ?= python3
@@ -28,7 +29,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet "$(TORCH)"
-	$(PIP) install --quiet -e ".[agents,text,test,ray]"
+	$(PIP) install --quiet -e ".[agents,text,test,lint,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 
 import poser_env  # noqa: F401  (registers the env ids)
 from poser_agents.dqn import DQNAgent, DQNConfig
@@ -194,7 +193,8 @@ def train(algo: str, args: Args, seed: int, models: Path) -> tuple[Any, float]:
     if algo == "grpo":
         # GRPO's budget is not env steps: it learns from logged workflows and a reward-model
         # ensemble (no image in phase 2); its images are counted in models/grpo-seedS/results.json.
-        from poser_agents.grpo.pipeline import PipelineConfig, train as train_grpo
+        from poser_agents.grpo.pipeline import PipelineConfig
+        from poser_agents.grpo.pipeline import train as train_grpo
 
         folder = models / f"grpo-seed{seed}"
         train_grpo(PipelineConfig(seed=seed, text_encoder=args.text_encoder), folder, data=args.grpo_data or None)

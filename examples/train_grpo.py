@@ -23,9 +23,9 @@ from pathlib import Path
 
 import torch
 
-from poser_agents.grpo.data import CollectConfig, collect, write_records
 from poser_agents.grpo.agent import GRPOAgent, SamplingConfig
 from poser_agents.grpo.context import ContextFeaturizer, PlanContext
+from poser_agents.grpo.data import CollectConfig, collect, write_records
 from poser_agents.grpo.pipeline import evaluate_policy, make_env, policy_samples, vocab_of
 from poser_agents.grpo.reward import RewardConfig, RewardEnsemble, calibration, calibration_figure
 from poser_agents.grpo.sft import SFTConfig, train_sft

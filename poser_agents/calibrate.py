@@ -46,7 +46,7 @@ def calibrate(env_id: str = "ImagePoser-v0", split: str = "test", episodes: int 
 def format_table(result: dict[str, Any]) -> str:
     rows = result["baselines"]
     suites = sorted({s for r in rows.values() for s in r.get("per_suite", {})})
-    head = f"| agent | alignment | accuracy | fidelity | cost | steps | " + " | ".join(f"{s} align." for s in suites) + " |"
+    head = "| agent | alignment | accuracy | fidelity | cost | steps | " + " | ".join(f"{s} align." for s in suites) + " |"
     lines = [head, "|" + "---|" * (6 + len(suites))]
     for name, r in sorted(rows.items(), key=lambda kv: -kv[1]["alignment"]):
         per = " | ".join(f"{r['per_suite'].get(s, {}).get('alignment', float('nan')):.3f}" for s in suites)

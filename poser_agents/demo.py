@@ -143,9 +143,9 @@ def _headline(results: dict[str, Any], cmp: dict[str, Any]) -> tuple[list[str], 
 
 def run_demo(out: Path, quick: bool = False, seed: int = 0, steps: int | None = None) -> int:
     """Run the five stages into ``out``; ``quick`` shrinks every budget (smoke tests)."""
+    from poser_agents.baselines import make_baseline
     from poser_agents.evaluation import evaluate, write_report
     from poser_agents.evaluation.harness import compare
-    from poser_agents.baselines import make_baseline
     from poser_env.world.agreement import format_report, world_check
 
     out.mkdir(parents=True, exist_ok=True)

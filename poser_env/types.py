@@ -72,8 +72,9 @@ class Task:
     ``prompt`` is the long-form text an agent must realise. ``source`` is the image to edit
     (in the synthetic world a :class:`~poser_env.world.scene.Scene`, rendered on demand), or
     None for generation. ``target`` is the synthetic world's
-    :class:`~poser_env.world.checks.Target`: what the evaluator checks. Real-world tasks have
-    no target; their checks come from the command extractor.
+    :class:`~poser_env.world.checks.Target` (or any object whose ``checks()`` method lists its
+    :class:`Check` objects): what the evaluator checks. Real-world tasks have no target; their checks
+    come from the command extractor.
     """
 
     id: str
@@ -87,12 +88,14 @@ class Task:
 
     @property
     def checks(self) -> list[Check]:
-        """The target's checks (empty when the task has no target)."""
+        """The target's checks (empty when the task has no target).
+
+        The target computes them (``Target.checks()``), so this data model imports nothing of the
+        world that builds on it.
+        """
         if self.target is None:
             return []
-        from poser_env.world.checks import checks_for
-
-        return checks_for(self.target)
+        return list(self.target.checks())
 
 
 #: Kinds of instruction the command extractor emits.

@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from poser_agents.grpo.pipeline import PipelineConfig, Recipe, _strip, pooled_ci
+from poser_agents.grpo.pipeline import PipelineConfig, Recipe, pooled_ci, without_per_episode
 from poser_agents.grpo.sft import SFTConfig
 
 WS = (1.0, 1.5, 2.0, 3.0)
@@ -60,8 +60,8 @@ def run_main(seeds: Sequence[int], out: Path, work: Path, episodes: int) -> dict
         row["images_phase2_env"] = tr_v.images_rendered
         row["history_env"] = tr_v.history
         per_seed.append(row)
-        _write(out / f"main_seed{seed}.json", {**row, "phase1": _strip(row["phase1"]), "grpo_env": _strip(row["grpo_env"]),
-                                               "grpo_ensemble": {w: _strip(v) for w, v in row["grpo_ensemble"].items()}})
+        _write(out / f"main_seed{seed}.json", {**row, "phase1": without_per_episode(row["phase1"]), "grpo_env": without_per_episode(row["grpo_env"]),
+                                               "grpo_ensemble": {w: without_per_episode(v) for w, v in row["grpo_ensemble"].items()}})
     s = "mixed"
     summary = {
         "seeds": list(seeds), "episodes": episodes, "data": str(data), "config": PipelineConfig().to_dict(),
@@ -139,7 +139,7 @@ def run_transfer(seed: int, out: Path, work: Path, episodes: int) -> dict[str, A
         ens, cal, _ = r.reward_models(records, ref, None)
         pol, tr = r.phase2(ref, ens, "ensemble")
         rows[train_suite] = {"reward_model_spearman": cal["spearman_aggregate_evaluator"],
-                             "phase1": _strip(r.evaluate(ref)), "grpo_ensemble": _strip(r.evaluate(pol, ref, 1.0)),
+                             "phase1": without_per_episode(r.evaluate(ref)), "grpo_ensemble": without_per_episode(r.evaluate(pol, ref, 1.0)),
                              "images": dict(r.images), "images_phase2": tr.images_rendered}
     _write(out / "transfer.json", {"seed": seed, "episodes": episodes, "rows": rows})
     return rows

@@ -298,7 +298,7 @@ def _finish(config: PipelineConfig, out: Path, r: "Recipe", records: list, refer
         "images_rendered_eval": r.images["eval"],
         "images_rendered_training": r.images["collection"] + r.images["phase2"],
         "images_rendered_total": r.images["collection"] + r.images["phase2"] + r.images["eval"],
-        "phase1": _strip(phase1_eval), "guidance": {w: _strip(v) for w, v in sweep.items()},
+        "phase1": without_per_episode(phase1_eval), "guidance": {w: without_per_episode(v) for w, v in sweep.items()},
         "reward_calibration": {k: v for k, v in cal.items() if k != "_arrays"}, "grpo_history": trainer.history,
         "config": config.to_dict(), "out": str(out),
     }
@@ -312,7 +312,8 @@ def _finish(config: PipelineConfig, out: Path, r: "Recipe", records: list, refer
     return results
 
 
-def _strip(evals: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def without_per_episode(evals: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Evaluations without their per-episode lists (what the results files keep)."""
     return {s: {k: v for k, v in e.items() if k not in ("per_episode_alignment", "task_ids")} for s, e in evals.items()}
 
 

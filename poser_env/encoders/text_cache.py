@@ -12,7 +12,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from poser_env.encoders.text_contract import TextEncoder, _is_blank, check_texts
+from poser_env.encoders.text_contract import TextEncoder, check_texts, is_blank
 
 
 class CacheInfo(NamedTuple):
@@ -104,7 +104,7 @@ class CachedTextEncoder:
         with self._lock:
             missing: dict[str, None] = {}
             for i, t in enumerate(items):
-                if _is_blank(t):
+                if is_blank(t):
                     continue
                 vec = self._store.get(t)
                 if vec is None:
@@ -125,7 +125,7 @@ class CachedTextEncoder:
                 for i, t in enumerate(items):
                     if t in fresh:
                         out[i] = fresh[t]
-            nonblank = sum(1 for t in items if not _is_blank(t))
+            nonblank = sum(1 for t in items if not is_blank(t))
             self.misses += len(missing)
             self.hits += nonblank - len(missing)
         return out

@@ -62,5 +62,6 @@ def check_texts(texts: Sequence[str]) -> list[str]:
     return items
 
 
-def _is_blank(text: str) -> bool:
+def is_blank(text: str) -> bool:
+    """Whether a text is empty or only whitespace (encoders map it to the zero vector)."""
     return not text.strip()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from poser_env.encoders.hash_text import HashTextEncoder
-from poser_env.encoders.minilm import MiniLMEncoder, _looks_like_path
+from poser_env.encoders.minilm import MiniLMEncoder, looks_like_path
 from poser_env.encoders.text_cache import CachedTextEncoder
 from poser_env.encoders.text_contract import TextEncoder
 
@@ -75,7 +75,7 @@ def make_text_encoder(name: str | TextEncoder, *, cache_size: int = 4096, **kwar
                 "dim, name or encode"
             )
     else:
-        looks_path = bool(key) and _looks_like_path(key)
+        looks_path = bool(key) and looks_like_path(key)
         reason = " (no such folder)" if looks_path else ""
         raise ValueError(f"unknown text encoder {name!r}{reason}; allowed: {_allowed()}")
     return CachedTextEncoder(enc, max_size=cache_size)

@@ -14,7 +14,7 @@ image that has none, what the pixel detector reads off it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np

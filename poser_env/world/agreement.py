@@ -23,9 +23,8 @@ import numpy as np
 
 from poser_env.types import Check
 from poser_env.world import vocab
-from poser_env.world.checks import Target, answer, checks_for, relation_check
-from poser_env.world.checks import ObjectGroup, Relation
-from poser_env.world.detect import _PROTOTYPES, _analyse, _colour_table, detect
+from poser_env.world.checks import ObjectGroup, Relation, Target, answer, checks_for, relation_check
+from poser_env.world.detect import PROTOTYPES, analyse, colour_table, detect
 from poser_env.world.layout import LayoutError
 from poser_env.world.render import render
 from poser_env.world.sampling import perturb_target, realize, sample_longform_target
@@ -97,7 +96,7 @@ def world_check(scenes_per_style: int = 500, seed: int = 0, canvas: int = DEFAUL
     disagreements: list[dict[str, Any]] = []
     elapsed, pixels_time, critiques = 0.0, 0.0, 0
     for bg in range(len(vocab.BACKGROUNDS)):
-        _colour_table(bg)  # one-off per process (~50 ms each): not part of a critique
+        colour_table(bg)  # one-off per process (~50 ms each): not part of a critique
     for style in vocab.STYLES:
         cat_hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         conf = Counter(agree=0, miss=0, false_alarm=0, true=0)
@@ -177,7 +176,7 @@ def format_report(result: dict[str, Any]) -> str:
 
 
 def fit_prototypes(scenes_per_style: int = 300, seed: int = 7, canvas: int = DEFAULT_CANVAS) -> dict[str, np.ndarray]:
-    """Re-measure ``detect._PROTOTYPES``: per style and shape, the mean and spread of the
+    """Re-measure ``detect.PROTOTYPES``: per style and shape, the mean and spread of the
     detector's shape features and the centroid offset, on detections matched to the truth."""
     rng = np.random.default_rng(seed)
     out: dict[str, np.ndarray] = {}
@@ -185,7 +184,7 @@ def fit_prototypes(scenes_per_style: int = 300, seed: int = 7, canvas: int = DEF
         rows: dict[str, list[tuple[float, ...]]] = defaultdict(list)
         for _ in range(scenes_per_style):
             _, scene = _draw(rng, style)
-            seen, objs = _analyse(render(scene, canvas), debug=True)
+            seen, objs = analyse(render(scene, canvas), debug=True)
             for o in scene.objects:
                 dist = [abs(d.x - o.x) + abs(d.y - o.y) for d in seen.objects]
                 if not dist or min(dist) > 0.03:
@@ -196,7 +195,7 @@ def fit_prototypes(scenes_per_style: int = 300, seed: int = 7, canvas: int = DEF
         table = []
         for i, shape in enumerate(vocab.SHAPES):
             if len(rows[shape]) < 2:  # too few to measure: keep the stored row
-                table.append(_PROTOTYPES[style][i])
+                table.append(PROTOTYPES[style][i])
                 continue
             a = np.array(rows[shape])
             sd = np.maximum(a[:, :3].std(0), [0.03, 0.02, 0.012])

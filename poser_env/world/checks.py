@@ -127,6 +127,10 @@ class Target:
             "clean": self.clean,
         }
 
+    def checks(self) -> list[Check]:
+        """All checks this target implies (:func:`checks_for`); what ``Task.checks`` returns."""
+        return checks_for(self)
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Target":
         _expect_keys(d, {"groups", "relations", "absent", "preserve", "background", "style", "clean"}, "target")

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -95,7 +95,7 @@ _STRUCT8 = np.ones((3, 3), dtype=bool)
 #: below the box centre in half-extents. Measured by ``agreement.fit_prototypes`` at the
 #: default canvas (clean and noisy); plain matches geometry (hexagon 1.155 / 0.75, circle
 #: 1 / 0.785), blur rounds corners and pixel-art quantises, hence one set per style.
-_PROTOTYPES: dict[str, np.ndarray] = {
+PROTOTYPES: dict[str, np.ndarray] = {
     "plain": np.array([
         [0.999, 0.781, 0.000, 0.030, 0.021, 0.012, 0.000],  # circle
         [1.000, 0.999, 0.000, 0.030, 0.020, 0.012, 0.001],  # square
@@ -139,7 +139,7 @@ def detect(image: np.ndarray) -> DetectedScene:
     Positions and boxes are fractions of the width (x) and height (y); ``noise`` is the
     estimated std as a fraction of 255, 0.0 below about half a grey level.
     """
-    return _analyse(_as_image(image))[0]
+    return analyse(_as_image(image))[0]
 
 
 def _as_image(image: object) -> np.ndarray:
@@ -170,7 +170,7 @@ def _as_image(image: object) -> np.ndarray:
     return a.astype(np.uint8)
 
 
-def _analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[dict]]:
+def analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[dict]]:
     """The detector proper; ``debug`` also returns the objects' features (for calibration)."""
     H, W = img.shape[:2]
     sigma = _noise_sigma(img)
@@ -178,7 +178,7 @@ def _analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[
     bg_i = _background(img)
     empty = DetectedScene([], _BG_NAMES[bg_i], vocab.DEFAULT_STYLE, noise, 0)
     work = _smooth(img) if sigma > SMOOTH_ABOVE else img
-    lut, far = _colour_table(bg_i)
+    lut, far = colour_table(bg_i)
     code = _codes(work if work.dtype == np.uint8 else work.astype(np.uint8))
     info = np.take(lut, code)
     fg = (info & _FG) != 0
@@ -265,7 +265,7 @@ def _objects(
 def _classify(objs: list[dict], style: str, H: int, W: int, bumpy: bool) -> list[DetectedObject]:
     """Shape (prototypes, then templates when close), size and canonical box per object."""
     block = pixel_block(W) if style == "pixel-art" else 1
-    proto = _PROTOTYPES[style]
+    proto = PROTOTYPES[style]
     # Spreads were measured at the default canvas; on smaller ones pixels are coarser.
     mu, sd, dys = proto[:, :3], proto[:, 3:6] * max(1.0, DEFAULT_CANVAS / min(H, W)), proto[:, 6]
     scores = (((np.array([o["feat"] for o in objs])[:, None, :] - mu[None]) / sd[None]) ** 2).sum(2)
@@ -383,8 +383,8 @@ def _codes(rgb: np.ndarray) -> np.ndarray:
     return code
 
 
-@lru_cache(maxsize=None)
-def _colour_table(bg_i: int) -> tuple[np.ndarray, np.ndarray]:
+@cache
+def colour_table(bg_i: int) -> tuple[np.ndarray, np.ndarray]:
     """For each 6-bit colour code (bin centre) against background ``bg_i``: the nearest palette
     segment's index with the foreground and pure flags (``lut``), and a bit per palette colour
     set when farther than ``FOREIGN_DIST`` from that colour's segment (``far``). Built once
@@ -502,7 +502,7 @@ def _polygon_area(p: np.ndarray) -> float:
     return 0.5 * abs(float(np.dot(p[:, 0], np.roll(p[:, 1], 1)) - np.dot(p[:, 1], np.roll(p[:, 0], 1))))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _area_fraction(shape: str, size: str) -> float:
     """The shape's area as a fraction of the canvas area."""
     hw, hh = shape_half_extent(shape, size)

@@ -27,11 +27,13 @@ class EditError(ValueError):
     """An edit is malformed or cannot be applied (it names an object the scene lacks...)."""
 
 
-def _ref(shape: str, color: str | None, size: str | None = None) -> dict[str, Any]:
+def object_ref(shape: str, color: str | None, size: str | None = None) -> dict[str, Any]:
+    """An edit's reference to one object (the ``object`` / ``anchor`` field of an edit)."""
     return {"shape": shape, "color": color, "size": size}
 
 
-def _group(ref: dict[str, Any], count: int = 1) -> ObjectGroup:
+def ref_group(ref: dict[str, Any], count: int = 1) -> ObjectGroup:
+    """The object group an edit's reference names (``count`` objects of that description)."""
     return ObjectGroup(ref["shape"], ref.get("color"), ref.get("size"), count)
 
 
@@ -67,7 +69,7 @@ def validate_edit(edit: Any) -> dict[str, Any]:
                 ref = edit[k]
                 if not isinstance(ref, dict) or set(ref) - {"shape", "color", "size"} or "shape" not in ref:
                     raise EditError(f"edit {k} must be a dict with shape, color, size: {ref!r}")
-                _group(ref)
+                ref_group(ref)
         if op in ("remove", "recolor", "move") and edit["object"].get("color") is None:
             raise EditError(f"a {op} edit must name the object's colour: {edit!r}")
         if op == "add":
@@ -93,8 +95,10 @@ def validate_edit(edit: Any) -> dict[str, Any]:
     return edit
 
 
-def _find(objects: Sequence[Any], ref: dict[str, Any], what: str) -> int:
-    g = _group(ref)
+def find_object(objects: Sequence[Any], ref: dict[str, Any], what: str) -> int:
+    """The index of the one object in ``objects`` that ``ref`` names; :class:`EditError` naming
+    ``what`` when none or several match."""
+    g = ref_group(ref)
     hits = [i for i, o in enumerate(objects) if g.matches(o)]
     if len(hits) != 1:
         raise EditError(
@@ -151,20 +155,20 @@ def _apply_once(source: Scene, edits: Sequence[dict[str, Any]], rng: np.random.G
             ]
             rels = []
             if edit.get("rel") is not None:
-                rels.append((len(objects), edit["rel"], _find(objects, edit["anchor"], "add anchor")))
+                rels.append((len(objects), edit["rel"], find_object(objects, edit["anchor"], "add anchor")))
             if ref.get("color") is None:
                 raise EditError(f"an added object needs a colour: {edit!r}")
             objects += place(items, rng, relations=rels, fixed=objects, restarts=restarts)
         elif op == "remove":
-            del objects[_find(objects, edit["object"], "removed object")]
+            del objects[find_object(objects, edit["object"], "removed object")]
         elif op == "recolor":
-            i = _find(objects, edit["object"], "recoloured object")
+            i = find_object(objects, edit["object"], "recoloured object")
             o = objects[i]
             objects[i] = SceneObject(o.shape, edit["color"], o.size, o.x, o.y)
         elif op == "move":
-            i = _find(objects, edit["object"], "moved object")
+            i = find_object(objects, edit["object"], "moved object")
             o = objects.pop(i)
-            j = _find(objects, edit["anchor"], "move anchor")
+            j = find_object(objects, edit["anchor"], "move anchor")
             (moved,) = place([(o.shape, o.color, o.size)], rng, relations=[(len(objects), edit["rel"], j)], fixed=objects, restarts=restarts)
             objects.insert(i, moved)
         elif op == "background":
@@ -201,18 +205,18 @@ def edit_target(source: Scene, edits: Sequence[dict[str, Any]]) -> Target:
             self.shape, self.color, self.size = t[0], t[1], t[2]
 
     def find(ref: dict[str, Any], what: str) -> int:
-        return _find([_O(t) for t in current], ref, what)
+        return find_object([_O(t) for t in current], ref, what)
 
     for edit in edits:
         validate_edit(edit)
         op = edit["op"]
         if op == "add":
             ref = edit["object"]
-            g = _group(ref, int(edit.get("count", 1)))
+            g = ref_group(ref, int(edit.get("count", 1)))
             groups.append(g)
             if edit.get("rel") is not None:
                 find(edit["anchor"], "add anchor")
-                relations.append(Relation(_group(ref), edit["rel"], _group(edit["anchor"])))
+                relations.append(Relation(ref_group(ref), edit["rel"], ref_group(edit["anchor"])))
             current += [(ref["shape"], ref["color"], ref.get("size"), None)] * g.count
         elif op == "remove":
             i = find(edit["object"], "removed object")
@@ -231,7 +235,7 @@ def edit_target(source: Scene, edits: Sequence[dict[str, Any]]) -> Target:
         elif op == "move":
             i = find(edit["object"], "moved object")
             find(edit["anchor"], "move anchor")
-            relations.append(Relation(_group(edit["object"]), edit["rel"], _group(edit["anchor"])))
+            relations.append(Relation(ref_group(edit["object"]), edit["rel"], ref_group(edit["anchor"])))
             if current[i][3] is not None:
                 touched.add(current[i][3])
         elif op == "background":

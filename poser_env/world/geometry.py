@@ -12,7 +12,7 @@ of 0.1 x the sum of the boxes' sizes on each axis, then keep the directions that
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -57,7 +57,7 @@ def _normalise(pts: list[tuple[float, float]]) -> np.ndarray:
     return a / (np.abs(a).max())
 
 
-@lru_cache(maxsize=None)
+@cache
 def unit_polygon(shape: str) -> np.ndarray:
     """The shape's outline as an (N, 2) array in [-1, 1], centred on its box."""
     vocab.check_shape(shape)
@@ -82,7 +82,7 @@ def unit_polygon(shape: str) -> np.ndarray:
 _SCALE = {"circle": 1.0, "square": 0.88, "triangle": 1.1, "star": 1.1, "hexagon": 1.0, "heart": 1.0}
 
 
-@lru_cache(maxsize=None)
+@cache
 def shape_half_extent(shape: str, size: str) -> tuple[float, float]:
     """Half width and half height of a shape's box, in canvas fractions."""
     poly = unit_polygon(shape)

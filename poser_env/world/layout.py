@@ -17,8 +17,8 @@ from typing import Sequence
 import numpy as np
 
 from poser_env.world.geometry import POSITION_MARGIN, boxes_overlap, shape_half_extent
-from poser_env.world.vocab import INVERSE_RELATION
 from poser_env.world.scene import SceneObject
+from poser_env.world.vocab import INVERSE_RELATION
 
 #: Minimum gap between two objects' boxes (canvas fractions): keeps blurred edges apart.
 GAP = 0.035

@@ -26,7 +26,7 @@ from poser_env.world.suite_spec import (
     SPLITS,
     SUITES,
     TASK_KEYS,
-    _check_suite_split,
+    check_suite_split,
     suite_file,
 )
 
@@ -150,7 +150,7 @@ def load_suite(suite: str, split: str, path: str | Path | None = None) -> list[T
     ``path`` is the suites root (holding ``<suite>/<split>.jsonl``; default: the package's
     data) or one ``.jsonl`` file. Results are cached per file; each call returns a new list.
     """
-    _check_suite_split(suite, split)
+    check_suite_split(suite, split)
     p = Path(path) if path is not None else DEFAULT_DIR
     if not p.is_file():
         p = suite_file(suite, split, p)

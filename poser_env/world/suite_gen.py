@@ -31,13 +31,13 @@ from poser_env.types import Task
 from poser_env.world import language as L
 from poser_env.world import vocab
 from poser_env.world.checks import ObjectGroup, Relation, Target, answer, checks_for
-from poser_env.world.edits import _find, _group, _ref, apply_edits, edit_target
+from poser_env.world.edits import apply_edits, edit_target, find_object, object_ref, ref_group
 from poser_env.world.geometry import relations_between
 from poser_env.world.layout import LayoutError, place
 from poser_env.world.sampling import P_SMALL, conflicts, realize, sample_longform_target
 from poser_env.world.scene import Scene
 from poser_env.world.suite_files import task_line
-from poser_env.world.suite_prompts import _pick, editing_prompt, longform_prompt
+from poser_env.world.suite_prompts import editing_prompt, longform_prompt
 from poser_env.world.suite_spec import (
     CATEGORIES,
     MAX_EDIT_OBJECTS,
@@ -48,6 +48,9 @@ from poser_env.world.suite_spec import (
     split_rng,
     suite_file,
 )
+
+#: One draw from any sequence: language.pick, typed for words only (suite_prompts and sampling keep copies).
+_pick: Callable[..., Any] = L.pick
 
 # --------------------------------------------------------------------------------------------
 # Candidates: a prompt with its target, and a check that it is achievable
@@ -203,16 +206,16 @@ def sample_edits(source_items: Sequence[tuple[str, str, str]], background: str, 
             count = 1
             if rng.random() < 0.15 and len(cur) + 2 <= MAX_EDIT_OBJECTS:
                 count = int(rng.integers(2, min(3, MAX_EDIT_OBJECTS - len(cur)) + 1))
-            edit: dict[str, Any] = {"op": "add", "object": _ref(shape, color, size), "count": count, "rel": None, "anchor": None}
+            edit: dict[str, Any] = {"op": "add", "object": object_ref(shape, color, size), "count": count, "rel": None, "anchor": None}
             if count == 1 and anchors and rng.random() < 0.6:
                 a = _pick(rng, anchors)
                 a["frozen"] = True
-                edit["rel"], edit["anchor"] = _pick(rng, vocab.RELATIONS), _ref(a["shape"], a["color"])
+                edit["rel"], edit["anchor"] = _pick(rng, vocab.RELATIONS), object_ref(a["shape"], a["color"])
             taken.append(ObjectGroup(shape, color, size, count))
             cur += [{"shape": shape, "color": color, "src": None, "touched": True, "frozen": count > 1} for _ in range(count)]
         elif op == "remove":
             o = _pick(rng, editable)
-            edit = {"op": "remove", "object": _ref(o["shape"], o["color"])}
+            edit = {"op": "remove", "object": object_ref(o["shape"], o["color"])}
             taken.append(ObjectGroup(o["shape"], o["color"], None, 0))
             cur.remove(o)
         elif op == "recolor":
@@ -221,14 +224,14 @@ def sample_edits(source_items: Sequence[tuple[str, str, str]], background: str, 
             if not colors:
                 return None
             new = _pick(rng, colors)
-            edit = {"op": "recolor", "object": _ref(o["shape"], o["color"]), "color": new}
+            edit = {"op": "recolor", "object": object_ref(o["shape"], o["color"]), "color": new}
             taken += [ObjectGroup(o["shape"], new), ObjectGroup(o["shape"], o["color"], None, 0)]
             o["color"], o["touched"] = new, True
         elif op == "move":
             movable = [o for o in editable if any(a is not o for a in anchors)]
             o = _pick(rng, movable)
             a = _pick(rng, [x for x in anchors if x is not o])
-            edit = {"op": "move", "object": _ref(o["shape"], o["color"]), "rel": _pick(rng, vocab.RELATIONS), "anchor": _ref(a["shape"], a["color"])}
+            edit = {"op": "move", "object": object_ref(o["shape"], o["color"]), "rel": _pick(rng, vocab.RELATIONS), "anchor": object_ref(a["shape"], a["color"])}
             o["touched"] = o["frozen"] = True
             a["frozen"] = True
         elif op == "background":
@@ -272,8 +275,8 @@ def _editing_candidate(category: str, rng: np.random.Generator) -> _Candidate | 
         # Every move must ask for something the source does not show already.
         for e in edits:
             if e["op"] == "move":
-                o = source.objects[_find(source.objects, e["object"], "moved object")]
-                anchor = [x for x in source.objects if _group(e["anchor"]).matches(x)]
+                o = source.objects[find_object(source.objects, e["object"], "moved object")]
+                anchor = [x for x in source.objects if ref_group(e["anchor"]).matches(x)]
                 if anchor and e["rel"] in relations_between(o.bbox, anchor[0].bbox):
                     return False
         # Two independent one-shot layouts must both succeed: a task whose first placements

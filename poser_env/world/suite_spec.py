@@ -66,7 +66,7 @@ DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data" / "suites"
 
 def split_rng(suite: str, split: str) -> np.random.Generator:
     """The Generator that makes one (suite, split) file."""
-    _check_suite_split(suite, split)
+    check_suite_split(suite, split)
     seq = np.random.SeedSequence([MASTER_SEED, zlib.crc32(suite.encode()), zlib.crc32(split.encode())])
     return np.random.default_rng(seq)
 
@@ -83,7 +83,8 @@ def split_of(prompt: str) -> str:
     return SPLITS[-1]
 
 
-def _check_suite_split(suite: str, split: str) -> None:
+def check_suite_split(suite: str, split: str) -> None:
+    """A ValueError naming the allowed values when ``suite`` or ``split`` is unknown."""
     if suite not in SUITES:
         raise ValueError(f"unknown suite {suite!r}; allowed: {', '.join(SUITES)}")
     if split not in SPLITS:
@@ -92,7 +93,7 @@ def _check_suite_split(suite: str, split: str) -> None:
 
 def category_quota(suite: str, split: str) -> dict[str, int]:
     """How many tasks of each category a split holds."""
-    _check_suite_split(suite, split)
+    check_suite_split(suite, split)
     cats = CATEGORIES[suite]
     total = SPLIT_SIZES[suite][split]
     base, extra = divmod(total, len(cats))
@@ -100,5 +101,5 @@ def category_quota(suite: str, split: str) -> dict[str, int]:
 
 
 def suite_file(suite: str, split: str, root: str | Path | None = None) -> Path:
-    _check_suite_split(suite, split)
+    check_suite_split(suite, split)
     return Path(root if root is not None else DEFAULT_DIR) / suite / f"{split}.jsonl"

@@ -13,6 +13,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.type_aliases import DictReplayBufferSamples
 
 import poser_env  # noqa: F401
 from poser_agents.baselines import RandomAgent
@@ -21,8 +23,6 @@ from poser_agents.dqn import CheckpointError, DQNAgent, DQNConfig, MaskedDQN, Po
 from poser_agents.rollout import aggregate, pick_tasks, run_episodes
 from poser_env.encoders.text import HashTextEncoder
 from poser_env.registry import load_preset
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.type_aliases import DictReplayBufferSamples
 
 
 def hash64():

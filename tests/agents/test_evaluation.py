@@ -10,7 +10,16 @@ import pytest
 
 import poser_env  # noqa: F401
 from poser_agents.baselines import HeuristicAgent, RandomAgent
-from poser_agents.evaluation import EvalResult, bootstrap_ci, compare, evaluate, format_ci, macro_mean_ci, paired, paired_difference
+from poser_agents.evaluation import (
+    EvalResult,
+    bootstrap_ci,
+    compare,
+    evaluate,
+    format_ci,
+    macro_mean_ci,
+    paired,
+    paired_difference,
+)
 from poser_agents.evaluation.harness import SEED_STRIDE
 from poser_agents.evaluation.plots import plot_category_accuracy, plot_expert_rewards, plot_training, rolling_mean
 from poser_agents.evaluation.report import load_results, main, write_report

@@ -7,7 +7,7 @@ import pytest
 
 from poser_env.world import vocab
 from poser_env.world.agreement import fit_prototypes, format_report, main, world_check
-from poser_env.world.detect import _PROTOTYPES
+from poser_env.world.detect import PROTOTYPES
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +62,9 @@ def test_bad_arguments():
 def test_fitted_prototypes_match_the_table():
     fitted = fit_prototypes(scenes_per_style=6, seed=1)
     for style in vocab.STYLES:
-        assert fitted[style].shape == _PROTOTYPES[style].shape
+        assert fitted[style].shape == PROTOTYPES[style].shape
         # Means of a small sample stay near the stored table (aspect, fill, offset columns).
-        assert np.abs(fitted[style][:, :3] - _PROTOTYPES[style][:, :3]).max() < 0.08
+        assert np.abs(fitted[style][:, :3] - PROTOTYPES[style][:, :3]).max() < 0.08
 
 
 def test_main_prints_the_report(capsys):

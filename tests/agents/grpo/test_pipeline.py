@@ -13,7 +13,7 @@ from poser_agents.cli import main as poser
 from poser_agents.evaluation import evaluate
 from poser_agents.grpo.agent import CheckpointError, GRPOAgent
 from poser_agents.grpo.context import ContextFeaturizer, PlanContext
-from poser_agents.grpo.data import DataFileError, collect, CollectConfig, execute, read_records, write_records
+from poser_agents.grpo.data import CollectConfig, DataFileError, collect, execute, read_records, write_records
 from poser_agents.grpo.pipeline import vocab_of
 from poser_agents.grpo.sft import SFTConfig, train_sft
 from poser_agents.grpo.trainer import GRPOConfig, GRPOTrainer
