@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from poser_agents.factory import load_agent
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -139,25 +141,6 @@ def cmd_experts(args: argparse.Namespace) -> int:
             {k: r.get(k) for k in ("component", "name", "type", "model_path", "reachable", "status", "where")} for r in rows],
             "trust_remote_code_asked": asking}, sort_keys=True))
     return 0
-
-
-def load_agent(spec: str, env, seed: int = 0, allow_entry_points: bool = False):
-    """A baseline name (random, heuristic, oracle, single:<expert>) or a saved agent's folder.
-
-    A folder is read without running any code from it; ``allow_entry_points`` lets its env
-    settings name Python code (docs/security.md)."""
-    from poser_agents.baselines import make_baseline
-
-    path = Path(spec)
-    if path.exists():
-        from poser_agents.grpo.agent import GRPOAgent, is_grpo_checkpoint
-
-        if is_grpo_checkpoint(path):  # agent.json says format imageposer-grpo
-            return GRPOAgent.load(path, env=env, seed=seed, allow_entry_points=allow_entry_points)
-        from poser_agents.dqn.agent import DQNAgent
-
-        return DQNAgent.load(path, env=env, allow_entry_points=allow_entry_points)
-    return make_baseline(spec, env, seed=seed)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -117,9 +117,10 @@ class PoserTensorBoardCallback(BaseCallback):
 
         env = self.strip_env
         assert env is not None, "log_strip() runs during training"
+        canvas_env: Any = env.unwrapped  # an ImagePoserEnv (render_canvas)
         masked = "action_masks" in inspect.signature(self.model.predict).parameters  # MaskablePPO
         obs, info = env.reset(seed=self.strip_seed)
-        frames, captions = [env.unwrapped.render_canvas()], [f"start: {info.get('command', '')}"]
+        frames, captions = [canvas_env.render_canvas()], [f"start: {info.get('command', '')}"]
         done = False
         while not done:
             kwargs = {"action_masks": obs["action_mask"].astype(bool)} if masked else {}
@@ -127,7 +128,7 @@ class PoserTensorBoardCallback(BaseCallback):
             obs, reward, terminated, truncated, info = env.step(int(np.asarray(action).reshape(())))
             done = terminated or truncated
             verdict = "passed" if info.get("command_passed") else (info.get("error") or info.get("feedback") or "failed")
-            frames.append(env.unwrapped.render_canvas())
+            frames.append(canvas_env.render_canvas())
             captions.append(f"step {info['step']}: {info['expert']} (r={reward:+.2f}) {verdict}")
         ev = info["episode_summary"]["evaluator"]
         title = f"{self.num_timesteps} steps, greedy: {info['prompt']}"

@@ -23,9 +23,12 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from poser_agents.distributed.runtime import init_ray
+
+if TYPE_CHECKING:
+    from poser_agents.evaluation.harness import EvalResult
 
 #: Baseline specs whose actions depend only on the observation and the env (no generator).
 EPISODE_INDEPENDENT_BASELINES = ("heuristic", "oracle")
@@ -71,7 +74,7 @@ def run_shard(agent: str, env_id: str, split: str, env_kwargs: Mapping[str, Any]
 
     The function a Ray task runs (plain Python, so it also runs without Ray). ``allow_entry_points``
     is the caller's flag for a saved agent whose env settings name code (docs/security.md)."""
-    from poser_agents.cli import load_agent
+    from poser_agents.factory import load_agent
     from poser_agents.evaluation.harness import SEED_STRIDE, run_recorded_episode
     from poser_agents.evaluation.summary import record_from_summary
 
@@ -99,7 +102,7 @@ def evaluate_on_ray(
     address: str | None = None,
     num_cpus: int | None = None,
     allow_entry_points: bool = False,
-):
+) -> EvalResult:
     """:func:`poser_agents.evaluation.evaluate` with the episodes run as Ray tasks.
 
     ``agent`` is a baseline spec or a saved agent's folder (each worker builds its own);

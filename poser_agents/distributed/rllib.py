@@ -48,7 +48,9 @@ class RLlibObservation(gym.ObservationWrapper):
         low = np.concatenate([np.asarray(_low(b), np.float32).ravel() for b in boxes])
         high = np.concatenate([np.asarray(_high(b), np.float32).ravel() for b in boxes])
         flat = gym.spaces.Box(low, high, dtype=np.float32)
-        n = env.action_space.n
+        if not isinstance(env.action_space, gym.spaces.Discrete):
+            raise TypeError(f"RLlib's action masking needs a Discrete action space, got {env.action_space}")
+        n = int(env.action_space.n)
         self.observation_space = (gym.spaces.Dict({"action_mask": gym.spaces.Box(0.0, 1.0, (n,), np.float32), "observations": flat})
                                   if masked else flat)
 
@@ -60,11 +62,11 @@ class RLlibObservation(gym.ObservationWrapper):
 
 
 def _low(space: gym.Space) -> np.ndarray:
-    return space.low if isinstance(space, gym.spaces.Box) else np.zeros(space.shape)
+    return space.low if isinstance(space, gym.spaces.Box) else np.zeros(space.shape or ())
 
 
 def _high(space: gym.Space) -> np.ndarray:
-    return space.high if isinstance(space, gym.spaces.Box) else np.ones(space.shape)
+    return space.high if isinstance(space, gym.spaces.Box) else np.ones(space.shape or ())
 
 
 def make_env(config: Mapping[str, Any] | None = None) -> gym.Env:
@@ -143,7 +145,8 @@ class RLlibAgent:
         self.module, self.name, self.masked = module, name, masked
         self._wrap = RLlibObservation(env, masked=masked)
 
-    def predict(self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True):
+    def predict(self, observation: Any, state: Any = None, episode_start: Any = None,
+                deterministic: bool = True) -> tuple[np.ndarray, Any]:
         import torch
         from ray.rllib.core.columns import Columns
 

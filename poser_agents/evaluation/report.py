@@ -175,7 +175,7 @@ def write_report(results: Mapping[str, EvalResult], out_dir: str | Path, trainin
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
     figures = [str(p) for p in paths.values()]  # (before the traces join paths)
-    doc = {"comparison": cmp, "agents": {n: results[n].to_dict() for n in cmp["agents"]},
+    doc: dict[str, Any] = {"comparison": cmp, "agents": {n: results[n].to_dict() for n in cmp["agents"]},
            "figures": {k: p.name for k, p in paths.items()}, "notes": notes}
     traced = [n for n in cmp["agents"] if results[n].traces is not None]
     if traced:  # only then: untraced reports keep their keys

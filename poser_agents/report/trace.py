@@ -56,7 +56,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 def _thumb(image: np.ndarray) -> Image.Image:
     im = Image.fromarray(np.asarray(image, dtype=np.uint8))
     if max(im.size) > THUMB_SIDE:
-        im.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.LANCZOS)
+        im.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
     return im
 
 

@@ -237,7 +237,7 @@ def hub_status(ref: ModelRef) -> tuple[str, str]:
     return "on-hub", f"hub id {ref.path}, on the hub, to be downloaded"
 
 
-_WEIGHTS = re.compile(r"^(?P<stem>.+?)(?:\.(?P<variant>[A-Za-z0-9_]+))?(?P<shard>-\d{5}-of-\d{5})?\.(?P<ext>safetensors|bin|ckpt|pt|pth)$")
+WEIGHT_FILE_PATTERN = re.compile(r"^(?P<stem>.+?)(?:\.(?P<variant>[A-Za-z0-9_]+))?(?P<shard>-\d{5}-of-\d{5})?\.(?P<ext>safetensors|bin|ckpt|pt|pth)$")
 
 
 def file_problems(files: list[str], ref: ModelRef) -> list[str]:
@@ -247,7 +247,7 @@ def file_problems(files: list[str], ref: ModelRef) -> list[str]:
     ``use_safetensors`` is on, or a named variant that no file carries."""
     by_folder: dict[str, list[re.Match]] = {}
     for f in files:
-        m = _WEIGHTS.match(f.rsplit("/", 1)[-1])
+        m = WEIGHT_FILE_PATTERN.match(f.rsplit("/", 1)[-1])
         if m and f.count("/") <= 1:
             by_folder.setdefault(f.rsplit("/", 1)[0] if "/" in f else ".", []).append(m)
     problems = []

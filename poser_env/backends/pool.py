@@ -331,11 +331,11 @@ def _local_variants(ref: ModelRef) -> list[str]:
         return []
     from collections import Counter
 
-    from poser_env.backends.models import _WEIGHTS
+    from poser_env.backends.models import WEIGHT_FILE_PATTERN
 
     found = Counter()
     for f in Path(ref.location()).rglob("*.safetensors"):
-        m = _WEIGHTS.match(f.name)
+        m = WEIGHT_FILE_PATTERN.match(f.name)
         if m and m.group("variant"):
             found[m.group("variant")] += 1
     return [v for v, _ in found.most_common()]

@@ -210,7 +210,7 @@ class _Proxy:
         self.hosted = dict(hosted) if hosted else None
         if server is None and not self.hosted:
             raise RegistryError(f"served component {component!r} needs a server name or the specs it hosts")
-        self.server = server or server_name(self.hosted, self.serving.prefix)
+        self.server = server or server_name(self.hosted or {}, self.serving.prefix)
         self.component = component
         self._handle = None
         self._up = False  # the server answered a ping since it was (re)started
