@@ -21,6 +21,8 @@ from typing import Sequence
 
 from poser_agents.factory import load_agent
 
+PRESET_ENTRY_POINT = "poser_env.backends.preset:make_env"  # the entry point of preset-built env ids
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -234,6 +236,20 @@ def _eval(args: argparse.Namespace) -> int:
         # refuses a corrupt or unsafe checkpoint, naming it, before any env is built from it
         saved = reader.read_metadata(args.agent, allow_entry_points=args.allow_entry_points)
         env_kwargs.update({k: v for k, v in saved.get("env_kwargs", {}).items() if k not in ("split",)})
+    if args.preset is not None:  # a preset-built env (ImagePoser-Diffusers-v0 or a user's own id)
+        try:
+            entry = gym.spec(args.env).entry_point
+        except gym.error.Error as e:
+            print(f"poser eval: error: {e}", file=sys.stderr)
+            return 2
+        if entry != PRESET_ENTRY_POINT:
+            print(f"poser eval: error: --preset needs an env built from a preset (ImagePoser-Diffusers-v0), not {args.env}",
+                  file=sys.stderr)
+            return 2
+        env_kwargs.update(preset=args.preset, allow_entry_points=args.allow_entry_points, trust_remote_code=args.trust_remote_code)
+    elif args.trust_remote_code:
+        print("poser eval: error: --trust-remote-code applies to a preset's models: pass --preset FILE", file=sys.stderr)
+        return 2
     if args.ray:  # episodes as Ray tasks; the same records as the serial run (docs/scaling.md)
         from poser_agents.distributed import RayUnavailableError, require_ray
         from poser_agents.distributed.evaluation import evaluate_on_ray
@@ -368,7 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     tgrpo.add_argument("--data", default=None, help="reuse a logged-data file (JSONL) instead of collecting")
     tgrpo.add_argument("--text-encoder", default="hash")
     tgrpo.add_argument("--grpo-steps", type=_positive_int, default=None, help="phase-2 steps (default GRPOConfig.max_steps)")
-    tgrpo.add_argument("--episodes", type=_positive_int, default=300, help="test tasks evaluated (default 300)")
+    tgrpo.add_argument("--episodes", type=_positive_int, default=None,
+                       help="test tasks evaluated (default 300; 20 with --quick, which an explicit --episodes overrides)")
     tgrpo.add_argument("--w", default="1", help="comma-separated guidance weights evaluated; the first is the agent's (default 1)")
     tgrpo.add_argument("--quick", action="store_true", help="a tiny run, for smoke tests")
     tgrpo.add_argument("--resume", action="store_true", help="carry on in --out: skip the stages done, phase 2 from its last checkpoint")
@@ -388,6 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", default=None, help="write the JSON, Markdown table, plots, episode traces and the HTML report (OUT/report) here (a folder, locked while writing)")
     ev.add_argument("--overwrite", action="store_true", help="delete what --out holds first (else a non-empty --out is refused)")
     ev.add_argument("--allow-entry-points", action="store_true", help=_ALLOW_HELP)
+    ev.add_argument("--preset", default=None,
+                    help="with --env ImagePoser-Diffusers-v0: a preset name or TOML file (default real12); see docs/real-models.md")
+    ev.add_argument("--trust-remote-code", action="store_true",
+                    help="with --preset: let the preset's models that ask for it run their own code (docs/security.md)")
     ev.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     ev.add_argument("--ray", action="store_true", help="run the episodes as Ray tasks (needs the [ray] extra); same results as serial")
     ev.add_argument("--address", default=None, help="with --ray: a Ray cluster to join (auto or HOST:PORT; default: a new local instance)")

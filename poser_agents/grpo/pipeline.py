@@ -336,7 +336,7 @@ def train_from_args(args: Any) -> int:
     eval_suites = (args.eval_suite,) if args.eval_suite else ()
     base = quick_config() if args.quick else PipelineConfig()
     cfg = replace_config(base, suite=args.suite, eval_suites=eval_suites, text_encoder=args.text_encoder, seed=args.seed,
-                         eval_episodes=args.episodes if not args.quick else base.eval_episodes, guidance_ws=ws)
+                         eval_episodes=args.episodes or base.eval_episodes, guidance_ws=ws)
     cfg.grpo = GRPOConfig(**{**asdict(cfg.grpo), "reward": args.reward, **({"max_steps": args.grpo_steps} if args.grpo_steps else {})})
     cfg.sft = SFTConfig(**{**asdict(cfg.sft), "seed": args.seed})
     log = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else print

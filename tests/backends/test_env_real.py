@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -177,3 +178,16 @@ def test_gymnasium_check_env_passes(tiny_preset):
 
     env = make_env(tiny_preset, max_steps=2)
     check_env(env, skip_render_check=True)
+
+
+def test_poser_eval_takes_a_preset(tiny_preset, capsys):
+    """`poser eval --env ImagePoser-Diffusers-v0 --preset FILE` runs on that preset, not real12."""
+    from poser_agents.cli import main
+
+    assert main(["eval", "--env", "ImagePoser-Diffusers-v0", "--preset", str(tiny_preset), "--agent", "random",
+                 "--episodes", "1", "--seeds", "0", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["episodes"] == 1 and 0.0 <= out["alignment"]["mean"] <= 1.0
+    assert main(["eval", "--env", "ImagePoser-v0", "--preset", str(tiny_preset), "--agent", "random", "--episodes", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--preset needs an env built from a preset" in err

@@ -28,7 +28,7 @@ def run(tmp_path_factory):
 
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()):
-        assert poser(["train", "grpo", "--quick", "--out", str(out), "--json", "--w", "1,2"]) == 0
+        assert poser(["train", "grpo", "--quick", "--episodes", "12", "--out", str(out), "--json", "--w", "1,2"]) == 0
     return out, json.loads(buf.getvalue().strip().splitlines()[-1])
 
 
@@ -42,6 +42,8 @@ def test_cli_train_grpo_json_and_image_accounting(run):
     assert res["images_rendered_total"] == res["images_rendered_collection"] + res["images_rendered_eval"]
     full = json.loads((out / "results.json").read_text())
     assert set(full["guidance"]) == {"1.0", "2.0"}
+    # --episodes is honoured with --quick too (it used to be ignored silently)
+    assert full["config"]["eval_episodes"] == 12
     assert (out / "reward_calibration.png").is_file() and (out / "agent" / "agent.json").is_file()
 
 
