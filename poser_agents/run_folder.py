@@ -42,10 +42,14 @@ class RunFolderError(ValueError):
 
 
 class RunFolder:
-    """An output folder this process holds (the lock is released by :meth:`release` or at exit)."""
+    """An output folder this process holds (the lock is released by :meth:`release` or at exit).
 
-    def __init__(self, path: Path, fd: int, resumed: bool):
-        self.path, self._fd, self.resumed = path, fd, resumed
+    Used as a context manager, a command that fails in a folder this claim created, before
+    writing anything into it, leaves no folder behind: a refused checkpoint or a bad flag then
+    changes nothing on disk."""
+
+    def __init__(self, path: Path, fd: int | None, resumed: bool, created: bool = False):
+        self.path, self._fd, self.resumed, self.created = path, fd, resumed, created
 
     def release(self) -> None:
         if self._fd is not None:
@@ -56,8 +60,15 @@ class RunFolder:
     def __enter__(self) -> "RunFolder":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
         self.release()
+        if exc_type is not None and self.created:
+            try:
+                if [p.name for p in self.path.iterdir()] == [LOCK_NAME]:
+                    (self.path / LOCK_NAME).unlink()
+                    self.path.rmdir()
+            except OSError:  # someone else wrote there meanwhile: leave it
+                pass
 
 
 def _holder(fd: int) -> str:
@@ -82,6 +93,7 @@ def claim_run_folder(path: str | Path, command: str, resume: bool = False, overw
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise RunFolderError(f"--out {str(folder)!r} is a file; give a folder")
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     lock_path = folder / LOCK_NAME
     ours = lock_path.exists()
@@ -125,4 +137,4 @@ def claim_run_folder(path: str | Path, command: str, resume: bool = False, overw
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
         raise
-    return RunFolder(folder, fd, resumed=bool(resume and others))
+    return RunFolder(folder, fd, resumed=bool(resume and others), created=created)

@@ -71,9 +71,11 @@ def _names_code(key: str, value: Any, depth: int = 0) -> str | None:
         if isinstance(value, str):
             return None if _builtin_expert_preset(value) else (
                 f"is {value!r}, not an expert preset shipped with poser_env: a preset file lists entry points to import")
-        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            return None  # expert names
-        return "is a list of expert specs, whose entry points are imported and called"
+        if isinstance(value, (list, tuple)):
+            if all(isinstance(v, str) for v in value):
+                return None  # expert names
+            return "is a list of expert specs, whose entry points are imported and called"
+        # anything else names no code: EnvConfig refuses it with its own message
     if key == "text_encoder" and depth == 0 and isinstance(value, str) and is_code_reference(value):
         return f"is the Python callable {value.strip()!r}, which would be imported and called"
     if value is None or isinstance(value, (bool, int, float)):
