@@ -154,6 +154,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     print("Commands:")
     for c in info["commands"]:
         print(f"  [{c['kind']}] {c['text']}")
+    unread = info.get("not_understood", [])
+    if unread:
+        print("not understood (no check): " + "; ".join(f'"{s}"' for s in unread))
     done = False
     while not done:
         action, _ = agent.predict(obs, deterministic=True)
@@ -169,9 +172,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     Image.fromarray(env.unwrapped.render_canvas()).save(out / "final.png")
     (out / "steps.json").write_text(json.dumps({"prompt": args.prompt, "commands": info["commands"], **summary}, indent=2, default=str) + "\n")
-    print(f"critic score {summary['critic_score']:.2f}, cost {summary['cost']:.1f}, {summary['steps']} steps")
+    print(f"{critic_line(summary)}, cost {summary['cost']:.1f}, {summary['steps']} steps")
     print(f"wrote {strip}, {out / 'final.png'} and {out / 'steps.json'}")
     return 0
+
+
+def critic_line(summary: dict) -> str:
+    """ "critic score 0.83", or, when part of the prompt was not understood, a line that says the
+    score speaks only for the rest (never a bare 1.00 on a prompt with unread content)."""
+    unread = summary.get("not_understood") or []
+    line = f"critic score {summary['critic_score']:.2f}"
+    if unread:
+        n = len(unread)
+        line += (f" on what was understood (coverage {summary.get('coverage', 0.0):.2f}; {n} phrase{'s' if n != 1 else ''}"
+                 f" not understood: " + "; ".join(f'"{s}"' for s in unread) + ")")
+    return line
 
 
 def cmd_train_dqn(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import numpy as np
 from poser_env.config import SUITE_MIXES, EnvConfig
 from poser_env.encoders.text import make_text_encoder
 from poser_env.experts.base import ExpertOutputError, validate_output, with_feedback
+from poser_env.extractors.base import coverage, not_understood
 from poser_env.observation import ObservationEncoder, ObservationInput
 from poser_env.registry import ComponentSpec, ExpertRegistry, build
 from poser_env.types import Canvas, Check, Command, Task, Verdict
@@ -49,6 +50,8 @@ class _Episode:
     cost: float = 0.0
     tried: set[int] = field(default_factory=set)
     log: list[dict[str, Any]] = field(default_factory=list)
+    not_understood: list[str] = field(default_factory=list)
+    coverage: float = 1.0
 
 
 class ImagePoserEnv(gym.Env):
@@ -95,8 +98,11 @@ class ImagePoserEnv(gym.Env):
     ## Episode end
 
     Terminated when the queue is empty (or on STOP); truncated after ``max_steps`` steps
-    (default 16). The last ``info`` carries ``"episode"``: the evaluator's metrics (ground truth
-    in the synthetic world), commands passed and failed, cost and steps.
+    (default 16). The last ``info`` carries ``"episode_summary"``: the evaluator's metrics (ground
+    truth in the synthetic world), commands passed and failed, cost and steps. Every ``info``
+    (and the summary) carries ``not_understood`` (the prompt's spans the extractor turned into
+    no check) and ``coverage`` (share of the prompt's content words outside them): the critic's
+    score speaks only for what was understood.
 
     ## Arguments
 
@@ -196,6 +202,7 @@ class ImagePoserEnv(gym.Env):
             raise RuntimeError(f"the extractor returned no command for prompt {task.prompt!r}")
         checks = _unique([c for cmd in commands for c in cmd.checks])
         verdict = self._critique(canvas, checks, commands)
+        unread = not_understood(commands)
         self._ep = _Episode(
             task=task,
             commands=commands,
@@ -204,6 +211,8 @@ class ImagePoserEnv(gym.Env):
             canvas=canvas,
             verdict=verdict,
             potential=verdict.score,
+            not_understood=unread,
+            coverage=coverage(task.prompt, unread),
         )
         return self._observation(), self._info(expert="", cost=0.0)
 
@@ -407,6 +416,8 @@ class ImagePoserEnv(gym.Env):
             "suite": ep.task.suite,
             "evaluator": metrics,
             "critic_score": ep.verdict.score,
+            "not_understood": list(ep.not_understood),
+            "coverage": ep.coverage,
             "commands_passed": len(ep.accepted),
             "commands_failed": len(ep.failed) + len(ep.queue),
             "n_commands": len(ep.commands),
@@ -461,6 +472,8 @@ class ImagePoserEnv(gym.Env):
             "verdict": ep.verdict.to_dict(),
             "feedback": ep.verdict.subset(self._checks_so_far(current)).feedback if current is not None else ep.verdict.feedback,
             "action_mask": self.action_mask(),
+            "not_understood": list(ep.not_understood),
+            "coverage": ep.coverage,
         }
         info.update(extra)
         return info

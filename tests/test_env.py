@@ -233,3 +233,23 @@ def test_faulty_expert_gives_failed_step_with_error(expert):
     assert not term
     obs, r, term, trunc, info = env.step(0)  # the episode goes on
     assert "error" not in info
+
+
+def test_info_and_summary_report_what_was_not_understood():
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401
+
+    env = gym.make("ImagePoser-v0")
+    _, info = env.reset(seed=0, options={"prompt": "A red star beside a wooden bench."})
+    assert info["not_understood"] == ["beside a wooden bench"] and 0.0 < info["coverage"] < 1.0
+    assert info["commands"][0]["not_understood"] == ["beside a wooden bench"]
+    done = False
+    while not done:
+        _, _, term, trunc, info = env.step(env.unwrapped.action_names.index("counter-t2i"))
+        done = term or trunc
+        assert info["not_understood"] == ["beside a wooden bench"]
+    summary = info["episode_summary"]
+    assert summary["not_understood"] == ["beside a wooden bench"] and summary["coverage"] == info["coverage"]
+    _, info = env.reset(seed=0, options={"prompt": "A red star left of a blue circle."})
+    assert info["not_understood"] == [] and info["coverage"] == 1.0

@@ -90,6 +90,7 @@ class NP:
     used: bool = False
     related: bool = False
     ref_count: int = 1  # "the two red circles": the number a definite phrase names
+    skip: bool = False  # part of a construction not understood ("into a square")
 
     @property
     def count(self) -> int:
@@ -204,7 +205,7 @@ def _noun_phrase(words: list[str], i: int) -> tuple[NP | None, int]:
                 np_.unread += range(i, i + 1)  # "two red and blue squares": which two?
         else:  # "a red and blue circle": one object of two colours
             np_.colors = []
-            np_.unread += [k for k in range(i, j) if words[k] in L.COLOR_LOOKUP]
+            np_.unread += [k for k in range(i, j) if words[k] in L.COLOR_LOOKUP or words[k] in ("and", "or", ",")]
     if isinstance(det, int) and det >= 2 and not colors:
         _distributive_tail(words, np_)
     return np_, np_.end

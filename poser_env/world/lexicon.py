@@ -105,7 +105,7 @@ FUNCTION_WORDS: frozenset[str] = frozenset(
     one ones item items object objects shape shapes thing things
     anywhere somewhere instead whole entire everything everywhere rest other others another else
     keep keeps keeping kept leave leaves stay stays remain remains same unchanged untouched alone
-    ends end up so that
+    ends up so that
     style styled look looks like such
     ok okay thanks thank well use used using switch restyle redraw redrawn convert change replace turn painting
     simple digital colour color against swap give

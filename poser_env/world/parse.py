@@ -190,6 +190,7 @@ class _Clause:
         self.nps: list[NP] = []
         self.refs: list[NP] = []  # definite phrases with no operation: resolved later
         self.unread_refs: list[ObjectGroup] = []
+        self.prev: NP | None = None  # the last chunk of the clause before ("below it")
 
     def mark(self, a: int, b: int, status: int) -> None:
         for k in range(max(a, 0), min(b, len(self.status))):
@@ -276,6 +277,13 @@ def _relations(c: _Clause) -> None:
             rels += list(m2[1])  # type: ignore[arg-type]
             end = end + 1 + m2[0]
         b = starts.get(end)
+        if b is None and end < len(w) and w[end] == "it":  # "below it": the last single object named
+            k0 = bisect_left(ends, i + 1) - 1
+            if not (i == 0 or w[i - 1] in (",", "and", ":")):
+                k0 -= 1  # "put a circle left of it": not the subject itself
+            ref = nps[k0] if k0 >= 0 else c.prev
+            if ref is not None and ref.single:
+                b = replace(ref, start=end, end=end + 1, det="the", used=False, related=False)
         phrase = w[i]
         if not known and phrase in X.FUNCTION_WORDS and m[0] == 1:
             # "in", "on", "by" ...: a relation the world cannot check only between two shapes.
@@ -329,6 +337,10 @@ def _operations(c: _Clause) -> None:
     remove = _first(w, _REMOVE_VERBS)
     recolor_verb = next((i for i, x in enumerate(w) if x in X.RECOLOR_VERBS), None)
     for idx, n in enumerate(c.nps):
+        if n.skip:
+            continue
+        if recolor_verb is None and not n.negated:
+            _predicate_color(c, n, c.nps[idx + 1].start if idx + 1 < len(c.nps) else len(w))
         if n.negated:
             for g in n.groups(0):
                 c.add(n.start, Intent("absent", group=g, clause=c.index))
@@ -355,11 +367,11 @@ def _operations(c: _Clause) -> None:
                     and c.nps[idx + 1].start == n.end + 1:
                 # "turn the triangle into a square": the world has no shape change.
                 nxt_np = c.nps[idx + 1]
-                c.mark(n.end, nxt_np.end, UNREAD)
-                nxt_np.used = True
+                for k in range(n.start, nxt_np.end):
+                    c.status[k] = UNREAD
+                nxt_np.skip = True
                 c.unread_refs.append(n.group())
-                c.found = [(p, i) for p, i in c.found if not (p == nxt_np.start and i.op == "draw")]
-                n.used = True
+                continue
             elif not n.related:
                 c.refs.append(n)
         if n.used or n.det == "the":
@@ -368,6 +380,20 @@ def _operations(c: _Clause) -> None:
                 c.status[k] = UNREAD
             for k in n.ignorable:
                 c.status[k] = IGNORED
+
+
+def _predicate_color(c: _Clause, n: NP, nxt: int) -> bool:
+    """"the circles are red": the colour is an attribute of the phrase (no recolour verb)."""
+    w = c.words
+    j = n.end
+    if j + 1 >= min(nxt, len(w)) + 1 or w[j] not in X.COPULAS:
+        return False
+    col = L.COLOR_LOOKUP.get(w[j + 1]) if j + 1 < len(w) else None
+    if col is None or (j + 2 < len(w) and w[j + 2] not in (",", "and", ":")) or (n.colors and n.colors != [col]):
+        return False
+    n.colors = [col]
+    c.mark(j, j + 2, USED)
+    return True
 
 
 def _new_color(w: list[str], a: int, b: int) -> tuple[str, int, int] | None:
@@ -427,10 +453,13 @@ def _read(text: str, introduce: bool, present: tuple[tuple[str, str, str], ...])
     tokens = _expand(tokenize(text))
     runs = _split(tokens)
     cls: list[_Clause] = []
+    prev: NP | None = None
     for index, run in enumerate(runs):
         c = _Clause([t[0] for t in run], index)
         _settings(c)
         c.nps = chunk(c.words, c.status)
+        c.prev = prev
+        prev = c.nps[-1] if c.nps else prev
         _relations(c)
         _operations(c)
         if not c.found and PRESERVE_RE.search(" ".join(c.original)):

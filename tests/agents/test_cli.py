@@ -50,6 +50,21 @@ def test_generate_writes_strip_and_log(tmp_path, capsys):
     assert log["prompt"].startswith("Draw two red circles") and log["steps"] >= 1
 
 
+def test_generate_says_what_it_did_not_understand(tmp_path, capsys):
+    prompt = "Draw a red star next to a blue circle, in the ocean."
+    assert main(["generate", prompt, "--agent", "oracle", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert 'not understood (no check): "next to"; "in the ocean"' in out
+    score_line = next(line for line in out.splitlines() if line.startswith("critic score"))
+    assert "on what was understood" in score_line and "2 phrases not understood" in score_line
+    log = json.loads((tmp_path / "steps.json").read_text())
+    assert log["not_understood"] == ["next to", "in the ocean"] and 0 < log["coverage"] < 1
+    # A prompt read in full says nothing of the kind.
+    assert main(["generate", "Draw a red star left of a blue circle.", "--agent", "oracle", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "not understood" not in out and "critic score" in out
+
+
 def test_generate_rejects_an_empty_prompt(tmp_path):
     assert main(["generate", "   ", "--out", str(tmp_path)]) == 2
 
