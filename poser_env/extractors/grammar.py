@@ -175,23 +175,26 @@ class GrammarExtractor:
         objects = source_objects(source)
         editing = bool(objects)
         reading = read(text, present=objects)
+        original = text
         if reading.introduced:
             # A definite phrase that introduces its object ("The red star sits above the
-            # square.") is rewritten with an article, so that each command's text says to draw
-            # it on its own (an expert reads "the" as a reference).
+            # square.") is rewritten with an article in the command texts, so that each says
+            # to draw it on its own (an expert reads "the" as a reference). The checks come from
+            # the reading of the user's own words.
             text = _rewrite(text, reading.introduced)
-            reading = read(text, present=objects)
         spans = clause_spans(text)
+        if len(spans) != len(clause_spans(original)):  # never expected: keep the user's text
+            text, spans = original, clause_spans(original)
         by_clause: list[list[Intent]] = [[] for _ in spans]
         for intent in reading.intents:
             if 0 <= intent.clause < len(by_clause):
                 by_clause[intent.clause].append(intent)
-        starts = [a for a, _ in spans]
+        starts = [a for a, _ in clause_spans(original)]
         unread_by_clause: list[list[str]] = [[] for _ in spans]
         for a, b in reading.unread:
             k = max(bisect_right(starts, a) - 1, 0)
             if k < len(unread_by_clause):
-                unread_by_clause[k].append(text[a:b])
+                unread_by_clause[k].append(original[a:b])
 
         pieces: list[tuple[str, str, list[Check], list[str]]] = []  # (text, kind, checks, not understood)
         touched: list[ObjectGroup] = list(reading.unread_refs)
@@ -232,7 +235,7 @@ class GrammarExtractor:
             pieces.append((_sentence(text), "edit", [], []))
         elif not pieces:  # punctuation soup, or nothing that asks for work
             pieces.append((_sentence(text) or text, "edit" if editing else "generate", [_text_check(text)],
-                           [text[a:b] for a, b in reading.unread]))
+                           [original[a:b] for a, b in reading.unread]))
         if editing and (not unread or said_preserve):
             keep = [preserve_check(o) for o in objects if not any(g.matches(o) for g in touched)]
             first = pieces[0]

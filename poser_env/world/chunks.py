@@ -52,7 +52,7 @@ def match(words: list[str], i: int, tab: Table) -> tuple[int, object] | None:
 
 _DETERMINERS = table({**L.COUNT_LOOKUP, **X.QUANTIFIERS, **{q: "vague" for q in X.VAGUE_QUANTIFIERS},
                       "the": "the", "any": "the", "this": "the", "that": "the", "these": "the", "those": "the",
-                      "another": 1})
+                      "both": "the", "both the": "the", "all the": "the", "all": "the", "another": 1})
 _SIZES = table(X.SIZE_LOOKUP)
 _COLORS = table(L.COLOR_LOOKUP)
 _SHAPES = table(L.SHAPE_LOOKUP)
@@ -66,8 +66,9 @@ _KNOWN = frozenset(
     | {"move", "shift", "then", "no", "not", "without", "background", "backdrop", "style"}
     | {w for p in X.UNEXPRESSIBLE_RELATIONS for w in p.split()}
 )
-_ITEM_DETS = table({"one": True, "the other": True, "another": True, "the second": True, "the third": True,
-                    "the last": True, "the others": True, "a": True, "an": True})
+_ITEM_DETS = table({"one": 1, "the other": 1, "another": 1, "the second": 1, "the third": 1, "the last": 1,
+                    "a": 1, "an": 1, **{w: n for w, n in L.NUMBER_WORDS.items() if n >= 2},
+                    **{f"the other {w}": n for w, n in L.NUMBER_WORDS.items() if n >= 2}})
 MASK = "\x00"
 
 
@@ -91,6 +92,7 @@ class NP:
     related: bool = False
     ref_count: int = 1  # "the two red circles": the number a definite phrase names
     skip: bool = False  # part of a construction not understood ("into a square")
+    anchor: bool = False  # the object of a relation the world cannot check ("next to the circle")
 
     @property
     def count(self) -> int:
@@ -234,8 +236,8 @@ def _distributive_tail(words: list[str], np_: NP) -> None:
             if mh[1] != np_.shape:
                 break
             k += mh[0]
-        parts[str(mc[1])] = parts.get(str(mc[1]), 0) + 1
-        total += 1
+        parts[str(mc[1])] = parts.get(str(mc[1]), 0) + int(m[1])  # type: ignore[call-overload]
+        total += int(m[1])  # type: ignore[call-overload]
         j = k
         if j < n and words[j] in (",", "and"):
             j += 1

@@ -67,6 +67,9 @@ _CLEAN_WORDS = frozenset(
      "grain", "grainy", "clean", "crisp", "denoise", "denoised", "declutter"}
 )
 _REMOVE_VERBS = table({**{v: True for v in L.EDIT_VERBS["remove"]}, **{v: True for v in X.EXTRA_REMOVE_VERBS}})
+#: Words that end a removal's reach: another operation's verb, or an exception.
+_SCOPE_ENDS = frozenset(X.RECOLOR_VERBS | {"add", "put", "place", "insert", "draw", "move", "shift", "keep", "keeping",
+                                           "but", "except", "leave", "leaving", "then", "give", "set", "use"})
 _MOVE_VERBS = frozenset({"move", "shift", "reposition", "relocate", "drag", "slide", "moved", "shifted"})
 _NEGATIONS = frozenset({"without", "minus"})
 _CONNECTORS = table(
@@ -205,8 +208,8 @@ class _Clause:
         self.found.append((pos, intent))
 
 
-def _first(words: list[str], tab, ok=lambda i, n: True) -> tuple[int, int, object] | None:
-    for i in range(len(words)):
+def _first(words: list[str], tab, ok=lambda i, n: True, start: int = 0) -> tuple[int, int, object] | None:
+    for i in range(start, len(words)):
         m = match(words, i, tab)
         if m is not None and ok(i, m[0]):
             return i, m[0], m[1]
@@ -245,10 +248,13 @@ def _settings(c: _Clause) -> None:
     if hit is not None:
         i, n, value = hit
         c.add(i, Intent("style", style=str(value), clause=c.index))
-        c.mask(i, i + n)
-        for k in (i - 1, i + n):
-            if 0 <= k < len(w) and w[k] in ("style", "styled"):
-                c.mark(k, k + 1, USED)
+        while hit is not None and hit[2] == value:  # "8-bit pixel art": one style, said twice
+            i, n, _ = hit
+            c.mask(i, i + n)
+            for k in (i - 1, i + n):
+                if 0 <= k < len(w) and w[k] in ("style", "styled"):
+                    c.mark(k, k + 1, USED)
+            hit = _first(w, _STYLES, style_ok, i + n)
     clean = [i for i, x in enumerate(w) if x in _CLEAN_WORDS]
     if clean:
         c.add(clean[0], Intent("clean", clause=c.index))
@@ -290,10 +296,13 @@ def _relations(c: _Clause) -> None:
             k = bisect_left(ends, i + 1) - 1
             if b is not None and k >= 0 and all(x in X.FUNCTION_WORDS for x in w[nps[k].end : i]):
                 c.mark(i, end, UNREAD)
+                b.anchor = True
             i = end
             continue
         if not known or b is None or b.negated:
             c.mark(i, end, UNREAD)
+            if b is not None:
+                b.anchor = True  # named as a place, not changed
             i = end
             continue
         others = [b]
@@ -309,6 +318,8 @@ def _relations(c: _Clause) -> None:
         a = after if after is not None else (nps[k] if k >= 0 and not nps[k].negated else None)
         if a is None or not a.single or not all(o.single for o in others):
             c.mark(i, end, UNREAD)
+            for o in others:
+                o.anchor = True
             i = end
             continue
         op = "move" if move_at is not None and move_at < a.start and a.det == "the" else "relate"
@@ -335,17 +346,18 @@ def _operations(c: _Clause) -> None:
     """Per chunk: absent, remove, draw, recolor, or a reference (stage 6)."""
     w = c.words
     remove = _first(w, _REMOVE_VERBS)
+    remove_end = len(w)
+    if remove is not None:  # a removal reaches up to the next verb ("remove X and paint Y red")
+        remove_end = next((k for k in range(remove[0] + remove[1], len(w)) if w[k] in _SCOPE_ENDS), len(w))
     recolor_verb = next((i for i, x in enumerate(w) if x in X.RECOLOR_VERBS), None)
     for idx, n in enumerate(c.nps):
         if n.skip:
             continue
-        if recolor_verb is None and not n.negated:
-            _predicate_color(c, n, c.nps[idx + 1].start if idx + 1 < len(c.nps) else len(w))
         if n.negated:
             for g in n.groups(0):
                 c.add(n.start, Intent("absent", group=g, clause=c.index))
             n.used = True
-        elif remove is not None and remove[0] < n.start:
+        elif remove is not None and remove[0] < n.start < remove_end:
             for g in n.groups():
                 c.add(n.start, Intent("remove", group=g, clause=c.index))
             c.mark(remove[0], remove[0] + remove[1], USED)
@@ -460,10 +472,17 @@ def _read(text: str, introduce: bool, present: tuple[tuple[str, str, str], ...])
         c.nps = chunk(c.words, c.status)
         c.prev = prev
         prev = c.nps[-1] if c.nps else prev
+        if not any(x in X.RECOLOR_VERBS for x in c.words):
+            for k, n in enumerate(c.nps):
+                if not n.negated:
+                    _predicate_color(c, n, c.nps[k + 1].start if k + 1 < len(c.nps) else len(c.words))
         _relations(c)
         _operations(c)
         if not c.found and PRESERVE_RE.search(" ".join(c.original)):
             c.mark(0, len(c.words), USED)
+        if any(_final(word, x) == UNREAD for word, x in zip(c.original, c.status)):
+            # a clause partly not understood might change what it names
+            c.unread_refs += [n.group() for n in c.refs if not n.anchor]
         cls.append(c)
 
     introduced: list[tuple[int, int, str]] = []
@@ -502,13 +521,18 @@ def _read(text: str, introduce: bool, present: tuple[tuple[str, str, str], ...])
         c.found.sort(key=lambda p: p[0])
         intents += [i for _, i in c.found]
         for (word, a, b), s in zip(run, c.status):
-            if s is None:
-                s = IGNORED if (word in X.FUNCTION_WORDS or word in X.INTENSIFIERS or not word[0].isalnum()) else UNREAD
-            status.append((a, b, s, word, c.index))
+            status.append((a, b, _final(word, s), word, c.index))
     used = sum(1 for s in status if s[2] == USED and s[3][0].isalnum())
     unread = sum(1 for s in status if s[2] == UNREAD)
     return Reading(tuple(intents), tuple(_spans(status)), used, unread, tuple(sorted(introduced)),
                    tuple(g for c in cls for g in c.unread_refs))
+
+
+def _final(word: str, status: int | None) -> int:
+    """A word's status once the clause is read: unmarked words are ignorable or not understood."""
+    if status is not None:
+        return status
+    return IGNORED if (word in X.FUNCTION_WORDS or word in X.INTENSIFIERS or not word[:1].isalnum()) else UNREAD
 
 
 def _np_at(c: _Clause, intent: Intent, subject: bool) -> NP | None:
