@@ -75,3 +75,33 @@ def coverage(prompt: str, spans: Sequence[str]) -> float:
         return 1.0 if not spans else 0.0
     missed = sum(content_words(s) for s in spans)
     return max(0.0, min(1.0, 1.0 - missed / total))
+
+
+def unmentioned(prompt: str, commands: Sequence[Command]) -> list[str]:
+    """Spans of ``prompt`` whose content words no command text or check question mentions.
+
+    For extractors whose reading cannot be traced word by word (a chat model's answer): a
+    content word that appears nowhere in the answer (compared without case and a plural "s")
+    was dropped, and a run of such words is reported as not understood. A word the answer
+    restates differently (a synonym) is reported too: the report errs on the side of saying.
+    """
+    from poser_env.world import lexicon
+    from poser_env.world.parse import tokenize
+
+    def stem(w: str) -> str:
+        return w[:-2] if w.endswith("es") and len(w) > 4 else (w[:-1] if w.endswith("s") and len(w) > 3 else w)
+
+    said = {stem(w) for c in commands for t in (c.text, *(ch.question for ch in c.checks)) for w, _, _ in tokenize(t)}
+    out: list[str] = []
+    run: tuple[int, int] | None = None
+    for w, a, b in tokenize(prompt):
+        content = w[:1].isalnum() and w not in lexicon.FUNCTION_WORDS and w not in lexicon.INTENSIFIERS
+        if content and stem(w) not in said:
+            run = (run[0], b) if run is not None else (a, b)
+        elif content or not w[:1].isalnum():
+            if run is not None:
+                out.append(prompt[run[0] : run[1]])
+            run = None
+    if run is not None:
+        out.append(prompt[run[0] : run[1]])
+    return out

@@ -284,3 +284,13 @@ def test_introduced_definites_get_an_article_in_the_command_text():
     (cmd,) = EXT.extract("The yellow square rests on top of the purple hexagon.")
     assert cmd.text == "A yellow square rests on top of a purple hexagon." and cmd.kind == "generate"
     assert {c.spec["kind"] for c in cmd.checks} == {"exists", "relation"} and not cmd.not_understood
+
+
+def test_unmentioned_content_is_reported_for_answers_that_cannot_be_traced():
+    from poser_env.extractors.base import coverage, not_understood, unmentioned
+
+    cmds = [Command("Draw two red apples.", "generate", (Check("Are there exactly two apples?", "count", {}),))]
+    assert unmentioned("Draw two red apples on a wooden table, at sunset.", cmds) == ["wooden table", "sunset"]
+    assert unmentioned("Draw two red apples.", cmds) == []
+    assert not_understood([Command("x", "edit", (), ("a", "b")), Command("y", "edit", (), ("b", "c"))]) == ["a", "b", "c"]
+    assert coverage("a red star near a tree", ["near a tree"]) == 0.5 and coverage("the", []) == 1.0
