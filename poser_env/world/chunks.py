@@ -66,6 +66,8 @@ _KNOWN = frozenset(
     | {"move", "shift", "then", "no", "not", "without", "background", "backdrop", "style"}
     | {w for p in X.UNEXPRESSIBLE_RELATIONS for w in p.split()}
 )
+#: Background colour words that name no object colour ("a gray circle": reported, the circle kept).
+_BACKGROUND_ONLY = frozenset(w for p in L.BACKGROUND_LOOKUP for w in p.split() if w not in L.COLOR_LOOKUP) - {"sky"}
 _ITEM_DETS = table({"one": 1, "the other": 1, "another": 1, "the second": 1, "the third": 1, "the last": 1,
                     "a": 1, "an": 1, **{w: n for w, n in L.NUMBER_WORDS.items() if n >= 2},
                     **{f"the other {w}": n for w, n in L.NUMBER_WORDS.items() if n >= 2}})
@@ -188,7 +190,7 @@ def _noun_phrase(words: list[str], i: int) -> tuple[NP | None, int]:
                 j += 2
                 continue
         if (det != "bare" or colors or size) and unknown_run < 3 and w[:1].isalpha() and w not in X.FUNCTION_WORDS \
-                and w not in _KNOWN:
+                and (w not in _KNOWN or w in _BACKGROUND_ONLY):
             unread.append(j)
             unknown_run += 1
             j += 1
