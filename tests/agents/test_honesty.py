@@ -2,7 +2,13 @@
 reports full success, the evaluator finds a constraint unmet and nothing was reported as not
 understood (a sample per file; the full sweep is ``python -m poser_agents.evaluation.honesty``)."""
 
-from poser_agents.evaluation.honesty import format_table, is_silent_success, main, silent_successes, task_files
+from poser_agents.evaluation.honesty import (
+    format_table,
+    is_silent_success,
+    main,
+    silent_successes,
+    task_files,
+)
 
 
 def test_no_silent_success_on_a_sample_of_every_file():

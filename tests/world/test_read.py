@@ -211,7 +211,8 @@ def test_never_raises(text):
 def test_work_grows_linearly_with_length(monkeypatch):
     """Counted, not timed: the table look-ups (the parser's unit of work) for a text 8 times
     longer are at most about 8 times as many."""
-    from poser_env.world import chunks, parse as parse_module
+    from poser_env.world import chunks, clause_read
+    from poser_env.world import parse as parse_module
 
     calls = [0]
     real = chunks.match
@@ -222,6 +223,7 @@ def test_work_grows_linearly_with_length(monkeypatch):
 
     monkeypatch.setattr(chunks, "match", counting)
     monkeypatch.setattr(parse_module, "match", counting)
+    monkeypatch.setattr(clause_read, "match", counting)
     base = ("Below the circle there is a small red square next to a wooden bench, and two stars, one green and the "
             "other purple; red, green and blue squares above the large heart. ")
     work = []
