@@ -135,6 +135,7 @@ def relations(c: Clause) -> None:
         return
     starts = {n.start: n for n in nps}
     ends = [n.end for n in nps]
+    first = [n.start for n in nps]
     move_at = next((i for i, x in enumerate(w) if x in _MOVE_VERBS), None)
     i = 0
     while i < len(w):
@@ -180,7 +181,12 @@ def relations(c: Clause) -> None:
             j = b2.end
         fronted = i == 0 or w[i - 1] in (",", "and", ":")
         k = bisect_left(ends, i + 1) - 1
-        after = next((n for n in nps if n.start >= others[-1].end and not n.negated), None) if fronted or k < 0 else None
+        after = None
+        if fronted or k < 0:  # the first chunk after the (last) object: bisect, not a scan
+            for n in nps[bisect_left(first, others[-1].end):]:
+                if not n.negated:
+                    after = n
+                    break
         a = after if after is not None else (nps[k] if k >= 0 and not nps[k].negated else None)
         if a is None or not a.single or not all(o.single for o in others):
             c.mark(i, end, UNREAD)

@@ -240,10 +240,15 @@ def _read(text: str, introduce: bool, present: tuple[tuple[str, str, str], ...])
         seen.update((s, col, sz) for sh, co, si in present for s, col, sz in
                     [(sh, a, b) for a in ("*", co) for b in ("*", si)])
         for c, run in zip(cls, runs):
+            definite = {}  # related definite chunks by the group they name
+            for n in c.nps:
+                if n.related and n.det == "the":
+                    definite.setdefault(n.group(), n)
             for pos, i in list(c.found):
-                if i.op not in ("relate", "move"):
+                if i.op not in ("relate", "move") or i.group is None or i.other is None:
                     continue
-                for g, np_ in ((i.group, _np_at(c, i, True)), (i.other, _np_at(c, i, False))):
+                for g in (i.group, i.other):
+                    np_ = definite.get(replace(g, count=1))
                     if np_ is not None and np_.det == "the" and g is not None and _key(g) not in seen:
                         c.add(np_.start, Intent("draw", group=replace(g, count=1), clause=c.index))
                         seen.update(_projections(g))
@@ -254,8 +259,8 @@ def _read(text: str, introduce: bool, present: tuple[tuple[str, str, str], ...])
                     c.add(np_.start, Intent("draw", group=g, clause=c.index))
                     seen.update(_projections(g))
                     introduced.append(_article(run, np_))
-            moved = {id(i) for _, i in c.found if i.op == "move" and i.group is not None and
-                     any(x.op == "draw" and x.group == replace(i.group, count=1) for _, x in c.found)}
+            drawn = {x.group for _, x in c.found if x.op == "draw"}
+            moved = {id(i) for _, i in c.found if i.op == "move" and i.group is not None and replace(i.group, count=1) in drawn}
             c.found = [(p, replace(i, op="relate") if id(i) in moved else i) for p, i in c.found]
 
     intents: list[Intent] = []
@@ -269,14 +274,6 @@ def _read(text: str, introduce: bool, present: tuple[tuple[str, str, str], ...])
     unread = sum(1 for s in status if s[2] == UNREAD)
     return Reading(tuple(intents), tuple(_spans(status)), used, unread, tuple(sorted(introduced)),
                    tuple(g for c in cls for g in c.unread_refs))
-
-
-def _np_at(c: Clause, intent: Intent, subject: bool) -> NP | None:
-    g = intent.group if subject else intent.other
-    for n in c.nps:
-        if n.related and n.det == "the" and g is not None and n.group() == replace(g, count=1):
-            return n
-    return None
 
 
 def _article(run: list[Tok], n: NP) -> tuple[int, int, str]:
