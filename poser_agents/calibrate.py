@@ -23,13 +23,14 @@ def baseline_names(env: gym.Env) -> list[str]:
 
 def calibrate(env_id: str = "ImagePoser-v0", split: str = "test", episodes: int = 300, seed: int = 0,
               baselines: list[str] | None = None, verbose: bool = True, heldout: bool = False,
-              **env_kwargs: Any) -> dict[str, Any]:
-    """Every baseline on ``episodes`` tasks of a split, or on the hand-written held-out prompts."""
+              tasks_file: str | None = None, **env_kwargs: Any) -> dict[str, Any]:
+    """Every baseline on ``episodes`` tasks of a split, on the hand-written held-out prompts, or
+    on a task file of the user's (suite line format)."""
     import poser_env  # noqa: F401  (registers the ids)
-    from poser_env.world.suites import load_heldout
+    from poser_env.world.suites import load_heldout, load_tasks
 
     env = gym.make(env_id, split=split, **env_kwargs)
-    tasks = load_heldout() if heldout else pick_tasks(env, episodes)
+    tasks = load_tasks(tasks_file) if tasks_file else (load_heldout() if heldout else pick_tasks(env, episodes))
     results: dict[str, Any] = {}
     for name in baselines or baseline_names(env):
         t0 = time.perf_counter()
@@ -40,7 +41,8 @@ def calibrate(env_id: str = "ImagePoser-v0", split: str = "test", episodes: int 
             r = results[name]
             print(f"  {name:<22} alignment {r['alignment']:.3f}  accuracy {r['accuracy']:.3f}  cost {r['cost']:.2f}  ({r['seconds']:.0f} s)", file=sys.stderr, flush=True)
     env.close()
-    return {"env": env_id, "split": "heldout" if heldout else split, "episodes": len(tasks), "seed": seed, "baselines": results}
+    where = f"tasks:{tasks_file}" if tasks_file else ("heldout" if heldout else split)
+    return {"env": env_id, "split": where, "episodes": len(tasks), "seed": seed, "baselines": results}
 
 
 def format_table(result: dict[str, Any]) -> str:

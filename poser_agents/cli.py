@@ -85,7 +85,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from poser_agents.calibrate import calibrate, format_table
 
     result = calibrate(env_id=args.env, split=args.split, episodes=args.episodes, seed=args.seed,
-                       baselines=args.baselines.split(",") if args.baselines else None, heldout=args.heldout)
+                       baselines=args.baselines.split(",") if args.baselines else None, heldout=args.heldout,
+                       tasks_file=args.tasks)
     print(format_table(result))
     if args.out:
         _write_json(args.out, result)
@@ -169,6 +170,9 @@ def _generate(args: argparse.Namespace) -> int:
     print("Commands:")
     for c in info["commands"]:
         print(f"  [{c['kind']}] {c['text']}")
+    unread = info.get("not_understood", [])
+    if unread:
+        print("not understood (no check): " + "; ".join(f'"{s}"' for s in unread))
     done = False
     while not done:
         action, _ = agent.predict(obs, deterministic=True)
@@ -184,9 +188,21 @@ def _generate(args: argparse.Namespace) -> int:
 
     Image.fromarray(env.unwrapped.render_canvas()).save(out / "final.png")
     (out / "steps.json").write_text(json.dumps({"prompt": args.prompt, "commands": info["commands"], **summary}, indent=2, default=str) + "\n")
-    print(f"critic score {summary['critic_score']:.2f}, cost {summary['cost']:.1f}, {summary['steps']} steps")
+    print(f"{critic_line(summary)}, cost {summary['cost']:.1f}, {summary['steps']} steps")
     print(f"wrote {strip}, {out / 'final.png'} and {out / 'steps.json'}")
     return 0
+
+
+def critic_line(summary: dict) -> str:
+    """ "critic score 0.83", or, when part of the prompt was not understood, a line that says the
+    score speaks only for the rest (never a bare 1.00 on a prompt with unread content)."""
+    unread = summary.get("not_understood") or []
+    line = f"critic score {summary['critic_score']:.2f}"
+    if unread:
+        n = len(unread)
+        line += (f" on what was understood (coverage {summary.get('coverage', 0.0):.2f}; {n} phrase{'s' if n != 1 else ''}"
+                 f" not understood: " + "; ".join(f'"{s}"' for s in unread) + ")")
+    return line
 
 
 def cmd_train_dqn(args: argparse.Namespace) -> int:
@@ -224,9 +240,10 @@ def _eval(args: argparse.Namespace) -> int:
     import poser_env  # noqa: F401
     from poser_agents.evaluation import evaluate
     from poser_agents.evaluation.report import write_report
-    from poser_env.world.suites import load_heldout
+    from poser_env.world.suites import load_heldout, load_tasks
 
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    tasks = load_tasks(args.tasks) if args.tasks else (load_heldout() if args.heldout else None)
     env_kwargs = {"text_encoder": args.text_encoder}
     if Path(args.agent).exists():  # a saved agent knows the env it was trained on
         from poser_agents.dqn.agent import DQNAgent
@@ -260,17 +277,21 @@ def _eval(args: argparse.Namespace) -> int:
             print(f"poser eval: error: {e}", file=sys.stderr)
             return 2
         result = evaluate_on_ray(args.agent, args.env, split=args.split, episodes=args.episodes, seeds=seeds, env_kwargs=env_kwargs,
-                                 name=args.agent, tasks=load_heldout() if args.heldout else None, verbose=not args.json,
+                                 name=args.agent, tasks=tasks, verbose=not args.json,
                                  address=args.address, allow_entry_points=args.allow_entry_points)
     else:
         env = gym.make(args.env, split=args.split, **env_kwargs)
         result = evaluate(lambda e, seed=0: load_agent(args.agent, e, seed=seed, allow_entry_points=args.allow_entry_points), env, episodes=args.episodes, seeds=seeds,
-                          name=args.agent, tasks=load_heldout() if args.heldout else None, verbose=not args.json,
+                          name=args.agent, tasks=tasks, verbose=not args.json,
                           trace=bool(args.out))
     overall = result.overall
     for key in ("alignment", "accuracy", "fidelity", "cost", "steps"):
         m = overall[key]
         print(f"{key:<10} {m['mean']:.3f}  [{m['ci_low']:.3f}, {m['ci_high']:.3f}]  n={m['n']}")
+    unread = [r for r in result.records if r.get("not_understood")]
+    if unread:  # the figures speak for what the extractor understood
+        print(f"{len(unread)} of {len(result.records)} episodes had prompt content not understood (mean coverage "
+              f"{sum(r['coverage'] for r in result.records) / len(result.records):.3f}); the figures judge the rest")
     if args.out:
         paths = write_report({result.agent: result}, args.out)
         from poser_agents.report import write_html_report
@@ -280,7 +301,8 @@ def _eval(args: argparse.Namespace) -> int:
     if args.json:
         out = {k: overall[k] for k in ("alignment", "accuracy", "fidelity", "cost", "steps") if k in overall}
         out["agent"] = args.agent
-        out["split"] = "heldout" if args.heldout else args.split
+        out["split"] = f"tasks:{args.tasks}" if args.tasks else ("heldout" if args.heldout else args.split)
+        out["with_unread"] = len(unread)
         out["episodes"] = len(result.records)
         print(json.dumps(out, sort_keys=True))
     return 0
@@ -292,6 +314,59 @@ def cmd_report(args: argparse.Namespace) -> int:
     index = write_html_report(args.run_dir, out=args.out)
     print(f"wrote {index} ({folder_size(index.parent) / 1e6:.1f} MB); open it in a browser, no server needed")
     return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    """The grammar extractor on its own: commands, checks, and what it did not understand."""
+    from poser_env.extractors.base import coverage, not_understood
+    from poser_env.extractors.grammar import GrammarExtractor
+
+    if not args.prompt.strip():
+        print("poser extract: error: the prompt is empty; give the text to read", file=sys.stderr)
+        return 2
+    source = _read_source(args.source) if args.source else None
+    commands = GrammarExtractor().extract(args.prompt, source=source)
+    unread = not_understood(commands)
+    result = {"prompt": args.prompt, "commands": [c.to_dict() for c in commands], "not_understood": unread,
+              "coverage": round(coverage(args.prompt, unread), 4)}
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+        return 0
+    for c in commands:
+        print(f"[{c.kind}] {c.text}")
+        for ch in c.checks:
+            print(f"    {ch.category:<10} {ch.question}")
+    print("not understood (no check): " + ("; ".join(f'"{s}"' for s in unread) if unread else "nothing"))
+    print(f"coverage {result['coverage']:.2f}")
+    return 0
+
+
+def _read_source(path: str):
+    """A source image to edit: a PNG/JPEG file, or a scene as JSON (the suite line's ``source``)."""
+    import numpy as np
+
+    from poser_env.types import Canvas
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"source file {p} not found; give an image (PNG, JPEG) or a scene JSON file")
+    if p.suffix.lower() == ".json":
+        from poser_env.world.render import render
+        from poser_env.world.scene import Scene, SceneError
+        from poser_env.world.vocab import VocabularyError
+
+        try:
+            scene = Scene.from_dict(json.loads(p.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, TypeError, KeyError, ValueError, SceneError, VocabularyError) as e:
+            raise ValueError(f"{p}: not a scene JSON ({e}); see the 'source' key in docs/suites.md") from e
+        return Canvas(image=render(scene))
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(p) as im:
+            return Canvas(image=np.asarray(im.convert("RGB")))
+    except (UnidentifiedImageError, OSError) as e:
+        raise ValueError(f"{p}: not an image PIL can read ({e})") from e
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -331,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--episodes", type=_positive_int, default=300, help="tasks, spread evenly over the split (default 300)")
     cal.add_argument("--seed", type=int, default=0)
     cal.add_argument("--heldout", action="store_true", help="run on the hand-written held-out prompts instead of the split")
+    cal.add_argument("--tasks", default=None, help="run on a task file of yours (JSONL, the suite line format of docs/suites.md)")
     cal.add_argument("--baselines", default=None, help="comma-separated subset, e.g. random,heuristic,single:layout-t2i")
     cal.add_argument("--out", default=None, help="also write the full result as JSON to this file")
     cal.add_argument("--json", action="store_true", help="print one JSON object as the last line")
@@ -399,6 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--env", default="ImagePoser-v0")
     ev.add_argument("--split", default="test", choices=["train", "val", "test"])
     ev.add_argument("--heldout", action="store_true", help="evaluate on the hand-written held-out prompts")
+    ev.add_argument("--tasks", default=None, help="evaluate on a task file of yours (JSONL, the suite line format of docs/suites.md)")
     ev.add_argument("--episodes", type=_positive_int, default=100, help="tasks per seed (default 100)")
     ev.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     ev.add_argument("--text-encoder", default="hash", help="text encoder of the env (a saved agent's own wins)")
@@ -429,6 +506,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("run_dir", help="a folder written by poser eval --out or poser demo")
     rep.add_argument("--out", default=None, help="report folder (default RUN_DIR/report)")
     rep.set_defaults(func=cmd_report)
+    ext = sub.add_parser("extract", help="read a prompt: the commands, their checks and what was not understood")
+    ext.add_argument("prompt", help="the prompt to read")
+    ext.add_argument("--source", default=None, help="the image to edit: a PNG/JPEG file or a scene JSON file")
+    ext.add_argument("--json", action="store_true", help="print one JSON object")
+    ext.set_defaults(func=cmd_extract)
 
     demo = sub.add_parser("demo", help="the main job: run the synthetic world end to end and write a report")
     demo.add_argument("--out", default="runs/demo", help="output folder (default runs/demo), locked while writing")

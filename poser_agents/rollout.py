@@ -69,6 +69,8 @@ def aggregate(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "cost": float(np.mean([r["cost"] for r in rows])),
             "steps": float(np.mean([r["steps"] for r in rows])),
             "return": float(np.mean([r["return"] for r in rows])),
+            "coverage": float(np.mean([r.get("coverage", 1.0) for r in rows])),
+            "with_unread": int(sum(bool(r.get("not_understood")) for r in rows)),
             "episodes": len(rows),
         }
 

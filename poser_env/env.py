@@ -12,7 +12,7 @@ from poser_env.config import SUITE_MIXES, EnvConfig
 from poser_env.encoders.text import make_text_encoder
 from poser_env.episode import Episode, as_action, build_registry, critic_answer, unique_checks
 from poser_env.experts.base import ExpertOutputError, validate_output, with_feedback
-from poser_env.extractors.base import require_prompt
+from poser_env.extractors.base import coverage, not_understood, require_prompt
 from poser_env.observation import ObservationEncoder, ObservationInput
 from poser_env.registry import build
 from poser_env.types import Canvas, Check, Command, Task, Verdict
@@ -88,9 +88,13 @@ class ImagePoserEnv(gym.Env):
 
     Keys of every info dict (reset and step): ``task_id``, ``prompt``, ``commands``, ``command_index``,
     ``command``, ``attempts``, ``step``, ``expert``, ``expert_index``, ``cost``, ``verdict``,
-    ``feedback``, ``action_mask``. After an expert call: ``acted_on``, ``acted_kind``,
+    ``feedback``, ``action_mask``, ``not_understood``, ``coverage``. After an expert call: ``acted_on``, ``acted_kind``,
     ``command_passed``; when the expert failed: ``error``. After a masked action:
     ``invalid_action``. The episode's last: ``episode_summary``.
+
+    ``not_understood`` lists the prompt's spans the extractor turned into no check and ``coverage``
+    is the share of the prompt's content words outside them (the summary carries both): the
+    critic's score speaks only for what was understood.
 
     ## Arguments
 
@@ -200,6 +204,7 @@ class ImagePoserEnv(gym.Env):
             raise RuntimeError(f"the extractor returned no command for prompt {task.prompt!r}")
         checks = unique_checks([c for cmd in commands for c in cmd.checks])
         verdict = self._critique(canvas, checks, commands)
+        unread = not_understood(commands)
         self._ep = Episode(
             task=task,
             commands=commands,
@@ -208,6 +213,8 @@ class ImagePoserEnv(gym.Env):
             canvas=canvas,
             verdict=verdict,
             potential=verdict.score,
+            not_understood=unread,
+            coverage=coverage(task.prompt, unread),
         )
         return self._observation(), self._info(expert="", cost=0.0)
 
@@ -429,6 +436,8 @@ class ImagePoserEnv(gym.Env):
             "suite": ep.task.suite,
             "evaluator": metrics,
             "critic_score": ep.verdict.score,
+            "not_understood": list(ep.not_understood),
+            "coverage": ep.coverage,
             "commands_passed": len(ep.accepted),
             "commands_failed": len(ep.failed) + len(ep.queue),
             "n_commands": len(ep.commands),
@@ -484,6 +493,8 @@ class ImagePoserEnv(gym.Env):
             "verdict": ep.verdict.to_dict(),
             "feedback": ep.verdict.subset(self._checks_so_far(current)).feedback if current is not None else ep.verdict.feedback,
             "action_mask": self.action_mask(),
+            "not_understood": list(ep.not_understood),
+            "coverage": ep.coverage,
         }
         info.update(extra)
         return info

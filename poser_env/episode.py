@@ -37,6 +37,8 @@ class Episode:
     tried: set[int] = field(default_factory=set)
     log: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] | None = None  # set when the episode ends
+    not_understood: list[str] = field(default_factory=list)  # prompt spans no check speaks for
+    coverage: float = 1.0  # share of the prompt's content words outside those spans
 
 
 def build_registry(experts: Any) -> ExpertRegistry:

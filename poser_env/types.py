@@ -114,19 +114,28 @@ COMMAND_KINDS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Command:
-    """One instruction from the extractor, with the checks that say it was carried out."""
+    """One instruction from the extractor, with the checks that say it was carried out.
+
+    ``not_understood``: the spans of the prompt, in the part this command comes from, that the
+    extractor could not turn into any check (reported to the user; never silently dropped).
+    """
 
     text: str
     kind: str
     checks: tuple[Check, ...] = ()
+    not_understood: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in COMMAND_KINDS:
             raise ValueError(f"unknown command kind {self.kind!r}; allowed: {', '.join(COMMAND_KINDS)}")
         object.__setattr__(self, "checks", tuple(self.checks))
+        object.__setattr__(self, "not_understood", tuple(str(s) for s in self.not_understood))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "kind": self.kind, "checks": [c.to_dict() for c in self.checks]}
+        d: dict[str, Any] = {"text": self.text, "kind": self.kind, "checks": [c.to_dict() for c in self.checks]}
+        if self.not_understood:
+            d["not_understood"] = list(self.not_understood)
+        return d
 
 
 @dataclass

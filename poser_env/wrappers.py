@@ -1,7 +1,8 @@
 """Wrappers: an episode recorder that saves a PNG strip of the steps, and wrapper plumbing.
 
 For people who would rather look than read: one frame per step (the kept canvas), captioned
-with the step, the expert, the command, the reward and the critic's feedback.
+with the step, the expert, the command, the reward and the critic's feedback; the title holds
+the prompt and the spans of it the extractor did not understand (no check speaks for them).
 
 :func:`adopt_time_limit` makes the env truncate (and summarise) at the step where a
 ``TimeLimit`` wrapper around it would cut the episode short.
@@ -90,6 +91,7 @@ class EpisodeRecorder(gym.Wrapper):
         self.frames: list[np.ndarray] = []
         self.captions: list[str] = []
         self.prompt = ""
+        self.not_understood: list[str] = []
         self.episodes = 0
 
     def _frame(self) -> np.ndarray:
@@ -98,6 +100,7 @@ class EpisodeRecorder(gym.Wrapper):
     def reset(self, **kwargs: Any):
         obs, info = self.env.reset(**kwargs)
         self.prompt = info.get("prompt", "")
+        self.not_understood = list(info.get("not_understood", []))
         self.frames = [self._frame()]
         self.captions = [f"start; first command: {info.get('command')}"]
         return obs, info
@@ -115,6 +118,8 @@ class EpisodeRecorder(gym.Wrapper):
 
     def save(self, path: str | Path, metrics: dict[str, Any] | None = None) -> Path:
         title = f"Prompt: {self.prompt}"
+        if self.not_understood:  # no silent success: the strip says what no check speaks for
+            title += "  |  NOT UNDERSTOOD (no check): " + "; ".join(f'"{s}"' for s in self.not_understood)
         if metrics and metrics.get("judged"):
             title += f"  |  evaluator alignment {metrics['alignment']:.2f}, accuracy {metrics['accuracy']:.0f}"
         return save_strip(self.frames, self.captions, path, title=title)

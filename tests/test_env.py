@@ -360,3 +360,23 @@ def test_the_card_and_docs_list_exactly_the_info_keys_of_real_episodes():
     assert "episode" not in seen and "episode_summary" in seen
     assert _card_info_keys() == seen
     assert _docs_info_keys() == seen
+
+
+def test_info_and_summary_report_what_was_not_understood():
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401
+
+    env = gym.make("ImagePoser-v0")
+    _, info = env.reset(seed=0, options={"prompt": "A red star beside a wooden bench."})
+    assert info["not_understood"] == ["beside a wooden bench"] and 0.0 < info["coverage"] < 1.0
+    assert info["commands"][0]["not_understood"] == ["beside a wooden bench"]
+    done = False
+    while not done:
+        _, _, term, trunc, info = env.step(env.unwrapped.action_names.index("counter-t2i"))
+        done = term or trunc
+        assert info["not_understood"] == ["beside a wooden bench"]
+    summary = info["episode_summary"]
+    assert summary["not_understood"] == ["beside a wooden bench"] and summary["coverage"] == info["coverage"]
+    _, info = env.reset(seed=0, options={"prompt": "A red star left of a blue circle."})
+    assert info["not_understood"] == [] and info["coverage"] == 1.0

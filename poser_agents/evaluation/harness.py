@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from pathlib import Path
 import sys
 import time
 from dataclasses import dataclass, field
@@ -151,7 +152,10 @@ def evaluate(
     """Run ``agent`` on ``episodes`` tasks of ``split`` for each seed; summarize with bootstrap CIs.
 
     ``env_id`` may also be an env instance (then ``split`` and ``env_kwargs`` are ignored: the
-    env's own are used). ``tasks`` (e.g. ``load_heldout()``) replaces the split's tasks.
+    env's own are used). ``tasks`` (e.g. ``load_heldout()``, or the path of a task file in the
+    suite line format, read with :func:`~poser_env.world.suites.load_tasks`) replaces the split's
+    tasks. Each record carries the critic's score, the evaluator's alignment, the spans not
+    understood and the coverage.
     ``trace`` keeps every episode step by step with thumbnails (``EvalResult.traces``) for the
     HTML report's viewer; it does not change any episode. Returns an :class:`EvalResult`.
     """
@@ -172,6 +176,10 @@ def evaluate(
 
         tracer = EpisodeTracer()
     try:
+        if isinstance(tasks, (str, Path)):
+            from poser_env.world.suites import load_tasks
+
+            tasks = load_tasks(tasks)
         tasks = list(tasks) if tasks is not None else pick_tasks(env, episodes)
         records: list[dict[str, Any]] = []
         label = name

@@ -12,6 +12,8 @@ Flow of :meth:`LLMExtractor.extract`:
 4. Still no valid answer (garbage, empty text, invalid JSON, a model that fails to load or to
    run): the grammar extractor takes over and a warning names the model and the reason. So a
    malformed answer never crashes an episode; ``last_source`` says which path was taken.
+5. Content words of the prompt that appear in no command text or check question of a valid
+   answer are reported as not understood (on the last command), like the grammar extractor's.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from poser_env.extractors.base import require_prompt
+from poser_env.extractors.base import require_prompt, unmentioned
 from poser_env.types import CHECK_CATEGORIES, COMMAND_KINDS, Canvas, Check, Command
 
 log = logging.getLogger(__name__)
@@ -192,6 +194,9 @@ class LLMExtractor:
                 try:
                     commands = parse_commands(answer)
                     self.last_source = "llm" if attempt == 0 else "llm-repaired"
+                    dropped = unmentioned(text, commands)  # no silent success: what the answer left out
+                    if dropped:
+                        commands[-1] = Command(commands[-1].text, commands[-1].kind, commands[-1].checks, tuple(dropped))
                     return commands
                 except CommandSchemaError as e:
                     reason = f"invalid answer ({e}); answer began {answer[:80]!r}"

@@ -120,6 +120,74 @@ def extractor_agreement(
     return out
 
 
+#: The constraint kinds recall and precision are reported for (:func:`kind_of`).
+KINDS: tuple[str, ...] = ("object", "count", "colour", "size", "relation", "background", "style", "absent", "preserve", "clean")
+
+
+def kind_of(c: Check) -> str:
+    """A check's constraint kind: its spec's kind, and for a group present in number 1 the most
+    specific attribute it names (size, else colour, else just the object)."""
+    spec = c.spec if isinstance(c.spec, dict) else {}
+    k = spec.get("kind", "")
+    if k == "exists":
+        return "size" if spec.get("size") else ("colour" if spec.get("color") else "object")
+    return {"count": "count", "absent": "absent", "relation": "relation", "background": "background",
+            "style": "style", "preserve": "preserve", "clean": "clean"}.get(k, "text")
+
+
+def kind_scores(tasks: Sequence[Task], extractor: CommandExtractor | None = None) -> dict[str, Any]:
+    """Extractor recall and precision per constraint kind over ``tasks``' targets.
+
+    Per kind: ``want`` (target checks), ``got`` (extracted checks), ``hit`` (extracted checks
+    that are target checks, preserve checks matched one to one within the position tolerance);
+    recall = hit / want, precision = hit / got (1.0 when the denominator is 0). ``failures``
+    lists up to 20 tasks with a missing or extra check, and what was not understood.
+    """
+    from poser_env.extractors.grammar import GrammarExtractor
+
+    ext = extractor if extractor is not None else GrammarExtractor()
+    want: dict[str, int] = {k: 0 for k in KINDS}
+    got: dict[str, int] = {k: 0 for k in KINDS}
+    miss: dict[str, int] = {k: 0 for k in KINDS}
+    extra_n: dict[str, int] = {k: 0 for k in KINDS}
+    failures: list[dict[str, Any]] = []
+    for task in tasks:
+        commands = ext.extract(task.prompt, source=task_canvas(task))
+        checks = [c for cmd in commands for c in cmd.checks]
+        missing, extra = check_difference(checks, task.checks)
+        for c in task.checks:
+            want[kind_of(c)] = want.get(kind_of(c), 0) + 1
+        for c in checks:
+            got[kind_of(c)] = got.get(kind_of(c), 0) + 1
+        for c in missing:
+            miss[kind_of(c)] = miss.get(kind_of(c), 0) + 1
+        for c in extra:
+            extra_n[kind_of(c)] = extra_n.get(kind_of(c), 0) + 1
+        if (missing or extra) and len(failures) < 20:
+            failures.append({"id": task.id, "prompt": task.prompt, "missing": [c.question for c in missing],
+                             "extra": [c.question for c in extra],
+                             "not_understood": [s for cmd in commands for s in cmd.not_understood]})
+    kinds: dict[str, Any] = {}
+    for k in sorted(set(want) | set(got), key=lambda k: KINDS.index(k) if k in KINDS else len(KINDS)):
+        hit_w, hit_g = want.get(k, 0) - miss.get(k, 0), got.get(k, 0) - extra_n.get(k, 0)
+        kinds[k] = {"want": want.get(k, 0), "got": got.get(k, 0),
+                    "recall": hit_w / want[k] if want.get(k) else 1.0,
+                    "precision": hit_g / got[k] if got.get(k) else 1.0}
+    return {"tasks": len(tasks), "kinds": kinds, "failures": failures}
+
+
+def format_kind_scores(result: dict[str, Any]) -> str:
+    rows = ["| kind | target checks | extracted | recall | precision |", "|---|---:|---:|---:|---:|"]
+    for k, r in result["kinds"].items():
+        if k == "text":  # the fallback check of a clause not understood (reported as such), no constraint
+            rows.append(f"| (clauses not understood: text checks) | | {r['got']} | | |")
+            continue
+        rows.append(f"| {k} | {r['want']} | {r['got']} | {r['recall']:.3f} | {r['precision']:.3f} |")
+    notes = [f"- {f['id']}: {f['prompt']!r}\n  missing: {f['missing']}\n  extra: {f['extra']}\n  not understood: {f['not_understood']}"
+             for f in result["failures"]]
+    return "\n".join([f"{result['tasks']} tasks", *rows] + (["", "Tasks with a missing or extra check:", *notes] if notes else []))
+
+
 def format_agreement(result: dict[str, Any]) -> str:
     """A Markdown table of :func:`extractor_agreement`'s result, failures listed below it."""
     rows = ["| suite | split | tasks | agree | rate |", "|---|---|---:|---:|---:|"]
@@ -143,8 +211,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--suite", action="append", choices=SUITES, help="suite(s) to measure (default: all)")
     parser.add_argument("--split", action="append", choices=SPLITS, help="split(s) to measure (default: all)")
+    parser.add_argument("--heldout", action="store_true",
+                        help="recall and precision per constraint kind on the hand-written held-out files instead")
+    parser.add_argument("--tasks", default=None, help="the same on a task file of yours (suite line format)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
+    if args.heldout or args.tasks:
+        from poser_env.world.suite_files import load_heldout, load_tasks
+
+        scores = kind_scores(load_tasks(args.tasks) if args.tasks else load_heldout())
+        print(json.dumps(scores, indent=2) if args.json else format_kind_scores(scores))
+        return 0
     result = extractor_agreement(args.suite, args.split)
     print(json.dumps(result, indent=2) if args.json else format_agreement(result))
     return 0

@@ -40,8 +40,9 @@ Decisions, and why:
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import replace
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -60,7 +61,7 @@ from poser_env.world.checks import (
 )
 from poser_env.world.detect import detect
 from poser_env.world.intents import Intent
-from poser_env.world.parse import clause_spans, parse
+from poser_env.world.parse import PRESERVE_RE, clause_spans, parse, read
 from poser_env.world.scene import SceneObject
 
 __all__ = ["GrammarExtractor", "intent_checks", "source_objects"]
@@ -76,13 +77,6 @@ _KIND_OF_OP = {
     "style": "style",
     "clean": "refine",
 }
-_PRESERVE_RE = re.compile(
-    r"\b(?:everything|anything|all) else\b|\bthe rest\b|\bother objects\b|\bunchanged\b|\buntouched\b"
-    r"|\bas (?:it|they) (?:is|are)\b|\bstay(?:s)? the same\b|\bwhere (?:it|they) (?:is|are)\b",
-    re.IGNORECASE,
-)
-
-
 def _alternatives(words: Iterable[str]) -> str:
     return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in L.longest_first(list(words)))
 
@@ -102,8 +96,12 @@ _ATTACHED: tuple[tuple[str, bool, re.Pattern[str]], ...] = (
 )
 
 
-def intent_checks(intent: Intent) -> list[Check]:
-    """The checks that say an intent was carried out (the suites' builders, same specs)."""
+def intent_checks(intent: Intent, source: Sequence[SceneObject] = ()) -> list[Check]:
+    """The checks that say an intent was carried out (the suites' builders, same specs).
+
+    A recolour of a phrase without a colour ("make the circles orange") also checks that no
+    object of an old colour is left, for each colour the ``source`` objects it names show.
+    """
     op, g = intent.op, intent.group
     if op == "draw" and g is not None and g.count >= 1:
         return [group_check(g)]
@@ -115,6 +113,9 @@ def intent_checks(intent: Intent) -> list[Check]:
         out = [group_check(ObjectGroup(g.shape, intent.color, g.size))]
         if g.color is not None and g.color != intent.color:
             out.append(group_check(ObjectGroup(g.shape, g.color, g.size, 0)))
+        elif g.color is None:
+            old = sorted({o.color for o in source if g.matches(o) and o.color != intent.color})
+            out += [group_check(ObjectGroup(g.shape, c, g.size, 0)) for c in old]
         return out
     if op == "background" and intent.color:
         return [background_check(intent.color)]
@@ -173,25 +174,43 @@ class GrammarExtractor:
         text = require_prompt(prompt)
         objects = source_objects(source)
         editing = bool(objects)
+        reading = read(text, present=objects)
+        original = text
+        if reading.introduced:
+            # A definite phrase that introduces its object ("The red star sits above the
+            # square.") is rewritten with an article in the command texts, so that each says
+            # to draw it on its own (an expert reads "the" as a reference). The checks come from
+            # the reading of the user's own words.
+            text = _rewrite(text, reading.introduced)
         spans = clause_spans(text)
+        if len(spans) != len(clause_spans(original)):  # never expected: keep the user's text
+            text, spans = original, clause_spans(original)
         by_clause: list[list[Intent]] = [[] for _ in spans]
-        for intent in parse(text):
+        for intent in reading.intents:
             if 0 <= intent.clause < len(by_clause):
                 by_clause[intent.clause].append(intent)
+        starts = [a for a, _ in clause_spans(original)]
+        unread_by_clause: list[list[str]] = [[] for _ in spans]
+        for a, b in reading.unread:
+            k = max(bisect_right(starts, a) - 1, 0)
+            if k < len(unread_by_clause):
+                unread_by_clause[k].append(original[a:b])
 
-        pieces: list[tuple[str, str, list[Check]]] = []  # (text, kind, checks)
-        touched: list[ObjectGroup] = []
-        unread = said_preserve = False
+        pieces: list[tuple[str, str, list[Check], list[str]]] = []  # (text, kind, checks, not understood)
+        touched: list[ObjectGroup] = list(reading.unread_refs)
+        unread = bool(reading.unread)
+        said_preserve = False
         has_objects = editing
-        for (a, b), intents in zip(spans, by_clause):
+        for (a, b), intents, not_read in zip(spans, by_clause, unread_by_clause):
             clause = text[a:b]
+            if PRESERVE_RE.search(clause):
+                said_preserve = True
             if not intents:
-                if _PRESERVE_RE.search(clause):
-                    said_preserve = True
+                if PRESERVE_RE.search(clause) and not not_read:
                     continue
                 unread = True
                 kind = "generate" if not has_objects and not pieces else "edit"
-                pieces.append((_sentence(clause), kind, [_text_check(clause)]))
+                pieces.append((_sentence(clause), kind, [_text_check(clause)], not_read or [clause]))
                 has_objects = True  # whatever it drew, later objects are added to it
                 continue
             drawn = {(i.group.shape, i.group.color, i.group.size) for i in intents if i.op == "draw" and i.group}
@@ -201,37 +220,48 @@ class GrammarExtractor:
                 key = (i.group.shape, i.group.color, i.group.size)
                 if i.op in ("remove", "recolor", "move") or (i.op == "relate" and key not in drawn):
                     touched.append(i.group)
-            for piece_text, piece_intents in _split_attached(clause, intents):
+            for k, (piece_text, piece_intents) in enumerate(_split_attached(clause, intents)):
                 is_obj = any(i.op == "draw" for i in piece_intents)
                 kind = _kind(piece_intents, first_draw=is_obj and not has_objects)
                 has_objects = has_objects or is_obj
-                checks = [c for i in piece_intents for c in intent_checks(i)]
-                pieces.append((piece_text, kind, checks))
+                checks = [c for i in piece_intents for c in intent_checks(i, objects)]
+                pieces.append((piece_text, kind, checks, not_read if k == 0 else []))
 
         if not editing:
             # A style applies to the whole picture, and a blank canvas shows no style a critic
             # could verify: queue style commands after the objects they style.
             pieces = [p for p in pieces if p[1] != "style"] + [p for p in pieces if p[1] == "style"]
         if not pieces and said_preserve and editing:  # only "keep everything as it is"
-            pieces.append((_sentence(text), "edit", []))
+            pieces.append((_sentence(text), "edit", [], []))
         elif not pieces:  # punctuation soup, or nothing that asks for work
-            pieces.append((_sentence(text) or text, "edit" if editing else "generate", [_text_check(text)]))
+            pieces.append((_sentence(text) or text, "edit" if editing else "generate", [_text_check(text)],
+                           [original[a:b] for a, b in reading.unread]))
         if editing and (not unread or said_preserve):
             keep = [preserve_check(o) for o in objects if not any(g.matches(o) for g in touched)]
-            first_text, first_kind, first_checks = pieces[0]
-            pieces[0] = (first_text, first_kind, first_checks + keep)
+            first = pieces[0]
+            pieces[0] = (first[0], first[1], first[2] + keep, first[3])
 
         commands: list[Command] = []
         seen: set[Check] = set()
-        for piece_text, kind, checks in pieces:
+        for piece_text, kind, checks, not_read in pieces:
             new = []
             for c in checks:  # a constraint stated twice is checked once, where first asked
                 if c not in seen:
                     seen.add(c)
                     new.append(c)
             if new or not commands:
-                commands.append(Command(text=piece_text, kind=kind, checks=tuple(new)))
+                commands.append(Command(text=piece_text, kind=kind, checks=tuple(new), not_understood=tuple(not_read)))
+            elif not_read:  # the command is dropped, what it did not understand is still reported
+                last = commands[-1]
+                commands[-1] = replace(last, not_understood=last.not_understood + tuple(not_read))
         return commands
+
+
+def _rewrite(text: str, introduced: tuple[tuple[int, int, str], ...]) -> str:
+    """``text`` with the determiners of introducing definite phrases replaced (right to left)."""
+    for a, b, article in sorted(introduced, reverse=True):
+        text = text[:a] + article + (" " if article and b < len(text) and not text[b].isspace() else "") + text[b:]
+    return text
 
 
 def _kind(intents: list[Intent], first_draw: bool) -> str:

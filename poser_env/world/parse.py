@@ -1,99 +1,105 @@
-"""The grammar parser: English in the shape world's vocabulary -> a list of :class:`Intent` s.
+"""The grammar parser: English -> the shape world's :class:`Intent` s, every word accounted for.
 
-It reads exactly the surface language that ``language.py`` tabulates (and the generator in
-``suite_gen.py`` writes), relying on that module's rules: noun phrases are
-``[determiner] [size] [colour] shape``; indefinite phrases state groups, definite ones refer;
-a relation is ``A <relation> B`` or the inverted ``<Relation> B ... A``; a background phrase
-contains ``background``/``backdrop``; a style phrase contains a style spelling; an edit's
-operation is told by its verb (remove), a bare colour after a definite object (recolour), a
-move verb (move) or its nouns (background, style).
+A small pipeline, one pass per stage, each linear in the length of the text:
 
-How a text is read, and why in this order:
+1. **Tokens** (:func:`tokenize`); hyphenated words stay whole when a table knows them
+   (``8-bit``, ``mint-green``) and are split otherwise (``purple-coloured``, ``pencil-sketch``).
+2. **Clauses** (:func:`clause_spans`): sentences, ``;``, and ``then`` / ``and then``; leading
+   connectors ("First,", "After that,") are dropped. Commas never split (item lists use them).
+3. Per clause, the **background** spelling (next to ``background``/``backdrop``, or after
+   ``on``/``against`` when it is no object colour: "on gray"), the **style** spelling (``plain``
+   and ``flat`` only where they name a style: "a plain background" is no style) and **clean**
+   words are found and set aside (longest match first everywhere).
+4. **Noun-phrase chunks** (:mod:`poser_env.world.chunks`): quantifier, modifiers, colour(s),
+   size, shape noun singular or plural, with or without a determiner; coordinated colours
+   ("a red and a blue circle", "red, green and blue squares") and distributive tails ("two
+   stars, one green and the other purple") give one group per colour.
+5. **Relations** between chunks: ``A <relation> B``, fronted (``<Relation> B ... A``), chained
+   ("above and to the left of") and compound ("to the upper left of": two relations), with
+   coordinated objects ("below the square and the triangle": two relations). Relations the
+   world cannot check (near, beside, inside ...) and relations between groups of several
+   objects are *not understood*.
+6. **Operations** per chunk: negated -> absent; after a remove verb -> remove; indefinite ->
+   draw; definite with a recolour verb and a bare colour -> recolor; else a reference.
+7. **Reference resolution** (:func:`read` with ``introduce=True``, the extractor's reading): a
+   definite phrase refers to a mention anywhere in the text, or to an object of the source
+   image; otherwise it introduces its object (a draw). :func:`parse` (the experts' reading of
+   one instruction) never introduces: the extractor rewrites such phrases with an article.
+8. **Accounting**: each token is *used* (it went into an intent), *ignorable*
+   (:data:`~poser_env.world.lexicon.FUNCTION_WORDS`) or *not understood*; the spans not
+   understood and the coverage come back with the intents (:class:`Reading`).
 
-1. **Clauses** (:func:`clause_spans`): sentences, ``;``, and ``then`` / ``and then``, in text
-   order; leading connectors ("First,", "After that,", "Then") are dropped. Commas alone never
-   split, because item lists ("a red circle, two stars, and a hexagon") use them.
-2. Per clause, the **background** spelling (only when the clause says ``background`` or
-   ``backdrop``, since ``light blue`` or ``mint green`` contain object colours), the
-   **style** spelling and **clean** words are found first and masked, so that what remains
-   holds only object phrases (longest match first everywhere, rule 5).
-3. **Noun phrases**, then **relations** (B is the phrase right after the relation words; A
-   is the nearest phrase before them, or, in the inverted form, the next phrase after B),
-   then per remaining phrase: indefinite -> draw, negated ("no", "without") -> absent,
-   definite after a remove verb -> remove, definite followed by a bare colour -> recolor.
-
-Intents come out in text order within a clause (a truncating expert reads the first ones).
-:func:`parse` never raises: text it does not understand yields fewer intents, or none.
-Results are cached per text (experts parse their instruction at every env step).
+Never raises: text it does not understand yields fewer intents and more unread spans.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Mapping
+from typing import Any, Iterable, Sequence
 
 from poser_env.world import language as L
-from poser_env.world import vocab
+from poser_env.world import lexicon as X
 from poser_env.world.checks import ObjectGroup
+from poser_env.world.chunks import NP, chunk, match, table
+from poser_env.world.clause_read import (
+    IGNORED,
+    UNREAD,
+    USED,
+    Clause,
+    final,
+    operations,
+    predicate_color,
+    relations,
+    settings,
+)
 from poser_env.world.intents import Intent
 
-__all__ = ["parse", "clauses", "clause_spans", "tokenize"]
+__all__ = ["parse", "read", "Reading", "clauses", "clause_spans", "tokenize", "PRESERVE_RE"]
 
-_TOKEN_RE = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*|[.;!?,:]")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*|[.;!?,:]")
 _MASK = "\x00"
+Tok = tuple[str, int, int]
 
 
-def tokenize(text: str) -> list[tuple[str, int, int]]:
+_CONNECTORS = table(
+    {c: True for c in ("first", "to start", "to begin", "then", "next", "after that", "also", "finally", "lastly",
+                       "afterwards", "and", "and then", "now", "second", "third", "please", "so")}
+)
+_SENTENCE_END = frozenset({".", ";", "!", "?"})
+#: Words every table knows whole: a hyphenated token made of them is split, others kept.
+_WHOLE = frozenset(
+    w for t in (L.BACKGROUND_LOOKUP, L.STYLE_LOOKUP, L.COLOR_LOOKUP, L.SHAPE_LOOKUP, L.COUNT_LOOKUP, X.SIZE_LOOKUP)
+    for p in t for w in p.split() if "-" in w
+)
+PRESERVE_RE = re.compile(
+    r"\b(?:everything|anything|all) else\b|\bthe rest\b|\bother (?:objects|shapes)\b|\bunchanged\b|\buntouched\b"
+    r"|\bas (?:it|they) (?:is|are)\b|\bstay(?:s)? the same\b|\bwhere (?:it|they) (?:is|are)\b|\bkeep(?:ing)? the\b"
+    r"|\balone\b|\bthe rest stays\b|\bnothing else changes\b",
+    re.IGNORECASE,
+)
+
+
+def tokenize(text: str) -> list[Tok]:
     """``(lower-case token, start, end)`` for each word (hyphenated words stay whole: ``8-bit``,
     ``mint-green``) and each punctuation mark that matters (``. ; ! ? , :``)."""
     return [(m.group().lower(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
 
 
-def _table(entries: Mapping[str, object]) -> tuple[dict[tuple[str, ...], object], int]:
-    """A phrase table keyed by token tuples (tokenised as text is), and its longest key."""
-    out: dict[tuple[str, ...], object] = {}
-    for phrase, value in entries.items():
-        key = tuple(t for t, _, _ in tokenize(phrase))
-        if key:
-            out.setdefault(key, value)
-    return out, max((len(k) for k in out), default=1)
-
-
-def _match(tokens: list[str], i: int, table: tuple[dict[tuple[str, ...], object], int]) -> tuple[int, object] | None:
-    """The longest entry of ``table`` starting at ``tokens[i]``: (its length, its value)."""
-    entries, longest = table
-    for k in range(min(longest, len(tokens) - i), 0, -1):
-        value = entries.get(tuple(tokens[i : i + k]))
-        if value is not None:
-            return k, value
-    return None
-
-
-# Determiners: a count (int), "the" (definite reference), "any" (a reference, for "without any").
-_DETERMINERS = _table({**L.COUNT_LOOKUP, "the": "the", "any": "any"})
-_SIZES = _table(L.SIZE_LOOKUP)
-_COLORS = _table(L.COLOR_LOOKUP)
-_SHAPES = _table(L.SHAPE_LOOKUP)
-_RELATIONS = _table(L.RELATION_LOOKUP)
-_BACKGROUNDS = _table(L.BACKGROUND_LOOKUP)
-_STYLES = _table(L.STYLE_LOOKUP)
-_BACKGROUND_NOUNS = frozenset(L.BACKGROUND_NOUNS)
-#: Words that ask for a clean image ("no noise", "remove the speckles", "a crisp image").
-_CLEAN_WORDS = frozenset(
-    {"noise", "noisy", "speckles", "speckle", "specks", "speck", "artifacts", "artefacts", "artifact", "artefact",
-     "grain", "grainy", "clean", "crisp", "denoise", "denoised", "declutter"}
-)
-_REMOVE_VERBS = _table({**{v: True for v in L.EDIT_VERBS["remove"]}, "eliminate": True})
-_MOVE_VERBS = frozenset({"move", "shift", "reposition", "relocate", "drag", "slide"})
-_NEGATIONS = frozenset({"without", "minus"})
-#: Connectors that open a clause and carry no content ("First,", "After that,", "Then").
-_CONNECTORS = _table(
-    {c: True for c in ("first", "to start", "to begin", "then", "next", "after that", "also", "finally", "lastly",
-                       "afterwards", "and", "and then", "now", "second", "third", "please", "so")}
-)
-_SENTENCE_END = frozenset({".", ";", "!", "?"})
+def _expand(tokens: list[Tok]) -> list[Tok]:
+    """Hyphenated tokens no table knows whole, split into their parts ("purple-coloured")."""
+    out: list[Tok] = []
+    for w, a, b in tokens:
+        if "-" in w and w not in _WHOLE:
+            pos = a
+            for part in w.split("-"):
+                if part:
+                    out.append((part, pos, pos + len(part)))
+                pos += len(part) + 1
+        else:
+            out.append((w, a, b))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -101,10 +107,10 @@ _SENTENCE_END = frozenset({".", ";", "!", "?"})
 # --------------------------------------------------------------------------------------------
 
 
-def _split(tokens: list[tuple[str, int, int]]) -> list[list[tuple[str, int, int]]]:
+def split_clauses(tokens: list[Tok]) -> list[list[Tok]]:
     """Token runs of the clauses, connectors and separators dropped (empty runs kept out)."""
-    out: list[list[tuple[str, int, int]]] = []
-    cur: list[tuple[str, int, int]] = []
+    out: list[list[Tok]] = []
+    cur: list[Tok] = []
 
     def flush() -> None:
         nonlocal cur
@@ -114,7 +120,7 @@ def _split(tokens: list[tuple[str, int, int]]) -> list[list[tuple[str, int, int]
             if words[i] == ",":
                 i += 1
                 continue
-            m = _match(words, i, _CONNECTORS)
+            m = match(words, i, _CONNECTORS)
             if m is None:
                 break
             i += m[0]
@@ -130,7 +136,6 @@ def _split(tokens: list[tuple[str, int, int]]) -> list[list[tuple[str, int, int]
         if word in _SENTENCE_END:
             flush()
         elif word == "then":
-            # "X, then Y" / "X and then Y" / "Then Y": a new clause starts here.
             while cur and cur[-1][0] in (",", "and"):
                 cur.pop()
             flush()
@@ -147,7 +152,7 @@ def clause_spans(text: str) -> list[tuple[int, int]]:
     """
     if not isinstance(text, str):
         return []
-    return [(run[0][1], run[-1][2]) for run in _split(tokenize(text))]
+    return [(run[0][1], run[-1][2]) for run in split_clauses(_expand(tokenize(text)))]
 
 
 def clauses(text: str) -> list[str]:
@@ -159,167 +164,185 @@ def clauses(text: str) -> list[str]:
 # One clause
 # --------------------------------------------------------------------------------------------
 
+# --------------------------------------------------------------------------------------------
+# The whole text
+# --------------------------------------------------------------------------------------------
 
-@dataclass
-class _NP:
-    start: int
-    end: int  # one past the shape noun
-    det: object  # int count, "the", "any", "bare"
-    shape: str
-    color: str | None
-    size: str | None
-    negated: bool = False
-    used: bool = False
 
-    def group(self, count: int = 1) -> ObjectGroup:
-        return ObjectGroup(self.shape, self.color, self.size, count)
+@dataclass(frozen=True)
+class Reading:
+    """What a text asks for and what of it was not understood.
+
+    ``intents``: one per constraint, in text order within each clause. ``unread``: character
+    spans ``(start, end)`` of the text not understood (text order). ``used`` / ``unread_words``:
+    content tokens that went into an intent / that did not (ignorable words are neither).
+    ``introduced``: ``(start, end, article)`` of the determiners of definite phrases that
+    introduce their object (no earlier mention, no source object). ``unread_refs``: objects
+    named inside a construction not understood (an edit might touch them).
+    """
+
+    intents: tuple[Intent, ...] = ()
+    unread: tuple[tuple[int, int], ...] = ()
+    used: int = 0
+    unread_words: int = 0
+    introduced: tuple[tuple[int, int, str], ...] = ()
+    unread_refs: tuple[ObjectGroup, ...] = ()
 
     @property
-    def indefinite(self) -> bool:
-        return isinstance(self.det, int) and not isinstance(self.det, bool)
+    def coverage(self) -> float:
+        """Share of the content words that went into a check (1.0 when there are none)."""
+        total = self.used + self.unread_words
+        return self.used / total if total else 1.0
 
 
-def _noun_phrase(words: list[str], i: int) -> _NP | None:
-    """The noun phrase starting at ``words[i]``, if one does."""
-    det: object = "bare"
-    j = i
-    m = _match(words, j, _DETERMINERS)
-    if m is not None:
-        det, j = m[1], j + m[0]
-        if det in ("the", "any"):  # "the two red circles" refers; its number states nothing
-            mn = _match(words, j, _DETERMINERS)
-            if mn is not None and isinstance(mn[1], int):
-                j += mn[0]
-    size = color = None
-    while j < len(words):
-        ms = _match(words, j, _SIZES)
-        if ms is None:
-            break
-        size, j = str(ms[1]), j + ms[0]
-    mc = _match(words, j, _COLORS)
-    if mc is not None:
-        color, j = str(mc[1]), j + mc[0]
-    mh = _match(words, j, _SHAPES)
-    if mh is None:
-        return None
-    return _NP(i, j + mh[0], det, str(mh[1]), color, size)
+def _key(g: ObjectGroup) -> tuple[str, str, str]:
+    return (g.shape, g.color or "*", g.size or "*")
 
 
-def _mask_first(words: list[str], table: tuple[dict[tuple[str, ...], object], int]) -> tuple[int, object] | None:
-    """Find the first entry of ``table`` in ``words``, mask it, return (position, value)."""
-    for i in range(len(words)):
-        m = _match(words, i, table)
-        if m is not None:
-            words[i : i + m[0]] = [_MASK] * m[0]
-            return i, m[1]
-    return None
+def _projections(g: ObjectGroup) -> list[tuple[str, str, str]]:
+    return [(g.shape, c, s) for c in ("*", g.color or "*") for s in ("*", g.size or "*")]
 
 
-def _parse_clause(words: list[str], index: int) -> list[tuple[int, Intent]]:
-    """(position, intent) pairs of one clause (``words`` is modified: matched words masked)."""
-    found: list[tuple[int, Intent]] = []
-    if any(w in _BACKGROUND_NOUNS for w in words):
-        hit = _mask_first(words, _BACKGROUNDS)
-        if hit is not None:
-            found.append((hit[0], Intent("background", color=str(hit[1]), clause=index)))
-    hit = _mask_first(words, _STYLES)
-    if hit is not None:
-        found.append((hit[0], Intent("style", style=str(hit[1]), clause=index)))
-    clean_at = next((i for i, w in enumerate(words) if w in _CLEAN_WORDS), None)
-    if clean_at is not None:
-        found.append((clean_at, Intent("clean", clause=index)))
-        words = [_MASK if w in _CLEAN_WORDS else w for w in words]
+@lru_cache(maxsize=4096)
+def _read(text: str, introduce: bool, present: tuple[tuple[str, str, str], ...]) -> Reading:
+    tokens = _expand(tokenize(text))
+    runs = split_clauses(tokens)
+    cls: list[Clause] = []
+    prev: NP | None = None
+    for index, run in enumerate(runs):
+        c = Clause([t[0] for t in run], index)
+        settings(c)
+        c.nps = chunk(c.words, c.status)
+        c.prev = prev
+        prev = c.nps[-1] if c.nps else prev
+        if not any(x in X.RECOLOR_VERBS for x in c.words):
+            for k, n in enumerate(c.nps):
+                if not n.negated:
+                    predicate_color(c, n, c.nps[k + 1].start if k + 1 < len(c.nps) else len(c.words))
+        relations(c)
+        operations(c)
+        if not c.found and PRESERVE_RE.search(" ".join(c.original)):
+            c.mark(0, len(c.words), USED)
+        if any(final(word, x) == UNREAD for word, x in zip(c.original, c.status)):
+            # a clause partly not understood might change what it names
+            c.unread_refs += [n.group() for n in c.refs if not n.anchor]
+        cls.append(c)
 
-    # Noun phrases, left to right, each as long as it goes.
-    nps: list[_NP] = []
-    i = 0
-    while i < len(words):
-        np_ = _noun_phrase(words, i)
-        if np_ is None:
-            i += 1
+    introduced: list[tuple[int, int, str]] = []
+    if introduce:
+        seen: set[tuple[str, str, str]] = set()
+        for c in cls:
+            for _, i in c.found:
+                if i.op == "draw" and i.group is not None:
+                    seen.update(_projections(i.group))
+                elif i.op == "recolor" and i.group is not None and i.color:  # what the recolour makes
+                    seen.update(_projections(replace(i.group, color=i.color)))
+        seen.update((s, col, sz) for sh, co, si in present for s, col, sz in
+                    [(sh, a, b) for a in ("*", co) for b in ("*", si)])
+        for c, run in zip(cls, runs):
+            definite: dict[Any, Any] = {}  # related definite chunks by the group they name
+            for n in c.nps:
+                if n.related and n.det == "the":
+                    definite.setdefault(n.group(), n)
+            for pos, i in list(c.found):
+                if i.op not in ("relate", "move") or i.group is None or i.other is None:
+                    continue
+                for g in (i.group, i.other):
+                    np_ = definite.get(replace(g, count=1))
+                    if np_ is not None and np_.det == "the" and g is not None and _key(g) not in seen:
+                        c.add(np_.start, Intent("draw", group=replace(g, count=1), clause=c.index))
+                        seen.update(_projections(g))
+                        introduced.append(_article(run, np_))
+            for np_ in c.refs:
+                g = np_.group(np_.ref_count if np_.plural else 1)
+                if _key(g) not in seen and 1 <= g.count <= 5:
+                    c.add(np_.start, Intent("draw", group=g, clause=c.index))
+                    seen.update(_projections(g))
+                    introduced.append(_article(run, np_))
+            drawn = {x.group for _, x in c.found if x.op == "draw"}
+            moved = {id(i) for _, i in c.found if i.op == "move" and i.group is not None and replace(i.group, count=1) in drawn}
+            c.found = [(p, replace(i, op="relate") if id(i) in moved else i) for p, i in c.found]
+
+    intents: list[Intent] = []
+    status: list[tuple[int, int, int, str, int]] = []  # (start, end, status, word, clause)
+    for c, run in zip(cls, runs):
+        c.found.sort(key=lambda p: p[0])
+        intents += [i for _, i in c.found]
+        for (word, a, b), s in zip(run, c.status):
+            status.append((a, b, final(word, s), word, c.index))
+    used = sum(1 for s in status if s[2] == USED and s[3][0].isalnum())
+    unread = sum(1 for s in status if s[2] == UNREAD)
+    return Reading(tuple(intents), tuple(_spans(status)), used, unread, tuple(sorted(introduced)),
+                   tuple(g for c in cls for g in c.unread_refs))
+
+
+def _article(run: list[Tok], n: NP) -> tuple[int, int, str]:
+    """The determiner of ``n`` and what replaces it: "a"/"an" (singular) or "" (plural)."""
+    word, a, b = run[n.start]
+    if n.plural:
+        return a, run[n.start + 1][1] if n.start + 1 < len(run) else b, ""
+    nxt = run[n.start + 1][0] if n.start + 1 < len(run) else ""
+    return a, b, ("an" if nxt[:1] in "aeiou" else "a") if word[:1].islower() else ("An" if nxt[:1] in "aeiou" else "A")
+
+
+def _spans(status: list[tuple[int, int, int, str, int]]) -> list[tuple[int, int]]:
+    """Runs of unread tokens, bridged over ignorable words between them and extended left over
+    a leading preposition or article ("in the ocean", "at the end of the pier")."""
+    out: list[tuple[int, int]] = []
+    k = 0
+    n = len(status)
+    while k < n:
+        if status[k][2] != UNREAD:
+            k += 1
             continue
-        if np_.det == 0:
-            np_.negated = True
-        elif i > 0 and words[i - 1] in _NEGATIONS:
-            np_.negated = True
-        nps.append(np_)
-        i = np_.end
-    if not nps:
-        return found
-    starts = {n.start: n for n in nps}
-
-    # Relations: B right after the relation words; A the nearest phrase before, else after B.
-    move_at = next((i for i, w in enumerate(words) if w in _MOVE_VERBS), None)
-    i = 0
-    while i < len(words):
-        m = _match(words, i, _RELATIONS)
-        if m is None:
-            i += 1
-            continue
-        end = i + m[0]
-        b = starts.get(end)
-        if b is not None and not b.negated:
-            before = [n for n in nps if n.end <= i and n is not b and not n.negated]
-            after = [n for n in nps if n.start >= b.end and not n.negated]
-            a = before[-1] if before else (after[0] if after else None)
-            if a is not None and _single(a) and _single(b):
-                op = "move" if move_at is not None and move_at < a.start and not a.indefinite else "relate"
-                rel = str(m[1])
-                found.append((i, Intent(op, group=a.group(), other=b.group(), rel=rel, clause=index)))
-                if not a.indefinite:
-                    a.used = True
-                if not b.indefinite:
-                    b.used = True
-        i = end
-
-    remove_at = next((i for i in range(len(words)) if _match(words, i, _REMOVE_VERBS) is not None), None)
-    for n in nps:
-        if n.negated:
-            found.append((n.start, Intent("absent", group=n.group(0), clause=index)))
-        elif remove_at is not None and remove_at < n.start:
-            found.append((n.start, Intent("remove", group=n.group(), clause=index)))
-        elif n.indefinite:
-            count = int(n.det)  # type: ignore[call-overload]
-            if 1 <= count <= vocab.MAX_COUNT:
-                found.append((n.start, Intent("draw", group=n.group(count), clause=index)))
-        elif not n.used:
-            color = _bare_color_after(words, n, nps)
-            if color is not None:
-                found.append((n.start, Intent("recolor", group=n.group(), color=color, clause=index)))
-    return found
+        start = k
+        while start > 0 and status[start - 1][2] == IGNORED and status[start - 1][3] in X.SPAN_LEADERS \
+                and status[start - 1][4] == status[k][4]:
+            start -= 1
+        end = k
+        j = k + 1
+        while j < n and status[j][4] == status[k][4]:
+            if status[j][2] == UNREAD:
+                end = j
+                j += 1
+            elif status[j][2] == IGNORED and status[j][3][0].isalnum():
+                j += 1
+            else:
+                break
+        out.append((status[start][0], status[end][1]))
+        k = end + 1
+    return out
 
 
-def _single(n: _NP) -> bool:
-    return not n.indefinite or n.det == 1
+def _present_key(present: Iterable[object] | None) -> tuple[tuple[str, str, str], ...]:
+    if not present:
+        return ()
+    return tuple(sorted((str(getattr(o, "shape", "")), str(getattr(o, "color", "")), str(getattr(o, "size", "")))
+                        for o in present))
 
 
-def _bare_color_after(words: list[str], n: _NP, nps: list[_NP]) -> str | None:
-    """The first colour word after ``n`` that is not part of a noun phrase (before the next
-    phrase): the new colour in "paint the red heart pink" / "change ... to blue"."""
-    nxt = min((m.start for m in nps if m.start >= n.end), default=len(words))
-    for j in range(n.end, nxt):
-        m = _match(words, j, _COLORS)
-        if m is not None:
-            return str(m[1])
-    return None
+def read(text: str, present: Sequence[object] | None = None, introduce: bool = True) -> Reading:
+    """The full reading of ``text``: intents, spans not understood, coverage (module docstring).
 
-
-@lru_cache(maxsize=2048)
-def _parse(text: str) -> tuple[Intent, ...]:
-    out: list[Intent] = []
-    for index, run in enumerate(_split(tokenize(text))):
-        words = [t[0] for t in run]
-        found = _parse_clause(words, index)
-        found.sort(key=lambda p: p[0])  # stable: ties keep discovery order
-        out += [intent for _, intent in found]
-    return tuple(out)
+    ``present``: objects of the source image (anything with ``shape``, ``color``, ``size``),
+    which definite phrases may refer to. ``introduce``: a definite phrase that refers to
+    nothing introduces its object. Never raises; a non-string gives an empty reading.
+    """
+    if not isinstance(text, str):
+        return Reading()
+    try:
+        return _read(text, bool(introduce), _present_key(present))
+    except RecursionError:  # pragma: no cover - a safety net; the stages are iterative
+        return Reading()
 
 
 def parse(text: str) -> list[Intent]:
     """What ``text`` asks for: one :class:`Intent` per constraint, tagged with its clause.
 
+    The experts' reading of an instruction: a definite phrase refers (never introduces).
     Never raises; a non-string or text without shape-world phrases gives ``[]``.
     """
-    if not isinstance(text, str):
-        return []
-    return list(_parse(text))
+    return list(read(text, introduce=False).intents)
+
+
+_parse = _read  # the cache (``_parse.cache_clear()``), under the name earlier versions used

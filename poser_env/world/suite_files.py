@@ -5,7 +5,8 @@ Files: ``poser_env/data/suites/<suite>/<split>.jsonl``, one JSON object per line
 separators, floats rounded by the ``to_dict`` methods): :func:`task_line` writes a line,
 :func:`parse_task_line` reads and validates one. :func:`load_suite` reads a committed
 (suite, split) file, :func:`load_heldout` the hand-written held-out prompts
-(``poser_env/data/heldout/paraphrases.jsonl``); both cache per file.
+(``poser_env/data/heldout/*.jsonl``); both cache per file. :func:`load_tasks` reads a user's
+own task file (any suite and split per line).
 """
 
 from __future__ import annotations
@@ -157,7 +158,42 @@ def load_suite(suite: str, split: str, path: str | Path | None = None) -> list[T
     return list(_load(suite, split, str(p.resolve())))
 
 
+#: The hand-written held-out files (``data/heldout/``): paraphrases of the generator's forms
+#: (24 tasks) and the forms of issue 12 the generator does not write (sentences, relation
+#: wordings, distributive attributes, edits).
+HELDOUT_FILES: tuple[str, ...] = ("paraphrases.jsonl", "forms.jsonl")
+
+
 def load_heldout(path: str | Path | None = None) -> list[Task]:
-    """The hand-written held-out prompts (``data/heldout/paraphrases.jsonl``), never trained on."""
-    p = Path(path) if path is not None else DEFAULT_DIR.parent / "heldout" / "paraphrases.jsonl"
+    """The hand-written held-out prompts, never trained on: every file of :data:`HELDOUT_FILES`
+    (default), one of them by name, or a file at ``path``."""
+    root = DEFAULT_DIR.parent / "heldout"
+    if path is None:
+        return [t for name in HELDOUT_FILES if (root / name).exists() for t in load_heldout(name)]
+    p = root / str(path) if str(path) in HELDOUT_FILES else Path(path)
     return list(_load("heldout", "heldout", str(p.resolve())))
+
+
+def load_tasks(path: str | Path) -> list[Task]:
+    """A user's task file: lines in the suite line format (docs/suites.md), of any suite and split.
+
+    Raises :class:`FileNotFoundError` for a missing file and :class:`SuiteFormatError` naming
+    the file and line for a malformed line or a duplicate id; nothing in the file is executed.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"task file {p} not found; give a .jsonl file of task lines (docs/suites.md)")
+    tasks: list[Task] = []
+    ids: set[str] = set()
+    with p.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            task = parse_task_line(line, f"{p}:{n}")
+            if task.id in ids:
+                raise SuiteFormatError(f"{p}:{n}: duplicate task id {task.id!r}")
+            ids.add(task.id)
+            tasks.append(task)
+    if not tasks:
+        raise SuiteFormatError(f"{p}: no task lines; each line is one JSON task (docs/suites.md)")
+    return tasks

@@ -31,8 +31,10 @@ from __future__ import annotations
 from poser_env.world.edits import EditError, apply_edits, edit_target, validate_edit
 from poser_env.world.suite_cli import main, suite_stats
 from poser_env.world.suite_files import (
+    HELDOUT_FILES,
     SuiteFormatError,
     load_heldout,
+    load_tasks,
     load_suite,
     parse_task_line,
     task_line,
@@ -69,6 +71,7 @@ __all__ = [
     "SUITES",
     "TASK_KEYS",
     "EditError",
+    "HELDOUT_FILES",
     "SuiteFormatError",
     "apply_edits",
     "category_quota",
@@ -80,6 +83,7 @@ __all__ = [
     "generate_split",
     "load_heldout",
     "load_suite",
+    "load_tasks",
     "longform_prompt",
     "main",
     "parse_task_line",

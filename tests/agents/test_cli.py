@@ -50,6 +50,21 @@ def test_generate_writes_strip_and_log(tmp_path, capsys):
     assert log["prompt"].startswith("Draw two red circles") and log["steps"] >= 1
 
 
+def test_generate_says_what_it_did_not_understand(tmp_path, capsys):
+    prompt = "Draw a red star next to a blue circle, in the ocean."
+    assert main(["generate", prompt, "--agent", "oracle", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert 'not understood (no check): "next to"; "in the ocean"' in out
+    score_line = next(line for line in out.splitlines() if line.startswith("critic score"))
+    assert "on what was understood" in score_line and "2 phrases not understood" in score_line
+    log = json.loads((tmp_path / "steps.json").read_text())
+    assert log["not_understood"] == ["next to", "in the ocean"] and 0 < log["coverage"] < 1
+    # A prompt read in full says nothing of the kind.
+    assert main(["generate", "Draw a red star left of a blue circle.", "--agent", "oracle", "--out", str(tmp_path / "full")]) == 0
+    out = capsys.readouterr().out
+    assert "not understood" not in out and "critic score" in out
+
+
 def test_generate_rejects_an_empty_prompt(tmp_path):
     assert main(["generate", "   ", "--out", str(tmp_path)]) == 2
 
@@ -76,3 +91,42 @@ def test_corrupt_checkpoint_is_refused(tmp_path, capsys):
     (tmp_path / "agent.json").write_text("{not json")
     assert main(["eval", "--agent", str(tmp_path), "--episodes", "1", "--seeds", "0"]) == 2
     assert "agent.json" in capsys.readouterr().err
+
+
+def test_extract_prints_commands_checks_and_what_was_not_understood(capsys, tmp_path):
+    assert main(["extract", "The yellow square rests on top of the purple hexagon, near a tree.", "--json"]) == 0
+    data = last_json(capsys)
+    assert data["not_understood"] == ["near a tree"] and 0 < data["coverage"] < 1
+    (cmd,) = data["commands"]
+    assert cmd["kind"] == "generate" and {c["category"] for c in cmd["checks"]} == {"color", "position"}
+    assert main(["extract", "a red star"]) == 0
+    assert "not understood (no check): nothing" in capsys.readouterr().out
+    scene = tmp_path / "scene.json"
+    scene.write_text(json.dumps({"objects": [{"shape": "circle", "color": "red", "size": "large", "x": 0.3, "y": 0.3},
+                                             {"shape": "circle", "color": "blue", "size": "small", "x": 0.7, "y": 0.7}]}))
+    assert main(["extract", "Make the circles orange.", "--source", str(scene), "--json"]) == 0
+    questions = {c["question"] for c in last_json(capsys)["commands"][0]["checks"]}
+    assert {"Are there no red circles in the image?", "Are there no blue circles in the image?"} <= questions
+    assert main(["extract", "a star", "--source", str(tmp_path / "missing.png")]) == 2
+
+
+def test_eval_and_calibrate_on_a_task_file_of_ones_own(tmp_path, capsys):
+    from poser_env.world.suites import load_heldout, task_line
+
+    tasks = tmp_path / "mine.jsonl"
+    picked = [t for t in load_heldout("forms.jsonl") if t.id in ("forms-gen-001", "forms-gen-080", "forms-edit-000")]
+    tasks.write_text("".join(task_line(t) + "\n" for t in picked))
+    out = tmp_path / "out"
+    assert main(["eval", "--agent", "heuristic", "--tasks", str(tasks), "--seeds", "0", "--out", str(out), "--json"]) == 0
+    data = last_json(capsys)
+    assert data["split"] == f"tasks:{tasks}" and data["episodes"] == 3 and data["with_unread"] == 1
+    records = next(iter(json.loads((out / "results.json").read_text())["agents"].values()))["records"]
+    by_id = {r["task_id"]: r for r in records}
+    assert by_id["forms-gen-080"]["not_understood"] and by_id["forms-gen-080"]["coverage"] < 1
+    assert all({"critic_score", "alignment", "not_understood", "coverage"} <= set(r) for r in records)
+    assert main(["calibrate", "--tasks", str(tasks), "--baselines", "heuristic", "--json"]) == 0
+    assert last_json(capsys)["_meta"]["split"] == f"tasks:{tasks}"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x"}\n')
+    assert main(["eval", "--agent", "heuristic", "--tasks", str(bad)]) == 2
+    assert "bad.jsonl:1" in capsys.readouterr().err

@@ -121,6 +121,7 @@ def test_valid_and_repaired_answers_of_a_real_model(trained_llm, caplog):
         cmds = ex.extract("A red circle.")
         assert ex.last_source == "llm"
         assert [(c.text, c.kind, [q.question for q in c.checks]) for c in cmds] == [("Draw a red circle.", "generate", ["Is there a red circle?"])]
+        assert cmds[0].not_understood == ()  # the answer mentions every content word
         cmds = ex.extract("A blue square.")
         assert ex.last_source == "llm-repaired"  # the first answer was cut short; the retry was valid
         assert cmds[0].text == "Draw a blue square."

@@ -251,3 +251,46 @@ def test_long_and_odd_prompts(prompt):
 )
 def test_odd_source_images(canvas):
     _valid(EXT.extract("Remove the red circle.", canvas))
+
+
+# --------------------------------------------------------------------------------------------
+# The held-out forms: recall and precision per constraint kind
+# --------------------------------------------------------------------------------------------
+
+
+def test_recall_and_precision_per_kind_on_the_heldout_files(capsys):
+    from poser_env.extractors.agreement import kind_of, kind_scores, main
+    from poser_env.world.suites import load_heldout
+
+    scores = kind_scores(load_heldout())
+    for kind, r in scores["kinds"].items():
+        if kind != "text":
+            assert r["recall"] >= 0.95 and r["precision"] >= 0.98, (kind, r, scores["failures"])
+    assert {"object", "count", "colour", "size", "relation", "background", "style", "absent", "preserve"} <= set(scores["kinds"])
+    assert kind_of(Check("Is there a big red star?", "attribute", {"kind": "exists", "shape": "star", "color": "red", "size": "large", "n": 1})) == "size"
+    assert main(["--heldout"]) == 0
+    assert "| relation |" in capsys.readouterr().out
+
+
+def test_recolour_of_a_plural_checks_every_old_colour_the_source_shows():
+    src = source(RED_CIRCLE, SceneObject("circle", "blue", "small", 0.75, 0.3), GREEN_SQUARE)
+    (cmd,) = EXT.extract("Make the circles orange.", src)
+    questions = {c.question for c in cmd.checks if c.category != "preserve"}
+    assert questions == {"Is there an orange circle?", "Are there no red circles in the image?", "Are there no blue circles in the image?"}
+    assert [c.spec["shape"] for c in cmd.checks if c.category == "preserve"] == ["square"]  # the circles are touched
+
+
+def test_introduced_definites_get_an_article_in_the_command_text():
+    (cmd,) = EXT.extract("The yellow square rests on top of the purple hexagon.")
+    assert cmd.text == "A yellow square rests on top of a purple hexagon." and cmd.kind == "generate"
+    assert {c.spec["kind"] for c in cmd.checks} == {"exists", "relation"} and not cmd.not_understood
+
+
+def test_unmentioned_content_is_reported_for_answers_that_cannot_be_traced():
+    from poser_env.extractors.base import coverage, not_understood, unmentioned
+
+    cmds = [Command("Draw two red apples.", "generate", (Check("Are there exactly two apples?", "count", {}),))]
+    assert unmentioned("Draw two red apples on a wooden table, at sunset.", cmds) == ["wooden table", "sunset"]
+    assert unmentioned("Draw two red apples.", cmds) == []
+    assert not_understood([Command("x", "edit", (), ("a", "b")), Command("y", "edit", (), ("b", "c"))]) == ["a", "b", "c"]
+    assert coverage("a red star near a tree", ["near a tree"]) == 0.5 and coverage("the", []) == 1.0
