@@ -30,22 +30,12 @@ Rules the generator keeps, and a parser may rely on:
    ``backdrop``, a style phrase containing a :data:`STYLE_LOOKUP` spelling; in editing
    prompts one clause per edit and one sentence saying that everything else stays.
 
-Relation phrasings: GenEval-like prompts use GenEval's own (:data:`RELATION_PHRASES`). Long-form
-and editing prompts also use the wordings of issue 12 (:data:`MORE_RELATION_PHRASES`: "on top
-of", "atop", "over", "beneath", "under", "underneath", "just left of" ...), which the reader
-takes as GenEval's relations: in ordinary English "on top of" may also mean touching, but the
-layout never lets objects overlap, so only the direction can be drawn and checked.
-``directly above`` asks for an alignment the rule does not check; ``next to``/``beside``/
-``near`` name no direction; ``higher than``/``lower than`` do not say that the vertical
-direction dominates: those are never written (the reader reports them as not understood).
-
-Other forms of issue 12 the generator writes in long-form and editing prompts (each with
-probability :data:`P_MORE` where it can occur): quantifiers ("a pair of", "a couple of", "a
-trio of"), colour intensifiers ("bright red", "deep purple"), bare plurals for a group of
-"at least one" ("orange stars"), verbal relation sentences ("The red circle rests beneath the
-star."), and more style nouns ("a pencil sketch"). Forms that need the reader's reference
-resolution (a definite phrase that introduces its object) are not generated: the experts read
-a definite phrase as a reference.
+Relation phrasings are kept only where their meaning is GenEval's rule (the centre of A lies
+mostly in that direction from the centre of B, with no overlap): ``over``, ``under``,
+``beneath``, ``underneath`` and ``on top of`` are left out because in ordinary English they also
+mean covering or touching (and the layout never lets objects overlap); ``directly above``
+asks for an alignment the rule does not check; ``next to``/``beside``/``near`` name no
+direction; ``higher than``/``lower than`` do not say that the vertical direction dominates.
 """
 
 from __future__ import annotations
@@ -101,19 +91,6 @@ RELATION_PHRASES: dict[str, tuple[str, ...]] = {
     "below": ("below",),
 }
 RELATION_LOOKUP: dict[str, str] = {p: r for r, ps in RELATION_PHRASES.items() for p in ps}
-#: More relation wordings (long-form and editing prompts only; see the module docstring).
-MORE_RELATION_PHRASES: dict[str, tuple[str, ...]] = {
-    "left of": ("just left of", "just to the left of", "to the left side of"),
-    "right of": ("just right of", "just to the right of", "to the right side of"),
-    "above": ("on top of", "atop", "over", "on the top of"),
-    "below": ("beneath", "under", "underneath"),
-}
-#: The probability of each issue-12 form where it can occur (long-form and editing prompts).
-P_MORE = 0.25
-#: Quantifiers with a number (long-form and editing prompts).
-QUANTIFIER_PHRASES: dict[int, tuple[str, ...]] = {2: ("a pair of", "a couple of"), 3: ("a trio of",)}
-#: Colour intensifiers: ignorable for the reader (one shade per colour).
-INTENSIFIER_WORDS: tuple[str, ...] = ("bright", "deep", "vivid")
 #: The phrasings that read well at the front of a sentence ("To the left of the star, ...").
 FRONT_RELATION_PHRASES: dict[str, tuple[str, ...]] = {
     r: tuple(p for p in ps if p not in ("left of", "right of")) for r, ps in RELATION_PHRASES.items()
@@ -146,13 +123,6 @@ STYLE_NOUNS: dict[str, tuple[str, ...]] = {
     "pixel-art": ("pixel art", "a pixel-art image"),
     "sketch": ("a sketch", "a line drawing"),
     "watercolor": ("a watercolor painting", "a watercolour painting", "a watercolour"),
-}
-#: More style nouns (long-form and editing prompts, with probability P_MORE).
-MORE_STYLE_NOUNS: dict[str, tuple[str, ...]] = {
-    "plain": ("a flat drawing",),
-    "pixel-art": ("8-bit pixel art",),
-    "sketch": ("a pencil sketch",),
-    "watercolor": ("a watercolour wash",),
 }
 
 #: Nouns for the whole picture (in editing clauses: "restyle the image as ...").
@@ -229,13 +199,6 @@ RELATION_SENTENCES: tuple[str, ...] = (
     "Place the {a} {rel} the {b}.",
     "Put the {a} {rel} the {b}.",
     "{Rel} the {b} is the {a}.",
-)
-#: Verbal relation sentences (long-form prompts, with probability P_MORE).
-MORE_RELATION_SENTENCES: tuple[str, ...] = (
-    "The {a} rests {rel} the {b}.",
-    "The {a} is placed {rel} the {b}.",
-    "The {a} hangs {rel} the {b}.",
-    "{Rel} the {b} sits the {a}.",
 )
 #: An item that introduces two single objects and their relation ("a red circle to the left of
 #: a blue star"), used inside an item list.
@@ -405,11 +368,6 @@ def noun(shape: str, color: str | None = None, size_word: str | None = None, plu
     return " ".join(w for w in (size_word, color, head) if w)
 
 
-def bare_plural(shape: str, color: str | None, size: str | None, rng: np.random.Generator) -> str:
-    """A group of "at least one" as a bare plural: ``"orange stars"``."""
-    return noun(shape, color, size_word(size, rng), plural=True)
-
-
 def size_word(size: str | None, rng: np.random.Generator) -> str | None:
     return None if size is None else pick(rng, SIZE_WORDS[size])
 
@@ -423,19 +381,12 @@ def count_phrase(
     singular_forms: Sequence[str] = SINGULAR_FORMS,
     p_digit: float = 0.35,
     p_exactly: float = 0.25,
-    more: bool = False,
 ) -> str:
     """An indefinite noun phrase stating ``count`` objects: ``"a single red circle"``,
-    ``"3 big stars"``, ``"exactly four hexagons"``; with ``more``, also the issue-12 forms
-    (``"a pair of bright red stars"``, ``"a trio of hexagons"``)."""
+    ``"3 big stars"``, ``"exactly four hexagons"``."""
     if not 1 <= count <= vocab.MAX_COUNT:
         raise ValueError(f"a stated count must be 1 to {vocab.MAX_COUNT}, got {count}")
     sw = size_word(size, rng)
-    if more:
-        if color is not None and rng.random() < P_MORE:
-            color = f"{pick(rng, INTENSIFIER_WORDS)} {color}"
-        if count in QUANTIFIER_PHRASES and rng.random() < P_MORE:
-            return f"{pick(rng, QUANTIFIER_PHRASES[count])} {noun(shape, color, sw, plural=True)}"
     if count == 1:
         head = noun(shape, color, sw)
         det = pick(rng, singular_forms)
@@ -451,14 +402,10 @@ def reference(shape: str, color: str | None, size: str | None, rng: np.random.Ge
     return noun(shape, color, size_word(size, rng))
 
 
-def relation_phrase(rel: str, rng: np.random.Generator, front: bool = False, more: bool = False) -> str:
-    """A phrasing of ``rel``; ``front`` for one that can open a sentence; ``more`` to draw an
-    issue-12 wording with probability :data:`P_MORE` (long-form and editing prompts)."""
-    vocab.check_relation(rel)
-    if more and rng.random() < P_MORE:
-        return pick(rng, [p for p in MORE_RELATION_PHRASES[rel] if not (front and p.startswith("just"))])
+def relation_phrase(rel: str, rng: np.random.Generator, front: bool = False) -> str:
+    """A phrasing of ``rel``; ``front`` for one that can open a sentence."""
     table = FRONT_RELATION_PHRASES if front else RELATION_PHRASES
-    return pick(rng, table[rel])
+    return pick(rng, table[vocab.check_relation(rel)])
 
 
 def background_word(background: str, rng: np.random.Generator) -> str:
@@ -469,11 +416,8 @@ def style_adjective(style: str, rng: np.random.Generator) -> str:
     return pick(rng, STYLE_ADJECTIVES[vocab.check_style(style)])
 
 
-def style_noun(style: str, rng: np.random.Generator, more: bool = False) -> str:
-    style = vocab.check_style(style)
-    if more and rng.random() < P_MORE:
-        return pick(rng, MORE_STYLE_NOUNS[style])
-    return pick(rng, STYLE_NOUNS[style])
+def style_noun(style: str, rng: np.random.Generator) -> str:
+    return pick(rng, STYLE_NOUNS[vocab.check_style(style)])
 
 
 def join_items(items: Sequence[str], rng: np.random.Generator) -> str:
@@ -490,7 +434,7 @@ def _style_spellings_are_known() -> None:
         for a in adjs:
             assert STYLE_LOOKUP.get(a) == style, (style, a)
     for style, nouns in STYLE_NOUNS.items():
-        for n in nouns + MORE_STYLE_NOUNS[style]:
+        for n in nouns:
             found = [w for w in longest_first(STYLE_LOOKUP) if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", n)]
             assert found and STYLE_LOOKUP[found[0]] == style, (style, n)
 

@@ -1,20 +1,17 @@
 """Statistics and command line of the prompt suites (``python -m poser_env.world.suites``).
 
 ``--check`` regenerates every file to a temporary folder and compares it byte for byte with
-the committed one, ``--stats`` prints tasks per suite, category and split, ``--forms`` how
-many prompts use each form of issue 12 (long-form and editing; GenEval-like prompts keep
-GenEval's wording), and no flag
+the committed one, ``--stats`` prints tasks per suite, category and split, and no flag
 (re)writes the files (under ``--out DIR``, default the package's data).
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -41,42 +38,6 @@ def suite_stats(root: str | Path | None = None) -> str:
     return "\n".join(rows)
 
 
-def _form_finders() -> dict[str, Callable[[str], bool]]:
-    """Per issue-12 form the generator writes (``language.py``), a test on a prompt."""
-    from poser_env.world import language as L
-    from poser_env.world.chunks import chunk
-    from poser_env.world.parse import split_clauses, tokenize
-
-    def rx(pattern: str) -> Callable[[str], bool]:
-        compiled = re.compile(pattern, re.IGNORECASE)
-        return lambda text: compiled.search(text) is not None
-
-    def bare_plural(text: str) -> bool:
-        return any(n.det == "bare" and n.plural for run in split_clauses(tokenize(text)) for n in chunk([t[0] for t in run]))
-
-    relations = sorted({p for ps in L.MORE_RELATION_PHRASES.values() for p in ps}, key=len, reverse=True)
-    return {
-        "quantifier (a pair of, a couple of, a trio of)": rx(r"\ba (?:pair|couple|trio) of\b"),
-        "colour intensifier (bright red, deep purple)": rx(r"\b(?:bright|deep|vivid) (?:" + "|".join(L.COLOR_LOOKUP) + r")\b"),
-        "bare plural (orange stars)": bare_plural,
-        "relation wording (on top of, beneath, atop, just left of ...)": rx(r"\b(?:" + "|".join(map(re.escape, relations)) + r")\b"),
-        "verbal relation sentence (rests, is placed, hangs, fronted sits)": rx(r"\b(?:rests|is placed|hangs)\b|\bsits the\b"),
-        "style noun (a pencil sketch, 8-bit pixel art, a watercolour wash)": rx(r"pencil sketch|8-bit pixel art|watercolour wash"),
-    }
-
-
-def form_counts(root: str | Path | None = None) -> str:
-    """A Markdown table: per issue-12 form, the prompts of each suite and split that use it."""
-    finders = _form_finders()
-    tasks = {(s, sp): load_suite(s, sp, root) for s in SUITES for sp in SPLITS}
-    cols = [(s, sp) for s in SUITES for sp in SPLITS if s != "geneval"]
-    rows = ["| form | " + " | ".join(f"{s} {sp}" for s, sp in cols) + " |", "|---|" + "---:|" * len(cols)]
-    for name, found in finders.items():
-        rows.append(f"| {name} | " + " | ".join(str(sum(found(t.prompt) for t in tasks[c])) for c in cols) + " |")
-    rows.append("| prompts | " + " | ".join(str(len(tasks[c])) for c in cols) + " |")
-    return "\n".join(rows)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m poser_env.world.suites", description="Generate, check or summarise the prompt suites."
@@ -84,14 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help=f"suites root to write or check (default {DEFAULT_DIR})")
     parser.add_argument("--check", action="store_true", help="regenerate to a temporary folder and compare")
     parser.add_argument("--stats", action="store_true", help="print tasks per suite, category and split")
-    parser.add_argument("--forms", action="store_true", help="print how many prompts use each issue-12 form")
     args = parser.parse_args(argv)
     root = Path(args.out) if args.out else DEFAULT_DIR
     if args.stats:
         print(suite_stats(root))
-        return 0
-    if args.forms:
-        print(form_counts(root))
         return 0
     if args.check:
         diff = check_files(root)

@@ -45,15 +45,12 @@ def longform_prompt(target: Target, rng: np.random.Generator) -> str:
         if ia not in introduced and ib not in introduced and rng.random() < 0.5:
             a = L.with_article(L.reference(r.a.shape, r.a.color, r.a.size, rng))
             b = L.with_article(L.reference(r.b.shape, r.b.color, r.b.size, rng))
-            inline.append((L.INLINE_RELATION.format(a=a, rel=L.relation_phrase(r.rel, rng, more=True), b=b), False))
+            inline.append((L.INLINE_RELATION.format(a=a, rel=L.relation_phrase(r.rel, rng), b=b), False))
             introduced += [ia, ib]
         else:
             later.append(r)
-    related = {index[_key(r.a)] for r in target.relations} | {index[_key(r.b)] for r in target.relations}
     plain = [
-        (L.bare_plural(g.shape, g.color, g.size, rng), True)
-        if g.count == 1 and i not in related and rng.random() < L.P_MORE  # "orange stars": at least one
-        else (L.count_phrase(g.shape, g.color, g.size, g.count, rng, more=True), g.count > 1)
+        (L.count_phrase(g.shape, g.color, g.size, g.count, rng), g.count > 1)
         for i, g in enumerate(groups)
         if i not in introduced
     ]
@@ -100,7 +97,7 @@ def longform_prompt(target: Target, rng: np.random.Generator) -> str:
         attach({"bg": bg, "an": L.article(bg)}, L.BACKGROUND_SENTENCES, L.BACKGROUND_PREFIXES, L.BACKGROUND_SUFFIXES)
     if target.style is not None:
         adj = L.style_adjective(target.style, rng)
-        fields = {"adj": adj, "an": L.article(adj), "noun": L.style_noun(target.style, rng, more=True)}
+        fields = {"adj": adj, "an": L.article(adj), "noun": L.style_noun(target.style, rng)}
         attach(fields, L.STYLE_SENTENCES, L.STYLE_PREFIXES, L.STYLE_SUFFIXES)
 
     sentences = []
@@ -109,8 +106,8 @@ def longform_prompt(target: Target, rng: np.random.Generator) -> str:
             body = body[:1].lower() + body[1:]
         sentences.append(prefix + body + end)
     for r in later:
-        template = _pick(rng, L.MORE_RELATION_SENTENCES if rng.random() < L.P_MORE else L.RELATION_SENTENCES)
-        rel = L.relation_phrase(r.rel, rng, front=template.startswith("{Rel}"), more=True)
+        template = _pick(rng, L.RELATION_SENTENCES)
+        rel = L.relation_phrase(r.rel, rng, front=template.startswith("{Rel}"))
         sentences.append(
             template.format(
                 a=L.reference(r.a.shape, r.a.color, r.a.size, rng),
@@ -130,13 +127,13 @@ def edit_clause(edit: dict[str, Any], rng: np.random.Generator) -> str:
     image = _pick(rng, L.IMAGE_NOUNS)
     if op == "add":
         o = edit["object"]
-        np_ = L.count_phrase(o["shape"], o["color"], o.get("size"), edit.get("count", 1), rng, singular_forms=("a", "one"), more=True)
+        np_ = L.count_phrase(o["shape"], o["color"], o.get("size"), edit.get("count", 1), rng, singular_forms=("a", "one"))
         if edit.get("rel") is not None:
             anchor = L.reference(edit["anchor"]["shape"], edit["anchor"]["color"], None, rng)
             if rng.random() < 0.2:
-                rel = L.relation_phrase(edit["rel"], rng, front=True, more=True)
+                rel = L.relation_phrase(edit["rel"], rng, front=True)
                 return _pick(rng, L.EDIT_TEMPLATES["add_front"]).format(Rel=rel, anchor=anchor, np=np_)
-            rel = L.relation_phrase(edit["rel"], rng, more=True)
+            rel = L.relation_phrase(edit["rel"], rng)
             loc = f" {rel} the {anchor}"
             return _pick(rng, L.EDIT_TEMPLATES["add"]).format(np=np_, loc=loc)
         template = _pick(rng, L.EDIT_TEMPLATES["add"])
@@ -148,14 +145,14 @@ def edit_clause(edit: dict[str, Any], rng: np.random.Generator) -> str:
         if op == "recolor":
             fields["color"] = edit["color"]
         if op == "move":
-            fields["rel"] = L.relation_phrase(edit["rel"], rng, more=True)
+            fields["rel"] = L.relation_phrase(edit["rel"], rng)
             fields["anchor"] = L.reference(edit["anchor"]["shape"], edit["anchor"]["color"], None, rng)
         return _pick(rng, L.EDIT_TEMPLATES[op]).format(**fields)
     if op == "background":
         bg = L.background_word(edit["background"], rng)
         return _pick(rng, L.EDIT_TEMPLATES["background"]).format(bg=bg, an=L.article(bg), image=image)
     adj = L.style_adjective(edit["style"], rng)
-    return _pick(rng, L.EDIT_TEMPLATES["style"]).format(adj=adj, an=L.article(adj), noun=L.style_noun(edit["style"], rng, more=True), image=image)
+    return _pick(rng, L.EDIT_TEMPLATES["style"]).format(adj=adj, an=L.article(adj), noun=L.style_noun(edit["style"], rng), image=image)
 
 
 def editing_prompt(edits: Sequence[dict[str, Any]], rng: np.random.Generator) -> tuple[str, list[str]]:

@@ -174,13 +174,11 @@ def _alt(words) -> str:
 
 _B = r"(?<![\w-])"
 _E = r"(?![\w-])"
-_QUANT = {p: n for n, ps in L.QUANTIFIER_PHRASES.items() for p in ps}
-_NP = re.compile(  # a missing determiner is a bare plural (at least one)
-    rf"{_B}(?:(?P<det>{_alt(list(L.COUNT_LOOKUP) + list(_QUANT) + ['the'])})\s+)?(?:(?P<size>{_alt(L.SIZE_LOOKUP)})\s+)?"
-    rf"(?:(?:{_alt(L.INTENSIFIER_WORDS)})\s+)?(?:(?P<color>{_alt(L.COLOR_LOOKUP)})\s+)?(?P<shape>{_alt(L.SHAPE_LOOKUP)}){_E}"
+_NP = re.compile(
+    rf"{_B}(?P<det>{_alt(list(L.COUNT_LOOKUP) + ['the'])})\s+(?:(?P<size>{_alt(L.SIZE_LOOKUP)})\s+)?"
+    rf"(?:(?P<color>{_alt(L.COLOR_LOOKUP)})\s+)?(?P<shape>{_alt(L.SHAPE_LOOKUP)}){_E}"
 )
-_REL_LOOKUP = {**L.RELATION_LOOKUP, **{p: r for r, ps in L.MORE_RELATION_PHRASES.items() for p in ps}}
-_REL = re.compile(rf"{_B}(?:{_alt(_REL_LOOKUP)}){_E}")
+_REL = re.compile(rf"{_B}(?:{_alt(L.RELATION_LOOKUP)}){_E}")
 _BG = re.compile(rf"{_B}(?:{_alt(L.BACKGROUND_LOOKUP)}){_E}")
 _STYLE = re.compile(rf"{_B}(?:{_alt(L.STYLE_LOOKUP)}){_E}")
 _CLAUSES = re.compile(r"[.;:]|, (?:and )?then ")
@@ -190,7 +188,7 @@ _REMOVE = re.compile(rf"{_B}(?:{_alt(L.EDIT_VERBS['remove'])}) $")
 def _np(m: re.Match) -> tuple[ObjectGroup, bool]:
     """(group as named, definite?) for a noun-phrase match."""
     det = m["det"]
-    count = 1 if det in ("the", None) else _QUANT.get(det) or L.COUNT_LOOKUP[det]
+    count = 1 if det == "the" else L.COUNT_LOOKUP[det]
     g = ObjectGroup(
         L.SHAPE_LOOKUP[m["shape"]],
         L.COLOR_LOOKUP.get(m["color"]) if m["color"] else None,
@@ -218,7 +216,7 @@ def _read(prompt: str, source=None) -> Target:
             after = [n for n in nps if n[0].start() >= r.end()]
             a, b = (before[-1], after[0]) if before else (after[1], after[0])
             ends = [ObjectGroup(n[1].shape, n[1].color, n[1].size) for n in (a, b)]
-            relations.append(Relation(ends[0], _REL_LOOKUP[r.group()], ends[1]))
+            relations.append(Relation(ends[0], L.RELATION_LOOKUP[r.group()], ends[1]))
             if a[2] and source is not None:  # a definite subject is moved
                 touched.add((a[1].shape, a[1].color))
         if source is None:
