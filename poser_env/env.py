@@ -13,6 +13,7 @@ import numpy as np
 from poser_env.config import SUITE_MIXES, EnvConfig
 from poser_env.encoders.text import make_text_encoder
 from poser_env.experts.base import ExpertOutputError, validate_output, with_feedback
+from poser_env.memo import LRU, pixel_key
 from poser_env.observation import ObservationEncoder, ObservationInput
 from poser_env.registry import ComponentSpec, ExpertRegistry, build
 from poser_env.types import Canvas, Check, Command, Task, Verdict
@@ -128,6 +129,7 @@ class ImagePoserEnv(gym.Env):
         self.observation_space = self.encoder.space
         self._tasks: list[Task] | None = None
         self._ep: _Episode | None = None
+        self._extracted: LRU[tuple[Command, ...]] = LRU(8192)
         # Run at the first reset until it succeeds (a real-model preset loads its models there).
         self.before_first_reset: Callable[[], None] | None = None
 
@@ -191,7 +193,7 @@ class ImagePoserEnv(gym.Env):
         else:
             task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
         canvas = self._source_canvas(task.source)
-        commands = list(self.extractor.extract(task.prompt, source=canvas))
+        commands = self._extract(task.prompt, canvas)
         if not commands:
             raise RuntimeError(f"the extractor returned no command for prompt {task.prompt!r}")
         checks = _unique([c for cmd in commands for c in cmd.checks])
@@ -296,6 +298,17 @@ class ImagePoserEnv(gym.Env):
             i = self.action_names.index(DEFER)
             mask[i] = int(ep is not None and bool(ep.queue) and ep.queue[0] not in ep.deferred and len(ep.queue) > 1)
         return mask
+
+    def _extract(self, prompt: str, canvas: Canvas) -> list[Command]:
+        """The extractor's commands. A ``pure`` extractor's (a function of the prompt and the
+        source's pixels, like the grammar's) are cached per env: suite tasks recur in training."""
+        if not getattr(self.extractor, "pure", False):
+            return list(self.extractor.extract(prompt, source=canvas))
+        key = (prompt, pixel_key(np.asarray(canvas.image)))
+        hit = self._extracted.get(key)
+        if hit is None:
+            hit = self._extracted.put(key, tuple(self.extractor.extract(prompt, source=canvas)))
+        return list(hit)
 
     def _critique(self, canvas: Canvas, checks: Sequence[Check], commands: Sequence[Command]) -> Verdict:
         """The verdict; a critic with ``scores_commands`` (CLIP ``mode = "command"``) also gets the commands."""
