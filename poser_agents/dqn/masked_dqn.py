@@ -18,7 +18,9 @@ action or *assumes* one will be chosen:
 
 Only ``train()`` is re-written (it is short); the target is factored into
 :meth:`MaskedDQN.compute_target_q` so that it can be tested on a hand-made batch.
-Everything else (replay buffer, target-network updates, exploration schedule, logging,
+The replay buffer defaults to :class:`~poser_agents.dqn.replay.CompactDictReplayBuffer`
+(text embeddings stored once; the same samples as SB3's ``DictReplayBuffer`` in a fifth of
+the memory). Everything else (target-network updates, exploration schedule, logging,
 save/load) is SB3's.
 """
 
@@ -31,9 +33,11 @@ import torch as th
 from stable_baselines3 import DQN
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import DictReplayBufferSamples
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from torch.nn import functional as F
 
 from poser_agents.dqn.policies import MASK_KEY, MaskedDQNPolicy, mask_q_values
+from poser_agents.dqn.replay import CompactDictReplayBuffer
 
 
 class MaskedDQN(DQN):
@@ -51,7 +55,22 @@ class MaskedDQN(DQN):
 
     def __init__(self, policy: Any, env: Any, *args: Any, double_q: bool = False, **kwargs: Any):
         self.double_q = bool(double_q)
+        kwargs.setdefault("replay_buffer_class", CompactDictReplayBuffer)
         super().__init__(policy, env, *args, **kwargs)
+
+    @staticmethod
+    def _wrap_env(env: Any, verbose: int = 0, monitor_wrapper: bool = True) -> VecEnv:
+        # An ImagePoser env builds a fresh info dict each step, so the deep copy of every
+        # info that SB3's DummyVecEnv makes (a quarter of a training step) is skipped.
+        from poser_env.env import ImagePoserEnv
+        from stable_baselines3.common.env_util import is_wrapped
+        from stable_baselines3.common.monitor import Monitor
+
+        if not isinstance(env, VecEnv) and isinstance(getattr(env, "unwrapped", None), ImagePoserEnv):
+            if monitor_wrapper and not is_wrapped(env, Monitor):
+                env = Monitor(env)
+            env = FreshInfoDummyVecEnv([lambda: env])
+        return DQN._wrap_env(env, verbose, monitor_wrapper)
 
     def _setup_model(self) -> None:
         super()._setup_model()
@@ -166,3 +185,23 @@ class MaskedDQN(DQN):
 
         self._n_updates += gradient_steps
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+
+
+class FreshInfoDummyVecEnv(DummyVecEnv):
+    """SB3's ``DummyVecEnv`` that copies each info dict shallowly instead of deeply.
+
+    Only for envs whose ``step`` returns a new info (and new values in it) every time, as
+    ImagePoser's does; SB3's own additions (``TimeLimit.truncated``, ``terminal_observation``)
+    go into the copy's source exactly as in ``DummyVecEnv``.
+    """
+
+    def step_wait(self) -> Any:
+        for i in range(self.num_envs):
+            obs, self.buf_rews[i], terminated, truncated, self.buf_infos[i] = self.envs[i].step(self.actions[i])
+            self.buf_dones[i] = terminated or truncated
+            self.buf_infos[i]["TimeLimit.truncated"] = truncated and not terminated
+            if self.buf_dones[i]:
+                self.buf_infos[i]["terminal_observation"] = obs
+                obs, self.reset_infos[i] = self.envs[i].reset()
+            self._save_obs(i, obs)
+        return self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones), [dict(info) for info in self.buf_infos]
