@@ -115,7 +115,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print("quick mode: tiny budgets, the speeds below mean nothing")
     for i, run in enumerate(result["runs"]):
         print(f"repeat {i}: " + ", ".join(f"{k} {v}" for k, v in run["ratios"].items()))
-    print("median ratios (one process, same machine load within a repeat):")
+    print(f"median ratios (one process; CPU seconds, async2/one_env wall; load average {result['load_average']}):")
     for k, v in result["ratios_median"].items():
         print(f"  {k}: {v}")
     for enc, gib in result["replay_gib_per_100k"].items():

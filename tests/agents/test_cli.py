@@ -33,9 +33,10 @@ def test_bench_throughput_quick_json_schema(capsys):
     data = last_json(capsys)
     ids = ("ImagePoser-v0", "ImagePoser-Gen-v0", "ImagePoser-Edit-v0")
     run = data["runs"][0]
-    for key in ("sb3_dqn_cartpole_sps", "poser_dqn_sps", "vec1_sps", "async2_sps", *(f"env_sps[{i}]" for i in ids)):
-        assert run[key] > 0, key
+    for key in ("sb3_dqn_cartpole_sps", "poser_dqn_sps", "one_env_sps", "async2_sps", *(f"env[{i}]_sps" for i in ids)):
+        assert run[key]["cpu"] > 0 and run[key]["wall"] > 0, key
     assert set(data["ratios_median"]) == {*(f"env/sb3_cartpole[{i}]" for i in ids), "poser_dqn/sb3_cartpole", "async2/one_env"}
+    assert set(run["ratios_wall"]) == set(run["ratios"])
     mem = data["replay_memory"]["hash"]
     assert 0 < data["replay_gib_per_100k"]["hash"] < mem["sb3_dict_buffer_gib"]
     assert data["quick"] is True and data["repeats"] == 1
