@@ -19,7 +19,7 @@ from poser_env.memo import LRU, pixel_key
 from poser_env.types import Canvas, Check, CheckResult, Verdict
 from poser_env.world import vocab
 from poser_env.world.checks import SpecError, answer
-from poser_env.world.detect import detect
+from poser_env.world.detect import _as_image, detect_shared
 from poser_env.world.scene import DetectedScene
 
 
@@ -33,25 +33,19 @@ class PixelCritic:
     name = "pixel"
 
     def critique(self, canvas: Canvas, checks: Sequence[Check]) -> Verdict:
-        image = np.asarray(canvas.image)
+        image = _as_image(np.asarray(canvas.image))  # a ValueError naming the problem
         key = pixel_key(image)
-        if key is None:  # not a numeric array: detect() names the problem
-            return _judge(detect(image), checks)
         checks = tuple(checks)
         # Checks compare by spec; the question is part of the key too, as results carry it.
         vkey = (key, tuple((c.key, c.question) for c in checks))
         verdict = _VERDICTS.get(vkey)
         if verdict is None:
-            seen = _DETECTED.get(key)
-            if seen is None:
-                seen = _DETECTED.put(key, detect(image))
-            verdict = _VERDICTS.put(vkey, _judge(seen, checks))
+            verdict = _VERDICTS.put(vkey, _judge(detect_shared(image), checks))
         return verdict
 
 
-#: Per process: detections by pixel digest, verdicts by (pixel digest, checks). Verdicts are
-#: frozen; detected scenes are only read by the judge.
-_DETECTED: LRU[DetectedScene] = LRU(1024)
+#: Per process, verdicts by (pixel digest, checks); detections are cached by ``detect``.
+#: Verdicts are frozen; the shared detected scenes are only read by the judge.
 _VERDICTS: LRU[Verdict] = LRU(4096)
 
 
