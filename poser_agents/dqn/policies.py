@@ -123,6 +123,11 @@ class MaskedQNetwork(QNetwork):
         return mask_q_values(q_values, mask).argmax(dim=1).reshape(-1)
 
 
+#: Layers (and containers) that compute the same in train and eval mode.
+_MODE_FREE = (nn.Linear, nn.LayerNorm, nn.ReLU, nn.Flatten, nn.Identity, nn.Sequential, nn.ModuleDict, nn.ModuleList,
+              BaseFeaturesExtractor, QNetwork)
+
+
 class MaskedDQNPolicy(MultiInputPolicy):
     """SB3's ``MultiInputPolicy`` for DQN with :class:`MaskedQNetwork` (online and target).
 
@@ -134,12 +139,17 @@ class MaskedDQNPolicy(MultiInputPolicy):
         # Adam's multi-tensor ("foreach") update: the same arithmetic as the default per-tensor
         # loop on CPU, in a few kernels instead of one per parameter.
         kwargs["optimizer_kwargs"] = {"foreach": True, **(kwargs.get("optimizer_kwargs") or {})}
+        self._mode_free: bool | None = None
         super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
 
     def set_training_mode(self, mode: bool) -> None:
-        # SB3 calls this at every predict; walking the module tree each time costs more than
-        # the forward pass. Nothing here behaves differently in train and eval mode anyway.
-        if self.training == mode and self.q_net.training == mode:
+        # SB3 switches modes around every predict and every training phase; walking the module
+        # tree costs more than a forward pass here. When every layer computes the same in both
+        # modes (no dropout, no batch norm: the default networks), only the flag changes.
+        if self._mode_free is None:
+            self._mode_free = all(isinstance(m, _MODE_FREE) for m in self.modules() if m is not self)
+        if self._mode_free:
+            self.training = mode
             return
         super().set_training_mode(mode)
 
