@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Sequence
 
@@ -113,4 +114,163 @@ def bench_preset_env(preset: str, steps: int = 50, seed: int = 0, allow_entry_po
         "model_ms_per_step": round(1000 * step_model / steps, 3),
         "total_ms_per_step": round(1000 * step_total / steps, 3),
         "env_ms_per_reset": round(1000 * (reset_total - reset_model) / resets, 3) if resets else None,
+    }
+
+
+# ----------------------------------------------------------------------------------------
+# poser bench: throughput ratios measured in one process (issue 13)
+
+
+class _Clock:
+    """Wall and process CPU seconds of a block. On a shared machine CPU seconds of a
+    single-threaded loop measure the work itself; wall seconds include other jobs' turns."""
+
+    def __enter__(self) -> "_Clock":
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+    def rates(self, n: int) -> dict[str, float]:
+        return {"cpu": n / max(self.cpu, 1e-9), "wall": n / max(self.wall, 1e-9)}
+
+
+def _env_sps(env_id: str, steps: int, seed: int, **kwargs: Any) -> dict[str, float]:
+    """Env steps/s with random allowed actions, resets included; the first reset (suite and
+    model loading) is not timed."""
+    env = gym.make(env_id, **kwargs)
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    with _Clock() as clock:
+        for _ in range(steps):
+            obs, _, terminated, truncated, _ = env.step(rng.choice(np.flatnonzero(obs["action_mask"])))
+            if terminated or truncated:
+                obs, _ = env.reset()
+    env.close()
+    return clock.rates(steps)
+
+
+def _vec_sps(env_id: str, steps: int, seed: int, num_envs: int) -> dict[str, float]:
+    """Env steps/s (summed over workers) of Gymnasium's async vector env, random allowed
+    actions. Only the wall rate means anything (the work is in the worker processes)."""
+    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="async")
+    rng = np.random.default_rng(seed)
+    obs, _ = envs.reset(seed=seed)
+    envs.step(np.array([rng.choice(np.flatnonzero(m)) for m in obs["action_mask"]]))  # workers warm
+    n = max(1, steps // num_envs)
+    with _Clock() as clock:
+        for _ in range(n):
+            obs, *_ = envs.step(np.array([rng.choice(np.flatnonzero(m)) for m in obs["action_mask"]]))
+    envs.close()
+    return clock.rates(n * num_envs)
+
+
+def _sb3_cartpole_sps(steps: int, learning_starts: int, seed: int) -> dict[str, float]:
+    """SB3's DQN training on CartPole-v1 with the masked DQN's network and settings."""
+    from stable_baselines3 import DQN
+
+    from poser_agents.dqn.agent import DQNConfig
+
+    c = DQNConfig()
+    model = DQN(
+        "MlpPolicy", gym.make("CartPole-v1"), learning_rate=c.learning_rate, buffer_size=c.buffer_size,
+        learning_starts=learning_starts, batch_size=c.batch_size, gamma=c.gamma, train_freq=c.train_freq,
+        gradient_steps=c.gradient_steps, target_update_interval=c.target_update_interval,
+        policy_kwargs={"net_arch": list(c.net_arch)}, seed=seed, device="cpu",
+    )  # fmt: skip
+    with _Clock() as clock:
+        model.learn(steps)
+    return clock.rates(steps)
+
+
+def _poser_dqn_sps(env_id: str, steps: int, learning_starts: int, seed: int) -> dict[str, float]:
+    """The project's masked DQN (DQNConfig defaults) training on ``env_id``."""
+    from poser_agents.dqn.agent import DQNAgent, DQNConfig
+
+    agent = DQNAgent(gym.make(env_id), DQNConfig(learning_starts=learning_starts, seed=seed))
+    with _Clock() as clock:
+        agent.learn(steps)
+    return clock.rates(steps)
+
+
+def replay_memory_per_100k(text_encoder: str, transitions: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Bytes of the masked DQN's replay buffer per 100k transitions with ``text_encoder``
+    (and of SB3's ``DictReplayBuffer``): see :func:`poser_agents.dqn.replay.replay_buffer_bytes`."""
+    from poser_agents.dqn.replay import replay_buffer_bytes
+
+    env = gym.make("ImagePoser-v0", text_encoder=text_encoder)
+    return replay_buffer_bytes(env, capacity=100_000, fill=transitions, seed=seed)
+
+
+IDS = ("ImagePoser-v0", "ImagePoser-Gen-v0", "ImagePoser-Edit-v0")
+
+
+def bench_throughput(quick: bool = False, repeats: int = 1, seed: int = 0, minilm: bool = True) -> dict[str, Any]:
+    """Every figure of ``poser bench``, measured in this one process, and their ratios.
+
+    Per repeat: SB3's DQN on CartPole-v1 (same net, ``train_freq``, batch and schedule as
+    :class:`~poser_agents.dqn.agent.DQNConfig`), env steps/s of the three synthetic ids (hash
+    encoder, random allowed actions), the masked DQN on ImagePoser-v0, MiniLM's env steps/s,
+    and an async vector env of 2 workers against one env. torch runs on one thread. Ratios
+    use process CPU seconds (what each loop costs, robust to other jobs on a shared machine),
+    except the vector env's, which is wall time by nature (``ratios_wall`` has all the
+    wall-time ratios). The summary is the median over repeats. ``quick`` runs tiny budgets
+    to check the plumbing only: its speeds mean nothing.
+    """
+    import torch
+
+    import poser_env  # noqa: F401
+
+    torch.set_num_threads(1)
+    steps = 200 if quick else 4000
+    dqn_steps, starts = (300, 100) if quick else (6000, 1000)
+    runs: list[dict[str, Any]] = []
+    for r in range(repeats):
+        s = seed + r
+        f: dict[str, Any] = {"sb3_dqn_cartpole": _sb3_cartpole_sps(dqn_steps, starts, s)}
+        for env_id in IDS:
+            f[f"env[{env_id}]"] = _env_sps(env_id, steps, s)
+        f["poser_dqn"] = _poser_dqn_sps("ImagePoser-v0", dqn_steps, starts, s)
+        f["one_env"] = _env_sps("ImagePoser-v0", steps, s)
+        f["async2"] = _vec_sps("ImagePoser-v0", steps, s, 2)
+        error = None
+        if minilm:
+            try:
+                f["env_minilm"] = _env_sps("ImagePoser-v0", steps // 4 if not quick else 50, s, text_encoder="minilm")
+            except Exception as e:  # noqa: BLE001 - MiniLM is optional (the text extra)
+                f["env_minilm"], error = None, f"{type(e).__name__}: {e}"
+        ratios: dict[str, float] = {}
+        wall: dict[str, float] = {}
+        for clock, out in (("cpu", ratios), ("wall", wall)):
+            base = f["sb3_dqn_cartpole"][clock]
+            for i in IDS:
+                out[f"env/sb3_cartpole[{i}]"] = f[f"env[{i}]"][clock] / base
+            out["poser_dqn/sb3_cartpole"] = f["poser_dqn"][clock] / base
+            if f.get("env_minilm"):
+                out["minilm/hash"] = f["env_minilm"][clock] / f["env[ImagePoser-v0]"][clock]
+        ratios["async2/one_env"] = wall["async2/one_env"] = f["async2"]["wall"] / f["one_env"]["wall"]
+        run: dict[str, Any] = {f"{k}_sps": {c: round(v, 1) for c, v in d.items()} for k, d in f.items() if d}
+        run["ratios"] = {k: round(v, 3) for k, v in ratios.items()}
+        run["ratios_wall"] = {k: round(v, 3) for k, v in wall.items()}
+        if error:
+            run["minilm_error"] = error
+        runs.append(run)
+    memory: dict[str, Any] = {}
+    for enc in ("hash", "minilm") if minilm else ("hash",):
+        try:
+            memory[enc] = replay_memory_per_100k(enc, transitions=300 if quick else 2000, seed=seed)
+        except Exception as e:  # noqa: BLE001
+            memory[enc] = {"error": f"{type(e).__name__}: {e}"}
+    keys = runs[0]["ratios"].keys()
+    return {
+        "quick": quick,
+        "repeats": repeats,
+        "steps": {"env": steps, "dqn": dqn_steps, "dqn_learning_starts": starts},
+        "cpu_count": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        "runs": runs,
+        "ratios_median": {k: round(float(np.median([run["ratios"][k] for run in runs if k in run["ratios"]])), 3) for k in keys},
+        "replay_gib_per_100k": {k: v.get("gib") for k, v in memory.items()},
+        "replay_memory": memory,
     }

@@ -124,6 +124,25 @@ def cmd_bench_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from poser_agents.bench import bench_throughput
+
+    result = bench_throughput(quick=args.quick, repeats=args.repeats, seed=args.seed, minilm=not args.no_minilm)
+    if args.quick:
+        print("quick mode: tiny budgets, the speeds below mean nothing")
+    for i, run in enumerate(result["runs"]):
+        print(f"repeat {i}: " + ", ".join(f"{k} {v}" for k, v in run["ratios"].items()))
+    print(f"median ratios (one process; CPU seconds, async2/one_env wall; load average {result['load_average']}):")
+    for k, v in result["ratios_median"].items():
+        print(f"  {k}: {v}")
+    for enc, gib in result["replay_gib_per_100k"].items():
+        sb3 = result["replay_memory"][enc].get("sb3_dict_buffer_gib")
+        print(f"  replay buffer per 100k transitions ({enc}): {gib} GiB (SB3's DictReplayBuffer: {sb3} GiB)")
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    return 0
+
+
 def cmd_experts(args: argparse.Namespace) -> int:
     from poser_env.backends.preset import load_real_preset
 
@@ -412,8 +431,14 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     cal.set_defaults(func=cmd_calibrate)
 
-    bench = sub.add_parser("bench", help="benchmarks")
-    bsub = bench.add_subparsers(dest="bench_command", required=True)
+    bench = sub.add_parser("bench", help="benchmarks: with no subcommand, the throughput ratios (docs/performance.md)")
+    bench.add_argument("--quick", action="store_true", help="tiny budgets: checks the plumbing, speeds mean nothing")
+    bench.add_argument("--repeats", type=_positive_int, default=1, help="measure every ratio this many times (default 1)")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--no-minilm", action="store_true", help="skip the MiniLM figures (no model load)")
+    bench.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    bench.set_defaults(func=cmd_bench)
+    bsub = bench.add_subparsers(dest="bench_command", required=False)
     benv = bsub.add_parser("env", help="environment steps per second with random actions")
     benv.add_argument("--steps", type=_positive_int, default=None, help="steps per encoder (default 2000; 50 with --preset)")
     benv.add_argument("--encoders", default="hash,minilm", help="comma-separated text encoders (default hash,minilm)")

@@ -13,6 +13,7 @@ from poser_env.encoders.text import make_text_encoder
 from poser_env.episode import Episode, as_action, build_registry, critic_answer, unique_checks
 from poser_env.experts.base import ExpertOutputError, validate_output, with_feedback
 from poser_env.extractors.base import coverage, not_understood, require_prompt
+from poser_env.memo import LRU, pixel_key
 from poser_env.observation import ObservationEncoder, ObservationInput
 from poser_env.registry import build
 from poser_env.types import Canvas, Check, Command, Task, Verdict
@@ -129,6 +130,7 @@ class ImagePoserEnv(gym.Env):
         # A wrapper's step limit (TimeLimit, gym.make(..., max_episode_steps=n)) adopted by
         # poser_env.wrappers.adopt_time_limit, so the env truncates and summarises at that step.
         self.wrapper_step_limit: int | None = None
+        self._extracted: LRU[tuple[Command, ...]] = LRU(8192)
         # Run at the first reset until it succeeds (a real-model preset loads its models there).
         self.before_first_reset: Callable[[], None] | None = None
 
@@ -199,7 +201,7 @@ class ImagePoserEnv(gym.Env):
             task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
         canvas = self._source_canvas(task.source)
         require_prompt(task.prompt)  # the length limit holds for every task, whoever made it
-        commands = list(self.extractor.extract(task.prompt, source=canvas))
+        commands = self._extract(task.prompt, canvas)
         if not commands:
             raise RuntimeError(f"the extractor returned no command for prompt {task.prompt!r}")
         checks = unique_checks([c for cmd in commands for c in cmd.checks])
@@ -307,6 +309,17 @@ class ImagePoserEnv(gym.Env):
             i = self.action_names.index(DEFER)
             mask[i] = int(ep is not None and bool(ep.queue) and ep.queue[0] not in ep.deferred and len(ep.queue) > 1)
         return mask
+
+    def _extract(self, prompt: str, canvas: Canvas) -> list[Command]:
+        """The extractor's commands. A ``pure`` extractor's (a function of the prompt and the
+        source's pixels, like the grammar's) are cached per env: suite tasks recur in training."""
+        if not getattr(self.extractor, "pure", False):
+            return list(self.extractor.extract(prompt, source=canvas))
+        key = (prompt, pixel_key(np.asarray(canvas.image)))
+        hit = self._extracted.get(key)
+        if hit is None:
+            hit = self._extracted.put(key, tuple(self.extractor.extract(prompt, source=canvas)))
+        return list(hit)
 
     def _critique(self, canvas: Canvas, checks: Sequence[Check], commands: Sequence[Command]) -> Verdict:
         """The verdict; a critic with ``scores_commands`` (CLIP ``mode = "command"``) also gets the commands."""

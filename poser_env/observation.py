@@ -31,6 +31,7 @@ import numpy as np
 from gymnasium import spaces
 
 from poser_env.encoders.image import ImageFeatures
+from poser_env.memo import LRU, pixel_key
 from poser_env.types import CHECK_CATEGORIES, COMMAND_KINDS, Verdict
 
 N_PROGRESS = 5
@@ -65,6 +66,11 @@ class ObservationEncoder:
         self.text = text_encoder
         self.image_features = ImageFeatures()
         self.n_actions = int(n_actions)
+        # The text part changes only when the queue does: (instruction, prompt, remaining)
+        # -> its three vectors, read-only (copied into each observation).
+        self._texts: LRU[tuple[np.ndarray, np.ndarray, np.ndarray]] = LRU(1024)
+        # Canvases recur (failed edits, blank starts): image features by pixel digest.
+        self._images: LRU[np.ndarray] = LRU(1024)
         d = int(text_encoder.dim)
         self.space = spaces.Dict(
             {
@@ -82,10 +88,30 @@ class ObservationEncoder:
             }
         )
 
+    def _text_part(self, s: ObservationInput) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        key = (s.instruction, s.prompt, tuple(s.remaining))
+        hit = self._texts.get(key)
+        if hit is None:
+            emb = self.text.encode([s.instruction, s.prompt, *s.remaining])
+            remaining = emb[2:].mean(axis=0) if len(s.remaining) else np.zeros(self.text.dim, np.float32)
+            hit = tuple(np.clip(v, -1, 1).astype(np.float32) for v in (emb[0], remaining, emb[1]))
+            for v in hit:
+                v.setflags(write=False)
+            self._texts.put(key, hit)
+        return hit
+
+    def _image_part(self, image: np.ndarray) -> np.ndarray:
+        key = pixel_key(image)
+        hit = self._images.get(key) if key is not None else None
+        if hit is None:
+            hit = self.image_features.encode(image)
+            if key is not None:
+                hit.setflags(write=False)
+                self._images.put(key, hit)
+        return hit
+
     def encode(self, s: ObservationInput) -> dict[str, np.ndarray]:
-        texts = [s.instruction, s.prompt, *s.remaining]
-        emb = self.text.encode(texts)
-        remaining = emb[2:].mean(axis=0) if len(s.remaining) else np.zeros(self.text.dim, np.float32)
+        instruction, remaining, prompt = self._text_part(s)
         verdict = np.zeros(2 * len(CHECK_CATEGORIES), np.float32)
         if s.verdict is not None:
             for cat, frac in s.verdict.by_category().items():
@@ -108,10 +134,10 @@ class ObservationEncoder:
             np.float32,
         )
         return {
-            "instruction": np.clip(emb[0], -1, 1).astype(np.float32),
-            "remaining": np.clip(remaining, -1, 1).astype(np.float32),
-            "prompt": np.clip(emb[1], -1, 1).astype(np.float32),
-            "image": self.image_features.encode(s.image),
+            "instruction": instruction.copy(),
+            "remaining": remaining.copy(),
+            "prompt": prompt.copy(),
+            "image": self._image_part(s.image).copy(),
             "verdict": verdict,
             "command": command,
             "progress": np.clip(progress, 0, 1),

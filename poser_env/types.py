@@ -52,10 +52,10 @@ class Check:
         return self._key
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Check) and self.key == other.key
+        return isinstance(other, Check) and self._key == other._key
 
     def __hash__(self) -> int:
-        return hash(self.key)
+        return hash(self._key)  # str caches its hash; no property call (sets of checks every step)
 
     def to_dict(self) -> dict[str, Any]:
         return {"question": self.question, "category": self.category, "spec": dict(self.spec)}

@@ -18,7 +18,9 @@ action or *assumes* one will be chosen:
 
 Only ``train()`` is re-written (it is short); the target is factored into
 :meth:`MaskedDQN.compute_target_q` so that it can be tested on a hand-made batch.
-Everything else (replay buffer, target-network updates, exploration schedule, logging,
+The replay buffer defaults to :class:`~poser_agents.dqn.replay.CompactDictReplayBuffer`
+(text embeddings stored once; the same samples as SB3's ``DictReplayBuffer`` in a fifth of
+the memory). Everything else (target-network updates, exploration schedule, logging,
 save/load) is SB3's.
 """
 
@@ -31,9 +33,11 @@ import torch as th
 from stable_baselines3 import DQN
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import DictReplayBufferSamples
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from torch.nn import functional as F
 
 from poser_agents.dqn.policies import MASK_KEY, MaskedDQNPolicy, mask_q_values
+from poser_agents.dqn.replay import CompactDictReplayBuffer
 
 
 class MaskedDQN(DQN):
@@ -51,7 +55,22 @@ class MaskedDQN(DQN):
 
     def __init__(self, policy: Any, env: Any, *args: Any, double_q: bool = False, **kwargs: Any):
         self.double_q = bool(double_q)
+        kwargs.setdefault("replay_buffer_class", CompactDictReplayBuffer)
         super().__init__(policy, env, *args, **kwargs)
+
+    @staticmethod
+    def _wrap_env(env: Any, verbose: int = 0, monitor_wrapper: bool = True) -> VecEnv:
+        # An ImagePoser env builds a fresh info dict each step, so the deep copy of every
+        # info that SB3's DummyVecEnv makes (a quarter of a training step) is skipped.
+        from poser_env.env import ImagePoserEnv
+        from stable_baselines3.common.env_util import is_wrapped
+        from stable_baselines3.common.monitor import Monitor
+
+        if not isinstance(env, VecEnv) and isinstance(getattr(env, "unwrapped", None), ImagePoserEnv):
+            if monitor_wrapper and not is_wrapped(env, Monitor):
+                env = Monitor(env)
+            env = FreshInfoDummyVecEnv([lambda: env])
+        return DQN._wrap_env(env, verbose, monitor_wrapper)
 
     def _setup_model(self) -> None:
         spaces = getattr(self.observation_space, "spaces", {})
@@ -120,6 +139,17 @@ class MaskedDQN(DQN):
         # Discrete actions: the env's action and the buffer's action are the same.
         return action, action
 
+    def _store_transition(self, replay_buffer: Any, buffer_action: np.ndarray, new_obs: Any, reward: np.ndarray,
+                          dones: np.ndarray, infos: list[dict[str, Any]]) -> None:
+        # SB3's _store_transition deep-copies the next observation; for a dict of arrays a copy
+        # of each array is the same thing, at a fraction of the cost.
+        if self._vec_normalize_env is None and isinstance(new_obs, dict):
+            copy_obs = {k: np.array(v, copy=True) for k, v in new_obs.items()}
+            super()._store_transition(replay_buffer, buffer_action, _Copied(copy_obs), reward, dones, infos)
+            self._last_obs = new_obs
+            return
+        super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
+
     # ------------------------------------------------------------------------------------
     # Learning: masked max in the TD target
 
@@ -167,7 +197,7 @@ class MaskedDQN(DQN):
 
             self.policy.optimizer.zero_grad()
             loss.backward()
-            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm, foreach=True)
             self.policy.optimizer.step()
 
             # record_mean: progress.csv shows the mean over the logging interval, not the last batch.
@@ -177,3 +207,31 @@ class MaskedDQN(DQN):
 
         self._n_updates += gradient_steps
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+
+
+class FreshInfoDummyVecEnv(DummyVecEnv):
+    """SB3's ``DummyVecEnv`` that copies each info dict shallowly instead of deeply.
+
+    Only for envs whose ``step`` returns a new info (and new values in it) every time, as
+    ImagePoser's does; SB3's own additions (``TimeLimit.truncated``, ``terminal_observation``)
+    go into the copy's source exactly as in ``DummyVecEnv``.
+    """
+
+    def step_wait(self) -> Any:
+        for i in range(self.num_envs):
+            obs, self.buf_rews[i], terminated, truncated, self.buf_infos[i] = self.envs[i].step(self.actions[i])
+            self.buf_dones[i] = terminated or truncated
+            self.buf_infos[i]["TimeLimit.truncated"] = truncated and not terminated
+            if self.buf_dones[i]:
+                self.buf_infos[i]["terminal_observation"] = obs
+                obs, self.reset_infos[i] = self.envs[i].reset()
+            self._save_obs(i, obs)
+        return self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones), [dict(info) for info in self.buf_infos]
+
+
+class _Copied(dict):
+    """A dict of arrays that are already private copies: ``deepcopy`` (which SB3's
+    ``_store_transition`` applies to the next observation) returns it as a plain dict."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return dict(self)

@@ -34,6 +34,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.type_aliases import PyTorchObs
 from stable_baselines3.dqn.policies import MultiInputPolicy, QNetwork
 from torch import nn
+from torch.nn import functional as F
 
 MASK_KEY = "action_mask"
 
@@ -87,17 +88,44 @@ class PoserFeaturesExtractor(BaseFeaturesExtractor):
         self._features_dim = size
 
     def forward(self, observations: dict[str, th.Tensor]) -> th.Tensor:
-        return th.cat([enc(observations[key].float()) for key, enc in self.encoders.items()], dim=1)
+        # The modules' own arithmetic, called functionally: module calls cost more than the
+        # maths at these sizes (the same parameters and state_dict keys as the modules).
+        out = []
+        for key, enc in self.encoders.items():
+            x = observations[key].float().flatten(1)
+            if isinstance(enc, nn.Sequential):
+                lin, norm = enc[1], enc[2]
+                x = F.relu(F.layer_norm(F.linear(x, lin.weight, lin.bias), norm.normalized_shape, norm.weight, norm.bias, norm.eps))
+            out.append(x)
+        return th.cat(out, dim=1)
 
 
 class MaskedQNetwork(QNetwork):
     """SB3's ``QNetwork`` whose greedy action ignores masked actions."""
+
+    def forward(self, obs: PyTorchObs) -> th.Tensor:
+        # QNetwork.forward with the MLP's Linear/ReLU layers applied functionally (the same
+        # arithmetic; module calls dominate at this size). Other layer types go through as modules.
+        x = self.extract_features(obs, self.features_extractor)
+        for layer in self.q_net:
+            if type(layer) is nn.Linear:
+                x = F.linear(x, layer.weight, layer.bias)
+            elif type(layer) is nn.ReLU:
+                x = F.relu(x)
+            else:
+                x = layer(x)
+        return x
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = True) -> th.Tensor:
         q_values = self(observation)
         mask = observation.get(MASK_KEY) if isinstance(observation, dict) else None
         # Masked greedy action: Q of masked actions is -inf before the argmax.
         return mask_q_values(q_values, mask).argmax(dim=1).reshape(-1)
+
+
+#: Layers (and containers) that compute the same in train and eval mode.
+_MODE_FREE = (nn.Linear, nn.LayerNorm, nn.ReLU, nn.Flatten, nn.Identity, nn.Sequential, nn.ModuleDict, nn.ModuleList,
+              BaseFeaturesExtractor, QNetwork)
 
 
 class MaskedDQNPolicy(MultiInputPolicy):
@@ -108,7 +136,22 @@ class MaskedDQNPolicy(MultiInputPolicy):
     """
 
     def __init__(self, *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = PoserFeaturesExtractor, **kwargs: Any):
+        # Adam's multi-tensor ("foreach") update: the same arithmetic as the default per-tensor
+        # loop on CPU, in a few kernels instead of one per parameter.
+        kwargs["optimizer_kwargs"] = {"foreach": True, **(kwargs.get("optimizer_kwargs") or {})}
+        self._mode_free: bool | None = None
         super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
+
+    def set_training_mode(self, mode: bool) -> None:
+        # SB3 switches modes around every predict and every training phase; walking the module
+        # tree costs more than a forward pass here. When every layer computes the same in both
+        # modes (no dropout, no batch norm: the default networks), only the flag changes.
+        if self._mode_free is None:
+            self._mode_free = all(isinstance(m, _MODE_FREE) for m in self.modules() if m is not self)
+        if self._mode_free:
+            self.training = mode
+            return
+        super().set_training_mode(mode)
 
     def make_q_net(self) -> MaskedQNetwork:
         # Separate features extractors for the online and the target network, as in SB3.

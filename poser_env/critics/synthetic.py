@@ -3,6 +3,10 @@
 It reads only pixels (``world.detect``), then judges each check's spec on the detected scene
 with the same judge the evaluator uses on the ground truth. Disagreements between the two are
 therefore the detector's errors alone, and ``poser world check`` measures them.
+
+Canvases recur (a failed edit leaves the scene as it was, every generation task starts
+blank), so detections are cached per process by a digest of the pixels (``memo.pixel_key``)
+and verdicts by (pixels, checks): still a function of the pixels alone.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from typing import Sequence
 
 import numpy as np
 
+from poser_env.memo import LRU, pixel_key
 from poser_env.types import Canvas, Check, CheckResult, Verdict
 from poser_env.world import vocab
 from poser_env.world.checks import SpecError, answer
-from poser_env.world.detect import detect
+from poser_env.world.detect import as_image, detect_shared
 from poser_env.world.scene import DetectedScene
 
 
@@ -28,15 +33,31 @@ class PixelCritic:
     name = "pixel"
 
     def critique(self, canvas: Canvas, checks: Sequence[Check]) -> Verdict:
-        seen = detect(np.asarray(canvas.image))
-        results = []
-        for c in checks:
-            try:
-                ok = answer(c, seen)
-                results.append(CheckResult(c, ok, 1.0, "" if ok else _note(c, seen)))
-            except SpecError:
-                results.append(CheckResult(c, False, 0.5, "this critic cannot judge that question"))
-        return Verdict(tuple(results))
+        image = as_image(np.asarray(canvas.image))  # a ValueError naming the problem
+        key = pixel_key(image)
+        checks = tuple(checks)
+        # Checks compare by spec; the question is part of the key too, as results carry it.
+        vkey = (key, tuple((c.key, c.question) for c in checks))
+        verdict = _VERDICTS.get(vkey)
+        if verdict is None:
+            verdict = _VERDICTS.put(vkey, _judge(detect_shared(image), checks))
+        return verdict
+
+
+#: Per process, verdicts by (pixel digest, checks); detections are cached by ``detect``.
+#: Verdicts are frozen; the shared detected scenes are only read by the judge.
+_VERDICTS: LRU[Verdict] = LRU(4096)
+
+
+def _judge(seen: DetectedScene, checks: Sequence[Check]) -> Verdict:
+    results = []
+    for c in checks:
+        try:
+            ok = answer(c, seen)
+            results.append(CheckResult(c, ok, 1.0, "" if ok else _note(c, seen)))
+        except SpecError:
+            results.append(CheckResult(c, False, 0.5, "this critic cannot judge that question"))
+    return Verdict(tuple(results))
 
 
 def _note(check: Check, seen: DetectedScene) -> str:

@@ -39,7 +39,7 @@ class CachedTextEncoder:
 
     Args:
         inner: any :class:`TextEncoder`.
-        max_size: most strings kept, >= 1 (default 4096: about 2 MB for 384-d vectors).
+        max_size: most strings kept, >= 1 (default 4096: about 6 MB for 384-d vectors).
     """
 
     def __init__(self, inner: TextEncoder, max_size: int = 4096) -> None:

@@ -30,7 +30,7 @@ def _allowed() -> str:
     )
 
 
-def make_text_encoder(name: str | TextEncoder, *, cache_size: int = 4096, **kwargs: Any) -> CachedTextEncoder:
+def make_text_encoder(name: str | TextEncoder, *, cache_size: int = 32768, **kwargs: Any) -> CachedTextEncoder:
     """Build a text encoder by name, wrapped in a :class:`CachedTextEncoder`.
 
     Args:
@@ -40,7 +40,9 @@ def make_text_encoder(name: str | TextEncoder, *, cache_size: int = 4096, **kwar
             (``MiniLMEncoder(model=name, ...)``); ``"package.module:Class"``, a class
             (or factory) called with ``**kwargs`` that returns a :class:`TextEncoder`, which
             keeps environment kwargs plain data; or an encoder object, wrapped as is.
-        cache_size: ``max_size`` of the LRU cache.
+        cache_size: ``max_size`` of the LRU cache (default 32768: every prompt and command of
+            the train split fits, so each distinct string is embedded once per process; about
+            50 MB of 384-d vectors when full).
 
     Raises:
         ValueError: unknown name (the message lists the allowed ones), or an entry point

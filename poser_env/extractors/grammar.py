@@ -166,6 +166,8 @@ class GrammarExtractor:
     """
 
     name = "grammar"
+    #: A function of the prompt and the source's pixels: the env may cache its commands.
+    pure = True
 
     def __repr__(self) -> str:
         return "GrammarExtractor()"

@@ -40,12 +40,14 @@ from __future__ import annotations
 
 import bisect
 import math
+from dataclasses import replace
 from functools import cache, lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from poser_env.memo import LRU, pixel_key
 from poser_env.world import vocab
 from poser_env.world.geometry import shape_half_extent, unit_polygon
 from poser_env.world.render import pixel_block, speck_size
@@ -138,11 +140,28 @@ def detect(image: np.ndarray) -> DetectedScene:
     convert with ``np.asarray``); anything else is a ``ValueError`` naming the problem.
     Positions and boxes are fractions of the width (x) and height (y); ``noise`` is the
     estimated std as a fraction of 255, 0.0 below about half a grey level.
+
+    Readings of recent images are cached per process by a digest of their pixels (the critic,
+    the extractor and the experts read the same canvases); each call returns its own copy.
     """
-    return analyse(_as_image(image))[0]
+    seen = detect_shared(as_image(image))
+    return replace(seen, objects=[replace(o) for o in seen.objects])
 
 
-def _as_image(image: object) -> np.ndarray:
+_DETECTED: LRU[DetectedScene] = LRU(1024)
+
+
+def detect_shared(img: np.ndarray) -> DetectedScene:
+    """:func:`detect` on a validated uint8 image, returning the cached reading itself: for
+    callers that only read it (the critic's judge). Never modify the result."""
+    key = pixel_key(img)
+    seen = _DETECTED.get(key)
+    if seen is None:
+        seen = _DETECTED.put(key, analyse(img)[0])
+    return seen
+
+
+def as_image(image: object) -> np.ndarray:
     try:
         a = np.asarray(image)
     except Exception as e:  # noqa: BLE001 - anything unconvertible is a user error

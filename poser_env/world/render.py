@@ -26,6 +26,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from poser_env.memo import LRU
 from poser_env.world import vocab
 from poser_env.world.geometry import polygon_pixels
 from poser_env.world.scene import DEFAULT_CANVAS, Scene, check_canvas
@@ -95,9 +96,27 @@ def _draw_shapes(scene: Scene, size: int, outline: int | None) -> Image.Image:
     return img
 
 
+#: Renderings of recent scenes (an edit that fails, a blank source, a retried canvas recur);
+#: a pure function of (scene, canvas), so the cache changes speed only. 64 MiB at most.
+_RENDERED: LRU[np.ndarray] = LRU(512, max_bytes=64 << 20, size_of=lambda a: a.nbytes)
+
+
 def render(scene: Scene, canvas: int = DEFAULT_CANVAS) -> np.ndarray:
-    """Draw ``scene`` on a ``canvas`` x ``canvas`` RGB image and return it as uint8."""
+    """Draw ``scene`` on a ``canvas`` x ``canvas`` RGB image and return it as uint8 (a new,
+    writable array; recent scenes come from a per-process cache)."""
     check_canvas(canvas)
+    try:
+        key = (scene, canvas)
+        hit = _RENDERED.get(key)
+    except TypeError:  # an unhashable scene-like object: draw it without the cache
+        return _render(scene, canvas)
+    if hit is None:
+        hit = _RENDERED.put(key, _render(scene, canvas))
+        hit.setflags(write=False)
+    return hit.copy()
+
+
+def _render(scene: Scene, canvas: int) -> np.ndarray:
     if scene.style == "pixel-art":
         block = pixel_block(canvas)
         small = -(-canvas // block)

@@ -27,6 +27,21 @@ def test_bench_env_json(capsys):
     assert data["steps_per_s_hash"] > 0
 
 
+def test_bench_throughput_quick_json_schema(capsys):
+    # Schema only: --quick budgets are far too small for the speeds to mean anything.
+    assert main(["bench", "--quick", "--no-minilm", "--json"]) == 0
+    data = last_json(capsys)
+    ids = ("ImagePoser-v0", "ImagePoser-Gen-v0", "ImagePoser-Edit-v0")
+    run = data["runs"][0]
+    for key in ("sb3_dqn_cartpole_sps", "poser_dqn_sps", "one_env_sps", "async2_sps", *(f"env[{i}]_sps" for i in ids)):
+        assert run[key]["cpu"] > 0 and run[key]["wall"] > 0, key
+    assert set(data["ratios_median"]) == {*(f"env/sb3_cartpole[{i}]" for i in ids), "poser_dqn/sb3_cartpole", "async2/one_env"}
+    assert set(run["ratios_wall"]) == set(run["ratios"])
+    mem = data["replay_memory"]["hash"]
+    assert 0 < data["replay_gib_per_100k"]["hash"] < mem["sb3_dict_buffer_gib"]
+    assert data["quick"] is True and data["repeats"] == 1
+
+
 @pytest.mark.parametrize("argv", [["calibrate", "--episodes", "0"], ["world", "check", "--canvas", "10"], ["calibrate", "--split", "dev"]])
 def test_bad_arguments_exit_with_a_message(argv, capsys):
     with pytest.raises(SystemExit) as e:

@@ -250,3 +250,16 @@ def test_float_and_pil_inputs_match_uint8():
 def test_bad_inputs_are_clear_errors(bad, match):
     with pytest.raises(ValueError, match=match):
         detect(bad)
+
+
+def test_cached_readings_are_copies_and_follow_the_pixels():
+    from poser_env.world.render import render as draw
+    from poser_env.world.scene import Scene, SceneObject
+
+    image = draw(Scene((SceneObject("circle", "red", "large", 0.5, 0.5),)), 128)
+    first = detect(image)
+    first.objects.clear()
+    first.background = "black"
+    again = detect(image)
+    assert [o.shape for o in again.objects] == ["circle"] and again.background != "black"
+    assert detect(draw(Scene(), 128)).objects == []  # other pixels, another reading

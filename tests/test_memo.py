@@ -1,0 +1,67 @@
+"""The per-process caches: bounded, keyed by pixels, and invisible in results."""
+
+import gymnasium as gym
+import numpy as np
+
+import poser_env  # noqa: F401
+from poser_env.memo import LRU, pixel_key
+from poser_env.world.render import render
+from poser_env.world.scene import Scene, SceneObject
+
+
+def test_lru_bounds_items_and_bytes_and_counts():
+    c = LRU(3)
+    for k in range(5):
+        c.put(k, k)
+    assert len(c) == 3 and c.get(0) is None and c.get(4) == 4
+    assert (c.hits, c.misses) == (1, 1)
+    b = LRU(100, max_bytes=10, size_of=len)
+    b.put("a", "x" * 6)
+    b.put("b", "y" * 6)  # evicts "a": 12 bytes > 10
+    b.put("c", "z" * 11)  # larger than the bound: not kept
+    assert b.get("a") is None and b.get("b") == "y" * 6 and b.get("c") is None
+
+
+def test_pixel_key_sees_every_pixel_dtype_and_shape():
+    a = np.zeros((64, 64, 3), np.uint8)
+    b = a.copy()
+    b[63, 63, 2] = 1
+    assert pixel_key(a) != pixel_key(b)
+    assert pixel_key(a) == pixel_key(a.copy())
+    assert pixel_key(a) != pixel_key(a.reshape(32, 128, 3))
+    assert pixel_key(a) != pixel_key(a.astype(np.float32))
+    assert pixel_key("not an image") is None and pixel_key(a.astype(bool)) is None
+
+
+def test_render_returns_fresh_writable_arrays_from_its_cache():
+    scene = Scene((SceneObject("circle", "red", "large", 0.5, 0.5),), noise=0.05, speckles=3, artifact_seed=7)
+    first = render(scene, 64)
+    first[:] = 0  # the caller's copy: the cache is untouched
+    second = render(scene, 64)
+    assert second.flags.writeable and second.any()
+    assert np.array_equal(second, render(Scene(scene.objects, noise=0.05, speckles=3, artifact_seed=7), 64))
+
+
+class _CountingExtractor:
+    """The grammar extractor, counting calls; ``pure`` says whether the env may cache it."""
+
+    def __init__(self, pure):
+        from poser_env.extractors.grammar import GrammarExtractor
+
+        self.inner, self.pure, self.calls = GrammarExtractor(), pure, 0
+
+    def extract(self, prompt, source=None):
+        self.calls += 1
+        return self.inner.extract(prompt, source=source)
+
+
+def test_env_caches_only_pure_extractors_by_prompt_and_pixels():
+    for pure, expected in ((True, 2), (False, 4)):
+        env = gym.make("ImagePoser-v0").unwrapped
+        env.extractor = _CountingExtractor(pure)
+        task = next(t for t in env.tasks if t.source is not None)  # an edit: the source has pixels
+        commands = [env.reset(options={"task_id": task.id})[1]["commands"] for _ in range(2)]
+        assert commands[0] == commands[1]
+        env.reset(options={"prompt": task.prompt})  # same prompt, blank canvas: another key
+        env.reset(options={"prompt": task.prompt})
+        assert env.extractor.calls == expected
