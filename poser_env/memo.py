@@ -38,6 +38,17 @@ class LRU(Generic[V]):
     def __len__(self) -> int:
         return len(self._d)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Envs are pickled and deep-copied (vector envs, snapshots): the copy starts empty.
+        state = self.__dict__.copy()
+        del state["_lock"]
+        state["_d"], state["_bytes"] = OrderedDict(), 0
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def get(self, key: Hashable) -> V | None:
         with self._lock:
             hit = self._d.get(key)

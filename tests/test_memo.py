@@ -22,6 +22,19 @@ def test_lru_bounds_items_and_bytes_and_counts():
     assert b.get("a") is None and b.get("b") == "y" * 6 and b.get("c") is None
 
 
+def test_lru_and_envs_pickle_and_deepcopy():
+    import copy
+    import pickle
+
+    c = LRU(3)
+    c.put("a", 1)
+    assert len(pickle.loads(pickle.dumps(c))) == 0 and copy.deepcopy(c).get("a") is None
+    env = gym.make("ImagePoser-v0").unwrapped
+    obs, _ = env.reset(seed=0)
+    clone = pickle.loads(pickle.dumps(env))
+    assert clone.step(0)[1] == copy.deepcopy(env).step(0)[1] == env.step(0)[1]
+
+
 def test_pixel_key_sees_every_pixel_dtype_and_shape():
     a = np.zeros((64, 64, 3), np.uint8)
     b = a.copy()
