@@ -18,7 +18,13 @@ SUITE_MIXES: dict[str, tuple[str, ...]] = {
     "geneval": ("geneval",),
     "longform": ("longform",),
     "editing": ("editing",),
+    # ImagePoser-Hard-v0's suites (poser_env/world/suite_levels.py): long prompts, long edit chains.
+    "hard": ("hard_longform", "hard_editing"),
 }
+#: Splits every suite mix has; ``gen`` (held-out combinations, the generalisation split) only
+#: the mixes listed in GEN_SPLIT_MIXES.
+SPLITS_ALL: tuple[str, ...] = ("train", "val", "test")
+GEN_SPLIT_MIXES: tuple[str, ...] = ("hard",)
 
 DEFAULT_CRITIC = {"name": "pixel", "entry_point": "poser_env.critics.synthetic:PixelCritic"}
 DEFAULT_EXTRACTOR = {"name": "grammar", "entry_point": "poser_env.extractors.grammar:GrammarExtractor"}
@@ -61,12 +67,22 @@ class EnvConfig:
     """Reward penalty per step, so that short pipelines are preferred."""
     invalid_action_penalty: float = 0.1
     """Penalty of a masked action, which is a no-op (an out-of-range action raises instead)."""
+    cost_budget: float | None = None
+    """Cost units an episode may spend; when spent, the episode ends (terminated, the commands
+    left count as failed) and the observation gains a ``budget`` key (fraction left). None: no budget."""
+    drift_p: float = 0.0
+    """Drift: at each reset every expert is *degraded* with this probability, drawn from the
+    env's generator and hidden from the agent (as when a served model's version or load changes)."""
+    drift_fail: float = 0.0
+    """Drift: a degraded expert's call fails silently (the canvas comes back unchanged) with this probability."""
 
     def __post_init__(self) -> None:
         if self.suite not in SUITE_MIXES:
             raise ValueError(f"unknown suite {self.suite!r}; allowed: {', '.join(SUITE_MIXES)}")
-        if self.split not in ("train", "val", "test"):
-            raise ValueError(f"unknown split {self.split!r}; allowed: train, val, test")
+        splits = SPLITS_ALL + (("gen",) if self.suite in GEN_SPLIT_MIXES else ())
+        if self.split not in splits:
+            hint = "" if self.suite in GEN_SPLIT_MIXES else f" (the generalisation split 'gen' exists for suite {', '.join(GEN_SPLIT_MIXES)})"
+            raise ValueError(f"unknown split {self.split!r} for suite {self.suite!r}; allowed: {', '.join(splits)}{hint}")
         check_canvas(self.canvas)
         for name in ("max_steps", "max_attempts"):
             v = getattr(self, name)
@@ -76,6 +92,13 @@ class EnvConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or v < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {v!r}")
+        if self.cost_budget is not None and (isinstance(self.cost_budget, bool) or not isinstance(self.cost_budget, (int, float))
+                                             or not 0 < self.cost_budget < float("inf")):
+            raise ValueError(f"cost_budget must be a positive finite number or None, got {self.cost_budget!r}")
+        for name in ("drift_p", "drift_fail"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+                raise ValueError(f"{name} must be a probability in [0, 1], got {v!r}")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> "EnvConfig":

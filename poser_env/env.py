@@ -49,6 +49,8 @@ class _Episode:
     cost: float = 0.0
     tried: set[int] = field(default_factory=set)
     log: list[dict[str, Any]] = field(default_factory=list)
+    degraded: tuple[bool, ...] = ()
+    budget_spent: bool = False
 
 
 class ImagePoserEnv(gym.Env):
@@ -126,6 +128,9 @@ class ImagePoserEnv(gym.Env):
         self.action_space = gym.spaces.Discrete(len(self.action_names))
         self.encoder = ObservationEncoder(_shared_text_encoder(cfg.text_encoder), len(self.action_names))
         self.observation_space = self.encoder.space
+        if cfg.cost_budget is not None:
+            # Only a level with a budget gets the key, so ImagePoser-v0's space is unchanged.
+            self.observation_space = gym.spaces.Dict({**self.observation_space.spaces, "budget": gym.spaces.Box(0.0, 1.0, (1,), np.float32)})
         self._tasks: list[Task] | None = None
         self._ep: _Episode | None = None
         # Run at the first reset until it succeeds (a real-model preset loads its models there).
@@ -196,6 +201,10 @@ class ImagePoserEnv(gym.Env):
             raise RuntimeError(f"the extractor returned no command for prompt {task.prompt!r}")
         checks = _unique([c for cmd in commands for c in cmd.checks])
         verdict = self._critique(canvas, checks, commands)
+        # Drift: hidden per-expert degradation for this episode (no draw at all when off).
+        degraded: tuple[bool, ...] = ()
+        if self.config.drift_p > 0:
+            degraded = tuple(bool(x) for x in self.np_random.random(len(self.registry)) < self.config.drift_p)
         self._ep = _Episode(
             task=task,
             commands=commands,
@@ -204,6 +213,7 @@ class ImagePoserEnv(gym.Env):
             canvas=canvas,
             verdict=verdict,
             potential=verdict.score,
+            degraded=degraded,
         )
         return self._observation(), self._info(expert="", cost=0.0)
 
@@ -211,7 +221,7 @@ class ImagePoserEnv(gym.Env):
         ep = self._ep
         if ep is None:
             raise RuntimeError("call reset() before step()")
-        if not ep.queue or ep.steps >= self.config.max_steps:
+        if not ep.queue or ep.steps >= self.config.max_steps or ep.budget_spent:
             raise RuntimeError("the episode is over: call reset()")
         a = _as_action(action, self.action_space.n, self.action_names)
         mask = self.action_mask()
@@ -235,7 +245,10 @@ class ImagePoserEnv(gym.Env):
         extra: dict[str, Any] = {"acted_on": ep.commands[current].text, "acted_kind": ep.commands[current].kind}
         instruction = self._instruction(expert.kind, current)
         try:
-            out = expert(instruction, ep.canvas, self.np_random)
+            if ep.degraded and ep.degraded[a] and self.np_random.random() < cfg.drift_fail:
+                out = Canvas(image=ep.canvas.image.copy(), scene=ep.canvas.scene)  # a silent failure: nothing changes
+            else:
+                out = expert(instruction, ep.canvas, self.np_random)
             new_canvas = validate_output(out, (cfg.canvas, cfg.canvas), expert.name)
             new_verdict = self._critique(new_canvas, ep.checks, ep.commands)
         except Exception as e:  # an expert must never kill a training loop
@@ -273,7 +286,10 @@ class ImagePoserEnv(gym.Env):
         potential = ep.verdict.score
         reward = (potential - ep.potential) - cfg.cost_weight * expert.cost - cfg.step_penalty
         ep.potential = potential
-        return self._finish_step(reward, terminated=not ep.queue, expert=expert.name, cost=expert.cost, extra=extra)
+        if cfg.cost_budget is not None and ep.queue and ep.cost >= cfg.cost_budget:
+            ep.budget_spent = True  # the commands left are recorded as failed in the summary
+            extra["budget_spent"] = True
+        return self._finish_step(reward, terminated=not ep.queue or ep.budget_spent, expert=expert.name, cost=expert.cost, extra=extra)
 
     def render_canvas(self) -> np.ndarray:
         """The current canvas, whatever the render mode (a copy)."""
@@ -413,6 +429,8 @@ class ImagePoserEnv(gym.Env):
             "cost": ep.cost,
             "steps": ep.steps,
             "log": list(ep.log),
+            **({"budget_spent": ep.budget_spent} if self.config.cost_budget is not None else {}),
+            **({"degraded": [n for n, d in zip(self.expert_names, ep.degraded) if d]} if self.config.drift_p > 0 else {}),
         }
 
     def _observation(self) -> dict[str, np.ndarray]:
@@ -423,7 +441,7 @@ class ImagePoserEnv(gym.Env):
         results = [r for r in ep.verdict.results if r.check in current_checks]
         tried = np.zeros(self.action_space.n, np.float32)
         tried[list(ep.tried)] = 1.0
-        return self.encoder.encode(
+        obs = self.encoder.encode(
             ObservationInput(
                 prompt=ep.task.prompt,
                 instruction=cmd.text if cmd else "",
@@ -443,6 +461,10 @@ class ImagePoserEnv(gym.Env):
                 action_mask=self.action_mask(),
             )
         )
+        if self.config.cost_budget is not None:
+            left = max(0.0, 1.0 - ep.cost / self.config.cost_budget)
+            obs["budget"] = np.array([left], np.float32)
+        return obs
 
     def _info(self, expert: str | None, cost: float, **extra: Any) -> dict[str, Any]:
         ep = self._ep

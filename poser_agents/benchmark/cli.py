@@ -58,6 +58,16 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_levels(args: argparse.Namespace) -> int:
+    from poser_agents.benchmark.levels import format_card, level_card
+
+    card = level_card(args.env, split=args.split, episodes=args.episodes, seeds=args.seeds, singles=not args.no_singles)
+    print(format_card(card))
+    if args.json:
+        print(json.dumps(card))
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add ``benchmark`` to the ``poser`` parser."""
     from poser_agents.benchmark.algos import ALGOS
@@ -87,3 +97,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     agg.add_argument("--plots", default=None, help="write performance profiles and sample-efficiency curves (PNG) here")
     agg.add_argument("--json", action="store_true", help="print one JSON object (per level and algorithm: IQM, CI, runs)")
     agg.set_defaults(func=cmd_aggregate)
+    lv = bsub.add_parser("levels", help="a level's scale: every baseline's normalised score, and the criteria needing no training")
+    lv.add_argument("--env", required=True, help="a registered level")
+    lv.add_argument("--split", default="val", choices=["train", "val", "test", "gen"])
+    lv.add_argument("--episodes", type=_positive, default=50, help="tasks (default 50)")
+    lv.add_argument("--seeds", type=_seeds, default=[0], help="evaluation seeds (default 0)")
+    lv.add_argument("--no-singles", action="store_true", help="skip the single-expert baselines")
+    lv.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    lv.set_defaults(func=cmd_levels)
