@@ -86,8 +86,11 @@ def _improvement(score_dict: dict[str, np.ndarray], reps: int, seed: int) -> lis
 
 
 def aggregate(dirs: Sequence[str | Path], score: str = "norm_accuracy", reps: int = 2000, seed: int = 0,
-              plots: str | Path | None = None) -> dict[str, Any]:
-    """The aggregate object printed by ``--json`` (see docs/benchmark.md, "Aggregate")."""
+              plots: str | Path | None = None, split: str = "test") -> dict[str, Any]:
+    """The aggregate object printed by ``--json`` (see docs/benchmark.md, "Aggregate").
+    ``split="gen"`` aggregates the generalisation split's scores (levels that have one)."""
+    if split not in ("test", "gen"):
+        raise ValueError(f"unknown split {split!r}; allowed: test, gen")
     if score not in SCORES:
         raise ValueError(f"unknown score {score!r}; allowed: {', '.join(SCORES)}")
     if isinstance(reps, bool) or not isinstance(reps, int) or reps < 10:
@@ -101,9 +104,12 @@ def aggregate(dirs: Sequence[str | Path], score: str = "norm_accuracy", reps: in
         if run["status"] != "complete":
             partial.append(ident | {"steps_done": run["steps_done"], "steps": run["steps"]})
             continue
-        value = run["test"].get(score)
+        if run.get(split) is None:
+            unscored.append(ident | {"reason": f"no {split} evaluation in this run"})
+            continue
+        value = run[split].get(score)
         if value is None:
-            unscored.append(ident | {"reason": "every test task has oracle == random"})
+            unscored.append(ident | {"reason": f"every {split} task has oracle == random"})
             continue
         final[run["env_id"]][run["algo"]].append(float(value))
         curves[run["env_id"]][run["algo"]].append({p["step"]: p[score] for p in run["curve"] if p.get(score) is not None})
@@ -119,7 +125,7 @@ def aggregate(dirs: Sequence[str | Path], score: str = "norm_accuracy", reps: in
         matched = {a: np.column_stack([final[lv][a] for lv in sorted(final)]) for a in sorted(algos) if len(counts[a]) == 1}
         if matched:
             levels[ALL_LEVELS] = _estimates(matched, reps, seed)
-    result = {"score": score, "reps": reps, "levels": levels, "probability_of_improvement": improvement,
+    result = {"score": score, "split": split, "reps": reps, "levels": levels, "probability_of_improvement": improvement,
               "partial": partial, "unscored": unscored, "runs": len(runs)}
     if plots is not None:
         result["plots"] = _plots(Path(plots), final, curves, score, reps, seed)
@@ -177,7 +183,7 @@ def _plots(folder: Path, final: dict, curves: dict, score: str, reps: int, seed:
 
 
 def format_table(result: dict[str, Any]) -> str:
-    lines = [f"score: {result['score']} (rliable, {result['reps']} bootstrap reps, 95% CIs)", "",
+    lines = [f"score: {result['score']} on {result['split']} (rliable, {result['reps']} bootstrap reps, 95% CIs)", "",
              "| level | algorithm | runs | IQM [95% CI] | median | mean | optimality gap |", "|---|---|---|---|---|---|---|"]
     for level, algos in result["levels"].items():
         for algo, e in algos.items():

@@ -48,7 +48,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_aggregate(args: argparse.Namespace) -> int:
     from poser_agents.benchmark.aggregate import aggregate, format_table
 
-    result = aggregate(args.dirs, score=args.score, reps=args.reps, seed=args.seed, plots=args.plots)
+    result = aggregate(args.dirs, score=args.score, reps=args.reps, seed=args.seed, plots=args.plots, split=args.split)
     for p in result["partial"]:
         print(f"poser benchmark aggregate: partial run not averaged: {p['path']} ({p['steps_done']} of {p['steps']} steps)", file=sys.stderr)
     if args.json:
@@ -92,6 +92,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     agg.add_argument("dirs", nargs="+", help="folders written by `poser benchmark run --out`")
     agg.add_argument("--score", default="norm_accuracy",
                      choices=["norm_accuracy", "norm_alignment", "norm_accuracy_cost_aware", "norm_alignment_cost_aware"])
+    agg.add_argument("--split", default="test", choices=["test", "gen"], help="test (default) or the generalisation split gen")
     agg.add_argument("--reps", type=_positive, default=2000, help="bootstrap replications (default 2000)")
     agg.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     agg.add_argument("--plots", default=None, help="write performance profiles and sample-efficiency curves (PNG) here")

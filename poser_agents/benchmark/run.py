@@ -207,12 +207,16 @@ def _train(algo: str, env_id: str, steps: int, seed: int, out: Path, folder: Pat
         done = int(getattr(model, "num_timesteps", steps))
         if not result["curve"] or result["curve"][-1]["step"] != done:
             on_eval(done)
-        test_refs = references(out, env_id, "test", proto.test_episodes, proto, log)
-        test = _Evaluator(env_id, "test", proto.test_episodes, proto, test_refs, kind)
-        try:
-            result["test"] = test(model)
-        finally:
-            test.close()
+        from poser_env.config import GEN_SPLIT_MIXES
+
+        # test, and on a level with one the generalisation split ``gen`` (reported apart).
+        for split in ("test", "gen") if train_env.unwrapped.config.suite in GEN_SPLIT_MIXES else ("test",):
+            refs = references(out, env_id, split, proto.test_episodes, proto, log)
+            final = _Evaluator(env_id, split, proto.test_episodes, proto, refs, kind)
+            try:
+                result[split] = final(model)
+            finally:
+                final.close()
     finally:
         val.close()
         train_env.close()

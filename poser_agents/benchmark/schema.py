@@ -15,7 +15,8 @@ One run (one algorithm, one level, one training seed) is one folder::
   val/test episodes, evaluation seeds, cost weight), ``versions`` (libraries), ``started``,
   ``finished`` (UTC ISO times; ``finished`` null while partial).
 - ``curve``: list of ``{"step", "split": "val", <score card>}``.
-- ``test``: the score card on test (null while partial); a score card is
+- ``test``: the score card on test (null while partial); ``gen``: on a level with a
+  generalisation split, the score card on it (absent otherwise); a score card is
   :func:`poser_agents.benchmark.score.score_card`'s dict: ``norm_accuracy``,
   ``norm_alignment``, their ``*_cost_aware`` variants, raw ``accuracy``/``alignment``, ``cost``,
   ``cost_random``, ``cost_oracle``, ``n_tasks``, ``episodes``, ``n_degenerate_*``.
@@ -115,6 +116,8 @@ def validate(data: Any, where: str) -> dict[str, Any]:
             raise ResultSchemaError(f"{where}: curve[{i}].step must be a non-negative int")
     if data["status"] == "complete":
         _card(data.get("test"), f"{where}: test")
+    if data.get("gen") is not None:
+        _card(data["gen"], f"{where}: gen")
     return dict(data)
 
 
