@@ -36,7 +36,7 @@ def collect(dirs: Sequence[str | Path]) -> list[tuple[Path, dict[str, Any]]]:
         d = Path(d)
         if not d.is_dir():
             raise FileNotFoundError(f"no folder {d}: give folders written by `poser benchmark run --out`")
-        found = sorted(p for p in d.rglob(RESULT_FILE) if "references" not in p.parts)
+        found = sorted(p for p in d.rglob(RESULT_FILE) if p.relative_to(d).parts[0] != "references")
         if not found:
             raise ValueError(f"no {RESULT_FILE} under {d}: not a `poser benchmark run` output folder")
         runs.extend((p, read_run(p)) for p in found)
