@@ -150,6 +150,7 @@ def _plots(folder: Path, final: dict, curves: dict, score: str, reps: int, seed:
         plot_utils.plot_performance_profiles(profiles, taus, performance_profile_cis=cis, ax=ax,
                                              xlabel=f"{score} (tau)", ylabel="fraction of runs with score > tau")
         ax.set_title(f"{level}: performance profile")
+        ax.legend(fontsize="small")
         path = folder / f"{level}-profile.png"
         fig.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(fig)
@@ -175,6 +176,7 @@ def _plots(folder: Path, final: dict, curves: dict, score: str, reps: int, seed:
                     algorithms=list(points), xlabel="env steps", ylabel=f"IQM of val {score}", ax=ax,
                     labelsize="large", ticklabelsize="large")
                 ax.set_title(f"{level}: sample efficiency (val)")
+                ax.legend(fontsize="small")
                 path = folder / f"{level}-curve.png"
                 fig.savefig(path, dpi=110, bbox_inches="tight")
                 plt.close(fig)
