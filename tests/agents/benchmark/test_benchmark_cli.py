@@ -18,6 +18,8 @@ def runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     assert main(["benchmark", "run", "--algo", "a2c", "--seeds", "0,1", "--out", str(out), *TINY]) == 0
     assert main(["benchmark", "run", "--algo", CUSTOM, "--allow-entry-points", "--seeds", "0", "--out", str(out), *TINY]) == 0
+    other = ["ImagePoser-Edit-v0" if x == LEVEL else x for x in TINY]
+    assert main(["benchmark", "run", "--algo", "a2c", "--seeds", "0,1", "--out", str(out), *other]) == 0
     return out
 
 
@@ -49,7 +51,14 @@ def test_aggregate_json_per_level_and_algorithm(runs, capsys):
     assert lo <= level["a2c"]["iqm"] <= hi
     (pair,) = out["probability_of_improvement"][LEVEL]
     assert 0.0 <= pair["p_x_better"] <= 1.0
-    assert out["partial"] == [] and out["runs"] == 3
+    assert out["partial"] == [] and out["runs"] == 5
+    # a2c ran 2 seeds on both levels: aggregated as runs x levels; the custom learner ran on one level only.
+    assert out["levels"]["all"]["a2c"]["n_runs"] == 2 and CUSTOM not in out["levels"]["all"]
+    assert out["levels"]["ImagePoser-Edit-v0"]["a2c"]["n_runs"] == 2
+    # These levels have no generalisation split: aggregating gen scores nothing and says why.
+    assert main(["benchmark", "aggregate", str(runs), "--json", "--reps", "200", "--split", "gen"]) == 0
+    gen = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert gen["levels"] == {} and {u["reason"] for u in gen["unscored"]} == {"no gen evaluation in this run"}
 
 
 def test_killed_run_is_partial_and_not_averaged(runs, tmp_path, capsys):
@@ -67,7 +76,8 @@ def test_killed_run_is_partial_and_not_averaged(runs, tmp_path, capsys):
     assert [p["algo"] for p in result["partial"]] == ["tests.agents.benchmark.custom_algo:make_killed"]
     assert "tests.agents.benchmark.custom_algo:make_killed" not in result["levels"][LEVEL]
     assert "partial run not averaged" in captured.err
-    assert sorted(p.split("/")[-1] for p in result["plots"]) == [f"{LEVEL}-curve.png", f"{LEVEL}-profile.png"]
+    assert sorted(p.split("/")[-1] for p in result["plots"]) == sorted(
+        f"{level}-{kind}.png" for level in (LEVEL, "ImagePoser-Edit-v0") for kind in ("curve", "profile"))
 
 
 @pytest.mark.parametrize("argv, message", [
