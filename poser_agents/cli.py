@@ -7,6 +7,7 @@ Subcommands (each imports what it needs lazily, so ``poser --help`` is instant):
 - ``poser demo``: the main job of the README's first command.
 - ``poser report RUN_DIR``: the static HTML report of an evaluation or demo folder.
 - ``poser experts --preset FILE``: what a real-model preset builds, and whether each model is reachable.
+- ``poser benchmark run`` / ``aggregate``: the benchmark protocol (docs/benchmark.md).
 
 Machine-readable output: with ``--json`` the last line printed is one JSON object.
 """
@@ -544,6 +545,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=_positive_int, default=None, help="DQN training steps (default 40000; 3000 with --quick)")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=cmd_demo)
+
+    from poser_agents.benchmark.cli import add_parser as add_benchmark_parser
+
+    add_benchmark_parser(sub)
     return parser
 
 

@@ -13,6 +13,9 @@ ENV_IDS: dict[str, dict] = {
     "ImagePoser-v0": {"suite": "mixed"},
     "ImagePoser-Gen-v0": {"suite": "generation"},
     "ImagePoser-Edit-v0": {"suite": "editing"},
+    # The harder levels (docs/env.md, "Levels"; docs/benchmark.md). ImagePoser-v0 is unchanged.
+    "ImagePoser-Hard-v0": {"suite": "hard", "experts": "synthetic_hard", "cost_budget": 30.0, "max_steps": 32},
+    "ImagePoser-Drift-v0": {"suite": "mixed", "drift_p": 0.4, "drift_fail": 0.8, "max_attempts": 4},
 }
 
 for _id, _kwargs in ENV_IDS.items():

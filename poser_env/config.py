@@ -24,7 +24,13 @@ SUITE_MIXES: dict[str, tuple[str, ...]] = {
     "geneval": ("geneval",),
     "longform": ("longform",),
     "editing": ("editing",),
+    # ImagePoser-Hard-v0's suites (poser_env/world/suite_levels.py): long prompts, long edit chains.
+    "hard": ("hard_longform", "hard_editing"),
 }
+#: Splits every suite mix has; ``gen`` (held-out combinations, the generalisation split) only
+#: the mixes listed in GEN_SPLIT_MIXES.
+SPLITS_ALL: tuple[str, ...] = ("train", "val", "test")
+GEN_SPLIT_MIXES: tuple[str, ...] = ("hard",)
 
 #: Upper bounds of the numeric fields. A penalty above 100 per unit already dwarfs the at most
 #: 1.0 of alignment an episode can gain; larger values only risk overflow (1e308 * cost = inf).
@@ -74,6 +80,14 @@ class EnvConfig:
     """Reward penalty per step, so that short pipelines are preferred (finite, 0 to 100)."""
     invalid_action_penalty: float = 0.1
     """Penalty of a masked action, which is a no-op (an out-of-range action raises instead; finite, 0 to 100)."""
+    cost_budget: float | None = None
+    """Cost units an episode may spend; when spent, the episode ends (terminated, the commands
+    left count as failed) and the observation gains a ``budget`` key (fraction left). None: no budget."""
+    drift_p: float = 0.0
+    """Drift: at each reset every expert is *degraded* with this probability, drawn from the
+    env's generator and hidden from the agent (as when a served model's version or load changes)."""
+    drift_fail: float = 0.0
+    """Drift: a degraded expert's call fails silently (the canvas comes back unchanged) with this probability."""
 
     def __post_init__(self) -> None:
         # Every field is checked here, once, so a bad value fails at construction with its
@@ -84,8 +98,10 @@ class EnvConfig:
                 raise ValueError(f"{name} must be a non-empty string, got {v!r}")
         if self.suite not in SUITE_MIXES:
             raise ValueError(f"unknown suite {self.suite!r}; allowed: {', '.join(SUITE_MIXES)}")
-        if self.split not in ("train", "val", "test"):
-            raise ValueError(f"unknown split {self.split!r}; allowed: train, val, test")
+        splits = SPLITS_ALL + (("gen",) if self.suite in GEN_SPLIT_MIXES else ())
+        if self.split not in splits:
+            hint = "" if self.suite in GEN_SPLIT_MIXES else f" (the generalisation split 'gen' exists for suite {', '.join(GEN_SPLIT_MIXES)})"
+            raise ValueError(f"unknown split {self.split!r} for suite {self.suite!r}; allowed: {', '.join(splits)}{hint}")
         check_canvas(self.canvas)
         check_experts(self.experts)
         for name, high in (("max_steps", MAX_STEPS_LIMIT), ("max_attempts", MAX_ATTEMPTS_LIMIT)):
@@ -103,6 +119,13 @@ class EnvConfig:
             if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not math.isfinite(v) or not 0 <= v <= MAX_PENALTY:
                 raise ValueError(f"{name} must be a finite number from 0 to {MAX_PENALTY:g}, got {v!r}")
             setattr(self, name, float(v))
+        if self.cost_budget is not None and (isinstance(self.cost_budget, bool) or not isinstance(self.cost_budget, (int, float))
+                                             or not 0 < self.cost_budget < float("inf")):
+            raise ValueError(f"cost_budget must be a positive finite number or None, got {self.cost_budget!r}")
+        for name in ("drift_p", "drift_fail"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+                raise ValueError(f"{name} must be a probability in [0, 1], got {v!r}")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> "EnvConfig":

@@ -125,6 +125,9 @@ class ImagePoserEnv(gym.Env):
         self.action_space = gym.spaces.Discrete(len(self.action_names))
         self.encoder = ObservationEncoder(_shared_text_encoder(cfg.text_encoder), len(self.action_names))
         self.observation_space = self.encoder.space
+        if cfg.cost_budget is not None:
+            # Only a level with a budget gets the key, so ImagePoser-v0's space is unchanged.
+            self.observation_space = gym.spaces.Dict({**self.observation_space.spaces, "budget": gym.spaces.Box(0.0, 1.0, (1,), np.float32)})
         self._tasks: list[Task] | None = None
         self._ep: Episode | None = None
         # A wrapper's step limit (TimeLimit, gym.make(..., max_episode_steps=n)) adopted by
@@ -207,6 +210,10 @@ class ImagePoserEnv(gym.Env):
         checks = unique_checks([c for cmd in commands for c in cmd.checks])
         verdict = self._critique(canvas, checks, commands)
         unread = not_understood(commands)
+        # Drift: hidden per-expert degradation for this episode (no draw at all when off).
+        degraded: tuple[bool, ...] = ()
+        if self.config.drift_p > 0:
+            degraded = tuple(bool(x) for x in self.np_random.random(len(self.registry)) < self.config.drift_p)
         self._ep = Episode(
             task=task,
             commands=commands,
@@ -217,6 +224,7 @@ class ImagePoserEnv(gym.Env):
             potential=verdict.score,
             not_understood=unread,
             coverage=coverage(task.prompt, unread),
+            degraded=degraded,
         )
         return self._observation(), self._info(expert="", cost=0.0)
 
@@ -224,7 +232,7 @@ class ImagePoserEnv(gym.Env):
         ep = self._ep
         if ep is None:
             raise RuntimeError("call reset() before step()")
-        if not ep.queue or ep.steps >= self.step_limit:
+        if not ep.queue or ep.steps >= self.step_limit or ep.budget_spent:
             raise RuntimeError("the episode is over: call reset()")
         a = as_action(action, self.action_space.n, self.action_names)
         mask = self.action_mask()
@@ -248,7 +256,10 @@ class ImagePoserEnv(gym.Env):
         extra: dict[str, Any] = {"acted_on": ep.commands[current].text, "acted_kind": ep.commands[current].kind}
         instruction = self._instruction(expert.kind, current)
         try:
-            out = expert(instruction, ep.canvas, self.np_random)
+            if ep.degraded and ep.degraded[a] and self.np_random.random() < cfg.drift_fail:
+                out = Canvas(image=ep.canvas.image.copy(), scene=ep.canvas.scene)  # a silent failure: nothing changes
+            else:
+                out = expert(instruction, ep.canvas, self.np_random)
             new_canvas = validate_output(out, (cfg.canvas, cfg.canvas), expert.name)
             new_verdict = self._critique(new_canvas, ep.checks, ep.commands)
         except Exception as e:  # an expert must never kill a training loop
@@ -286,7 +297,10 @@ class ImagePoserEnv(gym.Env):
         potential = ep.verdict.score
         reward = (potential - ep.potential) - cfg.cost_weight * expert.cost - cfg.step_penalty
         ep.potential = potential
-        return self._finish_step(reward, terminated=not ep.queue, expert=expert.name, cost=expert.cost, extra=extra)
+        if cfg.cost_budget is not None and ep.queue and ep.cost >= cfg.cost_budget:
+            ep.budget_spent = True  # the commands left are recorded as failed in the summary
+            extra["budget_spent"] = True
+        return self._finish_step(reward, terminated=not ep.queue or ep.budget_spent, expert=expert.name, cost=expert.cost, extra=extra)
 
     def render_canvas(self) -> np.ndarray:
         """The current canvas, whatever the render mode (a copy)."""
@@ -458,6 +472,8 @@ class ImagePoserEnv(gym.Env):
             "steps": ep.steps,
             "complete": complete,
             "log": list(ep.log),
+            **({"budget_spent": ep.budget_spent} if self.config.cost_budget is not None else {}),
+            **({"degraded": [n for n, d in zip(self.expert_names, ep.degraded) if d]} if self.config.drift_p > 0 else {}),
         }
 
     def _observation(self) -> dict[str, np.ndarray]:
@@ -468,7 +484,7 @@ class ImagePoserEnv(gym.Env):
         results = [r for r in ep.verdict.results if r.check in current_checks]
         tried = np.zeros(self.action_space.n, np.float32)
         tried[list(ep.tried)] = 1.0
-        return self.encoder.encode(
+        obs = self.encoder.encode(
             ObservationInput(
                 prompt=ep.task.prompt,
                 instruction=cmd.text if cmd else "",
@@ -488,6 +504,10 @@ class ImagePoserEnv(gym.Env):
                 action_mask=self.action_mask(),
             )
         )
+        if self.config.cost_budget is not None:
+            left = max(0.0, 1.0 - ep.cost / self.config.cost_budget)
+            obs["budget"] = np.array([left], np.float32)
+        return obs
 
     def _info(self, expert: str | None, cost: float, **extra: Any) -> dict[str, Any]:
         ep = self._ep

@@ -39,6 +39,8 @@ class Episode:
     summary: dict[str, Any] | None = None  # set when the episode ends
     not_understood: list[str] = field(default_factory=list)  # prompt spans no check speaks for
     coverage: float = 1.0  # share of the prompt's content words outside those spans
+    degraded: tuple[bool, ...] = ()  # Drift: the experts degraded this episode (hidden)
+    budget_spent: bool = False  # the cost budget ended the episode
 
 
 def build_registry(experts: Any) -> ExpertRegistry:

@@ -55,3 +55,16 @@ def test_compare_agents_refuses_bad_settings_before_training(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "unknown algorithm(s) ['sac']" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "models").exists()  # nothing trained, nothing written
+
+
+@pytest.mark.slow
+def test_cleanrl_style_dqn_example_reports_through_aggregate(tmp_path):
+    out = tmp_path / "bench"
+    run("cleanrl_style_dqn.py", "--env-id", "ImagePoser-Gen-v0", "--total-timesteps", "120", "--learning-starts", "40",
+        "--batch-size", "16", "--eval-every", "60", "--val-episodes", "2", "--test-episodes", "2", "--out", str(out), cwd=tmp_path)
+    result = json.loads((out / "ImagePoser-Gen-v0" / "cleanrl_style_dqn" / "seed0" / "result.json").read_text())
+    assert result["status"] == "complete" and [p["step"] for p in result["curve"]] == [0, 60, 120]
+    done = subprocess.run([sys.executable, "-m", "poser_agents.cli", "benchmark", "aggregate", str(out), "--json", "--reps", "100"],
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["levels"]["ImagePoser-Gen-v0"]["cleanrl_style_dqn"]["n_runs"] == 1

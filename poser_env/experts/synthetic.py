@@ -68,6 +68,19 @@ class ExpertProfile:
     """Leaves noise and speckles on the image."""
     reflection_gain: float = 0.5
     """Failure probabilities are multiplied by this when the instruction carries feedback."""
+    # Situation-dependent reliability (ImagePoser-Hard-v0's experts; 0 = off, and then no
+    # random number is drawn, so the default experts' episodes are unchanged).
+    p_fail_big_count: float = 0.0
+    """Per group of more than three objects: draws one too many or one too few."""
+    p_fail_crowded: float = 0.0
+    """When the result holds ``crowded_at`` objects or more: one of them is lost."""
+    crowded_at: int = 6
+    """Objects on the canvas from which it counts as crowded."""
+    p_fail_small: float = 0.0
+    """Each small object this call draws is lost."""
+    p_fail_styled: float = 0.0
+    """I2I: on a canvas already painted in a style other than plain, each edit silently does
+    nothing (what was done before matters: restyle last)."""
 
     def __post_init__(self) -> None:
         if self.kind not in ("t2i", "i2i"):
@@ -77,6 +90,8 @@ class ExpertProfile:
         for op in self.ops:
             if op not in OPS:
                 raise ValueError(f"unknown op {op!r} in expert profile; allowed: {', '.join(OPS)}")
+        if isinstance(self.crowded_at, bool) or not isinstance(self.crowded_at, int) or self.crowded_at < 1:
+            raise ValueError(f"profile field crowded_at must be a positive int, got {self.crowded_at!r}")
         for f in fields(self):
             if f.name.startswith("p_") or f.name == "reflection_gain":
                 v = getattr(self, f.name)
@@ -116,6 +131,7 @@ class ShapeWorldExpert:
             scene = self._draw(intents, base, rng, gain)
         else:
             scene = self._edit(intents, base, rng, gain)
+        scene = self._situational(scene, base, rng, gain)
         scene = self._maybe_artifacts(scene, rng, gain)
         return Canvas(image=render(scene, size), scene=scene)
 
@@ -135,6 +151,13 @@ class ShapeWorldExpert:
             else g
             for g in groups
         ]
+        if p.p_fail_big_count > 0:
+            groups = [
+                replace(g, count=int(np.clip(g.count + rng.choice([-1, 1]), 1, vocab.MAX_COUNT)))
+                if g.count > 3 and rng.random() < p.p_fail_big_count * gain
+                else g
+                for g in groups
+            ]
         relations = []
         if p.relations:
             singles = {(g.shape, g.color, g.size) for g in groups if g.count == 1}
@@ -174,7 +197,10 @@ class ShapeWorldExpert:
         background, style = scene.background, scene.style
         noise, speckles = scene.noise, scene.speckles
         relates = [i for i in intents if i.op == "relate" and i.group and i.other]
+        styled = scene.style != vocab.DEFAULT_STYLE
         for intent in intents:
+            if styled and p.p_fail_styled > 0 and rng.random() < p.p_fail_styled * gain:
+                continue
             if intent.op == "relate":
                 if "draw" in p.ops:
                     continue  # handled with the draw that introduces its object
@@ -186,6 +212,8 @@ class ShapeWorldExpert:
                 continue
             if intent.op == "draw" and intent.group is not None:
                 group = intent.group if p.max_count is None else replace(intent.group, count=min(intent.group.count, p.max_count))
+                if p.p_fail_big_count > 0 and group.count > 3 and rng.random() < p.p_fail_big_count * gain:
+                    group = replace(group, count=int(np.clip(group.count + rng.choice([-1, 1]), 1, vocab.MAX_COUNT)))
                 objects = _add(objects, group, relates, rng, p.p_miscount * gain)
             elif intent.op in ("remove", "absent") and intent.group is not None:
                 objects = [o for o in objects if not intent.group.matches(o)]
@@ -205,6 +233,20 @@ class ShapeWorldExpert:
         return Scene(tuple(objects), background, style, noise, speckles, scene.artifact_seed)
 
     # ----------------------------------------------------------------------------------------
+
+    def _situational(self, scene: Scene, base: Scene | None, rng: np.random.Generator, gain: float) -> Scene:
+        """Failures that depend on the situation: small new objects lost, a crowded canvas
+        losing one object. Draws nothing when both are off."""
+        p = self.profile
+        if p.p_fail_small <= 0 and p.p_fail_crowded <= 0:
+            return scene
+        objects = list(scene.objects)
+        if p.p_fail_small > 0:
+            old = set(base.objects) if base is not None and self.kind == "i2i" else set()
+            objects = [o for o in objects if o in old or o.size != "small" or not rng.random() < p.p_fail_small * gain]
+        if p.p_fail_crowded > 0 and len(objects) >= p.crowded_at and rng.random() < p.p_fail_crowded * gain:
+            objects.pop(int(rng.integers(len(objects))))
+        return scene.with_objects(objects)
 
     def _maybe_artifacts(self, scene: Scene, rng: np.random.Generator, gain: float) -> Scene:
         if self.profile.p_artifacts and rng.random() < self.profile.p_artifacts * gain:

@@ -239,20 +239,32 @@ def checks_for(target: Target) -> list[Check]:
 
 
 class ObjectLike(Protocol):
-    shape: str
-    color: str
-    size: str
-    x: float
-    y: float
+    """What a check reads of an object (read-only: frozen scene objects and detections both fit)."""
+
+    @property
+    def shape(self) -> str: ...
+    @property
+    def color(self) -> str: ...
+    @property
+    def size(self) -> str: ...
+    @property
+    def x(self) -> float: ...
+    @property
+    def y(self) -> float: ...
 
     @property
     def bbox(self) -> tuple[float, float, float, float]: ...
 
 
 class SceneLike(Protocol):
-    objects: Sequence[ObjectLike]
-    background: str
-    style: str
+    """What a check reads of a scene (read-only: the ground truth and the detector's reading both fit)."""
+
+    @property
+    def objects(self) -> Sequence[ObjectLike]: ...
+    @property
+    def background(self) -> str: ...
+    @property
+    def style(self) -> str: ...
 
     @property
     def clean(self) -> bool: ...

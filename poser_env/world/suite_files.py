@@ -22,6 +22,8 @@ from poser_env.world.checks import SpecError, Target, checks_for
 from poser_env.world.edits import EditError, validate_edit
 from poser_env.world.scene import Scene, SceneError
 from poser_env.world.suite_spec import (
+    LEVEL_SPLITS,
+    LEVEL_SUITES,
     CATEGORIES,
     DEFAULT_DIR,
     SPLITS,
@@ -81,9 +83,10 @@ def parse_task_line(line: str, where: str) -> Task:
         if not isinstance(d[k], str) or not d[k].strip():
             raise fail(f"{k!r} must be a non-empty string, got {d[k]!r}")
     heldout = d["suite"] == "heldout"
-    if d["suite"] not in SUITES and not heldout:
-        raise fail(f"unknown suite {d['suite']!r}; allowed: {', '.join(SUITES)}, heldout")
-    if d["split"] not in SPLITS and not (heldout and d["split"] == "heldout"):
+    level = d["suite"] in LEVEL_SUITES
+    if d["suite"] not in SUITES and not heldout and not level:
+        raise fail(f"unknown suite {d['suite']!r}; allowed: {', '.join(SUITES + LEVEL_SUITES)}, heldout")
+    if d["split"] not in SPLITS and not (heldout and d["split"] == "heldout") and not (level and d["split"] in LEVEL_SPLITS):
         raise fail(f"unknown split {d['split']!r}; allowed: {', '.join(SPLITS)} (heldout tasks: heldout)")
     if d["category"] not in CATEGORIES[d["suite"]]:
         raise fail(f"unknown category {d['category']!r} for suite {d['suite']}; allowed: {', '.join(CATEGORIES[d['suite']])}")
@@ -107,9 +110,10 @@ def parse_task_line(line: str, where: str) -> Task:
             validate_edit(e)
         except EditError as err:
             raise fail(f"bad edit {k}: {err}") from err
-    if d["suite"] == "editing" and (source is None or not d["edits"]):
+    editing = d["suite"] in ("editing", "hard_editing")
+    if editing and (source is None or not d["edits"]):
         raise fail("an editing task needs a source scene and at least one edit")
-    if d["suite"] not in ("editing", "heldout") and (source is not None or d["edits"]):
+    if not editing and d["suite"] != "heldout" and (source is not None or d["edits"]):
         raise fail(f"a {d['suite']} task has no source and no edits")
     return Task(
         id=d["id"],

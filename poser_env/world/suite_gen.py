@@ -58,7 +58,7 @@ _pick: Callable[..., Any] = L.pick
 
 
 @dataclass
-class _Candidate:
+class Candidate:
     prompt: str
     target: Target
     source: Scene | None = None
@@ -72,7 +72,7 @@ def _two_distinct(rng: np.random.Generator, seq: Sequence[str]) -> tuple[str, st
     return seq[int(i)], seq[int(j)]
 
 
-def _realises(target: Target, rng: np.random.Generator, times: int = 2) -> bool:
+def realises(target: Target, rng: np.random.Generator, times: int = 2) -> bool:
     """``times`` independent layouts realising ``target`` all succeed and pass every check.
 
     Asking for two keeps out targets so tight (say, a chain of three relations across the
@@ -97,7 +97,7 @@ def _surface(text: str, rng: np.random.Generator) -> str:
     return text
 
 
-def _geneval_candidate(category: str, rng: np.random.Generator) -> _Candidate:
+def _geneval_candidate(category: str, rng: np.random.Generator) -> Candidate:
     shapes = vocab.SHAPES
     colors = list(vocab.COLORS)
     plural = False
@@ -136,18 +136,18 @@ def _geneval_candidate(category: str, rng: np.random.Generator) -> _Candidate:
     frame = _pick(rng, L.GENEVAL_FRAMES)
     prompt = _surface(frame.format(x=x, be="are" if plural else "is"), rng)
     target = Target(groups=groups, relations=relations)
-    return _Candidate(prompt, target, finish=lambda r: _realises(target, r))
+    return Candidate(prompt, target, finish=lambda r: realises(target, r))
 
 
 # --- long-form ------------------------------------------------------------------------------
 
 
-def _longform_candidate(category: str, rng: np.random.Generator) -> _Candidate | None:
+def _longform_candidate(category: str, rng: np.random.Generator) -> Candidate | None:
     target = sample_longform_target(rng)
     if not 4 <= len(checks_for(target)) <= 10:
         return None
     prompt = longform_prompt(target, rng)
-    return _Candidate(prompt, target, finish=lambda r: _realises(target, r))
+    return Candidate(prompt, target, finish=lambda r: realises(target, r))
 
 
 # --- editing --------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def sample_edits(source_items: Sequence[tuple[str, str, str]], background: str, 
 
 
 
-def _editing_candidate(category: str, rng: np.random.Generator) -> _Candidate | None:
+def _editing_candidate(category: str, rng: np.random.Generator) -> Candidate | None:
     n_src = int(rng.integers(2, 6))
     pairs: list[tuple[str, str]] = []
     while len(pairs) < n_src:
@@ -258,7 +258,7 @@ def _editing_candidate(category: str, rng: np.random.Generator) -> _Candidate | 
         return None
     prompt, texts = editing_prompt(edits, rng)
     edits = [{**e, "text": t} for e, t in zip(edits, texts)]
-    cand = _Candidate(prompt, Target(), edits=edits)
+    cand = Candidate(prompt, Target(), edits=edits)
 
     def finish(r: np.random.Generator) -> bool:
         try:
@@ -298,7 +298,7 @@ def _editing_candidate(category: str, rng: np.random.Generator) -> _Candidate | 
     return cand
 
 
-_CANDIDATES: dict[str, Callable[[str, np.random.Generator], _Candidate | None]] = {
+_CANDIDATES: dict[str, Callable[[str, np.random.Generator], Candidate | None]] = {
     "geneval": _geneval_candidate,
     "longform": _longform_candidate,
     "editing": _editing_candidate,

@@ -1,0 +1,1 @@
+"""The benchmark protocol: normalised score, ``poser benchmark run`` and ``aggregate`` (docs/benchmark.md)."""

@@ -1,0 +1,201 @@
+"""``poser benchmark aggregate``: rliable's aggregates of complete runs, per level and algorithm.
+
+Per level, each algorithm's complete runs give one normalised test score each (a matrix of
+``runs x 1`` for rliable; "all levels" is ``runs x levels`` when an algorithm has the same
+number of complete runs on every level). rliable computes the interquartile mean (IQM), median,
+mean and optimality gap (to 1 = the oracle) with stratified bootstrap confidence intervals,
+and the probability of improvement between every two algorithms of a level. With ``plots``,
+it also draws performance profiles (final test scores) and sample-efficiency curves (IQM of
+the val curve at the steps every run of the pair evaluated).
+
+Partial runs (killed or still running) are never averaged: they are listed under ``partial``.
+A complete run whose score is undefined (every task degenerate: oracle == random) is listed
+under ``unscored``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from itertools import combinations
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from poser_agents.benchmark.schema import RESULT_FILE, read_run
+
+AGGREGATES: tuple[str, ...] = ("iqm", "median", "mean", "optimality_gap")
+SCORES: tuple[str, ...] = ("norm_accuracy", "norm_alignment", "norm_accuracy_cost_aware", "norm_alignment_cost_aware")
+ALL_LEVELS = "all"
+
+
+def collect(dirs: Sequence[str | Path]) -> list[tuple[Path, dict[str, Any]]]:
+    """Every ``result.json`` under ``dirs``, validated (one bad file stops with its name and field)."""
+    runs: list[tuple[Path, dict[str, Any]]] = []
+    for d in dirs:
+        d = Path(d)
+        if not d.is_dir():
+            raise FileNotFoundError(f"no folder {d}: give folders written by `poser benchmark run --out`")
+        found = sorted(p for p in d.rglob(RESULT_FILE) if p.relative_to(d).parts[0] != "references")
+        if not found:
+            raise ValueError(f"no {RESULT_FILE} under {d}: not a `poser benchmark run` output folder")
+        runs.extend((p, read_run(p)) for p in found)
+    return runs
+
+
+def _aggregate_fn():
+    from rliable import metrics
+
+    return lambda x: np.array([metrics.aggregate_iqm(x), metrics.aggregate_median(x), metrics.aggregate_mean(x),
+                               metrics.aggregate_optimality_gap(x)])
+
+
+def _interval_estimates(score_dict: dict, func: Any, reps: int, seed: int) -> tuple[dict, dict]:
+    """rliable's stratified bootstrap, seeded (rliable hands arch a RandomState, which arch 7
+    flags with a FutureWarning that says nothing to our users: silenced here only)."""
+    import warnings
+
+    from rliable import library
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, message="random_state is deprecated")
+        return library.get_interval_estimates(score_dict, func, reps=reps, random_state=np.random.RandomState(seed))
+
+
+def _estimates(score_dict: dict[str, np.ndarray], reps: int, seed: int) -> dict[str, dict[str, Any]]:
+    points, intervals = _interval_estimates(score_dict, _aggregate_fn(), reps, seed)
+    out = {}
+    for algo, scores in score_dict.items():
+        entry: dict[str, Any] = {"n_runs": int(scores.shape[0])}
+        for k, name in enumerate(AGGREGATES):
+            entry[name] = float(points[algo][k])
+            entry[f"{name}_ci"] = [float(intervals[algo][0][k]), float(intervals[algo][1][k])]
+        out[algo] = entry
+    return out
+
+
+def _improvement(score_dict: dict[str, np.ndarray], reps: int, seed: int) -> list[dict[str, Any]]:
+    from rliable import metrics
+
+    pairs = {f"{a},{b}": (score_dict[a], score_dict[b]) for a, b in combinations(sorted(score_dict), 2)}
+    if not pairs:
+        return []
+    points, intervals = _interval_estimates(pairs, lambda x, y: np.array([metrics.probability_of_improvement(x, y)]), reps, seed)
+    return [{"x": k.split(",")[0], "y": k.split(",")[1], "p_x_better": float(points[k][0]),
+             "ci": [float(intervals[k][0][0]), float(intervals[k][1][0])]} for k in pairs]
+
+
+def aggregate(dirs: Sequence[str | Path], score: str = "norm_accuracy", reps: int = 2000, seed: int = 0,
+              plots: str | Path | None = None, split: str = "test") -> dict[str, Any]:
+    """The aggregate object printed by ``--json`` (see docs/benchmark.md, "Aggregate").
+    ``split="gen"`` aggregates the generalisation split's scores (levels that have one)."""
+    if split not in ("test", "gen"):
+        raise ValueError(f"unknown split {split!r}; allowed: test, gen")
+    if score not in SCORES:
+        raise ValueError(f"unknown score {score!r}; allowed: {', '.join(SCORES)}")
+    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 10:
+        raise ValueError(f"reps must be an int >= 10, got {reps!r}")
+    runs = collect(dirs)
+    partial, unscored = [], []
+    final: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    curves: dict[str, dict[str, list[dict[int, float]]]] = defaultdict(lambda: defaultdict(list))
+    for path, run in runs:
+        ident = {"path": str(path.parent), "env_id": run["env_id"], "algo": run["algo"], "seed": run["seed"]}
+        if run["status"] != "complete":
+            partial.append(ident | {"steps_done": run["steps_done"], "steps": run["steps"]})
+            continue
+        if run.get(split) is None:
+            unscored.append(ident | {"reason": f"no {split} evaluation in this run"})
+            continue
+        value = run[split].get(score)
+        if value is None:
+            unscored.append(ident | {"reason": f"every {split} task has oracle == random"})
+            continue
+        final[run["env_id"]][run["algo"]].append(float(value))
+        curves[run["env_id"]][run["algo"]].append({p["step"]: p[score] for p in run["curve"] if p.get(score) is not None})
+    levels: dict[str, dict[str, Any]] = {}
+    improvement: dict[str, list[dict[str, Any]]] = {}
+    for level in sorted(final):
+        score_dict = {algo: np.asarray(v, dtype=float).reshape(-1, 1) for algo, v in sorted(final[level].items())}
+        levels[level] = _estimates(score_dict, reps, seed)
+        improvement[level] = _improvement(score_dict, reps, seed)
+    if len(final) > 1:
+        algos = set.intersection(*(set(v) for v in final.values()))
+        counts = {a: {len(final[lv][a]) for lv in final} for a in algos}
+        matched = {a: np.column_stack([final[lv][a] for lv in sorted(final)]) for a in sorted(algos) if len(counts[a]) == 1}
+        if matched:
+            levels[ALL_LEVELS] = _estimates(matched, reps, seed)
+    result = {"score": score, "split": split, "reps": reps, "levels": levels, "probability_of_improvement": improvement,
+              "partial": partial, "unscored": unscored, "runs": len(runs)}
+    if plots is not None:
+        result["plots"] = _plots(Path(plots), final, curves, score, reps, seed)
+    return result
+
+
+def _plots(folder: Path, final: dict, curves: dict, score: str, reps: int, seed: int) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from rliable import library, metrics, plot_utils
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for level in sorted(final):
+        score_dict = {a: np.asarray(v, dtype=float).reshape(-1, 1) for a, v in sorted(final[level].items())}
+        hi = max(1.0, max(float(s.max()) for s in score_dict.values()))
+        taus = np.linspace(min(0.0, min(float(s.min()) for s in score_dict.values())), hi, 41)
+        profiles, cis = library.create_performance_profile(score_dict, taus, reps=reps)
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        plot_utils.plot_performance_profiles(profiles, taus, performance_profile_cis=cis, ax=ax,
+                                             xlabel=f"{score} (tau)", ylabel="fraction of runs with score > tau")
+        ax.set_title(f"{level}: performance profile")
+        ax.legend(fontsize="small")
+        path = folder / f"{level}-profile.png"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        written.append(str(path))
+        # Sample efficiency: steps every run of an algorithm evaluated at.
+        points, intervals, steps_of = {}, {}, {}
+        for algo, runs in sorted(curves[level].items()):
+            common = sorted(set.intersection(*(set(r) for r in runs))) if runs else []
+            if not common:
+                continue
+            arr = np.array([[[r[s] for s in common]] for r in runs], dtype=float)  # runs x 1 x steps
+            p, i = _interval_estimates({algo: arr}, lambda x: np.array([metrics.aggregate_iqm(x[..., t]) for t in range(x.shape[-1])]),
+                                       reps, seed)
+            points[algo], intervals[algo], steps_of[algo] = p[algo], i[algo], common
+        if points:
+            # rliable draws every algorithm on one x axis: use the steps all of them share.
+            shared = sorted(set.intersection(*(set(s) for s in steps_of.values())))
+            if shared:
+                idx = {a: [steps_of[a].index(s) for s in shared] for a in points}
+                fig, ax = plt.subplots(figsize=(7, 4.5))
+                plot_utils.plot_sample_efficiency_curve(
+                    np.array(shared), {a: points[a][idx[a]] for a in points}, {a: intervals[a][:, idx[a]] for a in points},
+                    algorithms=list(points), xlabel="env steps", ylabel=f"IQM of val {score}", ax=ax,
+                    labelsize="large", ticklabelsize="large")
+                ax.set_title(f"{level}: sample efficiency (val)")
+                ax.legend(fontsize="small")
+                path = folder / f"{level}-curve.png"
+                fig.savefig(path, dpi=110, bbox_inches="tight")
+                plt.close(fig)
+                written.append(str(path))
+    return written
+
+
+def format_table(result: dict[str, Any]) -> str:
+    lines = [f"score: {result['score']} on {result['split']} (rliable, {result['reps']} bootstrap reps, 95% CIs)", "",
+             "| level | algorithm | runs | IQM [95% CI] | median | mean | optimality gap |", "|---|---|---|---|---|---|---|"]
+    for level, algos in result["levels"].items():
+        for algo, e in algos.items():
+            lines.append(f"| {level} | {algo} | {e['n_runs']} | {e['iqm']:.3f} [{e['iqm_ci'][0]:.3f}, {e['iqm_ci'][1]:.3f}] | "
+                         f"{e['median']:.3f} | {e['mean']:.3f} | {e['optimality_gap']:.3f} |")
+    for level, pairs in result["probability_of_improvement"].items():
+        for p in pairs:
+            lines.append(f"{level}: P({p['x']} > {p['y']}) = {p['p_x_better']:.3f} [{p['ci'][0]:.3f}, {p['ci'][1]:.3f}]")
+    for p in result["partial"]:
+        lines.append(f"PARTIAL (not averaged): {p['env_id']} {p['algo']} seed {p['seed']} stopped at {p['steps_done']} of {p['steps']} steps ({p['path']})")
+    for p in result["unscored"]:
+        lines.append(f"UNSCORED (not averaged): {p['env_id']} {p['algo']} seed {p['seed']}: {p['reason']}")
+    return "\n".join(lines)

@@ -1,0 +1,126 @@
+"""The learners ``poser benchmark run`` knows, built with their libraries' defaults.
+
+Every algorithm is built as the library ships it (SB3 / sb3-contrib defaults, the project's
+masked DQN with its ``DQNConfig`` defaults), on the Dict observation with a ``MultiInput``
+policy. One change for all: a replay buffer holds at most :data:`MAX_BUFFER` transitions (and no
+more than the run's steps), since SB3's default of 1M Dict transitions would not fit in memory.
+
+A user's learner is a ``module:callable`` name, called as ``factory(env, seed=seed)`` and
+returning an SB3-compatible model (``learn(total_timesteps, callback=...)`` calling an SB3
+callback, ``predict(obs, state, episode_start, deterministic)``). Naming one imports and runs
+code, so it needs the caller's explicit ``allow_entry_points=True`` (``--allow-entry-points``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+import numpy as np
+
+MAX_BUFFER = 100_000
+
+#: name -> (module, class, policy, kind). kind: "offpolicy" (has a replay buffer), "onpolicy",
+#: "masked" (MaskablePPO: predict takes action_masks), "recurrent" (predict carries LSTM state).
+SB3_ALGOS: dict[str, tuple[str, str, str, str]] = {
+    "dqn": ("stable_baselines3", "DQN", "MultiInputPolicy", "offpolicy"),
+    "ppo": ("stable_baselines3", "PPO", "MultiInputPolicy", "onpolicy"),
+    "a2c": ("stable_baselines3", "A2C", "MultiInputPolicy", "onpolicy"),
+    "maskable_ppo": ("sb3_contrib", "MaskablePPO", "MultiInputPolicy", "masked"),
+    "recurrent_ppo": ("sb3_contrib", "RecurrentPPO", "MultiInputLstmPolicy", "recurrent"),
+    "qrdqn": ("sb3_contrib", "QRDQN", "MultiInputPolicy", "offpolicy"),
+}
+#: The project's own learners.
+PROJECT_ALGOS: tuple[str, ...] = ("masked_dqn",)
+ALGOS: tuple[str, ...] = tuple(SB3_ALGOS) + PROJECT_ALGOS
+
+
+def check_algo(name: str, allow_entry_points: bool = False) -> None:
+    """Refuse an unknown algorithm, or an entry point without the caller's flag, with one line."""
+    if name in ALGOS:
+        return
+    if ":" in name:
+        if not allow_entry_points:
+            raise ValueError(f"--algo {name!r} names Python code to import and run; pass --allow-entry-points if you trust it")
+        return
+    raise ValueError(f"unknown algorithm {name!r}; allowed: {', '.join(ALGOS)}, or module:callable with --allow-entry-points")
+
+
+def _load_entry_point(name: str) -> Callable[..., Any]:
+    module, _, attr = name.partition(":")
+    if not module or not attr:
+        raise ValueError(f"--algo {name!r} must be module:callable")
+    try:
+        obj = importlib.import_module(module)
+    except ImportError as e:
+        raise ValueError(f"--algo {name!r}: cannot import {module!r} ({e})") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"--algo {name!r}: {module!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ValueError(f"--algo {name!r}: {attr!r} is not callable")
+    return obj
+
+
+def build_model(name: str, env: Any, seed: int, steps: int, allow_entry_points: bool = False) -> tuple[Any, str]:
+    """The model for ``name`` on ``env`` and its kind (see :data:`SB3_ALGOS`)."""
+    check_algo(name, allow_entry_points)
+    if name in SB3_ALGOS:
+        module, cls, policy, kind = SB3_ALGOS[name]
+        algo = getattr(importlib.import_module(module), cls)
+        kwargs: dict[str, Any] = {"seed": seed, "verbose": 0, "device": "cpu"}
+        if kind == "offpolicy":
+            kwargs["buffer_size"] = max(1, min(MAX_BUFFER, steps))
+        return algo(policy, env, **kwargs), kind
+    if name == "masked_dqn":
+        from poser_agents.dqn.agent import DQNAgent, DQNConfig
+
+        cfg = DQNConfig(seed=seed, buffer_size=max(1, min(MAX_BUFFER, steps)))
+        return DQNAgent(env, cfg), "offpolicy"
+    model = _load_entry_point(name)(env, seed=seed)
+    for method in ("learn", "predict"):
+        if not callable(getattr(model, method, None)):
+            raise TypeError(f"--algo {name!r} returned {type(model).__name__}, which has no {method}(); return an SB3-compatible model")
+    return model, "custom"
+
+
+class Predictor:
+    """Adapts a trained model to the evaluation harness, which calls ``predict(obs)`` alone.
+
+    A recurrent policy gets its LSTM state carried within an episode and reset at each new
+    episode (:meth:`new_episode`, called by :class:`EpisodeStarts` on ``reset``); MaskablePPO
+    gets the observation's action mask.
+    """
+
+    def __init__(self, model: Any, kind: str):
+        self.model, self.kind = model, kind
+        self.state: Any = None
+        self.start = True
+
+    def new_episode(self) -> None:
+        self.state, self.start = None, True
+
+    def predict(self, observation: Any, state: Any = None, episode_start: Any = None,
+                deterministic: bool = True) -> tuple[Any, Any]:
+        if self.kind == "recurrent":
+            action, self.state = self.model.predict(observation, state=self.state, episode_start=np.array([self.start]),
+                                                    deterministic=deterministic)
+            self.start = False
+            return action, None
+        if self.kind == "masked":
+            return self.model.predict(observation, deterministic=deterministic,
+                                      action_masks=np.asarray(observation["action_mask"]).astype(bool))
+        return self.model.predict(observation, deterministic=deterministic)
+
+
+def episode_starts(env: Any, predictor: Predictor) -> Any:
+    """``env`` wrapped so that each ``reset`` tells ``predictor`` a new episode starts."""
+    import gymnasium as gym
+
+    class EpisodeStarts(gym.Wrapper):
+        def reset(self, **kwargs: Any) -> Any:
+            predictor.new_episode()
+            return self.env.reset(**kwargs)
+
+    return EpisodeStarts(env)

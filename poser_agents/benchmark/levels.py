@@ -1,0 +1,67 @@
+"""A level's scale in normalised scores: every baseline against the random and oracle references.
+
+The level criteria of docs/benchmark.md that need no training: *solvable* (the oracle's raw
+accuracy >= 0.9) and *not trivial* (the best single expert <= 0.3 and the heuristic <= 0.6 of
+the normalised accuracy score). Every baseline plays the same tasks and reset seeds as the
+references (the evaluation harness), so the per-task normalisation is exact.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Sequence
+
+from poser_agents.benchmark.score import score_card
+
+SOLVABLE_ORACLE_ACCURACY = 0.9
+MAX_SINGLE = 0.3
+MAX_HEURISTIC = 0.6
+
+
+def level_card(env_id: str, split: str = "val", episodes: int = 50, seeds: Sequence[int] = (0,),
+               singles: bool = True, verbose: bool = True) -> dict[str, Any]:
+    """Score cards of random, oracle, heuristic and (``singles``) every single expert."""
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401
+    from poser_agents.evaluation.harness import evaluate
+
+    if env_id not in gym.registry:
+        raise ValueError(f"unknown level {env_id!r}; registered: {', '.join(sorted(k for k in gym.registry if k.startswith('ImagePoser')))}")
+    env = gym.make(env_id, split=split)
+    level: Any = env.unwrapped  # an ImagePoserEnv
+    names = ["random", "oracle", "heuristic"] + ([f"single:{n}" for n in level.expert_names] if singles else [])
+    records: dict[str, list] = {}
+    seconds: dict[str, float] = {}
+    try:
+        for name in names:
+            t0 = time.perf_counter()
+            records[name] = evaluate(name, env, episodes=episodes, seeds=list(seeds), n_resamples=1).records
+            seconds[name] = round(time.perf_counter() - t0, 1)
+            if verbose:
+                print(f"  {name}: {seconds[name]} s", file=sys.stderr, flush=True)
+    finally:
+        env.close()
+    cards = {n: score_card(r, records["random"], records["oracle"]) | {"seconds": seconds[n]} for n, r in records.items()}
+    singles_scores = {n: c["norm_accuracy"] for n, c in cards.items() if n.startswith("single:") and c["norm_accuracy"] is not None}
+    best_single = max(singles_scores, key=lambda n: singles_scores[n]) if singles_scores else None
+    criteria = {
+        "solvable": cards["oracle"]["accuracy"] is not None and cards["oracle"]["accuracy"] >= SOLVABLE_ORACLE_ACCURACY,
+        "best_single": best_single,
+        "best_single_ok": None if best_single is None else singles_scores[best_single] <= MAX_SINGLE,
+        "heuristic_ok": cards["heuristic"]["norm_accuracy"] is not None and cards["heuristic"]["norm_accuracy"] <= MAX_HEURISTIC,
+    }
+    return {"env_id": env_id, "split": split, "episodes": episodes, "seeds": list(seeds), "baselines": cards, "criteria": criteria}
+
+
+def format_card(card: dict[str, Any]) -> str:
+    lines = [f"{card['env_id']} on {card['split']} ({card['episodes']} tasks x seeds {card['seeds']})", "",
+             "| baseline | norm. accuracy | norm. alignment | accuracy | alignment | cost |", "|---|---|---|---|---|---|"]
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    for name, c in sorted(card["baselines"].items(), key=lambda kv: -(kv[1]["accuracy"] or 0)):
+        lines.append(f"| {name} | {fmt(c['norm_accuracy'])} | {fmt(c['norm_alignment'])} | {fmt(c['accuracy'])} | {fmt(c['alignment'])} | {c['cost']:.2f} |")
+    k = card["criteria"]
+    lines += ["", f"solvable (oracle accuracy >= 0.9): {k['solvable']}; best single ({k['best_single']}) <= 0.3: {k['best_single_ok']}; "
+              f"heuristic <= 0.6: {k['heuristic_ok']}"]
+    return "\n".join(lines)

@@ -1,0 +1,230 @@
+"""``poser benchmark run``: train one algorithm on one level per seed, with a learning curve.
+
+Protocol (docs/benchmark.md): train on the level's train split for ``steps`` env steps; every
+``eval_every`` steps (and at step 0) evaluate greedily on ``val_episodes`` val tasks; at the
+end evaluate on ``test_episodes`` test tasks. Every evaluation runs the evaluation harness
+(:func:`poser_agents.evaluation.harness.evaluate`) with the protocol's evaluation seeds, so the
+agent meets the same tasks and reset seeds as the random and oracle references, which are
+measured once per (level, split, episodes, seeds) and cached under ``<out>/references/``.
+Scores are :func:`poser_agents.benchmark.score.score_card`'s.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from poser_agents.benchmark.algos import Predictor, build_model, check_algo, episode_starts
+from poser_agents.benchmark.schema import RESULT_FILE, SCHEMA, VERSION, ResultSchemaError, read_run, write_atomic, write_run
+from poser_agents.benchmark.score import DEFAULT_COST_WEIGHT, score_card
+
+REFERENCE_SCHEMA = "poser-benchmark-references"
+
+
+@dataclass
+class Protocol:
+    """How a run is evaluated (the defaults are the published protocol)."""
+
+    eval_every: int = 10_000
+    """Env steps between two val evaluations (the learning curve)."""
+    val_episodes: int = 50
+    """Val tasks per curve point (spread evenly over the split)."""
+    test_episodes: int = 200
+    """Test tasks of the final evaluation."""
+    eval_seeds: tuple[int, ...] = (0,)
+    """Evaluation seeds (episode i of seed s resets with s * 100000 + i, for agent and references alike)."""
+    cost_weight: float = DEFAULT_COST_WEIGHT
+    """Weight of a cost unit in the cost-aware score."""
+    text_encoder: str = "hash"
+    """The env's text encoder."""
+
+    def __post_init__(self) -> None:
+        for name in ("eval_every", "val_episodes", "test_episodes"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        self.eval_seeds = tuple(int(s) for s in self.eval_seeds)
+        if not self.eval_seeds:
+            raise ValueError("eval_seeds must name at least one seed")
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for dist in ("imageposer", "gymnasium", "stable-baselines3", "sb3-contrib", "torch", "numpy"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def references(out: Path, env_id: str, split: str, episodes: int, proto: Protocol, log: Callable[[str], None]) -> dict[str, list]:
+    """Random and oracle episode records on (level, split, episodes, seeds): measured once, cached."""
+    from poser_agents.evaluation.harness import evaluate
+
+    seeds = list(proto.eval_seeds)
+    key = {"env_id": env_id, "split": split, "episodes": episodes, "seeds": seeds, "text_encoder": proto.text_encoder}
+    path = out / "references" / env_id / f"{split}-e{episodes}-s{'_'.join(map(str, seeds))}-{proto.text_encoder}.json"
+    if path.exists():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ResultSchemaError(f"{path}: not valid JSON ({e}); delete it to measure the references again") from None
+        if not isinstance(data, dict) or data.get("schema") != REFERENCE_SCHEMA or data.get("key") != key:
+            raise ResultSchemaError(f"{path}: not the references of {key}; delete it to measure them again")
+        refs = data.get("records")
+        if not isinstance(refs, dict) or not all(isinstance(refs.get(n), list) for n in ("random", "oracle")):
+            raise ResultSchemaError(f"{path}: field 'records' must hold lists 'random' and 'oracle'")
+        return refs
+    refs = {}
+    for name in ("random", "oracle"):
+        t0 = time.perf_counter()
+        refs[name] = evaluate(name, env_id, split=split, episodes=episodes, seeds=seeds,
+                              env_kwargs={"text_encoder": proto.text_encoder}, n_resamples=1).records
+        log(f"  reference {name} on {env_id} {split}: {len(refs[name])} episodes in {time.perf_counter() - t0:.1f} s")
+    write_atomic(path, json.dumps({"schema": REFERENCE_SCHEMA, "key": key, "records": refs}) + "\n")
+    return refs
+
+
+class _Evaluator:
+    """Greedy evaluation of a model on one split against that split's references."""
+
+    def __init__(self, env_id: str, split: str, episodes: int, proto: Protocol, refs: dict[str, list], kind: str):
+        import gymnasium as gym
+
+        self.env = gym.make(env_id, split=split, text_encoder=proto.text_encoder)
+        self.split, self.episodes, self.proto, self.refs, self.kind = split, episodes, proto, refs, kind
+
+    def __call__(self, model: Any) -> dict[str, Any]:
+        from poser_agents.evaluation.harness import evaluate
+
+        predictor = Predictor(model, self.kind)
+        result = evaluate(predictor, episode_starts(self.env, predictor), episodes=self.episodes,
+                          seeds=self.proto.eval_seeds, n_resamples=1, name="agent")
+        return score_card(result.records, self.refs["random"], self.refs["oracle"], self.proto.cost_weight)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def _suite(env: Any) -> str:
+    """The suite mix of the ImagePoserEnv inside ``env``."""
+    return str(env.unwrapped.config.suite)
+
+
+def _curve_callback(every: int, on_eval: Callable[[int], None]) -> Any:
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class CurveCallback(BaseCallback):
+        """Evaluates on val every ``every`` env steps (SB3 calls ``_on_step`` after each env step)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.next_eval = every
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= self.next_eval:
+                on_eval(int(self.num_timesteps))
+                self.next_eval += every
+            return True
+
+    return CurveCallback()
+
+
+def run_one(algo: str, env_id: str, steps: int, seed: int, out: str | Path, proto: Protocol | None = None,
+            allow_entry_points: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train and evaluate one run; returns the complete result (see :mod:`.schema`)."""
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401  (registers the ids)
+
+    proto = proto or Protocol()
+    check_algo(algo, allow_entry_points)
+    if env_id not in gym.registry:
+        levels = ", ".join(sorted(k for k in gym.registry if k.startswith("ImagePoser")))
+        raise ValueError(f"unknown level {env_id!r}; registered: {levels}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    out = Path(out)
+    folder = out / env_id / algo.replace(":", "__") / f"seed{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = open(folder / ".lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise ValueError(f"{folder} is in use by another `poser benchmark run`; wait for it or choose another --out") from None
+    try:
+        if (folder / RESULT_FILE).exists():
+            try:
+                previous = read_run(folder / RESULT_FILE)
+            except ResultSchemaError:
+                previous = None
+            if previous is None or previous["status"] == "complete":
+                raise ValueError(f"{folder / RESULT_FILE} already holds a {'complete run' if previous else 'file of another kind'}; "
+                                 "choose another --out (nothing was overwritten)")
+            log(f"  {folder}: a partial run is there (killed at {previous['steps_done']} steps); starting it again from step 0")
+        return _train(algo, env_id, steps, seed, out, folder, proto, allow_entry_points, log)
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+def _train(algo: str, env_id: str, steps: int, seed: int, out: Path, folder: Path, proto: Protocol,
+           allow_entry_points: bool, log: Callable[[str], None]) -> dict[str, Any]:
+    import gymnasium as gym
+
+    result: dict[str, Any] = {
+        "schema": SCHEMA, "version": VERSION, "status": "partial", "algo": algo, "env_id": env_id, "seed": int(seed),
+        "steps": int(steps), "steps_done": 0, "protocol": asdict(proto) | {"eval_seeds": list(proto.eval_seeds)},
+        "versions": _versions(), "started": _now(), "finished": None, "curve": [], "test": None,
+    }
+    write_run(folder, result)
+    val_refs = references(out, env_id, "val", proto.val_episodes, proto, log)
+    train_env = gym.make(env_id, split="train", text_encoder=proto.text_encoder)
+    model, kind = build_model(algo, train_env, seed, steps, allow_entry_points)
+    val = _Evaluator(env_id, "val", proto.val_episodes, proto, val_refs, kind)
+    t0 = time.perf_counter()
+
+    def on_eval(step: int) -> None:
+        card = val(model)
+        result["curve"].append({"step": step, "split": "val", **card})
+        result["steps_done"] = step
+        write_run(folder, result)
+        log(f"  {algo} {env_id} seed {seed}: step {step}  val norm. accuracy {card['norm_accuracy']}  "
+            f"alignment {card['norm_alignment']}  ({time.perf_counter() - t0:.0f} s)")
+
+    try:
+        on_eval(0)
+        model.learn(total_timesteps=steps, callback=_curve_callback(proto.eval_every, on_eval))
+        done = int(getattr(model, "num_timesteps", steps))
+        if not result["curve"] or result["curve"][-1]["step"] != done:
+            on_eval(done)
+        from poser_env.config import GEN_SPLIT_MIXES
+
+        # test, and on a level with one the generalisation split ``gen`` (reported apart).
+        for split in ("test", "gen") if _suite(train_env) in GEN_SPLIT_MIXES else ("test",):
+            refs = references(out, env_id, split, proto.test_episodes, proto, log)
+            final = _Evaluator(env_id, split, proto.test_episodes, proto, refs, kind)
+            try:
+                result[split] = final(model)
+            finally:
+                final.close()
+    finally:
+        val.close()
+        train_env.close()
+    result.update(status="complete", steps_done=done, finished=_now(), seconds=round(time.perf_counter() - t0, 1))
+    write_run(folder, result)
+    return result

@@ -1,0 +1,132 @@
+"""The results schema of ``poser benchmark run``, validated in one place, written atomically.
+
+One run (one algorithm, one level, one training seed) is one folder::
+
+    <out>/<env id>/<algo>/seed<S>/
+        result.json   the run (this schema), rewritten after each evaluation
+        curve.csv     the learning curve on val, one row per evaluation
+        .lock         held (flock) while the run writes; released when the process ends
+
+``result.json`` (``schema`` = :data:`SCHEMA`, ``version`` = :data:`VERSION`):
+
+- ``status``: ``"partial"`` until the last line of the run, then ``"complete"``; a killed run
+  stays partial, and ``poser benchmark aggregate`` reports it as such instead of averaging it.
+- ``algo``, ``env_id``, ``seed``, ``steps`` (asked), ``steps_done``, ``protocol`` (eval_every,
+  val/test episodes, evaluation seeds, cost weight), ``versions`` (libraries), ``started``,
+  ``finished`` (UTC ISO times; ``finished`` null while partial).
+- ``curve``: list of ``{"step", "split": "val", <score card>}``.
+- ``test``: the score card on test (null while partial); ``gen``: on a level with a
+  generalisation split, the score card on it (absent otherwise); a score card is
+  :func:`poser_agents.benchmark.score.score_card`'s dict: ``norm_accuracy``,
+  ``norm_alignment``, their ``*_cost_aware`` variants, raw ``accuracy``/``alignment``, ``cost``,
+  ``cost_random``, ``cost_oracle``, ``n_tasks``, ``episodes``, ``n_degenerate_*``.
+
+A file of another schema, of a newer version, or with a field missing or out of range is
+refused with one :class:`ResultSchemaError` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+SCHEMA = "poser-benchmark-run"
+VERSION = 1
+RESULT_FILE = "result.json"
+CURVE_FILE = "curve.csv"
+#: Columns of ``curve.csv`` (a subset of the score card, plus the step).
+CURVE_COLUMNS: tuple[str, ...] = ("step", "norm_accuracy", "norm_alignment", "norm_accuracy_cost_aware",
+                                  "norm_alignment_cost_aware", "accuracy", "alignment", "cost")
+STATUSES = ("partial", "complete")
+_CARD_NUMBERS = ("norm_accuracy", "norm_alignment", "norm_accuracy_cost_aware", "norm_alignment_cost_aware",
+                 "accuracy", "alignment", "cost")
+
+
+class ResultSchemaError(ValueError):
+    """A results file that is not a valid ``poser-benchmark-run`` file."""
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Temporary file in the same folder, fsync, rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def curve_csv(curve: list[Mapping[str, Any]]) -> str:
+    rows = [",".join(CURVE_COLUMNS)]
+    for point in curve:
+        rows.append(",".join("" if point.get(c) is None else repr(float(point[c])) if c != "step" else str(int(point[c]))
+                             for c in CURVE_COLUMNS))
+    return "\n".join(rows) + "\n"
+
+
+def write_run(folder: Path, result: Mapping[str, Any]) -> None:
+    """``curve.csv`` first, then ``result.json`` (its status is what readers trust)."""
+    validate(result, str(folder / RESULT_FILE))
+    write_atomic(folder / CURVE_FILE, curve_csv(list(result["curve"])))
+    write_atomic(folder / RESULT_FILE, json.dumps(result, indent=1, sort_keys=True) + "\n")
+
+
+def _card(card: Any, where: str) -> None:
+    if not isinstance(card, Mapping):
+        raise ResultSchemaError(f"{where}: must be an object (a score card)")
+    for key in _CARD_NUMBERS:
+        v = card.get(key, "missing")
+        if v == "missing":
+            raise ResultSchemaError(f"{where}.{key}: missing")
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+            raise ResultSchemaError(f"{where}.{key}: must be a finite number or null, got {v!r}")
+
+
+def validate(data: Any, where: str) -> dict[str, Any]:
+    """``data`` as a run result, or :class:`ResultSchemaError` naming ``where`` and the field."""
+    if not isinstance(data, Mapping):
+        raise ResultSchemaError(f"{where}: not a JSON object")
+    if data.get("schema") != SCHEMA:
+        raise ResultSchemaError(f"{where}: not a poser benchmark result (schema {data.get('schema')!r}, expected {SCHEMA!r}); "
+                                "point aggregate at folders written by `poser benchmark run`")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= VERSION:
+        raise ResultSchemaError(f"{where}: schema version {version!r} is not supported (this poser reads 1..{VERSION}; upgrade poser)")
+    for key, kind in (("status", str), ("algo", str), ("env_id", str), ("seed", int), ("steps", int), ("steps_done", int),
+                      ("protocol", Mapping), ("curve", list)):
+        v = data.get(key)
+        if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
+            raise ResultSchemaError(f"{where}: field {key!r} must be {kind.__name__}, got {v!r}")
+    if data["status"] not in STATUSES:
+        raise ResultSchemaError(f"{where}: field 'status' must be one of {', '.join(STATUSES)}, got {data['status']!r}")
+    if data["steps"] < 0 or data["steps_done"] < 0:
+        raise ResultSchemaError(f"{where}: steps and steps_done must be non-negative")
+    for i, point in enumerate(data["curve"]):
+        _card(point, f"{where}: curve[{i}]")
+        if not isinstance(point.get("step"), int) or point["step"] < 0:
+            raise ResultSchemaError(f"{where}: curve[{i}].step must be a non-negative int")
+    if data["status"] == "complete":
+        _card(data.get("test"), f"{where}: test")
+    if data.get("gen") is not None:
+        _card(data["gen"], f"{where}: gen")
+    return dict(data)
+
+
+def read_run(path: Path) -> dict[str, Any]:
+    """Read and validate one ``result.json`` (plain JSON: nothing in it is executed)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ResultSchemaError(f"{path}: not valid JSON ({e})") from None
+    except UnicodeDecodeError:
+        raise ResultSchemaError(f"{path}: not UTF-8 text") from None
+    return validate(data, str(path))

@@ -1,0 +1,41 @@
+"""Every named learner builds on a level and acts through the evaluation adapter (no training:
+the end-to-end training runs are in test_benchmark_cli.py)."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import poser_env  # noqa: F401
+from poser_agents.benchmark.algos import ALGOS, Predictor, build_model, check_algo, episode_starts
+from poser_agents.rollout import run_episode
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_each_algorithm_builds_and_plays_an_episode(algo):
+    env = gym.make("ImagePoser-Hard-v0", split="val")
+    model, kind = build_model(algo, env, seed=0, steps=1000)
+    predictor = Predictor(model, kind)
+    wrapped = episode_starts(gym.make("ImagePoser-Hard-v0", split="val"), predictor)
+    summary = run_episode(wrapped, predictor, wrapped.unwrapped.tasks[0], seed=0)
+    assert summary["steps"] >= 1
+    if kind == "recurrent":
+        assert predictor.state is not None  # the LSTM state was carried through the episode
+        wrapped.reset(seed=1)
+        assert predictor.state is None and predictor.start  # and reset with the next episode
+    if kind == "offpolicy" and algo != "masked_dqn":
+        assert model.replay_buffer.buffer_size == 1000
+
+
+def test_entry_points_need_the_flag():
+    with pytest.raises(ValueError, match="--allow-entry-points"):
+        check_algo("tests.agents.benchmark.custom_algo:make_a2c")
+    check_algo("tests.agents.benchmark.custom_algo:make_a2c", allow_entry_points=True)
+    env = gym.make("ImagePoser-v0")
+    with pytest.raises(ValueError, match="has no attribute"):
+        build_model("tests.agents.benchmark.custom_algo:nothing", env, 0, 10, allow_entry_points=True)
+    with pytest.raises(TypeError, match="no learn"):
+        build_model("tests.agents.benchmark.test_algos:_not_a_model", env, 0, 10, allow_entry_points=True)
+
+
+def _not_a_model(env, seed=0):
+    return np.zeros(1)

@@ -1,0 +1,114 @@
+"""``poser benchmark run`` and ``aggregate`` end to end at a tiny budget, and their bad input."""
+
+import csv
+import json
+import shutil
+
+import pytest
+
+from poser_agents.cli import main
+
+LEVEL = "ImagePoser-Gen-v0"
+TINY = ["--env", LEVEL, "--steps", "40", "--eval-every", "20", "--val-episodes", "2", "--test-episodes", "2"]
+CUSTOM = "tests.agents.benchmark.custom_algo:make_a2c"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    assert main(["benchmark", "run", "--algo", "a2c", "--seeds", "0,1", "--out", str(out), *TINY]) == 0
+    assert main(["benchmark", "run", "--algo", CUSTOM, "--allow-entry-points", "--seeds", "0", "--out", str(out), *TINY]) == 0
+    other = ["ImagePoser-Edit-v0" if x == LEVEL else x for x in TINY]
+    assert main(["benchmark", "run", "--algo", "a2c", "--seeds", "0,1", "--out", str(out), *other]) == 0
+    return out
+
+
+def test_run_writes_complete_results_and_curves(runs):
+    folder = runs / LEVEL / "a2c" / "seed1"
+    result = json.loads((folder / "result.json").read_text())
+    assert (result["schema"], result["version"], result["status"]) == ("poser-benchmark-run", 1, "complete")
+    assert result["steps_done"] >= 40 and result["finished"]
+    steps = [p["step"] for p in result["curve"]]
+    assert steps[0] == 0 and 20 in steps and steps[-1] == result["steps_done"]
+    assert all(p["split"] == "val" for p in result["curve"])
+    test = result["test"]
+    assert test["episodes"] == 2 and test["n_tasks"] == 2 and test["cost"] > 0
+    assert 0.0 <= test["accuracy"] <= 1.0 and test["cost_oracle"] > 0
+    rows = list(csv.DictReader((folder / "curve.csv").open()))
+    assert [int(r["step"]) for r in rows] == steps
+    # The references were measured once per split and shared by both seeds and algorithms.
+    refs = sorted(p.name for p in (runs / "references" / LEVEL).iterdir())
+    assert refs == ["test-e2-s0-hash.json", "val-e2-s0-hash.json"]
+
+
+def test_aggregate_json_per_level_and_algorithm(runs, capsys):
+    capsys.readouterr()
+    assert main(["benchmark", "aggregate", str(runs), "--json", "--reps", "200"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    level = out["levels"][LEVEL]
+    assert level["a2c"]["n_runs"] == 2 and level[CUSTOM]["n_runs"] == 1
+    lo, hi = level["a2c"]["iqm_ci"]
+    assert lo <= level["a2c"]["iqm"] <= hi
+    (pair,) = out["probability_of_improvement"][LEVEL]
+    assert 0.0 <= pair["p_x_better"] <= 1.0
+    assert out["partial"] == [] and out["runs"] == 5
+    # a2c ran 2 seeds on both levels: aggregated as runs x levels; the custom learner ran on one level only.
+    assert out["levels"]["all"]["a2c"]["n_runs"] == 2 and CUSTOM not in out["levels"]["all"]
+    assert out["levels"]["ImagePoser-Edit-v0"]["a2c"]["n_runs"] == 2
+    # These levels have no generalisation split: aggregating gen scores nothing and says why.
+    assert main(["benchmark", "aggregate", str(runs), "--json", "--reps", "200", "--split", "gen"]) == 0
+    gen = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert gen["levels"] == {} and {u["reason"] for u in gen["unscored"]} == {"no gen evaluation in this run"}
+
+
+def test_killed_run_is_partial_and_not_averaged(runs, tmp_path, capsys):
+    out = tmp_path / "mixed"
+    shutil.copytree(runs, out)
+    with pytest.raises(KeyboardInterrupt):
+        main(["benchmark", "run", "--algo", "tests.agents.benchmark.custom_algo:make_killed", "--allow-entry-points",
+              "--out", str(out), *TINY])
+    killed = json.loads((out / LEVEL / "tests.agents.benchmark.custom_algo__make_killed" / "seed0" / "result.json").read_text())
+    assert killed["status"] == "partial" and killed["test"] is None and killed["curve"]
+    capsys.readouterr()
+    assert main(["benchmark", "aggregate", str(out), "--json", "--reps", "200", "--plots", str(tmp_path / "plots")]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out.strip().splitlines()[-1])
+    assert [p["algo"] for p in result["partial"]] == ["tests.agents.benchmark.custom_algo:make_killed"]
+    assert "tests.agents.benchmark.custom_algo:make_killed" not in result["levels"][LEVEL]
+    assert "partial run not averaged" in captured.err
+    assert sorted(p.split("/")[-1] for p in result["plots"]) == sorted(
+        f"{level}-{kind}.png" for level in (LEVEL, "ImagePoser-Edit-v0") for kind in ("curve", "profile"))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--algo", "sac"], "unknown algorithm 'sac'"),
+    (["--algo", "os:system"], "pass --allow-entry-points"),
+    (["--algo", "ppo", "--env", "ImagePoser-Nope-v0"], "unknown level 'ImagePoser-Nope-v0'"),
+])
+def test_run_bad_input_one_line(tmp_path, capsys, argv, message):
+    base = {"--algo": "a2c", "--env": LEVEL}
+    for k, v in zip(argv[::2], argv[1::2]):
+        base[k] = v
+    args = [x for kv in base.items() for x in kv]
+    assert main(["benchmark", "run", *args, "--steps", "10", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_aggregate_bad_input_one_line(tmp_path, capsys):
+    other = tmp_path / "other" / "x"
+    other.mkdir(parents=True)
+    (other / "result.json").write_text(json.dumps({"schema": "something-else", "version": 1}))
+    assert main(["benchmark", "aggregate", str(tmp_path / "other")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a poser benchmark result" in err[0]
+    (tmp_path / "empty").mkdir()
+    assert main(["benchmark", "aggregate", str(tmp_path / "empty")]) == 2
+    assert "no result.json under" in capsys.readouterr().err
+    bad = tmp_path / "bad" / "r"
+    bad.mkdir(parents=True)
+    (bad / "result.json").write_text(json.dumps({"schema": "poser-benchmark-run", "version": 1, "status": "complete", "algo": "a2c",
+                                                 "env_id": LEVEL, "seed": 0, "steps": 1, "steps_done": 1, "protocol": {}, "curve": [],
+                                                 "test": {"norm_accuracy": float("nan")}}))
+    assert main(["benchmark", "aggregate", str(tmp_path / "bad")]) == 2
+    assert "test.norm_accuracy" in capsys.readouterr().err

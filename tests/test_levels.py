@@ -1,0 +1,119 @@
+"""The harder levels: ImagePoser-Hard-v0 (long tasks, 20 situational experts, a cost budget) and
+ImagePoser-Drift-v0 (hidden per-episode expert degradation). check_env and the seeded-rollout
+tests of every registered id are in tests/test_env.py."""
+
+import numpy as np
+import gymnasium as gym
+import pytest
+
+import poser_env
+from poser_env.experts.synthetic import ShapeWorldExpert
+from poser_env.types import Canvas
+from poser_env.world.checks import checks_for
+from poser_env.world.render import render
+from poser_env.world.scene import Scene, SceneObject
+from poser_env.world.suite_levels import HELDOUT_PAIRS, check_level_files, heldout_combinations
+from poser_env.world.suites import load_suite
+
+
+def test_levels_are_registered_with_plain_data():
+    for level in ("ImagePoser-Hard-v0", "ImagePoser-Drift-v0"):
+        assert level in poser_env.ENV_IDS
+        assert all(isinstance(v, (str, int, float)) for v in poser_env.ENV_IDS[level].values())
+    env = gym.make("ImagePoser-Hard-v0")
+    assert len(env.unwrapped.expert_names) == 20 and "premium-i2i" in env.unwrapped.expert_names
+    assert "budget" in env.observation_space.spaces
+    assert "budget" not in gym.make("ImagePoser-v0").observation_space.spaces
+
+
+def test_cost_budget_ends_the_episode():
+    env = gym.make("ImagePoser-Hard-v0", split="val")
+    premium = env.unwrapped.expert_names.index("premium-i2i")  # cost 6 against a budget of 30
+    obs, _ = env.reset(seed=0, options={"task": load_suite("hard_editing", "val")[0]})
+    budgets, done = [float(obs["budget"][0])], False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(premium)
+        budgets.append(float(obs["budget"][0]))
+        done = terminated or truncated
+    summary = info["episode_summary"]
+    assert budgets[0] == 1.0 and budgets == sorted(budgets, reverse=True)
+    if summary["budget_spent"]:
+        assert summary["cost"] >= 30.0 and budgets[-1] == 0.0 and terminated
+        with pytest.raises(RuntimeError, match="episode is over"):
+            env.step(premium)
+    else:  # every command passed before the budget ran out
+        assert summary["commands_failed"] == 0
+
+
+def test_drift_is_hidden_seeded_and_silently_fails():
+    env = gym.make("ImagePoser-Drift-v0", split="val")
+    drawn = []
+    for seed in range(6):
+        env.reset(seed=seed)
+        drawn.append(env.unwrapped._ep.degraded)
+    env.reset(seed=3)
+    assert env.unwrapped._ep.degraded == drawn[3] and len(set(drawn)) > 1 and len(drawn[0]) == 12
+    # Every expert degraded, every degraded call failing: the canvas never changes.
+    always = gym.make("ImagePoser-v0", split="val", drift_p=1.0, drift_fail=1.0)
+    obs, _ = always.reset(seed=0)
+    first = always.unwrapped.render_canvas()
+    _, _, terminated, truncated, info = always.step(0)
+    assert np.array_equal(first, always.unwrapped.render_canvas()) and not info["command_passed"]
+    while not (terminated or truncated):
+        _, _, terminated, truncated, info = always.step(0)
+    assert len(info["episode_summary"]["degraded"]) == 12
+
+
+def _styled_scene(style="watercolor"):
+    return Scene(objects=(SceneObject("circle", "red", "large", 0.3, 0.5),), background="gray", style=style)
+
+
+def test_situational_failures():
+    rng = np.random.default_rng(0)
+    styled = _styled_scene()
+    canvas = Canvas(image=render(styled, 128), scene=styled)
+    editor = ShapeWorldExpert("e", kind="i2i", cost=1.0, ops=["recolor"], p_fail_styled=1.0)
+    assert editor("make the red circle blue", canvas, rng).scene.objects == styled.objects  # edit on a styled canvas lost
+    plain = _styled_scene("plain")
+    out = editor("make the red circle blue", Canvas(image=render(plain, 128), scene=plain), rng).scene
+    assert out.objects[0].color == "blue"
+    drawer = ShapeWorldExpert("d", kind="t2i", cost=1.0, ops=["draw"], relations=False, p_fail_small=1.0)
+    assert drawer("a small red circle and a large blue square", None, rng).scene.objects[0].shape == "square"
+    crowd = ShapeWorldExpert("c", kind="t2i", cost=1.0, ops=["draw"], relations=False, p_fail_crowded=1.0, crowded_at=3)
+    assert len(crowd("three red circles", None, rng).scene.objects) == 2
+
+
+def test_situational_fields_off_draw_nothing():
+    """Zero situational probabilities consume no random numbers: the default experts' episodes are unchanged."""
+    plain = ShapeWorldExpert("a", kind="t2i", cost=1.0, p_miscount=0.3)
+    zeros = ShapeWorldExpert("b", kind="t2i", cost=1.0, p_miscount=0.3, p_fail_small=0.0, p_fail_crowded=0.0, p_fail_big_count=0.0)
+    r1, r2 = np.random.default_rng(5), np.random.default_rng(5)
+    a, b = plain("four red circles and a small blue star", None, r1), zeros("four red circles and a small blue star", None, r2)
+    assert a.scene == b.scene and r1.bit_generator.state == r2.bit_generator.state
+
+
+def test_level_suites_lengths_and_generalisation_split():
+    longform = load_suite("hard_longform", "test")
+    assert all(8 <= len(checks_for(t.target)) <= 15 for t in longform)
+    editing = load_suite("hard_editing", "test")
+    assert all(4 <= len(t.edits) <= 8 for t in editing)
+    for suite in ("hard_longform", "hard_editing"):
+        for split in ("train", "val", "test"):
+            assert not any(heldout_combinations(t.target, t.source, t.edits) for t in load_suite(suite, split))
+        assert all(heldout_combinations(t.target, t.source, t.edits) for t in load_suite(suite, "gen"))
+    assert len(gym.make("ImagePoser-Hard-v0", split="gen").unwrapped.tasks) == 200
+    assert len(HELDOUT_PAIRS) == 6
+
+
+def test_level_suite_files_match_the_generator():
+    assert check_level_files(pairs=[("hard_longform", "val"), ("hard_editing", "gen")]) is None
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"split": "gen"}, "exists for suite hard"),
+    ({"drift_p": 1.5}, "drift_p must be a probability"),
+    ({"cost_budget": -1}, "cost_budget must be a positive"),
+])
+def test_level_options_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        gym.make("ImagePoser-v0", **kwargs)
