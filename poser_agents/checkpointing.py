@@ -75,7 +75,7 @@ class StopRequest:
     @contextmanager
     def immediate(self) -> Iterator[None]:
         """Within this block a signal raises :class:`Interrupted` at once (nothing to save yet)."""
-        if self.requested:
+        if self.signum is not None:
             raise Interrupted(self.signum)
         before, self.deferred = self.deferred, False
         try:

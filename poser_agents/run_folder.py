@@ -44,8 +44,9 @@ class RunFolderError(ValueError):
 class RunFolder:
     """An output folder this process holds (the lock is released by :meth:`release` or at exit)."""
 
-    def __init__(self, path: Path, fd: int, resumed: bool):
-        self.path, self._fd, self.resumed = path, fd, resumed
+    def __init__(self, path: Path, fd: int, resumed: bool, created: bool = False):
+        self.path, self.resumed, self.created = path, resumed, created
+        self._fd: int | None = fd
 
     def release(self) -> None:
         if self._fd is not None:
@@ -56,8 +57,21 @@ class RunFolder:
     def __enter__(self) -> "RunFolder":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        empty = False
+        if exc_type is not None and self.created:  # a command refused before writing anything leaves no folder behind
+            try:
+                empty = [p.name for p in self.path.iterdir()] == [LOCK_NAME]
+                if empty:
+                    (self.path / LOCK_NAME).unlink()
+            except OSError:
+                empty = False
         self.release()
+        if empty:
+            try:
+                self.path.rmdir()
+            except OSError:
+                pass
 
 
 def _holder(fd: int) -> str:
@@ -82,6 +96,7 @@ def claim_run_folder(path: str | Path, command: str, resume: bool = False, overw
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise RunFolderError(f"--out {str(folder)!r} is a file; give a folder")
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     lock_path = folder / LOCK_NAME
     ours = lock_path.exists()
@@ -125,4 +140,4 @@ def claim_run_folder(path: str | Path, command: str, resume: bool = False, overw
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
         raise
-    return RunFolder(folder, fd, resumed=bool(resume and others))
+    return RunFolder(folder, fd, resumed=bool(resume and others), created=created)

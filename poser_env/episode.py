@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -44,7 +45,7 @@ def build_registry(experts: Any) -> ExpertRegistry:
     if isinstance(experts, ExpertRegistry):
         return experts
     if isinstance(experts, (str, os.PathLike)):
-        return ExpertRegistry.from_preset(experts)
+        return ExpertRegistry.from_preset(experts if isinstance(experts, str) else Path(experts))
     experts = list(experts)
     if all(isinstance(e, str) for e in experts):
         return ExpertRegistry.from_names(experts)
