@@ -308,12 +308,12 @@ def read_metadata(path: str | Path, fmt: str | None = None, *, allow_entry_point
     where = meta_path
     if not isinstance(meta, dict):
         raise CheckpointError(f"{where} is not an agent checkpoint (a JSON table is expected, got {type(meta).__name__})")
-    found = meta.get("format")
-    if not isinstance(found, str) or found not in FORMATS or (fmt is not None and found != fmt):
+    declared = meta.get("format")
+    if not isinstance(declared, str) or declared not in FORMATS or (fmt is not None and declared != fmt):
         wanted = FORMATS[fmt][0] if fmt else "ImagePoser agent"
-        raise CheckpointError(f"{where} is not a {wanted} checkpoint (format {found!r}, expected "
+        raise CheckpointError(f"{where} is not a {wanted} checkpoint (format {declared!r}, expected "
                               f"{fmt or ' or '.join(map(repr, FORMATS))})")
-    owner, file_field, sha_field, newest = FORMATS[found]
+    owner, file_field, sha_field, newest = FORMATS[declared]
     version = meta.get("format_version", 1)
     if not _is_int(version) or version < 1:
         raise _fail(where, "format_version", f"must be a positive integer, got {version!r}")
@@ -322,10 +322,10 @@ def read_metadata(path: str | Path, fmt: str | None = None, *, allow_entry_point
     meta["format_version"] = version
     inside(folder, meta.get(file_field), file_field, where)
     digest = meta.get(sha_field)
-    if not (isinstance(digest, str) and _SHA.match(digest)) and not (digest is None and found == "imageposer-dqn" and version == 1):
+    if not (isinstance(digest, str) and _SHA.match(digest)) and not (digest is None and declared == "imageposer-dqn" and version == 1):
         raise _fail(where, sha_field, f"must be the SHA-256 (64 hex digits) of {meta.get(file_field)}, got {digest!r}")
     _check_record(where, meta, owner)
-    (_check_dqn if found == "imageposer-dqn" else _check_grpo)(where, meta)
+    (_check_dqn if declared == "imageposer-dqn" else _check_grpo)(where, meta)
     _check_env(where, meta, allow_entry_points)
     meta["_folder"] = str(folder)
     return meta

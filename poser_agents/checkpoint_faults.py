@@ -8,8 +8,12 @@ that name code; weights files outside the folder; NaN weights) and loads each th
 with the env given. Each case ends one of three ways: **refused** (``CheckpointError`` with a
 one-line message), **loaded** (the damage did not matter, e.g. a deleted ``saved_at``), or
 **crashed** (any other exception: a defect). It also checks that no payload ran (marker files).
-Prints the counts and the crashes; exit status 1 if anything crashed or ran. Figures:
-docs/security.md.
+Prints the counts and the crashes; exit status 1 if anything crashed or ran.
+
+``--kill-saves N`` instead kills (``SIGKILL``) a process N times at random moments while it saves
+a DQN checkpoint again and again into one folder, and loads what each kill left: the previous
+checkpoint or the new one, never a broken one (:func:`kill_during_saves`). Figures:
+docs/security.md ("Reliability figures").
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -41,12 +46,16 @@ def _sha(path: Path) -> str:
     return file_sha256(path)
 
 
-def _cases(kind: str, weights: str, sha_field: str, meta: dict[str, Any], marker: Path) -> Iterator[tuple[str, Callable[[Path], None]]]:
+def _delete(name: str, folder: Path) -> None:
+    (folder / name).unlink()
+
+
+def _cases(kind: str, weights: str, sha_field: str, meta: dict[str, Any], marker: Path) -> Iterator[tuple[str, Callable[[Path], Any]]]:
     """(name, damage) pairs; ``damage(folder)`` changes a fresh copy of the checkpoint."""
     import cloudpickle
     import torch
 
-    def edit(folder: Path, **changes: Any) -> None:
+    def edit(folder: Path, /, **changes: Any) -> None:
         m = json.loads((folder / "agent.json").read_text())
         for k, v in changes.items():
             if v is KeyError:
@@ -75,15 +84,15 @@ def _cases(kind: str, weights: str, sha_field: str, meta: dict[str, Any], marker
             resum(f)
         yield f"{weights}: byte flipped (checksum updated) #{seed}", flip
     for name in ("agent.json", weights):
-        yield f"{name} deleted", lambda f, name=name: (f / name).unlink()
+        yield f"{name} deleted", partial(_delete, name)
     yield "agent.json empty", lambda f: (f / "agent.json").write_text("")
     yield "agent.json truncated", lambda f: (f / "agent.json").write_text((f / "agent.json").read_text()[:40])
     for key in sorted(meta):
-        yield f"agent.json: {key} deleted", lambda f, key=key: edit(f, **{key: KeyError})
+        yield f"agent.json: {key} deleted", partial(edit, **{key: KeyError})
         for label, value in (("null", None), ("a string", "x"), ("a list", []), ("a table", {}), ("-1", -1), ("NaN", float("nan"))):
-            yield f"agent.json: {key} = {label}", lambda f, key=key, value=value: edit(f, **{key: value})
+            yield f"agent.json: {key} = {label}", partial(edit, **{key: value})
     for label, value in (("absolute path", "/etc/passwd"), ("../", f"../{weights}"), ("subfolder", f"sub/{weights}")):
-        yield f"{weights.split('.')[0]} file: {label}", lambda f, value=value: edit(f, **{"model_file" if kind == "dqn" else "weights_file": value})
+        yield f"{weights.split('.')[0]} file: {label}", partial(edit, **{"model_file" if kind == "dqn" else "weights_file": value})
     yield "env_kwargs: critic os:makedirs", lambda f: edit(f, env_kwargs={"critic": {"entry_point": "os:makedirs", "kwargs": {"name": str(marker)}}})
     yield "env_kwargs: text_encoder os:abort", lambda f: edit(f, env_kwargs={"text_encoder": "os:abort"})
     yield "env_kwargs: experts from a file", lambda f: edit(f, env_kwargs={"experts": "/tmp/experts.json"})
@@ -147,7 +156,7 @@ def run(root: Path) -> dict[str, Any]:
     env = gym.make("ImagePoser-v0", split="val")
     dqn = DQNAgent(env, DQNConfig(learning_starts=10, buffer_size=100, batch_size=8, net_arch=[16], embed_dim=8))
     dqn.learn(30)
-    base = env.unwrapped
+    base: Any = env.unwrapped
     vocab, feat = WorkflowVocab(base.expert_names, base.config.max_attempts), ContextFeaturizer("hash")
     cfg = PolicyConfig(hidden=8, n_experts=vocab.n_experts, attempts=vocab.attempts, text_dim=feat.text_dim, command_dim=feat.command_dim)
     grpo = GRPOAgent(WorkflowPolicy(cfg), vocab, feat, reference=WorkflowPolicy(cfg))
@@ -182,11 +191,93 @@ def run(root: Path) -> dict[str, Any]:
             "loaded_cases": loaded}
 
 
+def kill_during_saves(root: Path, kills: int = 200, seed: int = 0) -> dict[str, Any]:
+    """``kill -9`` a process at random moments while it saves a DQN checkpoint over and over into
+    one folder (each save with a new step count), then load the folder: it must hold the last
+    completed save (the previous checkpoint intact) or the one being written (complete)."""
+    import signal
+    import time
+
+    import gymnasium as gym
+    import numpy as np
+    import torch
+
+    import poser_env  # noqa: F401
+    from poser_agents.dqn import DQNAgent, DQNConfig
+
+    torch.set_num_threads(1)
+    env = gym.make("ImagePoser-v0", split="val")
+    agent = DQNAgent(env, DQNConfig(learning_starts=10, buffer_size=100, batch_size=8))  # default network size
+    agent.learn(30)
+    folder = root / "saved"
+    t0 = time.perf_counter()
+    agent.save(folder)
+    save_s = time.perf_counter() - t0
+    rng = np.random.default_rng(seed)
+    counts = {"kills": 0, "mid_save": 0, "previous_intact": 0, "new_complete": 0, "broken": 0}
+    broken: list[str] = []
+    step = held = agent.num_timesteps
+    for _ in range(kills):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: "S<step>" before each save, "D<step>" after it
+            try:
+                n = step
+                while True:
+                    n += 1
+                    agent.model.num_timesteps = n
+                    os.write(w, f"S{n};".encode())
+                    agent.save(folder)
+                    os.write(w, f"D{n};".encode())
+            finally:
+                os._exit(1)
+        os.close(w)
+        time.sleep(float(rng.uniform(0.005, 4 * save_s)))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        with os.fdopen(r, "rb") as f:
+            events = [e for e in f.read().decode().split(";") if e]
+        counts["kills"] += 1
+        started = [int(e[1:]) for e in events if e[0] == "S"]
+        done = max([int(e[1:]) for e in events if e[0] == "D"], default=held)  # the last save that returned
+        in_progress = started[-1] if events and events[-1][0] == "S" else None
+        counts["mid_save"] += in_progress is not None
+        try:
+            found: int | None = DQNAgent.load(folder, env=env).num_timesteps
+        except Exception as e:  # noqa: BLE001  (what this exists to find)
+            found, why = None, f"{type(e).__name__}: {str(e)[:160]}"
+        if found == done:
+            counts["previous_intact"] += 1
+        elif found is not None and found == in_progress:
+            counts["new_complete"] += 1
+        else:
+            counts["broken"] += 1
+            broken.append((why if found is None else f"holds step {found}, expected {done} or {in_progress}") +
+                          f" (last events {events[-3:]}, files {sorted(p.name for p in folder.iterdir())})")
+        held = found if found is not None else done
+        step = max([step, *started])  # every save has a step count of its own
+    return {**counts, "save_seconds": round(save_s, 3), "model_zip_bytes": (folder / "model.zip").stat().st_size,
+            "broken_cases": broken}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     parser.add_argument("--list-loaded", action="store_true", help="also list the damaged checkpoints that loaded")
+    parser.add_argument("--kill-saves", type=int, metavar="N", default=0,
+                        help="instead: kill -9 a process N times at random moments of DQNAgent.save and load what is left")
     args = parser.parse_args(argv)
+    if args.kill_saves:
+        with tempfile.TemporaryDirectory() as tmp:
+            k = kill_during_saves(Path(tmp), args.kill_saves)
+        print(f"{k['kills']} kill -9 during repeated saves ({k['mid_save']} of them while a save was under way; one save "
+              f"{k['save_seconds']} s, model.zip {k['model_zip_bytes']:,} bytes): previous checkpoint intact {k['previous_intact']}, "
+              f"new one complete {k['new_complete']}, broken {k['broken']}")
+        for line in k["broken_cases"]:
+            print("  " + line)
+        if args.json:
+            print(json.dumps(k, sort_keys=True))
+        return 1 if k["broken"] else 0
     with tempfile.TemporaryDirectory() as tmp:
         result = run(Path(tmp))
     print(f"{result['cases']} damaged checkpoints: {result['refused']} refused in one line, {result['loaded']} loaded, "

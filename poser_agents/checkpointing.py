@@ -8,10 +8,9 @@
   :class:`Interrupted` at once (the CLI prints one line for it too).
 - :class:`PeriodicCheckpoint`: an SB3 callback that saves every ``every_steps`` env steps or
   ``every_seconds`` seconds, whichever comes first, and stops ``learn`` when a stop was asked.
-- :func:`publish_checkpoint`: the checkpoint is written into a temporary folder next to the
-  target and each file is moved into place with ``os.replace`` (weights first, ``agent.json``
-  last), so a kill during a save leaves the previous checkpoint or the new one, file by file.
-  (The lead may fold this into ``poser_agents.checkpoint``'s atomic writes.)
+- Saves are atomic in the agents themselves (``DQNAgent.save`` / ``GRPOAgent.save`` go through
+  :func:`poser_agents.checkpoint.write_checkpoint`): a kill during a save leaves the previous
+  checkpoint or the new one, never a mix.
 - :func:`trim_logs`: on resume, drop the CSV rows written after the checkpoint (and a row torn
   by a kill), so the logs go on from the checkpoint's step without duplicates.
 
@@ -22,8 +21,7 @@ what the interval bounds. See ``docs/dqn.md`` and ``docs/grpo.md``.
 from __future__ import annotations
 
 import csv
-import os
-import shutil
+import io
 import signal
 import threading
 import time
@@ -32,6 +30,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from stable_baselines3.common.callbacks import BaseCallback
+
+from poser_agents.checkpoint import atomic_write_text
 
 #: Defaults of ``poser train dqn``: at most 5,000 steps (about 30 s at the measured ~190 steps/s)
 #: or 120 s of work is lost to a ``kill -9``, whichever is less.
@@ -75,7 +75,7 @@ class StopRequest:
     @contextmanager
     def immediate(self) -> Iterator[None]:
         """Within this block a signal raises :class:`Interrupted` at once (nothing to save yet)."""
-        if self.requested:
+        if self.signum is not None:
             raise Interrupted(self.signum)
         before, self.deferred = self.deferred, False
         try:
@@ -109,34 +109,10 @@ def stop_on_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) 
             signal.signal(s, h)
 
 
-def publish_checkpoint(write: Callable[[Path], Any], folder: str | Path, last: str = "agent.json") -> Path:
-    """Call ``write(tmp)`` (e.g. ``agent.save``) on a fresh temporary folder inside ``folder``,
-    fsync each file, then ``os.replace`` them into ``folder`` with ``last`` (the metadata) last."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(".saving-*"):  # left by a save that a kill cut short (the folder is ours: locked)
-        stale.unlink() if stale.is_symlink() or not stale.is_dir() else shutil.rmtree(stale)
-    tmp = folder / f".saving-{os.getpid()}"
-    tmp.mkdir()
-    write(tmp)
-    names = sorted((p.name for p in tmp.iterdir() if p.is_file()), key=lambda n: n == last)
-    for name in names:
-        with open(tmp / name, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp / name, folder / name)
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    tmp.rmdir()
-    return folder
-
-
 class PeriodicCheckpoint(BaseCallback):
     """Save every ``every_steps`` env steps or ``every_seconds`` seconds; stop ``learn`` on a signal.
 
-    :param save: called with no argument to write the checkpoint (e.g. ``lambda: publish_checkpoint(agent.save, out)``).
+    :param save: called with no argument to write the checkpoint (e.g. ``lambda: agent.save(out)``).
     :param stop: the :class:`StopRequest` of :func:`stop_on_signals` (None: signals are not watched).
     """
 
@@ -183,12 +159,9 @@ def trim_logs(log_dir: str | Path, num_timesteps: int) -> dict[str, int]:
         kept = [r for r in rows[1:] if _row_within(r, len(header), i, num_timesteps)]
         dropped[name] = len(rows) - 1 - len(kept)
         if dropped[name]:
-            tmp = path.with_name(f".{name}.tmp")
-            with open(tmp, "w", newline="") as f:
-                csv.writer(f).writerows([header, *kept])
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            text = io.StringIO(newline="")
+            csv.writer(text).writerows([header, *kept])
+            atomic_write_text(path, text.getvalue())
     return dropped
 
 

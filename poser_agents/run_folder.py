@@ -48,8 +48,9 @@ class RunFolder:
     writing anything into it, leaves no folder behind: a refused checkpoint or a bad flag then
     changes nothing on disk."""
 
-    def __init__(self, path: Path, fd: int | None, resumed: bool, created: bool = False):
-        self.path, self._fd, self.resumed, self.created = path, fd, resumed, created
+    def __init__(self, path: Path, fd: int, resumed: bool, created: bool = False):
+        self.path, self.resumed, self.created = path, resumed, created
+        self._fd: int | None = fd
 
     def release(self) -> None:
         if self._fd is not None:
@@ -61,13 +62,19 @@ class RunFolder:
         return self
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
-        self.release()
-        if exc_type is not None and self.created:
+        empty = False
+        if exc_type is not None and self.created:  # a command refused before writing anything leaves no folder behind
             try:
-                if [p.name for p in self.path.iterdir()] == [LOCK_NAME]:
+                empty = [p.name for p in self.path.iterdir()] == [LOCK_NAME]
+                if empty:
                     (self.path / LOCK_NAME).unlink()
-                    self.path.rmdir()
-            except OSError:  # someone else wrote there meanwhile: leave it
+            except OSError:
+                empty = False
+        self.release()
+        if empty:
+            try:
+                self.path.rmdir()
+            except OSError:
                 pass
 
 

@@ -116,7 +116,7 @@ class EnvConfig:
             setattr(self, name, bool(v))
         for name in ("cost_weight", "step_penalty", "invalid_action_penalty"):
             v = getattr(self, name)
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not math.isfinite(v) or not 0 <= v <= MAX_PENALTY:
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not math.isfinite(v) or not 0 <= float(v) <= MAX_PENALTY:
                 raise ValueError(f"{name} must be a finite number from 0 to {MAX_PENALTY:g}, got {v!r}")
             setattr(self, name, float(v))
         if self.cost_budget is not None and (isinstance(self.cost_budget, bool) or not isinstance(self.cost_budget, (int, float))

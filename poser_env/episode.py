@@ -7,8 +7,8 @@ depends on the env object.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -49,7 +49,7 @@ def build_registry(experts: Any) -> ExpertRegistry:
     if isinstance(experts, ExpertRegistry):
         return experts
     if isinstance(experts, (str, os.PathLike)):
-        return ExpertRegistry.from_preset(experts if isinstance(experts, str) else Path(os.fspath(experts)))
+        return ExpertRegistry.from_preset(experts if isinstance(experts, str) else Path(experts))
     experts = list(experts)
     if all(isinstance(e, str) for e in experts):
         return ExpertRegistry.from_names(experts)

@@ -71,11 +71,11 @@ def _names_code(key: str, value: Any, depth: int = 0) -> str | None:
         if isinstance(value, str):
             return None if _builtin_expert_preset(value) else (
                 f"is {value!r}, not an expert preset shipped with poser_env: a preset file lists entry points to import")
-        if isinstance(value, (list, tuple)):
-            if all(isinstance(v, str) for v in value):
-                return None  # expert names
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return None  # expert names
+        if isinstance(value, (list, tuple)) and any(isinstance(v, Mapping) for v in value):
             return "is a list of expert specs, whose entry points are imported and called"
-        # anything else names no code: EnvConfig refuses it with its own message
+        # anything else (None, a number, a table) names no code here: EnvConfig refuses it by type, or the checks below apply
     if key == "text_encoder" and depth == 0 and isinstance(value, str) and is_code_reference(value):
         return f"is the Python callable {value.strip()!r}, which would be imported and called"
     if value is None or isinstance(value, (bool, int, float)):

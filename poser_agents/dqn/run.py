@@ -16,17 +16,16 @@ The folder (``--out``) holds the checkpoint (``model.zip``, ``agent.json``), ``l
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from poser_agents.checkpoint import atomic_write_text
 from poser_agents.checkpointing import (
     DEFAULT_EVERY_SECONDS,
     DEFAULT_EVERY_STEPS,
     Interrupted,
     PeriodicCheckpoint,
-    publish_checkpoint,
     stop_on_signals,
     trim_logs,
 )
@@ -58,12 +57,7 @@ def _settings(args: Any, source: Path | None) -> dict[str, Any]:
 
 
 def _write_json(path: Path, obj: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
-        f.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def train_dqn_cli(args: Any) -> int:
@@ -107,7 +101,7 @@ def _train(args: Any, out: Path, source: Path | None, in_place: bool) -> int:
             _write_json(out / RUN_FILE, {"command": "train dqn", **s})
 
         def save() -> None:
-            publish_checkpoint(agent.save, out)
+            agent.save(out)  # atomic: a kill during it leaves the previous checkpoint or this one
 
         remaining = s["steps"] - agent.num_timesteps
         every = PeriodicCheckpoint(save, s["checkpoint_every"], s["checkpoint_seconds"], stop=stop)

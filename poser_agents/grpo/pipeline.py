@@ -19,7 +19,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from poser_agents.checkpointing import Interrupted, StopRequest, publish_checkpoint, stop_on_signals
+from poser_agents.checkpoint import atomic_write_text
+from poser_agents.checkpointing import Interrupted, StopRequest, stop_on_signals
 from poser_agents.evaluation import evaluate
 from poser_agents.evaluation.stats import bootstrap_ci
 from poser_agents.grpo.agent import GRPOAgent, SamplingConfig
@@ -306,9 +307,8 @@ def _finish(config: PipelineConfig, out: Path, r: "Recipe", records: list, refer
                       seed=config.seed, meta={"grpo_config": trainer.config.to_dict(), "env_kwargs": {"suite": config.suite, "text_encoder": config.text_encoder},
                                               "training": {k: results[k] for k in ("alignment", "phase1_alignment", "reward_model_spearman",
                                                                                    "images_rendered_collection", "images_rendered_phase2")}})
-    publish_checkpoint(agent.save, out / "agent")
-    publish_checkpoint(lambda tmp: (tmp / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n"),
-                       out, last="results.json")
+    agent.save(out / "agent")  # atomic
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2, sort_keys=True, default=str) + "\n")
     return results
 
 

@@ -4,10 +4,12 @@ A run folder's ``stages/`` holds what each finished stage produced, so a stopped
 
 - ``data.jsonl`` (in the run folder itself): the logged data, written once collection ends;
 - ``stages/phase1/``: the phase-1 policy as a GRPOAgent checkpoint (``policy.pt`` + ``agent.json``);
-- ``stages/phase2.pt`` + ``stages/phase2.json``: the GRPO trainer every ``checkpoint_every``
+- ``stages/phase2-STEP.pt`` + ``stages/phase2.json``: the GRPO trainer every ``checkpoint_every``
   steps and at the phase's end: the policy and Adam's state and the torch generator (tensors,
   read back with ``torch.load(weights_only=True)``: nothing in them can run code), and the
-  step, the numpy generator's state, the history and the image count (JSON);
+  step, the numpy generator's state, the history, the image count and the tensors' file name
+  (JSON). Each step's tensors get a new name and ``phase2.json`` is replaced after them, so a
+  kill at any moment leaves a matching pair (the previous one or the new one);
 - ``stages/config.json``: the run's configuration, which a resumed run must match.
 
 The reward-model ensemble is not stored: a resumed run fits it again from the same data and
@@ -17,18 +19,21 @@ final agent are written only at the end. See ``docs/grpo.md``.
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from poser_agents.checkpointing import publish_checkpoint
+from poser_agents.checkpoint import atomic_write_bytes, atomic_write_text
 
 STAGES = "stages"
-PHASE2_TENSORS = "phase2.pt"
+PHASE2_TENSORS = "phase2.pt"  # the name before each step's tensors got their own
+_TENSORS_NAME = re.compile(r"phase2(-[0-9]{6,})?\.pt")
 PHASE2_META = "phase2.json"
 CONFIG_FILE = "config.json"
 
@@ -51,12 +56,12 @@ def check_config(out: Path, config: dict[str, Any], resume: bool) -> None:
             raise ResumeError(f"the run in {out} was started with other settings ({', '.join(diff)} differ): resume it with "
                               "the same flags, or start over with --overwrite")
         return
-    publish_checkpoint(lambda tmp: (tmp / CONFIG_FILE).write_text(json.dumps(plain, indent=2, sort_keys=True) + "\n"),
-                       out / STAGES, last=CONFIG_FILE)
+    (out / STAGES).mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(plain, indent=2, sort_keys=True) + "\n")
 
 
 def save_phase1(out: Path, agent: Any) -> None:
-    publish_checkpoint(agent.save, out / STAGES / "phase1")
+    agent.save(out / STAGES / "phase1")  # atomic
 
 
 def load_phase1(out: Path) -> Any | None:
@@ -70,17 +75,20 @@ def load_phase1(out: Path) -> Any | None:
 
 
 def save_phase2(out: Path, trainer: Any, step: int) -> None:
-    """The trainer's state after ``step`` (tensors first, the JSON that names the step last)."""
-    tensors = {"policy": trainer.policy.state_dict(), "optimizer": trainer.opt.state_dict(),
-               "generator": trainer.generator.get_state()}
+    """The trainer's state after ``step``: the tensors under a new name, then the JSON that names them and the step."""
+    folder = out / STAGES
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors_file = f"phase2-{int(step):06d}.pt"
+    buf = io.BytesIO()
+    torch.save({"policy": trainer.policy.state_dict(), "optimizer": trainer.opt.state_dict(),
+                "generator": trainer.generator.get_state()}, buf)
+    atomic_write_bytes(folder / tensors_file, buf.getvalue())
     meta = {"step": int(step), "rng": trainer.rng.bit_generator.state, "images_rendered": int(trainer.images_rendered),
-            "history": trainer.history}
-
-    def write(tmp: Path) -> None:
-        torch.save(tensors, tmp / PHASE2_TENSORS)
-        (tmp / PHASE2_META).write_text(json.dumps(meta, sort_keys=True) + "\n")
-
-    publish_checkpoint(write, out / STAGES, last=PHASE2_META)
+            "history": trainer.history, "tensors_file": tensors_file}
+    atomic_write_text(folder / PHASE2_META, json.dumps(meta, sort_keys=True) + "\n")
+    for old in folder.glob("phase2*.pt"):  # earlier steps' tensors (and a kill's leftovers): no longer named
+        if old.name != tensors_file:
+            old.unlink()
 
 
 def load_phase2(out: Path, trainer: Any) -> int:
@@ -91,11 +99,14 @@ def load_phase2(out: Path, trainer: Any) -> int:
     try:
         meta = json.loads((folder / PHASE2_META).read_text())
         step = meta["step"]
+        tensors_file = meta.get("tensors_file", PHASE2_TENSORS)  # runs saved before tensors_file: phase2.pt
+        if not isinstance(tensors_file, str) or not _TENSORS_NAME.fullmatch(tensors_file):
+            raise ValueError(f"tensors_file {tensors_file!r} is not a phase2-STEP.pt name in this folder")
         if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= trainer.config.max_steps:
             raise ValueError(f"step {step!r} is not in 0..{trainer.config.max_steps}")
         if not isinstance(meta["history"], list) or not isinstance(meta["images_rendered"], int):
             raise ValueError("history must be a list and images_rendered an int")
-        tensors = torch.load(folder / PHASE2_TENSORS, map_location="cpu", weights_only=True)
+        tensors = torch.load(folder / tensors_file, map_location="cpu", weights_only=True)
         trainer.policy.load_state_dict(tensors["policy"])
         if not all(torch.isfinite(p).all() for p in trainer.policy.state_dict().values()):
             raise ValueError("the policy's weights are not all finite")

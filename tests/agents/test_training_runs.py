@@ -138,6 +138,7 @@ def test_grpo_run_stopped_in_phase_2_resumes_from_its_checkpoint(tmp_path):
     assert len(lines) == 1 and "stopped by SIGTERM during phase 2 (saved after step" in lines[0] and "--resume" in lines[0]
     saved = json.loads((out / "stages" / "phase2.json").read_text())
     assert 20 <= saved["step"] < 400 and [r["step"] for r in saved["history"]] == list(range(1, saved["step"] + 1))
+    assert [p.name for p in (out / "stages").glob("phase2*.pt")] == [saved["tensors_file"]]  # the pair, nothing older
     assert not (out / "results.json").exists()
 
     # Other settings are refused; the same flags with --resume skip collection and phase 1.
@@ -192,12 +193,12 @@ def test_a_held_folder_is_refused_to_a_second_process_naming_the_holder(tmp_path
 
 
 def test_periodic_checkpoint_and_stop_request_through_the_api(tmp_path):
-    """The SB3 callback saves every N steps through publish_checkpoint and stops learn() when a
+    """The SB3 callback saves every N steps (agent.save, atomic) and stops learn() when a
     stop was requested; trim_logs drops rows logged after the checkpoint and a torn row."""
     import gymnasium as gym
 
     import poser_env  # noqa: F401
-    from poser_agents.checkpointing import PeriodicCheckpoint, StopRequest, publish_checkpoint, trim_logs
+    from poser_agents.checkpointing import PeriodicCheckpoint, StopRequest, trim_logs
     from poser_agents.dqn import DQNAgent, DQNConfig
 
     out = tmp_path / "ckpt"
@@ -208,7 +209,7 @@ def test_periodic_checkpoint_and_stop_request_through_the_api(tmp_path):
     steps_at_save: list[int] = []
 
     def save():
-        publish_checkpoint(agent.save, out)
+        agent.save(out)
         steps_at_save.append(agent.num_timesteps)
         if len(steps_at_save) == 2:
             stop.signum = signal.SIGTERM  # as the handler of stop_on_signals does
@@ -216,7 +217,7 @@ def test_periodic_checkpoint_and_stop_request_through_the_api(tmp_path):
     every = PeriodicCheckpoint(save, every_steps=30, every_seconds=None, stop=stop)
     agent.learn(10_000, callback=every)
     assert steps_at_save == [30, 60] and agent.num_timesteps == 61  # stopped at the next step
-    assert not list(out.glob(".saving-*"))
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != ".poser.lock"]  # no temporaries
     assert DQNAgent.load(out, env=gym.make("ImagePoser-v0", split="train")).num_timesteps == 60
     with open(out / "logs" / "episodes.csv", "a") as f:
         f.write("999,99999,0.5,3")  # a row torn by a kill
