@@ -360,3 +360,14 @@ def test_the_card_and_docs_list_exactly_the_info_keys_of_real_episodes():
     assert "episode" not in seen and "episode_summary" in seen
     assert _card_info_keys() == seen
     assert _docs_info_keys() == seen
+
+
+def test_reset_seed_is_checked_by_the_env():
+    """Gymnasium's own seed check raises gymnasium.error.Error (not a ValueError) and refuses numpy ints."""
+    env = gym.make("ImagePoser-v0", split="val")
+    for bad in (-1, 1.5, "3", True):
+        with pytest.raises(ValueError, match="seed must be None or a non-negative integer"):
+            env.reset(seed=bad)
+    a, _ = env.reset(seed=np.int64(3))
+    b, _ = env.reset(seed=3)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
