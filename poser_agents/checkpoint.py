@@ -108,12 +108,21 @@ def write_checkpoint(folder: str | Path, writers: Mapping[str, Callable[[Path], 
     ``make_meta`` gets ``{file name: sha256}`` and returns ``agent.json``'s content. Order:
     every file to a temporary name (fsync), the new metadata to ``.agent.json.pending``
     (fsync), then the renames, ``agent.json`` last, then fsync of the folder. Temporaries
-    left by a killed save are removed at the next save.
+    left by a killed save are removed at the next save, and a pending ``agent.json`` left by a
+    save killed between its renames is first put in place (its weights are already there), so
+    that this save, killed in turn, still leaves a loadable checkpoint behind.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".*.tmp-*"):
         stale.unlink(missing_ok=True)
+    pending = folder / PENDING_META
+    if pending.is_file():  # left by a killed save: finish it if its weights were renamed, else drop it,
+        if _recover(folder, pending) is not None:  # before this save overwrites the pending file
+            os.replace(pending, folder / META_FILE)
+        else:
+            pending.unlink()
+        fsync_dir(folder)
     temps: dict[str, Path] = {}
     try:
         for name, write in writers.items():
@@ -122,7 +131,6 @@ def write_checkpoint(folder: str | Path, writers: Mapping[str, Callable[[Path], 
             write(tmp)
             _fsync_file(tmp)
         meta = make_meta({name: file_sha256(tmp) for name, tmp in temps.items()})
-        pending = folder / PENDING_META
         with open(pending, "w") as f:
             f.write(json.dumps(meta, indent=2, sort_keys=True, allow_nan=False) + "\n")
             f.flush()

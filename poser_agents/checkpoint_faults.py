@@ -46,6 +46,18 @@ def _sha(path: Path) -> str:
     return file_sha256(path)
 
 
+def edit_agent_json(folder: Path, /, **changes: Any) -> dict[str, Any]:
+    """Set fields of ``folder/agent.json`` in place (the value ``KeyError`` deletes one); returns the new table."""
+    meta = json.loads((folder / "agent.json").read_text())
+    for key, value in changes.items():
+        if value is KeyError:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+    (folder / "agent.json").write_text(json.dumps(meta))
+    return meta
+
+
 def _delete(name: str, folder: Path) -> None:
     (folder / name).unlink()
 
@@ -55,14 +67,7 @@ def _cases(kind: str, weights: str, sha_field: str, meta: dict[str, Any], marker
     import cloudpickle
     import torch
 
-    def edit(folder: Path, /, **changes: Any) -> None:
-        m = json.loads((folder / "agent.json").read_text())
-        for k, v in changes.items():
-            if v is KeyError:
-                m.pop(k, None)
-            else:
-                m[k] = v
-        (folder / "agent.json").write_text(json.dumps(m))
+    edit = edit_agent_json
 
     def resum(folder: Path) -> None:
         edit(folder, **{sha_field: _sha(folder / weights)})

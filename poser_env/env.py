@@ -10,7 +10,7 @@ import numpy as np
 
 from poser_env.config import SUITE_MIXES, EnvConfig
 from poser_env.encoders.text import make_text_encoder
-from poser_env.episode import Episode, as_action, build_registry, critic_answer, unique_checks
+from poser_env.episode import Episode, as_action, as_seed, build_registry, critic_answer, unique_checks
 from poser_env.experts.base import ExpertOutputError, validate_output, with_feedback
 from poser_env.extractors.base import coverage, not_understood, require_prompt
 from poser_env.memo import LRU, pixel_key
@@ -194,6 +194,7 @@ class ImagePoserEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         self._ep = None  # a reset that fails leaves no episode behind, never the previous one
+        seed = as_seed(seed)
         if self.before_first_reset is not None:
             self.before_first_reset()  # raises on failure, and then runs again at the next reset
             self.before_first_reset = None

@@ -96,3 +96,13 @@ def as_action(action: Any, n: int, names: list[str]) -> int:
     if not 0 <= a < n:
         raise ValueError(f"action {a} is out of range: valid actions are 0..{n - 1} ({', '.join(names)})")
     return a
+
+
+def as_seed(seed: Any) -> int | None:
+    """``reset``'s seed: None or a non-negative integer (numpy's too); Gymnasium's own check raises
+    its ``gymnasium.error.Error`` (not a ``ValueError``) and only for Python ints."""
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be None or a non-negative integer, got {seed!r:.80} ({type(seed).__name__})")
+    return int(seed)

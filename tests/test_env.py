@@ -380,3 +380,14 @@ def test_info_and_summary_report_what_was_not_understood():
     assert summary["not_understood"] == ["beside a wooden bench"] and summary["coverage"] == info["coverage"]
     _, info = env.reset(seed=0, options={"prompt": "A red star left of a blue circle."})
     assert info["not_understood"] == [] and info["coverage"] == 1.0
+
+
+def test_reset_seed_is_checked_by_the_env():
+    """Gymnasium's own seed check raises gymnasium.error.Error (not a ValueError) and refuses numpy ints."""
+    env = gym.make("ImagePoser-v0", split="val")
+    for bad in (-1, 1.5, "3", True):
+        with pytest.raises(ValueError, match="seed must be None or a non-negative integer"):
+            env.reset(seed=bad)
+    a, _ = env.reset(seed=np.int64(3))
+    b, _ = env.reset(seed=3)
+    assert all(np.array_equal(a[k], b[k]) for k in a)

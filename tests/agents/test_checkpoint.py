@@ -26,6 +26,7 @@ import torch
 
 import poser_env  # noqa: F401
 from poser_agents.checkpoint import CheckpointError, file_sha256
+from poser_agents.checkpoint_faults import edit_agent_json
 from poser_agents.cli import main as poser
 from poser_agents.dqn import DQNAgent, DQNConfig
 from poser_agents.dqn import agent as dqn_agent
@@ -76,15 +77,7 @@ def copy(src, dst):
     return dst
 
 
-def edit_meta(folder, **changes):
-    meta = json.loads((folder / "agent.json").read_text())
-    for key, value in changes.items():
-        if value is KeyError:
-            meta.pop(key, None)
-        else:
-            meta[key] = value
-    (folder / "agent.json").write_text(json.dumps(meta))
-    return meta
+edit_meta = edit_agent_json  # the corrupted-checkpoint matrix edits agent.json the same way
 
 
 def rewrite_zip(folder, data=None, extra=None):
@@ -420,6 +413,20 @@ def test_a_kill_between_the_renames_loads_the_new_checkpoint(dqn_dir, tmp_path, 
     monkeypatch.undo()
     assert json.loads((folder / "agent.json").read_text())["num_timesteps"] != agent.num_timesteps  # old metadata
     assert DQNAgent.load(folder).num_timesteps == agent.num_timesteps  # the complete new checkpoint
+
+    recovered = agent.num_timesteps  # the next save, killed once its own pending file is written,
+    agent.learn(4)  # must not lose that recovered checkpoint (found by checkpoint_faults --kill-saves)
+
+    def killed_before_weights(src, dst):
+        if str(dst).endswith("model.zip"):
+            raise KeyboardInterrupt
+        return real(src, dst)
+
+    monkeypatch.setattr(checkpoint.os, "replace", killed_before_weights)
+    with pytest.raises(KeyboardInterrupt):
+        agent.save(folder)
+    monkeypatch.undo()
+    assert DQNAgent.load(folder).num_timesteps == recovered
     agent.save(folder)
     assert not list(folder.glob(".*"))
 

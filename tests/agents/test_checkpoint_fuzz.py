@@ -32,6 +32,17 @@ def saved(tmp_path_factory):
     return folder, json.loads((folder / "agent.json").read_text())
 
 
+def read_or_refuse(folder, meta, raw: bytes) -> None:
+    """``agent.json`` = ``raw``: read, or refused with CheckpointError (any other exception fails); then restored."""
+    (folder / "agent.json").write_bytes(raw)
+    try:
+        read_metadata(folder)
+    except CheckpointError:
+        pass
+    finally:
+        (folder / "agent.json").write_text(json.dumps(meta))
+
+
 @FUZZ
 @given(field=st.sampled_from(["format", "format_version", "config", "observation_space", "action_space", "action_names",
                               "text_encoder", "env_id", "env_kwargs", "env_entry_point", "model_file", "model_sha256",
@@ -44,26 +55,14 @@ def test_agent_json_fields_are_read_or_refused_by_name(saved, field, value, drop
         changed.pop(field, None)
     else:
         changed[field] = value
-    (folder / "agent.json").write_text(json.dumps(changed))
-    try:
-        read_metadata(folder)
-    except CheckpointError:
-        pass
-    finally:
-        (folder / "agent.json").write_text(json.dumps(meta))
+    read_or_refuse(folder, meta, json.dumps(changed).encode())
 
 
 @FUZZ
 @given(raw=st.binary(max_size=200) | st.text(max_size=200).map(str.encode) | JSON.map(lambda v: json.dumps(v).encode()))
 def test_any_agent_json_bytes_are_read_or_refused(saved, raw):
     folder, meta = saved
-    (folder / "agent.json").write_bytes(raw)
-    try:
-        read_metadata(folder)
-    except CheckpointError:
-        pass
-    finally:
-        (folder / "agent.json").write_text(json.dumps(meta))
+    read_or_refuse(folder, meta, raw)
 
 
 @FUZZ
