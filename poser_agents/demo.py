@@ -105,6 +105,7 @@ def _train_dqn(out: Path, steps: int, seed: int) -> tuple[Any, float]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="rich is experimental")  # SB3's bar is tqdm.rich
         agent.learn(steps, progress_bar=_progress_bar_available())
+    agent.close_logs()
     seconds = time.perf_counter() - t0
     agent.save(out / "agent")
     return agent, seconds

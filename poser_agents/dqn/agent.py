@@ -484,6 +484,16 @@ class DQNAgent:
         )
         return self
 
+    def close_logs(self) -> None:
+        """Close the training log files (``progress.csv``, TensorBoard events) once training is done.
+
+        SB3 keeps its logger's files open for the model's lifetime; a finished run closes them
+        here, so no open file outlives the run. A later :meth:`learn` reopens them and appends
+        (the CSV keeps its rows)."""
+        if self._logger is not None:
+            self._logger.close()
+            self._logger = None
+
     # -- checkpoints ----------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:

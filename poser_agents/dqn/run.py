@@ -107,6 +107,7 @@ def _train(args: Any, out: Path, source: Path | None, in_place: bool) -> int:
         every = PeriodicCheckpoint(save, s["checkpoint_every"], s["checkpoint_seconds"], stop=stop)
         if remaining > 0:
             agent.learn(remaining, callback=every, progress_bar=not args.json, reset_num_timesteps=source is None)
+        agent.close_logs()
         save()
     done = agent.num_timesteps >= s["steps"]
     if args.json:

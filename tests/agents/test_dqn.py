@@ -389,3 +389,25 @@ def test_episode_log_warns_when_another_wrapper_cuts_episodes(tmp_path):
         agent.learn(10)
     rows = list(csv.DictReader(open(tmp_path / "episodes.csv")))
     assert len(rows) >= 10 and all(r["steps"] == "1" and r["alignment"] == "" and r["reward"] for r in rows)
+
+
+def test_close_logs_closes_progress_csv_and_learn_reopens_it(tmp_path):
+    """A finished run leaves no log file open (the demo's progress.csv used to outlive it)."""
+    agent = DQNAgent(gym.make("ImagePoser-v0", split="train"),
+                     DQNConfig(learning_starts=10, buffer_size=100, net_arch=[16], embed_dim=8, log_dir=str(tmp_path / "logs"),
+                               log_interval=1))
+    agent.learn(40)
+    files = [f.file for f in agent.model.logger.output_formats if hasattr(f, "file")]
+    agent.close_logs()
+    assert files and all(f.closed for f in files)
+    import csv
+
+    def steps_logged() -> list[str]:
+        with open(tmp_path / "logs" / "progress.csv", newline="") as f:
+            return [row["time/total_timesteps"] for row in csv.DictReader(f)]
+
+    before = steps_logged()
+    agent.learn(40)  # reopens and appends: the rows written before are kept
+    agent.close_logs()
+    after = steps_logged()
+    assert before and len(after) > len(before) and after[: len(before)] == before
