@@ -284,7 +284,10 @@ def test_refused_first_reset_and_the_passive_checker():
     with pytest.raises(ValueError):
         env.reset(options=bad)
     env.reset(seed=0)
-    with pytest.raises(TypeError):  # Gymnasium's own error, not ours: if this starts passing, update the docs
+    if tuple(int(x) for x in gym.__version__.split(".")[:2]) >= (1, 4):
+        with pytest.raises(TypeError):  # Gymnasium's own error, not ours: if this starts passing, update the docs
+            env.step(0)
+    else:  # the checker of Gymnasium 1.2 (RLlib's pin, tested in .venv-rllib) does not trip over it
         env.step(0)
     env = gym.make("ImagePoser-v0", disable_env_checker=True)
     with pytest.raises(ValueError):
