@@ -171,7 +171,9 @@ def write_report(results: Mapping[str, EvalResult], out_dir: str | Path, trainin
                 paths["training"] = plot_training(training_log, out / "training.png")
             except FileNotFoundError as e:
                 notes.append(f"no training plot: {e}")
-        notes += [str(w.message) for w in caught]
+        # The plot's own warnings only: a ResourceWarning is the garbage collector closing some
+        # unrelated object's file while the plot was drawn, not a note on this run.
+        notes += [str(w.message) for w in caught if not issubclass(w.category, ResourceWarning)]
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
     figures = [str(p) for p in paths.values()]  # (before the traces join paths)

@@ -321,3 +321,24 @@ def test_harness_summarises_episodes_cut_short_by_a_wrapper():
     assert [r["steps"] for r in res.records] == [1, 1, 1]
     assert all(r["alignment"] is not None for r in res.records)
 
+
+
+def test_report_notes_ignore_resource_warnings_of_other_objects(results, tmp_path, monkeypatch):
+    """A file some other object left open, closed by the garbage collector while the training
+    plot is drawn, is not a note on this report (it used to fail test_report_files under xdist)."""
+    import gc
+
+    import poser_agents.evaluation.report as report_module
+
+    logs = _write_logs(tmp_path / "run")
+    leaked = [open(logs / "progress.csv")]  # noqa: SIM115 - left open on purpose
+    real_plot = report_module.plot_training
+
+    def plot_and_collect(*args, **kwargs):
+        leaked.clear()  # the open file is garbage now
+        gc.collect()
+        return real_plot(*args, **kwargs)
+
+    monkeypatch.setattr(report_module, "plot_training", plot_and_collect)
+    paths = write_report(results, tmp_path / "out", training_log=logs, n_resamples=RESAMPLES)
+    assert json.loads(paths["json"].read_text())["notes"] == []
