@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from poser_agents.benchmark.algos import Predictor, build_model, check_algo, episode_starts
-from poser_agents.benchmark.schema import RESULT_FILE, SCHEMA, VERSION, ResultSchemaError, read_run, write_atomic, write_run
+from poser_agents.benchmark.schema import RESULT_FILE, SCHEMA, VERSION, ResultSchemaError, read_run, write_run
 from poser_agents.benchmark.score import DEFAULT_COST_WEIGHT, score_card
+from poser_agents.checkpoint import atomic_write_text
 
 REFERENCE_SCHEMA = "poser-benchmark-references"
 
@@ -94,7 +95,7 @@ def references(out: Path, env_id: str, split: str, episodes: int, proto: Protoco
         refs[name] = evaluate(name, env_id, split=split, episodes=episodes, seeds=seeds,
                               env_kwargs={"text_encoder": proto.text_encoder}, n_resamples=1).records
         log(f"  reference {name} on {env_id} {split}: {len(refs[name])} episodes in {time.perf_counter() - t0:.1f} s")
-    write_atomic(path, json.dumps({"schema": REFERENCE_SCHEMA, "key": key, "records": refs}) + "\n")
+    atomic_write_text(path, json.dumps({"schema": REFERENCE_SCHEMA, "key": key, "records": refs}) + "\n")
     return refs
 
 

@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
+
+from poser_agents.checkpoint import atomic_write_text
 
 SCHEMA = "poser-benchmark-run"
 VERSION = 1
@@ -50,21 +50,6 @@ class ResultSchemaError(ValueError):
     """A results file that is not a valid ``poser-benchmark-run`` file."""
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Temporary file in the same folder, fsync, rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def curve_csv(curve: list[Mapping[str, Any]]) -> str:
     rows = [",".join(CURVE_COLUMNS)]
     for point in curve:
@@ -76,8 +61,8 @@ def curve_csv(curve: list[Mapping[str, Any]]) -> str:
 def write_run(folder: Path, result: Mapping[str, Any]) -> None:
     """``curve.csv`` first, then ``result.json`` (its status is what readers trust)."""
     validate(result, str(folder / RESULT_FILE))
-    write_atomic(folder / CURVE_FILE, curve_csv(list(result["curve"])))
-    write_atomic(folder / RESULT_FILE, json.dumps(result, indent=1, sort_keys=True) + "\n")
+    atomic_write_text(folder / CURVE_FILE, curve_csv(list(result["curve"])))
+    atomic_write_text(folder / RESULT_FILE, json.dumps(result, indent=1, sort_keys=True) + "\n")
 
 
 def _card(card: Any, where: str) -> None:

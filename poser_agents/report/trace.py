@@ -18,14 +18,14 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 from PIL import Image
+
+from poser_agents.checkpoint import atomic_write_text
 
 #: Largest thumbnail side in pixels (the synthetic canvas is 128: kept as drawn).
 THUMB_SIDE = 128
@@ -33,24 +33,6 @@ THUMB_SIDE = 128
 IMAGE_URI = re.compile(r"data:image/(png|jpeg);base64,[A-Za-z0-9+/]+={0,2}")
 #: Format of a trace file (one JSON object per line, one line per episode).
 TRACE_FORMAT = "imageposer-trace/1"
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, fsync, rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is for reading
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _thumb(image: np.ndarray) -> Image.Image:
