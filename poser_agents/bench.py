@@ -76,7 +76,7 @@ def bench_preset_env(preset: str, steps: int = 50, seed: int = 0, allow_entry_po
     (mask-respecting); the first reset (model loading) is not counted.
     """
     import poser_env  # noqa: F401
-    from poser_env.backends.preset import make_env
+    from poser_env.presets import make_env
     from poser_env.registry import ExpertRegistry
 
     env = make_env(preset, allow_entry_points=allow_entry_points, trust_remote_code=trust_remote_code)

@@ -22,7 +22,9 @@ from typing import Sequence
 
 from poser_agents.factory import load_agent
 
-PRESET_ENTRY_POINT = "poser_env.backends.preset:make_env"  # the entry point of preset-built env ids
+PRESET_ENTRY_POINT = "poser_env.presets:make_env"  # the entry point of preset-built env ids
+#: It and its deprecated path (ids registered by others before the move, until the next release).
+PRESET_ENTRY_POINTS = (PRESET_ENTRY_POINT, "poser_env.backends.preset:make_env")
 
 
 def _positive_int(text: str) -> int:
@@ -145,7 +147,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_experts(args: argparse.Namespace) -> int:
-    from poser_env.backends.preset import load_real_preset
+    from poser_env.presets import load_real_preset
 
     preset = load_real_preset(args.preset, allow_entry_points=args.allow_entry_points, trust_remote_code=args.trust_remote_code,
                               inspect_only=True)
@@ -279,7 +281,7 @@ def _eval(args: argparse.Namespace) -> int:
         except gym.error.Error as e:
             print(f"poser eval: error: {e}", file=sys.stderr)
             return 2
-        if entry != PRESET_ENTRY_POINT:
+        if entry not in PRESET_ENTRY_POINTS:
             print(f"poser eval: error: --preset needs an env built from a preset (ImagePoser-Diffusers-v0), not {args.env}",
                   file=sys.stderr)
             return 2

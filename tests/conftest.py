@@ -8,6 +8,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import pytest  # noqa: E402
 
+#: The tiny real models (``tiny``, ``tiny_preset``, ``trained_llm``), shared by the tests of every role.
+pytest_plugins = ["tests.backends.fixtures"]
+
 
 @pytest.fixture(scope="session")
 def ray_local():

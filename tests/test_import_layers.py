@@ -67,6 +67,12 @@ def test_a_clean_tree_passes(tmp_path: Path) -> None:
             {"poser_env/world/checks.py": "from poser_env.world import scene\n"},
             "import cycle: poser_env.world.checks <-> poser_env.world.scene",
         ),
+        # The shared model machinery reaching up into a role that uses it.
+        (
+            {"poser_env/backends/__init__.py": "", "poser_env/backends/pool.py": "from poser_env.critics import vlm\n",
+             "poser_env/critics/__init__.py": "", "poser_env/critics/vlm.py": ""},
+            "poser_env.backends.pool:1 imports poser_env.critics.vlm: the shared model machinery",
+        ),
         # A private name taken from another module.
         ({"poser_agents/agent.py": "from poser_env.env import _episode\n"}, "imports private _episode from poser_env.env"),
     ],

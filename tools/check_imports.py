@@ -13,6 +13,10 @@ The contract (docs/architecture layers, /DESIGN.md):
   itself (whose ``__init__`` registers the env) or the agents. It may import ``poser_env.types``
   and small shared modules of ``poser_env`` that import none of those.
 - ``poser_env.types`` (the data model shared by every component) imports nothing of the project.
+- ``poser_env.backends`` holds the shared model machinery (``models``, ``pool``, ``chat``,
+  ``serving``): it sits below the roles that use it and never imports a critic, expert,
+  extractor, evaluator, the presets or the env. (Its other modules are the deprecated old paths
+  of moved modules, which re-export the new ones: see ``poser_env/deprecation.py``.)
 - No import cycle between modules. Imports inside functions count: a lazy import is still a
   dependency, and a cycle through one is a cycle that a later refactor turns into a crash.
   Imports under ``if TYPE_CHECKING:`` do not count for cycles (they never run).
@@ -53,8 +57,15 @@ class Rule:
     forbidden_exact: tuple[str, ...] = ()
 
 
+#: The shared model machinery, and what it sits below.
+MACHINERY: tuple[str, ...] = ("poser_env.backends.models", "poser_env.backends.pool", "poser_env.backends.chat",
+                              "poser_env.backends.serving")
+ROLES: tuple[str, ...] = ("poser_env.critics", "poser_env.experts", "poser_env.extractors", "poser_env.evaluators",
+                          "poser_env.presets", "poser_env.env", "poser_env.episode", "poser_agents")
+
 LAYERS: tuple[Rule, ...] = (
     Rule("poser_env.types", ("poser_env", "poser_agents"), "the data model imports nothing of the project"),
+    *(Rule(m, ROLES, "the shared model machinery sits below the roles that use it") for m in MACHINERY),
     Rule("poser_env.world", ABOVE_THE_WORLD, "the world is the bottom layer", forbidden_exact=("poser_env",)),
     Rule("poser_env", ("poser_agents",), "the env never imports the agents"),
 )

@@ -1,18 +1,19 @@
-"""Real-model backends: diffusers experts, VLM and CLIP critics, an LLM command extractor.
+"""Shared model machinery of the real-model components: loading, the model pool, chat, serving.
 
 Everything here imports torch, diffusers or transformers lazily (inside functions), so
-``import poser_env`` and the synthetic world never pay for them. One module per job:
+``import poser_env`` and the synthetic world never pay for them. The components themselves live
+with their role, beside the synthetic ones: experts in :mod:`poser_env.experts` (``diffusion``,
+``masks``, ``safety``), critics in :mod:`poser_env.critics` (``vlm``, ``clip``), the LLM
+extractor in :mod:`poser_env.extractors.llm`, the model evaluator in
+:mod:`poser_env.evaluators.model_judge`, presets in :mod:`poser_env.presets`. Here:
 
 - :mod:`.models`: how a model reference is loaded (hub id or local folder, revision, dtype,
   ``trust_remote_code`` off by default, safetensors only by default).
 - :mod:`.pool`: the shared model pool (lazy loading, ``from_pipe`` weight sharing, an LRU of
   models on the accelerator with the rest offloaded to CPU).
-- :mod:`.diffusers_experts` and :mod:`.masks`: T2I, img2img, InstructPix2Pix and inpainting
-  experts, and the inpainting mask providers.
-- :mod:`.vlm_critic`, :mod:`.clip_critic`, :mod:`.evaluator`: critics and the model evaluator.
-- :mod:`.chat` and :mod:`.llm_extractor`: a chat model wrapper and the LLM command extractor.
-- :mod:`.safety`: the safety check hook (off by default).
-- :mod:`.preset`: TOML presets, ``ImagePoser-Diffusers-v0`` and ``poser experts --preset``.
+- :mod:`.chat`: a chat model wrapper (the LLM extractor and planner use it).
+- :mod:`.serving`: experts and critics served by Ray actors.
 
-See ``docs/real-models.md``.
+The old paths (``poser_env.backends.vlm_critic`` and the others) still import, with a
+``DeprecationWarning``, until the next release. See ``docs/real-models.md``.
 """

@@ -5,7 +5,7 @@ fit in memory once there are several env runners (RLlib, ``poser eval --ray``). 
 lives in one Ray actor, a *server*, and every env anywhere in the Ray cluster calls it.
 
 - :class:`ModelServer` (the actor) hosts components built from ordinary registry specs (a
-  :class:`~poser_env.backends.diffusers_experts.DiffusersExpert`, a VLM critic, any expert or
+  :class:`~poser_env.experts.diffusion.DiffusersExpert`, a VLM critic, any expert or
   critic), in one process with one :class:`~poser_env.backends.pool.ModelPool`, so experts over
   the same base checkpoint (T2I, img2img, inpainting through ``from_pipe``) still share it.
   It asks Ray for ``num_cpus`` and ``num_gpus`` (fractional: 0.25 lets four servers share a GPU).

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from poser_env.evaluators.base import Evaluator
 from poser_env.types import Canvas, Check, Task
 from poser_env.world.checks import answer
 from poser_env.world.scene import Scene
 
 
-class GroundTruthEvaluator:
+class GroundTruthEvaluator(Evaluator):
     name = "ground-truth"
+    judges_free_prompts = False  # it compares a scene with a target: a free prompt has none
 
     def evaluate(self, canvas: Canvas, task: Task, checks: Sequence[Check] | None = None) -> dict[str, Any]:
         """Metrics for the final canvas of an episode.

@@ -61,7 +61,7 @@ def _devices(obj) -> set[str]:
 
 
 def test_lru_keeps_at_most_max_on_device(tiny):
-    from poser_env.backends.clip_critic import ClipScorer
+    from poser_env.critics.clip import ClipScorer
 
     pool = ModelPool({"device": "auto", "max_on_device": 2})
     refs = [ModelRef(str(tiny[k])) for k in ("sd", "sd_b", "ip2p")]

@@ -13,15 +13,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from poser_env.backends.diffusers_experts import DiffusersExpert
-from poser_env.backends.models import BackendLoadError, ModelRef, declared_dtype, file_problems, hub_status, resolve_dtype
+from poser_env.backends.models import (
+    BackendLoadError,
+    ModelRef,
+    declared_dtype,
+    file_problems,
+    hub_status,
+    resolve_dtype,
+)
 from poser_env.backends.pool import ModelPool, env_pool
-from poser_env.backends.preset import make_env
-from poser_env.backends.vlm_critic import NOT_FINITE_NOTE, VLMCritic, answer_token_ids
+from poser_env.critics.vlm import NOT_FINITE_NOTE, VLMCritic, answer_token_ids
 from poser_env.env import ImagePoserEnv
+from poser_env.experts.diffusion import DiffusersExpert
+from poser_env.presets import make_env
 from poser_env.types import Canvas, Check
 from tests.backends import tiny_models as T
-from tests.backends.conftest import write_preset
+from tests.backends.fixtures import write_preset
 
 
 def _torchvision_works() -> bool:
@@ -198,7 +205,7 @@ def test_builtin_safety_checker_is_off_by_default_or_a_failed_step(tmp_path, tin
 
 
 def test_safety_checks_reject_when_their_scores_are_nan(tmp_path, tiny):
-    from poser_env.backends.safety import ClipSafetyCheck, DiffusersSafetyCheck
+    from poser_env.experts.safety import ClipSafetyCheck, DiffusersSafetyCheck
 
     pool = ModelPool({"device": "auto", "max_on_device": 2})
     nan_checker = DiffusersSafetyCheck(str(T.build_sd_safety_checker(tmp_path / "nan-checker", nan_weights=True)), pool=pool)
@@ -326,7 +333,7 @@ def test_an_inpainting_checkpoint_used_as_t2i_is_refused_in_one_line(tiny):
 
 
 def test_siglip_scores_do_not_depend_on_the_batch(tiny17):
-    from poser_env.backends.clip_critic import ClipScorer
+    from poser_env.critics.clip import ClipScorer
 
     scorer = ClipScorer(str(tiny17["siglip"]), pool=ModelPool({"device": "auto", "max_on_device": 1}))
     alone = scorer.cosine(IMAGE, ["a red circle"])

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import poser_env  # noqa: F401
-from poser_env.backends.preset import load_real_preset, make_env
 from poser_env.backends.serving import ServedCritic, ServedExpert, server_name
+from poser_env.presets import load_real_preset, make_env
 from poser_env.registry import RegistryError, load_preset
-from tests.backends.conftest import write_preset
+from tests.backends.fixtures import write_preset
 
 pytestmark = pytest.mark.ray
 

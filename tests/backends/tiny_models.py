@@ -217,7 +217,7 @@ if __name__ == "__main__":
     #   python -m tests.backends.tiny_models /tmp/tiny && poser bench env --preset /tmp/tiny/tiny.toml --json
     import sys
 
-    from tests.backends.conftest import write_preset
+    from tests.backends.fixtures import write_preset
 
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/tiny-models")
     preset = write_preset(out, build_all(out))

@@ -8,8 +8,10 @@ import shutil
 import pytest
 
 from poser_env.backends.models import BackendLoadError, ModelLoadError
-from poser_env.backends.preset import make_env
-from tests.backends.conftest import write_preset
+from poser_env.presets import make_env
+from tests.backends.fixtures import write_preset
+
+pytest.importorskip("diffusers", reason="the real backends need the 'real' extra: pip install -e .[real]")
 
 
 def _corrupt_copy(src, dst):

@@ -11,9 +11,11 @@ import pytest
 
 from poser_env.backends.models import ModelLoadError, ModelRef
 from poser_env.backends.pool import ModelPool
-from poser_env.backends.preset import PresetError, load_real_preset, make_env
+from poser_env.presets import PresetError, load_real_preset, make_env
 from poser_env.types import Canvas, Check
-from tests.backends.conftest import write_preset
+from tests.backends.fixtures import write_preset
+
+pytest.importorskip("diffusers", reason="the real backends need the 'real' extra: pip install -e .[real]")
 
 EVIL = "import pathlib\npathlib.Path({marker!r}).write_text('pwned')\n"
 
@@ -28,7 +30,7 @@ def test_trust_remote_code_is_off_by_default(tiny_preset):
 
 
 def test_checkpoint_code_is_not_run_without_trust_remote_code(tmp_path, tiny):
-    from poser_env.backends.vlm_critic import VLMCritic
+    from poser_env.critics.vlm import VLMCritic
 
     folder = tmp_path / "custom-code-vlm"
     shutil.copytree(tiny["vlm"], folder)
@@ -50,7 +52,7 @@ def test_checkpoint_code_is_not_run_without_trust_remote_code(tmp_path, tiny):
 def test_pickled_weights_refused_or_loaded_weights_only(tmp_path, tiny, use_safetensors):
     import torch
 
-    from poser_env.backends.clip_critic import ClipScorer
+    from poser_env.critics.clip import ClipScorer
 
     class Evil:
         def __reduce__(self):

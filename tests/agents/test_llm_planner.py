@@ -11,7 +11,9 @@ from poser_agents.baselines import make_baseline
 from poser_agents.cli import main
 from poser_agents.llm_planner import LLMPlannerAgent
 from poser_agents.rollout import run_episode
-from poser_env.backends.preset import make_env
+from poser_env.presets import make_env
+
+pytest.importorskip("diffusers", reason="the real backends need the 'real' extra: pip install -e .[real]")
 
 
 def test_poser_experts_lists_components_and_reachability(tiny_preset, tmp_path, capsys):

@@ -10,10 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from poser_env.backends.llm_extractor import EXAMPLE, CommandSchemaError, LLMExtractor, parse_commands
-from poser_env.backends.vlm_critic import readable
+from poser_env.critics.vlm import readable
 from poser_env.extractors.grammar import GrammarExtractor
+from poser_env.extractors.llm import EXAMPLE, CommandSchemaError, LLMExtractor, parse_commands
 from poser_env.types import Canvas
+
+pytest.importorskip("diffusers", reason="the real backends need the 'real' extra: pip install -e .[real]")
 
 PROMPT = "Draw two red circles. Add a blue star above them. Use a mint background."
 
@@ -83,7 +85,7 @@ def test_readable_never_raises_and_is_one_short_line(text):
 @pytest.mark.parametrize("model, reason", [("llm", "invalid answer"), ("llm_empty", "the answer is empty"), ("llm_braces", "no JSON")])
 def test_bad_models_fall_back_to_the_grammar_with_a_warning(tiny, caplog, model, reason):
     ex = LLMExtractor(str(tiny[model]), max_new_tokens=24)
-    with caplog.at_level(logging.WARNING, logger="poser_env.backends.llm_extractor"):
+    with caplog.at_level(logging.WARNING, logger="poser_env.extractors.llm"):
         cmds = ex.extract(PROMPT)
     assert ex.last_source == "grammar-fallback" and ex.fallbacks == 1
     assert [c.to_dict() for c in cmds] == [c.to_dict() for c in GrammarExtractor().extract(PROMPT)]
@@ -92,7 +94,7 @@ def test_bad_models_fall_back_to_the_grammar_with_a_warning(tiny, caplog, model,
 
 def test_a_model_that_cannot_load_falls_back_too(tmp_path, caplog):
     ex = LLMExtractor(str(tmp_path / "missing-model"), retries=0)
-    with caplog.at_level(logging.WARNING, logger="poser_env.backends.llm_extractor"):
+    with caplog.at_level(logging.WARNING, logger="poser_env.extractors.llm"):
         cmds = ex.extract("A red circle.")
     assert cmds and "the model failed" in caplog.text
     with pytest.raises(ValueError, match="empty prompt"):
@@ -103,7 +105,7 @@ def test_the_extractor_is_told_whether_an_image_is_edited(tiny):
     ex = LLMExtractor(str(tiny["llm"]))
     blank = Canvas(image=np.full((64, 64, 3), 240, np.uint8))
     photo = Canvas(image=np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
-    from poser_env.backends.llm_extractor import _has_content
+    from poser_env.extractors.llm import _has_content
 
     assert not _has_content(blank) and _has_content(photo) and not _has_content(None)
     assert "drawn from scratch" in ex.messages("x", editing=False)[1]["content"]
@@ -114,10 +116,10 @@ def test_the_extractor_is_told_whether_an_image_is_edited(tiny):
 
 
 def test_valid_and_repaired_answers_of_a_real_model(trained_llm, caplog):
-    from tests.backends.conftest import TRAINED_SYSTEM
+    from tests.backends.fixtures import TRAINED_SYSTEM
 
     ex = LLMExtractor(str(trained_llm), system=TRAINED_SYSTEM, max_new_tokens=80)
-    with caplog.at_level(logging.WARNING, logger="poser_env.backends.llm_extractor"):
+    with caplog.at_level(logging.WARNING, logger="poser_env.extractors.llm"):
         cmds = ex.extract("A red circle.")
         assert ex.last_source == "llm"
         assert [(c.text, c.kind, [q.question for q in c.checks]) for c in cmds] == [("Draw a red circle.", "generate", ["Is there a red circle?"])]
@@ -129,8 +131,8 @@ def test_valid_and_repaired_answers_of_a_real_model(trained_llm, caplog):
 
 
 def test_env_runs_on_the_llm_extractors_commands(tmp_path, tiny, trained_llm):
-    from poser_env.backends.preset import make_env
-    from tests.backends.conftest import TRAINED_SYSTEM, write_preset
+    from poser_env.presets import make_env
+    from tests.backends.fixtures import TRAINED_SYSTEM, write_preset
 
     preset = write_preset(tmp_path, tiny, extractor=f'type = "llm"\nmodel = "{trained_llm}"\nmax_new_tokens = 80\nsystem = "{TRAINED_SYSTEM}"')
     env = make_env(preset, max_steps=2)

@@ -1,0 +1,223 @@
+"""Diffusers experts: any T2I, img2img, InstructPix2Pix or inpainting pipeline as an env expert.
+
+One class, :class:`DiffusersExpert`, with a ``task``: ``t2i`` (``AutoPipelineForText2Image``:
+SD 1.x/2.x, SDXL, SD3, FLUX, PixArt, ... whatever diffusers loads), ``img2img``
+(``AutoPipelineForImage2Image``), ``instruct-pix2pix`` and ``inpaint``
+(``AutoPipelineForInpainting`` with a mask provider, see :mod:`poser_env.experts.masks`). Its settings are plain
+data (:class:`DiffusionSettings`) in the registry entry. Models come from the shared
+:class:`~poser_env.backends.pool.ModelPool`, so a T2I and an img2img expert over the same base
+share one copy of its weights.
+
+Determinism: the seed of each call is drawn from the ``rng`` the env passes (its
+``np_random``) and given to a CPU ``torch.Generator``, so a seeded episode draws the same
+latents on any device (the GPU kernels themselves may still differ in the last bits; the env
+is registered ``nondeterministic=True``).
+
+Failures become failed steps, never crashes: a CUDA out-of-memory error offloads every other
+model and retries once, then raises a clear error; NaN or infinite pixels (a float16 VAE
+overflow, typically) raise :class:`~poser_env.experts.base.ExpertOutputError`; a safety
+rejection raises :class:`~poser_env.experts.safety.SafetyRejection`.
+
+Safety checkers shipped inside a checkpoint (SD 1.x, InstructPix2Pix) are not loaded: safety is
+what the preset's ``[safety]`` says (off by default, or a check on every expert's output).
+``safety = {type = "builtin"}`` keeps the checkpoint's own checker instead; whichever checker
+ran, an image it flags (``nsfw_content_detected``, which diffusers returns as an all-black
+image) is a :class:`SafetyRejection`, never a black image scored as a result.
+
+Checked when the pipeline loads, in one line each: the task against the checkpoint (an
+inpainting UNet with 9 input channels is not a T2I model) and ``resolution`` against the
+model (a multiple of the VAE factor times the transformer's patch size: 16 for SD3 and PixArt).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+
+import numpy as np
+
+from poser_env.backends.models import ModelRef
+from poser_env.backends.pool import ModelPool, empty_cache, shared_pool
+from poser_env.experts.base import ExpertOutputError, split_feedback
+from poser_env.experts.masks import make_mask_provider
+from poser_env.experts.safety import SafetyRejection, make_safety_check
+from poser_env.types import Canvas
+
+log = logging.getLogger(__name__)
+
+TASKS = ("t2i", "img2img", "instruct-pix2pix", "inpaint")
+
+
+@dataclass(frozen=True)
+class DiffusionSettings:
+    """How an expert calls its pipeline (plain data in the registry entry)."""
+
+    steps: int = 25
+    """Denoising steps (``num_inference_steps``). Distilled models (turbo, schnell, LCM) want 1 to 4."""
+    guidance: float = 7.5
+    """Classifier-free guidance scale (``guidance_scale``); 0 for guidance-distilled models."""
+    strength: float = 0.6
+    """img2img and inpainting: how much of the image is re-noised (0 keeps it, 1 redraws it)."""
+    image_guidance: float = 1.5
+    """InstructPix2Pix: how closely to follow the input image (``image_guidance_scale``)."""
+    resolution: int | None = None
+    """Side of the generated image in pixels (a multiple of 8); None = the env's canvas. The
+    result is resized to the canvas, so a 1024-pixel model can serve a 512-pixel env."""
+    negative_prompt: str = ""
+    """Passed only when non-empty (some pipelines, e.g. FLUX, take none)."""
+    use_feedback: bool = False
+    """Append the critic's reflection to the prompt on a retry. Off by default: a diffusion
+    model's text encoder reads "Not yet right. Is there ...: no" as words to draw, not as advice;
+    a retry still gets a fresh seed."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
+            raise ValueError(f"steps must be a positive int, got {self.steps!r}")
+        if not 0.0 < float(self.strength) <= 1.0:
+            raise ValueError(f"strength must lie in (0, 1], got {self.strength!r}")
+        if self.resolution is not None and (not isinstance(self.resolution, int) or self.resolution < 8 or self.resolution % 8):
+            raise ValueError(f"resolution must be a multiple of 8 (or None for the canvas size), got {self.resolution!r}")
+
+
+class DiffusersExpert:
+    """An env expert backed by a diffusers pipeline (see the module docstring)."""
+
+    def __init__(self, name: str, model: Any, task: str = "t2i", cost: float = 1.0, description: str = "",
+                 pool: ModelPool | Mapping[str, Any] | None = None, mask: Mapping[str, Any] | None = None,
+                 safety: Mapping[str, Any] | None = None, allow_entry_points: bool = False, **settings: Any):
+        if task not in TASKS:
+            raise ValueError(f"expert {name!r}: unknown task {task!r}; allowed: {', '.join(TASKS)}")
+        known = {f.name for f in fields(DiffusionSettings)}
+        unknown = set(settings) - known
+        if unknown:
+            raise ValueError(f"expert {name!r}: unknown setting(s) {sorted(unknown)}; allowed: {', '.join(sorted(known))}")
+        self.name = name
+        self.task = task
+        self.kind = "t2i" if task == "t2i" else "i2i"
+        self.cost = float(cost)
+        self.description = description or f"{task} with {ModelRef.coerce(model).path}"
+        self.model = ModelRef.coerce(model)
+        self.settings = DiffusionSettings(**settings)
+        if task in ("img2img", "inpaint") and self.settings.steps * self.settings.strength < 1:
+            raise ValueError(f"expert {name!r}: steps x strength = {self.settings.steps * self.settings.strength:g} < 1, so no denoising step would run; raise steps or strength")
+        self.pool = pool if isinstance(pool, ModelPool) else shared_pool(pool)
+        self.mask_provider = make_mask_provider(mask, allow_entry_points) if task == "inpaint" else None
+        self.builtin_safety = isinstance(safety, Mapping) and safety.get("type") == "builtin"
+        self.safety = None if self.builtin_safety else make_safety_check(safety, pool=self.pool, allow_entry_points=allow_entry_points)
+        self._multiple: int | None = None
+
+    def __repr__(self) -> str:
+        return f"DiffusersExpert({self.name!r}, task={self.task!r}, model={self.model.path!r})"
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "task": self.task, "model": self.model.to_dict(), "cost": self.cost, **asdict(self.settings)}
+
+    @property
+    def pool_key(self) -> tuple:
+        return ("diffusers+checker" if self.builtin_safety else "diffusers", self.model)
+
+    def pipeline(self) -> Any:
+        """The pipeline, loaded through the pool (and placed on its device); the first load
+        checks ``resolution`` against the model."""
+        from poser_env.backends.models import ModelLoadError
+        from poser_env.backends.pool import size_multiple
+
+        pipe = self.pool.pipeline(self.model, self.task, builtin_safety=self.builtin_safety)
+        if self._multiple is None:
+            multiple = size_multiple(pipe)
+            res = self.settings.resolution
+            if res is not None and res % multiple:
+                raise ModelLoadError(f"expert {self.name!r}: resolution {res} does not suit {self.model.path!r} ({type(pipe).__name__}): "
+                                     f"it needs a multiple of {multiple}; use {max(multiple, res // multiple * multiple)}")
+            self._multiple = multiple
+        return pipe
+
+    # ------------------------------------------------------------------------------------
+
+    def __call__(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator) -> Canvas:
+        import torch
+
+        text, feedback = split_feedback(instruction)
+        prompt = f"{text} {feedback}" if feedback and self.settings.use_feedback else text
+        size = tuple(canvas.image.shape[:2]) if canvas is not None else (self.settings.resolution or 512,) * 2
+        if self.kind == "i2i" and canvas is None:
+            raise ExpertOutputError(f"expert {self.name!r} edits an image but was given none")
+        seed = int(rng.integers(0, 2**63 - 1))
+        try:
+            out = self._run(prompt, text, canvas, size, seed)
+        except torch.OutOfMemoryError:
+            log.warning("expert %s: out of accelerator memory; offloading the other models and retrying once", self.name)
+            self.pool.offload_all(keep=self.pool_key)
+            try:
+                out = self._run(prompt, text, canvas, size, seed)
+            except torch.OutOfMemoryError as e:
+                empty_cache()
+                raise ExpertOutputError(
+                    f"expert {self.name!r} ran out of accelerator memory even with every other model offloaded "
+                    f"({e}); lower its resolution, use dtype = 'float16', or run fewer models at once (pool max_on_device)"
+                ) from None
+        image = self._to_canvas_image(out, size, canvas, text)
+        if self.safety is not None:
+            ok, reason = self.safety.check(image)
+            if not ok:
+                raise SafetyRejection(f"expert {self.name!r}: the {self.safety.name} check rejected the image ({reason})")
+        return Canvas(image=image)
+
+    def _run(self, prompt: str, text: str, canvas: Canvas | None, size: tuple[int, int], seed: int) -> np.ndarray:
+        import torch
+        from PIL import Image
+
+        pipe = self.pipeline()
+        s = self.settings
+        res = s.resolution or _round_down(size[0], self._multiple or 8)
+        kw: dict[str, Any] = {"prompt": prompt, "num_inference_steps": s.steps, "guidance_scale": s.guidance,
+                              "generator": torch.Generator("cpu").manual_seed(seed), "output_type": "np"}
+        if s.negative_prompt:
+            kw["negative_prompt"] = s.negative_prompt
+        if self.task == "t2i":
+            kw.update(height=res, width=res)
+        else:
+            source = Image.fromarray(np.asarray(canvas.image, dtype=np.uint8)).convert("RGB").resize((res, res), Image.LANCZOS)
+            kw["image"] = source
+            if self.task == "img2img":
+                kw["strength"] = s.strength
+            elif self.task == "instruct-pix2pix":
+                kw["image_guidance_scale"] = s.image_guidance
+            else:
+                mask = self.mask_provider(text, np.asarray(canvas.image))
+                kw.update(mask_image=Image.fromarray(mask).resize((res, res), Image.NEAREST), strength=s.strength, height=res, width=res)
+        with torch.inference_mode():
+            result = pipe(**kw)
+        flagged = getattr(result, "nsfw_content_detected", None)
+        if flagged is not None and any(bool(f) for f in flagged):
+            # diffusers has replaced the image by black pixels: a rejection, not a result to score.
+            raise SafetyRejection(f"expert {self.name!r}: the checkpoint's safety checker flagged the image "
+                                  f"(nsfw_content_detected; diffusers returned it black)")
+        return np.asarray(result.images[0])
+
+    def _to_canvas_image(self, out: np.ndarray, size: tuple[int, int], canvas: Canvas | None, text: str) -> np.ndarray:
+        from PIL import Image
+
+        if out.ndim != 3 or out.shape[2] != 3:
+            raise ExpertOutputError(f"expert {self.name!r}: the pipeline returned an array of shape {out.shape}; expected H x W x 3")
+        if not np.isfinite(out).all():
+            raise ExpertOutputError(
+                f"expert {self.name!r} returned an image with NaN or infinite values (a float16 VAE overflow is the usual cause: "
+                f"set dtype = 'float32' or 'bfloat16' for this model, or use a VAE fixed for float16)"
+            )
+        img = np.round(np.clip(out, 0.0, 1.0) * 255).astype(np.uint8)
+        if img.shape[:2] != size:
+            img = np.asarray(Image.fromarray(img).resize((size[1], size[0]), Image.LANCZOS))
+        if self.task == "inpaint":
+            # Outside the mask the canvas is kept exactly: VAE round trips blur what should not change.
+            keep = self.mask_provider(text, np.asarray(canvas.image)) == 0
+            img = np.where(keep[..., None], np.asarray(canvas.image, dtype=np.uint8), img)
+        return np.ascontiguousarray(img)
+
+
+def _round_down(n: int, multiple: int) -> int:
+    return max(multiple, (int(n) // multiple) * multiple)
+
+
+__all__ = ["DiffusersExpert", "DiffusionSettings", "SafetyRejection", "TASKS"]
