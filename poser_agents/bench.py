@@ -54,8 +54,10 @@ class _Timed:
         finally:
             self._clock["model"] += time.perf_counter() - t0
 
-    def __call__(self, *args, **kwargs):
-        return self._timed(self._inner, *args, **kwargs)
+    def __call__(self, instruction, canvas, rng, reflection=""):
+        from poser_env.experts.base import call_expert
+
+        return self._timed(call_expert, self._inner, instruction, canvas, rng, reflection)
 
     def critique(self, *args, **kwargs):
         return self._timed(self._inner.critique, *args, **kwargs)

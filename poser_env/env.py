@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Any, Callable, Mapping, Sequence
 
 import gymnasium as gym
@@ -11,11 +12,11 @@ import numpy as np
 from poser_env.config import SUITE_MIXES, EnvConfig
 from poser_env.encoders.text import make_text_encoder
 from poser_env.episode import Episode, as_action, as_seed, build_registry, critic_answer, unique_checks
-from poser_env.experts.base import ExpertOutputError, validate_output, with_feedback
+from poser_env.experts.base import ExpertOutputError, call_expert, takes_reflection, validate_output
 from poser_env.extractors.base import coverage, not_understood, require_prompt
 from poser_env.memo import LRU, pixel_key
 from poser_env.observation import ObservationEncoder, ObservationInput
-from poser_env.registry import build
+from poser_env.registry import build, check_declared
 from poser_env.types import Canvas, Check, Command, Task, Verdict
 from poser_env.world.render import render
 from poser_env.world.scene import Scene
@@ -117,9 +118,16 @@ class ImagePoserEnv(gym.Env):
         self.render_mode = render_mode
         cfg = self.config
         self.registry = build_registry(cfg.experts)
-        self.critic = build(cfg.critic)
+        self.critic = check_declared(build(cfg.critic), "critic", ("scores_commands",), "poser_env.critics.base.Critic")
         self.extractor = build(cfg.extractor)
-        self.evaluator = build(cfg.evaluator)
+        self.evaluator = check_declared(build(cfg.evaluator), "evaluator", ("judges_free_prompts",), "poser_env.evaluators.base.Evaluator")
+        # Whether each expert takes the reflection as its own argument (else, deprecated: in its instruction).
+        self._reflects = [takes_reflection(e) for e in self.registry]
+        if not all(self._reflects):
+            old = [e.name for e, r in zip(self.registry, self._reflects) if not r]
+            warnings.warn(f"expert(s) {old} take no `reflection` argument: on a retry they get the critic's reflection appended "
+                          "to the instruction (poser_env.experts.base.FEEDBACK_MARKER), which is deprecated; add a parameter "
+                          "`reflection: str = \"\"` to their __call__", DeprecationWarning, stacklevel=2)
         self.expert_names = self.registry.names
         self.action_names = list(self.expert_names) + ([STOP] if cfg.enable_stop else []) + ([DEFER] if cfg.enable_defer else [])
         self.action_space = gym.spaces.Discrete(len(self.action_names))
@@ -256,11 +264,12 @@ class ImagePoserEnv(gym.Env):
         current = ep.queue[0]
         extra: dict[str, Any] = {"acted_on": ep.commands[current].text, "acted_kind": ep.commands[current].kind}
         instruction = self._instruction(expert.kind, current)
+        reflection = self._reflection(current)
         try:
             if ep.degraded and ep.degraded[a] and self.np_random.random() < cfg.drift_fail:
                 out = Canvas(image=ep.canvas.image.copy(), scene=ep.canvas.scene)  # a silent failure: nothing changes
             else:
-                out = expert(instruction, ep.canvas, self.np_random)
+                out = call_expert(expert, instruction, ep.canvas, self.np_random, reflection, self._reflects[a])
             new_canvas = validate_output(out, (cfg.canvas, cfg.canvas), expert.name)
             new_verdict = self._critique(new_canvas, ep.checks, ep.commands)
         except Exception as e:  # an expert must never kill a training loop
@@ -338,7 +347,7 @@ class ImagePoserEnv(gym.Env):
 
     def _critique(self, canvas: Canvas, checks: Sequence[Check], commands: Sequence[Command]) -> Verdict:
         """The verdict; a critic with ``scores_commands`` (CLIP ``mode = "command"``) also gets the commands."""
-        if getattr(self.critic, "scores_commands", False):
+        if self.critic.scores_commands:
             return self.critic.critique(canvas, checks, commands=commands)
         return self.critic.critique(canvas, checks)
 
@@ -392,12 +401,13 @@ class ImagePoserEnv(gym.Env):
     def _instruction(self, kind: str, current: int) -> str:
         ep = self._ep
         if kind == "t2i":
-            text = " ".join(ep.commands[i].text for i in [*ep.accepted, current])
-        else:
-            text = ep.commands[current].text
-        if ep.attempts > 0:
-            text = with_feedback(text, ep.verdict.subset(self._checks_so_far(current)).feedback)
-        return text
+            return " ".join(ep.commands[i].text for i in [*ep.accepted, current])
+        return ep.commands[current].text
+
+    def _reflection(self, current: int) -> str:
+        """The critic's feedback on the kept canvas for a retry of the current command; "" on a first attempt."""
+        ep = self._ep
+        return ep.verdict.subset(self._checks_so_far(current)).feedback if ep.attempts > 0 else ""
 
     def _finish_step(self, reward: float, terminated: bool, expert: str | None, cost: float, extra: dict[str, Any]):
         ep = self._ep
@@ -446,7 +456,7 @@ class ImagePoserEnv(gym.Env):
         judged_checks = ep.task.checks
         if ep.task.target is not None:
             metrics = self.evaluator.evaluate(ep.canvas, ep.task)
-        elif getattr(self.evaluator, "judges_free_prompts", False):
+        elif self.evaluator.judges_free_prompts:
             # A model evaluator (real world) judges a prompt-only task on the extractor's checks.
             judged_checks = ep.checks
             metrics = self.evaluator.evaluate(ep.canvas, ep.task, checks=ep.checks)

@@ -75,6 +75,18 @@ def build(spec: "ComponentSpec | Mapping[str, Any]", **extra: Any) -> Any:
         raise RegistryError(f"cannot build component {spec.name!r} from {spec.entry_point}: {e}") from e
 
 
+def check_declared(component: Any, role: str, members: Sequence[str], base: str) -> Any:
+    """``component``, once it has every member of ``members`` that its role's protocol declares
+    (capabilities such as a critic's ``scores_commands``); else a :class:`RegistryError` naming
+    what is missing and the fix: subclass ``base``, which gives the defaults, or define them."""
+    missing = [m for m in members if not hasattr(component, m)]
+    if missing:
+        cls = type(component)
+        raise RegistryError(f"{role} {getattr(component, 'name', cls.__name__)!r} ({cls.__module__}.{cls.__qualname__}) does not declare "
+                            f"{', '.join(missing)}: subclass {base} (which gives the defaults) or define them on the class")
+    return component
+
+
 PRESET_SUFFIXES = (".json", ".toml")
 
 

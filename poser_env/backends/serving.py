@@ -43,6 +43,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from poser_env.critics.base import Critic
+from poser_env.experts.base import call_expert
 from poser_env.registry import ComponentSpec, RegistryError, build
 from poser_env.types import Canvas, Check, Command, Verdict
 
@@ -137,20 +139,20 @@ class ModelServer:
         c = self._component(name)
         return {k: getattr(c, k) for k in ("kind", "cost", "description", "model_id", "scores_commands") if hasattr(c, k)}
 
-    def expert(self, name: str, instruction: str, canvas: Canvas | None, rng_state: dict) -> tuple[Canvas, dict]:
+    def expert(self, name: str, instruction: str, canvas: Canvas | None, rng_state: dict, reflection: str = "") -> tuple[Canvas, dict]:
         kind = rng_state.get("bit_generator")
         if kind not in _BIT_GENERATORS:
             raise ValueError(f"unknown bit generator {kind!r}; allowed: {', '.join(_BIT_GENERATORS)}")
         rng = np.random.Generator(getattr(np.random, kind)())
         rng.bit_generator.state = rng_state
         self.calls += 1
-        out = self._component(name)(instruction, canvas, rng)
+        out = call_expert(self._component(name), instruction, canvas, rng, reflection)
         return out, rng.bit_generator.state
 
     def critique(self, name: str, canvas: Canvas, checks: Sequence[Check], commands: Sequence[Command] | None) -> Verdict:
         critic = self._component(name)
         self.calls += 1
-        if commands is not None and getattr(critic, "scores_commands", False):
+        if commands is not None and critic.scores_commands:
             return critic.critique(canvas, checks, commands=commands)
         return critic.critique(canvas, checks)
 
@@ -297,13 +299,13 @@ class ServedExpert:
     def server(self) -> str:
         return self._proxy.server
 
-    def __call__(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator) -> Canvas:
-        out, state = self._proxy.call("expert", instruction, canvas, rng.bit_generator.state)
+    def __call__(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = "") -> Canvas:
+        out, state = self._proxy.call("expert", instruction, canvas, rng.bit_generator.state, reflection)
         rng.bit_generator.state = state
         return out
 
 
-class ServedCritic:
+class ServedCritic(Critic):
     """The env's critic, served by Ray (see the module docstring)."""
 
     def __init__(self, name: str = "critic", server: str | None = None, hosted: Mapping[str, Mapping[str, Any]] | None = None,

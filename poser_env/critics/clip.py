@@ -36,6 +36,7 @@ import numpy as np
 
 from poser_env.backends.models import ModelRef
 from poser_env.backends.pool import ModelPool, shared_pool
+from poser_env.critics.base import Critic
 from poser_env.types import Canvas, Check, CheckResult, Command, Verdict
 
 CLIP_MODES = ("check", "command")
@@ -119,7 +120,7 @@ class ClipSettings:
             raise ValueError(f"CLIP critic mode must be one of {', '.join(CLIP_MODES)}, got {self.mode!r}")
 
 
-class CLIPCritic:
+class CLIPCritic(Critic):
     """The :class:`~poser_env.critics.base.Critic` over CLIP similarity (one batch per verdict)."""
 
     def __init__(self, model: Any, name: str = "clip", pool: ModelPool | Mapping[str, Any] | None = None, **settings: Any):
@@ -136,7 +137,7 @@ class CLIPCritic:
         self.scorer.load()
 
     @property
-    def scores_commands(self) -> bool:
+    def scores_commands(self) -> bool:  # type: ignore[override]  # declared by Critic; a property here
         """Tells the env to pass the episode's commands to :meth:`critique` (``mode = "command"``)."""
         return self.settings.mode == "command"
 

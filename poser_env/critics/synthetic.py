@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from poser_env.critics.base import Critic
 from poser_env.memo import LRU, pixel_key
 from poser_env.types import Canvas, Check, CheckResult, Verdict
 from poser_env.world import vocab
@@ -23,7 +24,7 @@ from poser_env.world.detect import as_image, detect_shared
 from poser_env.world.scene import DetectedScene
 
 
-class PixelCritic:
+class PixelCritic(Critic):
     """Critic of the synthetic world.
 
     A check whose spec it cannot judge (a free-form question from a non-grammar extractor)

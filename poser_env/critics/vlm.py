@@ -35,6 +35,7 @@ import numpy as np
 
 from poser_env.backends.models import ModelRef
 from poser_env.backends.pool import ModelPool, shared_pool
+from poser_env.critics.base import Critic
 from poser_env.types import Canvas, Check, CheckResult, Verdict
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ class VLMScorer:
         return out
 
 
-class VLMCritic:
+class VLMCritic(Critic):
     """The :class:`~poser_env.critics.base.Critic` over a VLM (see the module docstring)."""
 
     def __init__(self, model: Any, name: str = "vlm", pool: ModelPool | Mapping[str, Any] | None = None, **settings: Any):

@@ -2,21 +2,29 @@
 
 An expert is anything with ``name``, ``kind`` ("t2i" draws from scratch, "i2i" edits the
 canvas it is given), ``cost`` (relative compute units) and a call
-``(instruction, canvas, rng) -> Canvas``. A T2I expert gets the cumulative description
-(all commands accepted so far plus the current one); an I2I expert gets the current command.
-Either may get a reflection appended after :data:`FEEDBACK_MARKER` on a retry. An expert
-never sees the checks or the target.
+``(instruction, canvas, rng, reflection="") -> Canvas``. A T2I expert gets the cumulative
+description (all commands accepted so far plus the current one); an I2I expert gets the current
+command. On a retry ``reflection`` holds the critic's feedback on the previous attempt (empty on a
+first attempt), as its own argument: the instruction stays the instruction. An expert never sees
+the checks or the target.
+
+An expert whose call takes no ``reflection`` (written before it existed) still works, for one
+release: :func:`call_expert` appends the reflection to its instruction after
+:data:`FEEDBACK_MARKER`, as the env used to, and the env warns once (``DeprecationWarning``) when
+it is built with such an expert.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import inspect
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from poser_env.types import Canvas
 
-#: Separates an instruction from the critic's reflection on a retry.
+#: Separated an instruction from the critic's reflection when the reflection travelled inside the
+#: instruction; used now only for experts whose call takes no ``reflection`` (deprecated).
 FEEDBACK_MARKER = "\nFeedback on the previous attempt: "
 
 
@@ -26,7 +34,29 @@ class Expert(Protocol):
     kind: str
     cost: float
 
-    def __call__(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator) -> Canvas: ...
+    def __call__(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = "") -> Canvas: ...
+
+
+def takes_reflection(expert: Any) -> bool:
+    """Whether ``expert``'s call accepts ``reflection=`` (a parameter of that name, or ``**kwargs``)."""
+    try:
+        params = inspect.signature(expert).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: call it the old way
+        return False
+    return any(p.kind is p.VAR_KEYWORD or (p.name == "reflection" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+               for p in params)
+
+
+def call_expert(expert: Any, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = "",
+                reflects: bool | None = None) -> Any:
+    """Call ``expert`` with the reflection as its own argument, or, for an expert whose call takes
+    none (``reflects`` False; None asks :func:`takes_reflection`), appended to the instruction
+    after :data:`FEEDBACK_MARKER` (deprecated)."""
+    if reflects is None:
+        reflects = takes_reflection(expert)
+    if reflects:
+        return expert(instruction, canvas, rng, reflection=reflection)
+    return expert(with_feedback(instruction, reflection), canvas, rng)
 
 
 class ExpertOutputError(RuntimeError):
@@ -34,12 +64,14 @@ class ExpertOutputError(RuntimeError):
 
 
 def split_feedback(instruction: str) -> tuple[str, str]:
-    """``(instruction, reflection)``: the reflection is empty on a first attempt."""
+    """``(instruction, reflection)`` of an instruction built by :func:`with_feedback` (for experts
+    that still read the deprecated form); the reflection is empty on a first attempt."""
     head, _, tail = instruction.partition(FEEDBACK_MARKER)
     return head, tail
 
 
 def with_feedback(instruction: str, feedback: str) -> str:
+    """The deprecated form: ``instruction``, then :data:`FEEDBACK_MARKER` and ``feedback`` if any."""
     return f"{instruction}{FEEDBACK_MARKER}{feedback}" if feedback else instruction
 
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from poser_env.backends.models import ModelRef
 from poser_env.backends.pool import ModelPool, empty_cache, shared_pool
-from poser_env.experts.base import ExpertOutputError, split_feedback
+from poser_env.experts.base import ExpertOutputError
 from poser_env.experts.masks import make_mask_provider
 from poser_env.experts.safety import SafetyRejection, make_safety_check
 from poser_env.types import Canvas
@@ -135,11 +135,11 @@ class DiffusersExpert:
 
     # ------------------------------------------------------------------------------------
 
-    def __call__(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator) -> Canvas:
+    def __call__(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = "") -> Canvas:
         import torch
 
-        text, feedback = split_feedback(instruction)
-        prompt = f"{text} {feedback}" if feedback and self.settings.use_feedback else text
+        text = instruction
+        prompt = f"{text} {reflection}" if reflection and self.settings.use_feedback else text
         size = tuple(canvas.image.shape[:2]) if canvas is not None else (self.settings.resolution or 512,) * 2
         if self.kind == "i2i" and canvas is None:
             raise ExpertOutputError(f"expert {self.name!r} edits an image but was given none")

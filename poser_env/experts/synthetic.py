@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from poser_env.experts.base import split_feedback
 from poser_env.types import Canvas
 from poser_env.world import vocab
 from poser_env.world.checks import ObjectGroup, Relation, Target
@@ -67,7 +66,7 @@ class ExpertProfile:
     p_artifacts: float = 0.0
     """Leaves noise and speckles on the image."""
     reflection_gain: float = 0.5
-    """Failure probabilities are multiplied by this when the instruction carries feedback."""
+    """Failure probabilities are multiplied by this on a retry (when the call carries a reflection)."""
     # Situation-dependent reliability (ImagePoser-Hard-v0's experts; 0 = off, and then no
     # random number is drawn, so the default experts' episodes are unchanged).
     p_fail_big_count: float = 0.0
@@ -118,10 +117,9 @@ class ShapeWorldExpert:
 
     # ----------------------------------------------------------------------------------------
 
-    def __call__(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator) -> Canvas:
-        text, feedback = split_feedback(instruction)
-        gain = self.profile.reflection_gain if feedback else 1.0
-        intents = parse(text)
+    def __call__(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = "") -> Canvas:
+        gain = self.profile.reflection_gain if reflection else 1.0
+        intents = parse(instruction)
         if self.profile.max_intents is not None:
             intents = intents[: self.profile.max_intents]
         intents = [i for i in intents if i.op in self.profile.ops]

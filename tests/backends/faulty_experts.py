@@ -22,7 +22,7 @@ class FlakyExpert:
         self.inner = build(inner, name=name)
         self.kind, self.cost, self.description = self.inner.kind, self.inner.cost, "a shape-world expert that fails on demand"
 
-    def __call__(self, instruction, canvas, rng):
+    def __call__(self, instruction, canvas, rng, reflection=""):
         if self.flag.exists():
             fault = self.flag.read_text().strip()
             self.flag.unlink()
@@ -30,4 +30,4 @@ class FlakyExpert:
                 os._exit(1)
             if fault == "sleep":
                 time.sleep(60)
-        return self.inner(instruction, canvas, rng)
+        return self.inner(instruction, canvas, rng, reflection=reflection)

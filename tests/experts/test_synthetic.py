@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from poser_env.experts.base import with_feedback
 from poser_env.registry import ExpertRegistry
 from poser_env.types import Canvas
 from poser_env.world.checks import ObjectGroup, answer, group_check
@@ -17,8 +16,8 @@ def blank():
     return Canvas(image=render(Scene()), scene=Scene())
 
 
-def run(name, text, canvas=None, seed=0):
-    return REG[name](text, canvas or blank(), np.random.default_rng(seed))
+def run(name, text, canvas=None, seed=0, reflection=""):
+    return REG[name](text, canvas or blank(), np.random.default_rng(seed), reflection=reflection)
 
 
 def test_same_rng_same_output():
@@ -64,7 +63,7 @@ def test_stylize_damages_small_objects_sometimes_and_reflection_helps():
     scene = Scene(objs)
     canvas = Canvas(render(scene), scene)
     lost = [4 - len(run("stylize-i2i", "Render it in sketch style.", canvas, seed=s).scene.objects) for s in range(200)]
-    lost_retry = [4 - len(run("stylize-i2i", with_feedback("Render it in sketch style.", "Not yet right."), canvas, seed=s).scene.objects) for s in range(200)]
+    lost_retry = [4 - len(run("stylize-i2i", "Render it in sketch style.", canvas, seed=s, reflection="Not yet right.").scene.objects) for s in range(200)]
     assert 0.2 < np.mean(lost) / 4 < 0.5
     assert np.mean(lost_retry) < np.mean(lost)
 
