@@ -57,7 +57,7 @@ def _canvas(text: str) -> int:
 
 
 def cmd_world_check(args: argparse.Namespace) -> int:
-    from poser_env.world.agreement import format_report, world_check
+    from poser_env.world.world_check import format_report, world_check
 
     result = world_check(scenes_per_style=args.scenes, seed=args.seed, canvas=args.canvas)
     print(format_report(result))

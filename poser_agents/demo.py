@@ -147,7 +147,7 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0, steps: int | None = 
     from poser_agents.baselines import make_baseline
     from poser_agents.evaluation import evaluate, write_report
     from poser_agents.evaluation.harness import compare
-    from poser_env.world.agreement import format_report, world_check
+    from poser_env.world.world_check import format_report, world_check
 
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

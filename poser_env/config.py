@@ -24,7 +24,7 @@ SUITE_MIXES: dict[str, tuple[str, ...]] = {
     "geneval": ("geneval",),
     "longform": ("longform",),
     "editing": ("editing",),
-    # ImagePoser-Hard-v0's suites (poser_env/world/suite_levels.py): long prompts, long edit chains.
+    # ImagePoser-Hard-v0's suites (poser_env/world/suites/levels.py): long prompts, long edit chains.
     "hard": ("hard_longform", "hard_editing"),
 }
 #: Splits every suite mix has; ``gen`` (held-out combinations, the generalisation split) only

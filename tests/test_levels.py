@@ -12,7 +12,7 @@ from poser_env.types import Canvas
 from poser_env.world.checks import checks_for
 from poser_env.world.render import render
 from poser_env.world.scene import Scene, SceneObject
-from poser_env.world.suite_levels import HELDOUT_PAIRS, check_level_files, heldout_combinations
+from poser_env.world.suites.levels import HELDOUT_PAIRS, check_level_files, heldout_combinations
 from poser_env.world.suites import load_suite
 
 

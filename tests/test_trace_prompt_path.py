@@ -28,5 +28,5 @@ def test_counts_the_files_of_reset_and_step() -> None:
     # from the env's extraction cache (issue 13), so the grammar need not run again.
     assert "poser_env/extractors/grammar.py" in out["first"]["reset"]
     # The first reset of a fresh env loads the suite files; later episodes do not.
-    assert "poser_env/world/suite_files.py" in out["first"]["reset"]
-    assert "poser_env/world/suite_files.py" not in out["later"]["reset"]
+    assert "poser_env/world/suites/files.py" in out["first"]["reset"]
+    assert "poser_env/world/suites/files.py" not in out["later"]["reset"]

@@ -25,7 +25,7 @@ from poser_env.types import Task
 
 def task_files() -> dict[str, list[Task]]:
     """Every committed suite file and every held-out file, by name ("geneval/test", "heldout/forms")."""
-    from poser_env.world.suite_files import HELDOUT_FILES, load_heldout
+    from poser_env.world.suites.files import HELDOUT_FILES, load_heldout
     from poser_env.world.suites import SPLITS, SUITES, load_suite
 
     out = {f"{s}/{sp}": load_suite(s, sp) for s in SUITES for sp in SPLITS}

@@ -217,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     if args.heldout or args.tasks:
-        from poser_env.world.suite_files import load_heldout, load_tasks
+        from poser_env.world.suites.files import load_heldout, load_tasks
 
         scores = kind_scores(load_tasks(args.tasks) if args.tasks else load_heldout())
         print(json.dumps(scores, indent=2) if args.json else format_kind_scores(scores))

@@ -2,7 +2,7 @@
 
 :func:`detect` looks only at pixels (never at a :class:`~poser_env.world.scene.Scene`) and
 returns a :class:`~poser_env.world.scene.DetectedScene`, which the judge in ``checks.py``
-answers checks on exactly as on the ground truth (``agreement.py`` measures how often the two
+answers checks on exactly as on the ground truth (``world_check.py`` measures how often the two
 agree). The pipeline, and why:
 
 1. **Noise**: on a clean rendering most horizontal neighbours are equal (flat fills dominate
@@ -94,7 +94,7 @@ _STRUCT8 = np.ones((3, 3), dtype=bool)
 
 #: Shape prototypes per style, one row per shape of ``vocab.SHAPES``: mean (aspect w/h, fill =
 #: area / box area, centroid offset / box height), their spreads, and the centroid's offset
-#: below the box centre in half-extents. Measured by ``agreement.fit_prototypes`` at the
+#: below the box centre in half-extents. Measured by ``world_check.fit_prototypes`` at the
 #: default canvas (clean and noisy); plain matches geometry (hexagon 1.155 / 0.75, circle
 #: 1 / 0.785), blur rounds corners and pixel-art quantises, hence one set per style.
 PROTOTYPES: dict[str, np.ndarray] = {

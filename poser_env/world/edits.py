@@ -4,8 +4,8 @@ An editing task is a source scene plus a list of edit dicts (add, remove, recolo
 background, style; see :func:`apply_edits`). :func:`validate_edit` checks one dict,
 :func:`apply_edits` gives the scene after the edits (laying objects out with
 :func:`~poser_env.world.layout.place`) and :func:`edit_target` what the image must show
-afterwards. The suite generator (:mod:`poser_env.world.suite_gen`) and loader
-(:mod:`poser_env.world.suite_files`) both use them; they are re-exported by
+afterwards. The suite generator (:mod:`poser_env.world.suites.generate`) and loader
+(:mod:`poser_env.world.suites.files`) both use them; they are re-exported by
 :mod:`poser_env.world.suites`.
 """
 
@@ -20,7 +20,7 @@ from poser_env.world.checks import ObjectGroup, Relation, SpecError, Target
 from poser_env.world.layout import LayoutError, place
 from poser_env.world.sampling import P_SMALL
 from poser_env.world.scene import Scene, SceneObject
-from poser_env.world.suite_spec import EDIT_OPS
+from poser_env.world.language import EDIT_OPS
 
 
 class EditError(ValueError):

@@ -1,6 +1,6 @@
 """The shape world's surface language: the words and phrase templates prompts are made of.
 
-One set of tables serves the prompt generator (``suite_gen.py``) now and the grammar command
+One set of tables serves the prompt generator (``suites/generate.py``) now and the grammar command
 parser later: the generator writes only phrases listed here, so a parser that knows these
 tables can read every generated prompt back to exactly the checks it was generated from.
 

@@ -1,200 +1,39 @@
-"""The harder levels' prompt suites: long prompts, long edit chains, and a generalisation split.
+"""Deprecated path of :mod:`poser_env.world.suites.levels` (moved with the suite package).
 
-``ImagePoser-Hard-v0`` draws from two suites generated here (additively: the base suites and
-their generator, :mod:`poser_env.world.suite_gen`, are untouched):
-
-- ``hard_longform``: generation prompts with 8 to 15 constraints (checks).
-- ``hard_editing``: a source scene of 2 to 4 objects plus 4 to 8 edits.
-
-Each has the splits ``train`` / ``val`` / ``test`` and ``gen``, the **generalisation split**
-(as Procgen separates train and test levels): a fixed set of combinations, colour-shape pairs
-(:data:`HELDOUT_PAIRS`) and shape-relation pairs (:data:`HELDOUT_RELATIONS`, the shape being the
-subject of the relation), never appears in train, val or test, and every ``gen`` task holds at
-least one of them. Train / val / test are disjoint in prompt text as the base suites are
-(:func:`~poser_env.world.suite_spec.split_of`). Prompt *forms* are not held out yet.
-
-Files: ``poser_env/data/suites/<suite>/<split>.jsonl``, byte-identical on regeneration
-(``python -m poser_env.world.suite_levels --check``).
+``python -m poser_env.world.suite_levels [--check]`` and ``from poser_env.world.suite_levels
+import ...`` keep working for one release with a ``DeprecationWarning``; use
+``python -m poser_env.world.suites.levels`` and ``poser_env.world.suites.levels``.
 """
 
 from __future__ import annotations
 
 import sys
-import tempfile
-from pathlib import Path
-from typing import Any, Iterable, Sequence
+import warnings
 
-import numpy as np
+from poser_env.world.suites.levels import (
+    EDIT_CHAIN,
+    HELDOUT_PAIRS,
+    HELDOUT_RELATIONS,
+    LEVEL_SIZES,
+    LONG_CHECKS,
+    check_level_files,
+    generate_level_files,
+    generate_level_split,
+    heldout_combinations,
+    level_pairs,
+    main,
+)
 
-from poser_env.types import Task
-from poser_env.world import language as L
-from poser_env.world import vocab
-from poser_env.world.checks import Target, answer, checks_for
-from poser_env.world.edits import apply_edits, edit_target, find_object, ref_group
-from poser_env.world.geometry import relations_between
-from poser_env.world.layout import LayoutError, place
-from poser_env.world.sampling import P_SMALL, conflicts, sample_longform_target
-from poser_env.world.scene import Scene
-from poser_env.world.suite_files import task_line
-from poser_env.world.suite_gen import Candidate, realises, sample_edits
-from poser_env.world.suite_prompts import editing_prompt, longform_prompt
-from poser_env.world.suite_spec import LEVEL_SPLITS, LEVEL_SUITES, split_of, split_rng, suite_file
+warnings.warn(
+    "poser_env.world.suite_levels moved to poser_env.world.suites.levels; the old path goes in the next release",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
-#: Tasks per split of each level suite.
-LEVEL_SIZES: dict[str, int] = {"train": 600, "val": 100, "test": 150, "gen": 100}
-#: Colour-shape pairs held out of train / val / test (one per shape).
-HELDOUT_PAIRS: tuple[tuple[str, str], ...] = tuple(
-    (list(vocab.COLORS)[(3 * k + 1) % len(vocab.COLORS)], shape) for k, shape in enumerate(vocab.SHAPES))
-#: (subject shape, relation) pairs held out of train / val / test.
-HELDOUT_RELATIONS: tuple[tuple[str, str], ...] = tuple(
-    (shape, vocab.RELATIONS[k % len(vocab.RELATIONS)]) for k, shape in enumerate(vocab.SHAPES[::2]))
-LONG_CHECKS = (8, 15)
-EDIT_CHAIN = (4, 8)
-
-
-def heldout_combinations(target: Target, source: Scene | None = None, edits: Sequence[dict[str, Any]] = ()) -> set[tuple[str, str]]:
-    """The held-out combinations a task uses (in its target, its source, or its edits)."""
-    pairs = {(g.color, g.shape) for g in (*target.groups, *target.absent) if g.color is not None}
-    if source is not None:
-        pairs |= {(o.color, o.shape) for o in source.objects}
-    for e in edits:
-        for key in ("object", "anchor"):
-            ref = e.get(key)
-            if isinstance(ref, dict) and ref.get("color"):
-                pairs.add((ref["color"], ref["shape"]))
-        if e.get("color") and isinstance(e.get("object"), dict):
-            pairs.add((e["color"], e["object"]["shape"]))
-        if e.get("rel") and isinstance(e.get("object"), dict):
-            pairs.add((e["object"]["shape"], e["rel"]))
-    rels = {(r.a.shape, r.rel) for r in target.relations}
-    return (pairs & set(HELDOUT_PAIRS)) | ((rels | pairs) & set(HELDOUT_RELATIONS))
-
-
-def _hard_longform(rng: np.random.Generator) -> Candidate | None:
-    target = sample_longform_target(rng, n_constraints=int(rng.integers(LONG_CHECKS[0], LONG_CHECKS[1] + 1)))
-    if not LONG_CHECKS[0] <= len(checks_for(target)) <= LONG_CHECKS[1]:
-        return None
-    return Candidate(longform_prompt(target, rng), target, finish=lambda r: realises(target, r))
-
-
-def _hard_editing(rng: np.random.Generator) -> Candidate | None:
-    """As the base editing suite's candidates, with a shorter source and a longer edit chain."""
-    n_src = int(rng.integers(2, 5))
-    pairs: list[tuple[str, str]] = []
-    while len(pairs) < n_src:
-        p = (L.pick(rng, vocab.SHAPES), L.pick(rng, list(vocab.COLORS)))
-        if p not in pairs:
-            pairs.append(p)
-    items = [(s, c, "small" if rng.random() < P_SMALL else "large") for s, c in pairs]
-    background = L.pick(rng, list(vocab.BACKGROUNDS))
-    style = vocab.DEFAULT_STYLE if rng.random() < 0.6 else L.pick(rng, vocab.STYLES)
-    edits = sample_edits(items, background, style, rng, int(rng.integers(EDIT_CHAIN[0], EDIT_CHAIN[1] + 1)))
-    if edits is None or len(edits) < EDIT_CHAIN[0]:
-        return None
-    prompt, texts = editing_prompt(edits, rng)
-    edits = [{**e, "text": t} for e, t in zip(edits, texts)]
-    cand = Candidate(prompt, Target(), edits=edits)
-
-    def finish(r: np.random.Generator) -> bool:
-        try:
-            objects = place(items, r)
-        except LayoutError:
-            return False
-        source = Scene.from_dict(Scene(objects=tuple(objects), background=background, style=style).to_dict())
-        target = edit_target(source, edits)
-        groups = list(target.groups) + list(target.absent)
-        if any(conflicts(a, b) for k, a in enumerate(groups) for b in groups[k + 1:]):
-            return False
-        checks = checks_for(target)
-        for e in edits:
-            if e["op"] == "move":
-                o = source.objects[find_object(source.objects, e["object"], "moved object")]
-                anchor = [x for x in source.objects if ref_group(e["anchor"]).matches(x)]
-                if anchor and e["rel"] in relations_between(o.bbox, anchor[0].bbox):
-                    return False
-        if all(answer(c, source) for c in checks):
-            return False
-        for _ in range(2):
-            try:
-                result = apply_edits(source, edits, r, attempts=1)
-            except LayoutError:
-                return False
-            if not all(answer(c, result) for c in checks):
-                return False
-        cand.source, cand.target = source, target
-        return True
-
-    cand.finish = finish
-    return cand
-
-
-_CANDIDATES = {"hard_longform": _hard_longform, "hard_editing": _hard_editing}
-
-
-def generate_level_split(suite: str, split: str, size: int | None = None) -> list[Task]:
-    """The tasks of one level (suite, split), in file order."""
-    if suite not in LEVEL_SUITES or split not in LEVEL_SPLITS:
-        raise ValueError(f"unknown level suite/split {suite}/{split}; allowed: {', '.join(LEVEL_SUITES)} / {', '.join(LEVEL_SPLITS)}")
-    rng = split_rng(suite, split)
-    quota = LEVEL_SIZES[split] if size is None else int(size)
-    seen: set[str] = set()
-    tasks: list[Task] = []
-    draws = 0
-    while len(tasks) < quota:
-        draws += 1
-        if draws > 4000 + 400 * quota:
-            raise RuntimeError(f"could not fill {suite}/{split}: {len(tasks)} of {quota} after {draws} draws")
-        cand = _CANDIDATES[suite](rng)
-        if cand is None:
-            continue
-        key = L.normalise(cand.prompt)
-        if key in seen:
-            continue
-        if split != "gen" and split_of(cand.prompt) != split:
-            continue
-        if cand.finish is not None and not cand.finish(rng):
-            continue
-        held = heldout_combinations(cand.target, cand.source, cand.edits or ())
-        if bool(held) != (split == "gen"):
-            continue
-        seen.add(key)
-        tasks.append(Task(id=f"{suite}-{split}-{len(tasks):04d}", prompt=cand.prompt, category=suite, suite=suite, split=split,
-                          target=cand.target, source=cand.source, edits=tuple(cand.edits or ())))
-    return tasks
-
-
-def level_pairs() -> list[tuple[str, str]]:
-    return [(s, p) for s in LEVEL_SUITES for p in LEVEL_SPLITS]
-
-
-def generate_level_files(out_dir: str | Path | None = None, pairs: Iterable[tuple[str, str]] | None = None) -> list[Path]:
-    written = []
-    for suite, split in pairs if pairs is not None else level_pairs():
-        path = suite_file(suite, split, out_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(task_line(t) + "\n" for t in generate_level_split(suite, split)), encoding="utf-8")
-        written.append(path)
-    return written
-
-
-def check_level_files(root: str | Path | None = None, pairs: Iterable[tuple[str, str]] | None = None) -> str | None:
-    """Regenerate and compare: None if identical, else the first differing file and line."""
-    pairs = list(pairs) if pairs is not None else level_pairs()
-    with tempfile.TemporaryDirectory() as tmp:
-        generate_level_files(tmp, pairs)
-        for suite, split in pairs:
-            a = suite_file(suite, split, root).read_text(encoding="utf-8").splitlines()
-            b = suite_file(suite, split, tmp).read_text(encoding="utf-8").splitlines()
-            for n in range(max(len(a), len(b))):
-                if (a[n] if n < len(a) else None) != (b[n] if n < len(b) else None):
-                    return f"{suite_file(suite, split, root)}:{n + 1} differs from the generator"
-    return None
-
+__all__ = [
+    "EDIT_CHAIN", "HELDOUT_PAIRS", "HELDOUT_RELATIONS", "LEVEL_SIZES", "LONG_CHECKS", "check_level_files",
+    "generate_level_files", "generate_level_split", "heldout_combinations", "level_pairs", "main",
+]
 
 if __name__ == "__main__":
-    if "--check" in sys.argv:
-        problem = check_level_files()
-        print(problem or "level suites match the generator")
-        sys.exit(1 if problem else 0)
-    for path in generate_level_files():
-        print(path)
+    sys.exit(main())

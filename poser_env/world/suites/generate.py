@@ -7,12 +7,12 @@ with :func:`~poser_env.world.edits.apply_edits` (which lays objects out with
 on the result, else the task is resampled.
 
 Splits are disjoint in prompt text by construction (see
-:func:`~poser_env.world.suite_spec.split_of`): each split's generator keeps drawing until it
+:func:`~poser_env.world.suites.spec.split_of`): each split's generator keeps drawing until it
 has its quota of prompts of its own. So each (suite, split) is generated independently, from
-its own ``numpy`` Generator (:func:`~poser_env.world.suite_spec.split_rng`), and
+its own ``numpy`` Generator (:func:`~poser_env.world.suites.spec.split_rng`), and
 regenerating one file needs no other.
 
-Files are written one task per line by :func:`~poser_env.world.suite_files.task_line` (keys
+Files are written one task per line by :func:`~poser_env.world.suites.files.task_line` (keys
 sorted, compact separators, floats rounded by the ``to_dict`` methods), so regeneration is
 byte-identical; :func:`check_files` (``python -m poser_env.world.suites --check``) verifies
 that.
@@ -36,9 +36,9 @@ from poser_env.world.geometry import relations_between
 from poser_env.world.layout import LayoutError, place
 from poser_env.world.sampling import P_SMALL, conflicts, realize, sample_longform_target
 from poser_env.world.scene import Scene
-from poser_env.world.suite_files import task_line
-from poser_env.world.suite_prompts import editing_prompt, longform_prompt
-from poser_env.world.suite_spec import (
+from poser_env.world.suites.files import task_line
+from poser_env.world.suites.prompts import editing_prompt, longform_prompt
+from poser_env.world.suites.spec import (
     CATEGORIES,
     MAX_EDIT_OBJECTS,
     SPLITS,
@@ -49,7 +49,7 @@ from poser_env.world.suite_spec import (
     suite_file,
 )
 
-#: One draw from any sequence: language.pick, typed for words only (suite_prompts and sampling keep copies).
+#: One draw from any sequence: language.pick, typed for words only (prompts.py and sampling keep copies).
 _pick: Callable[..., Any] = L.pick
 
 # --------------------------------------------------------------------------------------------
@@ -243,8 +243,15 @@ def sample_edits(source_items: Sequence[tuple[str, str, str]], background: str, 
 
 
 
-def _editing_candidate(category: str, rng: np.random.Generator) -> Candidate | None:
-    n_src = int(rng.integers(2, 6))
+def editing_candidate(
+    rng: np.random.Generator, sources: tuple[int, int] = (2, 6), chain: tuple[int, int] = (2, 6), min_edits: int = 0
+) -> Candidate | None:
+    """An editing task: a source of ``sources`` objects (``[lo, hi)``, distinct shape-colour
+    pairs) and a chain of ``chain`` edits (``[lo, hi)`` asked of :func:`sample_edits`; fewer
+    than ``min_edits`` drawn means resample). The base suite uses the defaults, the harder
+    level (:mod:`poser_env.world.suites.levels`) a shorter source and a longer chain; the draws
+    are in one fixed order, so the committed files of both regenerate byte for byte."""
+    n_src = int(rng.integers(*sources))
     pairs: list[tuple[str, str]] = []
     while len(pairs) < n_src:
         p = (_pick(rng, vocab.SHAPES), _pick(rng, list(vocab.COLORS)))
@@ -253,8 +260,8 @@ def _editing_candidate(category: str, rng: np.random.Generator) -> Candidate | N
     items = [(s, c, "small" if rng.random() < P_SMALL else "large") for s, c in pairs]
     background = _pick(rng, list(vocab.BACKGROUNDS))
     style = vocab.DEFAULT_STYLE if rng.random() < 0.6 else _pick(rng, vocab.STYLES)
-    edits = sample_edits(items, background, style, rng, int(rng.integers(2, 6)))
-    if edits is None:
+    edits = sample_edits(items, background, style, rng, int(rng.integers(*chain)))
+    if edits is None or len(edits) < min_edits:
         return None
     prompt, texts = editing_prompt(edits, rng)
     edits = [{**e, "text": t} for e, t in zip(edits, texts)]
@@ -296,6 +303,10 @@ def _editing_candidate(category: str, rng: np.random.Generator) -> Candidate | N
 
     cand.finish = finish
     return cand
+
+
+def _editing_candidate(category: str, rng: np.random.Generator) -> Candidate | None:
+    return editing_candidate(rng)
 
 
 _CANDIDATES: dict[str, Callable[[str, np.random.Generator], Candidate | None]] = {

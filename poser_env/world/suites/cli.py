@@ -15,9 +15,9 @@ from typing import Sequence
 
 import numpy as np
 
-from poser_env.world.suite_files import load_suite
-from poser_env.world.suite_gen import check_files, generate_all
-from poser_env.world.suite_spec import CATEGORIES, DEFAULT_DIR, SPLITS, SUITES
+from poser_env.world.suites.files import load_suite
+from poser_env.world.suites.generate import check_files, generate_all
+from poser_env.world.suites.spec import CATEGORIES, DEFAULT_DIR, SPLITS, SUITES
 
 
 def suite_stats(root: str | Path | None = None) -> str:

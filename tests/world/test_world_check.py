@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from poser_env.world import vocab
-from poser_env.world.agreement import fit_prototypes, format_report, main, world_check
+from poser_env.world.world_check import fit_prototypes, format_report, main, world_check
 from poser_env.world.detect import PROTOTYPES
 
 
@@ -70,3 +70,18 @@ def test_fitted_prototypes_match_the_table():
 def test_main_prints_the_report(capsys):
     assert main(["--scenes", "1", "--seed", "2"]) == 0
     assert "agree" in capsys.readouterr().out
+
+
+def test_old_module_path_warns_and_reexports():
+    import importlib
+    import sys
+    import warnings
+
+    from poser_env.world import world_check as new
+
+    sys.modules.pop("poser_env.world.agreement", None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        old = importlib.import_module("poser_env.world.agreement")
+    assert any(issubclass(w.category, DeprecationWarning) and "world_check" in str(w.message) for w in caught)
+    assert old.world_check is new.world_check and old.main is new.main

@@ -21,7 +21,7 @@ from poser_env.world import vocab
 from poser_env.world.checks import SpecError, Target, checks_for
 from poser_env.world.edits import EditError, validate_edit
 from poser_env.world.scene import Scene, SceneError
-from poser_env.world.suite_spec import (
+from poser_env.world.suites.spec import (
     LEVEL_SPLITS,
     LEVEL_SUITES,
     CATEGORIES,

@@ -3,7 +3,7 @@
 :func:`longform_prompt` states every constraint of a generation target exactly once;
 :func:`edit_clause` and :func:`editing_prompt` spell a list of edits as an instruction. The
 wording tables live in :mod:`poser_env.world.language`; the generator that calls these is
-:mod:`poser_env.world.suite_gen`. Every choice is drawn from the given Generator, in a fixed
+:mod:`poser_env.world.suites.generate`. Every choice is drawn from the given Generator, in a fixed
 order, so that the committed suite files regenerate byte for byte.
 """
 
