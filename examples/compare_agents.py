@@ -162,7 +162,7 @@ def tensorboard_callback(args: Args) -> Any:
     """The project's metrics and episode strips in the run's TensorBoard events (SB3 logs its own)."""
     if not args.tensorboard_log:
         return None
-    from poser_agents.tensorboard import PoserTensorBoardCallback
+    from poser_agents.common.tensorboard import PoserTensorBoardCallback
 
     return PoserTensorBoardCallback(strip_every=200)
 

@@ -50,5 +50,5 @@ class BaselineAgent:
         path.write_text(json.dumps({"agent": self.name, "config": self.config()}, indent=2))
 
 
-# Moved to poser_agents.checkpoint (the one place for checkpoint I/O); kept importable here.
-from poser_agents.checkpoint import file_sha256  # noqa: E402,F401
+# Moved to poser_agents.common.checkpoint (the one place for checkpoint I/O); kept importable here.
+from poser_agents.common.checkpoint import file_sha256  # noqa: E402,F401

@@ -243,7 +243,7 @@ def _claim(args: argparse.Namespace, command: str, resume: bool = False):
     """Lock ``args.out`` for this command (a no-op context when there is no --out)."""
     import contextlib
 
-    from poser_agents.run_folder import claim_run_folder
+    from poser_agents.common.run_folder import claim_run_folder
 
     if not getattr(args, "out", None):
         return contextlib.nullcontext()

@@ -23,7 +23,7 @@ from typing import Any, Callable
 from poser_agents.benchmark.algos import Predictor, build_model, check_algo, episode_starts
 from poser_agents.benchmark.schema import RESULT_FILE, SCHEMA, VERSION, ResultSchemaError, read_run, write_run
 from poser_agents.benchmark.score import DEFAULT_COST_WEIGHT, score_card
-from poser_agents.checkpoint import atomic_write_text
+from poser_agents.common.checkpoint import atomic_write_text
 
 REFERENCE_SCHEMA = "poser-benchmark-references"
 

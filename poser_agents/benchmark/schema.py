@@ -32,7 +32,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping
 
-from poser_agents.checkpoint import atomic_write_text
+from poser_agents.common.checkpoint import atomic_write_text
 
 SCHEMA = "poser-benchmark-run"
 VERSION = 1

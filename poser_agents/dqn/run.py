@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from poser_agents.checkpoint import atomic_write_text
-from poser_agents.checkpointing import (
+from poser_agents.common.checkpoint import atomic_write_text
+from poser_agents.common.checkpointing import (
     DEFAULT_EVERY_SECONDS,
     DEFAULT_EVERY_STEPS,
     Interrupted,
@@ -29,7 +29,7 @@ from poser_agents.checkpointing import (
     stop_on_signals,
     trim_logs,
 )
-from poser_agents.run_folder import claim_run_folder
+from poser_agents.common.run_folder import claim_run_folder
 
 RUN_FILE = "run.json"
 

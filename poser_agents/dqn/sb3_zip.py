@@ -25,7 +25,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from poser_agents.checkpoint import CheckpointError, check_finite, load_tensors
+from poser_agents.common.checkpoint import CheckpointError, check_finite, load_tensors
 
 #: Extra entry with the action names the weights were trained for (SB3 ignores it).
 ACTIONS_ENTRY = "imageposer_actions.json"

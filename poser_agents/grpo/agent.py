@@ -13,7 +13,7 @@ A checkpoint is a folder: ``agent.json`` (format ``imageposer-grpo``, vocabulary
 text encoder, env kwargs, training results, SHA-256 of the weights) and ``policy.pt`` (the
 GRPO policy's and the reference's state dicts, read back with ``weights_only=True``).
 :meth:`GRPOAgent.load` refuses a missing, corrupt, truncated, unsafe or mismatched one with
-:class:`~poser_agents.checkpoint.CheckpointError` and never half-loads; a text encoder or env
+:class:`~poser_agents.common.checkpoint.CheckpointError` and never half-loads; a text encoder or env
 setting that names Python code needs ``allow_entry_points=True`` (docs/security.md).
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from poser_agents.checkpoint import CheckpointError, check_finite, load_tensors, read_metadata, verify_file, write_checkpoint
+from poser_agents.common.checkpoint import CheckpointError, check_finite, load_tensors, read_metadata, verify_file, write_checkpoint
 from poser_agents.grpo.context import ContextFeaturizer, PlanContext
 from poser_agents.grpo.policy import PolicyConfig, WorkflowPolicy, sample
 from poser_agents.grpo.vocab import Workflow, WorkflowVocab
@@ -212,6 +212,6 @@ class GRPOAgent:
 
 def is_grpo_checkpoint(path: str | Path) -> bool:
     """Whether ``path`` is a folder whose ``agent.json`` says format ``imageposer-grpo`` (nothing validated yet)."""
-    from poser_agents.checkpoint import checkpoint_format
+    from poser_agents.common.checkpoint import checkpoint_format
 
     return checkpoint_format(path) == FORMAT

@@ -234,7 +234,7 @@ def write_records(path: str | Path, records: Sequence[dict[str, Any]], vocab: Wo
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     """Write the JSONL file atomically (temporary file, fsync, rename); NaN or infinite values are refused."""
-    from poser_agents.checkpoint import atomic_write_text
+    from poser_agents.common.checkpoint import atomic_write_text
 
     header = {"format": FORMAT, "version": FORMAT_VERSION, **vocab.to_dict(), "meta": meta or {}}
     try:

@@ -19,8 +19,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from poser_agents.checkpoint import atomic_write_text
-from poser_agents.checkpointing import Interrupted, StopRequest, stop_on_signals
+from poser_agents.common.checkpoint import atomic_write_text
+from poser_agents.common.checkpointing import Interrupted, StopRequest, stop_on_signals
 from poser_agents.evaluation import evaluate
 from poser_agents.evaluation.stats import bootstrap_ci
 from poser_agents.grpo.agent import GRPOAgent, SamplingConfig
@@ -245,7 +245,7 @@ def train(config: PipelineConfig, out: str | Path, data: str | Path | None = Non
     Each stage's product is kept in ``out`` (:mod:`.resume`); with ``resume`` a stage already
     done is read back instead of run again. ``stop`` (from ``stop_on_signals``) ends phase 2 at
     its next step after a checkpoint; elsewhere a signal interrupts at once. Either way
-    :class:`~poser_agents.checkpointing.Interrupted` is raised, with ``stage`` set."""
+    :class:`~poser_agents.common.checkpointing.Interrupted` is raised, with ``stage`` set."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stop = stop if stop is not None else StopRequest()
@@ -340,7 +340,7 @@ def train_from_args(args: Any) -> int:
     cfg.grpo = GRPOConfig(**{**asdict(cfg.grpo), "reward": args.reward, **({"max_steps": args.grpo_steps} if args.grpo_steps else {})})
     cfg.sft = SFTConfig(**{**asdict(cfg.sft), "seed": args.seed})
     log = (lambda m: print(m, file=sys.stderr, flush=True)) if args.json else print
-    from poser_agents.run_folder import claim_run_folder
+    from poser_agents.common.run_folder import claim_run_folder
 
     with claim_run_folder(args.out, command=f"poser train grpo --out {args.out}", resume=args.resume, overwrite=args.overwrite):
         with stop_on_signals() as stop:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from poser_agents.checkpoint import atomic_write_bytes, atomic_write_text
+from poser_agents.common.checkpoint import atomic_write_bytes, atomic_write_text
 
 STAGES = "stages"
 PHASE2_TENSORS = "phase2.pt"  # the name before each step's tensors got their own

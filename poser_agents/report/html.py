@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from poser_agents.checkpoint import atomic_write_text
+from poser_agents.common.checkpoint import atomic_write_text
 from poser_agents.report.trace import read_traces
 
 #: The page's files, shipped as package data.

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 from PIL import Image
 
-from poser_agents.checkpoint import atomic_write_text
+from poser_agents.common.checkpoint import atomic_write_text
 
 #: Largest thumbnail side in pixels (the synthetic canvas is 128: kept as drawn).
 THUMB_SIDE = 128

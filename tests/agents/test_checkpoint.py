@@ -25,8 +25,8 @@ import pytest
 import torch
 
 import poser_env  # noqa: F401
-from poser_agents.checkpoint import CheckpointError, file_sha256
-from poser_agents.checkpoint_faults import edit_agent_json
+from poser_agents.common.checkpoint import CheckpointError, file_sha256
+from poser_agents.common.checkpoint_faults import edit_agent_json
 from poser_agents.cli import main as poser
 from poser_agents.dqn import DQNAgent, DQNConfig
 from poser_agents.dqn import agent as dqn_agent
@@ -395,7 +395,7 @@ def test_a_failed_save_leaves_the_previous_checkpoint(dqn_dir, tmp_path, monkeyp
 
 
 def test_a_kill_between_the_renames_loads_the_new_checkpoint(dqn_dir, tmp_path, monkeypatch):
-    from poser_agents import checkpoint
+    from poser_agents.common import checkpoint
 
     folder = copy(dqn_dir, tmp_path / "ckpt")
     agent = DQNAgent.load(folder)

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import poser_env  # noqa: F401
-from poser_agents.checkpoint import CheckpointError, read_metadata
+from poser_agents.common.checkpoint import CheckpointError, read_metadata
 from poser_agents.dqn import DQNAgent, DQNConfig
 from poser_agents.grpo.data import DataFileError, read_records
 

@@ -18,7 +18,7 @@ from stable_baselines3.common.type_aliases import DictReplayBufferSamples
 
 import poser_env  # noqa: F401
 from poser_agents.baselines import RandomAgent
-from poser_agents.checkpoint import file_sha256
+from poser_agents.common.checkpoint import file_sha256
 from poser_agents.dqn import CheckpointError, DQNAgent, DQNConfig, MaskedDQN, PoserFeaturesExtractor, mask_q_values
 from poser_agents.rollout import aggregate, pick_tasks, run_episodes
 from poser_env.encoders.text import HashTextEncoder

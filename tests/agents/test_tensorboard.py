@@ -10,7 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import poser_env  # noqa: F401,E402
 from poser_agents.dqn import DQNAgent, DQNConfig  # noqa: E402
-from poser_agents.tensorboard import PoserTensorBoardCallback  # noqa: E402
+from poser_agents.common.tensorboard import PoserTensorBoardCallback  # noqa: E402
 
 
 def _read(folder: Path) -> EventAccumulator:

@@ -161,13 +161,13 @@ def test_a_held_folder_is_refused_to_a_second_process_naming_the_holder(tmp_path
     """Two real processes: one holds the folder (API), the other is ``poser eval --out`` (CLI)."""
     out = tmp_path / "report"
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from poser_agents.run_folder import claim_run_folder\n"
+        "import sys, time; from poser_agents.common.run_folder import claim_run_folder\n"
         f"f = claim_run_folder({str(out)!r}, command='the holder')\n"
         "print('held', flush=True); time.sleep(60)")], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        from poser_agents.run_folder import RunFolderError, claim_run_folder
+        from poser_agents.common.run_folder import RunFolderError, claim_run_folder
 
         with pytest.raises(RunFolderError, match=f"in use by another process \\(pid {holder.pid}: the holder\\)"):
             claim_run_folder(out, command="me")
@@ -198,7 +198,7 @@ def test_periodic_checkpoint_and_stop_request_through_the_api(tmp_path):
     import gymnasium as gym
 
     import poser_env  # noqa: F401
-    from poser_agents.checkpointing import PeriodicCheckpoint, StopRequest, trim_logs
+    from poser_agents.common.checkpointing import PeriodicCheckpoint, StopRequest, trim_logs
     from poser_agents.dqn import DQNAgent, DQNConfig
 
     out = tmp_path / "ckpt"

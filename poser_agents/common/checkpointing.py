@@ -9,7 +9,7 @@
 - :class:`PeriodicCheckpoint`: an SB3 callback that saves every ``every_steps`` env steps or
   ``every_seconds`` seconds, whichever comes first, and stops ``learn`` when a stop was asked.
 - Saves are atomic in the agents themselves (``DQNAgent.save`` / ``GRPOAgent.save`` go through
-  :func:`poser_agents.checkpoint.write_checkpoint`): a kill during a save leaves the previous
+  :func:`poser_agents.common.checkpoint.write_checkpoint`): a kill during a save leaves the previous
   checkpoint or the new one, never a mix.
 - :func:`trim_logs`: on resume, drop the CSV rows written after the checkpoint (and a row torn
   by a kill), so the logs go on from the checkpoint's step without duplicates.
@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator
 
 from stable_baselines3.common.callbacks import BaseCallback
 
-from poser_agents.checkpoint import atomic_write_text
+from poser_agents.common.checkpoint import atomic_write_text
 
 #: Defaults of ``poser train dqn``: at most 5,000 steps (about 30 s at the measured ~190 steps/s)
 #: or 120 s of work is lost to a ``kill -9``, whichever is less.
