@@ -123,7 +123,8 @@ class ImagePoserEnv(gym.Env):
 
     ## Version history
 
-    * v0: initial release.
+    * v0: initial release. Issue 11, episodes unchanged: an expert's ``kind`` is renamed ``modality``
+      (``kind`` is accepted and answered, deprecated, until the next release).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
@@ -145,6 +146,7 @@ class ImagePoserEnv(gym.Env):
                 instrument(role, c) for role, c in (("critic", self.critic), ("extractor", self.extractor), ("evaluator", self.evaluator)))
         # Whether each expert takes the reflection as its own argument (else, deprecated: in its instruction).
         self._reflects = [takes_reflection(e) for e in self.registry]
+        self._modalities = self.registry.modalities
         if not all(self._reflects):
             old = [e.name for e, r in zip(self.registry, self._reflects) if not r]
             warnings.warn(f"expert(s) {old} take no `reflection` argument: on a retry they get the critic's reflection appended "
@@ -288,7 +290,7 @@ class ImagePoserEnv(gym.Env):
         self.expert_calls += 1
         current = ep.queue[0]
         extra: dict[str, Any] = {"acted_on": ep.commands[current].text, "acted_kind": ep.commands[current].kind}
-        instruction = self._instruction(expert.kind, current)
+        instruction = self._instruction(self._modalities[a], current)
         reflection = self._reflection(current)
         try:
             if ep.degraded and ep.degraded[a] and self.np_random.random() < cfg.drift_fail:
@@ -395,7 +397,8 @@ class ImagePoserEnv(gym.Env):
         For agents that read text or plan a whole workflow (the LLM planner, GRPO) and act
         through ``predict(obs)``, which sees no ``info``: the task id and prompt, the extracted
         commands and the current one (index, text, kind), the critic's last feedback on it,
-        attempts and experts tried on it, the step, and each action's name, kind and description.
+        attempts and experts tried on it, the step, and each action's name, modality (also under
+        ``kind``, its deprecated name) and description.
         """
         ep = self._ep
         if ep is None:
@@ -413,7 +416,8 @@ class ImagePoserEnv(gym.Env):
             "tried": [self.action_names[i] for i in sorted(ep.tried)],
             "step": ep.steps,
             "actions": [
-                {"name": n, "kind": getattr(self.registry[i], "kind", "") if i < len(self.registry) else "control",
+                {"name": n, "modality": self._modalities[i] if i < len(self.registry) else "control",
+                 "kind": self._modalities[i] if i < len(self.registry) else "control",  # modality's deprecated name
                  "description": getattr(self.registry[i], "description", "") if i < len(self.registry) else ""}
                 for i, n in enumerate(self.action_names)
             ],
@@ -423,9 +427,9 @@ class ImagePoserEnv(gym.Env):
         ep = self._ep
         return unique_checks([c for i in [*ep.accepted, current] for c in ep.commands[i].checks])
 
-    def _instruction(self, kind: str, current: int) -> str:
+    def _instruction(self, modality: str, current: int) -> str:
         ep = self._ep
-        if kind == "t2i":
+        if modality == "t2i":
             return " ".join(ep.commands[i].text for i in [*ep.accepted, current])
         return ep.commands[current].text
 
