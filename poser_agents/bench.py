@@ -79,12 +79,10 @@ def bench_preset_env(preset: str, steps: int = 50, seed: int = 0, allow_entry_po
     """
     import poser_env  # noqa: F401
     from poser_env.presets import make_env
-    from poser_env.registry import ExpertRegistry
 
-    env = make_env(preset, allow_entry_points=allow_entry_points, trust_remote_code=trust_remote_code)
     clock = {"model": 0.0}
-    env.registry = ExpertRegistry([_Timed(e, clock) for e in env.registry])
-    env.critic, env.extractor, env.evaluator = (_Timed(c, clock) for c in (env.critic, env.extractor, env.evaluator))
+    env = make_env(preset, allow_entry_points=allow_entry_points, trust_remote_code=trust_remote_code,
+                   instrument=lambda role, component: _Timed(component, clock))
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
     env.step(int(rng.choice(np.flatnonzero(obs["action_mask"]))))  # warm-up: loads the models

@@ -16,7 +16,7 @@ from poser_env.experts.base import ExpertOutputError, call_expert, takes_reflect
 from poser_env.extractors.base import coverage, not_understood, require_prompt
 from poser_env.memo import LRU, pixel_key
 from poser_env.observation import ObservationEncoder, ObservationInput
-from poser_env.registry import build, check_declared
+from poser_env.registry import ExpertRegistry, build, check_declared
 from poser_env.types import Canvas, Check, Command, Task, Verdict
 from poser_env.world.render import render
 from poser_env.world.scene import Scene
@@ -102,16 +102,35 @@ class ImagePoserEnv(gym.Env):
 
     Any field of :class:`~poser_env.config.EnvConfig` as a keyword, e.g.
     ``gym.make("ImagePoser-v0", split="val", text_encoder="minilm", max_steps=12)``.
-    ``render_mode="rgb_array"`` returns the canvas.
+    ``render_mode="rgb_array"`` returns the canvas. Three keywords are for code that builds the
+    env (they take Python objects, so a registered id never carries them):
+
+    * ``instrument(role, component) -> component``: called once per expert (role ``"expert"``)
+      and for the ``"critic"``, ``"extractor"`` and ``"evaluator"`` when the env is built; the
+      env uses what it returns. For timing or counting model calls (``poser bench env --preset``
+      does) without reaching into a live env. What it returns must keep the component's contract.
+    * ``before_first_reset(env)``: run at the first ``reset``, before anything of the episode is
+      built; if it raises, the reset raises and it runs again at the next one (a real-model
+      preset loads its extractor's, critic's and evaluator's models there). ``env.before_first_reset``
+      holds it until it succeeds, then None.
+    * ``preset``: the :class:`~poser_env.presets.RealPreset` the env was built from, kept as
+      ``env.preset`` for inspection (None otherwise).
+
+    ``env.unwrapped.expert_calls`` counts the expert actions executed since the env was built, in
+    every episode, including the branches that a search explores between ``snapshot()`` and
+    ``restore()`` (which do not rewind it): what a planner spent in images (GRPO's data counts the
+    oracle's this way).
 
     ## Version history
 
-    * v0: initial release.
+    * v0: initial release. Issue 11, episodes unchanged: an expert's ``kind`` is renamed ``modality``
+      (``kind`` is accepted and answered, deprecated, until the next release).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
 
-    def __init__(self, render_mode: str | None = None, **kwargs: Any):
+    def __init__(self, render_mode: str | None = None, *, instrument: Callable[[str, Any], Any] | None = None,
+                 before_first_reset: Callable[[ImagePoserEnv], None] | None = None, preset: Any = None, **kwargs: Any):
         self.config = EnvConfig.from_kwargs(**kwargs)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"unsupported render_mode {render_mode!r}; allowed: rgb_array or None")
@@ -121,8 +140,13 @@ class ImagePoserEnv(gym.Env):
         self.critic = check_declared(build(cfg.critic), "critic", ("scores_commands",), "poser_env.critics.base.Critic")
         self.extractor = build(cfg.extractor)
         self.evaluator = check_declared(build(cfg.evaluator), "evaluator", ("judges_free_prompts",), "poser_env.evaluators.base.Evaluator")
+        if instrument is not None:
+            self.registry = ExpertRegistry([instrument("expert", e) for e in self.registry])
+            self.critic, self.extractor, self.evaluator = (
+                instrument(role, c) for role, c in (("critic", self.critic), ("extractor", self.extractor), ("evaluator", self.evaluator)))
         # Whether each expert takes the reflection as its own argument (else, deprecated: in its instruction).
         self._reflects = [takes_reflection(e) for e in self.registry]
+        self._modalities = self.registry.modalities
         if not all(self._reflects):
             old = [e.name for e, r in zip(self.registry, self._reflects) if not r]
             warnings.warn(f"expert(s) {old} take no `reflection` argument: on a retry they get the critic's reflection appended "
@@ -143,7 +167,9 @@ class ImagePoserEnv(gym.Env):
         self.wrapper_step_limit: int | None = None
         self._extracted: LRU[tuple[Command, ...]] = LRU(8192)
         # Run at the first reset until it succeeds (a real-model preset loads its models there).
-        self.before_first_reset: Callable[[], None] | None = None
+        self.before_first_reset = before_first_reset
+        self.preset = preset
+        self.expert_calls = 0  # expert actions executed, every episode and search branch included
 
     # ------------------------------------------------------------------------------------
     # Tasks
@@ -204,7 +230,7 @@ class ImagePoserEnv(gym.Env):
         self._ep = None  # a reset that fails leaves no episode behind, never the previous one
         seed = as_seed(seed)
         if self.before_first_reset is not None:
-            self.before_first_reset()  # raises on failure, and then runs again at the next reset
+            self.before_first_reset(self)  # raises on failure, and then runs again at the next reset
             self.before_first_reset = None
         super().reset(seed=seed)
         if options is not None and not (isinstance(options, Mapping) and not options):
@@ -261,9 +287,10 @@ class ImagePoserEnv(gym.Env):
             return self._finish_step(-cfg.step_penalty, terminated=False, expert=DEFER, cost=0.0, extra={})
 
         expert = self.registry[a]
+        self.expert_calls += 1
         current = ep.queue[0]
         extra: dict[str, Any] = {"acted_on": ep.commands[current].text, "acted_kind": ep.commands[current].kind}
-        instruction = self._instruction(expert.kind, current)
+        instruction = self._instruction(self._modalities[a], current)
         reflection = self._reflection(current)
         try:
             if ep.degraded and ep.degraded[a] and self.np_random.random() < cfg.drift_fail:
@@ -370,7 +397,8 @@ class ImagePoserEnv(gym.Env):
         For agents that read text or plan a whole workflow (the LLM planner, GRPO) and act
         through ``predict(obs)``, which sees no ``info``: the task id and prompt, the extracted
         commands and the current one (index, text, kind), the critic's last feedback on it,
-        attempts and experts tried on it, the step, and each action's name, kind and description.
+        attempts and experts tried on it, the step, and each action's name, modality (also under
+        ``kind``, its deprecated name) and description.
         """
         ep = self._ep
         if ep is None:
@@ -388,7 +416,8 @@ class ImagePoserEnv(gym.Env):
             "tried": [self.action_names[i] for i in sorted(ep.tried)],
             "step": ep.steps,
             "actions": [
-                {"name": n, "kind": getattr(self.registry[i], "kind", "") if i < len(self.registry) else "control",
+                {"name": n, "modality": self._modalities[i] if i < len(self.registry) else "control",
+                 "kind": self._modalities[i] if i < len(self.registry) else "control",  # modality's deprecated name
                  "description": getattr(self.registry[i], "description", "") if i < len(self.registry) else ""}
                 for i, n in enumerate(self.action_names)
             ],
@@ -398,9 +427,9 @@ class ImagePoserEnv(gym.Env):
         ep = self._ep
         return unique_checks([c for i in [*ep.accepted, current] for c in ep.commands[i].checks])
 
-    def _instruction(self, kind: str, current: int) -> str:
+    def _instruction(self, modality: str, current: int) -> str:
         ep = self._ep
-        if kind == "t2i":
+        if modality == "t2i":
             return " ".join(ep.commands[i].text for i in [*ep.accepted, current])
         return ep.commands[current].text
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from poser_env.backends.models import REACHABLE, BackendLoadError, ModelRef, hub_status
 from poser_env.config import EnvConfig
@@ -95,21 +95,21 @@ def load_real_preset(name_or_path: str | Path, allow_entry_points: bool = False,
 
 
 def make_env(preset: str | Path = "real12", allow_entry_points: bool = False, render_mode: str | None = None,
-             trust_remote_code: bool = False, **overrides: Any):
+             trust_remote_code: bool = False, instrument: Callable[[str, Any], Any] | None = None, **overrides: Any):
     """The ``ImagePoser-Diffusers-v0`` entry point: an ImagePoserEnv built from a preset.
 
-    ``overrides`` are EnvConfig fields that win over the preset's (``canvas``, ``max_steps``, ...).
-    Models load lazily, at the first step that needs them."""
+    ``overrides`` are EnvConfig fields that win over the preset's (``canvas``, ``max_steps``, ...);
+    ``instrument`` goes to the env (see its card: it wraps each component, for timing). The
+    extractor's, critic's and evaluator's models load at the first reset (:func:`preload_models`,
+    the env's ``before_first_reset``), the experts' at the first step that needs them."""
     from poser_env.env import ImagePoserEnv
 
     built = load_real_preset(preset, allow_entry_points=allow_entry_points, trust_remote_code=trust_remote_code)
     clash = set(overrides) & _COMPONENT_KEYS
     if clash:
         raise PresetError(f"pass components ({', '.join(sorted(clash))}) in the preset file, not as env kwargs")
-    env = ImagePoserEnv(render_mode=render_mode, **{**built.env_kwargs, **overrides})
-    env.preset = built
-    env.before_first_reset = lambda: preload_models(env, built)
-    return env
+    return ImagePoserEnv(render_mode=render_mode, instrument=instrument, preset=built,
+                         before_first_reset=lambda env: preload_models(env, built), **{**built.env_kwargs, **overrides})
 
 
 #: Components whose models load at the first reset, with their preset section.

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+from poser_env.experts.base import MODALITIES, expert_modality
+
 DATA_DIR = Path(__file__).parent / "data"
 
 
@@ -142,14 +144,18 @@ class ExpertRegistry:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise RegistryError(f"duplicate expert name(s) {dupes}: each expert needs its own name")
+        modalities = []
         for e in experts:
-            if getattr(e, "kind", None) not in ("t2i", "i2i"):
-                raise RegistryError(f"expert {e.name!r} has kind {getattr(e, 'kind', None)!r}; allowed: t2i, i2i")
+            modality = expert_modality(e)
+            if modality not in MODALITIES:
+                raise RegistryError(f"expert {e.name!r} has modality {modality!r}; allowed: t2i, i2i")
+            modalities.append(modality)
             cost = getattr(e, "cost", None)
             if not isinstance(cost, (int, float)) or cost < 0:
                 raise RegistryError(f"expert {e.name!r} needs a non-negative cost, got {cost!r}")
         self._experts = list(experts)
         self._index = {n: i for i, n in enumerate(names)}
+        self._modalities = modalities
 
     @classmethod
     def from_specs(cls, specs: Sequence["ComponentSpec | Mapping[str, Any]"]) -> "ExpertRegistry":
@@ -189,6 +195,11 @@ class ExpertRegistry:
     @property
     def names(self) -> list[str]:
         return [e.name for e in self._experts]
+
+    @property
+    def modalities(self) -> list[str]:
+        """Each expert's ``modality`` (``t2i`` or ``i2i``), in action order (read once, at construction)."""
+        return list(self._modalities)
 
     @property
     def costs(self) -> list[float]:

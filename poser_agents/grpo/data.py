@@ -128,31 +128,21 @@ def _oracle_episode(env: gym.Env, task: Any, seed: int, vocab: WorkflowVocab) ->
     """The oracle closed-loop; returns its workflow, the summary and every expert call it made
     (its search branches step the env too: each renders an image)."""
     base = env.unwrapped
-    n_experts = len(base.expert_names)
-    original, calls = base.step, [0]
-
-    def counting_step(action):
-        calls[0] += int(np.asarray(action).reshape(())) < n_experts
-        return original(action)
-
     oracle = OracleAgent(env)
     obs, info = env.reset(seed=int(seed), options={"task": task})
     ctx = PlanContext.from_info(info)
     executed: list[list[str]] = [[] for _ in ctx.commands]
-    base.step = counting_step  # an instance attribute, removed below: the class is untouched
-    try:
-        done = False
-        while not done:
-            i = info["command_index"]
-            a, _ = oracle.predict(obs)
-            obs, _, terminated, truncated, info = env.step(int(a))
-            executed[i].append(info["expert"])
-            done = terminated or truncated
-    finally:
-        del base.step
+    calls_before = base.expert_calls  # the env's count: the search branches' expert actions too
+    done = False
+    while not done:
+        i = info["command_index"]
+        a, _ = oracle.predict(obs)
+        obs, _, terminated, truncated, info = env.step(int(a))
+        executed[i].append(info["expert"])
+        done = terminated or truncated
     fill = heuristic_workflow(ctx, vocab)
     steps = tuple(tuple(ex + list(fill.steps[k][len(ex):])) for k, ex in enumerate(executed))
-    return Workflow(steps), info["episode_summary"], calls[0]
+    return Workflow(steps), info["episode_summary"], base.expert_calls - calls_before
 
 
 def _record(task: Any, split: str, ctx: PlanContext, workflow: Workflow, source: str, seed: int, summary: dict[str, Any],

@@ -29,7 +29,7 @@ A preset serves its experts and critic with a ``[serving]`` table (see docs/scal
 registry entry can name a running server directly::
 
     {"name": "sd-t2i", "entry_point": "poser_env.backends.serving:ServedExpert",
-     "kwargs": {"server": "my-experts", "kind": "t2i", "cost": 1.0}}
+     "kwargs": {"server": "my-experts", "modality": "t2i", "cost": 1.0}}
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from poser_env.critics.base import Critic
-from poser_env.experts.base import call_expert
+from poser_env.experts.base import KindAlias, call_expert, expert_modality
 from poser_env.registry import ComponentSpec, RegistryError, build
 from poser_env.types import Canvas, Check, Command, Verdict
 
@@ -137,7 +137,10 @@ class ModelServer:
 
     def describe(self, name: str) -> dict[str, Any]:
         c = self._component(name)
-        return {k: getattr(c, k) for k in ("kind", "cost", "description", "model_id", "scores_commands") if hasattr(c, k)}
+        info = {k: getattr(c, k) for k in ("cost", "description", "model_id", "scores_commands") if hasattr(c, k)}
+        if hasattr(c, "cost"):  # an expert
+            info["modality"] = expert_modality(c)
+        return info
 
     def expert(self, name: str, instruction: str, canvas: Canvas | None, rng_state: dict, reflection: str = "") -> tuple[Canvas, dict]:
         kind = rng_state.get("bit_generator")
@@ -272,24 +275,25 @@ class _Proxy:
             raise e.as_instanceof_cause() from None
 
 
-class ServedExpert:
+class ServedExpert(KindAlias):
     """An env expert whose model runs in a Ray server (see the module docstring).
 
     ``server`` names a running server; ``hosted`` (component name -> registry spec) lets the
-    first caller start it. ``kind``, ``cost`` and ``description`` default to the hosted
-    component's own."""
+    first caller start it. ``modality``, ``cost`` and ``description`` default to the hosted
+    component's own (``kind`` is the deprecated name of ``modality``)."""
 
     def __init__(self, name: str, server: str | None = None, hosted: Mapping[str, Mapping[str, Any]] | None = None,
-                 component: str | None = None, kind: str | None = None, cost: float | None = None, description: str = "",
-                 serving: ServingConfig | Mapping[str, Any] | None = None):
+                 component: str | None = None, modality: str | None = None, cost: float | None = None, description: str = "",
+                 serving: ServingConfig | Mapping[str, Any] | None = None, kind: str | None = None):
         self.name = name
         self._proxy = _Proxy(component or name, server, hosted, serving)
-        if kind is None or cost is None:
+        modality = modality if modality is not None else kind
+        if modality is None or cost is None:
             info = self._proxy.call("describe")
-            kind = info["kind"] if kind is None else kind
+            modality = info.get("modality", info.get("kind")) if modality is None else modality
             cost = info["cost"] if cost is None else cost
             description = description or info.get("description", "")
-        self.kind, self.cost = kind, float(cost)
+        self.modality, self.cost = modality, float(cost)
         self.description = description or f"served by Ray ({self._proxy.server})"
 
     def __repr__(self) -> str:
@@ -356,9 +360,9 @@ def serve_components(env_kwargs: dict[str, Any], serving: Mapping[str, Any], whe
         for spec in env_kwargs["experts"]:
             group = next(g for g in groups.values() if spec["name"] in g)
             kw = spec["kwargs"]
-            kind = "t2i" if kw.get("task") == "t2i" else "i2i" if "task" in kw else None
+            modality = "t2i" if kw.get("task") == "t2i" else "i2i" if "task" in kw else None
             served.append({"name": spec["name"], "entry_point": "poser_env.backends.serving:ServedExpert",
-                           "kwargs": {"hosted": group, "kind": kind, "cost": kw.get("cost", 1.0) if kind else None,
+                           "kwargs": {"hosted": group, "modality": modality, "cost": kw.get("cost", 1.0) if modality else None,
                                       "description": kw.get("description", ""), "serving": plain}})
         out["experts"] = served
     if serve_critic:

@@ -1,6 +1,6 @@
 """The expert contract, and the guard that turns a misbehaving expert into a failed step.
 
-An expert is anything with ``name``, ``kind`` ("t2i" draws from scratch, "i2i" edits the
+An expert is anything with ``name``, ``modality`` ("t2i" draws from scratch, "i2i" edits the
 canvas it is given), ``cost`` (relative compute units) and a call
 ``(instruction, canvas, rng, reflection="") -> Canvas``. A T2I expert gets the cumulative
 description (all commands accepted so far plus the current one); an I2I expert gets the current
@@ -12,11 +12,17 @@ An expert whose call takes no ``reflection`` (written before it existed) still w
 release: :func:`call_expert` appends the reflection to its instruction after
 :data:`FEEDBACK_MARKER`, as the env used to, and the env warns once (``DeprecationWarning``) when
 it is built with such an expert.
+
+``modality`` was called ``kind`` before, a word that also names a command's kind ("add",
+"recolor", ...) and a check spec's kind: ``kind`` stays a deprecated alias until the next
+release (the experts here answer it with a ``DeprecationWarning``; an expert that declares only
+``kind`` still registers, with a warning; a registry spec's ``"kind": "t2i"`` is accepted).
 """
 
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -28,13 +34,54 @@ from poser_env.types import Canvas
 FEEDBACK_MARKER = "\nFeedback on the previous attempt: "
 
 
+#: An expert's modalities: "t2i" draws from scratch (text to image), "i2i" edits the canvas it is
+#: given (image to image).
+MODALITIES = ("t2i", "i2i")
+
+
 @runtime_checkable
 class Expert(Protocol):
     name: str
-    kind: str
+    modality: str
+    """``t2i`` or ``i2i`` (see :data:`MODALITIES`; formerly ``kind``)."""
     cost: float
 
     def __call__(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = "") -> Canvas: ...
+
+
+class KindAlias:
+    """Gives an expert class ``kind``, the deprecated name of its ``modality``."""
+
+    modality: str
+
+    @property
+    def kind(self) -> str:
+        warnings.warn("an expert's `kind` is deprecated (it also names command and check kinds): read `modality` "
+                      "(t2i or i2i)", DeprecationWarning, stacklevel=2)
+        return self.modality
+
+
+def expert_modality(expert: Any) -> Any:
+    """``expert.modality``; for an expert that declares only the deprecated ``kind``, that, with a
+    ``DeprecationWarning``; None when it declares neither."""
+    if hasattr(expert, "modality"):
+        return expert.modality
+    if hasattr(expert, "kind"):
+        warnings.warn(f"expert {getattr(expert, 'name', expert)!r} declares `kind`, the deprecated name of `modality` "
+                      "(t2i or i2i): rename it", DeprecationWarning, stacklevel=3)
+        return expert.kind
+    return None
+
+
+def modality_kwargs(kwargs: dict[str, Any], where: str) -> dict[str, Any]:
+    """``kwargs`` with a registry spec's ``kind`` (still accepted) renamed to ``modality``."""
+    if "kind" not in kwargs:
+        return kwargs
+    out = dict(kwargs)
+    kind = out.pop("kind")
+    if out.setdefault("modality", kind) != kind:
+        raise ValueError(f"{where}: kind={kind!r} and modality={out['modality']!r} disagree; give modality only")
+    return out
 
 
 def takes_reflection(expert: Any) -> bool:

@@ -39,7 +39,7 @@ import numpy as np
 
 from poser_env.backends.models import ModelRef
 from poser_env.backends.pool import ModelPool, empty_cache, shared_pool
-from poser_env.experts.base import ExpertOutputError
+from poser_env.experts.base import ExpertOutputError, KindAlias
 from poser_env.experts.masks import make_mask_provider
 from poser_env.experts.safety import SafetyRejection, make_safety_check
 from poser_env.types import Canvas
@@ -80,7 +80,7 @@ class DiffusionSettings:
             raise ValueError(f"resolution must be a multiple of 8 (or None for the canvas size), got {self.resolution!r}")
 
 
-class DiffusersExpert:
+class DiffusersExpert(KindAlias):
     """An env expert backed by a diffusers pipeline (see the module docstring)."""
 
     def __init__(self, name: str, model: Any, task: str = "t2i", cost: float = 1.0, description: str = "",
@@ -94,7 +94,7 @@ class DiffusersExpert:
             raise ValueError(f"expert {name!r}: unknown setting(s) {sorted(unknown)}; allowed: {', '.join(sorted(known))}")
         self.name = name
         self.task = task
-        self.kind = "t2i" if task == "t2i" else "i2i"
+        self.modality = "t2i" if task == "t2i" else "i2i"
         self.cost = float(cost)
         self.description = description or f"{task} with {ModelRef.coerce(model).path}"
         self.model = ModelRef.coerce(model)
@@ -141,7 +141,7 @@ class DiffusersExpert:
         text = instruction
         prompt = f"{text} {reflection}" if reflection and self.settings.use_feedback else text
         size = tuple(canvas.image.shape[:2]) if canvas is not None else (self.settings.resolution or 512,) * 2
-        if self.kind == "i2i" and canvas is None:
+        if self.modality == "i2i" and canvas is None:
             raise ExpertOutputError(f"expert {self.name!r} edits an image but was given none")
         seed = int(rng.integers(0, 2**63 - 1))
         try:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from poser_env.experts.base import MODALITIES, KindAlias, modality_kwargs
 from poser_env.types import Canvas
 from poser_env.world import vocab
 from poser_env.world.checks import ObjectGroup, Relation, Target
@@ -35,8 +36,8 @@ from poser_env.world.scene import DEFAULT_CANVAS, Scene, SceneObject
 class ExpertProfile:
     """What an expert can do and how it fails. Probabilities are per call unless stated."""
 
-    kind: str
-    """``t2i`` draws from scratch, ``i2i`` edits the canvas."""
+    modality: str
+    """``t2i`` draws from scratch, ``i2i`` edits the canvas (the data's older key ``kind`` is accepted)."""
     cost: float
     """Relative compute units charged per call (the env's cost penalty uses it)."""
     ops: tuple[str, ...] = ("draw", "relate", "background", "style", "clean")
@@ -82,8 +83,8 @@ class ExpertProfile:
     nothing (what was done before matters: restyle last)."""
 
     def __post_init__(self) -> None:
-        if self.kind not in ("t2i", "i2i"):
-            raise ValueError(f"expert kind must be 't2i' or 'i2i', got {self.kind!r}")
+        if self.modality not in MODALITIES:
+            raise ValueError(f"expert modality must be 't2i' or 'i2i', got {self.modality!r}")
         object.__setattr__(self, "ops", tuple(self.ops))
         object.__setattr__(self, "styles", tuple(vocab.check_style(s) for s in self.styles))
         for op in self.ops:
@@ -98,22 +99,23 @@ class ExpertProfile:
                     raise ValueError(f"profile field {f.name} must be a probability in [0, 1], got {v!r}")
 
 
-class ShapeWorldExpert:
+class ShapeWorldExpert(KindAlias):
     """A synthetic T2I or I2I expert driven by an :class:`ExpertProfile`."""
 
     def __init__(self, name: str, description: str = "", **profile: Any):
         self.name = name
         self.description = description
+        profile = modality_kwargs(profile, f"expert {name!r}")
         known = {f.name for f in fields(ExpertProfile)}
         unknown = set(profile) - known
         if unknown:
             raise ValueError(f"unknown profile field(s) {sorted(unknown)} for expert {name!r}; allowed: {', '.join(sorted(known))}")
         self.profile = ExpertProfile(**profile)
-        self.kind = self.profile.kind
+        self.modality = self.profile.modality
         self.cost = float(self.profile.cost)
 
     def __repr__(self) -> str:
-        return f"ShapeWorldExpert({self.name!r}, kind={self.kind!r}, cost={self.cost})"
+        return f"ShapeWorldExpert({self.name!r}, modality={self.modality!r}, cost={self.cost})"
 
     # ----------------------------------------------------------------------------------------
 
@@ -125,7 +127,7 @@ class ShapeWorldExpert:
         intents = [i for i in intents if i.op in self.profile.ops]
         size = canvas.image.shape[0] if canvas is not None else DEFAULT_CANVAS
         base = _scene_of(canvas)
-        if self.kind == "t2i":
+        if self.modality == "t2i":
             scene = self._draw(intents, base, rng, gain)
         else:
             scene = self._edit(intents, base, rng, gain)
@@ -240,7 +242,7 @@ class ShapeWorldExpert:
             return scene
         objects = list(scene.objects)
         if p.p_fail_small > 0:
-            old = set(base.objects) if base is not None and self.kind == "i2i" else set()
+            old = set(base.objects) if base is not None and self.modality == "i2i" else set()
             objects = [o for o in objects if o in old or o.size != "small" or not rng.random() < p.p_fail_small * gain]
         if p.p_fail_crowded > 0 and len(objects) >= p.crowded_at and rng.random() < p.p_fail_crowded * gain:
             objects.pop(int(rng.integers(len(objects))))

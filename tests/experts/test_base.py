@@ -15,7 +15,7 @@ from poser_env.types import Canvas
 class Recorder:
     """Changes nothing (so every attempt fails) and records what it was given."""
 
-    name, kind, cost = "recorder", "i2i", 1.0
+    name, modality, cost = "recorder", "i2i", 1.0
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
@@ -64,3 +64,38 @@ def test_takes_reflection_reads_the_signature() -> None:
     got = []
     call_expert(lambda i, c, r: got.append(i), "Draw.", None, None, "Not yet right.")
     assert got == [f"Draw.{FEEDBACK_MARKER}Not yet right."]
+
+
+def test_modality_is_the_experts_name_for_t2i_and_i2i_and_kind_a_deprecated_alias() -> None:
+    from poser_env.experts.synthetic import ShapeWorldExpert
+    from poser_env.registry import ExpertRegistry
+
+    reg = ExpertRegistry.from_preset("synthetic")
+    assert reg.modalities == [e.modality for e in reg] and set(reg.modalities) == {"t2i", "i2i"}
+    with pytest.warns(DeprecationWarning, match="`kind` is deprecated"):
+        assert reg[0].kind == reg[0].modality
+    # The spec key `kind` is still accepted; given with a different `modality` it is refused.
+    assert ShapeWorldExpert("old-spec", kind="i2i", cost=1.0).modality == "i2i"
+    with pytest.raises(ValueError, match="kind='t2i' and modality='i2i' disagree"):
+        ShapeWorldExpert("both", kind="t2i", modality="i2i", cost=1.0)
+
+
+def test_an_expert_declaring_only_kind_still_registers_with_a_warning() -> None:
+    from poser_env.registry import ExpertRegistry, RegistryError
+
+    class KindOnly:  # written before the rename
+        name, kind, cost = "kind-only", "i2i", 1.0
+
+        def __call__(self, instruction, canvas, rng, reflection=""):
+            return canvas
+
+    class Neither:
+        name, cost = "neither", 1.0
+
+        def __call__(self, instruction, canvas, rng, reflection=""):
+            return canvas
+
+    with pytest.warns(DeprecationWarning, match="declares `kind`, the deprecated name of `modality`"):
+        assert ExpertRegistry([KindOnly()]).modalities == ["i2i"]
+    with pytest.raises(RegistryError, match="has modality None; allowed: t2i, i2i"):
+        ExpertRegistry([Neither()])
