@@ -6,7 +6,7 @@ here builds a component itself. Format (full example: ``poser_env/data/presets/r
 reference: ``docs/real-models.md``)::
 
     [preset]                      # name, description
-    [env]                         # any EnvConfig field: canvas, suite, split, max_steps, ...
+    [env]                         # any EnvConfig field: canvas_size, suite, split, max_steps, ...
     [pool]                        # device, max_on_device, offload_device
     [models]                      # short names -> hub id / folder, or a table of ModelRef fields
     sd15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
@@ -31,12 +31,12 @@ with ``.`` are relative to the preset file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from poser_env.backends.models import REACHABLE, BackendLoadError, ModelRef, hub_status
-from poser_env.config import EnvConfig
+from poser_env.config import OPTION_NAMES
 from poser_env.registry import RegistryError, find_preset, load_preset
 
 EXPERT_ENTRY = "poser_env.backends.diffusers_experts:DiffusersExpert"
@@ -98,7 +98,7 @@ def make_env(preset: str | Path = "real12", allow_entry_points: bool = False, re
              trust_remote_code: bool = False, **overrides: Any):
     """The ``ImagePoser-Diffusers-v0`` entry point: an ImagePoserEnv built from a preset.
 
-    ``overrides`` are EnvConfig fields that win over the preset's (``canvas``, ``max_steps``, ...).
+    ``overrides`` are EnvConfig fields that win over the preset's (``canvas_size``, ``max_steps``, ...).
     Models load lazily, at the first step that needs them."""
     from poser_env.env import ImagePoserEnv
 
@@ -215,7 +215,7 @@ class _Builder:
     def build(self) -> RealPreset:
         meta = dict(self.data.get("preset") or {})
         env = dict(self.data.get("env") or {})
-        bad = set(env) - {f.name for f in fields(EnvConfig)} | (set(env) & _COMPONENT_KEYS)
+        bad = set(env) - OPTION_NAMES | (set(env) & _COMPONENT_KEYS)
         if bad:
             raise PresetError(f"preset {self.path}: [env] has unknown or component field(s) {sorted(bad)}; components have their own sections")
         from poser_env.trust import UntrustedFileError, check_plain_env_kwargs
