@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from dataclasses import asdict, dataclass, field, fields
+import warnings
+from dataclasses import InitVar, asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,11 @@ MAX_PENALTY = 100.0
 MAX_STEPS_LIMIT = 1_000
 MAX_ATTEMPTS_LIMIT = 100
 
+#: Options renamed in v0, old name -> new name: the old name still works (``gym.make``,
+#: ``ImagePoserEnv``, :meth:`EnvConfig.from_kwargs`, a preset's ``[env]``) with a
+#: ``DeprecationWarning`` for one release (the env card's version history).
+RENAMED_OPTIONS: dict[str, str] = {"canvas": "canvas_size"}
+
 DEFAULT_CRITIC = {"name": "pixel", "entry_point": "poser_env.critics.synthetic:PixelCritic"}
 DEFAULT_EXTRACTOR = {"name": "grammar", "entry_point": "poser_env.extractors.grammar:GrammarExtractor"}
 DEFAULT_EVALUATOR = {"name": "ground-truth", "entry_point": "poser_env.evaluators.ground_truth:GroundTruthEvaluator"}
@@ -51,8 +57,9 @@ class EnvConfig:
     """Task suites to draw from: one of ``mixed``, ``generation``, ``geneval``, ``longform``, ``editing``."""
     split: str = "train"
     """``train``, ``val`` or ``test``. Agents train on train, tune on val, report on test."""
-    canvas: int = DEFAULT_CANVAS
-    """Canvas side in pixels (64 to 1024)."""
+    canvas_size: int = DEFAULT_CANVAS
+    """Canvas side in pixels (64 to 1024); ``canvas`` is its deprecated name (the
+    :class:`~poser_env.types.Canvas` is the image itself)."""
     experts: Any = "synthetic"
     """Expert preset name or JSON/TOML path; a list of expert names (a subset of the default
     ``synthetic`` registry, in that order); or a list of registry specs. The action space follows its order."""
@@ -88,8 +95,17 @@ class EnvConfig:
     env's generator and hidden from the agent (as when a served model's version or load changes)."""
     drift_fail: float = 0.0
     """Drift: a degraded expert's call fails silently (the canvas comes back unchanged) with this probability."""
+    canvas: InitVar[int | None] = None
+    """Deprecated name of ``canvas_size`` (a ``DeprecationWarning``; reading ``config.canvas``
+    warns too). Not a field: ``to_dict`` and ``fields`` hold ``canvas_size`` only."""
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, canvas: int | None) -> None:
+        if canvas is not None:
+            if self.canvas_size not in (DEFAULT_CANVAS, canvas):
+                raise TypeError(f"canvas={canvas!r} and canvas_size={self.canvas_size!r} are the same setting; pass canvas_size= only")
+            warnings.warn("ImagePoser option canvas= is deprecated, use canvas_size= (renamed in v0; the old name goes in the "
+                          "next release)", DeprecationWarning, stacklevel=3)
+            self.canvas_size = canvas
         # Every field is checked here, once, so a bad value fails at construction with its
         # name, never later as a NaN reward or a silently truthy string.
         for name in ("suite", "split", "text_encoder"):
@@ -102,7 +118,7 @@ class EnvConfig:
         if self.split not in splits:
             hint = "" if self.suite in GEN_SPLIT_MIXES else f" (the generalisation split 'gen' exists for suite {', '.join(GEN_SPLIT_MIXES)})"
             raise ValueError(f"unknown split {self.split!r} for suite {self.suite!r}; allowed: {', '.join(splits)}{hint}")
-        check_canvas(self.canvas)
+        check_canvas(self.canvas_size)
         check_experts(self.experts)
         for name, high in (("max_steps", MAX_STEPS_LIMIT), ("max_attempts", MAX_ATTEMPTS_LIMIT)):
             v = getattr(self, name)
@@ -129,14 +145,33 @@ class EnvConfig:
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> "EnvConfig":
+        """The config of ``gym.make``'s keywords (the fields, and the renamed options' old
+        names of :data:`RENAMED_OPTIONS`, which warn)."""
+        for old, new in RENAMED_OPTIONS.items():
+            if old in kwargs and new in kwargs:
+                raise TypeError(f"ImagePoser options {old}= and {new}= are the same setting; pass {new}= only")
         known = {f.name for f in fields(cls)}
-        unknown = set(kwargs) - known
+        unknown = set(kwargs) - known - set(RENAMED_OPTIONS)
         if unknown:
             raise TypeError(f"unknown ImagePoser option(s) {sorted(unknown)}; allowed: {', '.join(sorted(known))}")
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _deprecated_canvas(self: EnvConfig) -> int:
+    """Deprecated name of ``canvas_size`` (read-only)."""
+    warnings.warn("EnvConfig.canvas is deprecated, use canvas_size", DeprecationWarning, stacklevel=2)
+    return self.canvas_size
+
+
+# After the dataclass is built (its __init__ keeps ``canvas=None`` as the InitVar's default),
+# reading ``config.canvas`` warns and returns the size instead of the InitVar's None.
+EnvConfig.canvas = property(_deprecated_canvas)  # type: ignore[attr-defined]
+
+#: Every keyword :meth:`EnvConfig.from_kwargs` accepts: the fields and the renamed options' old names.
+OPTION_NAMES: frozenset[str] = frozenset(f.name for f in fields(EnvConfig)) | frozenset(RENAMED_OPTIONS)
 
 
 EXPERTS_ACCEPTED = (

@@ -123,8 +123,10 @@ class ImagePoserEnv(gym.Env):
 
     ## Version history
 
-    * v0: initial release. Issue 11, episodes unchanged: an expert's ``kind`` is renamed ``modality``
-      (``kind`` is accepted and answered, deprecated, until the next release).
+    * v0: initial release. Within v0 (issue 11, episodes unchanged): the option ``canvas`` was
+      renamed ``canvas_size`` (``canvas=`` still works, with a ``DeprecationWarning``, for one
+      release); an expert's ``kind`` is renamed ``modality`` (``kind`` is accepted and answered,
+      deprecated, until the next release).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
@@ -205,7 +207,7 @@ class ImagePoserEnv(gym.Env):
         return Task(id="custom", prompt=require_prompt(prompt), source=options.get("source"))
 
     def _source_canvas(self, source: Any) -> Canvas:
-        size = self.config.canvas
+        size = self.config.canvas_size
         if source is None:
             return Canvas(image=render(Scene(), size), scene=Scene())
         if isinstance(source, Scene):
@@ -216,7 +218,7 @@ class ImagePoserEnv(gym.Env):
                             f"{size}x{size} pixels, got {type(source).__name__} {source!r:.60}")
         if hasattr(image, "convert") and hasattr(image, "size"):
             if image.size != (size, size):
-                raise ValueError(f"source image is {image.size[0]}x{image.size[1]}; this env's canvas is {size}x{size} (resize it, or set canvas=)")
+                raise ValueError(f"source image is {image.size[0]}x{image.size[1]}; this env's canvas is {size}x{size} (resize it, or set canvas_size=)")
             image = np.asarray(image.convert("RGB"))
         try:
             return validate_output(Canvas(image=np.asarray(image)), (size, size), "source image")
@@ -297,7 +299,7 @@ class ImagePoserEnv(gym.Env):
                 out = Canvas(image=ep.canvas.image.copy(), scene=ep.canvas.scene)  # a silent failure: nothing changes
             else:
                 out = call_expert(expert, instruction, ep.canvas, self.np_random, reflection, self._reflects[a])
-            new_canvas = validate_output(out, (cfg.canvas, cfg.canvas), expert.name)
+            new_canvas = validate_output(out, (cfg.canvas_size, cfg.canvas_size), expert.name)
             new_verdict = self._critique(new_canvas, ep.checks, ep.commands)
         except Exception as e:  # an expert must never kill a training loop
             extra["error"] = f"{type(e).__name__}: {e}"

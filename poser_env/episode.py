@@ -15,6 +15,7 @@ import numpy as np
 
 from poser_env.registry import ComponentSpec, ExpertRegistry
 from poser_env.types import Canvas, Check, Command, Task, Verdict
+from poser_env.world.checks import SAME_POSITION_TOLERANCE, preserve_match
 
 
 @dataclass
@@ -58,19 +59,18 @@ def build_registry(experts: Any) -> ExpertRegistry:
     return ExpertRegistry(experts)
 
 
-def critic_answer(verdict: Verdict, check: Check, tolerance: float = 0.02) -> bool | None:
+def critic_answer(verdict: Verdict, check: Check, tolerance: float = SAME_POSITION_TOLERANCE) -> bool | None:
     """The critic's answer to a task check: the same check, or for a preserve check the one on
     the same object whose position (measured by the extractor on the source's pixels) lies
-    within ``tolerance``. None when the critic was not asked."""
+    within ``tolerance`` (:func:`~poser_env.world.checks.preserve_match`). None when the
+    critic was not asked."""
     for r in verdict.results:
         if r.check == check:
             return r.passed
     if check.spec.get("kind") == "preserve":
         for r in verdict.results:
-            s, t = r.check.spec, check.spec
-            if s.get("kind") == "preserve" and all(s.get(k) == t.get(k) for k in ("shape", "color", "size")):
-                if abs(s["x"] - t["x"]) <= tolerance and abs(s["y"] - t["y"]) <= tolerance:
-                    return r.passed
+            if r.check.spec.get("kind") == "preserve" and preserve_match(check.spec, r.check.spec, tolerance):
+                return r.passed
     return None
 
 

@@ -6,7 +6,7 @@ here builds a component itself. Format (full example: ``poser_env/data/presets/r
 reference: ``docs/real-models.md``)::
 
     [preset]                      # name, description
-    [env]                         # any EnvConfig field: canvas, suite, split, max_steps, ...
+    [env]                         # any EnvConfig field: canvas_size, suite, split, max_steps, ...
     [pool]                        # device, max_on_device, offload_device
     [models]                      # short names -> hub id / folder, or a table of ModelRef fields
     sd15 = "stable-diffusion-v1-5/stable-diffusion-v1-5"
@@ -98,7 +98,7 @@ def make_env(preset: str | Path = "real12", allow_entry_points: bool = False, re
              trust_remote_code: bool = False, instrument: Callable[[str, Any], Any] | None = None, **overrides: Any):
     """The ``ImagePoser-Diffusers-v0`` entry point: an ImagePoserEnv built from a preset.
 
-    ``overrides`` are EnvConfig fields that win over the preset's (``canvas``, ``max_steps``, ...);
+    ``overrides`` are EnvConfig fields that win over the preset's (``canvas_size``, ``max_steps``, ...);
     ``instrument`` goes to the env (see its card: it wraps each component, for timing). The
     extractor's, critic's and evaluator's models load at the first reset (:func:`preload_models`,
     the env's ``before_first_reset``), the experts' at the first step that needs them."""

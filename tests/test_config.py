@@ -98,3 +98,31 @@ def test_cli_refuses_a_checkpoint_env_with_bad_values(tmp_path, capsys):
         assert main(["eval", "--agent", str(folder), "--episodes", "1", "--seeds", "0"]) == 2
         err = capsys.readouterr().err
         assert field in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_canvas_is_the_deprecated_name_of_canvas_size(tmp_path):
+    with pytest.warns(DeprecationWarning, match="canvas= is deprecated, use canvas_size="):
+        old = gym.make("ImagePoser-v0", canvas=64, split="val")
+    new = gym.make("ImagePoser-v0", canvas_size=64, split="val")
+    assert old.unwrapped.config == new.unwrapped.config and "canvas" not in new.unwrapped.config.to_dict()
+    a, _ = old.reset(seed=3)
+    b, _ = new.reset(seed=3)
+    assert all(np.array_equal(a[k], b[k]) for k in a) and old.unwrapped.render_canvas().shape == (64, 64, 3)
+    with pytest.warns(DeprecationWarning, match="EnvConfig.canvas is deprecated"):
+        assert new.unwrapped.config.canvas == 64
+    with pytest.raises(TypeError, match="same setting; pass canvas_size= only"):
+        gym.make("ImagePoser-v0", canvas=64, canvas_size=64)
+    with pytest.raises(TypeError, match="same setting"):
+        EnvConfig(canvas=64, canvas_size=96)
+
+
+def test_a_preset_may_still_say_canvas(tmp_path):
+    from pathlib import Path
+
+    from poser_env.backends.preset import load_real_preset
+
+    real12 = Path(poser_env.__file__).parent / "data" / "presets" / "real12.toml"
+    assert load_real_preset(real12).env_kwargs["canvas_size"] == 512
+    old = tmp_path / "old.toml"
+    old.write_text(real12.read_text(encoding="utf-8").replace("canvas_size = 512", "canvas = 512"), encoding="utf-8")
+    assert load_real_preset(old).env_kwargs["canvas"] == 512  # passed on to EnvConfig, which warns

@@ -20,7 +20,7 @@ CASES = [
     ("ImagePoser-v0", {}, range(8)),
     ("ImagePoser-Gen-v0", {}, range(8)),
     ("ImagePoser-Edit-v0", {}, range(8)),
-    ("ImagePoser-v0", {"enable_stop": True, "enable_defer": True, "canvas": 64, "split": "val"}, range(4)),
+    ("ImagePoser-v0", {"enable_stop": True, "enable_defer": True, "canvas_size": 64, "split": "val"}, range(4)),
 ]
 
 #: sha256 of the rollouts below, recorded before any optimisation (commit of issue 13's test).

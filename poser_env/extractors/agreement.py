@@ -20,11 +20,13 @@ from typing import Any, Iterable, Sequence
 
 from poser_env.extractors.base import CommandExtractor
 from poser_env.types import Canvas, Check, Task
+from poser_env.world.checks import SAME_POSITION_TOLERANCE, preserve_match
 from poser_env.world.render import render
 from poser_env.world.scene import DEFAULT_CANVAS, Scene
 
-#: Position tolerance (canvas fractions) for preserve checks read off pixels.
-PRESERVE_POSITION_TOL = 0.02
+#: Position tolerance (canvas fractions) for preserve checks read off pixels (the world's
+#: :data:`~poser_env.world.checks.SAME_POSITION_TOLERANCE`).
+PRESERVE_POSITION_TOL = SAME_POSITION_TOLERANCE
 
 
 def _is_preserve(c: Check) -> bool:
@@ -34,27 +36,20 @@ def _is_preserve(c: Check) -> bool:
 def check_difference(got: Sequence[Check], want: Sequence[Check], tol: float = PRESERVE_POSITION_TOL) -> tuple[list[Check], list[Check]]:
     """``(missing, extra)``: checks of ``want`` that ``got`` lacks and checks ``got`` adds.
 
-    Preserve checks match one to one on shape, colour and size, and position within ``tol``."""
+    Preserve checks match one to one (:func:`~poser_env.world.checks.preserve_match`: shape,
+    colour and size, and position within ``tol``)."""
     got_plain = [c for c in got if not _is_preserve(c)]
     want_plain = [c for c in want if not _is_preserve(c)]
     missing = [c for c in want_plain if c not in set(got_plain)]
     extra = [c for c in got_plain if c not in set(want_plain)]
     free = [c for c in got if _is_preserve(c)]
     for w in (c for c in want if _is_preserve(c)):
-        hit = next((g for g in free if _same_place(g.spec, w.spec, tol)), None)
+        hit = next((g for g in free if preserve_match(w.spec, g.spec, tol)), None)
         if hit is None:
             missing.append(w)
         else:
             free.remove(hit)
     return missing, extra + free
-
-
-def _same_place(a: dict[str, Any], b: dict[str, Any], tol: float) -> bool:
-    return (
-        all(a.get(k) == b.get(k) for k in ("shape", "color", "size"))
-        and abs(float(a.get("x", -9)) - float(b.get("x", 9))) <= tol
-        and abs(float(a.get("y", -9)) - float(b.get("y", 9))) <= tol
-    )
 
 
 def checks_agree(got: Sequence[Check], want: Sequence[Check], tol: float = PRESERVE_POSITION_TOL) -> bool:

@@ -11,12 +11,15 @@ from poser_env.types import Check
 from poser_env.world import vocab
 from poser_env.world.checks import (
     PRESERVE_TOLERANCE,
+    SAME_POSITION_TOLERANCE,
     ObjectGroup,
     Relation,
     SpecError,
     Target,
     answer,
     checks_for,
+    preserve_check,
+    preserve_match,
     region_name,
     score,
 )
@@ -174,6 +177,18 @@ def test_answer_preserve_tolerance():
     assert not answer(c, scene(o.moved(0.3 + PRESERVE_TOLERANCE * 1.2, 0.6)))
     assert not answer(c, scene(SceneObject("heart", "red", "small", 0.3, 0.6)))
     assert not answer(c, scene(SceneObject("heart", "pink", "large", 0.3, 0.6)))
+
+
+def test_preserve_match_one_rule_two_tolerances():
+    o = obj("heart", "pink", 0.3, 0.6)
+    spec = preserve_check(o).spec
+    reading = preserve_check(o.moved(0.33, 0.6)).spec  # another preserve spec, 0.03 away
+    assert preserve_match(spec, o.moved(0.33, 0.6), PRESERVE_TOLERANCE)  # kept: judged by answer
+    assert preserve_match(spec, reading, PRESERVE_TOLERANCE)
+    assert not preserve_match(spec, reading, SAME_POSITION_TOLERANCE)  # not the same request
+    assert not preserve_match(spec, {**reading, "color": "red"}, PRESERVE_TOLERANCE)
+    assert not preserve_match(spec, {k: v for k, v in reading.items() if k != "x"}, PRESERVE_TOLERANCE)
+    assert preserve_match({**spec, "color": None}, SceneObject("heart", "red", "small", 0.3, 0.6), PRESERVE_TOLERANCE)
 
 
 def test_answer_works_on_detected_scenes():
