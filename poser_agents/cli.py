@@ -10,6 +10,9 @@ Subcommands (each imports what it needs lazily, so ``poser --help`` is instant):
 - ``poser benchmark run`` / ``aggregate``: the benchmark protocol (docs/benchmark.md).
 
 Machine-readable output: with ``--json`` the last line printed is one JSON object.
+
+Over 500 lines on purpose: the parser of every subcommand is one table (:func:`build_parser`), so
+flags and help read in one place; the commands' work lives in the modules they import.
 """
 
 from __future__ import annotations
