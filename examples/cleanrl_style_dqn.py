@@ -13,10 +13,9 @@ reads it like any other run.
 
 from __future__ import annotations
 
-import argparse
 import random
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import poser_env  # noqa: F401  (registers the levels)
 from poser_agents.benchmark.run import Protocol, _versions, references
 from poser_agents.benchmark.schema import SCHEMA, VERSION, write_run
 from poser_agents.benchmark.score import score_card
+from poser_agents.common.cli_args import parse_dataclass
 from poser_agents.evaluation.harness import evaluate
 
 ALGO = "cleanrl_style_dqn"
@@ -192,7 +192,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for f in fields(Args):
-        parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
-    main(Args(**vars(parser.parse_args())))
+    main(parse_dataclass(Args, description=__doc__.split("\n\n")[0]))  # every field of Args is a flag

@@ -28,7 +28,6 @@ with the project's metrics and episode strips (docs/tensorboard.md; ``tensorboar
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
@@ -40,6 +39,7 @@ from typing import Any
 import gymnasium as gym
 
 import poser_env  # noqa: F401  (registers the env ids)
+from poser_agents.common.cli_args import parse_dataclass
 from poser_agents.dqn import DQNAgent, DQNConfig
 from poser_agents.dqn.policies import PoserFeaturesExtractor
 from poser_agents.evaluation import EvalResult, evaluate, write_report
@@ -88,12 +88,8 @@ class Args:
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for f in dataclasses.fields(Args):
-        default = getattr(Args(), f.name)
-        kind = (lambda s: s.lower() in ("1", "true", "yes")) if isinstance(default, bool) else type(default)
-        parser.add_argument("--" + f.name.replace("_", "-"), type=kind, default=default, help=f"default {default!r}")
-    return Args(**vars(parser.parse_args(argv)))
+    """Every field of Args is a flag (``--heldout false``, ``--budget 1e5``)."""
+    return parse_dataclass(Args, argv, description=__doc__.split("\n\n")[0])
 
 
 def _ints(text: str, name: str) -> list[int]:

@@ -36,6 +36,7 @@ import gymnasium as gym
 
 import poser_env  # noqa: F401  (registers the env ids)
 from poser_agents.baselines import make_baseline
+from poser_agents.common.cli_args import add_dataclass_flags, dataclass_from_flags
 from poser_agents.dqn import DQNAgent, DQNConfig, RolloutEvalCallback
 from poser_agents.rollout import aggregate, pick_tasks, run_episodes
 
@@ -66,36 +67,15 @@ class Args:
 def parse_args(argv: list[str] | None = None) -> tuple[Args, DQNConfig]:
     """Every field of Args and of DQNConfig is a flag (``--net-arch 256,256``, ``--double-q false``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-
-    def add(cls, dest_prefix: str) -> None:
-        for f in dataclasses.fields(cls):
-            if f.name in ("log_dir",):
-                continue
-            parser.add_argument("--" + f.name.replace("_", "-"), dest=dest_prefix + f.name, metavar=f.name.upper(), default=None,
-                                help=f"default {getattr(cls(), f.name)!r}")
-
-    add(Args, "a_")
-    add(DQNConfig, "c_")
-    ns = vars(parser.parse_args(argv))
-
-    def convert(default, text: str):
-        if text.lower() == "none":
-            return None
-        if isinstance(default, bool):
-            return text.lower() in ("1", "true", "yes")
-        if isinstance(default, list):
-            return [int(x) for x in text.split(",")]
-        if isinstance(default, int):
-            return int(float(text))  # accepts 1e5
-        if isinstance(default, float):
-            return float(text)
-        return text if isinstance(default, str) or default is None else json.loads(text)
-
-    a_def, c_def = Args(), DQNConfig()
-    args = Args(**{k[2:]: convert(getattr(a_def, k[2:]), v) for k, v in ns.items() if k.startswith("a_") and v is not None})
-    cfg = {k[2:]: convert(getattr(c_def, k[2:]), v) for k, v in ns.items() if k.startswith("c_") and v is not None}
-    config = DQNConfig(**{**dataclasses.asdict(c_def), **cfg, "log_dir": args.out})
-    return args, config
+    add_dataclass_flags(parser, Args, prefix="a_")
+    add_dataclass_flags(parser, DQNConfig, prefix="c_", skip=("log_dir",))
+    ns = parser.parse_args(argv)
+    try:
+        args = dataclass_from_flags(Args, ns, prefix="a_")
+        return args, dataclass_from_flags(DQNConfig, ns, prefix="c_", log_dir=args.out)
+    except ValueError as e:  # a bad value or a DQNConfig check: one line, nothing started
+        parser.error(str(e))
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,6 @@ with ``poser train grpo --data``), ``reward_calibration.png``, ``results.json``,
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from dataclasses import dataclass
@@ -23,13 +22,15 @@ from pathlib import Path
 
 import torch
 
+from poser_agents.common.cli_args import parse_dataclass
 from poser_agents.grpo.agent import GRPOAgent, SamplingConfig
 from poser_agents.grpo.context import ContextFeaturizer, PlanContext
 from poser_agents.grpo.data import CollectConfig, collect, write_records
-from poser_agents.grpo.pipeline import evaluate_policy, make_env, policy_samples, vocab_of
+from poser_agents.grpo.pipeline import evaluate_workflow_policy, make_env, policy_samples, vocab_of
 from poser_agents.grpo.reward import RewardConfig, RewardEnsemble, calibration, calibration_figure
 from poser_agents.grpo.sft import SFTConfig, train_sft
-from poser_agents.grpo.trainer import GRPOConfig, GRPOTrainer
+from poser_agents.grpo.config import GRPOConfig
+from poser_agents.grpo.trainer import GRPOTrainer
 
 
 # --- 1. Settings ------------------------------------------------------------------------
@@ -63,11 +64,9 @@ class Args:
     """Output folder."""
 
 
-def parse_args() -> Args:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for f in dataclasses.fields(Args):
-        p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
-    return Args(**vars(p.parse_args()))
+def parse_args(argv: list[str] | None = None) -> Args:
+    """Every field of Args is a flag (``--grpo-steps 100``)."""
+    return parse_dataclass(Args, argv, description=__doc__.split("\n\n")[0])
 
 
 def main() -> None:
@@ -112,9 +111,9 @@ def main() -> None:
 
     # --- 7. Test split: phase 1 against GRPO (guided), with the images each evaluation renders.
     train_keys = {r["workflow"] for r in records if r["split"] == "train"}
-    before = evaluate_policy(reference, vocab, featurizer, args.suite, args.test_tasks, args.seed, args.text_encoder, train_keys=train_keys)
-    after = evaluate_policy(policy, vocab, featurizer, args.suite, args.test_tasks, args.seed, args.text_encoder,
-                            reference=reference, w=args.guidance_w, train_keys=train_keys)
+    before = evaluate_workflow_policy(reference, vocab, featurizer, args.suite, args.test_tasks, args.seed, args.text_encoder, train_keys=train_keys)
+    after = evaluate_workflow_policy(policy, vocab, featurizer, args.suite, args.test_tasks, args.seed, args.text_encoder,
+                                     reference=reference, w=args.guidance_w, train_keys=train_keys)
     images["eval"] = before["images_rendered"] + after["images_rendered"]
     print(f"test alignment: phase 1 {before['alignment']:.3f} -> GRPO {after['alignment']:.3f} "
           f"(distinct workflows {after['distinct_workflows']}, novel {after['novel_fraction']:.2f}); images {images}")

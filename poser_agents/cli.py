@@ -10,6 +10,9 @@ Subcommands (each imports what it needs lazily, so ``poser --help`` is instant):
 - ``poser benchmark run`` / ``aggregate``: the benchmark protocol (docs/benchmark.md).
 
 Machine-readable output: with ``--json`` the last line printed is one JSON object.
+
+Over 500 lines on purpose: the parser of every subcommand is one table (:func:`build_parser`), so
+flags and help read in one place; the commands' work lives in the modules they import.
 """
 
 from __future__ import annotations
@@ -20,31 +23,12 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from poser_agents.factory import load_agent
+from poser_agents.common.cli_args import positive_float, positive_int
+from poser_agents.factory import load_agent, read_agent_metadata
 
 PRESET_ENTRY_POINT = "poser_env.presets:make_env"  # the entry point of preset-built env ids
 #: It and its deprecated path (ids registered by others before the move, until the next release).
 PRESET_ENTRY_POINTS = (PRESET_ENTRY_POINT, "poser_env.backends.preset:make_env")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
-    return value
 
 
 def _canvas(text: str) -> int:
@@ -268,12 +252,8 @@ def _eval(args: argparse.Namespace) -> int:
     tasks = load_tasks(args.tasks) if args.tasks else (load_heldout() if args.heldout else None)
     env_kwargs = {"text_encoder": args.text_encoder}
     if Path(args.agent).exists():  # a saved agent knows the env it was trained on
-        from poser_agents.dqn.agent import DQNAgent
-        from poser_agents.grpo.agent import GRPOAgent, is_grpo_checkpoint
-
-        reader = GRPOAgent if is_grpo_checkpoint(args.agent) else DQNAgent
         # refuses a corrupt or unsafe checkpoint, naming it, before any env is built from it
-        saved = reader.read_metadata(args.agent, allow_entry_points=args.allow_entry_points)
+        saved = read_agent_metadata(args.agent, allow_entry_points=args.allow_entry_points)
         env_kwargs.update({k: v for k, v in saved.get("env_kwargs", {}).items() if k not in ("split",)})
     if args.preset is not None:  # a preset-built env (ImagePoser-Diffusers-v0 or a user's own id)
         try:
@@ -409,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     wsub = world.add_subparsers(dest="world_command", required=True)
 
     check = wsub.add_parser("check", help="critic-vs-ground-truth agreement per style, and critiques per second")
-    check.add_argument("--scenes", type=_positive_int, default=500, help="scenes per style (default 500)")
+    check.add_argument("--scenes", type=positive_int, default=500, help="scenes per style (default 500)")
     check.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     check.add_argument("--canvas", type=_canvas, default=None, help="canvas side in pixels (default 128)")
     check.add_argument("--out", default=None, help="also write the result as JSON to this file")
@@ -425,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal = sub.add_parser("calibrate", help="run every baseline on a split: the testbed's scale")
     cal.add_argument("--env", default="ImagePoser-v0", help="registered env id (default ImagePoser-v0)")
     cal.add_argument("--split", default="test", choices=["train", "val", "test"])
-    cal.add_argument("--episodes", type=_positive_int, default=300, help="tasks, spread evenly over the split (default 300)")
+    cal.add_argument("--episodes", type=positive_int, default=300, help="tasks, spread evenly over the split (default 300)")
     cal.add_argument("--seed", type=int, default=0)
     cal.add_argument("--heldout", action="store_true", help="run on the hand-written held-out prompts instead of the split")
     cal.add_argument("--tasks", default=None, help="run on a task file of yours (JSONL, the suite line format of docs/suites.md)")
@@ -436,14 +416,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks: with no subcommand, the throughput ratios (docs/performance.md)")
     bench.add_argument("--quick", action="store_true", help="tiny budgets: checks the plumbing, speeds mean nothing")
-    bench.add_argument("--repeats", type=_positive_int, default=1, help="measure every ratio this many times (default 1)")
+    bench.add_argument("--repeats", type=positive_int, default=1, help="measure every ratio this many times (default 1)")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--no-minilm", action="store_true", help="skip the MiniLM figures (no model load)")
     bench.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     bench.set_defaults(func=cmd_bench)
     bsub = bench.add_subparsers(dest="bench_command", required=False)
     benv = bsub.add_parser("env", help="environment steps per second with random actions")
-    benv.add_argument("--steps", type=_positive_int, default=None, help="steps per encoder (default 2000; 50 with --preset)")
+    benv.add_argument("--steps", type=positive_int, default=None, help="steps per encoder (default 2000; 50 with --preset)")
     benv.add_argument("--encoders", default="hash,minilm", help="comma-separated text encoders (default hash,minilm)")
     benv.add_argument("--seed", type=int, default=0)
     benv.add_argument("--preset", default=None, help="a real-model preset (TOML): report the env's own ms per step, model calls excluded")
@@ -462,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train an agent")
     tsub = train.add_subparsers(dest="agent_kind", required=True)
     tdqn = tsub.add_parser("dqn", help="the masked DQN agent (stable-baselines3) on the train split")
-    tdqn.add_argument("--steps", type=_positive_int, default=None,
+    tdqn.add_argument("--steps", type=positive_int, default=None,
                       help="environment steps of the whole run (default 100000; a resumed run trains the steps it lacks)")
     tdqn.add_argument("--seed", type=int, default=None, help="seed (default 0)")
     tdqn.add_argument("--env", default=None, help="registered env id (default ImagePoser-v0)")
@@ -472,9 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="carry on from the last checkpoint in --out (or in DIR, writing to an empty --out); "
                            "settings not given come from the run's run.json")
     tdqn.add_argument("--overwrite", action="store_true", help="delete what --out holds and start over")
-    tdqn.add_argument("--checkpoint-every", type=_positive_int, default=None,
+    tdqn.add_argument("--checkpoint-every", type=positive_int, default=None,
                       help="save every N env steps (default 5000)")
-    tdqn.add_argument("--checkpoint-seconds", type=_positive_float, default=None,
+    tdqn.add_argument("--checkpoint-seconds", type=positive_float, default=None,
                       help="also save every S seconds (default 120)")
     tdqn.add_argument("--allow-entry-points", action="store_true", help=_ALLOW_HELP)
     tdqn.add_argument("--json", action="store_true", help="print one JSON object as the last line")
@@ -487,14 +467,14 @@ def build_parser() -> argparse.ArgumentParser:
     tgrpo.add_argument("--eval-suite", default=None, help="suite to evaluate on, test split (default: the training suite)")
     tgrpo.add_argument("--data", default=None, help="reuse a logged-data file (JSONL) instead of collecting")
     tgrpo.add_argument("--text-encoder", default="hash")
-    tgrpo.add_argument("--grpo-steps", type=_positive_int, default=None, help="phase-2 steps (default GRPOConfig.max_steps)")
-    tgrpo.add_argument("--episodes", type=_positive_int, default=None,
+    tgrpo.add_argument("--grpo-steps", type=positive_int, default=None, help="phase-2 steps (default GRPOConfig.max_steps)")
+    tgrpo.add_argument("--episodes", type=positive_int, default=None,
                        help="test tasks evaluated (default 300; 20 with --quick, which an explicit --episodes overrides)")
     tgrpo.add_argument("--w", default="1", help="comma-separated guidance weights evaluated; the first is the agent's (default 1)")
     tgrpo.add_argument("--quick", action="store_true", help="a tiny run, for smoke tests")
     tgrpo.add_argument("--resume", action="store_true", help="carry on in --out: skip the stages done, phase 2 from its last checkpoint")
     tgrpo.add_argument("--overwrite", action="store_true", help="delete what --out holds and start over")
-    tgrpo.add_argument("--checkpoint-every", type=_positive_int, default=None, help="phase-2 steps between checkpoints (default 5)")
+    tgrpo.add_argument("--checkpoint-every", type=positive_int, default=None, help="phase-2 steps between checkpoints (default 5)")
     tgrpo.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     tgrpo.set_defaults(func=cmd_train_grpo)
 
@@ -504,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", default="test", choices=["train", "val", "test"])
     ev.add_argument("--heldout", action="store_true", help="evaluate on the hand-written held-out prompts")
     ev.add_argument("--tasks", default=None, help="evaluate on a task file of yours (JSONL, the suite line format of docs/suites.md)")
-    ev.add_argument("--episodes", type=_positive_int, default=100, help="tasks per seed (default 100)")
+    ev.add_argument("--episodes", type=positive_int, default=100, help="tasks per seed (default 100)")
     ev.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     ev.add_argument("--text-encoder", default="hash", help="text encoder of the env (a saved agent's own wins)")
     ev.add_argument("--out", default=None, help="write the JSON, Markdown table, plots, episode traces and the HTML report (OUT/report) here (a folder, locked while writing)")
@@ -544,7 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="runs/demo", help="output folder (default runs/demo), locked while writing")
     demo.add_argument("--overwrite", action="store_true", help="delete what --out holds first (else a non-empty --out is refused)")
     demo.add_argument("--quick", action="store_true", help="a smaller run, for smoke tests")
-    demo.add_argument("--steps", type=_positive_int, default=None, help="DQN training steps (default 40000; 3000 with --quick)")
+    demo.add_argument("--steps", type=positive_int, default=None, help="DQN training steps (default 40000; 3000 with --quick)")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=cmd_demo)
 

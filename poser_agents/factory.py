@@ -1,15 +1,39 @@
 """Build any agent from the one string a user types: a baseline name or a saved agent's folder.
 
-The CLI (``poser eval``, ``poser generate``), the evaluation harness and the Ray evaluation
-workers all go through :func:`load_agent`, so a folder is read the same way everywhere: its
-``agent.json`` says which format it is (DQN or GRPO), and nothing in it runs code unless the
-caller passes ``allow_entry_points`` (docs/security.md).
+This is the one place that dispatches on ``agent.json``'s ``format``. The CLI (``poser eval``,
+``poser generate``), the evaluation harness (an agent given as a string) and the Ray evaluation
+workers all go through :func:`load_agent` / :func:`read_agent_metadata`, so a folder is read
+the same way everywhere: its ``agent.json`` says which format it is (DQN or GRPO), and nothing
+in it runs code unless the caller passes ``allow_entry_points`` (docs/security.md).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+
+def agent_class(path: str | Path) -> Any:
+    """The agent class that reads the checkpoint folder ``path``, by its ``agent.json``'s ``format``
+    (nothing validated yet). A folder that declares no known format goes to the DQN reader, whose
+    ``CheckpointError`` names what is wrong with it."""
+    from poser_agents.common.checkpoint import checkpoint_format
+
+    if checkpoint_format(path) == "imageposer-grpo":
+        from poser_agents.grpo.agent import GRPOAgent
+
+        return GRPOAgent
+    from poser_agents.dqn.agent import DQNAgent
+
+    return DQNAgent
+
+
+def read_agent_metadata(path: str | Path, allow_entry_points: bool = False) -> dict[str, Any]:
+    """A saved agent's ``agent.json``, validated by its own class before any env or weight is touched.
+
+    Raises ``CheckpointError`` naming the folder and the field."""
+    reader: Any = agent_class(path)
+    return dict(reader.read_metadata(path, allow_entry_points=allow_entry_points))
 
 
 def load_agent(spec: str, env: Any, seed: int = 0, allow_entry_points: bool = False) -> Any:
@@ -22,11 +46,8 @@ def load_agent(spec: str, env: Any, seed: int = 0, allow_entry_points: bool = Fa
 
     path = Path(spec)
     if path.exists():
-        from poser_agents.grpo.agent import GRPOAgent, is_grpo_checkpoint
-
-        if is_grpo_checkpoint(path):  # agent.json says format imageposer-grpo
-            return GRPOAgent.load(path, env=env, seed=seed, allow_entry_points=allow_entry_points)
-        from poser_agents.dqn.agent import DQNAgent
-
-        return DQNAgent.load(path, env=env, allow_entry_points=allow_entry_points)
+        cls: Any = agent_class(path)
+        if cls.__name__ == "GRPOAgent":  # its sampling has its own generator
+            return cls.load(path, env=env, seed=seed, allow_entry_points=allow_entry_points)
+        return cls.load(path, env=env, allow_entry_points=allow_entry_points)
     return make_baseline(spec, env, seed=seed)

@@ -68,3 +68,33 @@ def test_cleanrl_style_dqn_example_reports_through_aggregate(tmp_path):
                           cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])["levels"]["ImagePoser-Gen-v0"]["cleanrl_style_dqn"]["n_runs"] == 1
+
+
+def _example(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_examples_read_their_flags_through_one_helper(capsys):
+    """Every field of an example's config dataclasses is a flag, read from the field's type; a bad value is one error line."""
+    train_dqn = _example("train_dqn")
+    args, config = train_dqn.parse_args(["--total-timesteps", "1e3", "--net-arch", "512,512", "--double-q", "false",
+                                         "--seed", "none", "--out", "runs/x"])
+    assert (args.total_timesteps, config.net_arch, config.double_q, config.seed, config.log_dir) == (1000, [512, 512], False, None, "runs/x")
+    compare = _example("compare_agents")
+    assert compare.parse_args(["--heldout", "false", "--budget", "300"]).heldout is False
+    assert compare.parse_args([]) == compare.Args()
+    for bad, named in ((["--double-q", "maybe"], "--double-q"), (["--total-timesteps", "1.5"], "--total-timesteps"),
+                       (["--gamma", "2"], "DQNConfig.gamma")):
+        with pytest.raises(SystemExit) as exc:
+            train_dqn.parse_args(bad)
+        assert exc.value.code == 2
+        last = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "error:" in last and named in last
+    grpo = _example("train_grpo")
+    assert grpo.parse_args(["--grpo-steps", "7", "--guidance-w", "2"]).guidance_w == 2.0

@@ -6,25 +6,7 @@ import argparse
 import json
 import sys
 
-
-def _seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, e.g. 0,1,2, got {text!r}") from None
-    if not seeds:
-        raise argparse.ArgumentTypeError("name at least one seed, e.g. --seeds 0,1,2")
-    return seeds
-
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
+from poser_agents.common.cli_args import positive_int, seed_list
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -79,13 +61,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run = bsub.add_parser("run", help="train ALGO on a level per seed: val learning curve, normalised test score")
     run.add_argument("--algo", required=True, help=f"{', '.join(ALGOS)}, or module:callable (with --allow-entry-points)")
     run.add_argument("--env", required=True, help="a registered level, e.g. ImagePoser-v0, ImagePoser-Hard-v0, ImagePoser-Drift-v0")
-    run.add_argument("--steps", type=_positive, required=True, help="training env steps")
-    run.add_argument("--seeds", type=_seeds, default=[0], help="comma-separated training seeds (default 0)")
+    run.add_argument("--steps", type=positive_int, required=True, help="training env steps")
+    run.add_argument("--seeds", type=seed_list, default=[0], help="comma-separated training seeds (default 0)")
     run.add_argument("--out", required=True, help="results folder (one subfolder per level, algorithm and seed)")
-    run.add_argument("--eval-every", type=_positive, default=10_000, help="env steps between val evaluations (default 10000)")
-    run.add_argument("--val-episodes", type=_positive, default=50, help="val tasks per curve point (default 50)")
-    run.add_argument("--test-episodes", type=_positive, default=200, help="test tasks at the end (default 200)")
-    run.add_argument("--eval-seeds", type=_seeds, default=[0], help="evaluation seeds, shared with the references (default 0)")
+    run.add_argument("--eval-every", type=positive_int, default=10_000, help="env steps between val evaluations (default 10000)")
+    run.add_argument("--val-episodes", type=positive_int, default=50, help="val tasks per curve point (default 50)")
+    run.add_argument("--test-episodes", type=positive_int, default=200, help="test tasks at the end (default 200)")
+    run.add_argument("--eval-seeds", type=seed_list, default=[0], help="evaluation seeds, shared with the references (default 0)")
     run.add_argument("--text-encoder", default="hash")
     run.add_argument("--allow-entry-points", action="store_true", help="let --algo name a module:callable to import and run")
     run.add_argument("--json", action="store_true", help="print one JSON object as the last line")
@@ -95,7 +77,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     agg.add_argument("--score", default="norm_accuracy",
                      choices=["norm_accuracy", "norm_alignment", "norm_accuracy_cost_aware", "norm_alignment_cost_aware"])
     agg.add_argument("--split", default="test", choices=["test", "gen"], help="test (default) or the generalisation split gen")
-    agg.add_argument("--reps", type=_positive, default=2000, help="bootstrap replications (default 2000)")
+    agg.add_argument("--reps", type=positive_int, default=2000, help="bootstrap replications (default 2000)")
     agg.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     agg.add_argument("--plots", default=None, help="write performance profiles and sample-efficiency curves (PNG) here")
     agg.add_argument("--json", action="store_true", help="print one JSON object (per level and algorithm: IQM, CI, runs)")
@@ -103,8 +85,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lv = bsub.add_parser("levels", help="a level's scale: every baseline's normalised score, and the criteria needing no training")
     lv.add_argument("--env", required=True, help="a registered level")
     lv.add_argument("--split", default="val", choices=["train", "val", "test", "gen"])
-    lv.add_argument("--episodes", type=_positive, default=50, help="tasks (default 50)")
-    lv.add_argument("--seeds", type=_seeds, default=[0], help="evaluation seeds (default 0)")
+    lv.add_argument("--episodes", type=positive_int, default=50, help="tasks (default 50)")
+    lv.add_argument("--seeds", type=seed_list, default=[0], help="evaluation seeds (default 0)")
     lv.add_argument("--no-singles", action="store_true", help="skip the single-expert baselines")
     lv.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     lv.set_defaults(func=cmd_levels)

@@ -156,7 +156,7 @@ def run(root: Path) -> dict[str, Any]:
     from poser_agents.grpo.agent import GRPOAgent
     from poser_agents.grpo.context import ContextFeaturizer
     from poser_agents.grpo.policy import PolicyConfig, WorkflowPolicy
-    from poser_agents.grpo.vocab import WorkflowVocab
+    from poser_agents.grpo.workflow_tokens import WorkflowVocab
 
     env = gym.make("ImagePoser-v0", split="val")
     dqn = DQNAgent(env, DQNConfig(learning_starts=10, buffer_size=100, batch_size=8, net_arch=[16], embed_dim=8))

@@ -44,7 +44,7 @@ from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import VecEnv
 
-from poser_agents.common.callbacks import EpisodeLogCallback, make_logger
+from poser_agents.common import callbacks as training_logs
 from poser_agents.common.checkpoint import CheckpointError, read_metadata, verify_file, write_checkpoint
 from poser_agents.common.env_description import compare_env, describe_env
 from poser_agents.dqn.config import DQNConfig
@@ -184,7 +184,7 @@ class DQNAgent:
 
             torch.set_num_threads(self.config.torch_threads)
         if self._logger is None:
-            self._logger = make_logger(self.config.log_dir, self.config.verbose)
+            self._logger = training_logs.make_logger(self.config.log_dir, self.config.verbose)
             if self.config.tensorboard_log is not None:
                 from poser_agents.common.tensorboard import add_tensorboard_output
 
@@ -192,7 +192,7 @@ class DQNAgent:
         self.model.set_logger(self._logger)
         callbacks: list[Any] = []
         if self.config.log_dir is not None:
-            callbacks.append(EpisodeLogCallback(Path(self.config.log_dir) / "episodes.csv"))
+            callbacks.append(training_logs.EpisodeLogCallback(Path(self.config.log_dir) / "episodes.csv"))
         if self.config.tensorboard_log is not None:
             from poser_agents.common.tensorboard import PoserTensorBoardCallback
 

@@ -1,7 +1,8 @@
 """Run any agent on a split over several seeds and collect per-episode records.
 
 ``evaluate`` plays the same tasks (``rollout.pick_tasks``) for every seed, episode ``i`` of
-seed ``s`` with ``reset(seed=s * 100000 + i, options={"task": tasks[i]})``, so two agents
+seed ``s`` with ``reset(seed=s * 100000 + i, options={"task": tasks[i]})`` (the strided scheme
+of :func:`poser_agents.rollout.episode_seed`, played by :func:`poser_agents.rollout.run_episode`), so two agents
 evaluated with the same arguments meet the same tasks under the same expert luck and can be
 compared episode by episode (:func:`paired`). The agent is anything with SB3's
 ``predict(obs, deterministic=True) -> (action, state)``, given as
@@ -9,7 +10,8 @@ compared episode by episode (:func:`paired`). The agent is anything with SB3's
 - an agent object (reused for every seed),
 - a factory ``Callable[[env], agent]`` or ``Callable[[env, seed], agent]``, called once per
   seed on the live env the agent acts in (the oracle needs it), or
-- a baseline spec string (``random``, ``heuristic``, ``oracle``, ``single:<expert>``).
+- a string for :func:`poser_agents.factory.load_agent`: a baseline spec (``random``,
+  ``heuristic``, ``oracle``, ``single:<expert>``) or a saved agent's folder.
 """
 
 from __future__ import annotations
@@ -28,11 +30,8 @@ import numpy as np
 
 from poser_agents.evaluation.stats import DEFAULT_RESAMPLES, paired_difference
 from poser_agents.evaluation.summary import CATEGORY_ORDER, record_from_summary, summarize
-from poser_agents.rollout import pick_tasks
-from poser_env.wrappers import adopt_time_limit, final_summary
-
-#: Episode ``i`` of seed ``s`` resets with seed ``s * SEED_STRIDE + i``.
-SEED_STRIDE = 100_000
+from poser_agents.rollout import SEED_STRIDE, episode_seed, pick_tasks, run_episode
+from poser_env.wrappers import adopt_time_limit
 
 
 @dataclass
@@ -83,10 +82,10 @@ def _agent_name(source: Any, agent: Any) -> str:
 
 
 def _build(source: Any, env: gym.Env, seed: int) -> Any:
-    if isinstance(source, str):
-        from poser_agents.baselines import make_baseline
+    if isinstance(source, str):  # a baseline spec or a saved agent's folder: the one factory
+        from poser_agents.factory import load_agent
 
-        return make_baseline(source, env, seed=seed)
+        return load_agent(source, env, seed=seed)
     if hasattr(source, "predict") and not isinstance(source, type):
         return source
     if callable(source):
@@ -109,30 +108,15 @@ def _build(source: Any, env: gym.Env, seed: int) -> Any:
 
 def run_recorded_episode(env: gym.Env, agent: Any, task: Any, seed: int, tracer: Any = None,
                          run_seed: int = 0) -> tuple[dict[str, Any], list[str]]:
-    """One episode (as ``rollout.run_episode``), also noting the command kind each step acted on.
+    """Deprecated: :func:`poser_agents.rollout.run_episode` with ``kinds=[]`` (the one episode runner).
 
-    The env's step log records the command *after* the step; the kind read from the info
-    before each step is the one the expert was called on. A ``tracer``
-    (:class:`poser_agents.report.trace.EpisodeTracer`) also records the episode for the viewer.
-    """
-    obs, info = env.reset(seed=seed, options={"task": task})
-    if tracer is not None:
-        tracer.start(env, info, task, run_seed, seed)
-    total, done, kinds = 0.0, False, []
-    while not done:
-        index = info.get("command_index", -1)
-        commands = info.get("commands", [])
-        kinds.append(commands[index]["kind"] if 0 <= index < len(commands) else "")
-        action, _ = agent.predict(obs, deterministic=True)
-        obs, reward, terminated, truncated, info = env.step(action)
-        total += float(reward)
-        done = terminated or truncated
-        if tracer is not None:
-            tracer.step(env, float(reward), info)
-    summary = dict(final_summary(env, info))  # also when a wrapper ended the episode
-    summary["return"] = total
-    if tracer is not None:
-        tracer.end(summary, task)
+    Returns ``(summary, kinds)`` as before; kept for one release."""
+    import warnings
+
+    warnings.warn("harness.run_recorded_episode is deprecated: call poser_agents.rollout.run_episode(env, agent, task, seed, "
+                  "kinds=kinds, tracer=tracer, run_seed=run_seed)", DeprecationWarning, stacklevel=2)
+    kinds: list[str] = []
+    summary = run_episode(env, agent, task, seed, kinds=kinds, tracer=tracer, run_seed=run_seed)
     return summary, kinds
 
 
@@ -187,9 +171,10 @@ def evaluate(
             agent_obj = _build(agent, env, seed)
             label = label or _agent_name(agent, agent_obj)
             for i, task in enumerate(tasks):
-                episode_seed = seed * SEED_STRIDE + i
-                summary, kinds = run_recorded_episode(env, agent_obj, task, episode_seed, tracer, seed)
-                records.append(record_from_summary(summary, seed, episode_seed, kinds))
+                reset_seed = episode_seed(seed, i, SEED_STRIDE)
+                kinds: list[str] = []
+                summary = run_episode(env, agent_obj, task, reset_seed, kinds=kinds, tracer=tracer, run_seed=seed)
+                records.append(record_from_summary(summary, seed, reset_seed, kinds))
             if verbose:
                 print(f"  {label}: seed {seed} done ({len(tasks)} episodes, {time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True)
     finally:

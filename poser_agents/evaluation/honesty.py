@@ -54,7 +54,7 @@ def silent_successes(agent: str = "heuristic", per_file: int = 5, seed: int = 0,
 
     import poser_env  # noqa: F401
     from poser_agents.baselines import make_baseline
-    from poser_agents.rollout import run_episode
+    from poser_agents.rollout import episode_seed, run_episode
 
     chosen: dict[str, Sequence[Task]] = dict(files) if files is not None else dict(task_files())
     env = gym.make(env_id)
@@ -69,7 +69,7 @@ def silent_successes(agent: str = "heuristic", per_file: int = 5, seed: int = 0,
                                    "with_unread": 0}
             for k, i in enumerate(pick):
                 ag = make_baseline(agent, env, seed=seed)
-                summary = run_episode(env, ag, tasks[i], seed=seed + k)
+                summary = run_episode(env, ag, tasks[i], seed=episode_seed(seed, k))  # the consecutive scheme
                 row["episodes"] += 1
                 row["with_unread"] += bool(summary.get("not_understood"))
                 if float(summary.get("critic_score", 0.0)) >= 1.0:

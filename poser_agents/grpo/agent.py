@@ -31,7 +31,7 @@ import torch
 from poser_agents.common.checkpoint import CheckpointError, check_finite, load_tensors, read_metadata, verify_file, write_checkpoint
 from poser_agents.grpo.context import ContextFeaturizer, PlanContext
 from poser_agents.grpo.policy import PolicyConfig, WorkflowPolicy, sample
-from poser_agents.grpo.vocab import Workflow, WorkflowVocab
+from poser_agents.grpo.workflow_tokens import Workflow, WorkflowVocab
 
 FORMAT = "imageposer-grpo"
 FORMAT_VERSION = 1
@@ -116,7 +116,8 @@ class GRPOAgent:
         """GRPO with the env as reward source on the bound env's tasks, until ``total_timesteps``
         expert calls (images) are spent. The current policy goes on from where it is; the
         reference (for the KL and guidance) stays the phase-1 policy."""
-        from poser_agents.grpo.trainer import GRPOConfig, GRPOTrainer
+        from poser_agents.grpo.config import GRPOConfig
+        from poser_agents.grpo.trainer import GRPOTrainer
 
         if self.env is None:
             raise RuntimeError("bind the agent to a training env first (agent.bind(env))")

@@ -28,7 +28,7 @@ import numpy as np
 
 from poser_agents.baselines import SYNTHETIC_HEURISTIC, OracleAgent
 from poser_agents.grpo.context import PlanContext
-from poser_agents.grpo.vocab import Workflow, WorkflowVocab
+from poser_agents.grpo.workflow_tokens import Workflow, WorkflowVocab
 from poser_agents.rollout import pick_tasks
 from poser_env.wrappers import final_summary
 

@@ -30,8 +30,9 @@ from poser_agents.grpo.policy import WorkflowPolicy
 from poser_agents.grpo.resume import check_config, load_phase1, load_phase2, save_phase1, save_phase2
 from poser_agents.grpo.reward import RewardConfig, RewardEnsemble, calibration, calibration_figure
 from poser_agents.grpo.sft import SFTConfig, train_sft
-from poser_agents.grpo.trainer import GRPOConfig, GRPOTrainer
-from poser_agents.grpo.vocab import WorkflowVocab
+from poser_agents.grpo.config import GRPOConfig
+from poser_agents.grpo.trainer import GRPOTrainer
+from poser_agents.grpo.workflow_tokens import WorkflowVocab
 from poser_agents.rollout import pick_tasks
 
 ENV_ID = "ImagePoser-v0"
@@ -106,10 +107,12 @@ def policy_samples(policy: WorkflowPolicy, featurizer: ContextFeaturizer, vocab:
     return run_workflows(env, items)
 
 
-def evaluate_policy(policy: WorkflowPolicy, vocab: WorkflowVocab, featurizer: ContextFeaturizer, suite: str, episodes: int,
-                    seed: int, text_encoder: str, reference: WorkflowPolicy | None = None, w: float = 1.0,
-                    train_keys: set[str] | None = None) -> dict[str, Any]:
-    """Test-split alignment of sampled workflows (harness, one seed), images, diversity and novelty."""
+def evaluate_workflow_policy(policy: WorkflowPolicy, vocab: WorkflowVocab, featurizer: ContextFeaturizer, suite: str, episodes: int,
+                             seed: int, text_encoder: str, reference: WorkflowPolicy | None = None, w: float = 1.0,
+                             train_keys: set[str] | None = None) -> dict[str, Any]:
+    """Test-split alignment of sampled workflows (harness, one seed), images, diversity and novelty.
+
+    Named apart from SB3's ``evaluate_policy(model, env)``, which any agent here also passes."""
     env = make_env(suite, "test", text_encoder)
     agents: list[GRPOAgent] = []
 
@@ -132,6 +135,15 @@ def evaluate_policy(policy: WorkflowPolicy, vocab: WorkflowVocab, featurizer: Co
         "novel_first_choice_fraction": float(np.mean([first_choices(k) not in seen_first for k in keys])) if train_keys is not None else None,
         "per_episode_alignment": [r["alignment"] for r in res.records], "task_ids": [r["task_id"] for r in res.records],
     }
+
+
+def evaluate_policy(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Deprecated name of :func:`evaluate_workflow_policy` (it clashed with SB3's ``evaluate_policy``); kept for one release."""
+    import warnings
+
+    warnings.warn("poser_agents.grpo.pipeline.evaluate_policy is now evaluate_workflow_policy (SB3 has an evaluate_policy "
+                  "of its own); the old name goes in the next release", DeprecationWarning, stacklevel=2)
+    return evaluate_workflow_policy(*args, **kwargs)
 
 
 def first_choices(key: str) -> str:
@@ -231,7 +243,7 @@ class Recipe:
         cfg = self.config
         out = {}
         for suite in cfg.eval_suites or (cfg.suite,):
-            out[suite] = evaluate_policy(policy, self.vocab, self.featurizer, suite, cfg.eval_episodes, cfg.seed, cfg.text_encoder,
+            out[suite] = evaluate_workflow_policy(policy, self.vocab, self.featurizer, suite, cfg.eval_episodes, cfg.seed, cfg.text_encoder,
                                          reference=reference, w=w, train_keys=self.train_keys)
             self.images["eval"] += out[suite]["images_rendered"]
         return out

@@ -1,7 +1,7 @@
 """The workflow policy: a small autoregressive model over expert tokens.
 
 A GRU decodes the workflow one expert token at a time (``n_commands * attempts`` tokens; the
-special tokens are fixed by the grammar, see :mod:`.vocab`). Its initial state comes from the
+special tokens are fixed by the grammar, see :mod:`.workflow_tokens`). Its initial state comes from the
 prompt embedding and the requested score (ComfyGen-style score conditioning; 1.0 at
 sampling); each step's input is the current command's features (text embedding, kind,
 position), the retry slot and the previous token, so a choice can depend on the whole plan

@@ -21,7 +21,7 @@ from torch import nn
 from poser_agents.grpo.context import ContextBatch, ContextFeaturizer
 from poser_agents.grpo.data import context_of, label_of
 from poser_agents.grpo.sft import LABELS, ids_tensor
-from poser_agents.grpo.vocab import Workflow, WorkflowVocab
+from poser_agents.grpo.workflow_tokens import Workflow, WorkflowVocab
 
 
 @dataclass

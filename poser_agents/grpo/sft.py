@@ -19,7 +19,7 @@ import torch
 from poser_agents.grpo.context import ContextFeaturizer, PlanContext
 from poser_agents.grpo.data import context_of, label_of
 from poser_agents.grpo.policy import PolicyConfig, WorkflowPolicy, log_probs, token_mask
-from poser_agents.grpo.vocab import Workflow, WorkflowVocab
+from poser_agents.grpo.workflow_tokens import Workflow, WorkflowVocab
 
 SFT_MODES = ("score", "best")
 LABELS = ("critic", "evaluator")

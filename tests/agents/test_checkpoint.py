@@ -34,7 +34,7 @@ from poser_agents.grpo import agent as grpo_agent
 from poser_agents.grpo.agent import GRPOAgent
 from poser_agents.grpo.context import ContextFeaturizer
 from poser_agents.grpo.policy import PolicyConfig, WorkflowPolicy
-from poser_agents.grpo.vocab import WorkflowVocab
+from poser_agents.grpo.workflow_tokens import WorkflowVocab
 
 
 class MakesMarker:

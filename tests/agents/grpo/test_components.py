@@ -9,7 +9,7 @@ from poser_agents.grpo.policy import log_probs, sample
 from poser_agents.grpo.reward import RewardConfig, rankdata, spearman
 from poser_agents.grpo.sft import SFTConfig, new_policy
 from poser_agents.grpo.trainer import GRPOConfig
-from poser_agents.grpo.vocab import BOS, EOS, SEP, Workflow, WorkflowError, WorkflowVocab
+from poser_agents.grpo.workflow_tokens import BOS, EOS, SEP, Workflow, WorkflowError, WorkflowVocab
 
 EXPERTS = ["a-t2i", "b-i2i", "c-i2i"]
 

@@ -17,7 +17,7 @@ from poser_agents.grpo.data import CollectConfig, DataFileError, collect, execut
 from poser_agents.grpo.pipeline import vocab_of
 from poser_agents.grpo.sft import SFTConfig, train_sft
 from poser_agents.grpo.trainer import GRPOConfig, GRPOTrainer
-from poser_agents.grpo.vocab import WorkflowVocab
+from poser_agents.grpo.workflow_tokens import WorkflowVocab
 
 
 @pytest.fixture(scope="module")
