@@ -226,3 +226,10 @@ def test_batched_diffusers_experts_and_vlm_critic_keep_each_requests_seed(ray_lo
         assert [(r.passed, r.note) for r in got.results] == [(r.passed, r.note) for r in want.results]
         assert np.allclose([r.confidence for r in got.results], [r.confidence for r in want.results], atol=1e-5)
     assert ray_local.get(critic._proxy.handle().stats.remote())["batches"] == [3]
+
+
+def test_batching_settings_are_checked(tmp_path, tiny):
+    for extra, words in (("[serving]\nmax_batch_size = 0", "max_batch_size must be an int from 1 to 256"),
+                         ("[serving]\nbatch_wait_timeout_s = -1", r"batch_wait_timeout_s must lie in \[0, 60\]")):
+        with pytest.raises(RegistryError, match=words):
+            load_real_preset(write_preset(tmp_path, tiny, "bad.toml", extra=extra))
