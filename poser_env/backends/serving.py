@@ -138,7 +138,7 @@ class ModelServer:
         self._full: dict[tuple[str, str], Any] = {}
         self._models = ThreadPoolExecutor(max_workers=1, thread_name_prefix="models")
         self.calls = 0
-        self.batches: list[int] = []  # the size of each batch run, for stats()
+        self.batch_sizes: dict[int, int] = {}  # batch size -> batches run, for stats()
 
     def _component(self, name: str) -> Any:
         if name not in self._built:
@@ -165,9 +165,9 @@ class ModelServer:
         return os.getpid()
 
     def stats(self) -> dict[str, Any]:
-        """Process id, components built, calls answered and the size of each batch (to see that
-        env runners share the server, and how much batching happened)."""
-        return {"pid": os.getpid(), "built": sorted(self._built), "calls": self.calls, "batches": list(self.batches)}
+        """Process id, components built, calls answered and how many batches of each size ran
+        (to see that env runners share the server, and how much batching happened)."""
+        return {"pid": os.getpid(), "built": sorted(self._built), "calls": self.calls, "batch_sizes": dict(self.batch_sizes)}
 
     async def describe(self, name: str) -> dict[str, Any]:
         c = await self._in_model_thread(self._component, name)
@@ -228,7 +228,7 @@ class ModelServer:
         method, name = key
         component = self._component(name)
         self.calls += len(requests)
-        self.batches.append(len(requests))
+        self.batch_sizes[len(requests)] = self.batch_sizes.get(len(requests), 0) + 1
         if method == "expert":
             return self._experts(component, requests)
         return self._critiques(component, requests)

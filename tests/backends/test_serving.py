@@ -166,8 +166,8 @@ def test_batched_server_groups_env_runners_requests_and_keeps_each_episode(ray_l
         want = _episode(local, actions, seed)
         assert all(np.array_equal(x, y) for x, y in zip(want[0], frames)) and want[1] == rewards
         assert [i["verdict"] for i in want[2]] == [i["verdict"] for i in infos]
-    batches = ray_local.get(envs[0].unwrapped.registry[0]._proxy.handle().stats.remote())["batches"]
-    assert max(batches) > 1 and sum(batches) == sum(len(r) for _, r, _ in episodes)  # grouped, none lost
+    sizes = ray_local.get(envs[0].unwrapped.registry[0]._proxy.handle().stats.remote())["batch_sizes"]
+    assert max(sizes) > 1 and sum(k * n for k, n in sizes.items()) == sum(len(r) for _, r, _ in episodes)  # grouped, none lost
 
 
 def test_a_request_failing_in_a_batch_fails_alone(ray_local):
@@ -183,7 +183,7 @@ def test_a_request_failing_in_a_batch_fails_alone(ray_local):
         want_rng = np.random.default_rng(i)
         assert np.array_equal(outs[i].image, local(words[i], None, want_rng).image)
         assert rngs[i].bit_generator.state == want_rng.bit_generator.state  # each request kept its own generator
-    assert ray_local.get(served._proxy.handle().stats.remote())["batches"][0] == 4  # one batch, run again one by one
+    assert ray_local.get(served._proxy.handle().stats.remote())["batch_sizes"] == {4: 1}  # one batch, run again one by one
 
 
 def test_batched_diffusers_experts_and_vlm_critic_keep_each_requests_seed(ray_local, tmp_path, tiny):
@@ -212,7 +212,7 @@ def test_batched_diffusers_experts_and_vlm_critic_keep_each_requests_seed(ray_lo
     assert "edits an image but was given none" in str(edits[3])  # fails alone, inside the batch
     same(edits[:3], "tiny-img2img", images[:3])
     stats = ray_local.get(served["tiny-t2i"]._proxy.handle().stats.remote())
-    assert stats["batches"] == [4, 4]
+    assert stats["batch_sizes"] == {4: 2}
 
     critic_spec = kwargs["critic"]
     cname = critic_spec["kwargs"].get("name", critic_spec["name"])
@@ -225,7 +225,7 @@ def test_batched_diffusers_experts_and_vlm_critic_keep_each_requests_seed(ray_lo
         want = alone.critique(canvas, ks)
         assert [(r.passed, r.note) for r in got.results] == [(r.passed, r.note) for r in want.results]
         assert np.allclose([r.confidence for r in got.results], [r.confidence for r in want.results], atol=1e-5)
-    assert ray_local.get(critic._proxy.handle().stats.remote())["batches"] == [3]
+    assert ray_local.get(critic._proxy.handle().stats.remote())["batch_sizes"] == {3: 1}
 
 
 def test_batching_settings_are_checked(tmp_path, tiny):
