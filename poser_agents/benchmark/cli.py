@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any, Iterable
 
 from poser_agents.common.cli_args import positive_int, seed_list
 
@@ -17,9 +18,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    results: Iterable[dict[str, Any]]
+    if args.ray:  # seeds as Ray tasks; the same results as serial (docs/scaling.md)
+        from poser_agents.distributed import RayUnavailableError, require_ray
+        from poser_agents.distributed.benchmark import run_on_ray
+
+        try:
+            require_ray("poser benchmark run --ray")
+        except RayUnavailableError as e:
+            print(f"poser benchmark: error: {e}", file=sys.stderr)
+            return 2
+        results = run_on_ray(args.algo, args.env, args.steps, args.seeds, args.out, proto,
+                             allow_entry_points=args.allow_entry_points, address=args.address, log=log)
+    else:
+        results = (run_one(args.algo, args.env, args.steps, seed, args.out, proto, allow_entry_points=args.allow_entry_points, log=log)
+                   for seed in args.seeds)
     done = []
-    for seed in args.seeds:
-        r = run_one(args.algo, args.env, args.steps, seed, args.out, proto, allow_entry_points=args.allow_entry_points, log=log)
+    for seed, r in zip(args.seeds, results):
         done.append({"seed": seed, "norm_accuracy": r["test"]["norm_accuracy"], "norm_alignment": r["test"]["norm_alignment"],
                      "cost": r["test"]["cost"]})
         print(f"{args.algo} on {args.env} seed {seed}: test normalised accuracy {r['test']['norm_accuracy']}, "
@@ -70,6 +85,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--eval-seeds", type=seed_list, default=[0], help="evaluation seeds, shared with the references (default 0)")
     run.add_argument("--text-encoder", default="hash")
     run.add_argument("--allow-entry-points", action="store_true", help="let --algo name a module:callable to import and run")
+    run.add_argument("--ray", action="store_true", help="run the seeds as Ray tasks (needs the [ray] extra); same results as serial")
+    run.add_argument("--address", default=None, help="with --ray: a Ray cluster to join (auto or HOST:PORT; default: a new local instance)")
     run.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     run.set_defaults(func=cmd_run)
     agg = bsub.add_parser("aggregate", help="IQM, median, mean, optimality gap (stratified bootstrap CIs), P(improvement), plots")

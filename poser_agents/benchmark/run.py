@@ -120,9 +120,28 @@ class _Evaluator:
         self.env.close()
 
 
-def _suite(env: Any) -> str:
-    """The suite mix of the ImagePoserEnv inside ``env``."""
-    return str(env.unwrapped.config.suite)
+def final_splits(env: Any) -> tuple[str, ...]:
+    """The splits of the final evaluation: test, and on a level with one the generalisation split gen."""
+    from poser_env.config import GEN_SPLIT_MIXES
+
+    return ("test", "gen") if str(env.unwrapped.config.suite) in GEN_SPLIT_MIXES else ("test",)
+
+
+def all_references(out: str | Path, env_id: str, proto: Protocol, log: Callable[[str], None] = print) -> None:
+    """Measure (or find cached) every reference a run of ``env_id`` needs: val, test and gen.
+    Runs of several seeds in parallel (``--ray``) call it first, so none of them measures them."""
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401  (registers the ids)
+
+    env = gym.make(env_id, split="val", text_encoder=proto.text_encoder)
+    try:
+        splits = final_splits(env)
+    finally:
+        env.close()
+    references(Path(out), env_id, "val", proto.val_episodes, proto, log)
+    for split in splits:
+        references(Path(out), env_id, split, proto.test_episodes, proto, log)
 
 
 def _curve_callback(every: int, on_eval: Callable[[int], None]) -> Any:
@@ -213,10 +232,8 @@ def _train(algo: str, env_id: str, steps: int, seed: int, out: Path, folder: Pat
         done = int(getattr(model, "num_timesteps", steps))
         if not result["curve"] or result["curve"][-1]["step"] != done:
             on_eval(done)
-        from poser_env.config import GEN_SPLIT_MIXES
-
         # test, and on a level with one the generalisation split ``gen`` (reported apart).
-        for split in ("test", "gen") if _suite(train_env) in GEN_SPLIT_MIXES else ("test",):
+        for split in final_splits(train_env):
             refs = references(out, env_id, split, proto.test_episodes, proto, log)
             final = _Evaluator(env_id, split, proto.test_episodes, proto, refs, kind)
             try:

@@ -7,6 +7,8 @@ functions runs, so users without Ray see no change (see docs/scaling.md).
   usage reporting off.
 - :mod:`.evaluation`: :func:`evaluate_on_ray`, ``poser eval --ray``: episodes as Ray tasks,
   records identical to the serial :func:`poser_agents.evaluation.evaluate`.
+- :mod:`.benchmark`: :func:`run_on_ray`, ``poser benchmark run --ray``: seeds as Ray tasks,
+  result files identical to the serial run's.
 - :mod:`.bench`: the speed-up of ``--ray`` over the serial harness, measured in one process
   (``python -m poser_agents.distributed.bench``).
 - :mod:`.rllib`: ``ImagePoser-v0`` for RLlib (env creator, observation flattening, PPO/DQN

@@ -8,10 +8,12 @@ put back in the serial order, so the records and the summary are those of the se
 
 What may be cut where: an episode depends only on its reset seed and the agent's state. Agents
 whose actions depend on nothing but the observation and the env (the heuristic, single-expert,
-oracle baselines, a saved DQN acting greedily) are cut into shards of a few episodes; agents
-that carry a generator from one episode to the next (``random``, GRPO, the LLM planner) are cut
-per seed only, so each shard replays the seed's episodes in the serial order. A shard is
-therefore never smaller than what keeps the results exact.
+oracle baselines, a saved DQN acting greedily) are cut into ranges of episodes, and one Ray
+task plays one range for every seed (so the env's caches of a task's prompt are filled once,
+as serially, not once per worker); agents that carry a generator from one episode to the next
+(``random``, GRPO, the LLM planner) are cut per seed only, so each shard replays the seed's
+episodes in the serial order. A shard is therefore never smaller than what keeps the results
+exact.
 
 The agent is named by the same string as on the command line (a baseline spec or a checkpoint
 folder); each worker loads it, so on a cluster the folder must be readable on every node.
@@ -48,13 +50,32 @@ def episode_independent(agent: str) -> bool:
     return False
 
 
+#: Ray tasks per worker an evaluation of an episode-independent agent is cut into: enough for
+#: the last tasks to even out the workers' loads, few enough that a task's own cost (a few ms)
+#: stays small against its episodes.
+TASKS_PER_WORKER = 8
+
+
 def plan_shards(n_episodes: int, seeds: Sequence[int], independent: bool, workers: int) -> list[tuple[int, list[int]]]:
-    """``(seed, episode indices)`` per shard: whole seeds, or about four shards per worker."""
+    """``(seed, episode indices)`` per shard: whole seeds, or the same ranges of episodes for
+    every seed (about :data:`TASKS_PER_WORKER` ranges per worker), listed range by range."""
     if not independent:
         return [(s, list(range(n_episodes))) for s in seeds]
-    total = n_episodes * len(seeds)
-    size = max(1, -(-total // max(1, 4 * workers)))
-    return [(s, list(range(i, min(i + size, n_episodes)))) for s in seeds for i in range(0, n_episodes, size)]
+    size = max(1, -(-n_episodes // max(1, TASKS_PER_WORKER * workers)))
+    return [(s, list(range(i, min(i + size, n_episodes)))) for i in range(0, n_episodes, size) for s in seeds]
+
+
+def group_shards(shards: Sequence[tuple[int, list[int]]], independent: bool) -> list[list[tuple[int, list[int]]]]:
+    """The shards of one Ray task each: for an episode-independent agent, the shards of one range
+    of episodes for every seed together, so that a task (one worker) meets each of its tasks'
+    prompts for every seed: the env's caches (extracted commands, text embeddings) then work
+    as in the serial run instead of every worker filling them for every task."""
+    if not independent:
+        return [[shard] for shard in shards]
+    groups: dict[tuple[int, ...], list[tuple[int, list[int]]]] = {}
+    for seed, idx in shards:
+        groups.setdefault(tuple(idx), []).append((seed, idx))
+    return list(groups.values())
 
 
 def _env(env_id: str, split: str, env_kwargs: Mapping[str, Any]) -> Any:
@@ -66,6 +87,20 @@ def _env(env_id: str, split: str, env_kwargs: Mapping[str, Any]) -> Any:
     if key not in _ENVS:
         _ENVS[key] = gym.make(env_id, split=split, **dict(env_kwargs))
     return _ENVS[key]
+
+
+def warm_up(env_id: str = "ImagePoser-v0", split: str = "test", env_kwargs: Mapping[str, Any] | None = None) -> int:
+    """Import the project and build the env in this worker, playing no episode; the process id.
+
+    What a long-lived cluster's workers have done before an evaluation (the env's caches stay
+    empty); :mod:`.bench` runs it on every worker to time evaluations on warm workers."""
+    import os
+
+    from poser_agents.evaluation.harness import run_recorded_episode  # noqa: F401  (what run_shard imports)
+    from poser_agents.factory import load_agent  # noqa: F401
+
+    _env(env_id, split, env_kwargs or {})
+    return os.getpid()
 
 
 def run_shard(agent: str, env_id: str, split: str, env_kwargs: Mapping[str, Any], seed: int,
@@ -86,6 +121,14 @@ def run_shard(agent: str, env_id: str, split: str, env_kwargs: Mapping[str, Any]
         summary, kinds = run_recorded_episode(env, agent_obj, task, episode_seed)
         records.append(record_from_summary(summary, seed, episode_seed, kinds))
     return records
+
+
+def run_shards(agent: str, env_id: str, split: str, env_kwargs: Mapping[str, Any], shards: Sequence[tuple[int, Sequence[int]]],
+               tasks: Mapping[int, Any], allow_entry_points: bool = False) -> list[list[dict[str, Any]]]:
+    """:func:`run_shard` for each ``(seed, indices)`` of ``shards`` in turn (one Ray task);
+    ``tasks`` maps an episode index to its task."""
+    return [run_shard(agent, env_id, split, env_kwargs, seed, idx, [tasks[i] for i in idx], allow_entry_points)
+            for seed, idx in shards]
 
 
 def evaluate_on_ray(
@@ -141,20 +184,24 @@ def evaluate_on_ray(
 
     ray = init_ray(address=address, num_cpus=num_cpus)
     workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    shards = plan_shards(len(tasks), seeds, episode_independent(agent), workers)
-    remote = ray.remote(num_cpus=1)(run_shard)
+    independent = episode_independent(agent)
+    shards = plan_shards(len(tasks), seeds, independent, workers)
+    groups = group_shards(shards, independent)
+    remote = ray.remote(num_cpus=1)(run_shards)
     t0 = time.perf_counter()
-    refs = {remote.remote(agent, env_id, split, env_kwargs, seed, idx, [tasks[i] for i in idx], allow_entry_points): n
-            for n, (seed, idx) in enumerate(shards)}
-    results: dict[int, list[dict[str, Any]]] = {}
+    refs = {remote.remote(agent, env_id, split, env_kwargs, group, {i: tasks[i] for i in group[0][1]}, allow_entry_points): n
+            for n, group in enumerate(groups)}
+    by_shard: dict[tuple[int, int], list[dict[str, Any]]] = {}
     pending = list(refs)
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
-        results[refs[done[0]]] = ray.get(done[0])
+        for (seed, idx), records in zip(groups[refs[done[0]]], ray.get(done[0])):
+            by_shard[seed, idx[0]] = records
         if verbose:
-            print(f"  {name or agent}: {len(results)}/{len(shards)} shards done ({time.perf_counter() - t0:.1f} s)",
+            print(f"  {name or agent}: {len(groups) - len(pending)}/{len(groups)} tasks done ({time.perf_counter() - t0:.1f} s)",
                   file=sys.stderr, flush=True)
-    records = [r for n in range(len(shards)) for r in results[n]]
+    # The serial order: seed by seed, episodes in order.
+    records = [r for seed, idx in sorted(shards, key=lambda sh: (seeds.index(sh[0]), sh[1][0])) for r in by_shard[seed, idx[0]]]
     seconds = time.perf_counter() - t0
     config = {
         "env_id": env_id,
@@ -170,5 +217,5 @@ def evaluate_on_ray(
     return EvalResult(agent=name or agent, config=config, records=records, summary=summarize(records, n_resamples),
                       seconds=round(seconds, 3),
                       extra={"env_steps": steps, "steps_per_s": round(steps / seconds, 1) if seconds > 0 else None,
-                             "ray": {"shards": len(shards), "cpus": workers, "address": address or "local"}})
+                             "ray": {"shards": len(shards), "tasks": len(groups), "cpus": workers, "address": address or "local"}})
 

@@ -22,8 +22,16 @@ expert runs in the env's own process, and makes the same images on the same devi
 Faults are failed steps, never crashed episodes: a call slower than ``timeout_s`` or a server
 that dies raises :class:`ServedCallError`, which the env turns into a failed step with
 ``info["error"]``; a server that timed out is killed and Ray restarts it (``max_restarts``), as
-it restarts one that died. Requests are served one at a time per server (no batching across
-env runners; the VLM critic still scores a step's questions in batches).
+it restarts one that died.
+
+Request batching (``max_batch_size`` > 1, off by default): the server is an async actor that
+groups the requests for one component arriving within ``batch_wait_timeout_s`` (the names of
+Ray Serve's ``@serve.batch``) into one call: a component with a batched path
+(``call_batch`` / ``critique_batch``: the diffusers experts, the VLM critic) runs the whole
+batch in one pipeline or model call, any other runs the batch's requests one after another.
+Each request keeps its own generator; a request that fails inside a batch fails only itself
+(the batch is run again one request at a time when the batched call raises). Models run in one
+thread, one batch at a time, while new requests queue up for the next batch.
 
 A preset serves its experts and critic with a ``[serving]`` table (see docs/scaling.md); a
 registry entry can name a running server directly::
@@ -63,7 +71,7 @@ class ServingConfig:
     timeout_s: float = 300.0
     """A call slower than this is a failed step, and its server is restarted. It counts from the
     request, so it includes the model's first loading and the wait behind other env runners'
-    requests (a server answers one at a time): leave room for both."""
+    requests (a server runs one batch at a time): leave room for both."""
     start_timeout_s: float = 600.0
     """How long a new or restarting server may take to come up before a call is sent to it."""
     num_cpus: float = 1.0
@@ -74,6 +82,12 @@ class ServingConfig:
     """How often Ray restarts a server that died or timed out (-1: always)."""
     prefix: str = "imageposer"
     """Start of the server names, to tell apart the servers of different users of one cluster."""
+    max_batch_size: int = 1
+    """Requests for one component that a server groups into one call (1: no batching). A larger
+    batch uses more accelerator memory: a batch of 8 diffusion calls holds 8 images' activations."""
+    batch_wait_timeout_s: float = 0.01
+    """How long the first request of a batch waits for others before the batch runs: the latency
+    a lone request pays for batching (0: take what is queued, wait for nothing)."""
 
     def __post_init__(self) -> None:
         if not (float(self.timeout_s) > 0 and float(self.start_timeout_s) > 0):
@@ -84,6 +98,10 @@ class ServingConfig:
             raise ValueError(f"serving prefix must be 1 to 41 letters, digits, '_', '.' or '-', got {self.prefix!r}")
         if isinstance(self.max_restarts, bool) or not isinstance(self.max_restarts, int) or self.max_restarts < -1:
             raise ValueError(f"serving max_restarts must be an int >= -1, got {self.max_restarts!r}")
+        if isinstance(self.max_batch_size, bool) or not isinstance(self.max_batch_size, int) or not 1 <= self.max_batch_size <= 256:
+            raise ValueError(f"serving max_batch_size must be an int from 1 to 256, got {self.max_batch_size!r}")
+        if not 0 <= float(self.batch_wait_timeout_s) <= 60:
+            raise ValueError(f"serving batch_wait_timeout_s must lie in [0, 60] seconds, got {self.batch_wait_timeout_s!r}")
 
     @classmethod
     def coerce(cls, cfg: "ServingConfig | Mapping[str, Any] | None") -> "ServingConfig":
@@ -106,12 +124,23 @@ class ServingConfig:
 
 
 class ModelServer:
-    """Hosts components built from registry specs; built lazily, at their first call."""
+    """Hosts components built from registry specs; built lazily, at their first call.
 
-    def __init__(self, specs: Mapping[str, Mapping[str, Any]]):
+    An async actor: ``expert`` and ``critique`` queue their request and await its result, so
+    requests from many env runners can be grouped (see the module docstring); the models run in
+    one worker thread, one batch at a time."""
+
+    def __init__(self, specs: Mapping[str, Mapping[str, Any]], max_batch_size: int = 1, batch_wait_timeout_s: float = 0.0):
+        from concurrent.futures import ThreadPoolExecutor
+
         self.specs = {name: ComponentSpec.coerce(s) for name, s in specs.items()}
+        self.max_batch_size, self.batch_wait_timeout_s = int(max_batch_size), float(batch_wait_timeout_s)
         self._built: dict[str, Any] = {}
+        self._queues: dict[tuple[str, str], list[tuple[tuple, Any]]] = {}
+        self._full: dict[tuple[str, str], Any] = {}
+        self._models = ThreadPoolExecutor(max_workers=1, thread_name_prefix="models")
         self.calls = 0
+        self.batch_sizes: dict[int, int] = {}  # batch size -> batches run, for stats()
 
     def _component(self, name: str) -> Any:
         if name not in self._built:
@@ -126,43 +155,139 @@ class ModelServer:
         """The server's process id (a restarted server has a new one)."""
         return os.getpid()
 
-    def ready(self, name: str) -> int:
+    async def _in_model_thread(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn`` in the thread the models run in (a model is never used by two threads)."""
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(self._models, fn, *args)
+
+    async def ready(self, name: str) -> int:
         """Build component ``name`` now (loading a model is start-up, not a call); the process id."""
-        self._component(name)
+        await self._in_model_thread(self._component, name)
         return os.getpid()
 
     def stats(self) -> dict[str, Any]:
-        """Process id, components built so far, calls answered (to see that env runners share it)."""
-        return {"pid": os.getpid(), "built": sorted(self._built), "calls": self.calls}
+        """Process id, components built, calls answered and how many batches of each size ran
+        (to see that env runners share the server, and how much batching happened)."""
+        return {"pid": os.getpid(), "built": sorted(self._built), "calls": self.calls, "batch_sizes": dict(self.batch_sizes)}
 
-    def describe(self, name: str) -> dict[str, Any]:
-        c = self._component(name)
+    async def describe(self, name: str) -> dict[str, Any]:
+        c = await self._in_model_thread(self._component, name)
         info = {k: getattr(c, k) for k in ("cost", "description", "model_id", "scores_commands") if hasattr(c, k)}
         if hasattr(c, "cost"):  # an expert
             info["modality"] = expert_modality(c)
         return info
 
-    def expert(self, name: str, instruction: str, canvas: Canvas | None, rng_state: dict, reflection: str = "") -> tuple[Canvas, dict]:
-        kind = rng_state.get("bit_generator")
-        if kind not in _BIT_GENERATORS:
-            raise ValueError(f"unknown bit generator {kind!r}; allowed: {', '.join(_BIT_GENERATORS)}")
-        rng = np.random.Generator(getattr(np.random, kind)())
-        rng.bit_generator.state = rng_state
-        self.calls += 1
-        out = call_expert(self._component(name), instruction, canvas, rng, reflection)
-        return out, rng.bit_generator.state
+    async def expert(self, name: str, instruction: str, canvas: Canvas | None, rng_state: dict,
+                     reflection: str = "") -> tuple[Canvas, dict]:
+        if rng_state.get("bit_generator") not in _BIT_GENERATORS:
+            raise ValueError(f"unknown bit generator {rng_state.get('bit_generator')!r}; allowed: {', '.join(_BIT_GENERATORS)}")
+        return await self._submit(("expert", name), (instruction, canvas, rng_state, reflection))
 
-    def critique(self, name: str, canvas: Canvas, checks: Sequence[Check], commands: Sequence[Command] | None) -> Verdict:
-        critic = self._component(name)
-        self.calls += 1
-        if commands is not None and critic.scores_commands:
-            return critic.critique(canvas, checks, commands=commands)
-        return critic.critique(canvas, checks)
+    async def critique(self, name: str, canvas: Canvas, checks: Sequence[Check], commands: Sequence[Command] | None) -> Verdict:
+        return await self._submit(("critique", name), (canvas, list(checks), commands))
 
-    def preload(self, name: str) -> None:
-        preload = getattr(self._component(name), "preload", None)
+    async def preload(self, name: str) -> None:
+        preload = getattr(await self._in_model_thread(self._component, name), "preload", None)
         if callable(preload):
-            preload()
+            await self._in_model_thread(preload)
+
+    # -- batching ------------------------------------------------------------------------
+
+    async def _submit(self, key: tuple[str, str], request: tuple) -> Any:
+        """Queue ``request``; the first request of a batch waits for more, then runs them all."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        queue = self._queues.setdefault(key, [])
+        queue.append((request, future))
+        if len(queue) == 1:
+            self._full[key] = asyncio.Event()
+            loop.create_task(self._run_when_ready(key))
+        if len(queue) >= self.max_batch_size:
+            self._full[key].set()
+        return await future
+
+    async def _run_when_ready(self, key: tuple[str, str]) -> None:
+        import asyncio
+
+        if self.max_batch_size > 1 and self.batch_wait_timeout_s > 0:
+            try:
+                await asyncio.wait_for(self._full[key].wait(), self.batch_wait_timeout_s)
+            except asyncio.TimeoutError:
+                pass
+        queue = self._queues.pop(key)
+        self._full.pop(key, None)
+        for start in range(0, len(queue), self.max_batch_size):
+            batch = queue[start:start + self.max_batch_size]
+            try:
+                outs = await self._in_model_thread(self._run_batch, key, [r for r, _ in batch])
+            except BaseException as e:  # building the component failed: every request of the batch gets the error
+                outs = [e] * len(batch)
+            for (_, future), out in zip(batch, outs):
+                if not future.done():
+                    future.set_exception(out) if isinstance(out, BaseException) else future.set_result(out)
+
+    def _run_batch(self, key: tuple[str, str], requests: list[tuple]) -> list[Any]:
+        """One result or exception per request, in order (runs in the model thread)."""
+        method, name = key
+        component = self._component(name)
+        self.calls += len(requests)
+        self.batch_sizes[len(requests)] = self.batch_sizes.get(len(requests), 0) + 1
+        if method == "expert":
+            return self._experts(component, requests)
+        return self._critiques(component, requests)
+
+    @staticmethod
+    def _experts(expert: Any, requests: list[tuple]) -> list[Any]:
+        def rngs() -> list[np.random.Generator]:
+            out = []
+            for _, _, state, _ in requests:
+                rng = np.random.Generator(getattr(np.random, state["bit_generator"])())
+                rng.bit_generator.state = state
+                out.append(rng)
+            return out
+
+        batched = getattr(expert, "call_batch", None)
+        if len(requests) > 1 and callable(batched):
+            gens = rngs()
+            try:
+                if any(r[3] for r in requests):
+                    outs = batched([r[0] for r in requests], [r[1] for r in requests], gens, reflections=[r[3] for r in requests])
+                else:  # an out-of-tree call_batch may not take reflections
+                    outs = batched([r[0] for r in requests], [r[1] for r in requests], gens)
+                return [o if isinstance(o, BaseException) else (o, g.bit_generator.state) for o, g in zip(outs, gens)]
+            except Exception:  # the batched call failed as a whole: one call each, so a bad request fails only itself
+                pass
+        results: list[Any] = []
+        for (instruction, canvas, _, reflection), rng in zip(requests, rngs()):
+            try:
+                results.append((call_expert(expert, instruction, canvas, rng, reflection), rng.bit_generator.state))
+            except Exception as e:
+                results.append(e)
+        return results
+
+    @staticmethod
+    def _critiques(critic: Any, requests: list[tuple]) -> list[Any]:
+        def one(canvas: Canvas, checks: list[Check], commands: Sequence[Command] | None) -> Verdict:
+            if commands is not None and critic.scores_commands:
+                return critic.critique(canvas, checks, commands=commands)
+            return critic.critique(canvas, checks)
+
+        batched = getattr(critic, "critique_batch", None)
+        if len(requests) > 1 and callable(batched) and (not critic.scores_commands or all(c is None for _, _, c in requests)):
+            try:
+                return list(batched([r[0] for r in requests], [r[1] for r in requests]))
+            except Exception:  # one critique each, so a bad request fails only itself
+                pass
+        results: list[Any] = []
+        for canvas, checks, commands in requests:
+            try:
+                results.append(one(canvas, checks, commands))
+            except Exception as e:
+                results.append(e)
+        return results
 
 
 def server_name(specs: Mapping[str, Mapping[str, Any]], prefix: str = "imageposer") -> str:
@@ -196,10 +321,11 @@ def get_server(name: str, specs: Mapping[str, Mapping[str, Any]] | None = None, 
         except ValueError:
             raise RegistryError(f"no served component {name!r} is running in Ray namespace {NAMESPACE!r}; start it with "
                                 f"poser_env.backends.serving.start_server({name!r}, specs)") from None
+    # An async actor: many requests in flight (queued for batching), models run one batch at a time.
     return ray.remote(ModelServer).options(
         name=name, namespace=NAMESPACE, get_if_exists=True, lifetime="detached", num_cpus=cfg.num_cpus,
-        num_gpus=cfg.num_gpus, max_restarts=cfg.max_restarts, max_task_retries=0, max_concurrency=1,
-    ).remote(dict(specs))
+        num_gpus=cfg.num_gpus, max_restarts=cfg.max_restarts, max_task_retries=0, max_concurrency=max(64, 4 * cfg.max_batch_size),
+    ).remote(dict(specs), cfg.max_batch_size, cfg.batch_wait_timeout_s)
 
 
 def start_server(name: str, specs: Mapping[str, Mapping[str, Any]], serving: Any = None) -> Any:

@@ -89,8 +89,10 @@ class VLMScorer:
         return processor.apply_chat_template(messages, add_generation_prompt=True)
 
     def _inputs(self, processor: Any, model: Any, image: Any, texts: Sequence[str]) -> Any:
+        """Model inputs for ``texts``, each about ``image`` (or about its own image, given a list)."""
         prompts = [self._prompt(processor, t) for t in texts]
-        inputs = processor(images=[image] * len(prompts), text=prompts, return_tensors="pt", padding=True)
+        images = list(image) if isinstance(image, list) else [image] * len(prompts)
+        inputs = processor(images=images, text=prompts, return_tensors="pt", padding=True)
         param = next(model.parameters())
         inputs = inputs.to(param.device)
         if "pixel_values" in inputs:
@@ -105,21 +107,25 @@ class VLMScorer:
                 raise ValueError(f"the tokenizer of {self.ref.path!r}: {e}") from None
         return self._ids
 
-    def p_yes(self, image: np.ndarray, questions: Sequence[str]) -> np.ndarray:
-        """P(yes) against P(no) for each question about ``image`` (uint8 H x W x 3)."""
+    def p_yes(self, image: np.ndarray, questions: Sequence[str], images: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """P(yes) against P(no) for each question about ``image`` (uint8 H x W x 3), or, given
+        ``images`` (one per question), each about its own image (several canvases in one batch)."""
         import torch
         from PIL import Image
 
         if not questions:
             return np.zeros(0)
         model, processor = self.load()
-        pil = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB")
+        if images is None:
+            pil = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB")
+        else:
+            pils = {id(im): Image.fromarray(np.asarray(im, dtype=np.uint8)).convert("RGB") for im in images}
         yes, no = self._answer_ids(processor)
         out: list[np.ndarray] = []
         bs = self.settings.batch_size
         for i in range(0, len(questions), bs):
             batch = [q.strip() + self.settings.suffix for q in questions[i : i + bs]]
-            inputs = self._inputs(processor, model, pil, batch)
+            inputs = self._inputs(processor, model, pil if images is None else [pils[id(im)] for im in images[i : i + bs]], batch)
             with torch.inference_mode():
                 logits = model(**inputs, logits_to_keep=1, use_cache=False).logits
             if logits.ndim != 3 or tuple(logits.shape[:2]) != (len(batch), 1):
@@ -179,7 +185,19 @@ class VLMCritic(Critic):
 
     def critique(self, canvas: Canvas, checks: Sequence[Check]) -> Verdict:
         checks = list(checks)
-        p = self.scorer.p_yes(canvas.image, [c.question for c in checks])
+        return self._verdict(canvas, checks, self.scorer.p_yes(canvas.image, [c.question for c in checks]))
+
+    def critique_batch(self, canvases: Sequence[Canvas], checks: Sequence[Sequence[Check]]) -> list[Verdict]:
+        """Several critiques with the questions of all canvases scored in shared batches of
+        ``batch_size`` (served critics batch requests so; batched kernels may round the last
+        float bits of a score differently, docs/scaling.md)."""
+        checks = [list(c) for c in checks]
+        images = [canvas.image for canvas, cs in zip(canvases, checks) for _ in cs]
+        p = self.scorer.p_yes(None, [c.question for cs in checks for c in cs], images=images)
+        bounds = np.cumsum([0] + [len(cs) for cs in checks])
+        return [self._verdict(canvas, cs, p[a:b]) for canvas, cs, a, b in zip(canvases, checks, bounds[:-1], bounds[1:])]
+
+    def _verdict(self, canvas: Canvas, checks: list[Check], p: np.ndarray) -> Verdict:
         finite = np.isfinite(p)
         passed = [bool(ok and x >= self.settings.threshold) for ok, x in zip(finite, p)]
         notes = ["" if ok else NOT_FINITE_NOTE for ok in finite]

@@ -135,28 +135,67 @@ class DiffusersExpert(KindAlias):
 
     # ------------------------------------------------------------------------------------
 
-    def __call__(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = "") -> Canvas:
-        import torch
-
+    def _prepare(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator,
+                 reflection: str = "") -> tuple[str, str, tuple[int, int], int]:
+        """(prompt, command text, canvas size, seed) of one call; the seed is drawn from ``rng``."""
         text = instruction
         prompt = f"{text} {reflection}" if reflection and self.settings.use_feedback else text
         size = tuple(canvas.image.shape[:2]) if canvas is not None else (self.settings.resolution or 512,) * 2
         if self.modality == "i2i" and canvas is None:
             raise ExpertOutputError(f"expert {self.name!r} edits an image but was given none")
-        seed = int(rng.integers(0, 2**63 - 1))
+        return prompt, text, (int(size[0]), int(size[1])), int(rng.integers(0, 2**63 - 1))
+
+    def __call__(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = "") -> Canvas:
+        import torch
+
+        prompt, text, size, seed = self._prepare(instruction, canvas, rng, reflection)
         try:
-            out = self._run(prompt, text, canvas, size, seed)
+            out = self._run([prompt], [text], [canvas], size, [seed])[0]
         except torch.OutOfMemoryError:
             log.warning("expert %s: out of accelerator memory; offloading the other models and retrying once", self.name)
             self.pool.offload_all(keep=self.pool_key)
             try:
-                out = self._run(prompt, text, canvas, size, seed)
+                out = self._run([prompt], [text], [canvas], size, [seed])[0]
             except torch.OutOfMemoryError as e:
                 empty_cache()
                 raise ExpertOutputError(
                     f"expert {self.name!r} ran out of accelerator memory even with every other model offloaded "
                     f"({e}); lower its resolution, use dtype = 'float16', or run fewer models at once (pool max_on_device)"
                 ) from None
+        return self._finish(out, size, canvas, text)
+
+    def call_batch(self, instructions: list[str], canvases: list[Canvas | None], rngs: list[np.random.Generator],
+                   reflections: list[str] | None = None) -> list[Any]:
+        """Several calls in one pipeline call per canvas size (served experts batch requests so).
+
+        Each call draws its seed from its own ``rng`` and gets its own ``torch.Generator``, so it
+        starts from the latents it would get alone; batched kernels may still round the last
+        float bits differently (docs/scaling.md). Returns a Canvas or the exception per call: a
+        bad call fails alone. A failure of the pipeline call itself is raised (the server then
+        runs the calls one by one, with the out-of-memory retry)."""
+        results: list[Any] = [None] * len(instructions)
+        groups: dict[tuple[int, int], list[tuple[int, str, str, int]]] = {}
+        reflections = reflections if reflections is not None else [""] * len(instructions)
+        for i, (instruction, canvas, rng, reflection) in enumerate(zip(instructions, canvases, rngs, reflections)):
+            try:
+                prompt, text, size, seed = self._prepare(instruction, canvas, rng, reflection)
+            except Exception as e:
+                results[i] = e
+                continue
+            groups.setdefault(size, []).append((i, prompt, text, seed))
+        for size, calls in groups.items():
+            outs = self._run([c[1] for c in calls], [c[2] for c in calls], [canvases[c[0]] for c in calls], size,
+                             [c[3] for c in calls], raise_flagged=False)
+            for (i, _, text, _), out in zip(calls, outs):
+                try:
+                    if isinstance(out, BaseException):
+                        raise out
+                    results[i] = self._finish(out, size, canvases[i], text)
+                except Exception as e:
+                    results[i] = e
+        return results
+
+    def _finish(self, out: np.ndarray, size: tuple[int, int], canvas: Canvas | None, text: str) -> Canvas:
         image = self._to_canvas_image(out, size, canvas, text)
         if self.safety is not None:
             ok, reason = self.safety.check(image)
@@ -164,37 +203,50 @@ class DiffusersExpert(KindAlias):
                 raise SafetyRejection(f"expert {self.name!r}: the {self.safety.name} check rejected the image ({reason})")
         return Canvas(image=image)
 
-    def _run(self, prompt: str, text: str, canvas: Canvas | None, size: tuple[int, int], seed: int) -> np.ndarray:
+    def _run(self, prompts: list[str], texts: list[str], canvases: list[Canvas | None], size: tuple[int, int], seeds: list[int],
+             raise_flagged: bool = True) -> list[Any]:
+        """One pipeline call for ``len(prompts)`` images (scalar arguments for one, as diffusers' own examples)."""
         import torch
         from PIL import Image
 
         pipe = self.pipeline()
         s = self.settings
         res = s.resolution or _round_down(size[0], self._multiple or 8)
-        kw: dict[str, Any] = {"prompt": prompt, "num_inference_steps": s.steps, "guidance_scale": s.guidance,
-                              "generator": torch.Generator("cpu").manual_seed(seed), "output_type": "np"}
+        one = len(prompts) == 1
+        generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
+        kw: dict[str, Any] = {"prompt": prompts[0] if one else prompts, "num_inference_steps": s.steps,
+                              "guidance_scale": s.guidance, "generator": generators[0] if one else generators, "output_type": "np"}
         if s.negative_prompt:
-            kw["negative_prompt"] = s.negative_prompt
+            kw["negative_prompt"] = s.negative_prompt if one else [s.negative_prompt] * len(prompts)
         if self.task == "t2i":
             kw.update(height=res, width=res)
         else:
-            source = Image.fromarray(np.asarray(canvas.image, dtype=np.uint8)).convert("RGB").resize((res, res), Image.LANCZOS)
-            kw["image"] = source
+            sources = [Image.fromarray(np.asarray(c.image, dtype=np.uint8)).convert("RGB").resize((res, res), Image.LANCZOS)
+                       for c in canvases if c is not None]
+            kw["image"] = sources[0] if one else sources
             if self.task == "img2img":
                 kw["strength"] = s.strength
             elif self.task == "instruct-pix2pix":
                 kw["image_guidance_scale"] = s.image_guidance
             else:
-                mask = self.mask_provider(text, np.asarray(canvas.image))
-                kw.update(mask_image=Image.fromarray(mask).resize((res, res), Image.NEAREST), strength=s.strength, height=res, width=res)
+                masks = [Image.fromarray(self.mask_provider(t, np.asarray(c.image))).resize((res, res), Image.NEAREST)
+                         for t, c in zip(texts, canvases) if c is not None]
+                kw.update(mask_image=masks[0] if one else masks, strength=s.strength, height=res, width=res)
         with torch.inference_mode():
             result = pipe(**kw)
-        flagged = getattr(result, "nsfw_content_detected", None)
-        if flagged is not None and any(bool(f) for f in flagged):
-            # diffusers has replaced the image by black pixels: a rejection, not a result to score.
-            raise SafetyRejection(f"expert {self.name!r}: the checkpoint's safety checker flagged the image "
-                                  f"(nsfw_content_detected; diffusers returned it black)")
-        return np.asarray(result.images[0])
+        flagged = getattr(result, "nsfw_content_detected", None) or [False] * len(prompts)
+        outs: list[Any] = []
+        for image, flag in zip(result.images, flagged):
+            if flag:
+                # diffusers has replaced the image by black pixels: a rejection, not a result to score.
+                rejection = SafetyRejection(f"expert {self.name!r}: the checkpoint's safety checker flagged the image "
+                                            f"(nsfw_content_detected; diffusers returned it black)")
+                if raise_flagged:
+                    raise rejection
+                outs.append(rejection)
+            else:
+                outs.append(np.asarray(image))
+        return outs
 
     def _to_canvas_image(self, out: np.ndarray, size: tuple[int, int], canvas: Canvas | None, text: str) -> np.ndarray:
         from PIL import Image

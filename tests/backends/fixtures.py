@@ -52,12 +52,10 @@ def tiny(tmp_path_factory) -> dict[str, Path]:
     torch.set_num_threads(threads)
 
 
-def write_preset(folder: Path, tiny: dict[str, Path], name: str = "tiny.toml", experts: str | None = None,
-                 critic: str | None = None, evaluator: str | None = None, extractor: str | None = None,
-                 extra: str = "", pool: str = 'device = "auto"\nmax_on_device = 2') -> Path:
-    """A preset over the tiny models: four experts (T2I, img2img from the same base,
-    InstructPix2Pix, inpainting), the VLM critic, a second VLM as evaluator, the LLM extractor."""
-    experts = experts if experts is not None else f"""
+def sd_experts(tiny: dict[str, Path]) -> str:
+    """The ``[[experts]]`` TOML of two experts over one base model (``tiny['sd']``): ``tiny-t2i``
+    and ``tiny-img2img`` (cost 0.8)."""
+    return f"""
         [[experts]]
         name = "tiny-t2i"
         type = "t2i"
@@ -74,7 +72,15 @@ def write_preset(folder: Path, tiny: dict[str, Path], name: str = "tiny.toml", e
         steps = 2
         strength = 0.5
         resolution = 32
+    """
 
+
+def write_preset(folder: Path, tiny: dict[str, Path], name: str = "tiny.toml", experts: str | None = None,
+                 critic: str | None = None, evaluator: str | None = None, extractor: str | None = None,
+                 extra: str = "", pool: str = 'device = "auto"\nmax_on_device = 2') -> Path:
+    """A preset over the tiny models: four experts (T2I, img2img from the same base,
+    InstructPix2Pix, inpainting), the VLM critic, a second VLM as evaluator, the LLM extractor."""
+    experts = experts if experts is not None else sd_experts(tiny) + f"""
         [[experts]]
         name = "tiny-ip2p"
         type = "instruct-pix2pix"

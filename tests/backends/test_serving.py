@@ -11,8 +11,9 @@ import pytest
 import poser_env  # noqa: F401
 from poser_env.backends.serving import ServedCritic, ServedExpert, server_name
 from poser_env.presets import load_real_preset, make_env
-from poser_env.registry import RegistryError, load_preset
-from tests.backends.fixtures import write_preset
+from poser_env.registry import RegistryError, build, load_preset
+from poser_env.types import Check
+from tests.backends.fixtures import sd_experts, write_preset
 
 pytestmark = pytest.mark.ray
 
@@ -66,23 +67,7 @@ def test_served_shape_world_experts_give_the_in_process_episode(ray_local):
 
 
 def test_preset_serving_real_models_same_images_one_server_per_base(ray_local, tmp_path, tiny):
-    experts = f"""
-        [[experts]]
-        name = "tiny-t2i"
-        type = "t2i"
-        model = "{tiny['sd']}"
-        steps = 2
-        resolution = 32
-
-        [[experts]]
-        name = "tiny-img2img"
-        type = "img2img"
-        model = "{tiny['sd']}"
-        cost = 0.8
-        steps = 2
-        strength = 0.5
-        resolution = 32
-    """
+    experts = sd_experts(tiny)
     plain = write_preset(tmp_path, tiny, "plain.toml", experts=experts, extractor='type = "grammar"')
     served = write_preset(tmp_path, tiny, "served.toml", experts=experts, extractor='type = "grammar"',
                           extra="[serving]\nnum_cpus = 0\ntimeout_s = 120\nprefix = \"test-preset\"")
@@ -149,5 +134,102 @@ def test_serving_table_is_checked_and_cannot_name_a_ray_address(tmp_path, tiny):
     for extra, words in (('[serving]\naddress = "10.0.0.1:6379"', "caller's choice"),
                          ("[serving]\nnum_gpus = -1", "must be >= 0"),
                          ("[serving]\nbogus = 1", "unknown serving setting")):
+        with pytest.raises(RegistryError, match=words):
+            load_real_preset(write_preset(tmp_path, tiny, "bad.toml", extra=extra))
+
+
+def _at_once(calls):
+    """Run the calls from as many threads at once (env runners calling one server together)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(call):
+        try:
+            return call()
+        except Exception as e:  # the failed step's error, as the env would record it
+            return e
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+BATCHING = {**SERVING, "max_batch_size": 4, "batch_wait_timeout_s": 2.0}
+
+
+def test_batched_server_groups_env_runners_requests_and_keeps_each_episode(ray_local):
+    specs = load_preset("synthetic", "experts")["experts"]
+    local = gym.make("ImagePoser-v0")
+    serving = {**BATCHING, "max_batch_size": 3}  # a full batch runs at once, without waiting
+    envs = [gym.make("ImagePoser-v0", experts=_served(specs, serving, "test-batch")) for _ in range(3)]
+    actions, seeds = [0, 5, 8, 11, 2], [7, 8, 9]
+    episodes = _at_once([lambda e=e, s=s: _episode(e, actions, s) for e, s in zip(envs, seeds)])
+    for seed, (frames, rewards, infos) in zip(seeds, episodes):
+        want = _episode(local, actions, seed)
+        assert all(np.array_equal(x, y) for x, y in zip(want[0], frames)) and want[1] == rewards
+        assert [i["verdict"] for i in want[2]] == [i["verdict"] for i in infos]
+    sizes = ray_local.get(envs[0].unwrapped.registry[0]._proxy.handle().stats.remote())["batch_sizes"]
+    assert max(sizes) > 1 and sum(k * n for k, n in sizes.items()) == sum(len(r) for _, r, _ in episodes)  # grouped, none lost
+
+
+def test_a_request_failing_in_a_batch_fails_alone(ray_local):
+    inner = load_preset("synthetic", "experts")["experts"][0]
+    spec = {"name": "poisonable", "entry_point": "tests.backends.faulty_experts:PoisonBatchExpert", "kwargs": {"inner": inner}}
+    served = gym.make("ImagePoser-v0", experts=_served([spec], BATCHING, "test-poison")).unwrapped.registry[0]
+    local = build(inner, name="poisonable")
+    words = ["a red circle", "poison", "two blue squares", "a green star"]
+    rngs = [np.random.default_rng(i) for i in range(4)]
+    outs = _at_once([lambda w=w, r=r: served(w, None, r) for w, r in zip(words, rngs)])
+    assert isinstance(outs[1], ValueError) and "cannot draw 'poison'" in str(outs[1])
+    for i in (0, 2, 3):
+        want_rng = np.random.default_rng(i)
+        assert np.array_equal(outs[i].image, local(words[i], None, want_rng).image)
+        assert rngs[i].bit_generator.state == want_rng.bit_generator.state  # each request kept its own generator
+    assert ray_local.get(served._proxy.handle().stats.remote())["batch_sizes"] == {4: 1}  # one batch, run again one by one
+
+
+def test_batched_diffusers_experts_and_vlm_critic_keep_each_requests_seed(ray_local, tmp_path, tiny):
+    preset = write_preset(tmp_path, tiny, "batch.toml", experts=sd_experts(tiny), extractor='type = "grammar"')
+    kwargs = load_real_preset(preset).env_kwargs
+    t2i, img2img = kwargs["experts"]
+    hosted = {s["name"]: s for s in kwargs["experts"]}
+    serving = {**BATCHING, "prefix": "test-batch-sd"}
+    served = {n: ServedExpert(n, hosted=hosted, serving=serving) for n in hosted}
+    local = {n: build(s, name=n) for n, s in hosted.items()}
+    words = ["a red circle", "two blue squares", "a green star", "a yellow moon"]
+
+    def same(outs, name, canvases):
+        for i, (w, c) in enumerate(zip(words, canvases)):
+            want_rng = np.random.default_rng(i)
+            want = local[name](w, c, want_rng).image.astype(int)
+            assert rngs[i].bit_generator.state == want_rng.bit_generator.state  # the request's own seed
+            # Same seed, same latents; batched kernels round the last float bits differently (docs/scaling.md).
+            assert np.abs(outs[i].image.astype(int) - want).max() <= 1
+
+    rngs = [np.random.default_rng(i) for i in range(4)]
+    images = _at_once([lambda w=w, r=r: served["tiny-t2i"](w, None, r) for w, r in zip(words, rngs)])
+    same(images, "tiny-t2i", [None] * 4)
+    rngs = [np.random.default_rng(i) for i in range(4)]
+    edits = _at_once([lambda w=w, r=r, c=c: served["tiny-img2img"](w, c, r) for w, r, c in zip(words, rngs, [*images[:3], None])])
+    assert "edits an image but was given none" in str(edits[3])  # fails alone, inside the batch
+    same(edits[:3], "tiny-img2img", images[:3])
+    stats = ray_local.get(served["tiny-t2i"]._proxy.handle().stats.remote())
+    assert stats["batch_sizes"] == {4: 2}
+
+    critic_spec = kwargs["critic"]
+    cname = critic_spec["kwargs"].get("name", critic_spec["name"])
+    critic = ServedCritic(cname, hosted={cname: critic_spec}, serving={**serving, "max_batch_size": 3, "prefix": "test-batch-vlm"})
+    checks = [[Check("Is there a red circle?", "object")], [Check("Are there two blue squares?", "count"),
+              Check("Is the background white?", "background")], [Check("Is there a green star?", "object")]]
+    verdicts = _at_once([lambda c=c, k=k: critic.critique(c, k) for c, k in zip(images, checks)])
+    alone = build(critic_spec)
+    for canvas, ks, got in zip(images, checks, verdicts):
+        want = alone.critique(canvas, ks)
+        assert [(r.passed, r.note) for r in got.results] == [(r.passed, r.note) for r in want.results]
+        assert np.allclose([r.confidence for r in got.results], [r.confidence for r in want.results], atol=1e-5)
+    assert ray_local.get(critic._proxy.handle().stats.remote())["batch_sizes"] == {3: 1}
+
+
+def test_batching_settings_are_checked(tmp_path, tiny):
+    for extra, words in (("[serving]\nmax_batch_size = 0", "max_batch_size must be an int from 1 to 256"),
+                         ("[serving]\nbatch_wait_timeout_s = -1", r"batch_wait_timeout_s must lie in \[0, 60\]")):
         with pytest.raises(RegistryError, match=words):
             load_real_preset(write_preset(tmp_path, tiny, "bad.toml", extra=extra))
