@@ -31,12 +31,12 @@ with ``.`` are relative to the preset file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from poser_env.backends.models import REACHABLE, BackendLoadError, ModelRef, hub_status
-from poser_env.config import EnvConfig
+from poser_env.config import OPTION_NAMES
 from poser_env.registry import RegistryError, find_preset, load_preset
 
 EXPERT_ENTRY = "poser_env.experts.diffusion:DiffusersExpert"
@@ -215,7 +215,7 @@ class _Builder:
     def build(self) -> RealPreset:
         meta = dict(self.data.get("preset") or {})
         env = dict(self.data.get("env") or {})
-        bad = set(env) - {f.name for f in fields(EnvConfig)} | (set(env) & _COMPONENT_KEYS)
+        bad = set(env) - OPTION_NAMES | (set(env) & _COMPONENT_KEYS)
         if bad:
             raise PresetError(f"preset {self.path}: [env] has unknown or component field(s) {sorted(bad)}; components have their own sections")
         from poser_env.trust import UntrustedFileError, check_plain_env_kwargs
