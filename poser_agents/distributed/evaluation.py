@@ -96,7 +96,7 @@ def warm_up(env_id: str = "ImagePoser-v0", split: str = "test", env_kwargs: Mapp
     empty); :mod:`.bench` runs it on every worker to time evaluations on warm workers."""
     import os
 
-    from poser_agents.evaluation.harness import run_recorded_episode  # noqa: F401  (what run_shard imports)
+    from poser_agents.evaluation.harness import SEED_STRIDE  # noqa: F401  (what run_shard imports)
     from poser_agents.factory import load_agent  # noqa: F401
 
     _env(env_id, split, env_kwargs or {})
@@ -110,16 +110,18 @@ def run_shard(agent: str, env_id: str, split: str, env_kwargs: Mapping[str, Any]
     The function a Ray task runs (plain Python, so it also runs without Ray). ``allow_entry_points``
     is the caller's flag for a saved agent whose env settings name code (docs/security.md)."""
     from poser_agents.factory import load_agent
-    from poser_agents.evaluation.harness import SEED_STRIDE, run_recorded_episode
+    from poser_agents.evaluation.harness import SEED_STRIDE
     from poser_agents.evaluation.summary import record_from_summary
+    from poser_agents.rollout import episode_seed, run_episode
 
     env = _env(env_id, split, env_kwargs)
     agent_obj = load_agent(agent, env, seed=seed, allow_entry_points=allow_entry_points)
     records = []
     for i, task in zip(indices, tasks):
-        episode_seed = seed * SEED_STRIDE + i
-        summary, kinds = run_recorded_episode(env, agent_obj, task, episode_seed)
-        records.append(record_from_summary(summary, seed, episode_seed, kinds))
+        reset_seed = episode_seed(seed, i, SEED_STRIDE)  # the harness's scheme: the same episodes as serially
+        kinds: list[str] = []
+        summary = run_episode(env, agent_obj, task, reset_seed, kinds=kinds)
+        records.append(record_from_summary(summary, seed, reset_seed, kinds))
     return records
 
 
