@@ -461,7 +461,7 @@ class ImagePoserEnv(gym.Env):
                 metrics["critic_agreement"] = sum(a == b for a, b in pairs) / len(pairs)
         return {
             "task_id": ep.task.id,
-            "category": ep.task.category,
+            "category": ep.task.task_category,
             "suite": ep.task.suite,
             "evaluator": metrics,
             "critic_score": ep.verdict.score,

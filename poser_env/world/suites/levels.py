@@ -109,7 +109,7 @@ def generate_level_split(suite: str, split: str, size: int | None = None) -> lis
         if bool(held) != (split == "gen"):
             continue
         seen.add(key)
-        tasks.append(Task(id=f"{suite}-{split}-{len(tasks):04d}", prompt=cand.prompt, category=suite, suite=suite, split=split,
+        tasks.append(Task(id=f"{suite}-{split}-{len(tasks):04d}", prompt=cand.prompt, task_category=suite, suite=suite, split=split,
                           target=cand.target, source=cand.source, edits=tuple(cand.edits or ())))
     return tasks
 
