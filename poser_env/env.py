@@ -375,7 +375,7 @@ class ImagePoserEnv(gym.Env):
             "command_index": current if current is not None else -1,
             "command": ep.commands[current].text if current is not None else "",
             "kind": ep.commands[current].kind if current is not None else "",
-            "feedback": ep.verdict.subset(self._checks_so_far(current)).feedback if current is not None else "",
+            "feedback": ep.feedback() if current is not None else "",
             "attempts": ep.attempts,
             "tried": [self.action_names[i] for i in sorted(ep.tried)],
             "step": ep.steps,
@@ -387,8 +387,7 @@ class ImagePoserEnv(gym.Env):
         }
 
     def _checks_so_far(self, current: int) -> list[Check]:
-        ep = self._ep
-        return unique_checks([c for i in [*ep.accepted, current] for c in ep.commands[i].checks])
+        return self._ep.checks_so_far(current)
 
     def _instruction(self, kind: str, current: int) -> str:
         ep = self._ep
@@ -397,7 +396,7 @@ class ImagePoserEnv(gym.Env):
         else:
             text = ep.commands[current].text
         if ep.attempts > 0:
-            text = with_feedback(text, ep.verdict.subset(self._checks_so_far(current)).feedback)
+            text = with_feedback(text, ep.feedback())
         return text
 
     def _finish_step(self, reward: float, terminated: bool, expert: str | None, cost: float, extra: dict[str, Any]):
@@ -526,7 +525,7 @@ class ImagePoserEnv(gym.Env):
             "expert_index": self.action_names.index(expert) if expert else -1,
             "cost": float(cost),
             "verdict": ep.verdict.to_dict(),
-            "feedback": ep.verdict.subset(self._checks_so_far(current)).feedback if current is not None else ep.verdict.feedback,
+            "feedback": ep.feedback(),
             "action_mask": self.action_mask(),
             "not_understood": list(ep.not_understood),
             "coverage": ep.coverage,
