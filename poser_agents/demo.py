@@ -88,7 +88,7 @@ def _strips(out: Path, agents: dict[str, Any], episodes: int, seed: int) -> list
                 done = terminated or truncated
             metrics = info["episode_summary"]["evaluator"]
             path = env.save(out / "episodes" / f"{task.id}-{name}.png", metrics)
-            lines.append(f"- `{path.relative_to(out)}`: {name} on {task.id} ({task.category}), "
+            lines.append(f"- `{path.relative_to(out)}`: {name} on {task.id} ({task.task_category}), "
                          f"alignment {metrics['alignment']:.2f}, cost {info['episode_summary']['cost']:.1f}")
     env.close()
     return lines

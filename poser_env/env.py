@@ -413,7 +413,7 @@ class ImagePoserEnv(gym.Env):
             "command_index": current if current is not None else -1,
             "command": ep.commands[current].text if current is not None else "",
             "kind": ep.commands[current].kind if current is not None else "",
-            "feedback": ep.verdict.subset(self._checks_so_far(current)).feedback if current is not None else "",
+            "feedback": ep.feedback() if current is not None else "",
             "attempts": ep.attempts,
             "tried": [self.action_names[i] for i in sorted(ep.tried)],
             "step": ep.steps,
@@ -426,8 +426,7 @@ class ImagePoserEnv(gym.Env):
         }
 
     def _checks_so_far(self, current: int) -> list[Check]:
-        ep = self._ep
-        return unique_checks([c for i in [*ep.accepted, current] for c in ep.commands[i].checks])
+        return self._ep.checks_so_far(current)
 
     def _instruction(self, modality: str, current: int) -> str:
         ep = self._ep
@@ -437,8 +436,7 @@ class ImagePoserEnv(gym.Env):
 
     def _reflection(self, current: int) -> str:
         """The critic's feedback on the kept canvas for a retry of the current command; "" on a first attempt."""
-        ep = self._ep
-        return ep.verdict.subset(self._checks_so_far(current)).feedback if ep.attempts > 0 else ""
+        return self._ep.feedback() if self._ep.attempts > 0 else ""
 
     def _finish_step(self, reward: float, terminated: bool, expert: str | None, cost: float, extra: dict[str, Any]):
         ep = self._ep
@@ -501,7 +499,7 @@ class ImagePoserEnv(gym.Env):
                 metrics["critic_agreement"] = sum(a == b for a, b in pairs) / len(pairs)
         return {
             "task_id": ep.task.id,
-            "category": ep.task.category,
+            "category": ep.task.task_category,
             "suite": ep.task.suite,
             "evaluator": metrics,
             "critic_score": ep.verdict.score,
@@ -566,7 +564,7 @@ class ImagePoserEnv(gym.Env):
             "expert_index": self.action_names.index(expert) if expert else -1,
             "cost": float(cost),
             "verdict": ep.verdict.to_dict(),
-            "feedback": ep.verdict.subset(self._checks_so_far(current)).feedback if current is not None else ep.verdict.feedback,
+            "feedback": ep.feedback(),
             "action_mask": self.action_mask(),
             "not_understood": list(ep.not_understood),
             "coverage": ep.coverage,

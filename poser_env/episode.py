@@ -42,6 +42,27 @@ class Episode:
     coverage: float = 1.0  # share of the prompt's content words outside those spans
     degraded: tuple[bool, ...] = ()  # Drift: the experts degraded this episode (hidden)
     budget_spent: bool = False  # the cost budget ended the episode
+    # (verdict, current command, accepted count) -> feedback: see feedback().
+    _feedback_memo: tuple[Verdict, int | None, int, str] | None = field(default=None, repr=False, compare=False)
+
+    def checks_so_far(self, current: int) -> list[Check]:
+        """The checks of the accepted commands and of command ``current``: what the canvas must show now."""
+        return unique_checks([c for i in [*self.accepted, current] for c in self.commands[i].checks])
+
+    def feedback(self) -> str:
+        """The critic's reflection on the current command and the accepted ones (on the whole
+        verdict once no command is left).
+
+        The one builder of ``info["feedback"]``, ``episode_context()["feedback"]`` and a
+        retry's reflection: they read the same state between two steps, so it is built once
+        per state (verdict, current command, commands accepted) instead of once per reader."""
+        current = self.queue[0] if self.queue else None
+        memo = self._feedback_memo
+        if memo is not None and memo[0] is self.verdict and memo[1] == current and memo[2] == len(self.accepted):
+            return memo[3]
+        text = self.verdict.subset(self.checks_so_far(current)).feedback if current is not None else self.verdict.feedback
+        self._feedback_memo = (self.verdict, current, len(self.accepted), text)
+        return text
 
 
 def build_registry(experts: Any) -> ExpertRegistry:

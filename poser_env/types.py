@@ -7,7 +7,8 @@ only ``Check.question``; the synthetic critic and the evaluator also read ``Chec
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 #: The categories a check can belong to (GenEval's plus what long prompts and edits add).
@@ -75,16 +76,31 @@ class Task:
     :class:`~poser_env.world.checks.Target` (or any object whose ``checks()`` method lists its
     :class:`Check` objects): what the evaluator checks. Real-world tasks have no target; their checks
     come from the command extractor.
+
+    ``task_category`` is the task's kind within its suite (GenEval's ``single_object`` ...
+    ``color_attr``, or ``longform`` / ``editing``), as against a check's ``category`` (what one
+    check asks about: :data:`CHECK_CATEGORIES`). Suite files and the episode summary keep the
+    key ``category`` for it; ``category`` is the attribute's deprecated name (``Task(category=...)``
+    and ``task.category`` warn).
     """
 
     id: str
     prompt: str
-    category: str = "custom"
+    task_category: str = "custom"
     suite: str = "custom"
     split: str = "custom"
     target: Any = None
     source: Any = None
     edits: tuple[dict[str, Any], ...] = ()
+    category: InitVar[str | None] = None
+
+    def __post_init__(self, category: str | None) -> None:
+        if category is not None:
+            if self.task_category not in ("custom", category):
+                raise TypeError(f"category={category!r} and task_category={self.task_category!r} are the same setting; "
+                                "pass task_category= only")
+            warnings.warn("Task(category=...) is deprecated, use task_category=", DeprecationWarning, stacklevel=3)
+            object.__setattr__(self, "task_category", category)
 
     @property
     def checks(self) -> list[Check]:
@@ -96,6 +112,16 @@ class Task:
         if self.target is None:
             return []
         return list(self.target.checks())
+
+
+def _deprecated_task_category(self: Task) -> str:
+    """Deprecated name of ``Task.task_category`` (read-only)."""
+    warnings.warn("Task.category is deprecated, use task_category", DeprecationWarning, stacklevel=2)
+    return self.task_category
+
+
+# Set after the dataclass is built, whose __init__ keeps ``category=None`` as the InitVar's default.
+Task.category = property(_deprecated_task_category)  # type: ignore[attr-defined]
 
 
 #: Kinds of instruction the command extractor emits.

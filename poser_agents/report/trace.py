@@ -106,7 +106,7 @@ class EpisodeTracer:
         self._frames, self._questions = [self._canvas(env)], {}
         self._ep = {
             "task_id": str(info.get("task_id", getattr(task, "id", ""))),
-            "category": str(getattr(task, "category", "")), "suite": str(getattr(task, "suite", "")),
+            "category": str(getattr(task, "task_category", "")), "suite": str(getattr(task, "suite", "")),
             "seed": int(seed), "episode_seed": int(episode_seed), "prompt": str(info.get("prompt", "")),
             "commands": [{"text": c["text"], "kind": c["kind"]} for c in info.get("commands", [])],
             "checks": [], "steps": [],

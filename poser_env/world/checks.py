@@ -28,6 +28,10 @@ PRESERVE_TOLERANCE = 0.06
 #: (pairing checks, not judging images). See :func:`preserve_match`.
 SAME_POSITION_TOLERANCE = 0.02
 
+#: A check spec's ``kind``: how :func:`answer` judges it (as against the check's ``category``,
+#: what it asks about, and a task's ``task_category``; docs/world.md "Checks and judges").
+SPEC_KINDS: tuple[str, ...] = ("exists", "count", "absent", "relation", "background", "style", "clean", "preserve")
+
 _REL_PHRASE = {"left of": "to the left of", "right of": "to the right of", "above": "above", "below": "below"}
 
 
@@ -341,10 +345,7 @@ def answer(check: Check | dict[str, Any], scene: SceneLike) -> bool:
             return any(preserve_match(spec, o, PRESERVE_TOLERANCE) for o in scene.objects)
     except (KeyError, TypeError, SceneError, vocab.VocabularyError) as e:
         raise SpecError(f"malformed check spec {spec!r}: {e}") from e
-    raise SpecError(
-        f"unknown check kind {kind!r} in {spec!r}; allowed: exists, count, absent, relation, "
-        "background, style, clean, preserve"
-    )
+    raise SpecError(f"unknown check kind {kind!r} in {spec!r}; allowed: {', '.join(SPEC_KINDS)}")
 
 
 def score(checks: Sequence[Check], scene: SceneLike) -> tuple[list[bool], float]:

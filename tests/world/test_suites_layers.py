@@ -52,3 +52,19 @@ def test_old_level_path_warns_and_reexports():
         old = importlib.import_module("poser_env.world.suite_levels")
     assert any(issubclass(w.category, DeprecationWarning) and "suites.levels" in str(w.message) for w in caught)
     assert old.check_level_files is levels.check_level_files and old.HELDOUT_PAIRS == levels.HELDOUT_PAIRS
+
+
+def test_task_category_is_the_attribute_and_category_the_file_key():
+    from poser_env.types import Task
+    from poser_env.world.suites import load_suite, task_to_dict
+
+    task = load_suite("geneval", "val")[0]
+    assert task.task_category in {"single_object", "two_object", "counting", "colors", "position", "color_attr"}
+    assert task_to_dict(task)["category"] == task.task_category and "task_category" not in task_to_dict(task)
+    with pytest.warns(DeprecationWarning, match="Task.category is deprecated"):
+        assert task.category == task.task_category
+    with pytest.warns(DeprecationWarning, match=r"Task\(category=...\) is deprecated"):
+        old = Task(id="t", prompt="a red circle", category="counting")
+    assert old == Task(id="t", prompt="a red circle", task_category="counting")
+    with pytest.raises(TypeError, match="pass task_category= only"):
+        Task(id="t", prompt="p", task_category="colors", category="counting")

@@ -26,8 +26,8 @@ def suite_stats(root: str | Path | None = None) -> str:
     for suite in SUITES:
         by_split = {sp: load_suite(suite, sp, root) for sp in SPLITS}
         for cat in CATEGORIES[suite]:
-            counts = [sum(1 for t in by_split[sp] if t.category == cat) for sp in SPLITS]
-            n_checks = [len(t.checks) for sp in SPLITS for t in by_split[sp] if t.category == cat]
+            counts = [sum(1 for t in by_split[sp] if t.task_category == cat) for sp in SPLITS]
+            n_checks = [len(t.checks) for sp in SPLITS for t in by_split[sp] if t.task_category == cat]
             rows.append(
                 f"| {suite} | {cat} | {' | '.join(map(str, counts))} | {sum(counts)} | "
                 f"{np.mean(n_checks):.2f} ({min(n_checks)}-{max(n_checks)}) |"

@@ -42,7 +42,7 @@ def task_to_dict(task: Task) -> dict[str, Any]:
     return {
         "id": task.id,
         "suite": task.suite,
-        "category": task.category,
+        "category": task.task_category,  # the file key of Task.task_category
         "split": task.split,
         "prompt": task.prompt,
         "target": task.target.to_dict(),
@@ -118,7 +118,7 @@ def parse_task_line(line: str, where: str) -> Task:
     return Task(
         id=d["id"],
         prompt=d["prompt"],
-        category=d["category"],
+        task_category=d["category"],
         suite=d["suite"],
         split=d["split"],
         target=target,

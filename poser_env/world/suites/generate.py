@@ -345,7 +345,7 @@ def generate_split(suite: str, split: str) -> list[Task]:
                 Task(
                     id=f"{suite}-{split}-{len(tasks):04d}",
                     prompt=cand.prompt,
-                    category=category,
+                    task_category=category,
                     suite=suite,
                     split=split,
                     target=cand.target,

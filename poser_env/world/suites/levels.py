@@ -109,7 +109,7 @@ def generate_level_split(suite: str, split: str, size: int | None = None) -> lis
         if bool(held) != (split == "gen"):
             continue
         seen.add(key)
-        tasks.append(Task(id=f"{suite}-{split}-{len(tasks):04d}", prompt=cand.prompt, category=suite, suite=suite, split=split,
+        tasks.append(Task(id=f"{suite}-{split}-{len(tasks):04d}", prompt=cand.prompt, task_category=suite, suite=suite, split=split,
                           target=cand.target, source=cand.source, edits=tuple(cand.edits or ())))
     return tasks
 
@@ -143,13 +143,19 @@ def check_level_files(root: str | Path | None = None, pairs: Iterable[tuple[str,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m poser_env.world.suites.levels [--check]``: write the level suites, or compare."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if "--check" in args:
-        problem = check_level_files()
+    """``python -m poser_env.world.suites.levels [--check] [--out DIR]``: write the level suites, or compare."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m poser_env.world.suites.levels",
+                                     description="Generate (no flag) or check the harder levels' prompt suites.")
+    parser.add_argument("--check", action="store_true", help="regenerate to a temporary folder and compare with the files")
+    parser.add_argument("--out", default=None, help="suites root to write or check (default: the package's data)")
+    args = parser.parse_args(argv)
+    if args.check:
+        problem = check_level_files(args.out)
         print(problem or "level suites match the generator")
         return 1 if problem else 0
-    for path in generate_level_files():
+    for path in generate_level_files(args.out):
         print(path)
     return 0
 
