@@ -53,13 +53,15 @@ class ImagePoserEnv(gym.Env):
     of the registry (``env.unwrapped.expert_names``). STOP ends the episode; DEFER moves the
     current command to the end of the queue, once per command. Both are off by default. An
     action out of range raises ``ValueError``. A masked action (DEFER used up) is a no-op that
-    costs ``invalid_action_penalty`` and sets ``info["invalid_action"]``.
+    costs ``invalid_action_penalty + step_penalty`` and sets ``info["invalid_action"]``.
 
     ## Observation space
 
     A ``Dict`` of flat float32 ``Box`` es plus ``action_mask`` (see ``poser_env/observation.py``):
-    instruction, remaining and prompt embeddings, image features, last verdict per check
-    category, current command kind, progress, experts tried on this command, action mask.
+    the ``instruction``, ``remaining`` and ``prompt`` embeddings, ``image`` features, the last
+    ``verdict`` per check category, the current ``command`` kind, ``progress``, the experts
+    ``tried`` on this command, and ``action_mask``; with a ``cost_budget`` also ``budget``
+    (the fraction left).
 
     ## Rewards
 
