@@ -1,0 +1,128 @@
+"""Rewrite the generated figures of the docs: every table between ``<!-- figures: NAME -->`` and
+``<!-- /figures -->`` in README.md and docs/ comes from the function NAME below, which runs the
+command the page names next to the table.
+
+    python tools/regenerate_docs_figures.py                 # the cheap ones (seconds)
+    python tools/regenerate_docs_figures.py --all           # also the expensive ones (minutes)
+    python tools/regenerate_docs_figures.py --check         # exit 1 if a cheap figure differs
+
+tests/test_docs_figures.py runs ``--check``: a committed figure that the code no longer gives
+fails the suite. Expensive figures (EXPENSIVE) are rewritten only with ``--all``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BLOCK = re.compile(r"(<!-- figures: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /figures -->)", re.S)
+
+
+def suite_stats() -> str:
+    """`python -m poser_env.world.suites --stats`: tasks and checks per task, per suite and category."""
+    from poser_env.world.suite_cli import suite_stats as stats
+
+    return stats() + "\n"
+
+
+def suite_examples() -> str:
+    """Real lines of the committed test splits: the first task of each category (editing: 0001, 0002)."""
+    from poser_env.world.suites import load_suite
+
+    rows = ["| id | category | prompt |", "|---|---|---|"]
+    for suite in ("geneval", "longform", "editing"):
+        tasks = load_suite(suite, "test")
+        picked: list = []
+        if suite == "geneval":
+            seen: set[str] = set()
+            for t in tasks:
+                if t.category not in seen:
+                    seen.add(t.category)
+                    picked.append(t)
+        else:
+            picked = tasks[:2]
+        rows += [f"| {t.id} | {t.category} | {t.prompt} |" for t in picked]
+    return "\n".join(rows) + "\n"
+
+
+def world_check_100() -> str:
+    """`poser world check --scenes 100 --seed 0 --json`: agreement per style (exact: seeded)."""
+    from poser_env.world.agreement import world_check
+
+    res = world_check(scenes_per_style=100, seed=0)
+    rows = ["| style | checks | agreement | misses | false alarms |", "|---|---:|---:|---:|---:|"]
+    for style, agree in res["agreement"].items():
+        c = res["confusion"][style]
+        rows.append(f"| {style} | {res['checks'][style]} | {agree:.4f} | {c['miss']} | {c['false_alarm']} |")
+    return "\n".join(rows) + "\n"
+
+
+def editing_line() -> str:
+    """The committed line of editing-test-0000, as a JSON block."""
+    path = ROOT / "poser_env" / "data" / "suites" / "editing" / "test.jsonl"
+    with path.open() as f:
+        return f"```json\n{f.readline().rstrip()}\n```\n"
+
+
+CHEAP: dict[str, Callable[[], str]] = {
+    "suite-stats": suite_stats,
+    "suite-examples": suite_examples,
+    "world-check-100": world_check_100,
+    "editing-line": editing_line,
+}
+EXPENSIVE: dict[str, Callable[[], str]] = {}
+
+
+def pages() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+
+def blocks() -> list[tuple[Path, str, str]]:
+    """(page, figure name, committed body) for every figures block of the docs."""
+    return [(p, m["name"], m["body"]) for p in pages() for m in BLOCK.finditer(p.read_text())]
+
+
+def regenerate(names: set[str], check: bool) -> list[str]:
+    """Rewrite (or, with check, compare) the named figures; returns the stale ones."""
+    makers = CHEAP | EXPENSIVE
+    stale: list[str] = []
+    cache: dict[str, str] = {}
+    for page in pages():
+        text = page.read_text()
+        parts, at = [], 0
+        for m in BLOCK.finditer(text):
+            name = m["name"]
+            if name not in makers:
+                raise SystemExit(f"{page.relative_to(ROOT)}: unknown figure {name!r} (known: {', '.join(makers)})")
+            if name not in names:
+                continue
+            if name not in cache:
+                cache[name] = makers[name]()
+            if cache[name] != m["body"]:
+                stale.append(f"{page.relative_to(ROOT)}: {name}")
+            parts += [text[at:m.start("body")], cache[name]]
+            at = m.end("body")
+        new = "".join(parts) + text[at:]
+        if not check and new != text:
+            page.write_text(new)
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--all", action="store_true", help="also the expensive figures (minutes)")
+    parser.add_argument("--check", action="store_true", help="compare the cheap figures; exit 1 on a difference")
+    args = parser.parse_args(argv)
+    names = set(CHEAP) | (set(EXPENSIVE) if args.all and not args.check else set())
+    stale = regenerate(names, check=args.check)
+    for line in stale:
+        print(("stale: " if args.check else "rewrote: ") + line)
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
