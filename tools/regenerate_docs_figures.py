@@ -3,7 +3,7 @@
 command the page names next to the table.
 
     python tools/regenerate_docs_figures.py                 # the cheap ones (seconds)
-    python tools/regenerate_docs_figures.py --all           # also the expensive ones (minutes)
+    python tools/regenerate_docs_figures.py --all           # first rerun RUNS (minutes), then all
     python tools/regenerate_docs_figures.py --check         # exit 1 if a cheap figure differs
 
 tests/test_docs_figures.py runs ``--check``: a committed figure that the code no longer gives
@@ -68,13 +68,45 @@ def editing_line() -> str:
         return f"```json\n{f.readline().rstrip()}\n```\n"
 
 
+def evaluation_sample() -> str:
+    """docs/evaluation.md's sample table: the Overall table of the committed
+    docs/results/evaluation/results.md (written by run_evaluation_sample), less the episodes column."""
+    text = (ROOT / "docs" / "results" / "evaluation" / "results.md").read_text()
+    table = text.split("## Overall\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    return "\n".join("|".join(row.split("|")[:-2]) + "|" for row in table) + "\n"
+
+
+def run_evaluation_sample() -> None:
+    """The commands of docs/evaluation.md, "Sample results": a 6,000-step DQN log for the training
+    plot, then the three baselines on 30 test tasks x 3 seeds into docs/results/evaluation (minutes)."""
+    import tempfile
+
+    import gymnasium as gym
+    import torch
+
+    import poser_env  # noqa: F401
+    from poser_agents.dqn.agent import DQNAgent, DQNConfig
+    from poser_agents.evaluation.report import main as evaluation
+
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as log:
+        DQNAgent(gym.make("ImagePoser-v0", split="train"), DQNConfig(log_dir=log, learning_starts=500, log_interval=20)).learn(6000)
+        rc = evaluation(["--agents", "random,heuristic,oracle", "--episodes", "30", "--seeds", "0,1,2",
+                         "--training-log", log, "--out", str(ROOT / "docs" / "results" / "evaluation")])
+    if rc:
+        raise SystemExit(f"python -m poser_agents.evaluation exited {rc}")
+
+
 CHEAP: dict[str, Callable[[], str]] = {
     "suite-stats": suite_stats,
     "suite-examples": suite_examples,
     "world-check-100": world_check_100,
     "editing-line": editing_line,
+    "evaluation-sample": evaluation_sample,
 }
 EXPENSIVE: dict[str, Callable[[], str]] = {}
+#: Runs that rewrite committed result files (with --all, before the figures are read from them).
+RUNS: list[Callable[[], None]] = [run_evaluation_sample]
 
 
 def pages() -> list[Path]:
@@ -117,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="also the expensive figures (minutes)")
     parser.add_argument("--check", action="store_true", help="compare the cheap figures; exit 1 on a difference")
     args = parser.parse_args(argv)
+    if args.all and not args.check:
+        for run in RUNS:
+            print(f"running {run.__name__} ...", flush=True)
+            run()
     names = set(CHEAP) | (set(EXPENSIVE) if args.all and not args.check else set())
     stale = regenerate(names, check=args.check)
     for line in stale:
