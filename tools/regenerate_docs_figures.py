@@ -68,6 +68,34 @@ def editing_line() -> str:
         return f"```json\n{f.readline().rstrip()}\n```\n"
 
 
+def extractor_heldout() -> str:
+    """`python -m poser_env.extractors.agreement --heldout`: recall and precision per constraint kind."""
+    from poser_env.extractors.agreement import format_kind_scores, kind_scores
+    from poser_env.world.suite_files import load_heldout
+
+    lines = format_kind_scores(kind_scores(load_heldout())).splitlines()
+    return "\n".join(line for line in lines if line.startswith("|")) + "\n"
+
+
+def calibration_test() -> str:
+    """docs/testbed.md's table: `format_table` of the committed docs/results/calibration_test.json
+    (written by run_calibration_test)."""
+    import json
+
+    from poser_agents.calibrate import format_table
+
+    result = json.loads((ROOT / "docs" / "results" / "calibration_test.json").read_text())
+    return format_table(result) + "\n"
+
+
+def run_calibration_test() -> None:
+    """`poser calibrate --split test --episodes 300 --out docs/results/calibration_test.json` (minutes)."""
+    from poser_agents.cli import main as poser
+
+    if poser(["calibrate", "--split", "test", "--episodes", "300", "--out", str(ROOT / "docs" / "results" / "calibration_test.json")]):
+        raise SystemExit("poser calibrate failed")
+
+
 def evaluation_sample() -> str:
     """docs/evaluation.md's sample table: the Overall table of the committed
     docs/results/evaluation/results.md (written by run_evaluation_sample), less the episodes column."""
@@ -103,10 +131,12 @@ CHEAP: dict[str, Callable[[], str]] = {
     "world-check-100": world_check_100,
     "editing-line": editing_line,
     "evaluation-sample": evaluation_sample,
+    "extractor-heldout": extractor_heldout,
+    "calibration-test": calibration_test,
 }
 EXPENSIVE: dict[str, Callable[[], str]] = {}
 #: Runs that rewrite committed result files (with --all, before the figures are read from them).
-RUNS: list[Callable[[], None]] = [run_evaluation_sample]
+RUNS: list[Callable[[], None]] = [run_calibration_test, run_evaluation_sample]
 
 
 def pages() -> list[Path]:
