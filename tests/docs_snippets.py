@@ -9,7 +9,9 @@ a flag that does not exist fails. ``json`` blocks must parse, ``toml`` blocks to
 prose.
 
 The docs quote real budgets (``--steps 100000``, ``episodes=300``); the tests run the same commands
-with the small budgets of BUDGETS and PY_BUDGETS below, the only change made to a block.
+with the small budgets of BUDGETS, EXTRA and PY_BUDGETS below, the only change made to a block.
+Commands that another test already runs at tiny budgets (CHECKED_ELSEWHERE: the examples, the
+benchmark) are checked against their parser here, not run twice.
 """
 
 from __future__ import annotations
@@ -41,12 +43,19 @@ BUDGETS: dict[str, str] = {
     "--seeds": "0", "--train-seeds": "0", "--eval-seeds": "0",
 }
 # Commands whose documented form has no budget flag to cut: the tests add these flags.
-EXTRA: dict[tuple[str, ...], list[str]] = {
-    ("poser", "train", "grpo"): ["--quick"],
-    ("poser", "demo"): ["--quick", "--steps", "300"],
-    ("python", "examples/train_dqn.py"): ["--total-timesteps", "300"],
-    ("python", "examples/train_grpo.py"): ["--train-tasks", "16", "--val-tasks", "8", "--members", "2", "--grpo-steps", "2",
-                                           "--test-tasks", "4"],
+# Each flag is added (with its value) when the command does not give it.
+EXTRA: dict[tuple[str, ...], list[tuple[str, ...]]] = {
+    ("poser", "train", "grpo"): [("--quick",)],
+    ("poser", "demo"): [("--quick",), ("--steps", "300")],
+    ("poser", "eval"): [("--episodes", "3"), ("--seeds", "0")],
+    ("poser", "calibrate"): [("--episodes", "3")],
+}
+# Commands whose flags are checked against their parser but not run here, because another test
+# runs them at tiny budgets already.
+CHECKED_ELSEWHERE: dict[tuple[str, ...], str] = {
+    ("python", "examples"): "tests/test_examples.py",
+    ("poser", "benchmark", "run"): "tests/agents/benchmark",
+    ("poser", "bench"): "tests/agents/test_cli.py (bench --quick) and the benchmark scripts",
 }
 # Regex -> replacement on Python blocks: the same budgets for the API.
 PY_BUDGETS: list[tuple[str, str]] = [
@@ -55,6 +64,7 @@ PY_BUDGETS: list[tuple[str, str]] = [
     (r"\bseeds=\(0, 1, 2\)", "seeds=(0,)"),
     (r"\bfor s in \(0, 1, 2\)", "for s in (0,)"),
     (r"\blearning_starts=\d+", "learning_starts=50"),
+    (r'^(.*PPO\("MultiInputPolicy", .*)\)$', r"\1, n_steps=64, batch_size=64)"),  # a rollout is 2048 steps
 ]
 
 
@@ -73,7 +83,7 @@ def budget_args(args: list[str]) -> list[str]:
 
 def budget_python(source: str) -> str:
     for pattern, repl in PY_BUDGETS:
-        source = re.sub(pattern, repl, source)
+        source = re.sub(pattern, repl, source, flags=re.M)
     return source
 
 
@@ -123,9 +133,13 @@ def run_command(tokens: list[str]) -> None:
 
     prog = "python" if tokens[0].endswith("/python") else tokens[0]
     args = budget_args(tokens[1:])
+    if prog == "python" and args and args[0].startswith("examples/"):
+        return check_example_flags(args)
+    if any((prog, *args[: len(head) - 1]) == head for head in CHECKED_ELSEWHERE if head[0] == "poser"):
+        return parse_only(["poser", *args])
     for head, flags in EXTRA.items():
-        if (prog, *args[: len(head) - 1]) == head and flags[0] not in args:
-            args = [*args, *flags]
+        if (prog, *args[: len(head) - 1]) == head:
+            args += [t for flag in flags if flag[0] not in args for t in flag]
     if prog == "poser":
         rc = _exit_code(lambda: main(args))
     elif prog == "python" or prog.endswith("/python"):
@@ -144,9 +158,33 @@ def run_command(tokens: list[str]) -> None:
     assert rc == 0, f"{shlex.join(tokens)} exited {rc} (run as {shlex.join([prog, *args])})"
 
 
+def check_example_flags(args: list[str]) -> None:
+    """``python examples/X.py FLAGS``: the script's own parser accepts FLAGS (nothing runs)."""
+    import dataclasses
+
+    ns = runpy.run_path(args[0], run_name="docs_check")
+    try:
+        if "parse_args" in ns:
+            with argv(args):
+                try:
+                    ns["parse_args"](args[1:])
+                except TypeError:       # parse_args() reads sys.argv
+                    ns["parse_args"]()
+        else:
+            known = {"--" + f.name.replace("_", "-") for f in dataclasses.fields(ns["Args"])}
+            unknown = [a for a in args[1:] if a.startswith("--") and a not in known]
+            assert not unknown, f"{args[0]} has no {unknown}"
+    except SystemExit as e:
+        raise AssertionError(f"{shlex.join(['python', *args])}: the script's parser refuses it") from e
+
+
 def parse_only(tokens: list[str]) -> None:
     """An illustrative ``poser`` command still names real subcommands and flags."""
-    if tokens[0] != "poser" or any(t in ("[", "...") or t.startswith("[") or t.endswith("]") for t in tokens):
+    if any(t in ("[", "...") or t.startswith("[") or t.endswith("]") for t in tokens):
+        return
+    if tokens[0].endswith("python") and tokens[1].startswith("examples/"):
+        return check_example_flags(tokens[1:])
+    if tokens[0] != "poser":
         return
     from poser_agents.cli import build_parser
 
