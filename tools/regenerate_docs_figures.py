@@ -24,7 +24,7 @@ BLOCK = re.compile(r"(<!-- figures: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /f
 
 def suite_stats() -> str:
     """`python -m poser_env.world.suites --stats`: tasks and checks per task, per suite and category."""
-    from poser_env.world.suite_cli import suite_stats as stats
+    from poser_env.world.suites import suite_stats as stats
 
     return stats() + "\n"
 
@@ -71,7 +71,7 @@ def editing_line() -> str:
 def extractor_heldout() -> str:
     """`python -m poser_env.extractors.agreement --heldout`: recall and precision per constraint kind."""
     from poser_env.extractors.agreement import format_kind_scores, kind_scores
-    from poser_env.world.suite_files import load_heldout
+    from poser_env.world.suites import load_heldout
 
     lines = format_kind_scores(kind_scores(load_heldout())).splitlines()
     return "\n".join(line for line in lines if line.startswith("|")) + "\n"
