@@ -41,10 +41,11 @@ class ImagePoserEnv(gym.Env):
     A command extractor splits the prompt into successive instructions. At each step the agent
     picks one expert; a T2I expert redraws from the cumulative description (the instructions
     accepted so far plus the current one), an I2I expert edits the canvas with the current
-    instruction. A critic checks the result against every check of the instructions so far;
-    when the current instruction's checks pass, the queue advances. Otherwise the agent may
-    retry (the next expert gets the critic's reflection), and after ``max_attempts`` failures
-    the instruction is dropped. This is Image-POSER's MDP (2025), with the critic kept apart
+    instruction. A critic scores the result on every check of the prompt; the current
+    instruction passes when its checks pass and no check of the instructions so far that held
+    before now fails, and then the queue advances. Otherwise the better canvas is kept, the
+    agent may retry (the next expert gets the critic's reflection), and after ``max_attempts``
+    failures the instruction is dropped. This is Image-POSER's MDP (2025), with the critic kept apart
     from the evaluator.
 
     ## Action space
