@@ -5,6 +5,7 @@ command the page names next to the table.
     python tools/regenerate_docs_figures.py                 # the cheap ones (seconds)
     python tools/regenerate_docs_figures.py --all           # first rerun RUNS (minutes), then all
     python tools/regenerate_docs_figures.py --check         # exit 1 if a cheap figure differs
+    python tools/regenerate_docs_figures.py --only world-check-canvas   # one figure
 
 tests/test_docs_figures.py runs ``--check``: a committed figure that the code no longer gives
 fails the suite. Expensive figures (EXPENSIVE) are rewritten only with ``--all``.
@@ -125,6 +126,29 @@ def run_evaluation_sample() -> None:
         raise SystemExit(f"python -m poser_agents.evaluation exited {rc}")
 
 
+def world_check_500() -> str:
+    """`poser world check --scenes 500 --seed S` for seeds 0 and 1: agreement per style."""
+    from poser_env.world.agreement import world_check
+
+    runs = [world_check(scenes_per_style=500, seed=seed) for seed in (0, 1)]
+    rows = ["| style | checks | agreement (seed 0) | agreement (seed 1) |", "|---|---:|---:|---:|"]
+    for style in runs[0]["agreement"]:
+        rows.append(f"| {style} | {runs[0]['checks'][style]} | {runs[0]['agreement'][style]:.4f} | {runs[1]['agreement'][style]:.4f} |")
+    return "\n".join(rows) + "\n"
+
+
+def world_check_canvas() -> str:
+    """`poser world check --scenes 500 --canvas N` (seed 0) for N = 64, 96, 256: agreement per style."""
+    from poser_env.world.agreement import world_check
+
+    labels = {64: "64 px (small objects about 10 px across)", 96: "96 px", 256: "256 px"}
+    rows = ["| canvas | plain | pixel-art | sketch | watercolor |", "|---:|---:|---:|---:|---:|"]
+    for side, label in labels.items():
+        agree = world_check(500, 0, side)["agreement"]  # positional: survives a rename of the keyword
+        rows.append(f"| {label} | " + " | ".join(f"{agree[s]:.4f}" for s in ("plain", "pixel-art", "sketch", "watercolor")) + " |")
+    return "\n".join(rows) + "\n"
+
+
 CHEAP: dict[str, Callable[[], str]] = {
     "suite-stats": suite_stats,
     "suite-examples": suite_examples,
@@ -134,7 +158,10 @@ CHEAP: dict[str, Callable[[], str]] = {
     "extractor-heldout": extractor_heldout,
     "calibration-test": calibration_test,
 }
-EXPENSIVE: dict[str, Callable[[], str]] = {}
+EXPENSIVE: dict[str, Callable[[], str]] = {
+    "world-check-500": world_check_500,
+    "world-check-canvas": world_check_canvas,
+}
 #: Runs that rewrite committed result files (with --all, before the figures are read from them).
 RUNS: list[Callable[[], None]] = [run_calibration_test, run_evaluation_sample]
 
@@ -178,12 +205,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--all", action="store_true", help="also the expensive figures (minutes)")
     parser.add_argument("--check", action="store_true", help="compare the cheap figures; exit 1 on a difference")
+    parser.add_argument("--only", default=None, help="comma-separated figure names: rewrite just these (no RUNS)")
     args = parser.parse_args(argv)
-    if args.all and not args.check:
-        for run in RUNS:
-            print(f"running {run.__name__} ...", flush=True)
-            run()
-    names = set(CHEAP) | (set(EXPENSIVE) if args.all and not args.check else set())
+    if args.only:
+        names = set(args.only.split(","))
+        unknown = names - set(CHEAP) - set(EXPENSIVE)
+        if unknown:
+            parser.error(f"unknown figures {sorted(unknown)}; known: {', '.join([*CHEAP, *EXPENSIVE])}")
+    else:
+        if args.all and not args.check:
+            for run in RUNS:
+                print(f"running {run.__name__} ...", flush=True)
+                run()
+        names = set(CHEAP) | (set(EXPENSIVE) if args.all and not args.check else set())
     stale = regenerate(names, check=args.check)
     for line in stale:
         print(("stale: " if args.check else "rewrote: ") + line)
