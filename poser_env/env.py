@@ -42,10 +42,11 @@ class ImagePoserEnv(gym.Env):
     A command extractor splits the prompt into successive instructions. At each step the agent
     picks one expert; a T2I expert redraws from the cumulative description (the instructions
     accepted so far plus the current one), an I2I expert edits the canvas with the current
-    instruction. A critic checks the result against every check of the instructions so far;
-    when the current instruction's checks pass, the queue advances. Otherwise the agent may
-    retry (the next expert gets the critic's reflection), and after ``max_attempts`` failures
-    the instruction is dropped. This is Image-POSER's MDP (2025), with the critic kept apart
+    instruction. A critic scores the result on every check of the prompt; the current
+    instruction passes when its checks pass and no check of the instructions so far that held
+    before now fails, and then the queue advances. Otherwise the better canvas is kept, the
+    agent may retry (the next expert gets the critic's reflection), and after ``max_attempts``
+    failures the instruction is dropped. This is Image-POSER's MDP (2025), with the critic kept apart
     from the evaluator.
 
     ## Action space
@@ -54,13 +55,15 @@ class ImagePoserEnv(gym.Env):
     of the registry (``env.unwrapped.expert_names``). STOP ends the episode; DEFER moves the
     current command to the end of the queue, once per command. Both are off by default. An
     action out of range raises ``ValueError``. A masked action (DEFER used up) is a no-op that
-    costs ``invalid_action_penalty`` and sets ``info["invalid_action"]``.
+    costs ``invalid_action_penalty + step_penalty`` and sets ``info["invalid_action"]``.
 
     ## Observation space
 
     A ``Dict`` of flat float32 ``Box`` es plus ``action_mask`` (see ``poser_env/observation.py``):
-    instruction, remaining and prompt embeddings, image features, last verdict per check
-    category, current command kind, progress, experts tried on this command, action mask.
+    the ``instruction``, ``remaining`` and ``prompt`` embeddings, ``image`` features, the last
+    ``verdict`` per check category, the current ``command`` kind, ``progress``, the experts
+    ``tried`` on this command, and ``action_mask``; with a ``cost_budget`` also ``budget``
+    (the fraction left).
 
     ## Rewards
 

@@ -365,6 +365,28 @@ def test_the_card_and_docs_list_exactly_the_info_keys_of_real_episodes():
     assert _docs_info_keys() == seen
 
 
+def test_the_card_and_docs_list_exactly_the_observation_keys_of_real_episodes():
+    import re
+    from pathlib import Path
+
+    doc = ImagePoserEnv.__doc__
+    section = doc[doc.index("## Observation space"):]
+    section = section[: section.index("##", 3)]
+    card = set(re.findall(r"``(\w+)``", section)) - {"Dict", "Box", "cost_budget"}
+    text = (Path(__file__).parents[1] / "docs" / "env.md").read_text()
+    table = text[text.index("## Observation"):]
+    table = table[: table.index("\n## ")]
+    docs = {re.findall(r"`(\w+)`", row)[0] for row in table.splitlines() if row.startswith("| `")}
+    seen: set[str] = set()
+    for env_id in IDS:
+        env = gym.make(env_id)
+        obs, _ = env.reset(seed=0)
+        assert set(obs) == set(env.step(0)[0]) == set(env.observation_space.spaces)
+        assert ("budget" in obs) == (env.unwrapped.config.cost_budget is not None), env_id
+        seen |= set(obs)
+    assert card == docs == seen
+
+
 def test_info_and_summary_report_what_was_not_understood():
     import gymnasium as gym
 
