@@ -41,18 +41,18 @@ def suite_examples() -> str:
         if suite == "geneval":
             seen: set[str] = set()
             for t in tasks:
-                if t.category not in seen:
-                    seen.add(t.category)
+                if t.task_category not in seen:
+                    seen.add(t.task_category)
                     picked.append(t)
         else:
             picked = tasks[:2]
-        rows += [f"| {t.id} | {t.category} | {t.prompt} |" for t in picked]
+        rows += [f"| {t.id} | {t.task_category} | {t.prompt} |" for t in picked]
     return "\n".join(rows) + "\n"
 
 
 def world_check_100() -> str:
     """`poser world check --scenes 100 --seed 0 --json`: agreement per style (exact: seeded)."""
-    from poser_env.world.agreement import world_check
+    from poser_env.world.world_check import world_check
 
     res = world_check(scenes_per_style=100, seed=0)
     rows = ["| style | checks | agreement | misses | false alarms |", "|---|---:|---:|---:|---:|"]
@@ -128,7 +128,7 @@ def run_evaluation_sample() -> None:
 
 def world_check_500() -> str:
     """`poser world check --scenes 500 --seed S` for seeds 0 and 1: agreement per style."""
-    from poser_env.world.agreement import world_check
+    from poser_env.world.world_check import world_check
 
     runs = [world_check(scenes_per_style=500, seed=seed) for seed in (0, 1)]
     rows = ["| style | checks | agreement (seed 0) | agreement (seed 1) |", "|---|---:|---:|---:|"]
@@ -139,7 +139,7 @@ def world_check_500() -> str:
 
 def world_check_canvas() -> str:
     """`poser world check --scenes 500 --canvas N` (seed 0) for N = 64, 96, 256: agreement per style."""
-    from poser_env.world.agreement import world_check
+    from poser_env.world.world_check import world_check
 
     labels = {64: "64 px (small objects about 10 px across)", 96: "96 px", 256: "256 px"}
     rows = ["| canvas | plain | pixel-art | sketch | watercolor |", "|---:|---:|---:|---:|---:|"]
