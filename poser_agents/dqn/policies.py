@@ -88,15 +88,19 @@ class PoserFeaturesExtractor(BaseFeaturesExtractor):
                 size += self.embed_dim
         self.encoders = nn.ModuleDict(encoders)
         self._features_dim = size
+        # (key, Linear, LayerNorm) per key, None for pass-through keys: read once, not per call.
+        self._plan = [(key, (enc[1], enc[2]) if isinstance(enc, nn.Sequential) else None) for key, enc in self.encoders.items()]
 
     def forward(self, observations: dict[str, th.Tensor]) -> th.Tensor:
         # The modules' own arithmetic, called functionally: module calls cost more than the
         # maths at these sizes (the same parameters and state_dict keys as the modules).
         out = []
-        for key, enc in self.encoders.items():
-            x = observations[key].float().flatten(1)
-            if isinstance(enc, nn.Sequential):
-                lin, norm = enc[1], enc[2]
+        for key, layers in self._plan:
+            x = observations[key]
+            if x.dtype != th.float32 or x.dim() != 2:
+                x = x.float().flatten(1)
+            if layers is not None:
+                lin, norm = layers
                 x = F.relu(F.layer_norm(F.linear(x, lin.weight, lin.bias), norm.normalized_shape, norm.weight, norm.bias, norm.eps))
             out.append(x)
         return th.cat(out, dim=1)
