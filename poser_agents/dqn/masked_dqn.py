@@ -34,6 +34,7 @@ from stable_baselines3 import DQN
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import DictReplayBufferSamples
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
+from stable_baselines3.common.vec_env.util import dict_to_obs
 from torch.nn import functional as F
 
 from poser_agents.dqn.policies import MASK_KEY, MaskedDQNPolicy, mask_q_values
@@ -114,12 +115,17 @@ class MaskedDQN(DQN):
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
         # Greedy (masked) action for every env; then, when exploring, each env independently
         # replaces it with probability epsilon by a uniformly random *allowed* action.
-        action, state = self.policy.predict(observation, state, episode_start, deterministic)
         if deterministic or self.exploration_rate <= 0:
-            return action, state
+            return self.policy.predict(observation, state, episode_start, deterministic)
         mask = np.asarray(observation[MASK_KEY])
         vectorized = mask.ndim > 1
         explore = np.random.rand(mask.reshape(-1, int(self.action_space.n)).shape[0]) < self.exploration_rate
+        if explore.all():
+            # Every env explores: the greedy action would be thrown away, so the network is not
+            # run (it draws nothing from numpy's generator: the same actions as computing it).
+            action = self._random_allowed_actions(mask)
+            return (action if vectorized else action.reshape(())), state
+        action, state = self.policy.predict(observation, state, episode_start, deterministic)
         if explore.any():
             random_actions = self._random_allowed_actions(mask)
             action = np.where(explore, random_actions, np.asarray(action).reshape(-1))
@@ -197,7 +203,11 @@ class MaskedDQN(DQN):
 
             self.policy.optimizer.zero_grad()
             loss.backward()
-            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm, foreach=True)
+            # The optimizer holds the online network's parameters, in policy.parameters() order;
+            # the target network's never have gradients, which clip_grad_norm_ skips anyway. So
+            # the same norm and clipping, without walking the module tree every update.
+            params = [p for group in self.policy.optimizer.param_groups for p in group["params"]]
+            th.nn.utils.clip_grad_norm_(params, self.max_grad_norm, foreach=True)
             self.policy.optimizer.step()
 
             # record_mean: progress.csv shows the mean over the logging interval, not the last batch.
@@ -227,6 +237,10 @@ class FreshInfoDummyVecEnv(DummyVecEnv):
                 obs, self.reset_infos[i] = self.envs[i].reset()
             self._save_obs(i, obs)
         return self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones), [dict(info) for info in self.buf_infos]
+
+    def _obs_from_buf(self) -> Any:
+        # DummyVecEnv deep-copies its buffer (a dict of arrays): a copy of each array is the same.
+        return dict_to_obs(self.observation_space, {k: np.array(v, copy=True) for k, v in self.buf_obs.items()})
 
 
 class _Copied(dict):

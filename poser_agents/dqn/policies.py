@@ -27,11 +27,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.preprocessing import get_flattened_obs_dim
+from stable_baselines3.common.preprocessing import get_flattened_obs_dim, is_image_space
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.type_aliases import PyTorchObs
+from stable_baselines3.common.utils import is_vectorized_observation
 from stable_baselines3.dqn.policies import MultiInputPolicy, QNetwork
 from torch import nn
 from torch.nn import functional as F
@@ -86,22 +88,42 @@ class PoserFeaturesExtractor(BaseFeaturesExtractor):
                 size += self.embed_dim
         self.encoders = nn.ModuleDict(encoders)
         self._features_dim = size
+        # (key, Linear, LayerNorm) per key, None for pass-through keys: read once, not per call.
+        self._plan = [(key, (enc[1], enc[2]) if isinstance(enc, nn.Sequential) else None) for key, enc in self.encoders.items()]
 
     def forward(self, observations: dict[str, th.Tensor]) -> th.Tensor:
         # The modules' own arithmetic, called functionally: module calls cost more than the
         # maths at these sizes (the same parameters and state_dict keys as the modules).
         out = []
-        for key, enc in self.encoders.items():
-            x = observations[key].float().flatten(1)
-            if isinstance(enc, nn.Sequential):
-                lin, norm = enc[1], enc[2]
+        for key, layers in self._plan:
+            x = observations[key]
+            if x.dtype != th.float32 or x.dim() != 2:
+                x = x.float().flatten(1)
+            if layers is not None:
+                lin, norm = layers
                 x = F.relu(F.layer_norm(F.linear(x, lin.weight, lin.bias), norm.normalized_shape, norm.weight, norm.bias, norm.eps))
             out.append(x)
         return th.cat(out, dim=1)
 
 
+def _needs_preprocessing(space: spaces.Dict) -> bool:
+    """Whether SB3's ``preprocess_obs`` does more than ``.float()`` on some key (images,
+    one-hot discrete spaces): :class:`PoserFeaturesExtractor` converts each key to float itself."""
+    return any(not isinstance(s, (spaces.Box, spaces.MultiBinary)) or is_image_space(s) for s in space.spaces.values())
+
+
 class MaskedQNetwork(QNetwork):
     """SB3's ``QNetwork`` whose greedy action ignores masked actions."""
+
+    def extract_features(self, obs: PyTorchObs, features_extractor: BaseFeaturesExtractor) -> th.Tensor:
+        # SB3 first converts every key to float (preprocess_obs), which PoserFeaturesExtractor
+        # does itself for the keys it reads: skip the extra pass when that is all it would do.
+        if isinstance(features_extractor, PoserFeaturesExtractor) and isinstance(obs, dict):
+            if getattr(self, "_plain_obs", None) is None:
+                self._plain_obs = isinstance(self.observation_space, spaces.Dict) and not _needs_preprocessing(self.observation_space)
+            if self._plain_obs:
+                return features_extractor(obs)
+        return super().extract_features(obs, features_extractor)
 
     def forward(self, obs: PyTorchObs) -> th.Tensor:
         # QNetwork.forward with the MLP's Linear/ReLU layers applied functionally (the same
@@ -141,6 +163,32 @@ class MaskedDQNPolicy(MultiInputPolicy):
         kwargs["optimizer_kwargs"] = {"foreach": True, **(kwargs.get("optimizer_kwargs") or {})}
         self._mode_free: bool | None = None
         super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
+
+    @property
+    def device(self) -> th.device:
+        # SB3 walks the module tree for its first parameter at every predict; the optimizer's
+        # first parameter is the same tensor (the online network's first), read directly.
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None and optimizer.param_groups and optimizer.param_groups[0]["params"]:
+            return optimizer.param_groups[0]["params"][0].device
+        return super().device
+
+    def obs_to_tensor(self, observation: np.ndarray | dict[str, np.ndarray]) -> tuple[PyTorchObs, bool]:
+        # SB3 deep-copies a dict observation, copies each array again and then makes tensors of
+        # the copies. Flat boxes need none of it: each array is read (never written) as a
+        # tensor view, with the same shape checks and batch dimension.
+        space = self.observation_space
+        if not isinstance(observation, dict) or not isinstance(space, spaces.Dict) or _needs_preprocessing(space):
+            return super().obs_to_tensor(observation)
+        device, vectorized, out = self.device, False, {}
+        for key, obs in observation.items():
+            sub = space.spaces[key]
+            arr = np.asarray(obs)
+            if not arr.flags.writeable:  # torch warns on read-only arrays
+                arr = arr.copy()
+            vectorized = vectorized or is_vectorized_observation(arr, sub)
+            out[key] = th.as_tensor(arr.reshape((-1, *sub.shape)), device=device)  # type: ignore[misc]
+        return out, vectorized
 
     def set_training_mode(self, mode: bool) -> None:
         # SB3 switches modes around every predict and every training phase; walking the module

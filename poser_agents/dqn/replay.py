@@ -130,12 +130,15 @@ class CompactDictReplayBuffer(DictReplayBuffer):
             next_obs[k] = self.table[self.next_ids[k][batch_inds, env_indices]]
         obs_, next_obs_ = self._normalize_obs(obs, env), self._normalize_obs(next_obs, env)
         assert isinstance(obs_, dict) and isinstance(next_obs_, dict)
+        # Every array here is a fresh gather (fancy indexing copies), or a new array from
+        # VecNormalize: tensors can share their memory instead of copying it once more.
+        t = lambda a: self.to_torch(a, copy=False)  # noqa: E731
         return DictReplayBufferSamples(
-            observations={k: self.to_torch(v) for k, v in obs_.items()},
-            actions=self.to_torch(self.actions[batch_inds, env_indices]),
-            next_observations={k: self.to_torch(v) for k, v in next_obs_.items()},
-            dones=self.to_torch(self.dones[batch_inds, env_indices] * (1 - self.timeouts[batch_inds, env_indices])).reshape(-1, 1),
-            rewards=self.to_torch(self._normalize_reward(self.rewards[batch_inds, env_indices].reshape(-1, 1), env)),
+            observations={k: t(v) for k, v in obs_.items()},
+            actions=t(self.actions[batch_inds, env_indices]),
+            next_observations={k: t(v) for k, v in next_obs_.items()},
+            dones=t(self.dones[batch_inds, env_indices] * (1 - self.timeouts[batch_inds, env_indices])).reshape(-1, 1),
+            rewards=t(self._normalize_reward(self.rewards[batch_inds, env_indices].reshape(-1, 1), env)),
         )
 
 

@@ -41,7 +41,7 @@ class PixelCritic(Critic):
         vkey = (key, tuple((c.key, c.question) for c in checks))
         verdict = _VERDICTS.get(vkey)
         if verdict is None:
-            verdict = _VERDICTS.put(vkey, _judge(detect_shared(image), checks))
+            verdict = _VERDICTS.put(vkey, _judge(detect_shared(image, key), checks))
         return verdict
 
 

@@ -81,6 +81,9 @@ class HashTextEncoder:
         self.name = f"hash-d{dim}-w{lo}{hi}-c{char_ngram}x{self.char_weight:g}-s{seed}"
         self._key = seed.to_bytes(8, "little")
         self._memo: dict[str, tuple[int, float]] = {}
+        # Per word: the buckets and signed weights of its character n-grams (words recur far
+        # more than texts do), in the order features() lists them.
+        self._word_memo: dict[str, tuple[list[int], list[float]]] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -92,6 +95,7 @@ class HashTextEncoder:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_memo"] = {}
+        state["_word_memo"] = {}
         del state["_lock"]
         return state
 
@@ -129,17 +133,41 @@ class HashTextEncoder:
                     feats.append(("c:" + padded[i : i + c], self.char_weight))
         return feats
 
+    def _char_features(self, word: str) -> tuple[list[int], list[float]]:
+        """Buckets and signed weights of ``word``'s character n-grams (memoised per word)."""
+        hit = self._word_memo.get(word)
+        if hit is not None:
+            return hit
+        c, weight, padded = self.char_ngram, self.char_weight, "<" + word + ">"
+        pairs = [self._bucket("c:" + padded[i : i + c]) for i in range(max(1, len(padded) - c + 1))]
+        hit = ([b for b, _ in pairs], [sign * weight for _, sign in pairs])
+        with self._lock:
+            if len(self._word_memo) >= self._MEMO_LIMIT:
+                self._word_memo.clear()
+            self._word_memo[word] = hit
+        return hit
+
     def _encode_one(self, text: str) -> np.ndarray:
-        feats = self.features(text)
-        if not feats:
-            return np.zeros(self.dim, dtype=np.float32)
+        # The features of features(), in the same order (so the same sums, bit for bit), with
+        # each word's character n-grams hashed once per process.
+        words = _WORD.findall(unicodedata.normalize("NFKC", text).lower())
         memo, bucket = self._memo, self._bucket
         idx: list[int] = []
         val: list[float] = []
-        for f, w in feats:
-            b, sign = memo.get(f) or bucket(f)
-            idx.append(b)
-            val.append(sign * w)
+        lo, hi = self.ngram
+        for n in range(lo, hi + 1):
+            for i in range(len(words) - n + 1):
+                f = "w" + str(n) + ":" + " ".join(words[i : i + n])
+                b, sign = memo.get(f) or bucket(f)
+                idx.append(b)
+                val.append(sign * 1.0)
+        if self.char_ngram and self.char_weight > 0:
+            for w in words:
+                b_w, v_w = self._char_features(w)
+                idx += b_w
+                val += v_w
+        if not idx:
+            return np.zeros(self.dim, dtype=np.float32)
         vec = np.bincount(idx, weights=val, minlength=self.dim)
         norm = float(np.sqrt(vec @ vec))
         if norm == 0.0:  # every feature cancelled out: possible only for tiny dims

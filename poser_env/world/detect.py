@@ -151,10 +151,11 @@ def detect(image: np.ndarray) -> DetectedScene:
 _DETECTED: LRU[DetectedScene] = LRU(1024)
 
 
-def detect_shared(img: np.ndarray) -> DetectedScene:
+def detect_shared(img: np.ndarray, key: bytes | None = None) -> DetectedScene:
     """:func:`detect` on a validated uint8 image, returning the cached reading itself: for
-    callers that only read it (the critic's judge). Never modify the result."""
-    key = pixel_key(img)
+    callers that only read it (the critic's judge). Never modify the result. ``key``: the
+    image's ``pixel_key`` when the caller has it already (else it is computed)."""
+    key = pixel_key(img) if key is None else key
     seen = _DETECTED.get(key)
     if seen is None:
         seen = _DETECTED.put(key, analyse(img)[0])
@@ -207,7 +208,7 @@ def analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[d
     labels, n = ndimage.label(fg, _STRUCT8)
     lab = labels.ravel()[idx]
     areas = np.bincount(lab, minlength=n + 1)
-    big = areas >= SPECK_AREA_FRACTION * min(_area_fraction(s, _SIZES[0]) for s in _SHAPES) * H * W
+    big = areas >= SPECK_AREA_FRACTION * _smallest_area_fraction() * H * W
     big[0] = False
     ks = np.flatnonzero(big)
     empty.speckles = speckles = int(n - ks.size)
@@ -519,6 +520,12 @@ def _template_mismatch(
 
 def _polygon_area(p: np.ndarray) -> float:
     return 0.5 * abs(float(np.dot(p[:, 0], np.roll(p[:, 1], 1)) - np.dot(p[:, 1], np.roll(p[:, 0], 1))))
+
+
+@cache
+def _smallest_area_fraction() -> float:
+    """The smallest shape's area as a fraction of the canvas (every analyse needs it)."""
+    return min(_area_fraction(s, _SIZES[0]) for s in _SHAPES)
 
 
 @cache

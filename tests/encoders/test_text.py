@@ -128,6 +128,22 @@ def test_hash_features_are_inspectable():
     assert feats["c:<re"] == 0.5
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"ngram": (2, 3), "char_ngram": 0}, {"dim": 16, "char_ngram": 5, "char_weight": 0.3, "seed": 9}])
+def test_hash_vector_is_the_normalised_sum_of_its_features(kwargs):
+    """The encoder memoises per word; its vectors must stay the documented sum over features()."""
+    enc = HashTextEncoder(**kwargs)
+    texts = [*SENTENCES, "circle circles CIRCLE", "Ünïcode ﬁ x_y 42", "one", ""]
+    for text, got in zip(texts, enc.encode(texts + texts)[len(texts):]):  # the second pass hits the memos
+        feats = enc.features(text)
+        want = np.zeros(enc.dim)
+        for f, w in feats:
+            b, sign = enc._bucket(f)
+            want[b] += sign * w
+        norm = np.sqrt(want @ want)
+        expected = (want / norm).astype(np.float32) if norm else np.zeros(enc.dim, np.float32)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-7)
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [{"dim": 1}, {"dim": 12.0}, {"ngram": (2, 1)}, {"ngram": 3}, {"char_ngram": 1}, {"seed": -1}, {"char_weight": -1}],
