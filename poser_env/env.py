@@ -11,7 +11,7 @@ import numpy as np
 
 from poser_env.config import SUITE_MIXES, EnvConfig
 from poser_env.encoders.text import make_text_encoder
-from poser_env.episode import Episode, as_action, as_seed, build_registry, critic_answer, unique_checks
+from poser_env.episode import Episode, as_action, as_seed, build_registry, unique_checks
 from poser_env.experts.base import ExpertOutputError, call_expert, takes_reflection, validate_output
 from poser_env.extractors.base import coverage, not_understood, require_prompt
 from poser_env.memo import LRU, pixel_key
@@ -295,8 +295,8 @@ class ImagePoserEnv(gym.Env):
         self.expert_calls += 1
         current = ep.queue[0]
         extra: dict[str, Any] = {"acted_on": ep.commands[current].text, "acted_kind": ep.commands[current].kind}
-        instruction = self._instruction(self._modalities[a], current)
-        reflection = self._reflection(current)
+        instruction = ep.instruction(self._modalities[a], current)
+        reflection = ep.feedback() if ep.attempts > 0 else ""  # the critic's reflection on a retry
         try:
             if ep.degraded and ep.degraded[a] and self.np_random.random() < cfg.drift_fail:
                 out = Canvas(image=ep.canvas.image.copy(), scene=ep.canvas.scene)  # a silent failure: nothing changes
@@ -309,32 +309,7 @@ class ImagePoserEnv(gym.Env):
             new_canvas, new_verdict = None, None
         ep.cost += expert.cost
         ep.tried.add(a)
-        relevant = set(self._checks_so_far(current))
-        current_checks = set(ep.commands[current].checks)
-        # The command passes when its own checks pass and nothing that passed before broke:
-        # a redraw that loses an earlier object, or a recolour that bleeds onto a kept one,
-        # is a failed attempt (the better canvas is kept and the agent may retry).
-        held = {r.check for r in ep.verdict.results if r.passed and r.check in relevant}
-        passed = new_verdict is not None and all(
-            r.passed for r in new_verdict.results if r.check in current_checks or r.check in held
-        )
-        if passed:
-            ep.canvas, ep.verdict = new_canvas, new_verdict
-            ep.accepted.append(ep.queue.pop(0))
-            ep.attempts, ep.tried = 0, set()
-        else:
-            if new_verdict is not None:
-                # Keep the new canvas if it scores higher, or as high without breaking
-                # anything that held (a tie that trades a kept object for progress is no gain).
-                new_score, old_score = new_verdict.subset(relevant).score, ep.verdict.subset(relevant).score
-                broke = any(not r.passed for r in new_verdict.results if r.check in held)
-                better = new_score > old_score or (new_score == old_score and not broke)
-                if better or not cfg.keep_best:
-                    ep.canvas, ep.verdict = new_canvas, new_verdict
-            ep.attempts += 1
-            if ep.attempts >= cfg.max_attempts:
-                ep.failed.append(ep.queue.pop(0))
-                ep.attempts, ep.tried = 0, set()
+        passed = ep.judge_attempt(current, new_canvas, new_verdict, cfg.keep_best, cfg.max_attempts)
         extra["command_passed"] = passed
         potential = ep.verdict.score
         reward = (potential - ep.potential) - cfg.cost_weight * expert.cost - cfg.step_penalty
@@ -428,36 +403,11 @@ class ImagePoserEnv(gym.Env):
             ],
         }
 
-    def _checks_so_far(self, current: int) -> list[Check]:
-        return self._ep.checks_so_far(current)
-
-    def _instruction(self, modality: str, current: int) -> str:
-        ep = self._ep
-        if modality == "t2i":
-            return " ".join(ep.commands[i].text for i in [*ep.accepted, current])
-        return ep.commands[current].text
-
-    def _reflection(self, current: int) -> str:
-        """The critic's feedback on the kept canvas for a retry of the current command; "" on a first attempt."""
-        return self._ep.feedback() if self._ep.attempts > 0 else ""
-
     def _finish_step(self, reward: float, terminated: bool, expert: str | None, cost: float, extra: dict[str, Any]):
         ep = self._ep
         truncated = not terminated and ep.steps >= self.step_limit
         info = self._info(expert=expert, cost=cost, **extra)
-        ep.log.append(
-            {
-                "step": info["step"],
-                "expert": info["expert"],
-                "cost": info["cost"],
-                "command": extra.get("acted_on", ""),  # the command the action was taken on
-                "kind": extra.get("acted_kind", ""),
-                "reward": float(reward),
-                "command_passed": bool(info.get("command_passed", False)),
-                "feedback": info["feedback"],  # the reflection now (for the next attempt)
-                "error": info.get("error", ""),
-            }
-        )
+        ep.log_step(info, reward, extra)
         if terminated or truncated:
             if terminated and ep.queue and expert == STOP:
                 ep.failed.extend(ep.queue)
@@ -484,40 +434,8 @@ class ImagePoserEnv(gym.Env):
         return dict(ep.summary) if ep.summary is not None else self._summary(complete=False)
 
     def _summary(self, complete: bool) -> dict[str, Any]:
-        ep = self._ep
-        judged_checks = ep.task.checks
-        if ep.task.target is not None:
-            metrics = self.evaluator.evaluate(ep.canvas, ep.task)
-        elif self.evaluator.judges_free_prompts:
-            # A model evaluator (real world) judges a prompt-only task on the extractor's checks.
-            judged_checks = ep.checks
-            metrics = self.evaluator.evaluate(ep.canvas, ep.task, checks=ep.checks)
-        else:
-            metrics = {"judged": False, "reason": "the task has no target"}
-        if metrics.get("judged"):
-            # Critic against evaluator, on the task's checks the critic also answered.
-            pairs = [(a, p) for c, p in zip(judged_checks, metrics["passed"]) if (a := critic_answer(ep.verdict, c)) is not None]
-            metrics["critic_checks"] = len(pairs)
-            if pairs:
-                metrics["critic_agreement"] = sum(a == b for a, b in pairs) / len(pairs)
-        return {
-            "task_id": ep.task.id,
-            "category": ep.task.task_category,
-            "suite": ep.task.suite,
-            "evaluator": metrics,
-            "critic_score": ep.verdict.score,
-            "not_understood": list(ep.not_understood),
-            "coverage": ep.coverage,
-            "commands_passed": len(ep.accepted),
-            "commands_failed": len(ep.failed) + len(ep.queue),
-            "n_commands": len(ep.commands),
-            "cost": ep.cost,
-            "steps": ep.steps,
-            "complete": complete,
-            "log": list(ep.log),
-            **({"budget_spent": ep.budget_spent} if self.config.cost_budget is not None else {}),
-            **({"degraded": [n for n, d in zip(self.expert_names, ep.degraded) if d]} if self.config.drift_p > 0 else {}),
-        }
+        return self._ep.summarise(self.evaluator, complete, self.expert_names, with_budget=self.config.cost_budget is not None,
+                                  with_drift=self.config.drift_p > 0)
 
     def _observation(self) -> dict[str, np.ndarray]:
         ep = self._ep

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -63,6 +63,103 @@ class Episode:
         text = self.verdict.subset(self.checks_so_far(current)).feedback if current is not None else self.verdict.feedback
         self._feedback_memo = (self.verdict, current, len(self.accepted), text)
         return text
+
+    def instruction(self, modality: str, current: int) -> str:
+        """What an expert is asked for command ``current``: a text-to-image expert redraws the
+        whole image, so it gets the accepted commands too; an editor gets the command alone."""
+        if modality == "t2i":
+            return " ".join(self.commands[i].text for i in [*self.accepted, current])
+        return self.commands[current].text
+
+    def judge_attempt(self, current: int, new_canvas: Canvas | None, new_verdict: Verdict | None,
+                      keep_best: bool, max_attempts: int) -> bool:
+        """Apply one expert attempt on command ``current`` (the queue's head); whether it passed.
+
+        The command passes when its own checks pass and nothing that passed before broke: a
+        redraw that loses an earlier object, or a recolour that bleeds onto a kept one, is a
+        failed attempt. A failed attempt keeps the better canvas (``keep_best``): the new one if
+        it scores higher on what the canvas must show now, or as high without breaking anything
+        that held (a tie that trades a kept object for progress is no gain). ``new_verdict`` is
+        None when the expert failed (an error): a failed attempt that changes nothing. After
+        ``max_attempts`` failed attempts the command is dropped (recorded as failed)."""
+        relevant = set(self.checks_so_far(current))
+        current_checks = set(self.commands[current].checks)
+        held = {r.check for r in self.verdict.results if r.passed and r.check in relevant}
+        passed = new_verdict is not None and all(
+            r.passed for r in new_verdict.results if r.check in current_checks or r.check in held
+        )
+        if passed:
+            self.canvas, self.verdict = new_canvas, new_verdict  # type: ignore[assignment]
+            self.accepted.append(self.queue.pop(0))
+            self.attempts, self.tried = 0, set()
+            return True
+        if new_verdict is not None:
+            new_score, old_score = new_verdict.subset(relevant).score, self.verdict.subset(relevant).score
+            broke = any(not r.passed for r in new_verdict.results if r.check in held)
+            better = new_score > old_score or (new_score == old_score and not broke)
+            if better or not keep_best:
+                self.canvas, self.verdict = new_canvas, new_verdict  # type: ignore[assignment]
+        self.attempts += 1
+        if self.attempts >= max_attempts:
+            self.failed.append(self.queue.pop(0))
+            self.attempts, self.tried = 0, set()
+        return False
+
+    def log_step(self, info: Mapping[str, Any], reward: float, extra: Mapping[str, Any]) -> None:
+        """One row of the step log (the summary's ``log``) from a step's ``info``."""
+        self.log.append(
+            {
+                "step": info["step"],
+                "expert": info["expert"],
+                "cost": info["cost"],
+                "command": extra.get("acted_on", ""),  # the command the action was taken on
+                "kind": extra.get("acted_kind", ""),
+                "reward": float(reward),
+                "command_passed": bool(info.get("command_passed", False)),
+                "feedback": info["feedback"],  # the reflection now (for the next attempt)
+                "error": info.get("error", ""),
+            }
+        )
+
+    def summarise(self, evaluator: Any, complete: bool, expert_names: Sequence[str], with_budget: bool,
+                  with_drift: bool) -> dict[str, Any]:
+        """The end-of-episode summary (``info["episode_summary"]``; keys on the env card).
+
+        The evaluator judges the canvas against the task's target (the ground truth), or, for a
+        prompt-only task, a model evaluator (``judges_free_prompts``) judges it on the
+        extractor's checks; ``critic_agreement`` compares the critic's answers with the
+        evaluator's on the checks both answered."""
+        judged_checks = self.task.checks
+        if self.task.target is not None:
+            metrics = evaluator.evaluate(self.canvas, self.task)
+        elif evaluator.judges_free_prompts:
+            judged_checks = self.checks
+            metrics = evaluator.evaluate(self.canvas, self.task, checks=self.checks)
+        else:
+            metrics = {"judged": False, "reason": "the task has no target"}
+        if metrics.get("judged"):
+            pairs = [(a, p) for c, p in zip(judged_checks, metrics["passed"]) if (a := critic_answer(self.verdict, c)) is not None]
+            metrics["critic_checks"] = len(pairs)
+            if pairs:
+                metrics["critic_agreement"] = sum(a == b for a, b in pairs) / len(pairs)
+        return {
+            "task_id": self.task.id,
+            "category": self.task.task_category,
+            "suite": self.task.suite,
+            "evaluator": metrics,
+            "critic_score": self.verdict.score,
+            "not_understood": list(self.not_understood),
+            "coverage": self.coverage,
+            "commands_passed": len(self.accepted),
+            "commands_failed": len(self.failed) + len(self.queue),
+            "n_commands": len(self.commands),
+            "cost": self.cost,
+            "steps": self.steps,
+            "complete": complete,
+            "log": list(self.log),
+            **({"budget_spent": self.budget_spent} if with_budget else {}),
+            **({"degraded": [n for n, d in zip(expert_names, self.degraded) if d]} if with_drift else {}),
+        }
 
 
 def build_registry(experts: Any) -> ExpertRegistry:

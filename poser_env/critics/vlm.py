@@ -107,7 +107,7 @@ class VLMScorer:
                 raise ValueError(f"the tokenizer of {self.ref.path!r}: {e}") from None
         return self._ids
 
-    def p_yes(self, image: np.ndarray, questions: Sequence[str], images: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    def p_yes(self, image: np.ndarray | None, questions: Sequence[str], images: Sequence[np.ndarray] | None = None) -> np.ndarray:
         """P(yes) against P(no) for each question about ``image`` (uint8 H x W x 3), or, given
         ``images`` (one per question), each about its own image (several canvases in one batch)."""
         import torch
@@ -191,11 +191,11 @@ class VLMCritic(Critic):
         """Several critiques with the questions of all canvases scored in shared batches of
         ``batch_size`` (served critics batch requests so; batched kernels may round the last
         float bits of a score differently, docs/scaling.md)."""
-        checks = [list(c) for c in checks]
-        images = [canvas.image for canvas, cs in zip(canvases, checks) for _ in cs]
-        p = self.scorer.p_yes(None, [c.question for cs in checks for c in cs], images=images)
-        bounds = np.cumsum([0] + [len(cs) for cs in checks])
-        return [self._verdict(canvas, cs, p[a:b]) for canvas, cs, a, b in zip(canvases, checks, bounds[:-1], bounds[1:])]
+        per_canvas = [list(c) for c in checks]
+        images = [canvas.image for canvas, cs in zip(canvases, per_canvas) for _ in cs]
+        p = self.scorer.p_yes(None, [c.question for cs in per_canvas for c in cs], images=images)
+        bounds = np.cumsum([0] + [len(cs) for cs in per_canvas])
+        return [self._verdict(canvas, cs, p[a:b]) for canvas, cs, a, b in zip(canvases, per_canvas, bounds[:-1], bounds[1:])]
 
     def _verdict(self, canvas: Canvas, checks: list[Check], p: np.ndarray) -> Verdict:
         finite = np.isfinite(p)
@@ -229,9 +229,9 @@ def answer_token_ids(tok: Any) -> tuple[list[int], list[int]]:
                 out.add(ids[0])
         return out
 
-    yes, no = whole_word_ids(YES_WORDS), whole_word_ids(NO_WORDS)
-    both = yes & no
-    yes, no = sorted(yes - both), sorted(no - both)
+    yes_ids, no_ids = whole_word_ids(YES_WORDS), whole_word_ids(NO_WORDS)
+    both = yes_ids & no_ids
+    yes, no = sorted(yes_ids - both), sorted(no_ids - both)
     if not yes or not no:
         raise ValueError("no token decodes to the whole word 'yes' or 'no'; a yes/no critic cannot read this vocabulary")
     return yes, no
