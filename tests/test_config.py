@@ -28,7 +28,7 @@ from poser_env.registry import RegistryError
         ({"max_steps": True}, "max_steps"),
         ({"max_steps": 10**9}, "max_steps"),
         ({"max_attempts": 0}, "max_attempts"),
-        ({"canvas": 100.0}, "canvas"),
+        ({"canvas_size": 100.0}, "canvas"),
         ({"suite": ["mixed"]}, "suite"),
         ({"split": None}, "split"),
         ({"text_encoder": 3}, "text_encoder"),
@@ -119,7 +119,7 @@ def test_canvas_is_the_deprecated_name_of_canvas_size(tmp_path):
 def test_a_preset_may_still_say_canvas(tmp_path):
     from pathlib import Path
 
-    from poser_env.backends.preset import load_real_preset
+    from poser_env.presets import load_real_preset
 
     real12 = Path(poser_env.__file__).parent / "data" / "presets" / "real12.toml"
     assert load_real_preset(real12).env_kwargs["canvas_size"] == 512

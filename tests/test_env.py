@@ -200,19 +200,19 @@ def test_masked_defer_is_a_penalised_noop_and_stop_ends():
 
 
 class Raising:
-    name, kind, cost = "raising", "t2i", 1.0
+    name, modality, cost = "raising", "t2i", 1.0
 
-    def __call__(self, instruction, canvas, rng):
+    def __call__(self, instruction, canvas, rng, reflection=""):
         raise RuntimeError("CUDA out of memory (simulated)")
 
 
 class Broken:
-    name, kind, cost = "broken", "i2i", 1.0
+    name, modality, cost = "broken", "i2i", 1.0
 
     def __init__(self, what):
         self.what = what
 
-    def __call__(self, instruction, canvas, rng):
+    def __call__(self, instruction, canvas, rng, reflection=""):
         if self.what == "nan":
             return Canvas(image=np.full((128, 128, 3), np.nan))
         if self.what == "size":
@@ -226,7 +226,7 @@ class Broken:
 def test_faulty_expert_gives_failed_step_with_error(expert):
     from poser_env.experts.synthetic import ShapeWorldExpert
 
-    env = ImagePoserEnv(experts=[ShapeWorldExpert("ok", kind="t2i", cost=1.0), expert])
+    env = ImagePoserEnv(experts=[ShapeWorldExpert("ok", modality="t2i", cost=1.0), expert])
     env.reset(seed=0, options={"prompt": "A red circle."})
     obs, r, term, trunc, info = env.step(1)
     assert "error" in info and info["command_passed"] is False
@@ -357,7 +357,7 @@ def test_the_card_and_docs_list_exactly_the_info_keys_of_real_episodes():
     env.reset(seed=0, options={"prompt": "Draw a red circle."})
     seen |= set(env.step(env.unwrapped.action_names.index("DEFER"))[4])  # masked: invalid_action
     seen |= set(env.step(env.unwrapped.action_names.index("STOP"))[4])
-    faulty = ImagePoserEnv(experts=[ShapeWorldExpert("ok", kind="t2i", cost=1.0), Raising()])
+    faulty = ImagePoserEnv(experts=[ShapeWorldExpert("ok", modality="t2i", cost=1.0), Raising()])
     faulty.reset(seed=0, options={"prompt": "A red circle."})
     seen |= set(faulty.step(1)[4])  # error
     assert "episode" not in seen and "episode_summary" in seen

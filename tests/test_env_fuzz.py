@@ -46,7 +46,7 @@ NEAR = (st.integers(-2, 40) | st.floats(-1.0, 200.0) | st.booleans() | st.sample
 #: stepped) or to anything at all.
 EDGE_FLOATS = st.floats(0.0, 100.0) | st.sampled_from([0, 100, 100.0001, -0.0, 1e-300, float("nan"), float("inf"), 1e308])
 PLAUSIBLE = {"suite": st.sampled_from(["mixed", "generation", "geneval", "longform", "editing"]),
-             "split": st.sampled_from(["train", "val", "test"]), "canvas": st.sampled_from([64, 128, 200, 1, 10**6]),
+             "split": st.sampled_from(["train", "val", "test"]), "canvas_size": st.sampled_from([64, 128, 200, 1, 10**6]),
              "experts": st.sampled_from(["synthetic", ["sketchy-t2i"], ["inpaint-i2i", "sketchy-t2i", "refine-i2i"], []]),
              "max_steps": st.integers(0, 40), "max_attempts": st.integers(0, 6), "keep_best": st.booleans(),
              "enable_stop": st.booleans(), "enable_defer": st.booleans(), "cost_weight": EDGE_FLOATS,

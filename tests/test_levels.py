@@ -72,21 +72,21 @@ def test_situational_failures():
     rng = np.random.default_rng(0)
     styled = _styled_scene()
     canvas = Canvas(image=render(styled, 128), scene=styled)
-    editor = ShapeWorldExpert("e", kind="i2i", cost=1.0, ops=["recolor"], p_fail_styled=1.0)
+    editor = ShapeWorldExpert("e", modality="i2i", cost=1.0, ops=["recolor"], p_fail_styled=1.0)
     assert editor("make the red circle blue", canvas, rng).scene.objects == styled.objects  # edit on a styled canvas lost
     plain = _styled_scene("plain")
     out = editor("make the red circle blue", Canvas(image=render(plain, 128), scene=plain), rng).scene
     assert out.objects[0].color == "blue"
-    drawer = ShapeWorldExpert("d", kind="t2i", cost=1.0, ops=["draw"], relations=False, p_fail_small=1.0)
+    drawer = ShapeWorldExpert("d", modality="t2i", cost=1.0, ops=["draw"], relations=False, p_fail_small=1.0)
     assert drawer("a small red circle and a large blue square", None, rng).scene.objects[0].shape == "square"
-    crowd = ShapeWorldExpert("c", kind="t2i", cost=1.0, ops=["draw"], relations=False, p_fail_crowded=1.0, crowded_at=3)
+    crowd = ShapeWorldExpert("c", modality="t2i", cost=1.0, ops=["draw"], relations=False, p_fail_crowded=1.0, crowded_at=3)
     assert len(crowd("three red circles", None, rng).scene.objects) == 2
 
 
 def test_situational_fields_off_draw_nothing():
     """Zero situational probabilities consume no random numbers: the default experts' episodes are unchanged."""
-    plain = ShapeWorldExpert("a", kind="t2i", cost=1.0, p_miscount=0.3)
-    zeros = ShapeWorldExpert("b", kind="t2i", cost=1.0, p_miscount=0.3, p_fail_small=0.0, p_fail_crowded=0.0, p_fail_big_count=0.0)
+    plain = ShapeWorldExpert("a", modality="t2i", cost=1.0, p_miscount=0.3)
+    zeros = ShapeWorldExpert("b", modality="t2i", cost=1.0, p_miscount=0.3, p_fail_small=0.0, p_fail_crowded=0.0, p_fail_big_count=0.0)
     r1, r2 = np.random.default_rng(5), np.random.default_rng(5)
     a, b = plain("four red circles and a small blue star", None, r1), zeros("four red circles and a small blue star", None, r2)
     assert a.scene == b.scene and r1.bit_generator.state == r2.bit_generator.state

@@ -8,7 +8,7 @@ from poser_env.registry import ComponentSpec, ExpertRegistry, RegistryError, bui
 def test_synthetic_preset_has_twelve_experts_five_t2i():
     reg = ExpertRegistry.from_preset("synthetic")
     assert len(reg) == 12
-    assert sum(e.kind == "t2i" for e in reg) == 5
+    assert sum(e.modality == "t2i" for e in reg) == 5
     assert reg.index(reg.names[3]) == 3
     assert reg["frontier-t2i"].cost == max(reg.costs)
 

@@ -10,7 +10,7 @@ from poser_env.trust import UntrustedFileError, check_env_entry_point, check_env
     {"suite": "mixed", "split": "val", "max_steps": 8, "text_encoder": "hash"},
     {"critic": dict(DEFAULT_CRITIC), "experts": "synthetic"},
     {"experts": ["sketchy-t2i", "layout-t2i"], "text_encoder": "/models/minilm"},
-    {"preset": "real12", "canvas": 64},
+    {"preset": "real12", "canvas_size": 64},
 ])
 def test_plain_settings_pass_without_the_flag(kwargs):
     assert check_plain_env_kwargs(kwargs) == kwargs

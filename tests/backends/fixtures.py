@@ -104,7 +104,7 @@ def write_preset(folder: Path, tiny: dict[str, Path], name: str = "tiny.toml", e
     extractor = extractor if extractor is not None else f'type = "llm"\nmodel = "{tiny["llm"]}"\nmax_new_tokens = 24'
     text = "\n".join([
         '[preset]\nname = "tiny"\ndescription = "tiny random models for tests"',
-        '[env]\ncanvas = 64\nsuite = "generation"\nmax_steps = 4\ntext_encoder = "hash"',
+        '[env]\ncanvas_size = 64\nsuite = "generation"\nmax_steps = 4\ntext_encoder = "hash"',
         f"[pool]\n{pool}",
         textwrap.dedent(experts),
         f"[critic]\n{critic}",

@@ -90,7 +90,7 @@ def test_pixart_with_only_spiece_model_generates_and_checks_resolution(tiny17):
     assert canvas.image.shape == (256, 256, 3) and canvas.image.dtype == np.uint8
     # PixArt's transformer patches 2x2 latents: 8 x 2 = 16 is the unit; 264 is refused at load.
     bad = DiffusersExpert("pixart-264", model=str(tiny17["pixart"]), task="t2i", steps=2, resolution=264, pool=pool)
-    env = ImagePoserEnv(experts=[bad, expert], canvas=64, max_steps=3)
+    env = ImagePoserEnv(experts=[bad, expert], canvas_size=64, max_steps=3)
     env.reset(seed=0, options={"prompt": "A red circle."})
     *_, info = env.step(0)
     assert "multiple of 16" in info["error"] and "use 256" in info["error"] and "\n" not in info["error"]
@@ -175,7 +175,7 @@ def test_variant_only_checkpoint_hint_then_loads(tiny17):
     pool = ModelPool({"device": "auto", "max_on_device": 1})
     folder = str(tiny17["inpaint_fp16"])
     expert = DiffusersExpert("inpaint", model=folder, task="inpaint", steps=2, strength=1.0, resolution=32, pool=pool)
-    env = ImagePoserEnv(experts=[expert], canvas=64, max_steps=2)
+    env = ImagePoserEnv(experts=[expert], canvas_size=64, max_steps=2)
     env.reset(seed=0, options={"prompt": "A red circle."})
     *_, info = env.step(0)
     assert "set variant = 'fp16'" in info["error"] and "use_safetensors = false" not in info["error"]
@@ -323,7 +323,7 @@ def test_planner_scores_option_positions_only_with_the_extractors_model(tiny_pre
 
 def test_an_inpainting_checkpoint_used_as_t2i_is_refused_in_one_line(tiny):
     expert = DiffusersExpert("wrong", model=str(tiny["inpaint"]), task="t2i", steps=2, resolution=32)
-    env = ImagePoserEnv(experts=[expert], canvas=64, max_steps=2)
+    env = ImagePoserEnv(experts=[expert], canvas_size=64, max_steps=2)
     env.reset(seed=0, options={"prompt": "A red circle."})
     *_, info = env.step(0)
     assert "inpainting checkpoint" in info["error"] and "9 input channels" in info["error"] and 'type = "inpaint"' in info["error"]

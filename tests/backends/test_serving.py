@@ -44,7 +44,7 @@ def test_served_shape_world_experts_give_the_in_process_episode(ray_local):
     local = gym.make("ImagePoser-v0")
     served = gym.make("ImagePoser-v0", experts=_served(specs, SERVING))
     assert all(isinstance(e, ServedExpert) for e in served.unwrapped.registry)
-    assert [e.kind for e in served.unwrapped.registry] == [e.kind for e in local.unwrapped.registry]  # asked of the server
+    assert [e.modality for e in served.unwrapped.registry] == [e.modality for e in local.unwrapped.registry]  # asked of the server
     actions = [0, 5, 8, 11, 2, 7, 3]
     for seed in (1, 2):
         a, b = _episode(local, actions, seed), _episode(served, actions, seed)
@@ -77,7 +77,7 @@ def test_preset_serving_real_models_same_images_one_server_per_base(ray_local, t
     reg = env_b.registry
     assert isinstance(env_b.critic, ServedCritic) and env_b.critic.model_id == str(tiny["vlm"])
     assert reg["tiny-t2i"].server == reg["tiny-img2img"].server != env_b.critic.server  # one copy of the base model
-    assert (reg["tiny-t2i"].kind, reg["tiny-img2img"].kind, reg["tiny-img2img"].cost) == ("t2i", "i2i", 0.8)
+    assert (reg["tiny-t2i"].modality, reg["tiny-img2img"].modality, reg["tiny-img2img"].cost) == ("t2i", "i2i", 0.8)
     a, b = _episode(env_a, [0, 1, 1], seed=5), _episode(env_b, [0, 1, 1], seed=5)
     assert len(a[0]) == len(b[0]) > 1
     assert all(np.array_equal(x, y) for x, y in zip(a[0], b[0])) and a[1] == b[1]
@@ -119,14 +119,14 @@ def test_a_registry_entry_names_a_running_server(ray_local):
              "kwargs": {"server": "test-named-server", "serving": {"timeout_s": 60}}}
     served = gym.make("ImagePoser-v0", experts=[entry])
     local = gym.make("ImagePoser-v0", experts=[spec])
-    assert served.unwrapped.registry[0].kind == local.unwrapped.registry[0].kind  # read from the server
+    assert served.unwrapped.registry[0].modality == local.unwrapped.registry[0].modality  # read from the server
     a, b = _episode(local, [0, 0, 0], seed=4), _episode(served, [0, 0, 0], seed=4)
     assert all(np.array_equal(x, y) for x, y in zip(a[0], b[0])) and a[1] == b[1]
 
 
 def test_a_missing_server_is_one_clear_error(ray_local):
     with pytest.raises(RegistryError, match="no served component 'nobody-serves-this'"):
-        ServedExpert("x", server="nobody-serves-this", kind="t2i", cost=1.0).__call__("draw", None, np.random.default_rng(0))
+        ServedExpert("x", server="nobody-serves-this", modality="t2i", cost=1.0).__call__("draw", None, np.random.default_rng(0))
     assert server_name({"a": {"name": "a", "entry_point": "m:C"}}) == server_name({"a": {"name": "a", "entry_point": "m:C"}})
 
 

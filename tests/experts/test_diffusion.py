@@ -63,7 +63,7 @@ def test_out_of_memory_offloads_retries_then_fails_the_step(tiny, caplog):
         calls.append(1)
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (simulated)")
 
-    env = ImagePoserEnv(experts=[expert], canvas=64, max_steps=3)
+    env = ImagePoserEnv(experts=[expert], canvas_size=64, max_steps=3)
     env.reset(seed=0, options={"prompt": "A red circle."})
     handle = expert.pipeline().unet.register_forward_pre_hook(out_of_memory)
     try:
@@ -86,7 +86,7 @@ def test_expert_that_raises_is_a_failed_step(tiny):
     # A plain SD checkpoint named as InstructPix2Pix: the expert raises inside the step.
     wrong = DiffusersExpert("wrong", model=str(tiny["sd"]), task="instruct-pix2pix", steps=2, resolution=32)
     good = DiffusersExpert("good", model=str(tiny["sd"]), task="t2i", steps=2, resolution=32)
-    env = ImagePoserEnv(experts=[wrong, good], canvas=64, max_steps=3)
+    env = ImagePoserEnv(experts=[wrong, good], canvas_size=64, max_steps=3)
     env.reset(seed=0, options={"prompt": "A red circle."})
     _, _, term, trunc, info = env.step(0)
     assert info["command_passed"] is False and "not an InstructPix2Pix pipeline" in info["error"]

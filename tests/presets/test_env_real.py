@@ -105,8 +105,8 @@ def test_inpainting_keeps_pixels_outside_the_mask(tiny_preset):
 
 
 def test_env_overrides_and_bad_preset_errors(tiny_preset, tmp_path):
-    env = make_env(tiny_preset, canvas=128, max_steps=1)
-    assert env.config.canvas == 128
+    env = make_env(tiny_preset, canvas_size=128, max_steps=1)
+    assert env.config.canvas_size == 128
     with pytest.raises(ValueError, match="in the preset file"):
         make_env(tiny_preset, critic={"entry_point": "x:y"})
     with pytest.raises(ValueError, match="built-in presets"):

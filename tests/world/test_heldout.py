@@ -12,7 +12,7 @@ def test_heldout_prompts_load_and_are_new_words():
     assert len(load_heldout("paraphrases.jsonl")) == 24 and len(load_heldout("forms.jsonl")) >= 150
     assert len(tasks) == 24 + len(load_heldout("forms.jsonl")) and len({t.id for t in tasks}) == len(tasks)
     forms = load_heldout("forms.jsonl")
-    assert sum(t.category == "heldout_editing" for t in forms) >= 30
+    assert sum(t.task_category == "heldout_editing" for t in forms) >= 30
     generated = {t.prompt.lower() for s in SUITES for sp in SPLITS for t in load_suite(s, sp)}
     assert not {t.prompt.lower() for t in tasks} & generated
 

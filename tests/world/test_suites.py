@@ -52,7 +52,7 @@ def test_package_data_holds_the_files():
 def test_counts_per_split_and_category(suites):
     for (suite, split), tasks in suites.items():
         assert len(tasks) == S.SPLIT_SIZES[suite][split]
-        assert Counter(t.category for t in tasks) == S.category_quota(suite, split)
+        assert Counter(t.task_category for t in tasks) == S.category_quota(suite, split)
         assert all(t.suite == suite and t.split == split for t in tasks)
         assert len({t.id for t in tasks}) == len(tasks)
     assert sum(len(suites[(s, "test")]) for s in S.SUITES) >= 500
@@ -102,7 +102,7 @@ def test_geneval_categories_have_their_shape(suites):
     }
     for split in S.SPLITS:
         for t in suites[("geneval", split)]:
-            assert sorted(c.category for c in t.checks) == expect[t.category], t.id
+            assert sorted(c.category for c in t.checks) == expect[t.task_category], t.id
 
 
 # --------------------------------------------------------------------------------------------
