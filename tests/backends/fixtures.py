@@ -150,3 +150,20 @@ def trained_llm(tmp_path_factory, tiny) -> Path:
         (LLMExtractor.repair_messages(blue, bad, problems), answer("Draw a blue square.", "Is there a blue square?")),
     ]
     return T.build_trained_chat_llm(tmp_path_factory.mktemp("trained-llm") / "llm", conversations)
+
+
+def run_frames(env, actions, seed=0, options=None):
+    """Reset and play ``actions`` (stopping at the episode's end): the canvases and infos of
+    every step, the reset's first; each observation's mask and reward are checked on the way."""
+    import numpy as np
+
+    obs, info = env.reset(seed=seed, options=options)
+    frames, infos = [env.unwrapped.render_canvas()], [info]
+    for a in actions:
+        obs, r, term, trunc, info = env.step(a)
+        frames.append(env.unwrapped.render_canvas())
+        infos.append(info)
+        assert obs["action_mask"].dtype == np.int8 and np.isfinite(r)
+        if term or trunc:
+            break
+    return frames, infos

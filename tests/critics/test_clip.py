@@ -8,19 +8,7 @@ import pytest
 pytest.importorskip("diffusers", reason="the real backends need the 'real' extra: pip install -e .[real]")
 
 from poser_env.presets import make_env  # noqa: E402
-
-
-def _run(env, actions, seed=0, options=None):
-    obs, info = env.reset(seed=seed, options=options)
-    frames, infos = [env.unwrapped.render_canvas()], [info]
-    for a in actions:
-        obs, r, term, trunc, info = env.step(a)
-        frames.append(env.unwrapped.render_canvas())
-        infos.append(info)
-        assert obs["action_mask"].dtype == np.int8 and np.isfinite(r)
-        if term or trunc:
-            break
-    return frames, infos
+from tests.backends.fixtures import run_frames  # noqa: E402
 
 
 def test_clip_critic_drives_an_episode_and_normalises_scores(tmp_path, tiny):
@@ -33,7 +21,7 @@ def test_clip_critic_drives_an_episode_and_normalises_scores(tmp_path, tiny):
                           evaluator=f'type = "vlm"\nmodel = "{tiny["vlm"]}"', extractor='type = "grammar"')
     env = make_env(preset, max_steps=2)
     assert isinstance(env.critic, CLIPCritic)
-    _, infos = _run(env, [0, 1], options={"prompt": "Draw a red circle. Add a blue star."})
+    _, infos = run_frames(env, [0, 1], options={"prompt": "Draw a red circle. Add a blue star."})
     assert "episode_summary" in infos[-1] and all("error" not in i for i in infos)
     scores = env.critic.scores(env.render_canvas(), ["Is there a red circle?", "Is there a blue star?"])
     assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))
@@ -77,7 +65,7 @@ def test_clip_critic_per_command_mode_scores_each_command_once(tmp_path, tiny):
     got = []
     critique = env.critic.critique
     env.critic.critique = lambda canvas, checks, commands=None: got.append(commands) or critique(canvas, checks, commands)
-    _, infos = _run(env, [0, 1], options={"prompt": "Draw a red circle. Add a blue star."})
+    _, infos = run_frames(env, [0, 1], options={"prompt": "Draw a red circle. Add a blue star."})
     assert all("error" not in i for i in infos) and got and all(c and c[0].text for c in got)  # the env passes the commands
     bad = write_preset(tmp_path, tiny, name="bad.toml", extractor='type = "grammar"',
                        evaluator=f'type = "clip"\nmodel = "{tiny["clip"]}"\nmode = "command"')

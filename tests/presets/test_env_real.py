@@ -12,21 +12,9 @@ import pytest
 
 import poser_env  # noqa: F401
 from poser_env.presets import load_real_preset, make_env
+from tests.backends.fixtures import run_frames
 
 pytest.importorskip("diffusers", reason="the real backends need the 'real' extra: pip install -e .[real]")
-
-
-def _run(env, actions, seed=0, options=None):
-    obs, info = env.reset(seed=seed, options=options)
-    frames, infos = [env.unwrapped.render_canvas()], [info]
-    for a in actions:
-        obs, r, term, trunc, info = env.step(a)
-        frames.append(env.unwrapped.render_canvas())
-        infos.append(info)
-        assert obs["action_mask"].dtype == np.int8 and np.isfinite(r)
-        if term or trunc:
-            break
-    return frames, infos
 
 
 def test_registered_nondeterministic_and_lazy():
@@ -57,7 +45,7 @@ def test_full_episode_through_gym_make(tiny_preset):
     env = gym.make("ImagePoser-Diffusers-v0", preset=str(tiny_preset))
     names = env.unwrapped.expert_names
     assert names == ["tiny-t2i", "tiny-img2img", "tiny-ip2p", "tiny-inpaint"]
-    frames, infos = _run(env, [0, 1, 2, 3])
+    frames, infos = run_frames(env, [0, 1, 2, 3])
     last = infos[-1]
     assert "episode_summary" in last
     for info in infos[1:]:
@@ -74,9 +62,9 @@ def test_full_episode_through_gym_make(tiny_preset):
 
 def test_seeded_episode_is_reproducible_on_one_device(tiny_preset):
     env = make_env(tiny_preset)
-    a, _ = _run(env, [0, 1, 3], seed=7)
-    b, _ = _run(env, [0, 1, 3], seed=7)
-    c, _ = _run(env, [0, 1, 3], seed=8)
+    a, _ = run_frames(env, [0, 1, 3], seed=7)
+    b, _ = run_frames(env, [0, 1, 3], seed=7)
+    c, _ = run_frames(env, [0, 1, 3], seed=8)
     # Exact on CPU; GPU kernels may differ in the last bits (hence nondeterministic=True): one level.
     tol = 0 if env.registry[0].pool.device_type == "cpu" else 1
     assert len(a) == len(b) and all(np.abs(x.astype(int) - y).max() <= tol for x, y in zip(a, b))
@@ -85,7 +73,7 @@ def test_seeded_episode_is_reproducible_on_one_device(tiny_preset):
 
 def test_custom_prompt_is_judged_on_the_extractor_checks(tiny_preset):
     env = make_env(tiny_preset, max_steps=2)
-    _, infos = _run(env, [0, 0], options={"prompt": "A red circle above a blue square."})
+    _, infos = run_frames(env, [0, 0], options={"prompt": "A red circle above a blue square."})
     summary = infos[-1]["episode_summary"]
     assert summary["evaluator"]["judged"] is True
     assert summary["evaluator"]["n_checks"] == len({q["question"] for c in infos[0]["commands"] for q in c["checks"]})
