@@ -38,6 +38,11 @@ registry entry can name a running server directly::
 
     {"name": "sd-t2i", "entry_point": "poser_env.backends.serving:ServedExpert",
      "kwargs": {"server": "my-experts", "modality": "t2i", "cost": 1.0}}
+
+About 500 lines: the settings, the server actor with its batching, and the two proxies
+(``ServedExpert``, ``ServedCritic``) are one protocol (what a request carries, how a
+generator state travels and comes back, what a restart means): kept in one file so that
+both ends change together.
 """
 
 from __future__ import annotations

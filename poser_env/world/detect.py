@@ -34,6 +34,11 @@ agree). The pipeline, and why:
    the 1-pixel rings around the largest mask far from 0 outside and 1 inside) watercolour;
    strong edges on the block grid pixel-art (a lone plain square can sit on it by chance);
    else plain.
+
+Over 500 lines on purpose: the seven steps above are one algorithm that shares its lookup
+tables, thresholds and the per-style shape prototypes (measured data, refit by
+``world_check.fit_prototypes``); split across files, a change to one step would hide its
+effect on the others.
 """
 
 from __future__ import annotations
