@@ -15,7 +15,7 @@ from poser_env.episode import Episode, as_action, as_seed, build_registry, uniqu
 from poser_env.experts.base import ExpertOutputError, call_expert, takes_reflection, validate_output
 from poser_env.extractors.base import coverage, not_understood, require_prompt
 from poser_env.memo import LRU, pixel_key
-from poser_env.observation import ObservationEncoder, ObservationInput
+from poser_env.observation import ObservationEncoder
 from poser_env.registry import ExpertRegistry, build, check_declared
 from poser_env.types import Canvas, Check, Command, Task, Verdict
 from poser_env.world.render import render
@@ -439,56 +439,13 @@ class ImagePoserEnv(gym.Env):
 
     def _observation(self) -> dict[str, np.ndarray]:
         ep = self._ep
-        current = ep.queue[0] if ep.queue else None
-        cmd = ep.commands[current] if current is not None else None
-        current_checks = set(cmd.checks) if cmd else set()
-        results = [r for r in ep.verdict.results if r.check in current_checks]
-        tried = np.zeros(self.action_space.n, np.float32)
-        tried[list(ep.tried)] = 1.0
-        obs = self.encoder.encode(
-            ObservationInput(
-                prompt=ep.task.prompt,
-                instruction=cmd.text if cmd else "",
-                remaining=[ep.commands[i].text for i in ep.queue[1:]],
-                image=ep.canvas.image,
-                verdict=ep.verdict,
-                command_kind=cmd.kind if cmd else None,
-                command_pass=(sum(r.passed for r in results) / len(results)) if results else 1.0,
-                step=ep.steps,
-                max_steps=self.config.max_steps,
-                command_index=len(ep.accepted) + len(ep.failed),
-                n_commands=len(ep.commands),
-                attempts=ep.attempts,
-                max_attempts=self.config.max_attempts,
-                n_failed=len(ep.failed),
-                tried=tried,
-                action_mask=self.action_mask(),
-            )
-        )
+        obs = self.encoder.encode(ep.observation_input(self.config.max_steps, self.config.max_attempts, self.action_space.n,
+                                                       self.action_mask()))
         if self.config.cost_budget is not None:
             left = max(0.0, 1.0 - ep.cost / self.config.cost_budget)
             obs["budget"] = np.array([left], np.float32)
         return obs
 
     def _info(self, expert: str | None, cost: float, **extra: Any) -> dict[str, Any]:
-        ep = self._ep
-        current = ep.queue[0] if ep.queue else None
-        info = {
-            "task_id": ep.task.id,
-            "prompt": ep.task.prompt,
-            "commands": [c.to_dict() for c in ep.commands],
-            "command_index": current if current is not None else -1,
-            "command": ep.commands[current].text if current is not None else "",
-            "attempts": ep.attempts,
-            "step": ep.steps,
-            "expert": expert or "",
-            "expert_index": self.action_names.index(expert) if expert else -1,
-            "cost": float(cost),
-            "verdict": ep.verdict.to_dict(),
-            "feedback": ep.feedback(),
-            "action_mask": self.action_mask(),
-            "not_understood": list(ep.not_understood),
-            "coverage": ep.coverage,
-        }
-        info.update(extra)
-        return info
+        expert_index = self.action_names.index(expert) if expert else -1
+        return self._ep.info(expert or "", expert_index, cost, self.action_mask(), extra)

@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from poser_env.observation import ObservationInput
 from poser_env.registry import ComponentSpec, ExpertRegistry
 from poser_env.types import Canvas, Check, Command, Task, Verdict
 from poser_env.world.checks import SAME_POSITION_TOLERANCE, preserve_match
@@ -120,6 +121,59 @@ class Episode:
                 "error": info.get("error", ""),
             }
         )
+
+    def observation_input(self, max_steps: int, max_attempts: int, n_actions: int, action_mask: np.ndarray) -> ObservationInput:
+        """What the observation encodes (``observation.py``): the prompt, the current command and
+        those left, the canvas, the verdict on the current command, and the counters."""
+        current = self.queue[0] if self.queue else None
+        cmd = self.commands[current] if current is not None else None
+        current_checks = set(cmd.checks) if cmd else set()
+        results = [r for r in self.verdict.results if r.check in current_checks]
+        tried = np.zeros(n_actions, np.float32)
+        tried[list(self.tried)] = 1.0
+        return ObservationInput(
+            prompt=self.task.prompt,
+            instruction=cmd.text if cmd else "",
+            remaining=[self.commands[i].text for i in self.queue[1:]],
+            image=self.canvas.image,
+            verdict=self.verdict,
+            command_kind=cmd.kind if cmd else None,
+            command_pass=(sum(r.passed for r in results) / len(results)) if results else 1.0,
+            step=self.steps,
+            max_steps=max_steps,
+            command_index=len(self.accepted) + len(self.failed),
+            n_commands=len(self.commands),
+            attempts=self.attempts,
+            max_attempts=max_attempts,
+            n_failed=len(self.failed),
+            tried=tried,
+            action_mask=action_mask,
+        )
+
+    def info(self, expert: str, expert_index: int, cost: float, action_mask: np.ndarray,
+             extra: Mapping[str, Any]) -> dict[str, Any]:
+        """A step's ``info`` (keys on the env card): the task, the commands and the current one,
+        the verdict and the reflection, what the step did (``extra``)."""
+        current = self.queue[0] if self.queue else None
+        info = {
+            "task_id": self.task.id,
+            "prompt": self.task.prompt,
+            "commands": [c.to_dict() for c in self.commands],
+            "command_index": current if current is not None else -1,
+            "command": self.commands[current].text if current is not None else "",
+            "attempts": self.attempts,
+            "step": self.steps,
+            "expert": expert,
+            "expert_index": expert_index,
+            "cost": float(cost),
+            "verdict": self.verdict.to_dict(),
+            "feedback": self.feedback(),
+            "action_mask": action_mask,
+            "not_understood": list(self.not_understood),
+            "coverage": self.coverage,
+        }
+        info.update(extra)
+        return info
 
     def summarise(self, evaluator: Any, complete: bool, expert_names: Sequence[str], with_budget: bool,
                   with_drift: bool) -> dict[str, Any]:
