@@ -4,6 +4,10 @@ Used by ``poser train grpo``, ``examples/train_grpo.py`` and :mod:`.experiments`
 is counted where it is rendered: ``images_rendered_collection`` (logged data, the oracle's
 search included, and the phase-1 policy samples the reward models also learn from),
 ``images_rendered_phase2`` (0 with the ensemble), ``images_rendered_eval`` (test episodes).
+
+Over 500 lines on purpose (formatted): the recipe's stages, their resume points and the
+evaluation that closes it are read in order, as one story; the pieces each stage calls
+(collection, the trainer, the reward models, checkpoint I/O) are in their own modules.
 """
 
 from __future__ import annotations
