@@ -261,21 +261,24 @@ def forms_prompt(target: Target, form: str, rng: np.random.Generator) -> str | N
     if target.style is not None:
         if v1_settings:
             p = str(pick(rng, STYLE_PHRASES[target.style]))
-            attach(p) if rng.random() < 0.6 else sentences.append(pick(rng, STYLE_SENTENCES).format(p=p))
+            if rng.random() < 0.6:
+                attach(p)
+            else:
+                sentences.append(pick(rng, STYLE_SENTENCES).format(p=p))
         else:
             adj = L.style_adjective(target.style, rng)
             sentences.append(pick(rng, L.STYLE_SENTENCES).format(adj=adj, an=L.article(adj), noun=L.style_noun(target.style, rng)))
         used = used or form == "style_wording"
     if form == "descriptive":
-        attach_end(sentences, pick(rng, DESCRIPTIVE).format(c=pick(rng, list(vocab.COLORS))), rng)
+        attach_end(sentences, pick(rng, DESCRIPTIVE).format(c=pick(rng, list(vocab.COLORS))))
         used = True
     elif form == "unsupported":
-        attach_end(sentences, pick(rng, UNSUPPORTED), rng)
+        attach_end(sentences, pick(rng, UNSUPPORTED))
         used = True
     return " ".join(sentences) if used else None
 
 
-def attach_end(sentences: list[str], phrase: str, rng: np.random.Generator) -> None:
+def attach_end(sentences: list[str], phrase: str) -> None:
     """Append ``phrase`` (starting with a space or comma) to the first sentence, before its stop."""
     sentences[0] = sentences[0][:-1] + phrase + "."
 
