@@ -28,7 +28,7 @@ from poser_env.world.checks import ObjectGroup, Relation, Target
 #: Generation forms (the categories of the ``forms`` suite), each stated at least once.
 GENERATION_FORMS: tuple[str, ...] = (
     "definite_intro",  # "The red star sits above the green triangle."
-    "relation_wording",  # "on top of", "atop", "underneath", "just left of" ...
+    "relation_wording",  # "on top of", "atop", "underneath", "just left of", "to the upper left of" (two) ...
     "fronted_relation",  # "Below the circle there is a small red square."
     "verbal_relation",  # "A red circle is placed above a blue square."
     "bare_plural",  # "a green square and orange stars"
@@ -71,6 +71,8 @@ RELATION_VERBS: tuple[str, ...] = ("sits", "rests", "is placed", "hangs", "lies"
 #: Ignorable colour intensifiers and the "-coloured" tail (the reader's lexicon).
 INTENSIFIERS: tuple[str, ...] = ("bright", "vivid", "deep", "rich", "solid", "vibrant", "bold")
 COLOURED: tuple[str, ...] = ("-coloured", "-colored", " coloured")
+#: Colours an intensifier reads well with ("bright red", never "bright black").
+CHROMATIC: frozenset[str] = frozenset({"red", "orange", "yellow", "green", "blue", "purple", "pink"})
 #: Number quantifiers ("a trio of").
 QUANTIFIERS: dict[int, tuple[str, ...]] = {2: ("a pair of", "a couple of"), 3: ("a trio of",)}
 #: v1 style wordings, attached to a sentence (", drawn as pixel art") or their own sentence.
@@ -115,9 +117,9 @@ def describe(g: ObjectGroup, rng: np.random.Generator, v1: bool = False, plural:
     color = g.color
     if color is not None and v1:
         mode = rng.random() * (0.6 if force else 1.0)
-        if mode < 0.4:
+        if mode < 0.4 and color in CHROMATIC:
             color = f"{pick(rng, INTENSIFIERS)} {color}"
-        elif mode < 0.6:
+        elif mode < 0.6 or force:
             color = f"{color}{pick(rng, COLOURED)}"
     return " ".join(w for w in (_size(g, rng, v1), color, vocab.PLURALS[g.shape] if plural else g.shape) if w)
 
@@ -131,7 +133,7 @@ def group_phrase(g: ObjectGroup, rng: np.random.Generator, form: str | None) -> 
     if form != "modifiers" or not has_modifier(g):
         return L.count_phrase(g.shape, g.color, g.size, g.count, rng)
     if g.count == 1:
-        if g.size is None and rng.random() < 0.3:
+        if g.size is None and g.color in CHROMATIC and rng.random() < 0.3:
             return L.with_article(f"{pick(rng, INTENSIFIERS)}, {g.color} {g.shape}")
         return L.with_article(describe(g, rng, v1=True, force=True))
     if g.count in QUANTIFIERS and rng.random() < 0.6:
@@ -168,6 +170,17 @@ def relation_words(rel: str, rng: np.random.Generator, v1: bool) -> str:
     return str(pick(rng, RELATION_WORDS[rel])) if v1 else L.relation_phrase(rel, rng)
 
 
+def compound_words(r1: str, r2: str, rng: np.random.Generator) -> str:
+    """One phrase for a vertical and a horizontal relation: "to the upper left of", "at the
+    lower right of", "above and to the left of" (the reader's compound and chained relations)."""
+    vertical, horizontal = (r1, r2) if r1 in ("above", "below") else (r2, r1)
+    side = horizontal.split()[0]
+    if rng.random() < 0.3:
+        return f"{vertical} and to the {side} of"
+    v = pick(rng, ("upper", "top") if vertical == "above" else ("lower", "bottom"))
+    return f"{pick(rng, ('to the ', 'at the ', ''))}{v} {side} of"
+
+
 def _key(g: ObjectGroup) -> tuple[str, str | None, str | None]:
     return (g.shape, g.color, g.size)
 
@@ -182,10 +195,26 @@ def forms_prompt(target: Target, form: str, rng: np.random.Generator) -> str | N
     relation_sentences: list[str] = []
     used = False
     rel_forms = ("definite_intro", "relation_wording", "fronted_relation", "verbal_relation")
+    done: set[int] = set()  # relations already stated (the second of a compound pair)
     for ri in rng.permutation(len(target.relations)):
+        if int(ri) in done:
+            continue
         r: Relation = target.relations[int(ri)]
         ia, ib = index[_key(r.a)], index[_key(r.b)]
         fresh_a, fresh_b = ia not in introduced, ib not in introduced
+        twin = next((k for k, q in enumerate(target.relations) if k != int(ri) and (q.a, q.b) == (r.a, r.b)), None)
+        if twin is not None:  # a vertical and a horizontal relation of one pair: one compound phrase
+            done.add(twin)
+            phrase = compound_words(r.rel, target.relations[twin].rel, rng)
+            a, b = describe(r.a, rng), describe(r.b, rng)
+            if fresh_a and fresh_b and rng.random() < 0.5:
+                s = f"{L.capitalise(L.with_article(a))} {pick(rng, RELATION_VERBS)} {phrase} {L.with_article(b)}."
+                introduced |= {ia, ib}
+            else:
+                s = f"The {a} is {phrase} the {b}."
+            used = used or form == "relation_wording"
+            relation_sentences.append(s)
+            continue
         f = form if form in rel_forms and not used else (pick(rng, rel_forms) if rng.random() < 0.5 else "v0")
         if f == "definite_intro" and not (fresh_a and fresh_b and shapes.count(r.a.shape) == 1 and shapes.count(r.b.shape) == 1):
             f = "v0"
@@ -334,6 +363,8 @@ def forms_edit_clause(edit: dict[str, Any], rng: np.random.Generator, form: str 
         fields["obj"] = _ref(edit["object"])
     if op == "recolor":
         fields["color"] = edit["color"]
+        if form == "verb_wording" and edit["color"] not in CHROMATIC:  # "a deep white" reads badly
+            return str(pick(rng, ("turn the {obj} {color}", "dye the {obj} {color}"))).format(**fields)
     if edit.get("rel") is not None:
         fields["anchor"] = _ref(edit["anchor"])
         fields["rel"] = relation_words(edit["rel"], rng, True)

@@ -337,6 +337,12 @@ def _forms_candidate(category: str, rng: np.random.Generator) -> Candidate | Non
             if sum(g.count for g in groups) < 8 and not any(conflicts(new, g) or new == g for g in groups):
                 groups.append(new)
         target = dataclasses.replace(target, groups=tuple(groups))
+    if category == "relation_wording" and target.relations and rng.random() < 0.35:
+        # A second, orthogonal relation of one pair, stated as one compound phrase ("to the
+        # upper left of": two checks).
+        r = _pick(rng, list(target.relations))
+        rel = _pick(rng, ["left of", "right of"] if r.rel in ("above", "below") else ["above", "below"])
+        target = dataclasses.replace(target, relations=(*target.relations, Relation(r.a, rel, r.b)))
     if not 1 <= len(checks_for(target)) <= 12:
         return None
     prompt = forms_prompt(target, category, rng)
