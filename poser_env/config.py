@@ -27,6 +27,13 @@ SUITE_MIXES: dict[str, tuple[str, ...]] = {
     "editing": ("editing",),
     # ImagePoser-Hard-v0's suites (poser_env/world/suites/levels.py): long prompts, long edit chains.
     "hard": ("hard_longform", "hard_editing"),
+    # ImagePoser-v1 and its siblings: the v0 suites plus the v1 forms suites
+    # (poser_env/world/suites/forms.py: the prompt forms of issue 12).
+    "mixed_v1": ("geneval", "longform", "editing", "forms", "forms_editing"),
+    "generation_v1": ("geneval", "longform", "forms"),
+    "editing_v1": ("editing", "forms_editing"),
+    "forms": ("forms",),
+    "forms_editing": ("forms_editing",),
 }
 #: Splits every suite mix has; ``gen`` (held-out combinations, the generalisation split) only
 #: the mixes listed in GEN_SPLIT_MIXES.
@@ -54,7 +61,8 @@ class EnvConfig:
     """Settings of :class:`~poser_env.env.ImagePoserEnv` (defaults are those of ImagePoser-v0)."""
 
     suite: str = "mixed"
-    """Task suites to draw from: one of ``mixed``, ``generation``, ``geneval``, ``longform``, ``editing``."""
+    """Task suites to draw from: one of ``mixed``, ``generation``, ``geneval``, ``longform``, ``editing``,
+    ``hard``, and v1's ``mixed_v1``, ``generation_v1``, ``editing_v1``, ``forms``, ``forms_editing``."""
     split: str = "train"
     """``train``, ``val`` or ``test``. Agents train on train, tune on val, report on test."""
     canvas_size: int = DEFAULT_CANVAS

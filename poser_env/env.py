@@ -130,6 +130,13 @@ class ImagePoserEnv(gym.Env):
       renamed ``canvas_size`` (``canvas=`` still works, with a ``DeprecationWarning``, for one
       release); an expert's ``kind`` is renamed ``modality`` (``kind`` is accepted and answered,
       deprecated, until the next release).
+    * v1 (``ImagePoser-v1``, ``ImagePoser-Gen-v1``, ``ImagePoser-Edit-v1``): the task
+      distribution changed, so the version was bumped (as Gymnasium does): v1 draws from the v0
+      suites plus the v1 suites ``forms`` and ``forms_editing``, prompts written in the forms of
+      issue 12 (fronted and verbal relations, "the"-introduced objects, bare plurals, modifiers,
+      coordinated colours, style wordings, and unsupported words the extractor reports as not
+      understood; ``poser_env/world/suites/forms.py``, docs/suites.md). Spaces, rewards, experts
+      and everything else are v0's. The v0 ids are unchanged (same suites, same episodes).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}

@@ -416,3 +416,15 @@ def test_reset_seed_is_checked_by_the_env():
     a, _ = env.reset(seed=np.int64(3))
     b, _ = env.reset(seed=3)
     assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_v1_draws_v0s_tasks_and_the_forms_suites_and_v0_is_unchanged():
+    # v1 is a new version because its task distribution changed; v0's ids keep their suites.
+    v0 = gym.make("ImagePoser-v0", split="val").unwrapped.tasks
+    v1 = gym.make("ImagePoser-v1", split="val").unwrapped.tasks
+    assert {t.suite for t in v0} == {"geneval", "longform", "editing"}
+    assert {t.suite for t in v1} == {"geneval", "longform", "editing", "forms", "forms_editing"}
+    assert [t.id for t in v1 if t.suite not in ("forms", "forms_editing")] == [t.id for t in v0]
+    assert {t.suite for t in gym.make("ImagePoser-Gen-v1").unwrapped.tasks} == {"geneval", "longform", "forms"}
+    assert {t.suite for t in gym.make("ImagePoser-Edit-v1").unwrapped.tasks} == {"editing", "forms_editing"}
+    assert {t.suite for t in gym.make("ImagePoser-Edit-v0").unwrapped.tasks} == {"editing"}

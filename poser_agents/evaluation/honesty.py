@@ -6,8 +6,9 @@ while the image misses something the prompt asked and nothing says so. This modu
 them over task files (every committed suite file and the held-out files by default), with an
 agent of choice, on a sample per file drawn with a fixed seed.
 
-``python -m poser_agents.evaluation.honesty [--agent oracle] [--per-file 40] [--json]`` prints
-the table (docs/evaluation.md quotes its figure).
+``python -m poser_agents.evaluation.honesty [--agent oracle] [--per-file 40] [--files forms] [--json]``
+prints the table (docs/evaluation.md quotes its figure; ``--files`` keeps the files whose name
+starts with one of the given prefixes).
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from poser_env.types import Task
 
 
 def task_files() -> dict[str, list[Task]]:
-    """Every committed suite file and every held-out file, by name ("geneval/test", "heldout/forms")."""
+    """Every committed suite file (v0 and the v1 forms suites) and every held-out file, by name
+    ("geneval/test", "forms/val", "heldout/forms")."""
     from poser_env.world.suites.files import HELDOUT_FILES, load_heldout
     from poser_env.world.suites import SPLITS, SUITES, load_suite
+    from poser_env.world.suites.spec import FORMS_SUITES
 
-    out = {f"{s}/{sp}": load_suite(s, sp) for s in SUITES for sp in SPLITS}
+    out = {f"{s}/{sp}": load_suite(s, sp) for s in SUITES + FORMS_SUITES for sp in SPLITS}
     for name in HELDOUT_FILES:
         out[f"heldout/{name.removesuffix('.jsonl')}"] = load_heldout(name)
     return out
@@ -103,11 +106,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--agent", default="heuristic", help="random | heuristic | oracle | single:<expert> (default heuristic)")
     parser.add_argument("--per-file", type=int, default=40, help="tasks drawn per file (default 40)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--files", default=None,
+                        help="only the files whose name starts with one of these comma-separated prefixes, e.g. forms")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     args = parser.parse_args(argv)
     if args.per_file < 1:
         parser.error("--per-file must be at least 1")
-    result = silent_successes(args.agent, args.per_file, args.seed)
+    files: dict[str, Sequence[Task]] | None = None
+    if args.files:
+        prefixes = tuple(p.strip() for p in args.files.split(",") if p.strip())
+        every = task_files()
+        files = {k: v for k, v in every.items() if k.startswith(prefixes)}
+        if not files:
+            parser.error(f"--files {args.files!r} names no file; the files are: {', '.join(every)}")
+    result = silent_successes(args.agent, args.per_file, args.seed, files=files)
     print(format_table(result))
     print(f"{result['total']['silent']} silent successes in {result['total']['episodes']} episodes ({result['seconds']} s)")
     if args.json:

@@ -198,13 +198,14 @@ def format_agreement(result: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from poser_env.world.suites import SPLITS, SUITES
+    from poser_env.world.suites import FORMS_SUITES, SPLITS, SUITES
 
     parser = argparse.ArgumentParser(
         prog="python -m poser_env.extractors.agreement",
         description="Agreement of the grammar extractor's checks with the suites' target checks.",
     )
-    parser.add_argument("--suite", action="append", choices=SUITES, help="suite(s) to measure (default: all)")
+    parser.add_argument("--suite", action="append", choices=SUITES + FORMS_SUITES,
+                        help="suite(s) to measure (default: the v0 suites; the v1 forms suites by name)")
     parser.add_argument("--split", action="append", choices=SPLITS, help="split(s) to measure (default: all)")
     parser.add_argument("--heldout", action="store_true",
                         help="recall and precision per constraint kind on the hand-written held-out files instead")

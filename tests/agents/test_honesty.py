@@ -31,3 +31,10 @@ def test_the_definition():
 def test_script(capsys):
     assert main(["--per-file", "1", "--agent", "random"]) == 0
     assert "silent successes in" in capsys.readouterr().out
+
+
+def test_the_v1_files_are_swept_and_files_selects_them(capsys):
+    assert {f"{s}/{p}" for s in ("forms", "forms_editing") for p in ("train", "val", "test")} <= set(task_files())
+    assert main(["--per-file", "1", "--files", "forms_editing"]) == 0
+    out = capsys.readouterr().out
+    assert "| forms_editing/test | 1 |" in out and "geneval" not in out and "0 silent successes in 3 episodes" in out

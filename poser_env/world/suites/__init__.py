@@ -15,6 +15,8 @@ One module per job:
 - :mod:`~poser_env.world.suites.generate`: the seeded generator (:func:`generate_split`,
   :func:`generate_all`, :func:`check_files`).
 - :mod:`~poser_env.world.suites.levels`: the harder levels' generator.
+- :mod:`~poser_env.world.suites.forms`: the v1 suites' surface forms (``forms``,
+  ``forms_editing``: :data:`FORMS_SUITES`, ``ImagePoser-v1``).
 - :mod:`~poser_env.world.suites.cli`: :func:`suite_stats` and the command line.
 
 The names of all of them are importable from here, as before the package existed. The env
@@ -48,6 +50,7 @@ from poser_env.world.suites.spec import (
     CATEGORIES,
     DEFAULT_DIR,
     EDIT_OPS,
+    FORMS_SUITES,
     MASTER_SEED,
     MAX_EDIT_OBJECTS,
     SPLIT_FRACTIONS,
@@ -99,6 +102,7 @@ __all__ = [
     "CATEGORIES",
     "DEFAULT_DIR",
     "EDIT_OPS",
+    "FORMS_SUITES",
     "MASTER_SEED",
     "MAX_EDIT_OBJECTS",
     "SPLITS",

@@ -17,13 +17,14 @@ import numpy as np
 
 from poser_env.world.suites.files import load_suite
 from poser_env.world.suites.generate import check_files, generate_all
-from poser_env.world.suites.spec import CATEGORIES, DEFAULT_DIR, SPLITS, SUITES
+from poser_env.world.suites.spec import CATEGORIES, DEFAULT_DIR, FORMS_SUITES, SPLITS, SUITES
 
 
 def suite_stats(root: str | Path | None = None) -> str:
-    """A Markdown table of tasks per suite, category and split, with mean checks per task."""
+    """A Markdown table of tasks per suite, category and split, with mean checks per task. The
+    v1 suites follow the v0 ones; their categories are prompt forms (counts per form)."""
     rows = ["| suite | category | train | val | test | total | checks per task (mean, min-max) |", "|---|---|---:|---:|---:|---:|---|"]
-    for suite in SUITES:
+    for suite in SUITES + FORMS_SUITES:
         by_split = {sp: load_suite(suite, sp, root) for sp in SPLITS}
         for cat in CATEGORIES[suite]:
             counts = [sum(1 for t in by_split[sp] if t.task_category == cat) for sp in SPLITS]

@@ -26,6 +26,7 @@ from poser_env.world.suites.spec import (
     LEVEL_SUITES,
     CATEGORIES,
     DEFAULT_DIR,
+    FORMS_SUITES,
     SPLITS,
     SUITES,
     TASK_KEYS,
@@ -84,8 +85,8 @@ def parse_task_line(line: str, where: str) -> Task:
             raise fail(f"{k!r} must be a non-empty string, got {d[k]!r}")
     heldout = d["suite"] == "heldout"
     level = d["suite"] in LEVEL_SUITES
-    if d["suite"] not in SUITES and not heldout and not level:
-        raise fail(f"unknown suite {d['suite']!r}; allowed: {', '.join(SUITES + LEVEL_SUITES)}, heldout")
+    if d["suite"] not in SUITES + FORMS_SUITES and not heldout and not level:
+        raise fail(f"unknown suite {d['suite']!r}; allowed: {', '.join(SUITES + FORMS_SUITES + LEVEL_SUITES)}, heldout")
     if d["split"] not in SPLITS and not (heldout and d["split"] == "heldout") and not (level and d["split"] in LEVEL_SPLITS):
         raise fail(f"unknown split {d['split']!r}; allowed: {', '.join(SPLITS)} (heldout tasks: heldout)")
     if d["category"] not in CATEGORIES[d["suite"]]:
@@ -110,7 +111,7 @@ def parse_task_line(line: str, where: str) -> Task:
             validate_edit(e)
         except EditError as err:
             raise fail(f"bad edit {k}: {err}") from err
-    editing = d["suite"] in ("editing", "hard_editing")
+    editing = d["suite"] in ("editing", "hard_editing", "forms_editing")
     if editing and (source is None or not d["edits"]):
         raise fail("an editing task needs a source scene and at least one edit")
     if not editing and d["suite"] != "heldout" and (source is not None or d["edits"]):

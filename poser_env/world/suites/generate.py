@@ -20,6 +20,7 @@ that.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ from poser_env.world.suites.files import task_line
 from poser_env.world.suites.prompts import editing_prompt, longform_prompt
 from poser_env.world.suites.spec import (
     CATEGORIES,
+    FORMS_SUITES,
     MAX_EDIT_OBJECTS,
     SPLITS,
     SUITES,
@@ -244,13 +246,15 @@ def sample_edits(source_items: Sequence[tuple[str, str, str]], background: str, 
 
 
 def editing_candidate(
-    rng: np.random.Generator, sources: tuple[int, int] = (2, 6), chain: tuple[int, int] = (2, 6), min_edits: int = 0
+    rng: np.random.Generator, sources: tuple[int, int] = (2, 6), chain: tuple[int, int] = (2, 6), min_edits: int = 0,
+    prompt_fn: Callable[[list[dict[str, Any]], np.random.Generator], tuple[str, list[str]] | None] = editing_prompt,
 ) -> Candidate | None:
     """An editing task: a source of ``sources`` objects (``[lo, hi)``, distinct shape-colour
     pairs) and a chain of ``chain`` edits (``[lo, hi)`` asked of :func:`sample_edits`; fewer
     than ``min_edits`` drawn means resample). The base suite uses the defaults, the harder
     level (:mod:`poser_env.world.suites.levels`) a shorter source and a longer chain; the draws
-    are in one fixed order, so the committed files of both regenerate byte for byte."""
+    are in one fixed order, so the committed files of both regenerate byte for byte.
+    ``prompt_fn`` writes the prompt (the v1 suite's forms; None means resample)."""
     n_src = int(rng.integers(*sources))
     pairs: list[tuple[str, str]] = []
     while len(pairs) < n_src:
@@ -263,7 +267,10 @@ def editing_candidate(
     edits = sample_edits(items, background, style, rng, int(rng.integers(*chain)))
     if edits is None or len(edits) < min_edits:
         return None
-    prompt, texts = editing_prompt(edits, rng)
+    made = prompt_fn(edits, rng)
+    if made is None:
+        return None
+    prompt, texts = made
     edits = [{**e, "text": t} for e, t in zip(edits, texts)]
     cand = Candidate(prompt, Target(), edits=edits)
 
@@ -309,10 +316,54 @@ def _editing_candidate(category: str, rng: np.random.Generator) -> Candidate | N
     return editing_candidate(rng)
 
 
+# --- v1: the forms of issue 12 (poser_env/world/suites/forms.py) ---------------------------
+
+
+def _forms_candidate(category: str, rng: np.random.Generator) -> Candidate | None:
+    """A generation task of 2 to 10 constraints written in form ``category``. For the
+    ``coordinated`` form one or two groups of the same shape in other colours join a group of
+    one (as "a red and a blue circle" needs); realisability is checked as for long-form."""
+    from poser_env.world.suites.forms import forms_prompt
+
+    target = sample_longform_target(rng, n_constraints=int(rng.integers(2, 11)))
+    if category == "coordinated":
+        base = [g for g in target.groups if g.count == 1 and g.size is None and g.color is not None]
+        if not base:
+            return None
+        g0 = _pick(rng, base)
+        groups = list(target.groups)
+        for _ in range(int(rng.integers(1, 3))):
+            new = ObjectGroup(g0.shape, _pick(rng, list(vocab.COLORS)))
+            if sum(g.count for g in groups) < 8 and not any(conflicts(new, g) or new == g for g in groups):
+                groups.append(new)
+        target = dataclasses.replace(target, groups=tuple(groups))
+    if category == "relation_wording" and target.relations and rng.random() < 0.35:
+        # A second, orthogonal relation of one pair, stated as one compound phrase ("to the
+        # upper left of": two checks).
+        r = _pick(rng, list(target.relations))
+        rel = _pick(rng, ["left of", "right of"] if r.rel in ("above", "below") else ["above", "below"])
+        target = dataclasses.replace(target, relations=(*target.relations, Relation(r.a, rel, r.b)))
+    if not 1 <= len(checks_for(target)) <= 12:
+        return None
+    prompt = forms_prompt(target, category, rng)
+    if prompt is None:
+        return None
+    return Candidate(prompt, target, finish=lambda r: realises(target, r))
+
+
+def _forms_editing_candidate(category: str, rng: np.random.Generator) -> Candidate | None:
+    from poser_env.world.suites.forms import forms_editing_prompt
+    from poser_env.world.suites.prompts import edit_clause
+
+    return editing_candidate(rng, prompt_fn=lambda edits, r: forms_editing_prompt(edits, r, category, edit_clause))
+
+
 _CANDIDATES: dict[str, Callable[[str, np.random.Generator], Candidate | None]] = {
     "geneval": _geneval_candidate,
     "longform": _longform_candidate,
     "editing": _editing_candidate,
+    "forms": _forms_candidate,
+    "forms_editing": _forms_editing_candidate,
 }
 
 
@@ -363,10 +414,15 @@ def split_text(suite: str, split: str) -> str:
 
 
 
+def all_pairs() -> list[tuple[str, str]]:
+    """Every generated (suite, split) of the base generator: the v0 suites and the v1 forms suites."""
+    return [(s, p) for s in SUITES + FORMS_SUITES for p in SPLITS]
+
+
 def generate_all(out_dir: str | Path | None = None, pairs: Iterable[tuple[str, str]] | None = None) -> list[Path]:
     """Write every (or the given) (suite, split) file under ``out_dir``; return the paths."""
     written = []
-    for suite, split in pairs if pairs is not None else [(s, p) for s in SUITES for p in SPLITS]:
+    for suite, split in pairs if pairs is not None else all_pairs():
         path = suite_file(suite, split, out_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(split_text(suite, split), encoding="utf-8")
@@ -377,7 +433,7 @@ def generate_all(out_dir: str | Path | None = None, pairs: Iterable[tuple[str, s
 def check_files(root: str | Path | None = None, pairs: Iterable[tuple[str, str]] | None = None) -> str | None:
     """Regenerate and compare with the files under ``root``: None if identical, else the first
     difference (file, line number, both lines)."""
-    pairs = list(pairs) if pairs is not None else [(s, p) for s in SUITES for p in SPLITS]
+    pairs = list(pairs) if pairs is not None else all_pairs()
     with tempfile.TemporaryDirectory() as tmp:
         generate_all(tmp, pairs)
         for suite, split in pairs:

@@ -44,11 +44,22 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 LEVEL_SUITES: tuple[str, ...] = ("hard_longform", "hard_editing")
 LEVEL_SPLITS: tuple[str, ...] = SPLITS + ("gen",)
 CATEGORIES.update({s: (s,) for s in LEVEL_SUITES})
+#: The v1 suites (``ImagePoser-v1``): the same kinds of tasks written in the surface forms of
+#: issue 12 (:mod:`poser_env.world.suites.forms`); one category per form. Not in SUITES, so
+#: that every v0 figure and test over SUITES stays as it was.
+FORMS_SUITES: tuple[str, ...] = ("forms", "forms_editing")
+CATEGORIES.update({
+    "forms": ("definite_intro", "relation_wording", "fronted_relation", "verbal_relation", "bare_plural", "modifiers",
+              "coordinated", "style_wording", "descriptive", "unsupported"),
+    "forms_editing": ("relation_wording", "fronted_relation", "verb_wording", "setting_wording", "modifiers", "unsupported"),
+})
 #: Tasks per split (split equally over a suite's categories).
 SPLIT_SIZES: dict[str, dict[str, int]] = {
     "geneval": {"train": 1200, "val": 240, "test": 300},
     "longform": {"train": 1000, "val": 200, "test": 300},
     "editing": {"train": 1000, "val": 200, "test": 300},
+    "forms": {"train": 1000, "val": 200, "test": 300},
+    "forms_editing": {"train": 1020, "val": 204, "test": 300},
 }
 #: The one seed every suite file derives from.
 MASTER_SEED = 20250611
@@ -94,8 +105,8 @@ def check_suite_split(suite: str, split: str) -> None:
         if split not in LEVEL_SPLITS:
             raise ValueError(f"unknown split {split!r} of level suite {suite!r}; allowed: {', '.join(LEVEL_SPLITS)}")
         return
-    if suite not in SUITES:
-        raise ValueError(f"unknown suite {suite!r}; allowed: {', '.join(SUITES)}")
+    if suite not in SUITES + FORMS_SUITES:
+        raise ValueError(f"unknown suite {suite!r}; allowed: {', '.join(SUITES + FORMS_SUITES)}")
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
 
