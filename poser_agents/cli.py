@@ -535,6 +535,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from poser_agents.common.cli_args import quiet_v0_upgrade_notice
+
+    quiet_v0_upgrade_notice()  # v0 is the default on purpose (see the function)
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "canvas", "unset") is None:

@@ -85,6 +85,9 @@ def _env(env_id: str, split: str, env_kwargs: Mapping[str, Any]) -> Any:
 
     key = json.dumps([env_id, split, dict(env_kwargs)], sort_keys=True, default=str)
     if key not in _ENVS:
+        from poser_agents.common.cli_args import quiet_v0_upgrade_notice
+
+        quiet_v0_upgrade_notice()  # a worker process: the driver's filter does not reach it
         _ENVS[key] = gym.make(env_id, split=split, **dict(env_kwargs))
     return _ENVS[key]
 
