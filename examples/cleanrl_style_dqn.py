@@ -80,7 +80,9 @@ def flatten(obs: dict) -> np.ndarray:
 class QNetwork(nn.Module):
     def __init__(self, n_in: int, n_actions: int):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(n_in, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, n_actions))
+        self.net = nn.Sequential(
+            nn.Linear(n_in, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, n_actions)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -111,16 +113,31 @@ def main(args: Args) -> dict:
     proto = Protocol(eval_every=args.eval_every, val_episodes=args.val_episodes, test_episodes=args.test_episodes)
     out = Path(args.out)
     folder = out / args.env_id / ALGO / f"seed{args.seed}"
-    result = {"schema": SCHEMA, "version": VERSION, "status": "partial", "algo": ALGO, "env_id": args.env_id, "seed": args.seed,
-              "steps": args.total_timesteps, "steps_done": 0, "protocol": asdict(proto) | {"eval_seeds": list(proto.eval_seeds)},
-              "versions": _versions(), "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "finished": None,
-              "curve": [], "test": None, "args": asdict(args)}
+    result = {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "status": "partial",
+        "algo": ALGO,
+        "env_id": args.env_id,
+        "seed": args.seed,
+        "steps": args.total_timesteps,
+        "steps_done": 0,
+        "protocol": asdict(proto) | {"eval_seeds": list(proto.eval_seeds)},
+        "versions": _versions(),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished": None,
+        "curve": [],
+        "test": None,
+        "args": asdict(args),
+    }
     write_run(folder, result)
     val_env = gym.make(args.env_id, split="val")
     val_refs = references(out, args.env_id, "val", args.val_episodes, proto, print)
 
     def evaluate_on(env, refs, episodes) -> dict:
-        records = evaluate(GreedyPolicy(q_network), env, episodes=episodes, seeds=proto.eval_seeds, n_resamples=1).records
+        records = evaluate(
+            GreedyPolicy(q_network), env, episodes=episodes, seeds=proto.eval_seeds, n_resamples=1
+        ).records
         return score_card(records, refs["random"], refs["oracle"], proto.cost_weight)
 
     env = gym.make(args.env_id, split="train")
@@ -147,7 +164,10 @@ def main(args: Args) -> dict:
 
     curve_point(0)
     for step in range(1, args.total_timesteps + 1):
-        epsilon = max(args.end_e, args.start_e - (args.start_e - args.end_e) * step / (args.exploration_fraction * args.total_timesteps))
+        epsilon = max(
+            args.end_e,
+            args.start_e - (args.start_e - args.end_e) * step / (args.exploration_fraction * args.total_timesteps),
+        )
         mask = np.asarray(obs["action_mask"]).astype(bool)
         if step <= args.learning_starts or rng.random() < epsilon:
             action = int(rng.choice(np.flatnonzero(mask)))
@@ -155,7 +175,13 @@ def main(args: Args) -> dict:
             action = GreedyPolicy(q_network).predict(obs)[0]
         next_obs, reward, terminated, truncated, _ = env.step(action)
         i = (step - 1) % size
-        b_obs[i], b_next[i], b_act[i], b_rew[i], b_done[i] = flatten(obs), flatten(next_obs), action, reward, float(terminated)
+        b_obs[i], b_next[i], b_act[i], b_rew[i], b_done[i] = (
+            flatten(obs),
+            flatten(next_obs),
+            action,
+            reward,
+            float(terminated),
+        )
         b_next_mask[i] = np.asarray(next_obs["action_mask"], np.float32)
         obs = next_obs
         if terminated or truncated:
@@ -182,12 +208,20 @@ def main(args: Args) -> dict:
     if result["curve"][-1]["step"] != args.total_timesteps:
         curve_point(args.total_timesteps)
     test_env = gym.make(args.env_id, split="test")
-    result["test"] = evaluate_on(test_env, references(out, args.env_id, "test", args.test_episodes, proto, print), args.test_episodes)
-    result.update(status="complete", steps_done=args.total_timesteps, seconds=round(time.perf_counter() - t0, 1),
-                  finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    result["test"] = evaluate_on(
+        test_env, references(out, args.env_id, "test", args.test_episodes, proto, print), args.test_episodes
+    )
+    result.update(
+        status="complete",
+        steps_done=args.total_timesteps,
+        seconds=round(time.perf_counter() - t0, 1),
+        finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
     write_run(folder, result)
-    print(f"test normalised accuracy {result['test']['norm_accuracy']}, alignment {result['test']['norm_alignment']}; "
-          f"written to {folder}; aggregate with: poser benchmark aggregate {out}")
+    print(
+        f"test normalised accuracy {result['test']['norm_accuracy']}, alignment {result['test']['norm_alignment']}; "
+        f"written to {folder}; aggregate with: poser benchmark aggregate {out}"
+    )
     return result
 
 

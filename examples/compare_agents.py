@@ -125,7 +125,9 @@ def check_args(args: Args) -> None:
         raise ValueError(f"--grpo-data {args.grpo_data!r} is not a file (a data.jsonl from poser train grpo)")
     for folder in filter(str.strip, args.merge.split(",")):
         if not (Path(folder) / "results.json").is_file() or not (Path(folder) / "per_seed.json").is_file():
-            raise ValueError(f"--merge {folder!r} is not a compare_agents output folder (results.json and per_seed.json missing)")
+            raise ValueError(
+                f"--merge {folder!r} is not a compare_agents output folder (results.json and per_seed.json missing)"
+            )
     env = gym.make(args.env_id, split="test", text_encoder=args.text_encoder)
     try:
         for name in filter(str.strip, args.baselines.split(",")):
@@ -142,7 +144,9 @@ class MaskedPredict:
         self.model = model
 
     def predict(self, observation: dict, state: Any = None, episode_start: Any = None, deterministic: bool = True):
-        return self.model.predict(observation, state, episode_start, deterministic, action_masks=observation["action_mask"])
+        return self.model.predict(
+            observation, state, episode_start, deterministic, action_masks=observation["action_mask"]
+        )
 
 
 def ppo_kwargs(seed: int, masked: bool) -> dict[str, Any]:
@@ -151,7 +155,15 @@ def ppo_kwargs(seed: int, masked: bool) -> dict[str, Any]:
     extractor = {"features_extractor_class": PoserFeaturesExtractor,
                  "features_extractor_kwargs": {"embed_dim": 64, "include_mask": not masked},
                  "net_arch": [256, 256]}  # fmt: skip
-    return {"policy_kwargs": extractor, "gamma": 0.95, "n_steps": 1024, "batch_size": 128, "seed": seed, "device": "cpu", "verbose": 0}
+    return {
+        "policy_kwargs": extractor,
+        "gamma": 0.95,
+        "n_steps": 1024,
+        "batch_size": 128,
+        "seed": seed,
+        "device": "cpu",
+        "verbose": 0,
+    }
 
 
 def tensorboard_callback(args: Args) -> Any:
@@ -168,21 +180,28 @@ def train(algo: str, args: Args, seed: int, models: Path) -> tuple[Any, float]:
     env = gym.make(args.env_id, split="train", text_encoder=args.text_encoder)
     t0 = time.perf_counter()
     if algo == "dqn":
-        agent = DQNAgent(env, DQNConfig(seed=seed, log_dir=str(models / f"dqn-seed{seed}"), tensorboard_log=args.tensorboard_log or None))
+        agent = DQNAgent(
+            env,
+            DQNConfig(seed=seed, log_dir=str(models / f"dqn-seed{seed}"), tensorboard_log=args.tensorboard_log or None),
+        )
         agent.learn(args.budget)
         agent.save(models / f"dqn-seed{seed}" / "agent")
         return agent, time.perf_counter() - t0
     if algo == "ppo":
         from stable_baselines3 import PPO
 
-        model = PPO("MultiInputPolicy", env, tensorboard_log=args.tensorboard_log or None, **ppo_kwargs(seed, masked=False))
+        model = PPO(
+            "MultiInputPolicy", env, tensorboard_log=args.tensorboard_log or None, **ppo_kwargs(seed, masked=False)
+        )
         model.learn(args.budget, callback=tensorboard_callback(args))
         model.save(models / f"ppo-seed{seed}.zip")
         return model, time.perf_counter() - t0
     if algo == "maskable_ppo":
         from sb3_contrib import MaskablePPO
 
-        model = MaskablePPO("MultiInputPolicy", env, tensorboard_log=args.tensorboard_log or None, **ppo_kwargs(seed, masked=True))
+        model = MaskablePPO(
+            "MultiInputPolicy", env, tensorboard_log=args.tensorboard_log or None, **ppo_kwargs(seed, masked=True)
+        )
         model.learn(args.budget, callback=tensorboard_callback(args))
         model.save(models / f"maskable_ppo-seed{seed}.zip")
         return MaskedPredict(model), time.perf_counter() - t0
@@ -219,8 +238,14 @@ def pooled(name: str, parts: list[EvalResult]) -> EvalResult:
     for train_seed, part in enumerate(parts):
         records += [{**r, "seed": train_seed} for r in part.records]
     config = {**parts[0].config, "training_seeds": len(parts)}
-    return EvalResult(agent=name, config=config, records=records, summary=summarize(records),
-                      seconds=sum(p.seconds for p in parts), extra={"per_seed": [p.overall["alignment"]["mean"] for p in parts]})
+    return EvalResult(
+        agent=name,
+        config=config,
+        records=records,
+        summary=summarize(records),
+        seconds=sum(p.seconds for p in parts),
+        extra={"per_seed": [p.overall["alignment"]["mean"] for p in parts]},
+    )
 
 
 def summary_table(suites: dict[str, dict[str, EvalResult]], per_seed: dict[str, list[dict[str, Any]]]) -> str:
@@ -230,14 +255,23 @@ def summary_table(suites: dict[str, dict[str, EvalResult]], per_seed: dict[str, 
 
     test, heldout = suites["test"], suites.get("heldout", {})
     names = sorted(test, key=lambda n: -test[n].overall["alignment"]["mean"])
-    suite_names = [s for s in ("geneval", "longform", "editing") if any(s in test[n].summary["per_suite"] for n in names)]
+    suite_names = [
+        s for s in ("geneval", "longform", "editing") if any(s in test[n].summary["per_suite"] for n in names)
+    ]
     head = ["agent", "test alignment [95% CI]", "accuracy [95% CI]", "fidelity", "cost", "expert calls", *suite_names]
     head += ["held-out alignment [95% CI]"] * bool(heldout) + ["per training seed (test)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for n in names:
         o, per = test[n].overall, test[n].summary["per_suite"]
-        row = [n, format_ci(o["alignment"]), format_ci(o["accuracy"]), f"{o['fidelity']['mean']:.3f}", f"{o['cost']['mean']:.2f}",
-               f"{o['steps']['mean']:.2f}", *[f"{per[s]['alignment']['mean']:.3f}" if s in per else "-" for s in suite_names]]
+        row = [
+            n,
+            format_ci(o["alignment"]),
+            format_ci(o["accuracy"]),
+            f"{o['fidelity']['mean']:.3f}",
+            f"{o['cost']['mean']:.2f}",
+            f"{o['steps']['mean']:.2f}",
+            *[f"{per[s]['alignment']['mean']:.3f}" if s in per else "-" for s in suite_names],
+        ]
         if heldout:
             row.append(format_ci(heldout[n].overall["alignment"]) if n in heldout else "-")
         row.append(", ".join(f"{r['test_alignment']:.3f}" for r in per_seed.get(n, [])) or "-")
@@ -259,14 +293,35 @@ def main(argv: list[str] | None = None) -> int:
     suites = {"test": {}, "heldout": {}} if args.heldout else {"test": {}}
 
     def run(agent: Any, name: str) -> dict[str, EvalResult]:
-        res = {"test": evaluate(agent, args.env_id, split="test", episodes=args.eval_tasks, seeds=eval_seeds, env_kwargs=env_kwargs, name=name)}
+        res = {
+            "test": evaluate(
+                agent,
+                args.env_id,
+                split="test",
+                episodes=args.eval_tasks,
+                seeds=eval_seeds,
+                env_kwargs=env_kwargs,
+                name=name,
+            )
+        }
         if args.heldout:
-            res["heldout"] = evaluate(agent, args.env_id, split="test", seeds=eval_seeds, env_kwargs=env_kwargs, name=name, tasks=load_heldout())
+            res["heldout"] = evaluate(
+                agent,
+                args.env_id,
+                split="test",
+                seeds=eval_seeds,
+                env_kwargs=env_kwargs,
+                name=name,
+                tasks=load_heldout(),
+            )
         return res
 
     per_seed: dict[str, list[dict[str, Any]]] = {}
     learners = [a for a in args.algos.split(",") if a.strip()]
-    saved = {"dqn": [d for d in args.dqn_dirs.split(",") if d.strip()], "grpo": [d for d in args.grpo_dirs.split(",") if d.strip()]}
+    saved = {
+        "dqn": [d for d in args.dqn_dirs.split(",") if d.strip()],
+        "grpo": [d for d in args.grpo_dirs.split(",") if d.strip()],
+    }
     load = {"dqn": DQNAgent.load, "grpo": grpo_factory}
     for algo in learners:
         parts: dict[str, list[EvalResult]] = {k: [] for k in suites}
@@ -280,10 +335,15 @@ def main(argv: list[str] | None = None) -> int:
             for k in suites:
                 parts[k].append(res[k])
             row = {"seed": seed, "train_seconds": None if seconds is None else round(seconds, 1)}
-            row.update({f"{k}_{m}": res[k].overall[m]["mean"] for k in suites for m in ("alignment", "accuracy", "cost")})
+            row.update(
+                {f"{k}_{m}": res[k].overall[m]["mean"] for k in suites for m in ("alignment", "accuracy", "cost")}
+            )
             per_seed.setdefault(algo, []).append(row)
-            print(f"  {algo} seed {seed}: test alignment {row['test_alignment']:.3f}"
-                  + (f", trained in {seconds:.0f} s" if seconds else ""), flush=True)
+            print(
+                f"  {algo} seed {seed}: test alignment {row['test_alignment']:.3f}"
+                + (f", trained in {seconds:.0f} s" if seconds else ""),
+                flush=True,
+            )
         for k in suites:
             suites[k][algo] = pooled(algo, parts[k])
     for name in [b for b in args.baselines.split(",") if b.strip()]:
@@ -300,10 +360,15 @@ def main(argv: list[str] | None = None) -> int:
         per_seed = {**json.loads((folder / "per_seed.json").read_text())["per_seed"], **per_seed}
 
     for k, results in suites.items():
-        setups = {(r.config.get("split"), r.config.get("episodes"), tuple(r.config.get("seeds", ()))) for r in results.values()}
+        setups = {
+            (r.config.get("split"), r.config.get("episodes"), tuple(r.config.get("seeds", ())))
+            for r in results.values()
+        }
         if len(setups) > 1:
-            raise ValueError(f"the {k} results were evaluated differently ((split, tasks, seeds): {sorted(setups)}): "
-                             "merge only runs made with the same --eval-tasks and --eval-seeds")
+            raise ValueError(
+                f"the {k} results were evaluated differently ((split, tasks, seeds): {sorted(setups)}): "
+                "merge only runs made with the same --eval-tasks and --eval-seeds"
+            )
 
     # --- 4. Report -----------------------------------------------------------------------
     for k, results in suites.items():
@@ -311,9 +376,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{k}: wrote {paths['markdown']} and the plots beside it")
     (out / "summary.md").write_text(summary_table(suites, per_seed))
     print((out / "summary.md").read_text())
-    (out / "per_seed.json").write_text(json.dumps({"args": dataclasses.asdict(args), "per_seed": per_seed}, indent=2) + "\n")
+    (out / "per_seed.json").write_text(
+        json.dumps({"args": dataclasses.asdict(args), "per_seed": per_seed}, indent=2) + "\n"
+    )
     summary = {k: {n: round(r.overall["alignment"]["mean"], 4) for n, r in res.items()} for k, res in suites.items()}
-    print(json.dumps({"alignment": summary, "per_seed": {a: [r["test_alignment"] for r in rows] for a, rows in per_seed.items()}}))
+    print(
+        json.dumps(
+            {"alignment": summary, "per_seed": {a: [r["test_alignment"] for r in rows] for a, rows in per_seed.items()}}
+        )
+    )
     return 0
 
 

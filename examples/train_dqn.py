@@ -94,13 +94,17 @@ def main(argv: list[str] | None = None) -> int:
     # --- 4. Training, with a learning curve on val (greedy policy, fixed tasks and seeds) -
     callbacks = []
     if args.eval_freq > 0:
-        curve = RolloutEvalCallback(val_env, agent, n_tasks=args.curve_tasks, eval_freq=args.eval_freq,
-                                    eval_path=out / "eval.csv", verbose=1)
+        curve = RolloutEvalCallback(
+            val_env, agent, n_tasks=args.curve_tasks, eval_freq=args.eval_freq, eval_path=out / "eval.csv", verbose=1
+        )
         callbacks.append(curve)
     t0 = time.perf_counter()
     agent.learn(args.total_timesteps, callback=callbacks, progress_bar=args.progress_bar)
     train_s = time.perf_counter() - t0
-    print(f"trained {agent.num_timesteps} steps in {train_s:.0f} s ({agent.num_timesteps / train_s:.0f} steps/s)", flush=True)
+    print(
+        f"trained {agent.num_timesteps} steps in {train_s:.0f} s ({agent.num_timesteps / train_s:.0f} steps/s)",
+        flush=True,
+    )
 
     # --- 5. Final comparison on val: the same tasks and seeds for every agent ------------
     tasks = pick_tasks(val_env, args.eval_tasks)
@@ -113,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     print("|---" * (6 + len(suites)) + "|")
     for name, r in sorted(rows.items(), key=lambda kv: -kv[1]["alignment"]):
         per = " | ".join(f"{r['per_suite'][s]['alignment']:.3f}" for s in suites)
-        print(f"| {name} | {r['alignment']:.3f} | {r['accuracy']:.3f} | {r['cost']:.2f} | {r['steps']:.2f} | {r['return']:.3f} | {per} |")
+        print(
+            f"| {name} | {r['alignment']:.3f} | {r['accuracy']:.3f} | {r['cost']:.2f} | {r['steps']:.2f} | {r['return']:.3f} | {per} |"
+        )
 
     # --- 6. Checkpoint and results ---------------------------------------------------------
     path = agent.save(out / "agent")

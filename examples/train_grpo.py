@@ -24,12 +24,12 @@ import torch
 
 from poser_agents.common.cli_args import parse_dataclass
 from poser_agents.grpo.agent import GRPOAgent, SamplingConfig
+from poser_agents.grpo.config import GRPOConfig
 from poser_agents.grpo.context import ContextFeaturizer, PlanContext
 from poser_agents.grpo.data import CollectConfig, collect, write_records
 from poser_agents.grpo.pipeline import evaluate_workflow_policy, make_env, policy_samples, vocab_of
 from poser_agents.grpo.reward import RewardConfig, RewardEnsemble, calibration, calibration_figure
 from poser_agents.grpo.sft import SFTConfig, train_sft
-from poser_agents.grpo.config import GRPOConfig
 from poser_agents.grpo.trainer import GRPOTrainer
 
 
@@ -88,14 +88,21 @@ def main() -> None:
     images["collection"] = sum(r["images_rendered"] for r in records)
 
     # --- 4. Phase 1: supervised training on the logged workflows.
-    reference = train_sft(records, featurizer, vocab, SFTConfig(mode=args.sft_mode, seed=args.seed),
-                          log=lambda row: print(f"phase 1 epoch {row['epoch']}: nll {row['nll']:.3f}"))
+    reference = train_sft(
+        records,
+        featurizer,
+        vocab,
+        SFTConfig(mode=args.sft_mode, seed=args.seed),
+        log=lambda row: print(f"phase 1 epoch {row['epoch']}: nll {row['nll']:.3f}"),
+    )
 
     # --- 5. Reward ensemble: trained on logged data plus phase-1 samples; calibrated on val.
     extra = policy_samples(reference, featurizer, vocab, train_env, args.train_tasks // 2, 2, args.seed)
     extra += policy_samples(reference, featurizer, vocab, val_env, args.val_tasks * 2 // 3, 1, args.seed + 1)
     images["collection"] += sum(r["images_rendered"] for r in extra)
-    ensemble = RewardEnsemble(featurizer, vocab, RewardConfig(n_members=args.members, pessimism=args.pessimism, seed=args.seed))
+    ensemble = RewardEnsemble(
+        featurizer, vocab, RewardConfig(n_members=args.members, pessimism=args.pessimism, seed=args.seed)
+    )
     ensemble.fit(records + extra)
     cal = calibration(ensemble, records + extra)
     calibration_figure(cal, out / "reward_calibration.png")
@@ -104,27 +111,69 @@ def main() -> None:
     # --- 6. Phase 2: GRPO against the ensemble (or the env), KL to the phase-1 reference.
     contexts = list({r["task_id"]: PlanContext.from_dict(r) for r in records if r["split"] == "train"}.values())
     gcfg = GRPOConfig(reward=args.reward, max_steps=args.grpo_steps, seed=args.seed)
-    trainer = GRPOTrainer(reference, featurizer, vocab, gcfg, contexts, ensemble=ensemble,
-                          env=train_env, tasks={t.id: t for t in train_env.unwrapped.tasks})
-    policy = trainer.train(log=lambda row: print(f"grpo step {row['step']}: reward {row['reward_mean']:.3f}, kl {row['kl']:.3f}"))
+    trainer = GRPOTrainer(
+        reference,
+        featurizer,
+        vocab,
+        gcfg,
+        contexts,
+        ensemble=ensemble,
+        env=train_env,
+        tasks={t.id: t for t in train_env.unwrapped.tasks},
+    )
+    policy = trainer.train(
+        log=lambda row: print(f"grpo step {row['step']}: reward {row['reward_mean']:.3f}, kl {row['kl']:.3f}")
+    )
     images["phase2"] = trainer.images_rendered
 
     # --- 7. Test split: phase 1 against GRPO (guided), with the images each evaluation renders.
     train_keys = {r["workflow"] for r in records if r["split"] == "train"}
-    before = evaluate_workflow_policy(reference, vocab, featurizer, args.suite, args.test_tasks, args.seed, args.text_encoder, train_keys=train_keys)
-    after = evaluate_workflow_policy(policy, vocab, featurizer, args.suite, args.test_tasks, args.seed, args.text_encoder,
-                                     reference=reference, w=args.guidance_w, train_keys=train_keys)
+    before = evaluate_workflow_policy(
+        reference, vocab, featurizer, args.suite, args.test_tasks, args.seed, args.text_encoder, train_keys=train_keys
+    )
+    after = evaluate_workflow_policy(
+        policy,
+        vocab,
+        featurizer,
+        args.suite,
+        args.test_tasks,
+        args.seed,
+        args.text_encoder,
+        reference=reference,
+        w=args.guidance_w,
+        train_keys=train_keys,
+    )
     images["eval"] = before["images_rendered"] + after["images_rendered"]
-    print(f"test alignment: phase 1 {before['alignment']:.3f} -> GRPO {after['alignment']:.3f} "
-          f"(distinct workflows {after['distinct_workflows']}, novel {after['novel_fraction']:.2f}); images {images}")
+    print(
+        f"test alignment: phase 1 {before['alignment']:.3f} -> GRPO {after['alignment']:.3f} "
+        f"(distinct workflows {after['distinct_workflows']}, novel {after['novel_fraction']:.2f}); images {images}"
+    )
 
     # --- 8. Save the agent (``poser eval --agent OUT/agent``) and the results.
-    agent = GRPOAgent(policy, vocab, featurizer, reference=reference, sampling=SamplingConfig(guidance_w=args.guidance_w), seed=args.seed,
-                      meta={"env_kwargs": {"suite": args.suite, "text_encoder": args.text_encoder}, "grpo_config": gcfg.to_dict()})
+    agent = GRPOAgent(
+        policy,
+        vocab,
+        featurizer,
+        reference=reference,
+        sampling=SamplingConfig(guidance_w=args.guidance_w),
+        seed=args.seed,
+        meta={"env_kwargs": {"suite": args.suite, "text_encoder": args.text_encoder}, "grpo_config": gcfg.to_dict()},
+    )
     agent.save(out / "agent")
     strip = lambda e: {k: v for k, v in e.items() if k not in ("per_episode_alignment", "task_ids")}  # noqa: E731
-    (out / "results.json").write_text(json.dumps({"args": dataclasses.asdict(args), "phase1": strip(before), "grpo": strip(after),
-                                                  "images": images, "spearman": cal["spearman_aggregate_evaluator"]}, indent=2) + "\n")
+    (out / "results.json").write_text(
+        json.dumps(
+            {
+                "args": dataclasses.asdict(args),
+                "phase1": strip(before),
+                "grpo": strip(after),
+                "images": images,
+                "spearman": cal["spearman_aggregate_evaluator"],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {out / 'results.json'} and {out / 'agent'}")
 
 

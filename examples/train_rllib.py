@@ -21,8 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import gymnasium as gym
 
@@ -37,11 +37,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--algo", choices=["ppo", "dqn"], default="ppo")
     p.add_argument("--iterations", type=int, default=20, help="training iterations (algo.train() calls)")
     p.add_argument("--env-runners", type=int, default=2, help="RLlib env runners (one CPU each)")
-    p.add_argument("--batch", type=int, default=1024, help="PPO: env steps per iteration; DQN: env steps sampled per iteration")
+    p.add_argument(
+        "--batch", type=int, default=1024, help="PPO: env steps per iteration; DQN: env steps sampled per iteration"
+    )
     p.add_argument("--defer", action="store_true", help="enable the DEFER action (masked once used): PPO only")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-episodes", type=int, default=60, help="val tasks for the greedy evaluation (0: none)")
-    p.add_argument("--address", default=None, help="a Ray cluster to join (auto or HOST:PORT); default: a local instance")
+    p.add_argument(
+        "--address", default=None, help="a Ray cluster to join (auto or HOST:PORT); default: a local instance"
+    )
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local instance (default: all)")
     p.add_argument("--out", default="runs/rllib", help="checkpoint and results folder")
     return p.parse_args(argv)
@@ -53,11 +57,21 @@ def main(argv: Sequence[str] | None = None) -> dict:
     init_ray(address=args.address, num_cpus=args.num_cpus)
     env_config = {"split": "train", "text_encoder": "hash", "enable_defer": args.defer}
     if args.algo == "ppo":
-        config = ppo_config(env_config, num_env_runners=args.env_runners, seed=args.seed,
-                            train_batch_size=args.batch, minibatch_size=min(128, args.batch))
+        config = ppo_config(
+            env_config,
+            num_env_runners=args.env_runners,
+            seed=args.seed,
+            train_batch_size=args.batch,
+            minibatch_size=min(128, args.batch),
+        )
     else:
-        config = dqn_config(env_config, num_env_runners=args.env_runners, seed=args.seed,
-                            learning_starts=min(500, args.batch), steps_per_iteration=args.batch)
+        config = dqn_config(
+            env_config,
+            num_env_runners=args.env_runners,
+            seed=args.seed,
+            learning_starts=min(500, args.batch),
+            steps_per_iteration=args.batch,
+        )
     algo = config.build_algo()
     try:
         # --- 2. Training -----------------------------------------------------------------
@@ -66,9 +80,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
         for i in range(args.iterations):
             result = algo.train()
             runners = result["env_runners"]
-            row = {"iteration": i + 1, "env_steps": int(runners.get("num_env_steps_sampled_lifetime", 0)),
-                   "episodes": int(runners.get("num_episodes_lifetime", 0)),
-                   "return_mean": runners.get("episode_return_mean"), "seconds": round(time.perf_counter() - t0, 1)}
+            row = {
+                "iteration": i + 1,
+                "env_steps": int(runners.get("num_env_steps_sampled_lifetime", 0)),
+                "episodes": int(runners.get("num_episodes_lifetime", 0)),
+                "return_mean": runners.get("episode_return_mean"),
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
             curve.append(row)
             print(json.dumps(row), flush=True)
         healthy = algo.env_runner_group.num_healthy_remote_workers()
@@ -86,7 +104,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         checkpoint = algo.save_to_path(str((out / "checkpoint").resolve()))
-        summary = {"algo": args.algo, "env_runners": healthy, "curve": curve, "val": results, "checkpoint": str(checkpoint)}
+        summary = {
+            "algo": args.algo,
+            "env_runners": healthy,
+            "curve": curve,
+            "val": results,
+            "checkpoint": str(checkpoint),
+        }
         tmp = out / "results.json.tmp"
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
         tmp.replace(out / "results.json")

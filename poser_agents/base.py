@@ -18,9 +18,11 @@ import numpy as np
 
 @runtime_checkable
 class Agent(Protocol):
-    def predict(self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True) -> tuple[np.ndarray, Any]: ...
+    def predict(
+        self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True
+    ) -> tuple[np.ndarray, Any]: ...
 
-    def learn(self, total_timesteps: int, callback: Any = None, progress_bar: bool = False) -> "Agent": ...
+    def learn(self, total_timesteps: int, callback: Any = None, progress_bar: bool = False) -> Agent: ...
 
     def save(self, path: str | Path) -> None: ...
 
@@ -38,7 +40,7 @@ class BaselineAgent:
 
     name = "baseline"
 
-    def learn(self, total_timesteps: int = 0, callback: Any = None, progress_bar: bool = False) -> "BaselineAgent":
+    def learn(self, total_timesteps: int = 0, callback: Any = None, progress_bar: bool = False) -> BaselineAgent:
         return self
 
     def config(self) -> dict[str, Any]:

@@ -8,7 +8,8 @@ no real agent could do, so it is an upper bound.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -93,7 +94,9 @@ class HeuristicAgent(BaselineAgent):
         prefs = dict(SYNTHETIC_HEURISTIC if preferences is None else preferences)
         unknown = {e for v in prefs.values() for e in v} - set(names)
         if unknown:
-            raise ValueError(f"heuristic preferences name unknown expert(s) {sorted(unknown)}; available: {', '.join(names)}")
+            raise ValueError(
+                f"heuristic preferences name unknown expert(s) {sorted(unknown)}; available: {', '.join(names)}"
+            )
         self.names = names
         self.preferences = prefs
         self.order = {k: [names.index(e) for e in prefs.get(k, [])] for k in COMMAND_KINDS}
@@ -177,4 +180,6 @@ def make_baseline(spec: str, env: gym.Env, seed: int = 0) -> BaselineAgent:
         from poser_agents.llm_planner import LLMPlannerAgent
 
         return LLMPlannerAgent(env, model=spec.split(":", 1)[1])
-    raise ValueError(f"unknown baseline {spec!r}; allowed: random, heuristic, oracle, single:<expert>, llm:<chat model>")
+    raise ValueError(
+        f"unknown baseline {spec!r}; allowed: random, heuristic, oracle, single:<expert>, llm:<chat model>"
+    )

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 
-def bench_env(steps: int = 2000, encoders: Sequence[str] = ("hash", "minilm"), seed: int = 0, env_id: str = "ImagePoser-v0") -> dict[str, Any]:
+def bench_env(
+    steps: int = 2000, encoders: Sequence[str] = ("hash", "minilm"), seed: int = 0, env_id: str = "ImagePoser-v0"
+) -> dict[str, Any]:
     """Environment steps per second with random (mask-respecting) actions, per text encoder.
 
     Resets are included in the time (they are part of an agent's loop); the first reset, which
@@ -69,8 +72,9 @@ class _Timed:
         return self._timed(self._inner.evaluate, *args, **kwargs)
 
 
-def bench_preset_env(preset: str, steps: int = 50, seed: int = 0, allow_entry_points: bool = False,
-                     trust_remote_code: bool = False) -> dict[str, Any]:
+def bench_preset_env(
+    preset: str, steps: int = 50, seed: int = 0, allow_entry_points: bool = False, trust_remote_code: bool = False
+) -> dict[str, Any]:
     """The env's own time per step on a real-model preset: everything but the model calls.
 
     Every expert call, critique, extraction and evaluation is timed and subtracted, so what
@@ -81,8 +85,12 @@ def bench_preset_env(preset: str, steps: int = 50, seed: int = 0, allow_entry_po
     from poser_env.presets import make_env
 
     clock = {"model": 0.0}
-    env = make_env(preset, allow_entry_points=allow_entry_points, trust_remote_code=trust_remote_code,
-                   instrument=lambda role, component: _Timed(component, clock))
+    env = make_env(
+        preset,
+        allow_entry_points=allow_entry_points,
+        trust_remote_code=trust_remote_code,
+        instrument=lambda role, component: _Timed(component, clock),
+    )
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
     env.step(int(rng.choice(np.flatnonzero(obs["action_mask"]))))  # warm-up: loads the models
@@ -125,7 +133,7 @@ class _Clock:
     """Wall and process CPU seconds of a block. On a shared machine CPU seconds of a
     single-threaded loop measure the work itself; wall seconds include other jobs' turns."""
 
-    def __enter__(self) -> "_Clock":
+    def __enter__(self) -> _Clock:
         self.wall, self.cpu = time.perf_counter(), time.process_time()
         return self
 
@@ -270,7 +278,9 @@ def bench_throughput(quick: bool = False, repeats: int = 1, seed: int = 0, minil
         "cpu_count": os.cpu_count(),
         "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         "runs": runs,
-        "ratios_median": {k: round(float(np.median([run["ratios"][k] for run in runs if k in run["ratios"]])), 3) for k in keys},
+        "ratios_median": {
+            k: round(float(np.median([run["ratios"][k] for run in runs if k in run["ratios"]])), 3) for k in keys
+        },
         "replay_gib_per_100k": {k: v.get("gib") for k, v in memory.items()},
         "replay_memory": memory,
     }

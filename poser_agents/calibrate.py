@@ -21,9 +21,17 @@ def baseline_names(env: gym.Env) -> list[str]:
     return ["random", "heuristic", "oracle"] + [f"single:{n}" for n in env.unwrapped.expert_names]
 
 
-def calibrate(env_id: str = "ImagePoser-v0", split: str = "test", episodes: int = 300, seed: int = 0,
-              baselines: list[str] | None = None, verbose: bool = True, heldout: bool = False,
-              tasks_file: str | None = None, **env_kwargs: Any) -> dict[str, Any]:
+def calibrate(
+    env_id: str = "ImagePoser-v0",
+    split: str = "test",
+    episodes: int = 300,
+    seed: int = 0,
+    baselines: list[str] | None = None,
+    verbose: bool = True,
+    heldout: bool = False,
+    tasks_file: str | None = None,
+    **env_kwargs: Any,
+) -> dict[str, Any]:
     """Every baseline on ``episodes`` tasks of a split, on the hand-written held-out prompts, or
     on a task file of the user's (suite line format)."""
     import poser_env  # noqa: F401  (registers the ids)
@@ -39,7 +47,11 @@ def calibrate(env_id: str = "ImagePoser-v0", split: str = "test", episodes: int 
         results[name]["seconds"] = round(time.perf_counter() - t0, 2)
         if verbose:
             r = results[name]
-            print(f"  {name:<22} alignment {r['alignment']:.3f}  accuracy {r['accuracy']:.3f}  cost {r['cost']:.2f}  ({r['seconds']:.0f} s)", file=sys.stderr, flush=True)
+            print(
+                f"  {name:<22} alignment {r['alignment']:.3f}  accuracy {r['accuracy']:.3f}  cost {r['cost']:.2f}  ({r['seconds']:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
     env.close()
     where = f"tasks:{tasks_file}" if tasks_file else ("heldout" if heldout else split)
     return {"env": env_id, "split": where, "episodes": len(tasks), "seed": seed, "baselines": results}
@@ -48,9 +60,13 @@ def calibrate(env_id: str = "ImagePoser-v0", split: str = "test", episodes: int 
 def format_table(result: dict[str, Any]) -> str:
     rows = result["baselines"]
     suites = sorted({s for r in rows.values() for s in r.get("per_suite", {})})
-    head = "| agent | alignment | accuracy | fidelity | cost | steps | " + " | ".join(f"{s} align." for s in suites) + " |"
+    head = (
+        "| agent | alignment | accuracy | fidelity | cost | steps | " + " | ".join(f"{s} align." for s in suites) + " |"
+    )
     lines = [head, "|" + "---|" * (6 + len(suites))]
     for name, r in sorted(rows.items(), key=lambda kv: -kv[1]["alignment"]):
         per = " | ".join(f"{r['per_suite'].get(s, {}).get('alignment', float('nan')):.3f}" for s in suites)
-        lines.append(f"| {name} | {r['alignment']:.3f} | {r['accuracy']:.3f} | {r['fidelity']:.3f} | {r['cost']:.2f} | {r['steps']:.2f} | {per} |")
+        lines.append(
+            f"| {name} | {r['alignment']:.3f} | {r['accuracy']:.3f} | {r['fidelity']:.3f} | {r['cost']:.2f} | {r['steps']:.2f} | {per} |"
+        )
     return "\n".join(lines)

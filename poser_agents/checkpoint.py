@@ -33,5 +33,9 @@ __all__ = [
     "read_metadata", "temp_path", "verify_file", "write_checkpoint",
 ]  # fmt: skip
 
-warnings.warn("poser_agents.checkpoint moved to poser_agents.common.checkpoint (and describe_env / compare_env to "
-              "poser_agents.common.env_description); the old path goes in the next release", DeprecationWarning, stacklevel=2)
+warnings.warn(
+    "poser_agents.checkpoint moved to poser_agents.common.checkpoint (and describe_env / compare_env to "
+    "poser_agents.common.env_description); the old path goes in the next release",
+    DeprecationWarning,
+    stacklevel=2,
+)

@@ -11,8 +11,11 @@ from poser_agents.common.checkpoint_faults import edit_agent_json, kill_during_s
 
 __all__ = ["edit_agent_json", "kill_during_saves", "main", "run"]
 
-warnings.warn("poser_agents.checkpoint_faults moved to poser_agents.common.checkpoint_faults; the old path goes in the next release",
-              DeprecationWarning, stacklevel=2)
+warnings.warn(
+    "poser_agents.checkpoint_faults moved to poser_agents.common.checkpoint_faults; the old path goes in the next release",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -20,8 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from poser_agents.common.cli_args import positive_float, positive_int
 from poser_agents.factory import load_agent, read_agent_metadata
@@ -71,9 +71,15 @@ def cmd_world_suites(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from poser_agents.calibrate import calibrate, format_table
 
-    result = calibrate(env_id=args.env, split=args.split, episodes=args.episodes, seed=args.seed,
-                       baselines=args.baselines.split(",") if args.baselines else None, heldout=args.heldout,
-                       tasks_file=args.tasks)
+    result = calibrate(
+        env_id=args.env,
+        split=args.split,
+        episodes=args.episodes,
+        seed=args.seed,
+        baselines=args.baselines.split(",") if args.baselines else None,
+        heldout=args.heldout,
+        tasks_file=args.tasks,
+    )
     print(format_table(result))
     if args.out:
         _write_json(args.out, result)
@@ -100,8 +106,13 @@ def cmd_bench_env(args: argparse.Namespace) -> int:
     from poser_agents.bench import bench_env, bench_preset_env
 
     if args.preset:  # a real-model preset: the env's own time per step, model calls excluded
-        result = bench_preset_env(args.preset, steps=args.steps or 50, seed=args.seed, allow_entry_points=args.allow_entry_points,
-                                  trust_remote_code=args.trust_remote_code)
+        result = bench_preset_env(
+            args.preset,
+            steps=args.steps or 50,
+            seed=args.seed,
+            allow_entry_points=args.allow_entry_points,
+            trust_remote_code=args.trust_remote_code,
+        )
     else:
         result = bench_env(steps=args.steps or 2000, encoders=args.encoders.split(","), seed=args.seed)
     for k, v in result.items():
@@ -133,8 +144,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_experts(args: argparse.Namespace) -> int:
     from poser_env.presets import load_real_preset
 
-    preset = load_real_preset(args.preset, allow_entry_points=args.allow_entry_points, trust_remote_code=args.trust_remote_code,
-                              inspect_only=True)
+    preset = load_real_preset(
+        args.preset,
+        allow_entry_points=args.allow_entry_points,
+        trust_remote_code=args.trust_remote_code,
+        inspect_only=True,
+    )
     rows = preset.describe(check_reachable=True)
     print(f"preset {preset.name} ({preset.path}): {sum(r['component'] == 'expert' for r in rows)} experts")
     for r in rows:
@@ -143,12 +158,30 @@ def cmd_experts(args: argparse.Namespace) -> int:
         print(f"  {r['component']:<9} {r['name']:<22} {r['type']:<16} {state:<13} {where}")
     asking = preset.remote_code_models()
     if asking:
-        verdict = "allowed by --trust-remote-code" if args.trust_remote_code else "refused unless you pass --trust-remote-code"
+        verdict = (
+            "allowed by --trust-remote-code"
+            if args.trust_remote_code
+            else "refused unless you pass --trust-remote-code"
+        )
         print(f"models that ask for trust_remote_code (they run their own Python code; {verdict}): {', '.join(asking)}")
     if args.json:
-        print(json.dumps({"preset": preset.name, "path": str(preset.path), "components": [
-            {k: r.get(k) for k in ("component", "name", "type", "model_path", "reachable", "status", "where")} for r in rows],
-            "trust_remote_code_asked": asking}, sort_keys=True))
+        print(
+            json.dumps(
+                {
+                    "preset": preset.name,
+                    "path": str(preset.path),
+                    "components": [
+                        {
+                            k: r.get(k)
+                            for k in ("component", "name", "type", "model_path", "reachable", "status", "where")
+                        }
+                        for r in rows
+                    ],
+                    "trust_remote_code_asked": asking,
+                },
+                sort_keys=True,
+            )
+        )
     return 0
 
 
@@ -193,7 +226,9 @@ def _generate(args: argparse.Namespace) -> int:
     from PIL import Image
 
     Image.fromarray(env.unwrapped.render_canvas()).save(out / "final.png")
-    (out / "steps.json").write_text(json.dumps({"prompt": args.prompt, "commands": info["commands"], **summary}, indent=2, default=str) + "\n")
+    (out / "steps.json").write_text(
+        json.dumps({"prompt": args.prompt, "commands": info["commands"], **summary}, indent=2, default=str) + "\n"
+    )
     print(f"{critic_line(summary)}, cost {summary['cost']:.1f}, {summary['steps']} steps")
     print(f"wrote {strip}, {out / 'final.png'} and {out / 'steps.json'}")
     return 0
@@ -206,8 +241,10 @@ def critic_line(summary: dict) -> str:
     line = f"critic score {summary['critic_score']:.2f}"
     if unread:
         n = len(unread)
-        line += (f" on what was understood (coverage {summary.get('coverage', 0.0):.2f}; {n} phrase{'s' if n != 1 else ''}"
-                 f" not understood: " + "; ".join(f'"{s}"' for s in unread) + ")")
+        line += (
+            f" on what was understood (coverage {summary.get('coverage', 0.0):.2f}; {n} phrase{'s' if n != 1 else ''}"
+            f" not understood: " + "; ".join(f'"{s}"' for s in unread) + ")"
+        )
     return line
 
 
@@ -231,8 +268,12 @@ def _claim(args: argparse.Namespace, command: str, resume: bool = False):
 
     if not getattr(args, "out", None):
         return contextlib.nullcontext()
-    return claim_run_folder(args.out, command=f"poser {command} --out {args.out}", resume=resume,
-                            overwrite=getattr(args, "overwrite", False))
+    return claim_run_folder(
+        args.out,
+        command=f"poser {command} --out {args.out}",
+        resume=resume,
+        overwrite=getattr(args, "overwrite", False),
+    )
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -262,12 +303,18 @@ def _eval(args: argparse.Namespace) -> int:
             print(f"poser eval: error: {e}", file=sys.stderr)
             return 2
         if entry not in PRESET_ENTRY_POINTS:
-            print(f"poser eval: error: --preset needs an env built from a preset (ImagePoser-Diffusers-v0), not {args.env}",
-                  file=sys.stderr)
+            print(
+                f"poser eval: error: --preset needs an env built from a preset (ImagePoser-Diffusers-v0), not {args.env}",
+                file=sys.stderr,
+            )
             return 2
-        env_kwargs.update(preset=args.preset, allow_entry_points=args.allow_entry_points, trust_remote_code=args.trust_remote_code)
+        env_kwargs.update(
+            preset=args.preset, allow_entry_points=args.allow_entry_points, trust_remote_code=args.trust_remote_code
+        )
     elif args.trust_remote_code:
-        print("poser eval: error: --trust-remote-code applies to a preset's models: pass --preset FILE", file=sys.stderr)
+        print(
+            "poser eval: error: --trust-remote-code applies to a preset's models: pass --preset FILE", file=sys.stderr
+        )
         return 2
     if args.ray:  # episodes as Ray tasks; the same records as the serial run (docs/scaling.md)
         from poser_agents.distributed import RayUnavailableError, require_ray
@@ -278,22 +325,41 @@ def _eval(args: argparse.Namespace) -> int:
         except RayUnavailableError as e:
             print(f"poser eval: error: {e}", file=sys.stderr)
             return 2
-        result = evaluate_on_ray(args.agent, args.env, split=args.split, episodes=args.episodes, seeds=seeds, env_kwargs=env_kwargs,
-                                 name=args.agent, tasks=tasks, verbose=not args.json,
-                                 address=args.address, allow_entry_points=args.allow_entry_points)
+        result = evaluate_on_ray(
+            args.agent,
+            args.env,
+            split=args.split,
+            episodes=args.episodes,
+            seeds=seeds,
+            env_kwargs=env_kwargs,
+            name=args.agent,
+            tasks=tasks,
+            verbose=not args.json,
+            address=args.address,
+            allow_entry_points=args.allow_entry_points,
+        )
     else:
         env = gym.make(args.env, split=args.split, **env_kwargs)
-        result = evaluate(lambda e, seed=0: load_agent(args.agent, e, seed=seed, allow_entry_points=args.allow_entry_points), env, episodes=args.episodes, seeds=seeds,
-                          name=args.agent, tasks=tasks, verbose=not args.json,
-                          trace=bool(args.out))
+        result = evaluate(
+            lambda e, seed=0: load_agent(args.agent, e, seed=seed, allow_entry_points=args.allow_entry_points),
+            env,
+            episodes=args.episodes,
+            seeds=seeds,
+            name=args.agent,
+            tasks=tasks,
+            verbose=not args.json,
+            trace=bool(args.out),
+        )
     overall = result.overall
     for key in ("alignment", "accuracy", "fidelity", "cost", "steps"):
         m = overall[key]
         print(f"{key:<10} {m['mean']:.3f}  [{m['ci_low']:.3f}, {m['ci_high']:.3f}]  n={m['n']}")
     unread = [r for r in result.records if r.get("not_understood")]
     if unread:  # the figures speak for what the extractor understood
-        print(f"{len(unread)} of {len(result.records)} episodes had prompt content not understood (mean coverage "
-              f"{sum(r['coverage'] for r in result.records) / len(result.records):.3f}); the figures judge the rest")
+        print(
+            f"{len(unread)} of {len(result.records)} episodes had prompt content not understood (mean coverage "
+            f"{sum(r['coverage'] for r in result.records) / len(result.records):.3f}); the figures judge the rest"
+        )
     if args.out:
         paths = write_report({result.agent: result}, args.out)
         from poser_agents.report import write_html_report
@@ -329,8 +395,12 @@ def cmd_extract(args: argparse.Namespace) -> int:
     source = _read_source(args.source) if args.source else None
     commands = GrammarExtractor().extract(args.prompt, source=source)
     unread = not_understood(commands)
-    result = {"prompt": args.prompt, "commands": [c.to_dict() for c in commands], "not_understood": unread,
-              "coverage": round(coverage(args.prompt, unread), 4)}
+    result = {
+        "prompt": args.prompt,
+        "commands": [c.to_dict() for c in commands],
+        "not_understood": unread,
+        "coverage": round(coverage(args.prompt, unread), 4),
+    }
     if args.json:
         print(json.dumps(result, sort_keys=True))
         return 0
@@ -405,112 +475,207 @@ def build_parser() -> argparse.ArgumentParser:
     cal = sub.add_parser("calibrate", help="run every baseline on a split: the testbed's scale")
     cal.add_argument("--env", default="ImagePoser-v0", help="registered env id (default ImagePoser-v0)")
     cal.add_argument("--split", default="test", choices=["train", "val", "test"])
-    cal.add_argument("--episodes", type=positive_int, default=300, help="tasks, spread evenly over the split (default 300)")
+    cal.add_argument(
+        "--episodes", type=positive_int, default=300, help="tasks, spread evenly over the split (default 300)"
+    )
     cal.add_argument("--seed", type=int, default=0)
-    cal.add_argument("--heldout", action="store_true", help="run on the hand-written held-out prompts instead of the split")
-    cal.add_argument("--tasks", default=None, help="run on a task file of yours (JSONL, the suite line format of docs/suites.md)")
-    cal.add_argument("--baselines", default=None, help="comma-separated subset, e.g. random,heuristic,single:layout-t2i")
+    cal.add_argument(
+        "--heldout", action="store_true", help="run on the hand-written held-out prompts instead of the split"
+    )
+    cal.add_argument(
+        "--tasks", default=None, help="run on a task file of yours (JSONL, the suite line format of docs/suites.md)"
+    )
+    cal.add_argument(
+        "--baselines", default=None, help="comma-separated subset, e.g. random,heuristic,single:layout-t2i"
+    )
     cal.add_argument("--out", default=None, help="also write the full result as JSON to this file")
     cal.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     cal.set_defaults(func=cmd_calibrate)
 
     bench = sub.add_parser("bench", help="benchmarks: with no subcommand, the throughput ratios (docs/performance.md)")
     bench.add_argument("--quick", action="store_true", help="tiny budgets: checks the plumbing, speeds mean nothing")
-    bench.add_argument("--repeats", type=positive_int, default=1, help="measure every ratio this many times (default 1)")
+    bench.add_argument(
+        "--repeats", type=positive_int, default=1, help="measure every ratio this many times (default 1)"
+    )
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--no-minilm", action="store_true", help="skip the MiniLM figures (no model load)")
     bench.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     bench.set_defaults(func=cmd_bench)
     bsub = bench.add_subparsers(dest="bench_command", required=False)
     benv = bsub.add_parser("env", help="environment steps per second with random actions")
-    benv.add_argument("--steps", type=positive_int, default=None, help="steps per encoder (default 2000; 50 with --preset)")
+    benv.add_argument(
+        "--steps", type=positive_int, default=None, help="steps per encoder (default 2000; 50 with --preset)"
+    )
     benv.add_argument("--encoders", default="hash,minilm", help="comma-separated text encoders (default hash,minilm)")
     benv.add_argument("--seed", type=int, default=0)
-    benv.add_argument("--preset", default=None, help="a real-model preset (TOML): report the env's own ms per step, model calls excluded")
+    benv.add_argument(
+        "--preset",
+        default=None,
+        help="a real-model preset (TOML): report the env's own ms per step, model calls excluded",
+    )
     benv.add_argument("--allow-entry-points", action="store_true", help="let the preset name Python entry points")
-    benv.add_argument("--trust-remote-code", action="store_true", help="let the preset's models that ask for it run their own code")
+    benv.add_argument(
+        "--trust-remote-code", action="store_true", help="let the preset's models that ask for it run their own code"
+    )
     benv.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     benv.set_defaults(func=cmd_bench_env)
 
     exp = sub.add_parser("experts", help="list what a real-model preset builds and whether each model is reachable")
     exp.add_argument("--preset", required=True, help="a preset TOML file or a built-in name (e.g. real12)")
     exp.add_argument("--allow-entry-points", action="store_true", help="let the preset name Python entry points")
-    exp.add_argument("--trust-remote-code", action="store_true", help="let the preset's models that ask for it run their own code")
+    exp.add_argument(
+        "--trust-remote-code", action="store_true", help="let the preset's models that ask for it run their own code"
+    )
     exp.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     exp.set_defaults(func=cmd_experts)
 
     train = sub.add_parser("train", help="train an agent")
     tsub = train.add_subparsers(dest="agent_kind", required=True)
     tdqn = tsub.add_parser("dqn", help="the masked DQN agent (stable-baselines3) on the train split")
-    tdqn.add_argument("--steps", type=positive_int, default=None,
-                      help="environment steps of the whole run (default 100000; a resumed run trains the steps it lacks)")
+    tdqn.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        help="environment steps of the whole run (default 100000; a resumed run trains the steps it lacks)",
+    )
     tdqn.add_argument("--seed", type=int, default=None, help="seed (default 0)")
     tdqn.add_argument("--env", default=None, help="registered env id (default ImagePoser-v0)")
     tdqn.add_argument("--text-encoder", default=None, help="text encoder (default hash)")
-    tdqn.add_argument("--out", default="runs/dqn", help="run folder (model.zip, agent.json, run.json, logs/), locked while training")
-    tdqn.add_argument("--resume", nargs="?", const="", default=None, metavar="DIR",
-                      help="carry on from the last checkpoint in --out (or in DIR, writing to an empty --out); "
-                           "settings not given come from the run's run.json")
+    tdqn.add_argument(
+        "--out", default="runs/dqn", help="run folder (model.zip, agent.json, run.json, logs/), locked while training"
+    )
+    tdqn.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="DIR",
+        help="carry on from the last checkpoint in --out (or in DIR, writing to an empty --out); "
+        "settings not given come from the run's run.json",
+    )
     tdqn.add_argument("--overwrite", action="store_true", help="delete what --out holds and start over")
-    tdqn.add_argument("--checkpoint-every", type=positive_int, default=None,
-                      help="save every N env steps (default 5000)")
-    tdqn.add_argument("--checkpoint-seconds", type=positive_float, default=None,
-                      help="also save every S seconds (default 120)")
+    tdqn.add_argument(
+        "--checkpoint-every", type=positive_int, default=None, help="save every N env steps (default 5000)"
+    )
+    tdqn.add_argument(
+        "--checkpoint-seconds", type=positive_float, default=None, help="also save every S seconds (default 120)"
+    )
     tdqn.add_argument("--allow-entry-points", action="store_true", help=_ALLOW_HELP)
     tdqn.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     tdqn.set_defaults(func=cmd_train_dqn)
     tgrpo = tsub.add_parser("grpo", help="the GRPO workflow policy: logged data, phase 1, reward ensemble, GRPO, test")
-    tgrpo.add_argument("--reward", default="ensemble", choices=["ensemble", "env"], help="phase-2 reward: reward models (no image) or the env")
-    tgrpo.add_argument("--out", default="runs/grpo", help="run folder (data.jsonl, stages/, agent/, results.json, reward_calibration.png), locked while training")
+    tgrpo.add_argument(
+        "--reward",
+        default="ensemble",
+        choices=["ensemble", "env"],
+        help="phase-2 reward: reward models (no image) or the env",
+    )
+    tgrpo.add_argument(
+        "--out",
+        default="runs/grpo",
+        help="run folder (data.jsonl, stages/, agent/, results.json, reward_calibration.png), locked while training",
+    )
     tgrpo.add_argument("--seed", type=int, default=0)
     tgrpo.add_argument("--suite", default="mixed", help="suite mix to train on (default mixed)")
-    tgrpo.add_argument("--eval-suite", default=None, help="suite to evaluate on, test split (default: the training suite)")
+    tgrpo.add_argument(
+        "--eval-suite", default=None, help="suite to evaluate on, test split (default: the training suite)"
+    )
     tgrpo.add_argument("--data", default=None, help="reuse a logged-data file (JSONL) instead of collecting")
     tgrpo.add_argument("--text-encoder", default="hash")
-    tgrpo.add_argument("--grpo-steps", type=positive_int, default=None, help="phase-2 steps (default GRPOConfig.max_steps)")
-    tgrpo.add_argument("--episodes", type=positive_int, default=None,
-                       help="test tasks evaluated (default 300; 20 with --quick, which an explicit --episodes overrides)")
-    tgrpo.add_argument("--w", default="1", help="comma-separated guidance weights evaluated; the first is the agent's (default 1)")
+    tgrpo.add_argument(
+        "--grpo-steps", type=positive_int, default=None, help="phase-2 steps (default GRPOConfig.max_steps)"
+    )
+    tgrpo.add_argument(
+        "--episodes",
+        type=positive_int,
+        default=None,
+        help="test tasks evaluated (default 300; 20 with --quick, which an explicit --episodes overrides)",
+    )
+    tgrpo.add_argument(
+        "--w", default="1", help="comma-separated guidance weights evaluated; the first is the agent's (default 1)"
+    )
     tgrpo.add_argument("--quick", action="store_true", help="a tiny run, for smoke tests")
-    tgrpo.add_argument("--resume", action="store_true", help="carry on in --out: skip the stages done, phase 2 from its last checkpoint")
+    tgrpo.add_argument(
+        "--resume",
+        action="store_true",
+        help="carry on in --out: skip the stages done, phase 2 from its last checkpoint",
+    )
     tgrpo.add_argument("--overwrite", action="store_true", help="delete what --out holds and start over")
-    tgrpo.add_argument("--checkpoint-every", type=positive_int, default=None, help="phase-2 steps between checkpoints (default 5)")
+    tgrpo.add_argument(
+        "--checkpoint-every", type=positive_int, default=None, help="phase-2 steps between checkpoints (default 5)"
+    )
     tgrpo.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     tgrpo.set_defaults(func=cmd_train_grpo)
 
     ev = sub.add_parser("eval", help="evaluate an agent over seeds with bootstrap confidence intervals")
-    ev.add_argument("--agent", required=True, help="a saved agent folder, or random | heuristic | oracle | single:<expert> | llm:<chat model>")
+    ev.add_argument(
+        "--agent",
+        required=True,
+        help="a saved agent folder, or random | heuristic | oracle | single:<expert> | llm:<chat model>",
+    )
     ev.add_argument("--env", default="ImagePoser-v0")
     ev.add_argument("--split", default="test", choices=["train", "val", "test"])
     ev.add_argument("--heldout", action="store_true", help="evaluate on the hand-written held-out prompts")
-    ev.add_argument("--tasks", default=None, help="evaluate on a task file of yours (JSONL, the suite line format of docs/suites.md)")
+    ev.add_argument(
+        "--tasks",
+        default=None,
+        help="evaluate on a task file of yours (JSONL, the suite line format of docs/suites.md)",
+    )
     ev.add_argument("--episodes", type=positive_int, default=100, help="tasks per seed (default 100)")
     ev.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     ev.add_argument("--text-encoder", default="hash", help="text encoder of the env (a saved agent's own wins)")
-    ev.add_argument("--out", default=None, help="write the JSON, Markdown table, plots, episode traces and the HTML report (OUT/report) here (a folder, locked while writing)")
-    ev.add_argument("--overwrite", action="store_true", help="delete what --out holds first (else a non-empty --out is refused)")
+    ev.add_argument(
+        "--out",
+        default=None,
+        help="write the JSON, Markdown table, plots, episode traces and the HTML report (OUT/report) here (a folder, locked while writing)",
+    )
+    ev.add_argument(
+        "--overwrite", action="store_true", help="delete what --out holds first (else a non-empty --out is refused)"
+    )
     ev.add_argument("--allow-entry-points", action="store_true", help=_ALLOW_HELP)
-    ev.add_argument("--preset", default=None,
-                    help="with --env ImagePoser-Diffusers-v0: a preset name or TOML file (default real12); see docs/real-models.md")
-    ev.add_argument("--trust-remote-code", action="store_true",
-                    help="with --preset: let the preset's models that ask for it run their own code (docs/security.md)")
+    ev.add_argument(
+        "--preset",
+        default=None,
+        help="with --env ImagePoser-Diffusers-v0: a preset name or TOML file (default real12); see docs/real-models.md",
+    )
+    ev.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="with --preset: let the preset's models that ask for it run their own code (docs/security.md)",
+    )
     ev.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    ev.add_argument("--ray", action="store_true", help="run the episodes as Ray tasks (needs the [ray] extra); same results as serial")
-    ev.add_argument("--address", default=None, help="with --ray: a Ray cluster to join (auto or HOST:PORT; default: a new local instance)")
+    ev.add_argument(
+        "--ray",
+        action="store_true",
+        help="run the episodes as Ray tasks (needs the [ray] extra); same results as serial",
+    )
+    ev.add_argument(
+        "--address",
+        default=None,
+        help="with --ray: a Ray cluster to join (auto or HOST:PORT; default: a new local instance)",
+    )
     ev.set_defaults(func=cmd_eval)
 
     gen = sub.add_parser("generate", help="run one episode on a prompt of yours; writes the PNG strip and the step log")
-    gen.add_argument("prompt", help="what to draw, e.g. \"two red circles left of a blue star on a mint background\"")
-    gen.add_argument("--agent", default="heuristic", help="a saved agent folder, or random | heuristic | oracle | single:<expert>")
+    gen.add_argument("prompt", help='what to draw, e.g. "two red circles left of a blue star on a mint background"')
+    gen.add_argument(
+        "--agent", default="heuristic", help="a saved agent folder, or random | heuristic | oracle | single:<expert>"
+    )
     gen.add_argument("--env", default="ImagePoser-v0")
     gen.add_argument("--text-encoder", default="hash", help="must match the agent's (default hash)")
     gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--out", default="runs/generate", help="output folder (default runs/generate), locked while writing")
-    gen.add_argument("--overwrite", action="store_true", help="delete what --out holds first (else a non-empty --out is refused)")
+    gen.add_argument(
+        "--out", default="runs/generate", help="output folder (default runs/generate), locked while writing"
+    )
+    gen.add_argument(
+        "--overwrite", action="store_true", help="delete what --out holds first (else a non-empty --out is refused)"
+    )
     gen.add_argument("--allow-entry-points", action="store_true", help=_ALLOW_HELP)
     gen.set_defaults(func=cmd_generate)
 
-    rep = sub.add_parser("report", help="the static HTML report of a run folder (results with CIs, plots, episode viewer)")
+    rep = sub.add_parser(
+        "report", help="the static HTML report of a run folder (results with CIs, plots, episode viewer)"
+    )
     rep.add_argument("run_dir", help="a folder written by poser eval --out or poser demo")
     rep.add_argument("--out", default=None, help="report folder (default RUN_DIR/report)")
     rep.set_defaults(func=cmd_report)
@@ -522,9 +687,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the main job: run the synthetic world end to end and write a report")
     demo.add_argument("--out", default="runs/demo", help="output folder (default runs/demo), locked while writing")
-    demo.add_argument("--overwrite", action="store_true", help="delete what --out holds first (else a non-empty --out is refused)")
+    demo.add_argument(
+        "--overwrite", action="store_true", help="delete what --out holds first (else a non-empty --out is refused)"
+    )
     demo.add_argument("--quick", action="store_true", help="a smaller run, for smoke tests")
-    demo.add_argument("--steps", type=positive_int, default=None, help="DQN training steps (default 40000; 3000 with --quick)")
+    demo.add_argument(
+        "--steps", type=positive_int, default=None, help="DQN training steps (default 40000; 3000 with --quick)"
+    )
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=cmd_demo)
 

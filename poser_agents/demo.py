@@ -57,10 +57,13 @@ def _gallery(path: Path, seed: int, per_style: int = 3, canvas: int = 128) -> li
             sheet.paste(Image.fromarray(image), (x, y + cap))
             draw.text((x + 2, y + 1), f"{style}: critic {c_score:.2f} truth {t_score:.2f}", fill="black")
             if col == 0:
-                lines.append(f"- **{style}**: " + "; ".join(
-                    f"{c.question} critic={'yes' if a else 'no'} truth={'yes' if b else 'no'}"
-                    for c, a, b in zip(checks, critic, truth)
-                ))
+                lines.append(
+                    f"- **{style}**: "
+                    + "; ".join(
+                        f"{c.question} critic={'yes' if a else 'no'} truth={'yes' if b else 'no'}"
+                        for c, a, b in zip(checks, critic, truth)
+                    )
+                )
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path)
     return lines
@@ -88,8 +91,10 @@ def _strips(out: Path, agents: dict[str, Any], episodes: int, seed: int) -> list
                 done = terminated or truncated
             metrics = info["episode_summary"]["evaluator"]
             path = env.save(out / "episodes" / f"{task.id}-{name}.png", metrics)
-            lines.append(f"- `{path.relative_to(out)}`: {name} on {task.id} ({task.task_category}), "
-                         f"alignment {metrics['alignment']:.2f}, cost {info['episode_summary']['cost']:.1f}")
+            lines.append(
+                f"- `{path.relative_to(out)}`: {name} on {task.id} ({task.task_category}), "
+                f"alignment {metrics['alignment']:.2f}, cost {info['episode_summary']['cost']:.1f}"
+            )
     env.close()
     return lines
 
@@ -127,16 +132,23 @@ def _headline(results: dict[str, Any], cmp: dict[str, Any]) -> tuple[list[str], 
     lines = ["| agent | alignment [95% CI] | accuracy [95% CI] | cost | expert calls |", "|---|---|---|---|---|"]
     for n in cmp["agents"]:
         o = results[n].overall
-        lines.append(f"| {n} | {format_ci(o['alignment'])} | {format_ci(o['accuracy'])} | {o['cost']['mean']:.2f} | {o['steps']['mean']:.2f} |")
+        lines.append(
+            f"| {n} | {format_ci(o['alignment'])} | {format_ci(o['accuracy'])} | {o['cost']['mean']:.2f} | {o['steps']['mean']:.2f} |"
+        )
     others = [n for n in cmp["agents"] if n not in ("dqn", "oracle")]
     best = others[0]
     pair = next(p for p in cmp["paired"] if p["metric"] == "alignment" and {p["a"], p["b"]} == {"dqn", best})
     sign = 1 if pair["a"] == "dqn" else -1
     diff, low, high = (sign * pair["mean"], *sorted((sign * pair["ci_low"], sign * pair["ci_high"])))
-    dqn, oracle = results["dqn"].overall["alignment"]["mean"], results["oracle"].overall["alignment"]["mean"] if "oracle" in results else None
+    dqn, oracle = (
+        results["dqn"].overall["alignment"]["mean"],
+        results["oracle"].overall["alignment"]["mean"] if "oracle" in results else None,
+    )
     verdict = "DQN ahead" if low > 0 else ("DQN behind" if high < 0 else "no significant difference")
-    sentence = (f"DQN alignment {dqn:.3f} against {results[best].overall['alignment']['mean']:.3f} for the best baseline "
-                f"({best}): {diff:+.3f} [95% CI {low:+.3f}, {high:+.3f}], {verdict}")
+    sentence = (
+        f"DQN alignment {dqn:.3f} against {results[best].overall['alignment']['mean']:.3f} for the best baseline "
+        f"({best}): {diff:+.3f} [95% CI {low:+.3f}, {high:+.3f}], {verdict}"
+    )
     if oracle is not None:
         sentence += f"; {dqn / oracle:.1%} of the oracle's {oracle:.3f} (an upper bound that searches with the episode's own dice)"
     return lines, sentence + "."
@@ -167,11 +179,17 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0, steps: int | None = 
     agent, train_s = _train_dqn(out / "dqn", steps, seed)
     print(f"      trained in {train_s:.0f} s; checkpoint {out / 'dqn' / 'agent'}", flush=True)
 
-    print(f"[4/5] evaluating DQN and the baselines on {tasks} test tasks (same tasks, same expert luck) ...", flush=True)
-    results = {"dqn": evaluate(agent, "ImagePoser-v0", split="test", episodes=tasks, seeds=[seed], name="dqn", trace=True)}
+    print(
+        f"[4/5] evaluating DQN and the baselines on {tasks} test tasks (same tasks, same expert luck) ...", flush=True
+    )
+    results = {
+        "dqn": evaluate(agent, "ImagePoser-v0", split="test", episodes=tasks, seeds=[seed], name="dqn", trace=True)
+    }
     for name in BASELINES:
         print(f"      {name} ...", flush=True)
-        results[name] = evaluate(name, "ImagePoser-v0", split="test", episodes=tasks, seeds=[seed], name=name, trace=True)
+        results[name] = evaluate(
+            name, "ImagePoser-v0", split="test", episodes=tasks, seeds=[seed], name=name, trace=True
+        )
     paths = write_report(results, out / "evaluation", training_log=out / "dqn")
     from poser_agents.report import folder_size, write_html_report
 
@@ -184,7 +202,9 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0, steps: int | None = 
     import gymnasium as gym
 
     strip_env = gym.make("ImagePoser-v0", split="test")
-    strips = _strips(out, {"dqn": agent, "heuristic": make_baseline("heuristic", strip_env, seed=seed)}, 1 if quick else 3, seed)
+    strips = _strips(
+        out, {"dqn": agent, "heuristic": make_baseline("heuristic", strip_env, seed=seed)}, 1 if quick else 3, seed
+    )
     strip_env.close()
 
     figures = [f"![{k}](evaluation/{p.name})" for k, p in paths.items() if p.suffix == ".png"]
@@ -234,6 +254,8 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0, steps: int | None = 
     print()
     print("\n".join(headline))
     print(f"\n{sentence}")
-    print(f"\nReport: {out / 'report.md'}\nHTML report: {html} ({html_mb:.1f} MB)\nPlots and full tables: {out / 'evaluation'}\n"
-          f"Episode strips: {out / 'episodes'}\nDQN checkpoint: {out / 'dqn' / 'agent'} (poser eval --agent {out / 'dqn' / 'agent'})")
+    print(
+        f"\nReport: {out / 'report.md'}\nHTML report: {html} ({html_mb:.1f} MB)\nPlots and full tables: {out / 'evaluation'}\n"
+        f"Episode strips: {out / 'episodes'}\nDQN checkpoint: {out / 'dqn' / 'agent'} (poser eval --agent {out / 'dqn' / 'agent'})"
+    )
     return 0

@@ -46,13 +46,14 @@ class LLMPlannerAgent(BaselineAgent):
 
     def __init__(self, env: gym.Env, config: LLMPlannerConfig | None = None, **kwargs: Any):
         from poser_env.backends.chat import ChatModel
-
         from poser_env.backends.pool import env_chat_model, env_pool
 
         self.env = env
         self.cfg = config or LLMPlannerConfig(**kwargs)
         shared = env_chat_model(env, self.cfg.model) if self.cfg.pool is None else None
-        self.chat = shared or ChatModel(self.cfg.model, pool=self.cfg.pool if self.cfg.pool is not None else env_pool(env))
+        self.chat = shared or ChatModel(
+            self.cfg.model, pool=self.cfg.pool if self.cfg.pool is not None else env_pool(env)
+        )
         self.last_scores: dict[str, float] = {}
 
     def config(self) -> dict[str, Any]:
@@ -62,11 +63,17 @@ class LLMPlannerAgent(BaselineAgent):
         lines = []
         for a in ctx["actions"]:
             if a["name"] in options:
-                desc = f" ({a['kind']}) {a['description']}" if self.cfg.descriptions and a["description"] else f" ({a['kind']})"
+                desc = (
+                    f" ({a['kind']}) {a['description']}"
+                    if self.cfg.descriptions and a["description"]
+                    else f" ({a['kind']})"
+                )
                 lines.append(f"- {a['name']}:{desc}")
-        system = ("You orchestrate image models. t2i experts redraw the whole image from the description so far; "
-                  "i2i experts edit the current image with one instruction. Choose the single best expert for the "
-                  "current instruction. Answer with the expert's name only.")
+        system = (
+            "You orchestrate image models. t2i experts redraw the whole image from the description so far; "
+            "i2i experts edit the current image with one instruction. Choose the single best expert for the "
+            "current instruction. Answer with the expert's name only."
+        )
         user = [f"Overall request: {ctx['prompt']}", f"Current instruction ({ctx['kind']}): {ctx['command']}"]
         if ctx["feedback"]:
             user.append(f"Critic's feedback on the last attempt: {ctx['feedback']}")

@@ -16,7 +16,8 @@ expert failures.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -42,8 +43,16 @@ def pick_tasks(env: gym.Env, n: int) -> list[Task]:
     return [tasks[i] for i in idx]
 
 
-def run_episode(env: gym.Env, agent: Any, task: Task | None = None, seed: int | None = None, *,
-                kinds: list[str] | None = None, tracer: Any = None, run_seed: int = 0) -> dict[str, Any]:
+def run_episode(
+    env: gym.Env,
+    agent: Any,
+    task: Task | None = None,
+    seed: int | None = None,
+    *,
+    kinds: list[str] | None = None,
+    tracer: Any = None,
+    run_seed: int = 0,
+) -> dict[str, Any]:
     """One episode with the agent's greedy action; returns the env's ``episode_summary`` plus ``return``.
 
     ``kinds``, if given, gets the command kind each step acted on (read from the info *before*

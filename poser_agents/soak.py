@@ -43,8 +43,15 @@ def _slope_per_100k(samples: list[tuple[int, float]]) -> float:
     return float(np.polyfit(steps, mb, 1)[0] * 100_000)
 
 
-def soak(steps: int = 100_000, sample_every: int = 1_000, reset_every: int = 997, invalid_fraction: float = 0.05,
-         dqn_steps: int = 0, seed: int = 0, env_id: str = "ImagePoser-v0") -> dict[str, Any]:
+def soak(
+    steps: int = 100_000,
+    sample_every: int = 1_000,
+    reset_every: int = 997,
+    invalid_fraction: float = 0.05,
+    dqn_steps: int = 0,
+    seed: int = 0,
+    env_id: str = "ImagePoser-v0",
+) -> dict[str, Any]:
     """Run the soak; returns the figures (RSS in MB) and the samples ``[(step, rss_mb), ...]``."""
     import gymnasium as gym
 
@@ -79,9 +86,15 @@ def soak(steps: int = 100_000, sample_every: int = 1_000, reset_every: int = 997
     warm = next(m for s, m in samples if s >= steps // 10)
     tail = [(s, m) for s, m in samples if s >= steps // 10]
     out: dict[str, Any] = {
-        "env": env_id, "steps": steps, "episodes": episodes, "forced_resets": forced_resets, "invalid_actions": invalid,
+        "env": env_id,
+        "steps": steps,
+        "episodes": episodes,
+        "forced_resets": forced_resets,
+        "invalid_actions": invalid,
         "env_steps_per_s": round(steps / env_seconds, 1),
-        "rss_start_mb": round(start, 1), "rss_after_warmup_mb": round(warm, 1), "rss_env_end_mb": round(samples[-1][1], 1),
+        "rss_start_mb": round(start, 1),
+        "rss_after_warmup_mb": round(warm, 1),
+        "rss_env_end_mb": round(samples[-1][1], 1),
         "rss_growth_last_90pct_mb": round(samples[-1][1] - warm, 1),
         "rss_slope_last_90pct_mb_per_100k_steps": round(_slope_per_100k(tail), 2),
     }
@@ -89,8 +102,10 @@ def soak(steps: int = 100_000, sample_every: int = 1_000, reset_every: int = 997
         from poser_agents.dqn.agent import DQNAgent, DQNConfig
 
         before = rss_mb()
-        agent = DQNAgent(gym.make(env_id), DQNConfig(buffer_size=min(dqn_steps, 100_000), learning_starts=min(500, dqn_steps),
-                                                     seed=seed))
+        agent = DQNAgent(
+            gym.make(env_id),
+            DQNConfig(buffer_size=min(dqn_steps, 100_000), learning_starts=min(500, dqn_steps), seed=seed),
+        )
         agent.learn(dqn_steps)
         out.update(dqn_steps=dqn_steps, rss_before_dqn_mb=round(before, 1), rss_after_dqn_mb=round(rss_mb(), 1))
     out["rss_end_mb"] = round(rss_mb(), 1)

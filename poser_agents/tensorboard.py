@@ -9,5 +9,8 @@ from poser_agents.common.tensorboard import NOT_IMAGES, PoserTensorBoardCallback
 
 __all__ = ["NOT_IMAGES", "PoserTensorBoardCallback", "add_tensorboard_output"]
 
-warnings.warn("poser_agents.tensorboard moved to poser_agents.common.tensorboard; the old path goes in the next release",
-              DeprecationWarning, stacklevel=2)
+warnings.warn(
+    "poser_agents.tensorboard moved to poser_agents.common.tensorboard; the old path goes in the next release",
+    DeprecationWarning,
+    stacklevel=2,
+)

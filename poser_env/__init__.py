@@ -32,7 +32,9 @@ for _id, _kwargs in ENV_IDS.items():
 #: docs/real-models.md). Nondeterministic: GPU kernels differ in the last bits between runs.
 REAL_ENV_ID = "ImagePoser-Diffusers-v0"
 if REAL_ENV_ID not in registry:
-    register(id=REAL_ENV_ID, entry_point="poser_env.presets:make_env", kwargs={"preset": "real12"}, nondeterministic=True)
+    register(
+        id=REAL_ENV_ID, entry_point="poser_env.presets:make_env", kwargs={"preset": "real12"}, nondeterministic=True
+    )
 
 
 def __getattr__(name: str):

@@ -110,9 +110,15 @@ class EnvConfig:
     def __post_init__(self, canvas: int | None) -> None:
         if canvas is not None:
             if self.canvas_size not in (DEFAULT_CANVAS, canvas):
-                raise TypeError(f"canvas={canvas!r} and canvas_size={self.canvas_size!r} are the same setting; pass canvas_size= only")
-            warnings.warn("ImagePoser option canvas= is deprecated, use canvas_size= (renamed in v0; the old name goes in the "
-                          "next release)", DeprecationWarning, stacklevel=3)
+                raise TypeError(
+                    f"canvas={canvas!r} and canvas_size={self.canvas_size!r} are the same setting; pass canvas_size= only"
+                )
+            warnings.warn(
+                "ImagePoser option canvas= is deprecated, use canvas_size= (renamed in v0; the old name goes in the "
+                "next release)",
+                DeprecationWarning,
+                stacklevel=3,
+            )
             self.canvas_size = canvas
         # Every field is checked here, once, so a bad value fails at construction with its
         # name, never later as a NaN reward or a silently truthy string.
@@ -124,8 +130,14 @@ class EnvConfig:
             raise ValueError(f"unknown suite {self.suite!r}; allowed: {', '.join(SUITE_MIXES)}")
         splits = SPLITS_ALL + (("gen",) if self.suite in GEN_SPLIT_MIXES else ())
         if self.split not in splits:
-            hint = "" if self.suite in GEN_SPLIT_MIXES else f" (the generalisation split 'gen' exists for suite {', '.join(GEN_SPLIT_MIXES)})"
-            raise ValueError(f"unknown split {self.split!r} for suite {self.suite!r}; allowed: {', '.join(splits)}{hint}")
+            hint = (
+                ""
+                if self.suite in GEN_SPLIT_MIXES
+                else f" (the generalisation split 'gen' exists for suite {', '.join(GEN_SPLIT_MIXES)})"
+            )
+            raise ValueError(
+                f"unknown split {self.split!r} for suite {self.suite!r}; allowed: {', '.join(splits)}{hint}"
+            )
         check_canvas(self.canvas_size)
         check_experts(self.experts)
         for name, high in (("max_steps", MAX_STEPS_LIMIT), ("max_attempts", MAX_ATTEMPTS_LIMIT)):
@@ -140,11 +152,19 @@ class EnvConfig:
             setattr(self, name, bool(v))
         for name in ("cost_weight", "step_penalty", "invalid_action_penalty"):
             v = getattr(self, name)
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not math.isfinite(v) or not 0 <= float(v) <= MAX_PENALTY:
+            if (
+                isinstance(v, (bool, np.bool_))
+                or not isinstance(v, numbers.Real)
+                or not math.isfinite(v)
+                or not 0 <= float(v) <= MAX_PENALTY
+            ):
                 raise ValueError(f"{name} must be a finite number from 0 to {MAX_PENALTY:g}, got {v!r}")
             setattr(self, name, float(v))
-        if self.cost_budget is not None and (isinstance(self.cost_budget, bool) or not isinstance(self.cost_budget, (int, float))
-                                             or not 0 < self.cost_budget < float("inf")):
+        if self.cost_budget is not None and (
+            isinstance(self.cost_budget, bool)
+            or not isinstance(self.cost_budget, (int, float))
+            or not 0 < self.cost_budget < float("inf")
+        ):
             raise ValueError(f"cost_budget must be a positive finite number or None, got {self.cost_budget!r}")
         for name in ("drift_p", "drift_fail"):
             v = getattr(self, name)
@@ -152,7 +172,7 @@ class EnvConfig:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {v!r}")
 
     @classmethod
-    def from_kwargs(cls, **kwargs: Any) -> "EnvConfig":
+    def from_kwargs(cls, **kwargs: Any) -> EnvConfig:
         """The config of ``gym.make``'s keywords (the fields, and the renamed options' old
         names of :data:`RENAMED_OPTIONS`, which warn)."""
         for old, new in RENAMED_OPTIONS.items():
@@ -204,10 +224,16 @@ def check_experts(experts: Any) -> None:
         raise ValueError(f"experts must be {EXPERTS_ACCEPTED}; got {experts!r} ({type(experts).__name__})")
     if not experts:
         raise ValueError(f"experts is an empty list; expected {EXPERTS_ACCEPTED}")
-    kinds = {"name" if isinstance(e, str) else "spec" if isinstance(e, (dict, ComponentSpec)) else "object" for e in experts}
+    kinds = {
+        "name" if isinstance(e, str) else "spec" if isinstance(e, (dict, ComponentSpec)) else "object" for e in experts
+    }
     if len(kinds) > 1:
-        raise ValueError(f"experts mixes names, specs and objects ({', '.join(sorted(kinds))}); use one kind: {EXPERTS_ACCEPTED}")
+        raise ValueError(
+            f"experts mixes names, specs and objects ({', '.join(sorted(kinds))}); use one kind: {EXPERTS_ACCEPTED}"
+        )
     if kinds == {"object"}:
         bad = [e for e in experts if not callable(e) or not hasattr(e, "name")]
         if bad:
-            raise ValueError(f"experts holds {bad[0]!r} ({type(bad[0]).__name__}), which is not an expert; expected {EXPERTS_ACCEPTED}")
+            raise ValueError(
+                f"experts holds {bad[0]!r} ({type(bad[0]).__name__}), which is not an expert; expected {EXPERTS_ACCEPTED}"
+            )

@@ -9,16 +9,20 @@ lookup on to the new module, so ``from old.path import X`` gives the very same o
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 
 def forward(old: str, new: ModuleType) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``(__getattr__, __dir__)`` for the module at ``old``, which now lives at ``new``; warns now.
 
     ``stacklevel=3`` points at the importing line where Python's import machinery allows it."""
-    warnings.warn(f"{old} is deprecated and will be removed in the next release: import {new.__name__} instead",
-                  DeprecationWarning, stacklevel=3)
+    warnings.warn(
+        f"{old} is deprecated and will be removed in the next release: import {new.__name__} instead",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
     def __getattr__(name: str) -> Any:
         try:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -141,8 +142,15 @@ class ImagePoserEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
 
-    def __init__(self, render_mode: str | None = None, *, instrument: Callable[[str, Any], Any] | None = None,
-                 before_first_reset: Callable[[ImagePoserEnv], None] | None = None, preset: Any = None, **kwargs: Any):
+    def __init__(
+        self,
+        render_mode: str | None = None,
+        *,
+        instrument: Callable[[str, Any], Any] | None = None,
+        before_first_reset: Callable[[ImagePoserEnv], None] | None = None,
+        preset: Any = None,
+        **kwargs: Any,
+    ):
         self.config = EnvConfig.from_kwargs(**kwargs)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"unsupported render_mode {render_mode!r}; allowed: rgb_array or None")
@@ -151,27 +159,39 @@ class ImagePoserEnv(gym.Env):
         self.registry = build_registry(cfg.experts)
         self.critic = check_declared(build(cfg.critic), "critic", ("scores_commands",), "poser_env.critics.base.Critic")
         self.extractor = build(cfg.extractor)
-        self.evaluator = check_declared(build(cfg.evaluator), "evaluator", ("judges_free_prompts",), "poser_env.evaluators.base.Evaluator")
+        self.evaluator = check_declared(
+            build(cfg.evaluator), "evaluator", ("judges_free_prompts",), "poser_env.evaluators.base.Evaluator"
+        )
         if instrument is not None:
             self.registry = ExpertRegistry([instrument("expert", e) for e in self.registry])
             self.critic, self.extractor, self.evaluator = (
-                instrument(role, c) for role, c in (("critic", self.critic), ("extractor", self.extractor), ("evaluator", self.evaluator)))
+                instrument(role, c)
+                for role, c in (("critic", self.critic), ("extractor", self.extractor), ("evaluator", self.evaluator))
+            )
         # Whether each expert takes the reflection as its own argument (else, deprecated: in its instruction).
         self._reflects = [takes_reflection(e) for e in self.registry]
         self._modalities = self.registry.modalities
         if not all(self._reflects):
             old = [e.name for e, r in zip(self.registry, self._reflects) if not r]
-            warnings.warn(f"expert(s) {old} take no `reflection` argument: on a retry they get the critic's reflection appended "
-                          "to the instruction (poser_env.experts.base.FEEDBACK_MARKER), which is deprecated; add a parameter "
-                          "`reflection: str = \"\"` to their __call__", DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                f"expert(s) {old} take no `reflection` argument: on a retry they get the critic's reflection appended "
+                "to the instruction (poser_env.experts.base.FEEDBACK_MARKER), which is deprecated; add a parameter "
+                '`reflection: str = ""` to their __call__',
+                DeprecationWarning,
+                stacklevel=2,
+            )
         self.expert_names = self.registry.names
-        self.action_names = list(self.expert_names) + ([STOP] if cfg.enable_stop else []) + ([DEFER] if cfg.enable_defer else [])
+        self.action_names = (
+            list(self.expert_names) + ([STOP] if cfg.enable_stop else []) + ([DEFER] if cfg.enable_defer else [])
+        )
         self.action_space = gym.spaces.Discrete(len(self.action_names))
         self.encoder = ObservationEncoder(_shared_text_encoder(cfg.text_encoder), len(self.action_names))
         self.observation_space = self.encoder.space
         if cfg.cost_budget is not None:
             # Only a level with a budget gets the key, so ImagePoser-v0's space is unchanged.
-            self.observation_space = gym.spaces.Dict({**self.observation_space.spaces, "budget": gym.spaces.Box(0.0, 1.0, (1,), np.float32)})
+            self.observation_space = gym.spaces.Dict(
+                {**self.observation_space.spaces, "budget": gym.spaces.Box(0.0, 1.0, (1,), np.float32)}
+            )
         self._tasks: list[Task] | None = None
         self._ep: Episode | None = None
         # A wrapper's step limit (TimeLimit, gym.make(..., max_episode_steps=n)) adopted by
@@ -197,11 +217,15 @@ class ImagePoserEnv(gym.Env):
 
     def _task_from_options(self, options: Mapping[str, Any]) -> Task:
         if not isinstance(options, Mapping):
-            raise TypeError(f"reset(options=...) takes a dict such as {{'prompt': 'two red circles'}}, {{'task_id': ...}} or "
-                            f"{{'task': Task}}, got {type(options).__name__} {options!r:.80}")
+            raise TypeError(
+                f"reset(options=...) takes a dict such as {{'prompt': 'two red circles'}}, {{'task_id': ...}} or "
+                f"{{'task': Task}}, got {type(options).__name__} {options!r:.80}"
+            )
         unknown = set(options) - {"prompt", "source", "task_id", "task"}
         if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown, key=str)}; allowed: prompt, source, task_id, task")
+            raise ValueError(
+                f"unknown reset option(s) {sorted(unknown, key=str)}; allowed: prompt, source, task_id, task"
+            )
         if "task" in options:
             if not isinstance(options["task"], Task):
                 raise TypeError("options['task'] must be a poser_env.types.Task")
@@ -210,7 +234,9 @@ class ImagePoserEnv(gym.Env):
             for t in self.tasks:
                 if t.id == options["task_id"]:
                     return t
-            raise ValueError(f"no task {options['task_id']!r} in suite {self.config.suite!r}, split {self.config.split!r}")
+            raise ValueError(
+                f"no task {options['task_id']!r} in suite {self.config.suite!r}, split {self.config.split!r}"
+            )
         prompt = options.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError("options['prompt'] must be a non-empty string describing the image to make")
@@ -224,11 +250,15 @@ class ImagePoserEnv(gym.Env):
             return Canvas(image=render(source, size), scene=source)
         image = source
         if not (isinstance(image, np.ndarray) or (hasattr(image, "convert") and hasattr(image, "size"))):
-            raise TypeError(f"options['source'] must be a Scene, a {size}x{size}x3 uint8 array or a PIL image of "
-                            f"{size}x{size} pixels, got {type(source).__name__} {source!r:.60}")
+            raise TypeError(
+                f"options['source'] must be a Scene, a {size}x{size}x3 uint8 array or a PIL image of "
+                f"{size}x{size} pixels, got {type(source).__name__} {source!r:.60}"
+            )
         if hasattr(image, "convert") and hasattr(image, "size"):
             if image.size != (size, size):
-                raise ValueError(f"source image is {image.size[0]}x{image.size[1]}; this env's canvas is {size}x{size} (resize it, or set canvas_size=)")
+                raise ValueError(
+                    f"source image is {image.size[0]}x{image.size[1]}; this env's canvas is {size}x{size} (resize it, or set canvas_size=)"
+                )
             image = np.asarray(image.convert("RGB"))
         try:
             return validate_output(Canvas(image=np.asarray(image)), (size, size), "source image")
@@ -324,7 +354,9 @@ class ImagePoserEnv(gym.Env):
         if cfg.cost_budget is not None and ep.queue and ep.cost >= cfg.cost_budget:
             ep.budget_spent = True  # the commands left are recorded as failed in the summary
             extra["budget_spent"] = True
-        return self._finish_step(reward, terminated=not ep.queue or ep.budget_spent, expert=expert.name, cost=expert.cost, extra=extra)
+        return self._finish_step(
+            reward, terminated=not ep.queue or ep.budget_spent, expert=expert.name, cost=expert.cost, extra=extra
+        )
 
     def render_canvas(self) -> np.ndarray:
         """The current canvas, whatever the render mode (a copy)."""
@@ -403,9 +435,12 @@ class ImagePoserEnv(gym.Env):
             "tried": [self.action_names[i] for i in sorted(ep.tried)],
             "step": ep.steps,
             "actions": [
-                {"name": n, "modality": self._modalities[i] if i < len(self.registry) else "control",
-                 "kind": self._modalities[i] if i < len(self.registry) else "control",  # modality's deprecated name
-                 "description": getattr(self.registry[i], "description", "") if i < len(self.registry) else ""}
+                {
+                    "name": n,
+                    "modality": self._modalities[i] if i < len(self.registry) else "control",
+                    "kind": self._modalities[i] if i < len(self.registry) else "control",  # modality's deprecated name
+                    "description": getattr(self.registry[i], "description", "") if i < len(self.registry) else "",
+                }
                 for i, n in enumerate(self.action_names)
             ],
         }
@@ -441,13 +476,21 @@ class ImagePoserEnv(gym.Env):
         return dict(ep.summary) if ep.summary is not None else self._summary(complete=False)
 
     def _summary(self, complete: bool) -> dict[str, Any]:
-        return self._ep.summarise(self.evaluator, complete, self.expert_names, with_budget=self.config.cost_budget is not None,
-                                  with_drift=self.config.drift_p > 0)
+        return self._ep.summarise(
+            self.evaluator,
+            complete,
+            self.expert_names,
+            with_budget=self.config.cost_budget is not None,
+            with_drift=self.config.drift_p > 0,
+        )
 
     def _observation(self) -> dict[str, np.ndarray]:
         ep = self._ep
-        obs = self.encoder.encode(ep.observation_input(self.config.max_steps, self.config.max_attempts, self.action_space.n,
-                                                       self.action_mask()))
+        obs = self.encoder.encode(
+            ep.observation_input(
+                self.config.max_steps, self.config.max_attempts, self.action_space.n, self.action_mask()
+            )
+        )
         if self.config.cost_budget is not None:
             left = max(0.0, 1.0 - ep.cost / self.config.cost_budget)
             obs["budget"] = np.array([left], np.float32)

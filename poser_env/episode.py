@@ -7,9 +7,10 @@ depends on the env object.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,9 @@ class Episode:
         memo = self._feedback_memo
         if memo is not None and memo[0] is self.verdict and memo[1] == current and memo[2] == len(self.accepted):
             return memo[3]
-        text = self.verdict.subset(self.checks_so_far(current)).feedback if current is not None else self.verdict.feedback
+        text = (
+            self.verdict.subset(self.checks_so_far(current)).feedback if current is not None else self.verdict.feedback
+        )
         self._feedback_memo = (self.verdict, current, len(self.accepted), text)
         return text
 
@@ -72,8 +75,9 @@ class Episode:
             return " ".join(self.commands[i].text for i in [*self.accepted, current])
         return self.commands[current].text
 
-    def judge_attempt(self, current: int, new_canvas: Canvas | None, new_verdict: Verdict | None,
-                      keep_best: bool, max_attempts: int) -> bool:
+    def judge_attempt(
+        self, current: int, new_canvas: Canvas | None, new_verdict: Verdict | None, keep_best: bool, max_attempts: int
+    ) -> bool:
         """Apply one expert attempt on command ``current`` (the queue's head); whether it passed.
 
         The command passes when its own checks pass and nothing that passed before broke: a
@@ -122,7 +126,9 @@ class Episode:
             }
         )
 
-    def observation_input(self, max_steps: int, max_attempts: int, n_actions: int, action_mask: np.ndarray) -> ObservationInput:
+    def observation_input(
+        self, max_steps: int, max_attempts: int, n_actions: int, action_mask: np.ndarray
+    ) -> ObservationInput:
         """What the observation encodes (``observation.py``): the prompt, the current command and
         those left, the canvas, the verdict on the current command, and the counters."""
         current = self.queue[0] if self.queue else None
@@ -150,8 +156,9 @@ class Episode:
             action_mask=action_mask,
         )
 
-    def info(self, expert: str, expert_index: int, cost: float, action_mask: np.ndarray,
-             extra: Mapping[str, Any]) -> dict[str, Any]:
+    def info(
+        self, expert: str, expert_index: int, cost: float, action_mask: np.ndarray, extra: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """A step's ``info`` (keys on the env card): the task, the commands and the current one,
         the verdict and the reflection, what the step did (``extra``)."""
         current = self.queue[0] if self.queue else None
@@ -175,8 +182,9 @@ class Episode:
         info.update(extra)
         return info
 
-    def summarise(self, evaluator: Any, complete: bool, expert_names: Sequence[str], with_budget: bool,
-                  with_drift: bool) -> dict[str, Any]:
+    def summarise(
+        self, evaluator: Any, complete: bool, expert_names: Sequence[str], with_budget: bool, with_drift: bool
+    ) -> dict[str, Any]:
         """The end-of-episode summary (``info["episode_summary"]``; keys on the env card).
 
         The evaluator judges the canvas against the task's target (the ground truth), or, for a
@@ -192,7 +200,11 @@ class Episode:
         else:
             metrics = {"judged": False, "reason": "the task has no target"}
         if metrics.get("judged"):
-            pairs = [(a, p) for c, p in zip(judged_checks, metrics["passed"]) if (a := critic_answer(self.verdict, c)) is not None]
+            pairs = [
+                (a, p)
+                for c, p in zip(judged_checks, metrics["passed"])
+                if (a := critic_answer(self.verdict, c)) is not None
+            ]
             metrics["critic_checks"] = len(pairs)
             if pairs:
                 metrics["critic_agreement"] = sum(a == b for a, b in pairs) / len(pairs)

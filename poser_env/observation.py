@@ -24,8 +24,8 @@ Every call returns fresh arrays (Gymnasium's checker rejects observations sharin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from gymnasium import spaces
@@ -78,7 +78,10 @@ class ObservationEncoder:
                 "remaining": spaces.Box(-1.0, 1.0, (d,), np.float32),
                 "prompt": spaces.Box(-1.0, 1.0, (d,), np.float32),
                 "image": spaces.Box(
-                    self.image_features.space_low, self.image_features.space_high, (self.image_features.dim,), np.float32
+                    self.image_features.space_low,
+                    self.image_features.space_high,
+                    (self.image_features.dim,),
+                    np.float32,
                 ),
                 "verdict": spaces.Box(0.0, 1.0, (2 * len(CHECK_CATEGORIES),), np.float32),
                 "command": spaces.Box(0.0, 1.0, (len(COMMAND_KINDS) + 1,), np.float32),

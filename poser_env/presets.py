@@ -31,9 +31,10 @@ with ``.`` are relative to the preset file.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from poser_env.backends.models import REACHABLE, BackendLoadError, ModelRef, hub_status
 from poser_env.config import OPTION_NAMES
@@ -41,7 +42,10 @@ from poser_env.registry import RegistryError, find_preset, load_preset
 
 EXPERT_ENTRY = "poser_env.experts.diffusion:DiffusersExpert"
 CRITIC_ENTRIES = {"vlm": "poser_env.critics.vlm:VLMCritic", "clip": "poser_env.critics.clip:CLIPCritic"}
-EXTRACTOR_ENTRIES = {"llm": "poser_env.extractors.llm:LLMExtractor", "grammar": "poser_env.extractors.grammar:GrammarExtractor"}
+EXTRACTOR_ENTRIES = {
+    "llm": "poser_env.extractors.llm:LLMExtractor",
+    "grammar": "poser_env.extractors.grammar:GrammarExtractor",
+}
 EVALUATOR_ENTRY = "poser_env.evaluators.model_judge:ModelEvaluator"
 EXPERT_TYPES = ("t2i", "img2img", "instruct-pix2pix", "inpaint")
 SECTIONS = {"preset", "env", "pool", "models", "experts", "critic", "evaluator", "extractor", "safety", "serving"}
@@ -84,8 +88,12 @@ class RealPreset:
         return rows
 
 
-def load_real_preset(name_or_path: str | Path, allow_entry_points: bool = False, trust_remote_code: bool = False,
-                     inspect_only: bool = False) -> RealPreset:
+def load_real_preset(
+    name_or_path: str | Path,
+    allow_entry_points: bool = False,
+    trust_remote_code: bool = False,
+    inspect_only: bool = False,
+) -> RealPreset:
     """Read and check a preset; ``allow_entry_points`` lets its tables name ``entry_point`` s,
     ``trust_remote_code`` lets its models that ask for it run their own code. ``inspect_only``
     (for listing, never for building) records such models in ``remote_code`` instead of refusing."""
@@ -94,8 +102,14 @@ def load_real_preset(name_or_path: str | Path, allow_entry_points: bool = False,
     return _Builder(path, data, allow_entry_points, trust_remote_code, inspect_only).build()
 
 
-def make_env(preset: str | Path = "real12", allow_entry_points: bool = False, render_mode: str | None = None,
-             trust_remote_code: bool = False, instrument: Callable[[str, Any], Any] | None = None, **overrides: Any):
+def make_env(
+    preset: str | Path = "real12",
+    allow_entry_points: bool = False,
+    render_mode: str | None = None,
+    trust_remote_code: bool = False,
+    instrument: Callable[[str, Any], Any] | None = None,
+    **overrides: Any,
+):
     """The ``ImagePoser-Diffusers-v0`` entry point: an ImagePoserEnv built from a preset.
 
     ``overrides`` are EnvConfig fields that win over the preset's (``canvas_size``, ``max_steps``, ...);
@@ -108,8 +122,13 @@ def make_env(preset: str | Path = "real12", allow_entry_points: bool = False, re
     clash = set(overrides) & _COMPONENT_KEYS
     if clash:
         raise PresetError(f"pass components ({', '.join(sorted(clash))}) in the preset file, not as env kwargs")
-    return ImagePoserEnv(render_mode=render_mode, instrument=instrument, preset=built,
-                         before_first_reset=lambda env: preload_models(env, built), **{**built.env_kwargs, **overrides})
+    return ImagePoserEnv(
+        render_mode=render_mode,
+        instrument=instrument,
+        preset=built,
+        before_first_reset=lambda env: preload_models(env, built),
+        **{**built.env_kwargs, **overrides},
+    )
 
 
 #: Components whose models load at the first reset, with their preset section.
@@ -141,13 +160,22 @@ def preload_models(env: Any, preset: RealPreset) -> None:
 
 
 class _Builder:
-    def __init__(self, path: Path, data: Any, allow_entry_points: bool, trust_remote_code: bool = False, inspect_only: bool = False):
+    def __init__(
+        self,
+        path: Path,
+        data: Any,
+        allow_entry_points: bool,
+        trust_remote_code: bool = False,
+        inspect_only: bool = False,
+    ):
         if not isinstance(data, dict):
             raise PresetError(f"preset {path} must be a TOML table")
         unknown = set(data) - SECTIONS
         if unknown:
             hint = " (the allow flag is the caller's, never the preset's)" if "allow_entry_points" in unknown else ""
-            raise PresetError(f"preset {path}: unknown section(s) {sorted(unknown)}{hint}; allowed: {', '.join(sorted(SECTIONS))}")
+            raise PresetError(
+                f"preset {path}: unknown section(s) {sorted(unknown)}{hint}; allowed: {', '.join(sorted(SECTIONS))}"
+            )
         self.path, self.data, self.allow = path, data, bool(allow_entry_points)
         self.trust, self.inspect_only, self.remote = bool(trust_remote_code), bool(inspect_only), []
         self.rows: list[dict[str, Any]] = []
@@ -185,7 +213,9 @@ class _Builder:
 
     def _model(self, table: Mapping[str, Any], where: str) -> ModelRef:
         if "model" not in table:
-            raise PresetError(f"preset {self.path}: {where} needs a 'model' (a name from [models], a hub id or a folder)")
+            raise PresetError(
+                f"preset {self.path}: {where} needs a 'model' (a name from [models], a hub id or a folder)"
+            )
         return self._ref(table["model"], where)
 
     def _entry_point(self, table: Mapping[str, Any], where: str) -> str | None:
@@ -217,7 +247,9 @@ class _Builder:
         env = dict(self.data.get("env") or {})
         bad = set(env) - OPTION_NAMES | (set(env) & _COMPONENT_KEYS)
         if bad:
-            raise PresetError(f"preset {self.path}: [env] has unknown or component field(s) {sorted(bad)}; components have their own sections")
+            raise PresetError(
+                f"preset {self.path}: [env] has unknown or component field(s) {sorted(bad)}; components have their own sections"
+            )
         from poser_env.trust import UntrustedFileError, check_plain_env_kwargs
 
         try:  # the checkpoints' rule: a module:callable text encoder is code
@@ -241,8 +273,14 @@ class _Builder:
             if not isinstance(self.data["serving"], dict):
                 raise PresetError(f"preset {self.path}: [serving] must be a table")
             kwargs = serve_components(kwargs, self.data["serving"], f"preset {self.path}: [serving]")
-        return RealPreset(self.path, str(meta.get("name", self.path.stem)), str(meta.get("description", "")), kwargs, self.rows,
-                          self.remote)
+        return RealPreset(
+            self.path,
+            str(meta.get("name", self.path.stem)),
+            str(meta.get("description", "")),
+            kwargs,
+            self.rows,
+            self.remote,
+        )
 
     def _expert(self, table: Any, i: int, safety: Any) -> dict[str, Any]:
         where = f"[[experts]] #{i + 1}"
@@ -286,7 +324,7 @@ class _Builder:
 
     def _critic(self, table: Any) -> dict[str, Any]:
         if not isinstance(table, dict):
-            raise PresetError(f"preset {self.path}: needs a [critic] table (type = \"vlm\" or \"clip\", model = ...)")
+            raise PresetError(f'preset {self.path}: needs a [critic] table (type = "vlm" or "clip", model = ...)')
         t = dict(table)
         if self._entry_point(t, "[critic]") is not None:
             return self._custom(t, "critic", "critic")
@@ -317,8 +355,10 @@ class _Builder:
 
     def _evaluator(self, table: Any, critic: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(table, dict):
-            raise PresetError(f"preset {self.path}: needs an [evaluator] table: a second model that judges the final image "
-                              f"(type = \"vlm\" or \"clip\", model = ...); it must not be the critic's model")
+            raise PresetError(
+                f"preset {self.path}: needs an [evaluator] table: a second model that judges the final image "
+                f'(type = "vlm" or "clip", model = ...); it must not be the critic\'s model'
+            )
         t = dict(table)
         if self._entry_point(t, "[evaluator]") is not None:
             return self._custom(t, "evaluator", "evaluator")
@@ -337,7 +377,11 @@ class _Builder:
         t["model"] = ref.to_dict()
         t["type"] = kind
         self.rows.append({"component": "evaluator", "name": "evaluator", "type": kind, "model": ref.to_dict()})
-        return {"name": "evaluator", "entry_point": EVALUATOR_ENTRY, "kwargs": {"judge": t, "pool": self.pool, "same_as_critic": same}}
+        return {
+            "name": "evaluator",
+            "entry_point": EVALUATOR_ENTRY,
+            "kwargs": {"judge": t, "pool": self.pool, "same_as_critic": same},
+        }
 
 
 def _same_model(a: str, b: str) -> bool:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from poser_env.experts.base import MODALITIES, expert_modality
 
@@ -32,20 +33,24 @@ class ComponentSpec:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def coerce(cls, spec: "ComponentSpec | Mapping[str, Any]") -> "ComponentSpec":
+    def coerce(cls, spec: ComponentSpec | Mapping[str, Any]) -> ComponentSpec:
         if isinstance(spec, ComponentSpec):
             return spec
         if not isinstance(spec, Mapping):
             raise RegistryError(f"a component spec must be a dict with name, entry_point, kwargs; got {spec!r}")
         unknown = set(spec) - {"name", "entry_point", "kwargs"}
         if unknown:
-            raise RegistryError(f"unknown component spec field(s) {sorted(unknown)}; allowed: name, entry_point, kwargs")
+            raise RegistryError(
+                f"unknown component spec field(s) {sorted(unknown)}; allowed: name, entry_point, kwargs"
+            )
         if "entry_point" not in spec:
             raise RegistryError(f"component spec {dict(spec)!r} has no 'entry_point' (\"module:Class\")")
         kwargs = spec.get("kwargs") or {}
         if not isinstance(kwargs, Mapping):
             raise RegistryError(f"'kwargs' of component {spec.get('name')!r} must be a dict, got {kwargs!r}")
-        return cls(name=str(spec.get("name", spec["entry_point"])), entry_point=str(spec["entry_point"]), kwargs=dict(kwargs))
+        return cls(
+            name=str(spec.get("name", spec["entry_point"])), entry_point=str(spec["entry_point"]), kwargs=dict(kwargs)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "entry_point": self.entry_point, "kwargs": dict(self.kwargs)}
@@ -66,7 +71,7 @@ def load_entry_point(entry_point: str) -> Any:
         raise RegistryError(f"module {module_name!r} has no attribute {attr!r} (entry point {entry_point!r})") from None
 
 
-def build(spec: "ComponentSpec | Mapping[str, Any]", **extra: Any) -> Any:
+def build(spec: ComponentSpec | Mapping[str, Any], **extra: Any) -> Any:
     """Instantiate a component from its spec. ``name`` is passed to the constructor if it takes one."""
     spec = ComponentSpec.coerce(spec)
     factory = load_entry_point(spec.entry_point)
@@ -84,8 +89,10 @@ def check_declared(component: Any, role: str, members: Sequence[str], base: str)
     missing = [m for m in members if not hasattr(component, m)]
     if missing:
         cls = type(component)
-        raise RegistryError(f"{role} {getattr(component, 'name', cls.__name__)!r} ({cls.__module__}.{cls.__qualname__}) does not declare "
-                            f"{', '.join(missing)}: subclass {base} (which gives the defaults) or define them on the class")
+        raise RegistryError(
+            f"{role} {getattr(component, 'name', cls.__name__)!r} ({cls.__module__}.{cls.__qualname__}) does not declare "
+            f"{', '.join(missing)}: subclass {base} (which gives the defaults) or define them on the class"
+        )
     return component
 
 
@@ -119,7 +126,9 @@ def load_preset(name_or_path: str | Path, kind: str) -> Any:
             try:
                 import tomli as tomllib
             except ModuleNotFoundError:
-                raise RegistryError(f"reading the TOML preset {path} needs Python 3.11+ or `pip install tomli`") from None
+                raise RegistryError(
+                    f"reading the TOML preset {path} needs Python 3.11+ or `pip install tomli`"
+                ) from None
         try:
             return tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as e:
@@ -158,7 +167,7 @@ class ExpertRegistry:
         self._modalities = modalities
 
     @classmethod
-    def from_specs(cls, specs: Sequence["ComponentSpec | Mapping[str, Any]"]) -> "ExpertRegistry":
+    def from_specs(cls, specs: Sequence[ComponentSpec | Mapping[str, Any]]) -> ExpertRegistry:
         experts = []
         for raw in specs:
             spec = ComponentSpec.coerce(raw)
@@ -166,7 +175,7 @@ class ExpertRegistry:
         return cls(experts)
 
     @classmethod
-    def from_preset(cls, name_or_path: str | Path) -> "ExpertRegistry":
+    def from_preset(cls, name_or_path: str | Path) -> ExpertRegistry:
         data = load_preset(name_or_path, "experts")
         specs = data.get("experts") if isinstance(data, dict) else data
         if not isinstance(specs, list):
@@ -174,7 +183,7 @@ class ExpertRegistry:
         return cls.from_specs(specs)
 
     @classmethod
-    def from_names(cls, names: Sequence[str], preset: str | Path = "synthetic") -> "ExpertRegistry":
+    def from_names(cls, names: Sequence[str], preset: str | Path = "synthetic") -> ExpertRegistry:
         """The experts of ``preset`` named in ``names``, in that order (the action order).
 
         Unknown or repeated names are refused by name, with the preset's names listed.
@@ -186,7 +195,9 @@ class ExpertRegistry:
         by_name = {ComponentSpec.coerce(s).name: s for s in specs}
         unknown = [n for n in names if n not in by_name]
         if unknown:
-            raise RegistryError(f"unknown expert name(s) {unknown} in experts=; the {preset!r} registry has: {', '.join(by_name)}")
+            raise RegistryError(
+                f"unknown expert name(s) {unknown} in experts=; the {preset!r} registry has: {', '.join(by_name)}"
+            )
         dupes = sorted({n for n in names if list(names).count(n) > 1})
         if dupes:
             raise RegistryError(f"expert name(s) {dupes} repeated in experts=: each expert is one action, name it once")

@@ -18,7 +18,8 @@ a folder's own classes only with ``trust_remote_code``, which is never set from 
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from poser_env.config import DEFAULT_CRITIC, DEFAULT_EVALUATOR, DEFAULT_EXTRACTOR
 
@@ -69,8 +70,13 @@ def _names_code(key: str, value: Any, depth: int = 0) -> str | None:
         return f"is a component spec ({_short(value)}), which imports and runs the code it names"
     if key == "experts" and depth == 0:
         if isinstance(value, str):
-            return None if _builtin_expert_preset(value) else (
-                f"is {value!r}, not an expert preset shipped with poser_env: a preset file lists entry points to import")
+            return (
+                None
+                if _builtin_expert_preset(value)
+                else (
+                    f"is {value!r}, not an expert preset shipped with poser_env: a preset file lists entry points to import"
+                )
+            )
         if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
             return None  # expert names
         if isinstance(value, (list, tuple)) and any(isinstance(v, Mapping) for v in value):
@@ -108,7 +114,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def check_plain_env_kwargs(kwargs: Any, *, allow_entry_points: bool = False, source: str = "the file") -> dict[str, Any]:
+def check_plain_env_kwargs(
+    kwargs: Any, *, allow_entry_points: bool = False, source: str = "the file"
+) -> dict[str, Any]:
     """``kwargs`` as a dict if every setting is plain data (or the caller allowed code); else raise.
 
     Raises :class:`UntrustedFileError` naming ``source``, the setting and the flag. The caller
@@ -121,8 +129,10 @@ def check_plain_env_kwargs(kwargs: Any, *, allow_entry_points: bool = False, sou
         if not isinstance(key, str):
             raise UntrustedFileError(f"{source}: env setting names must be strings, got {key!r}")
         if key in CALLER_FLAGS:
-            raise UntrustedFileError(f"{source}: sets {key!r}; that flag is the caller's, never a file's "
-                                     f"(CLI --{key.replace('_', '-')}, API {key}=True)")
+            raise UntrustedFileError(
+                f"{source}: sets {key!r}; that flag is the caller's, never a file's "
+                f"(CLI --{key.replace('_', '-')}, API {key}=True)"
+            )
         why = _names_code(key, value)
         if why is None:
             pass
@@ -139,8 +149,10 @@ def check_text_encoder(name: Any, *, allow_entry_points: bool = False, source: s
     if not isinstance(name, str) or not name.strip():
         raise UntrustedFileError(f"{source}: the text encoder must be a non-empty name such as 'hash', got {name!r}")
     if is_code_reference(name) and not allow_entry_points:
-        raise UntrustedFileError(f"{source}: the text encoder {name.strip()!r} is a Python callable that would be imported and "
-                                 f"called; refused: {FLAG_HINT}")
+        raise UntrustedFileError(
+            f"{source}: the text encoder {name.strip()!r} is a Python callable that would be imported and "
+            f"called; refused: {FLAG_HINT}"
+        )
     return name
 
 
@@ -149,19 +161,25 @@ def check_env_id(env_id: Any, *, allow_entry_points: bool = False, source: str =
     if env_id is None:
         return None
     if not isinstance(env_id, str) or not env_id:
-        raise UntrustedFileError(f"{source}: env_id must be a registered env id such as 'ImagePoser-v0', got {env_id!r}")
+        raise UntrustedFileError(
+            f"{source}: env_id must be a registered env id such as 'ImagePoser-v0', got {env_id!r}"
+        )
     if ":" in env_id:
         if not allow_entry_points:
-            raise UntrustedFileError(f"{source}: env_id {env_id!r} makes Gymnasium import the module {env_id.split(':')[0]!r}; "
-                                     f"refused: {FLAG_HINT}")
+            raise UntrustedFileError(
+                f"{source}: env_id {env_id!r} makes Gymnasium import the module {env_id.split(':')[0]!r}; "
+                f"refused: {FLAG_HINT}"
+            )
         return env_id
     import gymnasium
 
     import poser_env  # noqa: F401  (registers the ids)
 
     if env_id not in gymnasium.registry:
-        raise UntrustedFileError(f"{source}: env_id {env_id!r} is not a registered env id "
-                                 f"(ImagePoser's: {', '.join(sorted(i for i in gymnasium.registry if i.startswith('ImagePoser')))})")
+        raise UntrustedFileError(
+            f"{source}: env_id {env_id!r} is not a registered env id "
+            f"(ImagePoser's: {', '.join(sorted(i for i in gymnasium.registry if i.startswith('ImagePoser')))})"
+        )
     return env_id
 
 
@@ -170,15 +188,23 @@ def check_env_entry_point(entry_point: Any, *, allow_entry_points: bool = False,
     if entry_point is None or entry_point == DEFAULT_ENV_ENTRY_POINT:
         return DEFAULT_ENV_ENTRY_POINT
     if not isinstance(entry_point, str) or not is_code_reference(entry_point):
-        raise UntrustedFileError(f"{source}: env_entry_point must look like 'package.module:Class', got {entry_point!r}")
+        raise UntrustedFileError(
+            f"{source}: env_entry_point must look like 'package.module:Class', got {entry_point!r}"
+        )
     if not allow_entry_points:
-        raise UntrustedFileError(f"{source}: env_entry_point {entry_point!r} is not ImagePoser's env "
-                                 f"({DEFAULT_ENV_ENTRY_POINT}); building it would import and call that code; refused: {FLAG_HINT}")
+        raise UntrustedFileError(
+            f"{source}: env_entry_point {entry_point!r} is not ImagePoser's env "
+            f"({DEFAULT_ENV_ENTRY_POINT}); building it would import and call that code; refused: {FLAG_HINT}"
+        )
     return entry_point
 
 
 def plain_components(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """What a checkpoint writes of an env's kwargs: without the components equal to the defaults
     (plain data) and without the caller flags (a file never carries them; the loader passes its own)."""
-    return {k: v for k, v in kwargs.items() if k not in CALLER_FLAGS
-            and not (k in DEFAULT_COMPONENTS and isinstance(v, Mapping) and dict(v) == DEFAULT_COMPONENTS[k])}
+    return {
+        k: v
+        for k, v in kwargs.items()
+        if k not in CALLER_FLAGS
+        and not (k in DEFAULT_COMPONENTS and isinstance(v, Mapping) and dict(v) == DEFAULT_COMPONENTS[k])
+    }

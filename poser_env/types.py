@@ -62,7 +62,7 @@ class Check:
         return {"question": self.question, "category": self.category, "spec": dict(self.spec)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Check":
+    def from_dict(cls, d: dict[str, Any]) -> Check:
         return cls(question=d["question"], category=d["category"], spec=dict(d.get("spec", {})))
 
 
@@ -97,8 +97,10 @@ class Task:
     def __post_init__(self, category: str | None) -> None:
         if category is not None:
             if self.task_category not in ("custom", category):
-                raise TypeError(f"category={category!r} and task_category={self.task_category!r} are the same setting; "
-                                "pass task_category= only")
+                raise TypeError(
+                    f"category={category!r} and task_category={self.task_category!r} are the same setting; "
+                    "pass task_category= only"
+                )
             warnings.warn("Task(category=...) is deprecated, use task_category=", DeprecationWarning, stacklevel=3)
             object.__setattr__(self, "task_category", category)
 
@@ -187,7 +189,12 @@ class CheckResult:
     """What the critic saw instead, for the reflection ("I see two")."""
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"question": self.check.question, "category": self.check.category, "passed": self.passed, "confidence": round(float(self.confidence), 4)}
+        d = {
+            "question": self.check.question,
+            "category": self.check.category,
+            "passed": self.passed,
+            "confidence": round(float(self.confidence), 4),
+        }
         if self.note:
             d["note"] = self.note
         return d
@@ -209,7 +216,7 @@ class Verdict:
         if not self.feedback:
             object.__setattr__(self, "feedback", reflection(self.results))
 
-    def subset(self, checks: "set[Check] | list[Check]") -> "Verdict":
+    def subset(self, checks: set[Check] | list[Check]) -> Verdict:
         """The verdict restricted to some checks, with its reflection rebuilt for them."""
         keep = set(checks)
         return Verdict(tuple(r for r in self.results if r.check in keep))
@@ -230,10 +237,14 @@ class Verdict:
         return {k: sum(v) / len(v) for k, v in out.items()}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"score": round(self.score, 4), "feedback": self.feedback, "results": [r.to_dict() for r in self.results]}
+        return {
+            "score": round(self.score, 4),
+            "feedback": self.feedback,
+            "results": [r.to_dict() for r in self.results],
+        }
 
 
-def reflection(results: "tuple[CheckResult, ...] | list[CheckResult]", limit: int = 4) -> str:
+def reflection(results: tuple[CheckResult, ...] | list[CheckResult], limit: int = 4) -> str:
     """A short text naming what failed (and what the critic saw instead), for a retry."""
     failed = [r for r in results if not r.passed]
     if not failed:

@@ -11,15 +11,18 @@ the prompt and the spans of it the extractor did not understand (no check speaks
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 
-def save_strip(frames: Sequence[np.ndarray], captions: Sequence[str], path: str | Path, title: str = "", width: int = 34) -> Path:
+def save_strip(
+    frames: Sequence[np.ndarray], captions: Sequence[str], path: str | Path, title: str = "", width: int = 34
+) -> Path:
     """Lay ``frames`` side by side with wrapped ``captions`` under each, and a title on top."""
     if not frames:
         raise ValueError("no frames to save: run at least one reset() first")

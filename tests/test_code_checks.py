@@ -25,7 +25,9 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_ruff_lint_passes() -> None:
     r = _run("ruff", "check", "--output-format", "concise", ".")
-    assert r.returncode == 0, f"ruff check found problems (many are fixed by `ruff check --fix .`):\n{r.stdout}{r.stderr}"
+    assert r.returncode == 0, (
+        f"ruff check found problems (many are fixed by `ruff check --fix .`):\n{r.stdout}{r.stderr}"
+    )
 
 
 def test_mypy_passes() -> None:
@@ -55,4 +57,5 @@ def test_long_modules_say_why_in_their_docstring() -> None:
                 unexplained.append(f"{path.relative_to(ROOT)} ({n} lines)")
     assert not unexplained, (
         f"modules over {MAX_LINES} lines without a reason in their docstring (split them by job, or say "
-        f"'Over 500 lines on purpose: ...' and why): {', '.join(unexplained)}")
+        f"'Over 500 lines on purpose: ...' and why): {', '.join(unexplained)}"
+    )

@@ -87,11 +87,18 @@ def test_cli_refuses_a_checkpoint_env_with_bad_values(tmp_path, capsys):
     from poser_agents.cli import main
     from poser_agents.dqn import DQNAgent, DQNConfig
 
-    agent = DQNAgent(gym.make("ImagePoser-v0", split="train"), DQNConfig(learning_starts=10, buffer_size=100, net_arch=[16], embed_dim=8))
+    agent = DQNAgent(
+        gym.make("ImagePoser-v0", split="train"),
+        DQNConfig(learning_starts=10, buffer_size=100, net_arch=[16], embed_dim=8),
+    )
     folder = agent.save(tmp_path / "agent")
     original = json.loads((folder / "agent.json").read_text())
-    for key, value, field in (("cost_weight", 1e308, "cost_weight"), ("experts", ["sketchy-t2i", "nope"], "nope"),
-                              ("experts", None, "experts must be"), ("keep_best", "no", "keep_best")):
+    for key, value, field in (
+        ("cost_weight", 1e308, "cost_weight"),
+        ("experts", ["sketchy-t2i", "nope"], "nope"),
+        ("experts", None, "experts must be"),
+        ("keep_best", "no", "keep_best"),
+    ):
         meta = json.loads(json.dumps(original))
         meta["env_kwargs"][key] = value
         (folder / "agent.json").write_text(json.dumps(meta))

@@ -16,16 +16,35 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_mkdocs_build_strict(tmp_path):
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    env = dict(
+        os.environ,
+        NO_MKDOCS_2_WARNING="1",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     site = tmp_path / "site"
     index = (site / "index.html").read_text()
     # The front page is the README, with its two commands and its links resolved to the pages.
     assert "Two commands for a fresh machine" in index and "creates .venv" in index and 'href="report/"' in index
-    for page in ("tutorials/first-agent", "tutorials/add-expert", "tutorials/real-models", "tutorials/benchmark",
-                 "report", "tensorboard", "zoo", "api/agents", "api/evaluation"):
+    for page in (
+        "tutorials/first-agent",
+        "tutorials/add-expert",
+        "tutorials/real-models",
+        "tutorials/benchmark",
+        "report",
+        "tensorboard",
+        "zoo",
+        "api/agents",
+        "api/evaluation",
+    ):
         assert (site / page / "index.html").is_file(), page
     # The API reference is generated from the docstrings.
     assert "PoserTensorBoardCallback" in (site / "api" / "agents" / "index.html").read_text()

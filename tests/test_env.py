@@ -255,7 +255,9 @@ def test_prompt_length_is_capped_in_reset_and_in_the_extractor():
 
     long = ("a red circle left of a blue square, " * 400)[:MAX_PROMPT_CHARS] + "x"
     env = gym.make("ImagePoser-v0", disable_env_checker=True)
-    with pytest.raises(ValueError, match=f"{MAX_PROMPT_CHARS + 1:,} characters long; the limit is {MAX_PROMPT_CHARS:,}"):
+    with pytest.raises(
+        ValueError, match=f"{MAX_PROMPT_CHARS + 1:,} characters long; the limit is {MAX_PROMPT_CHARS:,}"
+    ):
         env.reset(options={"prompt": long})
     with pytest.raises(ValueError, match="the limit is"):
         GrammarExtractor().extract(long)
@@ -321,7 +323,10 @@ def test_episode_summary_of_an_episode_a_wrapper_ended():
     assert trunc and "episode_summary" not in info
     summary = env.unwrapped.episode_summary()
     assert summary["complete"] is False and summary["steps"] == 2
-    assert summary["evaluator"]["judged"] and summary["commands_passed"] + summary["commands_failed"] == summary["n_commands"]
+    assert (
+        summary["evaluator"]["judged"]
+        and summary["commands_passed"] + summary["commands_failed"] == summary["n_commands"]
+    )
     with pytest.raises(RuntimeError, match="reset"):
         ImagePoserEnv().episode_summary()
 
@@ -330,7 +335,7 @@ def _card_info_keys() -> set[str]:
     import re
 
     doc = ImagePoserEnv.__doc__
-    section = doc[doc.index("## Info"):]
+    section = doc[doc.index("## Info") :]
     section = section[: section.index("##", 3)]
     return set(re.findall(r"``(\w+)``", section))
 
@@ -340,7 +345,7 @@ def _docs_info_keys() -> set[str]:
     from pathlib import Path
 
     text = (Path(__file__).parents[1] / "docs" / "env.md").read_text()
-    table = text[text.index("## `info` keys"):]
+    table = text[text.index("## `info` keys") :]
     table = table[: table.index("\n## ")]
     return {k for row in table.splitlines() if row.startswith("| `") for k in re.findall(r"`(\w+)`", row.split("|")[1])}
 
@@ -370,11 +375,11 @@ def test_the_card_and_docs_list_exactly_the_observation_keys_of_real_episodes():
     from pathlib import Path
 
     doc = ImagePoserEnv.__doc__
-    section = doc[doc.index("## Observation space"):]
+    section = doc[doc.index("## Observation space") :]
     section = section[: section.index("##", 3)]
     card = set(re.findall(r"``(\w+)``", section)) - {"Dict", "Box", "cost_budget"}
     text = (Path(__file__).parents[1] / "docs" / "env.md").read_text()
-    table = text[text.index("## Observation"):]
+    table = text[text.index("## Observation") :]
     table = table[: table.index("\n## ")]
     docs = {re.findall(r"`(\w+)`", row)[0] for row in table.splitlines() if row.startswith("| `")}
     seen: set[str] = set()

@@ -32,7 +32,11 @@ def test_info_and_context_share_the_feedback_of_the_current_state():
             snap = base.snapshot()
             base.restore(snap)
             assert base._ep.feedback() == _fresh(base._ep)
-            action = defer if rng.random() < 0.2 and info["action_mask"][defer] else int(rng.integers(len(base.expert_names)))
+            action = (
+                defer
+                if rng.random() < 0.2 and info["action_mask"][defer]
+                else int(rng.integers(len(base.expert_names)))
+            )
             _, _, term, trunc, info = env.step(action)
             done = term or trunc
         assert info["feedback"] == _fresh(base._ep)

@@ -52,7 +52,10 @@ def test_a_clean_tree_passes(tmp_path: Path) -> None:
     ("files", "expected"),
     [
         # The env reaching up into the agents, also from inside a function.
-        ({"poser_env/env.py": "def f():\n    import poser_agents.agent\n"}, "poser_env.env:2 imports poser_agents.agent"),
+        (
+            {"poser_env/env.py": "def f():\n    import poser_agents.agent\n"},
+            "poser_env.env:2 imports poser_agents.agent",
+        ),
         # The world reaching up into the env, through a relative import.
         ({"poser_env/world/scene.py": "from .. import env\n"}, "poser_env.world.scene:1 imports poser_env.env"),
         # The world importing the poser_env package (its __init__ registers the env).
@@ -69,12 +72,19 @@ def test_a_clean_tree_passes(tmp_path: Path) -> None:
         ),
         # The shared model machinery reaching up into a role that uses it.
         (
-            {"poser_env/backends/__init__.py": "", "poser_env/backends/pool.py": "from poser_env.critics import vlm\n",
-             "poser_env/critics/__init__.py": "", "poser_env/critics/vlm.py": ""},
+            {
+                "poser_env/backends/__init__.py": "",
+                "poser_env/backends/pool.py": "from poser_env.critics import vlm\n",
+                "poser_env/critics/__init__.py": "",
+                "poser_env/critics/vlm.py": "",
+            },
             "poser_env.backends.pool:1 imports poser_env.critics.vlm: the shared model machinery",
         ),
         # A private name taken from another module.
-        ({"poser_agents/agent.py": "from poser_env.env import _episode\n"}, "imports private _episode from poser_env.env"),
+        (
+            {"poser_agents/agent.py": "from poser_env.env import _episode\n"},
+            "imports private _episode from poser_env.env",
+        ),
     ],
 )
 def test_each_kind_of_breach_is_reported(tmp_path: Path, files: dict[str, str], expected: str) -> None:
@@ -84,6 +94,8 @@ def test_each_kind_of_breach_is_reported(tmp_path: Path, files: dict[str, str], 
 
 
 def test_type_checking_imports_do_not_make_a_cycle(tmp_path: Path) -> None:
-    files = {"poser_env/world/checks.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from poser_env.world import scene\n"}
+    files = {
+        "poser_env/world/checks.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from poser_env.world import scene\n"
+    }
     r = _check(_tree(tmp_path, files))
     assert (r.returncode, r.stdout) == (0, "")

@@ -2,8 +2,8 @@
 ImagePoser-Drift-v0 (hidden per-episode expert degradation). check_env and the seeded-rollout
 tests of every registered id are in tests/test_env.py."""
 
-import numpy as np
 import gymnasium as gym
+import numpy as np
 import pytest
 
 import poser_env
@@ -12,8 +12,8 @@ from poser_env.types import Canvas
 from poser_env.world.checks import checks_for
 from poser_env.world.render import render
 from poser_env.world.scene import Scene, SceneObject
-from poser_env.world.suites.levels import HELDOUT_PAIRS, check_level_files, heldout_combinations
 from poser_env.world.suites import load_suite
+from poser_env.world.suites.levels import HELDOUT_PAIRS, check_level_files, heldout_combinations
 
 
 def test_levels_are_registered_with_plain_data():
@@ -73,22 +73,31 @@ def test_situational_failures():
     styled = _styled_scene()
     canvas = Canvas(image=render(styled, 128), scene=styled)
     editor = ShapeWorldExpert("e", modality="i2i", cost=1.0, ops=["recolor"], p_fail_styled=1.0)
-    assert editor("make the red circle blue", canvas, rng).scene.objects == styled.objects  # edit on a styled canvas lost
+    assert (
+        editor("make the red circle blue", canvas, rng).scene.objects == styled.objects
+    )  # edit on a styled canvas lost
     plain = _styled_scene("plain")
     out = editor("make the red circle blue", Canvas(image=render(plain, 128), scene=plain), rng).scene
     assert out.objects[0].color == "blue"
     drawer = ShapeWorldExpert("d", modality="t2i", cost=1.0, ops=["draw"], relations=False, p_fail_small=1.0)
     assert drawer("a small red circle and a large blue square", None, rng).scene.objects[0].shape == "square"
-    crowd = ShapeWorldExpert("c", modality="t2i", cost=1.0, ops=["draw"], relations=False, p_fail_crowded=1.0, crowded_at=3)
+    crowd = ShapeWorldExpert(
+        "c", modality="t2i", cost=1.0, ops=["draw"], relations=False, p_fail_crowded=1.0, crowded_at=3
+    )
     assert len(crowd("three red circles", None, rng).scene.objects) == 2
 
 
 def test_situational_fields_off_draw_nothing():
     """Zero situational probabilities consume no random numbers: the default experts' episodes are unchanged."""
     plain = ShapeWorldExpert("a", modality="t2i", cost=1.0, p_miscount=0.3)
-    zeros = ShapeWorldExpert("b", modality="t2i", cost=1.0, p_miscount=0.3, p_fail_small=0.0, p_fail_crowded=0.0, p_fail_big_count=0.0)
+    zeros = ShapeWorldExpert(
+        "b", modality="t2i", cost=1.0, p_miscount=0.3, p_fail_small=0.0, p_fail_crowded=0.0, p_fail_big_count=0.0
+    )
     r1, r2 = np.random.default_rng(5), np.random.default_rng(5)
-    a, b = plain("four red circles and a small blue star", None, r1), zeros("four red circles and a small blue star", None, r2)
+    a, b = (
+        plain("four red circles and a small blue star", None, r1),
+        zeros("four red circles and a small blue star", None, r2),
+    )
     assert a.scene == b.scene and r1.bit_generator.state == r2.bit_generator.state
 
 
@@ -109,11 +118,14 @@ def test_level_suite_files_match_the_generator():
     assert check_level_files(pairs=[("hard_longform", "val"), ("hard_editing", "gen")]) is None
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"split": "gen"}, "exists for suite hard"),
-    ({"drift_p": 1.5}, "drift_p must be a probability"),
-    ({"cost_budget": -1}, "cost_budget must be a positive"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"split": "gen"}, "exists for suite hard"),
+        ({"drift_p": 1.5}, "drift_p must be a probability"),
+        ({"cost_budget": -1}, "cost_budget must be a positive"),
+    ],
+)
 def test_level_options_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         gym.make("ImagePoser-v0", **kwargs)

@@ -32,7 +32,15 @@ Found 3 errors in 2 files (checked 4 source files)
 
 def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "out.txt").write_text(MYPY_OUTPUT, encoding="utf-8")
-    cmd = [sys.executable, str(SCRIPT), "--pyproject", str(tmp_path / "pyproject.toml"), "--from-output", str(tmp_path / "out.txt"), *args]
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--pyproject",
+        str(tmp_path / "pyproject.toml"),
+        "--from-output",
+        str(tmp_path / "out.txt"),
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
 
 

@@ -31,7 +31,11 @@ def test_bad_specs_and_duplicates():
         ComponentSpec.coerce({"name": "x"})
     with pytest.raises(RegistryError, match="unknown component spec field"):
         ComponentSpec.coerce({"name": "x", "entry_point": "a:b", "kwarg": {}})
-    spec = {"name": "a", "entry_point": "poser_env.experts.synthetic:ShapeWorldExpert", "kwargs": {"kind": "t2i", "cost": 1}}
+    spec = {
+        "name": "a",
+        "entry_point": "poser_env.experts.synthetic:ShapeWorldExpert",
+        "kwargs": {"kind": "t2i", "cost": 1},
+    }
     with pytest.raises(RegistryError, match="duplicate expert name"):
         ExpertRegistry.from_specs([spec, spec])
     with pytest.raises(ValueError, match="unknown profile field"):

@@ -47,7 +47,11 @@ EXPECTED_FULL = {
 
 def _plain(x, skip: frozenset = frozenset()):
     if isinstance(x, np.ndarray):
-        return {"dtype": str(x.dtype), "shape": list(x.shape), "sha": hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()}
+        return {
+            "dtype": str(x.dtype),
+            "shape": list(x.shape),
+            "sha": hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest(),
+        }
     if isinstance(x, dict):
         return {str(k): _plain(v, skip) for k, v in x.items() if k not in skip}
     if isinstance(x, (list, tuple)):
@@ -70,7 +74,9 @@ def rollout_digest(env_id: str, kwargs: dict, seeds, skip: frozenset = frozenset
             actions = np.random.default_rng([s, int(reseed)]).integers(n, size=64)
             for a in actions:
                 obs, r, term, trunc, info = env.step(int(a))
-                h.update(json.dumps(_plain([obs, float(r), bool(term), bool(trunc), info], skip), sort_keys=True).encode())
+                h.update(
+                    json.dumps(_plain([obs, float(r), bool(term), bool(trunc), info], skip), sort_keys=True).encode()
+                )
                 if term or trunc:
                     break
             h.update(env.unwrapped.render_canvas().tobytes())

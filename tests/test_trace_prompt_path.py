@@ -13,7 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_counts_the_files_of_reset_and_step() -> None:
     r = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "trace_prompt_path.py"), "--json"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
     )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)

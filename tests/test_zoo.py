@@ -20,21 +20,55 @@ HYPERPARAMS = ROOT / "zoo" / "hyperparams"
 
 @pytest.mark.slow
 def test_zoo_trains_dqn_and_ppo_with_the_shipped_files(tmp_path):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    tiny = {"dqn": ["-n", "200", "--hyperparams", "learning_starts:50"],
-            "ppo": ["-n", "64", "--hyperparams", "n_steps:64", "batch_size:32", "n_epochs:1"]}
-    runs = {algo: subprocess.Popen([sys.executable, "-m", "rl_zoo3.train", "--algo", algo, "--env", "ImagePoser-v0",
-                                    "--gym-packages", "poser_env", "-conf", str(HYPERPARAMS / f"{algo}.yml"),
-                                    "--seed", "0", "-f", "logs", "--eval-freq", "-1", "--verbose", "0", *extra],
-                                   cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            for algo, extra in tiny.items()}
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+    )
+    tiny = {
+        "dqn": ["-n", "200", "--hyperparams", "learning_starts:50"],
+        "ppo": ["-n", "64", "--hyperparams", "n_steps:64", "batch_size:32", "n_epochs:1"],
+    }
+    runs = {
+        algo: subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rl_zoo3.train",
+                "--algo",
+                algo,
+                "--env",
+                "ImagePoser-v0",
+                "--gym-packages",
+                "poser_env",
+                "-conf",
+                str(HYPERPARAMS / f"{algo}.yml"),
+                "--seed",
+                "0",
+                "-f",
+                "logs",
+                "--eval-freq",
+                "-1",
+                "--verbose",
+                "0",
+                *extra,
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for algo, extra in tiny.items()
+    }
     for algo, run in runs.items():
         out, _ = run.communicate(timeout=600)
         assert run.returncode == 0, f"rl_zoo3 {algo} failed:\n{out[-3000:]}"
 
-    import poser_env  # noqa: F401
     from stable_baselines3 import DQN, PPO
+
+    import poser_env  # noqa: F401
 
     for algo, cls in (("dqn", DQN), ("ppo", PPO)):
         run_dir = tmp_path / "logs" / algo / "ImagePoser-v0_1"

@@ -41,9 +41,20 @@ PACKAGES = ("poser_env", "poser_agents")
 #: Above the world: what ``poser_env.world`` must not import (each a module or a package, with
 #: everything under it).
 ABOVE_THE_WORLD: tuple[str, ...] = (
-    "poser_env.env", "poser_env.episode", "poser_env.config", "poser_env.registry", "poser_env.observation",
-    "poser_env.wrappers", "poser_env.presets", "poser_env.critics", "poser_env.experts", "poser_env.extractors",
-    "poser_env.evaluators", "poser_env.encoders", "poser_env.backends", "poser_agents",
+    "poser_env.env",
+    "poser_env.episode",
+    "poser_env.config",
+    "poser_env.registry",
+    "poser_env.observation",
+    "poser_env.wrappers",
+    "poser_env.presets",
+    "poser_env.critics",
+    "poser_env.experts",
+    "poser_env.extractors",
+    "poser_env.evaluators",
+    "poser_env.encoders",
+    "poser_env.backends",
+    "poser_agents",
 )
 
 
@@ -60,16 +71,35 @@ class Rule:
 
 
 #: The shared model machinery, and what it sits below.
-MACHINERY: tuple[str, ...] = ("poser_env.backends.models", "poser_env.backends.pool", "poser_env.backends.chat",
-                              "poser_env.backends.serving")
-ROLES: tuple[str, ...] = ("poser_env.critics", "poser_env.experts", "poser_env.extractors", "poser_env.evaluators",
-                          "poser_env.presets", "poser_env.env", "poser_env.episode", "poser_agents")
-CONTRACTS: tuple[str, ...] = ("poser_env.critics.base", "poser_env.experts.base", "poser_env.extractors.base",
-                              "poser_env.evaluators.base")
+MACHINERY: tuple[str, ...] = (
+    "poser_env.backends.models",
+    "poser_env.backends.pool",
+    "poser_env.backends.chat",
+    "poser_env.backends.serving",
+)
+ROLES: tuple[str, ...] = (
+    "poser_env.critics",
+    "poser_env.experts",
+    "poser_env.extractors",
+    "poser_env.evaluators",
+    "poser_env.presets",
+    "poser_env.env",
+    "poser_env.episode",
+    "poser_agents",
+)
+CONTRACTS: tuple[str, ...] = (
+    "poser_env.critics.base",
+    "poser_env.experts.base",
+    "poser_env.extractors.base",
+    "poser_env.evaluators.base",
+)
 
 LAYERS: tuple[Rule, ...] = (
     Rule("poser_env.types", ("poser_env", "poser_agents"), "the data model imports nothing of the project"),
-    *(Rule(m, ROLES, "the shared model machinery sits below the roles that use it", allowed=CONTRACTS) for m in MACHINERY),
+    *(
+        Rule(m, ROLES, "the shared model machinery sits below the roles that use it", allowed=CONTRACTS)
+        for m in MACHINERY
+    ),
     Rule("poser_env.world", ABOVE_THE_WORLD, "the world is the bottom layer", forbidden_exact=("poser_env",)),
     Rule("poser_env", ("poser_agents",), "the env never imports the agents"),
 )

@@ -36,7 +36,9 @@ class BaselineError(ValueError):
 def split_block(text: str) -> tuple[str, str, str]:
     """``(before, block, after)`` around the lines between the markers."""
     if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
-        raise BaselineError("pyproject.toml must hold the lines '# mypy-baseline: begin' and '# mypy-baseline: end' once each, in order")
+        raise BaselineError(
+            "pyproject.toml must hold the lines '# mypy-baseline: begin' and '# mypy-baseline: end' once each, in order"
+        )
     i = text.index(BEGIN) + len(BEGIN)
     j = text.index(END)
     return text[:i], text[i:j], text[j:]
@@ -81,7 +83,9 @@ def run_mypy_without_baseline(root: Path = ROOT) -> str:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(emptied)
-        r = subprocess.run([sys.executable, "-m", "mypy", "--config-file", tmp], cwd=root, capture_output=True, text=True)
+        r = subprocess.run(
+            [sys.executable, "-m", "mypy", "--config-file", tmp], cwd=root, capture_output=True, text=True
+        )
     finally:
         os.unlink(tmp)
     if r.returncode not in (0, 1):  # 2: mypy itself failed (bad config, crash)
@@ -101,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     except BaselineError as e:
         print(f"mypy_baseline: error: {args.pyproject}: {e}", file=sys.stderr)
         return 2
-    output = args.from_output.read_text(encoding="utf-8") if args.from_output else run_mypy_without_baseline(args.pyproject.parent)
+    output = (
+        args.from_output.read_text(encoding="utf-8")
+        if args.from_output
+        else run_mypy_without_baseline(args.pyproject.parent)
+    )
     new = errors_by_module(output)
     for mod in sorted(set(old) | set(new)):
         if mod not in new:

@@ -16,9 +16,10 @@ under ``unscored``.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -46,8 +47,14 @@ def collect(dirs: Sequence[str | Path]) -> list[tuple[Path, dict[str, Any]]]:
 def _aggregate_fn():
     from rliable import metrics
 
-    return lambda x: np.array([metrics.aggregate_iqm(x), metrics.aggregate_median(x), metrics.aggregate_mean(x),
-                               metrics.aggregate_optimality_gap(x)])
+    return lambda x: np.array(
+        [
+            metrics.aggregate_iqm(x),
+            metrics.aggregate_median(x),
+            metrics.aggregate_mean(x),
+            metrics.aggregate_optimality_gap(x),
+        ]
+    )
 
 
 def _interval_estimates(score_dict: dict, func: Any, reps: int, seed: int) -> tuple[dict, dict]:
@@ -80,13 +87,28 @@ def _improvement(score_dict: dict[str, np.ndarray], reps: int, seed: int) -> lis
     pairs = {f"{a},{b}": (score_dict[a], score_dict[b]) for a, b in combinations(sorted(score_dict), 2)}
     if not pairs:
         return []
-    points, intervals = _interval_estimates(pairs, lambda x, y: np.array([metrics.probability_of_improvement(x, y)]), reps, seed)
-    return [{"x": k.split(",")[0], "y": k.split(",")[1], "p_x_better": float(points[k][0]),
-             "ci": [float(intervals[k][0][0]), float(intervals[k][1][0])]} for k in pairs]
+    points, intervals = _interval_estimates(
+        pairs, lambda x, y: np.array([metrics.probability_of_improvement(x, y)]), reps, seed
+    )
+    return [
+        {
+            "x": k.split(",")[0],
+            "y": k.split(",")[1],
+            "p_x_better": float(points[k][0]),
+            "ci": [float(intervals[k][0][0]), float(intervals[k][1][0])],
+        }
+        for k in pairs
+    ]
 
 
-def aggregate(dirs: Sequence[str | Path], score: str = "norm_accuracy", reps: int = 2000, seed: int = 0,
-              plots: str | Path | None = None, split: str = "test") -> dict[str, Any]:
+def aggregate(
+    dirs: Sequence[str | Path],
+    score: str = "norm_accuracy",
+    reps: int = 2000,
+    seed: int = 0,
+    plots: str | Path | None = None,
+    split: str = "test",
+) -> dict[str, Any]:
     """The aggregate object printed by ``--json`` (see docs/benchmark.md, "Aggregate").
     ``split="gen"`` aggregates the generalisation split's scores (levels that have one)."""
     if split not in ("test", "gen"):
@@ -112,7 +134,9 @@ def aggregate(dirs: Sequence[str | Path], score: str = "norm_accuracy", reps: in
             unscored.append(ident | {"reason": f"every {split} task has oracle == random"})
             continue
         final[run["env_id"]][run["algo"]].append(float(value))
-        curves[run["env_id"]][run["algo"]].append({p["step"]: p[score] for p in run["curve"] if p.get(score) is not None})
+        curves[run["env_id"]][run["algo"]].append(
+            {p["step"]: p[score] for p in run["curve"] if p.get(score) is not None}
+        )
     levels: dict[str, dict[str, Any]] = {}
     improvement: dict[str, list[dict[str, Any]]] = {}
     for level in sorted(final):
@@ -122,11 +146,21 @@ def aggregate(dirs: Sequence[str | Path], score: str = "norm_accuracy", reps: in
     if len(final) > 1:
         algos = set.intersection(*(set(v) for v in final.values()))
         counts = {a: {len(final[lv][a]) for lv in final} for a in algos}
-        matched = {a: np.column_stack([final[lv][a] for lv in sorted(final)]) for a in sorted(algos) if len(counts[a]) == 1}
+        matched = {
+            a: np.column_stack([final[lv][a] for lv in sorted(final)]) for a in sorted(algos) if len(counts[a]) == 1
+        }
         if matched:
             levels[ALL_LEVELS] = _estimates(matched, reps, seed)
-    result = {"score": score, "split": split, "reps": reps, "levels": levels, "probability_of_improvement": improvement,
-              "partial": partial, "unscored": unscored, "runs": len(runs)}
+    result = {
+        "score": score,
+        "split": split,
+        "reps": reps,
+        "levels": levels,
+        "probability_of_improvement": improvement,
+        "partial": partial,
+        "unscored": unscored,
+        "runs": len(runs),
+    }
     if plots is not None:
         result["plots"] = _plots(Path(plots), final, curves, score, reps, seed)
     return result
@@ -147,8 +181,14 @@ def _plots(folder: Path, final: dict, curves: dict, score: str, reps: int, seed:
         taus = np.linspace(min(0.0, min(float(s.min()) for s in score_dict.values())), hi, 41)
         profiles, cis = library.create_performance_profile(score_dict, taus, reps=reps)
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        plot_utils.plot_performance_profiles(profiles, taus, performance_profile_cis=cis, ax=ax,
-                                             xlabel=f"{score} (tau)", ylabel="fraction of runs with score > tau")
+        plot_utils.plot_performance_profiles(
+            profiles,
+            taus,
+            performance_profile_cis=cis,
+            ax=ax,
+            xlabel=f"{score} (tau)",
+            ylabel="fraction of runs with score > tau",
+        )
         ax.set_title(f"{level}: performance profile")
         ax.legend(fontsize="small")
         path = folder / f"{level}-profile.png"
@@ -162,8 +202,12 @@ def _plots(folder: Path, final: dict, curves: dict, score: str, reps: int, seed:
             if not common:
                 continue
             arr = np.array([[[r[s] for s in common]] for r in runs], dtype=float)  # runs x 1 x steps
-            p, i = _interval_estimates({algo: arr}, lambda x: np.array([metrics.aggregate_iqm(x[..., t]) for t in range(x.shape[-1])]),
-                                       reps, seed)
+            p, i = _interval_estimates(
+                {algo: arr},
+                lambda x: np.array([metrics.aggregate_iqm(x[..., t]) for t in range(x.shape[-1])]),
+                reps,
+                seed,
+            )
             points[algo], intervals[algo], steps_of[algo] = p[algo], i[algo], common
         if points:
             # rliable draws every algorithm on one x axis: use the steps all of them share.
@@ -172,9 +216,16 @@ def _plots(folder: Path, final: dict, curves: dict, score: str, reps: int, seed:
                 idx = {a: [steps_of[a].index(s) for s in shared] for a in points}
                 fig, ax = plt.subplots(figsize=(7, 4.5))
                 plot_utils.plot_sample_efficiency_curve(
-                    np.array(shared), {a: points[a][idx[a]] for a in points}, {a: intervals[a][:, idx[a]] for a in points},
-                    algorithms=list(points), xlabel="env steps", ylabel=f"IQM of val {score}", ax=ax,
-                    labelsize="large", ticklabelsize="large")
+                    np.array(shared),
+                    {a: points[a][idx[a]] for a in points},
+                    {a: intervals[a][:, idx[a]] for a in points},
+                    algorithms=list(points),
+                    xlabel="env steps",
+                    ylabel=f"IQM of val {score}",
+                    ax=ax,
+                    labelsize="large",
+                    ticklabelsize="large",
+                )
                 ax.set_title(f"{level}: sample efficiency (val)")
                 ax.legend(fontsize="small")
                 path = folder / f"{level}-curve.png"
@@ -185,17 +236,27 @@ def _plots(folder: Path, final: dict, curves: dict, score: str, reps: int, seed:
 
 
 def format_table(result: dict[str, Any]) -> str:
-    lines = [f"score: {result['score']} on {result['split']} (rliable, {result['reps']} bootstrap reps, 95% CIs)", "",
-             "| level | algorithm | runs | IQM [95% CI] | median | mean | optimality gap |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"score: {result['score']} on {result['split']} (rliable, {result['reps']} bootstrap reps, 95% CIs)",
+        "",
+        "| level | algorithm | runs | IQM [95% CI] | median | mean | optimality gap |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for level, algos in result["levels"].items():
         for algo, e in algos.items():
-            lines.append(f"| {level} | {algo} | {e['n_runs']} | {e['iqm']:.3f} [{e['iqm_ci'][0]:.3f}, {e['iqm_ci'][1]:.3f}] | "
-                         f"{e['median']:.3f} | {e['mean']:.3f} | {e['optimality_gap']:.3f} |")
+            lines.append(
+                f"| {level} | {algo} | {e['n_runs']} | {e['iqm']:.3f} [{e['iqm_ci'][0]:.3f}, {e['iqm_ci'][1]:.3f}] | "
+                f"{e['median']:.3f} | {e['mean']:.3f} | {e['optimality_gap']:.3f} |"
+            )
     for level, pairs in result["probability_of_improvement"].items():
         for p in pairs:
-            lines.append(f"{level}: P({p['x']} > {p['y']}) = {p['p_x_better']:.3f} [{p['ci'][0]:.3f}, {p['ci'][1]:.3f}]")
+            lines.append(
+                f"{level}: P({p['x']} > {p['y']}) = {p['p_x_better']:.3f} [{p['ci'][0]:.3f}, {p['ci'][1]:.3f}]"
+            )
     for p in result["partial"]:
-        lines.append(f"PARTIAL (not averaged): {p['env_id']} {p['algo']} seed {p['seed']} stopped at {p['steps_done']} of {p['steps']} steps ({p['path']})")
+        lines.append(
+            f"PARTIAL (not averaged): {p['env_id']} {p['algo']} seed {p['seed']} stopped at {p['steps_done']} of {p['steps']} steps ({p['path']})"
+        )
     for p in result["unscored"]:
         lines.append(f"UNSCORED (not averaged): {p['env_id']} {p['algo']} seed {p['seed']}: {p['reason']}")
     return "\n".join(lines)

@@ -14,7 +14,8 @@ code, so it needs the caller's explicit ``allow_entry_points=True`` (``--allow-e
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -41,9 +42,13 @@ def check_algo(name: str, allow_entry_points: bool = False) -> None:
         return
     if ":" in name:
         if not allow_entry_points:
-            raise ValueError(f"--algo {name!r} names Python code to import and run; pass --allow-entry-points if you trust it")
+            raise ValueError(
+                f"--algo {name!r} names Python code to import and run; pass --allow-entry-points if you trust it"
+            )
         return
-    raise ValueError(f"unknown algorithm {name!r}; allowed: {', '.join(ALGOS)}, or module:callable with --allow-entry-points")
+    raise ValueError(
+        f"unknown algorithm {name!r}; allowed: {', '.join(ALGOS)}, or module:callable with --allow-entry-points"
+    )
 
 
 def _load_entry_point(name: str) -> Callable[..., Any]:
@@ -81,7 +86,9 @@ def build_model(name: str, env: Any, seed: int, steps: int, allow_entry_points: 
     model = _load_entry_point(name)(env, seed=seed)
     for method in ("learn", "predict"):
         if not callable(getattr(model, method, None)):
-            raise TypeError(f"--algo {name!r} returned {type(model).__name__}, which has no {method}(); return an SB3-compatible model")
+            raise TypeError(
+                f"--algo {name!r} returned {type(model).__name__}, which has no {method}(); return an SB3-compatible model"
+            )
     return model, "custom"
 
 
@@ -101,16 +108,21 @@ class Predictor:
     def new_episode(self) -> None:
         self.state, self.start = None, True
 
-    def predict(self, observation: Any, state: Any = None, episode_start: Any = None,
-                deterministic: bool = True) -> tuple[Any, Any]:
+    def predict(
+        self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True
+    ) -> tuple[Any, Any]:
         if self.kind == "recurrent":
-            action, self.state = self.model.predict(observation, state=self.state, episode_start=np.array([self.start]),
-                                                    deterministic=deterministic)
+            action, self.state = self.model.predict(
+                observation, state=self.state, episode_start=np.array([self.start]), deterministic=deterministic
+            )
             self.start = False
             return action, None
         if self.kind == "masked":
-            return self.model.predict(observation, deterministic=deterministic,
-                                      action_masks=np.asarray(observation["action_mask"]).astype(bool))
+            return self.model.predict(
+                observation,
+                deterministic=deterministic,
+                action_masks=np.asarray(observation["action_mask"]).astype(bool),
+            )
         return self.model.predict(observation, deterministic=deterministic)
 
 

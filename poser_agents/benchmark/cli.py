@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from poser_agents.common.cli_args import positive_int, seed_list
 
@@ -13,8 +14,14 @@ from poser_agents.common.cli_args import positive_int, seed_list
 def cmd_run(args: argparse.Namespace) -> int:
     from poser_agents.benchmark.run import Protocol, run_one
 
-    proto = Protocol(eval_every=args.eval_every, val_episodes=args.val_episodes, test_episodes=args.test_episodes,
-                     eval_seeds=tuple(args.eval_seeds), text_encoder=args.text_encoder)
+    proto = Protocol(
+        eval_every=args.eval_every,
+        val_episodes=args.val_episodes,
+        test_episodes=args.test_episodes,
+        eval_seeds=tuple(args.eval_seeds),
+        text_encoder=args.text_encoder,
+    )
+
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
@@ -28,17 +35,45 @@ def cmd_run(args: argparse.Namespace) -> int:
         except RayUnavailableError as e:
             print(f"poser benchmark: error: {e}", file=sys.stderr)
             return 2
-        results = run_on_ray(args.algo, args.env, args.steps, args.seeds, args.out, proto,
-                             allow_entry_points=args.allow_entry_points, address=args.address, log=log)
+        results = run_on_ray(
+            args.algo,
+            args.env,
+            args.steps,
+            args.seeds,
+            args.out,
+            proto,
+            allow_entry_points=args.allow_entry_points,
+            address=args.address,
+            log=log,
+        )
     else:
-        results = (run_one(args.algo, args.env, args.steps, seed, args.out, proto, allow_entry_points=args.allow_entry_points, log=log)
-                   for seed in args.seeds)
+        results = (
+            run_one(
+                args.algo,
+                args.env,
+                args.steps,
+                seed,
+                args.out,
+                proto,
+                allow_entry_points=args.allow_entry_points,
+                log=log,
+            )
+            for seed in args.seeds
+        )
     done = []
     for seed, r in zip(args.seeds, results):
-        done.append({"seed": seed, "norm_accuracy": r["test"]["norm_accuracy"], "norm_alignment": r["test"]["norm_alignment"],
-                     "cost": r["test"]["cost"]})
-        print(f"{args.algo} on {args.env} seed {seed}: test normalised accuracy {r['test']['norm_accuracy']}, "
-              f"alignment {r['test']['norm_alignment']}, cost {r['test']['cost']:.2f} per episode")
+        done.append(
+            {
+                "seed": seed,
+                "norm_accuracy": r["test"]["norm_accuracy"],
+                "norm_alignment": r["test"]["norm_alignment"],
+                "cost": r["test"]["cost"],
+            }
+        )
+        print(
+            f"{args.algo} on {args.env} seed {seed}: test normalised accuracy {r['test']['norm_accuracy']}, "
+            f"alignment {r['test']['norm_alignment']}, cost {r['test']['cost']:.2f} per episode"
+        )
     if args.json:
         print(json.dumps({"algo": args.algo, "env_id": args.env, "out": args.out, "runs": done}))
     return 0
@@ -49,7 +84,10 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
     result = aggregate(args.dirs, score=args.score, reps=args.reps, seed=args.seed, plots=args.plots, split=args.split)
     for p in result["partial"]:
-        print(f"poser benchmark aggregate: partial run not averaged: {p['path']} ({p['steps_done']} of {p['steps']} steps)", file=sys.stderr)
+        print(
+            f"poser benchmark aggregate: partial run not averaged: {p['path']} ({p['steps_done']} of {p['steps']} steps)",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(result))
     else:
@@ -71,35 +109,64 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add ``benchmark`` to the ``poser`` parser."""
     from poser_agents.benchmark.algos import ALGOS
 
-    bm = sub.add_parser("benchmark", help="the benchmark protocol: train and evaluate (run), rliable aggregates (aggregate)")
+    bm = sub.add_parser(
+        "benchmark", help="the benchmark protocol: train and evaluate (run), rliable aggregates (aggregate)"
+    )
     bsub = bm.add_subparsers(dest="benchmark_command", required=True)
     run = bsub.add_parser("run", help="train ALGO on a level per seed: val learning curve, normalised test score")
-    run.add_argument("--algo", required=True, help=f"{', '.join(ALGOS)}, or module:callable (with --allow-entry-points)")
-    run.add_argument("--env", required=True, help="a registered level, e.g. ImagePoser-v0, ImagePoser-Hard-v0, ImagePoser-Drift-v0")
+    run.add_argument(
+        "--algo", required=True, help=f"{', '.join(ALGOS)}, or module:callable (with --allow-entry-points)"
+    )
+    run.add_argument(
+        "--env", required=True, help="a registered level, e.g. ImagePoser-v0, ImagePoser-Hard-v0, ImagePoser-Drift-v0"
+    )
     run.add_argument("--steps", type=positive_int, required=True, help="training env steps")
     run.add_argument("--seeds", type=seed_list, default=[0], help="comma-separated training seeds (default 0)")
     run.add_argument("--out", required=True, help="results folder (one subfolder per level, algorithm and seed)")
-    run.add_argument("--eval-every", type=positive_int, default=10_000, help="env steps between val evaluations (default 10000)")
+    run.add_argument(
+        "--eval-every", type=positive_int, default=10_000, help="env steps between val evaluations (default 10000)"
+    )
     run.add_argument("--val-episodes", type=positive_int, default=50, help="val tasks per curve point (default 50)")
     run.add_argument("--test-episodes", type=positive_int, default=200, help="test tasks at the end (default 200)")
-    run.add_argument("--eval-seeds", type=seed_list, default=[0], help="evaluation seeds, shared with the references (default 0)")
+    run.add_argument(
+        "--eval-seeds", type=seed_list, default=[0], help="evaluation seeds, shared with the references (default 0)"
+    )
     run.add_argument("--text-encoder", default="hash")
-    run.add_argument("--allow-entry-points", action="store_true", help="let --algo name a module:callable to import and run")
-    run.add_argument("--ray", action="store_true", help="run the seeds as Ray tasks (needs the [ray] extra); same results as serial")
-    run.add_argument("--address", default=None, help="with --ray: a Ray cluster to join (auto or HOST:PORT; default: a new local instance)")
+    run.add_argument(
+        "--allow-entry-points", action="store_true", help="let --algo name a module:callable to import and run"
+    )
+    run.add_argument(
+        "--ray", action="store_true", help="run the seeds as Ray tasks (needs the [ray] extra); same results as serial"
+    )
+    run.add_argument(
+        "--address",
+        default=None,
+        help="with --ray: a Ray cluster to join (auto or HOST:PORT; default: a new local instance)",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     run.set_defaults(func=cmd_run)
-    agg = bsub.add_parser("aggregate", help="IQM, median, mean, optimality gap (stratified bootstrap CIs), P(improvement), plots")
+    agg = bsub.add_parser(
+        "aggregate", help="IQM, median, mean, optimality gap (stratified bootstrap CIs), P(improvement), plots"
+    )
     agg.add_argument("dirs", nargs="+", help="folders written by `poser benchmark run --out`")
-    agg.add_argument("--score", default="norm_accuracy",
-                     choices=["norm_accuracy", "norm_alignment", "norm_accuracy_cost_aware", "norm_alignment_cost_aware"])
-    agg.add_argument("--split", default="test", choices=["test", "gen"], help="test (default) or the generalisation split gen")
+    agg.add_argument(
+        "--score",
+        default="norm_accuracy",
+        choices=["norm_accuracy", "norm_alignment", "norm_accuracy_cost_aware", "norm_alignment_cost_aware"],
+    )
+    agg.add_argument(
+        "--split", default="test", choices=["test", "gen"], help="test (default) or the generalisation split gen"
+    )
     agg.add_argument("--reps", type=positive_int, default=2000, help="bootstrap replications (default 2000)")
     agg.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     agg.add_argument("--plots", default=None, help="write performance profiles and sample-efficiency curves (PNG) here")
-    agg.add_argument("--json", action="store_true", help="print one JSON object (per level and algorithm: IQM, CI, runs)")
+    agg.add_argument(
+        "--json", action="store_true", help="print one JSON object (per level and algorithm: IQM, CI, runs)"
+    )
     agg.set_defaults(func=cmd_aggregate)
-    lv = bsub.add_parser("levels", help="a level's scale: every baseline's normalised score, and the criteria needing no training")
+    lv = bsub.add_parser(
+        "levels", help="a level's scale: every baseline's normalised score, and the criteria needing no training"
+    )
     lv.add_argument("--env", required=True, help="a registered level")
     lv.add_argument("--split", default="val", choices=["train", "val", "test", "gen"])
     lv.add_argument("--episodes", type=positive_int, default=50, help="tasks (default 50)")

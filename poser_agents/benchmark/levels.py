@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from poser_agents.benchmark.score import score_card
 
@@ -19,8 +20,14 @@ MAX_SINGLE = 0.3
 MAX_HEURISTIC = 0.6
 
 
-def level_card(env_id: str, split: str = "val", episodes: int = 50, seeds: Sequence[int] = (0,),
-               singles: bool = True, verbose: bool = True) -> dict[str, Any]:
+def level_card(
+    env_id: str,
+    split: str = "val",
+    episodes: int = 50,
+    seeds: Sequence[int] = (0,),
+    singles: bool = True,
+    verbose: bool = True,
+) -> dict[str, Any]:
     """Score cards of random, oracle, heuristic and (``singles``) every single expert."""
     import gymnasium as gym
 
@@ -28,7 +35,9 @@ def level_card(env_id: str, split: str = "val", episodes: int = 50, seeds: Seque
     from poser_agents.evaluation.harness import evaluate
 
     if env_id not in gym.registry:
-        raise ValueError(f"unknown level {env_id!r}; registered: {', '.join(sorted(k for k in gym.registry if k.startswith('ImagePoser')))}")
+        raise ValueError(
+            f"unknown level {env_id!r}; registered: {', '.join(sorted(k for k in gym.registry if k.startswith('ImagePoser')))}"
+        )
     env = gym.make(env_id, split=split)
     level: Any = env.unwrapped  # an ImagePoserEnv
     names = ["random", "oracle", "heuristic"] + ([f"single:{n}" for n in level.expert_names] if singles else [])
@@ -43,25 +52,46 @@ def level_card(env_id: str, split: str = "val", episodes: int = 50, seeds: Seque
                 print(f"  {name}: {seconds[name]} s", file=sys.stderr, flush=True)
     finally:
         env.close()
-    cards = {n: score_card(r, records["random"], records["oracle"]) | {"seconds": seconds[n]} for n, r in records.items()}
-    singles_scores = {n: c["norm_accuracy"] for n, c in cards.items() if n.startswith("single:") and c["norm_accuracy"] is not None}
+    cards = {
+        n: score_card(r, records["random"], records["oracle"]) | {"seconds": seconds[n]} for n, r in records.items()
+    }
+    singles_scores = {
+        n: c["norm_accuracy"] for n, c in cards.items() if n.startswith("single:") and c["norm_accuracy"] is not None
+    }
     best_single = max(singles_scores, key=lambda n: singles_scores[n]) if singles_scores else None
     criteria = {
         "solvable": cards["oracle"]["accuracy"] is not None and cards["oracle"]["accuracy"] >= SOLVABLE_ORACLE_ACCURACY,
         "best_single": best_single,
         "best_single_ok": None if best_single is None else singles_scores[best_single] <= MAX_SINGLE,
-        "heuristic_ok": cards["heuristic"]["norm_accuracy"] is not None and cards["heuristic"]["norm_accuracy"] <= MAX_HEURISTIC,
+        "heuristic_ok": cards["heuristic"]["norm_accuracy"] is not None
+        and cards["heuristic"]["norm_accuracy"] <= MAX_HEURISTIC,
     }
-    return {"env_id": env_id, "split": split, "episodes": episodes, "seeds": list(seeds), "baselines": cards, "criteria": criteria}
+    return {
+        "env_id": env_id,
+        "split": split,
+        "episodes": episodes,
+        "seeds": list(seeds),
+        "baselines": cards,
+        "criteria": criteria,
+    }
 
 
 def format_card(card: dict[str, Any]) -> str:
-    lines = [f"{card['env_id']} on {card['split']} ({card['episodes']} tasks x seeds {card['seeds']})", "",
-             "| baseline | norm. accuracy | norm. alignment | accuracy | alignment | cost |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"{card['env_id']} on {card['split']} ({card['episodes']} tasks x seeds {card['seeds']})",
+        "",
+        "| baseline | norm. accuracy | norm. alignment | accuracy | alignment | cost |",
+        "|---|---|---|---|---|---|",
+    ]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     for name, c in sorted(card["baselines"].items(), key=lambda kv: -(kv[1]["accuracy"] or 0)):
-        lines.append(f"| {name} | {fmt(c['norm_accuracy'])} | {fmt(c['norm_alignment'])} | {fmt(c['accuracy'])} | {fmt(c['alignment'])} | {c['cost']:.2f} |")
+        lines.append(
+            f"| {name} | {fmt(c['norm_accuracy'])} | {fmt(c['norm_alignment'])} | {fmt(c['accuracy'])} | {fmt(c['alignment'])} | {c['cost']:.2f} |"
+        )
     k = card["criteria"]
-    lines += ["", f"solvable (oracle accuracy >= 0.9): {k['solvable']}; best single ({k['best_single']}) <= 0.3: {k['best_single_ok']}; "
-              f"heuristic <= 0.6: {k['heuristic_ok']}"]
+    lines += [
+        "",
+        f"solvable (oracle accuracy >= 0.9): {k['solvable']}; best single ({k['best_single']}) <= 0.3: {k['best_single_ok']}; "
+        f"heuristic <= 0.6: {k['heuristic_ok']}",
+    ]
     return "\n".join(lines)

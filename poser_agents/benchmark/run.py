@@ -15,10 +15,11 @@ import fcntl
 import json
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from poser_agents.benchmark.algos import Predictor, build_model, check_algo, episode_starts
 from poser_agents.benchmark.schema import RESULT_FILE, SCHEMA, VERSION, ResultSchemaError, read_run, write_run
@@ -71,7 +72,9 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def references(out: Path, env_id: str, split: str, episodes: int, proto: Protocol, log: Callable[[str], None]) -> dict[str, list]:
+def references(
+    out: Path, env_id: str, split: str, episodes: int, proto: Protocol, log: Callable[[str], None]
+) -> dict[str, list]:
     """Random and oracle episode records on (level, split, episodes, seeds): measured once, cached."""
     from poser_agents.evaluation.harness import evaluate
 
@@ -82,7 +85,9 @@ def references(out: Path, env_id: str, split: str, episodes: int, proto: Protoco
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
-            raise ResultSchemaError(f"{path}: not valid JSON ({e}); delete it to measure the references again") from None
+            raise ResultSchemaError(
+                f"{path}: not valid JSON ({e}); delete it to measure the references again"
+            ) from None
         if not isinstance(data, dict) or data.get("schema") != REFERENCE_SCHEMA or data.get("key") != key:
             raise ResultSchemaError(f"{path}: not the references of {key}; delete it to measure them again")
         refs = data.get("records")
@@ -92,8 +97,15 @@ def references(out: Path, env_id: str, split: str, episodes: int, proto: Protoco
     refs = {}
     for name in ("random", "oracle"):
         t0 = time.perf_counter()
-        refs[name] = evaluate(name, env_id, split=split, episodes=episodes, seeds=seeds,
-                              env_kwargs={"text_encoder": proto.text_encoder}, n_resamples=1).records
+        refs[name] = evaluate(
+            name,
+            env_id,
+            split=split,
+            episodes=episodes,
+            seeds=seeds,
+            env_kwargs={"text_encoder": proto.text_encoder},
+            n_resamples=1,
+        ).records
         log(f"  reference {name} on {env_id} {split}: {len(refs[name])} episodes in {time.perf_counter() - t0:.1f} s")
     atomic_write_text(path, json.dumps({"schema": REFERENCE_SCHEMA, "key": key, "records": refs}) + "\n")
     return refs
@@ -112,8 +124,14 @@ class _Evaluator:
         from poser_agents.evaluation.harness import evaluate
 
         predictor = Predictor(model, self.kind)
-        result = evaluate(predictor, episode_starts(self.env, predictor), episodes=self.episodes,
-                          seeds=self.proto.eval_seeds, n_resamples=1, name="agent")
+        result = evaluate(
+            predictor,
+            episode_starts(self.env, predictor),
+            episodes=self.episodes,
+            seeds=self.proto.eval_seeds,
+            n_resamples=1,
+            name="agent",
+        )
         return score_card(result.records, self.refs["random"], self.refs["oracle"], self.proto.cost_weight)
 
     def close(self) -> None:
@@ -163,8 +181,16 @@ def _curve_callback(every: int, on_eval: Callable[[int], None]) -> Any:
     return CurveCallback()
 
 
-def run_one(algo: str, env_id: str, steps: int, seed: int, out: str | Path, proto: Protocol | None = None,
-            allow_entry_points: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_one(
+    algo: str,
+    env_id: str,
+    steps: int,
+    seed: int,
+    out: str | Path,
+    proto: Protocol | None = None,
+    allow_entry_points: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Train and evaluate one run; returns the complete result (see :mod:`.schema`)."""
     import gymnasium as gym
 
@@ -185,7 +211,9 @@ def run_one(algo: str, env_id: str, steps: int, seed: int, out: str | Path, prot
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.close()
-        raise ValueError(f"{folder} is in use by another `poser benchmark run`; wait for it or choose another --out") from None
+        raise ValueError(
+            f"{folder} is in use by another `poser benchmark run`; wait for it or choose another --out"
+        ) from None
     try:
         if (folder / RESULT_FILE).exists():
             try:
@@ -193,23 +221,47 @@ def run_one(algo: str, env_id: str, steps: int, seed: int, out: str | Path, prot
             except ResultSchemaError:
                 previous = None
             if previous is None or previous["status"] == "complete":
-                raise ValueError(f"{folder / RESULT_FILE} already holds a {'complete run' if previous else 'file of another kind'}; "
-                                 "choose another --out (nothing was overwritten)")
-            log(f"  {folder}: a partial run is there (killed at {previous['steps_done']} steps); starting it again from step 0")
+                raise ValueError(
+                    f"{folder / RESULT_FILE} already holds a {'complete run' if previous else 'file of another kind'}; "
+                    "choose another --out (nothing was overwritten)"
+                )
+            log(
+                f"  {folder}: a partial run is there (killed at {previous['steps_done']} steps); starting it again from step 0"
+            )
         return _train(algo, env_id, steps, seed, out, folder, proto, allow_entry_points, log)
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)
         lock.close()
 
 
-def _train(algo: str, env_id: str, steps: int, seed: int, out: Path, folder: Path, proto: Protocol,
-           allow_entry_points: bool, log: Callable[[str], None]) -> dict[str, Any]:
+def _train(
+    algo: str,
+    env_id: str,
+    steps: int,
+    seed: int,
+    out: Path,
+    folder: Path,
+    proto: Protocol,
+    allow_entry_points: bool,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
     import gymnasium as gym
 
     result: dict[str, Any] = {
-        "schema": SCHEMA, "version": VERSION, "status": "partial", "algo": algo, "env_id": env_id, "seed": int(seed),
-        "steps": int(steps), "steps_done": 0, "protocol": asdict(proto) | {"eval_seeds": list(proto.eval_seeds)},
-        "versions": _versions(), "started": _now(), "finished": None, "curve": [], "test": None,
+        "schema": SCHEMA,
+        "version": VERSION,
+        "status": "partial",
+        "algo": algo,
+        "env_id": env_id,
+        "seed": int(seed),
+        "steps": int(steps),
+        "steps_done": 0,
+        "protocol": asdict(proto) | {"eval_seeds": list(proto.eval_seeds)},
+        "versions": _versions(),
+        "started": _now(),
+        "finished": None,
+        "curve": [],
+        "test": None,
     }
     write_run(folder, result)
     val_refs = references(out, env_id, "val", proto.val_episodes, proto, log)
@@ -223,8 +275,10 @@ def _train(algo: str, env_id: str, steps: int, seed: int, out: Path, folder: Pat
         result["curve"].append({"step": step, "split": "val", **card})
         result["steps_done"] = step
         write_run(folder, result)
-        log(f"  {algo} {env_id} seed {seed}: step {step}  val norm. accuracy {card['norm_accuracy']}  "
-            f"alignment {card['norm_alignment']}  ({time.perf_counter() - t0:.0f} s)")
+        log(
+            f"  {algo} {env_id} seed {seed}: step {step}  val norm. accuracy {card['norm_accuracy']}  "
+            f"alignment {card['norm_alignment']}  ({time.perf_counter() - t0:.0f} s)"
+        )
 
     try:
         on_eval(0)

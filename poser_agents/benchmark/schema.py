@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from poser_agents.common.checkpoint import atomic_write_text
 
@@ -39,11 +40,26 @@ VERSION = 1
 RESULT_FILE = "result.json"
 CURVE_FILE = "curve.csv"
 #: Columns of ``curve.csv`` (a subset of the score card, plus the step).
-CURVE_COLUMNS: tuple[str, ...] = ("step", "norm_accuracy", "norm_alignment", "norm_accuracy_cost_aware",
-                                  "norm_alignment_cost_aware", "accuracy", "alignment", "cost")
+CURVE_COLUMNS: tuple[str, ...] = (
+    "step",
+    "norm_accuracy",
+    "norm_alignment",
+    "norm_accuracy_cost_aware",
+    "norm_alignment_cost_aware",
+    "accuracy",
+    "alignment",
+    "cost",
+)
 STATUSES = ("partial", "complete")
-_CARD_NUMBERS = ("norm_accuracy", "norm_alignment", "norm_accuracy_cost_aware", "norm_alignment_cost_aware",
-                 "accuracy", "alignment", "cost")
+_CARD_NUMBERS = (
+    "norm_accuracy",
+    "norm_alignment",
+    "norm_accuracy_cost_aware",
+    "norm_alignment_cost_aware",
+    "accuracy",
+    "alignment",
+    "cost",
+)
 
 
 class ResultSchemaError(ValueError):
@@ -53,8 +69,12 @@ class ResultSchemaError(ValueError):
 def curve_csv(curve: list[Mapping[str, Any]]) -> str:
     rows = [",".join(CURVE_COLUMNS)]
     for point in curve:
-        rows.append(",".join("" if point.get(c) is None else repr(float(point[c])) if c != "step" else str(int(point[c]))
-                             for c in CURVE_COLUMNS))
+        rows.append(
+            ",".join(
+                "" if point.get(c) is None else repr(float(point[c])) if c != "step" else str(int(point[c]))
+                for c in CURVE_COLUMNS
+            )
+        )
     return "\n".join(rows) + "\n"
 
 
@@ -81,13 +101,25 @@ def validate(data: Any, where: str) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise ResultSchemaError(f"{where}: not a JSON object")
     if data.get("schema") != SCHEMA:
-        raise ResultSchemaError(f"{where}: not a poser benchmark result (schema {data.get('schema')!r}, expected {SCHEMA!r}); "
-                                "point aggregate at folders written by `poser benchmark run`")
+        raise ResultSchemaError(
+            f"{where}: not a poser benchmark result (schema {data.get('schema')!r}, expected {SCHEMA!r}); "
+            "point aggregate at folders written by `poser benchmark run`"
+        )
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= VERSION:
-        raise ResultSchemaError(f"{where}: schema version {version!r} is not supported (this poser reads 1..{VERSION}; upgrade poser)")
-    for key, kind in (("status", str), ("algo", str), ("env_id", str), ("seed", int), ("steps", int), ("steps_done", int),
-                      ("protocol", Mapping), ("curve", list)):
+        raise ResultSchemaError(
+            f"{where}: schema version {version!r} is not supported (this poser reads 1..{VERSION}; upgrade poser)"
+        )
+    for key, kind in (
+        ("status", str),
+        ("algo", str),
+        ("env_id", str),
+        ("seed", int),
+        ("steps", int),
+        ("steps_done", int),
+        ("protocol", Mapping),
+        ("curve", list),
+    ):
         v = data.get(key)
         if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
             raise ResultSchemaError(f"{where}: field {key!r} must be {kind.__name__}, got {v!r}")

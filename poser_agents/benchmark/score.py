@@ -25,7 +25,8 @@ scores lower than its plain score.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,9 @@ def normalise(agent: float, random: float, oracle: float, eps: float = DEGENERAT
     return (float(agent) - float(random)) / span
 
 
-def _per_task(records: Iterable[Mapping[str, Any]], metric: str, cost_weight: float | None) -> dict[str, dict[int, float]]:
+def _per_task(
+    records: Iterable[Mapping[str, Any]], metric: str, cost_weight: float | None
+) -> dict[str, dict[int, float]]:
     """``{task_id: {episode_seed: value}}``; ``cost_weight`` set gives the cost-aware utility."""
     out: dict[str, dict[int, float]] = defaultdict(dict)
     for r in records:
@@ -59,8 +62,13 @@ def _per_task(records: Iterable[Mapping[str, Any]], metric: str, cost_weight: fl
     return out
 
 
-def normalised_score(agent: Sequence[Mapping[str, Any]], random: Sequence[Mapping[str, Any]], oracle: Sequence[Mapping[str, Any]],
-                     metric: str = "accuracy", cost_weight: float | None = None) -> dict[str, Any]:
+def normalised_score(
+    agent: Sequence[Mapping[str, Any]],
+    random: Sequence[Mapping[str, Any]],
+    oracle: Sequence[Mapping[str, Any]],
+    metric: str = "accuracy",
+    cost_weight: float | None = None,
+) -> dict[str, Any]:
     """The normalised score of ``agent``'s episode records against the two references.
 
     Records are the evaluation harness's (``task_id``, ``episode_seed``, the metric, ``cost``).
@@ -78,8 +86,10 @@ def normalised_score(agent: Sequence[Mapping[str, Any]], random: Sequence[Mappin
         for name, ref in refs.items():
             missing = sorted(set(by_seed) - set(ref.get(task, {})))
             if missing:
-                raise ValueError(f"the {name} reference lacks task {task!r} at episode seed(s) {missing}: "
-                                 "measure the references on the same tasks and seeds as the agent")
+                raise ValueError(
+                    f"the {name} reference lacks task {task!r} at episode seed(s) {missing}: "
+                    "measure the references on the same tasks and seeds as the agent"
+                )
             means[name] = float(np.mean([ref[task][s] for s in by_seed]))
         per_task[task] = normalise(float(np.mean(list(by_seed.values()))), means["random"], means["oracle"])
     kept = [v for v in per_task.values() if v is not None]
@@ -98,8 +108,12 @@ def mean_cost(records: Sequence[Mapping[str, Any]]) -> float:
     return float(np.mean([float(r.get("cost", 0.0)) for r in records])) if records else float("nan")
 
 
-def score_card(agent: Sequence[Mapping[str, Any]], random: Sequence[Mapping[str, Any]], oracle: Sequence[Mapping[str, Any]],
-               cost_weight: float = DEFAULT_COST_WEIGHT) -> dict[str, Any]:
+def score_card(
+    agent: Sequence[Mapping[str, Any]],
+    random: Sequence[Mapping[str, Any]],
+    oracle: Sequence[Mapping[str, Any]],
+    cost_weight: float = DEFAULT_COST_WEIGHT,
+) -> dict[str, Any]:
     """Everything the benchmark reports for one evaluation: normalised accuracy and alignment,
     the cost-aware variant of both, the raw means, and the cost per episode of agent and references."""
     card: dict[str, Any] = {}

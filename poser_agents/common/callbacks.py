@@ -127,7 +127,10 @@ class EpisodeLogCallback(BaseCallback):
                 warnings.warn(
                     "an episode ended without info['episode_summary'] (a wrapper cut it short before the env ended it): "
                     f"its row in {self.path} has no evaluator metrics. Limit episodes with the env's max_steps= "
-                    "(or gym.make's max_episode_steps=, which the env adopts) instead.", RuntimeWarning, stacklevel=2)
+                    "(or gym.make's max_episode_steps=, which the env adopts) instead.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             metrics = summary.get("evaluator", {}) if summary else {}
             judged = bool(metrics.get("judged"))
             self._episode += 1
@@ -183,8 +186,16 @@ class RolloutEvalCallback(BaseCallback):
     ``self.history`` (a list of dicts).
     """
 
-    def __init__(self, eval_env: gym.Env, agent: Any, n_tasks: int = 200, eval_freq: int = 10_000,
-                 seed: int = 0, eval_path: str | Path | None = None, verbose: int = 0):
+    def __init__(
+        self,
+        eval_env: gym.Env,
+        agent: Any,
+        n_tasks: int = 200,
+        eval_freq: int = 10_000,
+        seed: int = 0,
+        eval_path: str | Path | None = None,
+        verbose: int = 0,
+    ):
         super().__init__(verbose)
         from poser_agents.rollout import pick_tasks
 
@@ -223,6 +234,9 @@ class RolloutEvalCallback(BaseCallback):
                     w.writeheader()
                 w.writerow({k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()})
         if self.verbose:
-            print(f"[eval] step {row['timesteps']}: alignment {row['alignment']:.3f} accuracy {row['accuracy']:.3f} "
-                  f"cost {row['cost']:.2f} steps {row['steps']:.2f}", flush=True)
+            print(
+                f"[eval] step {row['timesteps']}: alignment {row['alignment']:.3f} accuracy {row['accuracy']:.3f} "
+                f"cost {row['cost']:.2f} steps {row['steps']:.2f}",
+                flush=True,
+            )
         return True

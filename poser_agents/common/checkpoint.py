@@ -24,8 +24,9 @@ import math
 import os
 import re
 import secrets
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 META_FILE = "agent.json"
 PENDING_META = ".agent.json.pending"
@@ -101,8 +102,11 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def write_checkpoint(folder: str | Path, writers: Mapping[str, Callable[[Path], None]],
-                     make_meta: Callable[[dict[str, str]], dict[str, Any]]) -> Path:
+def write_checkpoint(
+    folder: str | Path,
+    writers: Mapping[str, Callable[[Path], None]],
+    make_meta: Callable[[dict[str, str]], dict[str, Any]],
+) -> Path:
     """Write a checkpoint so that a kill at any moment never destroys the previous one.
 
     ``writers`` maps each weights file name to a function that writes it to a given path;
@@ -150,14 +154,20 @@ def write_checkpoint(folder: str | Path, writers: Mapping[str, Callable[[Path], 
 def inside(folder: Path, name: Any, field: str, where: Path) -> Path:
     """``folder / name`` for a file name read from ``where``; refuses anything that leaves the folder."""
     if not isinstance(name, str) or not name or name in (".", ".."):
-        raise CheckpointError(f"{where}: field {field!r} must be a file name inside the checkpoint folder, got {name!r}")
+        raise CheckpointError(
+            f"{where}: field {field!r} must be a file name inside the checkpoint folder, got {name!r}"
+        )
     if "/" in name or "\\" in name or os.path.isabs(name) or ":" in name:
-        raise CheckpointError(f"{where}: field {field!r} is {name!r}, a path; a checkpoint may only name files in its own "
-                              f"folder (a plain file name such as 'model.zip'): refused")
+        raise CheckpointError(
+            f"{where}: field {field!r} is {name!r}, a path; a checkpoint may only name files in its own "
+            f"folder (a plain file name such as 'model.zip'): refused"
+        )
     path = folder / name
     real = path.resolve()
     if real.parent != folder.resolve():
-        raise CheckpointError(f"{where}: {field} {name!r} is a link to {str(real)!r}, outside the checkpoint folder: refused")
+        raise CheckpointError(
+            f"{where}: {field} {name!r} is a link to {str(real)!r}, outside the checkpoint folder: refused"
+        )
     return path
 
 
@@ -166,7 +176,9 @@ def inside(folder: Path, name: Any, field: str, where: Path) -> Path:
 
 
 def _fail(where: Path, field: str, problem: str) -> CheckpointError:
-    return CheckpointError(f"{where}: field {field!r} {problem}; re-save the checkpoint with this version of imageposer")
+    return CheckpointError(
+        f"{where}: field {field!r} {problem}; re-save the checkpoint with this version of imageposer"
+    )
 
 
 def _is_int(v: Any) -> bool:
@@ -192,7 +204,11 @@ def _check_text_encoder(where: Path, meta: dict[str, Any], required: bool) -> No
     if v is None and not required:
         return
     if not isinstance(v, dict) or not isinstance(v.get("name"), str) or not v["name"].strip():
-        raise _fail(where, "text_encoder", f"must be a table with the encoder's 'name' (e.g. {{'name': 'hash', 'dim': 128}}), got {v!r}")
+        raise _fail(
+            where,
+            "text_encoder",
+            f"must be a table with the encoder's 'name' (e.g. {{'name': 'hash', 'dim': 128}}), got {v!r}",
+        )
     if "dim" in v and not (_is_int(v["dim"]) and v["dim"] >= 0):
         raise _fail(where, "text_encoder.dim", f"must be a non-negative integer, got {v['dim']!r}")
 
@@ -236,7 +252,11 @@ def _check_grpo(where: Path, meta: dict[str, Any]) -> None:
     vocab = meta.get("vocab")
     if not isinstance(vocab, dict):
         raise _fail(where, "vocab", f"must be a table with 'experts' and 'attempts', got {vocab!r}")
-    if not isinstance(vocab.get("experts"), list) or not vocab["experts"] or not all(isinstance(n, str) for n in vocab["experts"]):
+    if (
+        not isinstance(vocab.get("experts"), list)
+        or not vocab["experts"]
+        or not all(isinstance(n, str) for n in vocab["experts"])
+    ):
         raise _fail(where, "vocab.experts", f"must be a non-empty list of expert names, got {vocab.get('experts')!r}")
     if not (_is_int(vocab.get("attempts")) and vocab["attempts"] >= 1):
         raise _fail(where, "vocab.attempts", f"must be a positive integer, got {vocab.get('attempts')!r}")
@@ -255,7 +275,13 @@ def _check_grpo(where: Path, meta: dict[str, Any]) -> None:
 
 
 def _check_env(where: Path, meta: dict[str, Any], allow_entry_points: bool) -> None:
-    from poser_env.trust import UntrustedFileError, check_env_entry_point, check_env_id, check_plain_env_kwargs, check_text_encoder
+    from poser_env.trust import (
+        UntrustedFileError,
+        check_env_entry_point,
+        check_env_id,
+        check_plain_env_kwargs,
+        check_text_encoder,
+    )
 
     kwargs = meta.get("env_kwargs", {})
     if not isinstance(kwargs, dict):
@@ -264,16 +290,26 @@ def _check_env(where: Path, meta: dict[str, Any], allow_entry_points: bool) -> N
         meta["env_kwargs"] = check_plain_env_kwargs(kwargs, allow_entry_points=allow_entry_points, source=str(where))
         check_env_id(meta.get("env_id"), allow_entry_points=allow_entry_points, source=f"{where}: field 'env_id'")
         if "env_entry_point" in meta:
-            check_env_entry_point(meta["env_entry_point"], allow_entry_points=allow_entry_points, source=f"{where}: field 'env_entry_point'")
+            check_env_entry_point(
+                meta["env_entry_point"],
+                allow_entry_points=allow_entry_points,
+                source=f"{where}: field 'env_entry_point'",
+            )
         if meta["format"] == "imageposer-grpo":  # the GRPO agent builds its own encoder from this name
-            check_text_encoder(meta["text_encoder"]["name"], allow_entry_points=allow_entry_points, source=f"{where}: field 'text_encoder.name'")
+            check_text_encoder(
+                meta["text_encoder"]["name"],
+                allow_entry_points=allow_entry_points,
+                source=f"{where}: field 'text_encoder.name'",
+            )
     except UntrustedFileError as e:
         raise CheckpointError(str(e)) from None
 
 
 def _parse(path: Path) -> Any:
     if path.stat().st_size > MAX_META_BYTES:
-        raise CheckpointError(f"{path} is {path.stat().st_size} bytes; an agent.json is a few KiB: not a checkpoint file")
+        raise CheckpointError(
+            f"{path} is {path.stat().st_size} bytes; an agent.json is a few KiB: not a checkpoint file"
+        )
     try:
         return json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constant)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -302,7 +338,9 @@ def read_metadata(path: str | Path, fmt: str | None = None, *, allow_entry_point
     if not folder.exists():
         raise CheckpointError(f"no agent checkpoint at {str(folder)!r}: the folder does not exist")
     if not folder.is_dir():
-        raise CheckpointError(f"{str(folder)!r} is a file; an agent checkpoint is a folder (with {META_FILE} and the weights)")
+        raise CheckpointError(
+            f"{str(folder)!r} is a file; an agent checkpoint is a folder (with {META_FILE} and the weights)"
+        )
     meta_path = folder / META_FILE
     pending = folder / PENDING_META
     # A save killed between renaming its weights and renaming agent.json: the pending metadata
@@ -312,26 +350,35 @@ def read_metadata(path: str | Path, fmt: str | None = None, *, allow_entry_point
         found = ", ".join(sorted(p.name for p in folder.iterdir() if p.suffix in (".zip", ".pt", ".pth"))[:4])
         raise CheckpointError(
             f"{str(folder)!r} is not an ImagePoser agent checkpoint: {META_FILE} is missing (DQNAgent.save and GRPOAgent.save "
-            "write it)" + (f"; the folder has {found} but without {META_FILE} nothing says what it is" if found else ""))
+            "write it)" + (f"; the folder has {found} but without {META_FILE} nothing says what it is" if found else "")
+        )
     meta = recovered if recovered is not None else _parse(meta_path)
     where = meta_path
     if not isinstance(meta, dict):
-        raise CheckpointError(f"{where} is not an agent checkpoint (a JSON table is expected, got {type(meta).__name__})")
+        raise CheckpointError(
+            f"{where} is not an agent checkpoint (a JSON table is expected, got {type(meta).__name__})"
+        )
     declared = meta.get("format")
     if not isinstance(declared, str) or declared not in FORMATS or (fmt is not None and declared != fmt):
         wanted = FORMATS[fmt][0] if fmt else "ImagePoser agent"
-        raise CheckpointError(f"{where} is not a {wanted} checkpoint (format {declared!r}, expected "
-                              f"{fmt or ' or '.join(map(repr, FORMATS))})")
+        raise CheckpointError(
+            f"{where} is not a {wanted} checkpoint (format {declared!r}, expected "
+            f"{fmt or ' or '.join(map(repr, FORMATS))})"
+        )
     owner, file_field, sha_field, newest = FORMATS[declared]
     version = meta.get("format_version", 1)
     if not _is_int(version) or version < 1:
         raise _fail(where, "format_version", f"must be a positive integer, got {version!r}")
     if version > newest:
-        raise CheckpointError(f"{where} has format version {version}; this code reads up to {newest}: upgrade imageposer")
+        raise CheckpointError(
+            f"{where} has format version {version}; this code reads up to {newest}: upgrade imageposer"
+        )
     meta["format_version"] = version
     inside(folder, meta.get(file_field), file_field, where)
     digest = meta.get(sha_field)
-    if not (isinstance(digest, str) and _SHA.match(digest)) and not (digest is None and declared == "imageposer-dqn" and version == 1):
+    if not (isinstance(digest, str) and _SHA.match(digest)) and not (
+        digest is None and declared == "imageposer-dqn" and version == 1
+    ):
         raise _fail(where, sha_field, f"must be the SHA-256 (64 hex digits) of {meta.get(file_field)}, got {digest!r}")
     _check_record(where, meta, owner)
     (_check_dqn if declared == "imageposer-dqn" else _check_grpo)(where, meta)
@@ -373,8 +420,10 @@ def verify_file(meta: dict[str, Any], file_field: str, sha_field: str) -> Path:
         raise CheckpointError(f"checkpoint {str(folder)!r} is incomplete: {meta[file_field]} is missing")
     digest = meta.get(sha_field)
     if digest and file_sha256(path) != digest:
-        raise CheckpointError(f"{path} is corrupt or truncated: its SHA-256 differs from the one recorded in {META_FILE} "
-                              f"({path.stat().st_size} bytes now)")
+        raise CheckpointError(
+            f"{path} is corrupt or truncated: its SHA-256 differs from the one recorded in {META_FILE} "
+            f"({path.stat().st_size} bytes now)"
+        )
     return path
 
 
@@ -406,17 +455,22 @@ def load_tensors(source: str | Path | bytes, where: str) -> Any:
     except pickle.UnpicklingError as e:
         text = str(e)
         if "Unsupported global" in text or "weights_only" in text or "GLOBAL" in text:
-            raise CheckpointError(f"{where} holds Python objects, not only tensors: loading it would run code from the file, "
-                                  "so it is refused (nothing was run). Use a checkpoint saved by imageposer from a source you trust") from None
+            raise CheckpointError(
+                f"{where} holds Python objects, not only tensors: loading it would run code from the file, "
+                "so it is refused (nothing was run). Use a checkpoint saved by imageposer from a source you trust"
+            ) from None
         raise CheckpointError(f"cannot read {where}: the file is corrupt or truncated ({_clean(text)})") from None
     except (KeyboardInterrupt, MemoryError):
         raise
     except Exception as e:  # zip, EOF and format errors
-        raise CheckpointError(f"cannot read {where}: the file is corrupt or truncated ({type(e).__name__}: {_clean(str(e))})") from None
+        raise CheckpointError(
+            f"cannot read {where}: the file is corrupt or truncated ({type(e).__name__}: {_clean(str(e))})"
+        ) from None
 
 
-def check_finite(state: Mapping[str, Any], where: str,
-                 fix: str = "the checkpoint is unusable: retrain, or use an earlier checkpoint") -> None:
+def check_finite(
+    state: Mapping[str, Any], where: str, fix: str = "the checkpoint is unusable: retrain, or use an earlier checkpoint"
+) -> None:
     """Refuse a state dict with a NaN or infinite value in a floating tensor (it would poison every prediction)."""
     import torch
 

@@ -27,9 +27,10 @@ import shutil
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 
 class _Marker:
@@ -62,7 +63,9 @@ def _delete(name: str, folder: Path) -> None:
     (folder / name).unlink()
 
 
-def _cases(kind: str, weights: str, sha_field: str, meta: dict[str, Any], marker: Path) -> Iterator[tuple[str, Callable[[Path], Any]]]:
+def _cases(
+    kind: str, weights: str, sha_field: str, meta: dict[str, Any], marker: Path
+) -> Iterator[tuple[str, Callable[[Path], Any]]]:
     """(name, damage) pairs; ``damage(folder)`` changes a fresh copy of the checkpoint."""
     import cloudpickle
     import torch
@@ -74,19 +77,23 @@ def _cases(kind: str, weights: str, sha_field: str, meta: dict[str, Any], marker
 
     for frac in (0.0, 0.1, 0.5, 0.9, 0.999):
         for fix in (False, True):
+
             def truncate(f: Path, frac: float = frac, fix: bool = fix) -> None:
                 data = (f / weights).read_bytes()
                 (f / weights).write_bytes(data[: int(len(data) * frac)])
                 if fix:
                     resum(f)
+
             yield f"{weights} truncated to {frac:.1%}{' (checksum updated)' if fix else ''}", truncate
     for seed in range(8):
+
         def flip(f: Path, seed: int = seed) -> None:
             data = bytearray((f / weights).read_bytes())
             pos = (seed * 7919 + 13) * 104729 % len(data)
             data[pos] ^= 0xFF
             (f / weights).write_bytes(bytes(data))
             resum(f)
+
         yield f"{weights}: byte flipped (checksum updated) #{seed}", flip
     for name in ("agent.json", weights):
         yield f"{name} deleted", partial(_delete, name)
@@ -94,17 +101,33 @@ def _cases(kind: str, weights: str, sha_field: str, meta: dict[str, Any], marker
     yield "agent.json truncated", lambda f: (f / "agent.json").write_text((f / "agent.json").read_text()[:40])
     for key in sorted(meta):
         yield f"agent.json: {key} deleted", partial(edit, **{key: KeyError})
-        for label, value in (("null", None), ("a string", "x"), ("a list", []), ("a table", {}), ("-1", -1), ("NaN", float("nan"))):
+        for label, value in (
+            ("null", None),
+            ("a string", "x"),
+            ("a list", []),
+            ("a table", {}),
+            ("-1", -1),
+            ("NaN", float("nan")),
+        ):
             yield f"agent.json: {key} = {label}", partial(edit, **{key: value})
     for label, value in (("absolute path", "/etc/passwd"), ("../", f"../{weights}"), ("subfolder", f"sub/{weights}")):
-        yield f"{weights.split('.')[0]} file: {label}", partial(edit, **{"model_file" if kind == "dqn" else "weights_file": value})
-    yield "env_kwargs: critic os:makedirs", lambda f: edit(f, env_kwargs={"critic": {"entry_point": "os:makedirs", "kwargs": {"name": str(marker)}}})
+        yield (
+            f"{weights.split('.')[0]} file: {label}",
+            partial(edit, **{"model_file" if kind == "dqn" else "weights_file": value}),
+        )
+    yield (
+        "env_kwargs: critic os:makedirs",
+        lambda f: edit(f, env_kwargs={"critic": {"entry_point": "os:makedirs", "kwargs": {"name": str(marker)}}}),
+    )
     yield "env_kwargs: text_encoder os:abort", lambda f: edit(f, env_kwargs={"text_encoder": "os:abort"})
     yield "env_kwargs: experts from a file", lambda f: edit(f, env_kwargs={"experts": "/tmp/experts.json"})
     yield "env_id module:Id", lambda f: edit(f, env_id="os:ImagePoser-v0")
     blob = cloudpickle.dumps(_Marker(str(marker)))
     if kind == "dqn":
-        def zip_with(f: Path, data_change: Callable[[dict], dict] | None = None, extra: dict[str, bytes] | None = None) -> None:
+
+        def zip_with(
+            f: Path, data_change: Callable[[dict], dict] | None = None, extra: dict[str, bytes] | None = None
+        ) -> None:
             with zipfile.ZipFile(f / weights) as z:
                 entries = {n: z.read(n) for n in z.namelist()}
             if data_change:
@@ -114,9 +137,13 @@ def _cases(kind: str, weights: str, sha_field: str, meta: dict[str, Any], marker
                 for n, b in entries.items():
                     z.writestr(n, b)
             resum(f)
+
         payload = {":type:": "x", ":serialized:": base64.b64encode(blob).decode()}
         yield "model.zip data: pickled payload (new key)", lambda f: zip_with(f, lambda d: {**d, "evil": payload})
-        yield "model.zip data: pickled payload (policy_class)", lambda f: zip_with(f, lambda d: {**d, "policy_class": payload})
+        yield (
+            "model.zip data: pickled payload (policy_class)",
+            lambda f: zip_with(f, lambda d: {**d, "policy_class": payload}),
+        )
         buf = io.BytesIO()
         torch.save({"x": _Marker(str(marker))}, buf)
         yield "model.zip policy.pth: pickled payload", lambda f: zip_with(f, extra={"policy.pth": buf.getvalue()})
@@ -131,11 +158,14 @@ def _cases(kind: str, weights: str, sha_field: str, meta: dict[str, Any], marker
             out = io.BytesIO()
             torch.save(pol, out)
             zip_with(f, extra={"policy.pth": out.getvalue()})
+
         yield "model.zip: NaN weights", nan
     else:
+
         def pt(f: Path, obj: Any) -> None:
             torch.save(obj, f / weights)
             resum(f)
+
         yield "policy.pt: pickled payload", lambda f: pt(f, {"policy": _Marker(str(marker))})
         yield "policy.pt: a list", lambda f: pt(f, [1, 2])
 
@@ -143,6 +173,7 @@ def _cases(kind: str, weights: str, sha_field: str, meta: dict[str, Any], marker
             state = torch.load(f / weights, weights_only=True)
             next(iter(state["policy"].values())).fill_(float("inf"))
             pt(f, state)
+
         yield "policy.pt: infinite weights", nan
 
 
@@ -163,10 +194,18 @@ def run(root: Path) -> dict[str, Any]:
     dqn.learn(30)
     base: Any = env.unwrapped
     vocab, feat = WorkflowVocab(base.expert_names, base.config.max_attempts), ContextFeaturizer("hash")
-    cfg = PolicyConfig(hidden=8, n_experts=vocab.n_experts, attempts=vocab.attempts, text_dim=feat.text_dim, command_dim=feat.command_dim)
+    cfg = PolicyConfig(
+        hidden=8,
+        n_experts=vocab.n_experts,
+        attempts=vocab.attempts,
+        text_dim=feat.text_dim,
+        command_dim=feat.command_dim,
+    )
     grpo = GRPOAgent(WorkflowPolicy(cfg), vocab, feat, reference=WorkflowPolicy(cfg))
-    made = {"dqn": (dqn.save(root / "dqn"), "model.zip", "model_sha256", lambda f: DQNAgent.load(f, env=env)),
-            "grpo": (grpo.save(root / "grpo"), "policy.pt", "weights_sha256", lambda f: GRPOAgent.load(f, env=env))}
+    made = {
+        "dqn": (dqn.save(root / "dqn"), "model.zip", "model_sha256", lambda f: DQNAgent.load(f, env=env)),
+        "grpo": (grpo.save(root / "grpo"), "policy.pt", "weights_sha256", lambda f: GRPOAgent.load(f, env=env)),
+    }
     counts = {"refused": 0, "loaded": 0, "crashed": 0, "ran_code": 0}
     crashes, multi_line, loaded = [], [], []
     marker = root / "marker"
@@ -192,8 +231,13 @@ def run(root: Path) -> dict[str, Any]:
                 counts["ran_code"] += 1
                 shutil.rmtree(marker)
             shutil.rmtree(case)
-    return {**counts, "cases": sum(counts[k] for k in ("refused", "loaded", "crashed")), "crashes": crashes, "multi_line": multi_line,
-            "loaded_cases": loaded}
+    return {
+        **counts,
+        "cases": sum(counts[k] for k in ("refused", "loaded", "crashed")),
+        "crashes": crashes,
+        "multi_line": multi_line,
+        "loaded_cases": loaded,
+    }
 
 
 def kill_during_saves(root: Path, kills: int = 200, seed: int = 0) -> dict[str, Any]:
@@ -257,27 +301,40 @@ def kill_during_saves(root: Path, kills: int = 200, seed: int = 0) -> dict[str, 
             counts["new_complete"] += 1
         else:
             counts["broken"] += 1
-            broken.append((why if found is None else f"holds step {found}, expected {done} or {in_progress}") +
-                          f" (last events {events[-3:]}, files {sorted(p.name for p in folder.iterdir())})")
+            broken.append(
+                (why if found is None else f"holds step {found}, expected {done} or {in_progress}")
+                + f" (last events {events[-3:]}, files {sorted(p.name for p in folder.iterdir())})"
+            )
         held = found if found is not None else done
         step = max([step, *started])  # every save has a step count of its own
-    return {**counts, "save_seconds": round(save_s, 3), "model_zip_bytes": (folder / "model.zip").stat().st_size,
-            "broken_cases": broken}
+    return {
+        **counts,
+        "save_seconds": round(save_s, 3),
+        "model_zip_bytes": (folder / "model.zip").stat().st_size,
+        "broken_cases": broken,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     parser.add_argument("--list-loaded", action="store_true", help="also list the damaged checkpoints that loaded")
-    parser.add_argument("--kill-saves", type=int, metavar="N", default=0,
-                        help="instead: kill -9 a process N times at random moments of DQNAgent.save and load what is left")
+    parser.add_argument(
+        "--kill-saves",
+        type=int,
+        metavar="N",
+        default=0,
+        help="instead: kill -9 a process N times at random moments of DQNAgent.save and load what is left",
+    )
     args = parser.parse_args(argv)
     if args.kill_saves:
         with tempfile.TemporaryDirectory() as tmp:
             k = kill_during_saves(Path(tmp), args.kill_saves)
-        print(f"{k['kills']} kill -9 during repeated saves ({k['mid_save']} of them while a save was under way; one save "
-              f"{k['save_seconds']} s, model.zip {k['model_zip_bytes']:,} bytes): previous checkpoint intact {k['previous_intact']}, "
-              f"new one complete {k['new_complete']}, broken {k['broken']}")
+        print(
+            f"{k['kills']} kill -9 during repeated saves ({k['mid_save']} of them while a save was under way; one save "
+            f"{k['save_seconds']} s, model.zip {k['model_zip_bytes']:,} bytes): previous checkpoint intact {k['previous_intact']}, "
+            f"new one complete {k['new_complete']}, broken {k['broken']}"
+        )
         for line in k["broken_cases"]:
             print("  " + line)
         if args.json:
@@ -285,8 +342,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if k["broken"] else 0
     with tempfile.TemporaryDirectory() as tmp:
         result = run(Path(tmp))
-    print(f"{result['cases']} damaged checkpoints: {result['refused']} refused in one line, {result['loaded']} loaded, "
-          f"{result['crashed']} crashed (traceback), {result['ran_code']} ran code from the file")
+    print(
+        f"{result['cases']} damaged checkpoints: {result['refused']} refused in one line, {result['loaded']} loaded, "
+        f"{result['crashed']} crashed (traceback), {result['ran_code']} ran code from the file"
+    )
     extra = [f"loaded: {m}" for m in result["loaded_cases"]] if args.list_loaded else []
     for line in result["crashes"] + [f"multi-line message: {m}" for m in result["multi_line"]] + extra:
         print("  " + line)

@@ -25,9 +25,10 @@ import io
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 
@@ -116,8 +117,14 @@ class PeriodicCheckpoint(BaseCallback):
     :param stop: the :class:`StopRequest` of :func:`stop_on_signals` (None: signals are not watched).
     """
 
-    def __init__(self, save: Callable[[], Any], every_steps: int | None = DEFAULT_EVERY_STEPS,
-                 every_seconds: float | None = DEFAULT_EVERY_SECONDS, stop: StopRequest | None = None, verbose: int = 0):
+    def __init__(
+        self,
+        save: Callable[[], Any],
+        every_steps: int | None = DEFAULT_EVERY_STEPS,
+        every_seconds: float | None = DEFAULT_EVERY_SECONDS,
+        stop: StopRequest | None = None,
+        verbose: int = 0,
+    ):
         super().__init__(verbose)
         for name, v in (("every_steps", every_steps), ("every_seconds", every_seconds)):
             if v is not None and not v > 0:
@@ -134,7 +141,8 @@ class PeriodicCheckpoint(BaseCallback):
         if self.stop is not None and self.stop.requested:
             return False  # learn() returns; the caller saves once, then exits
         due = (self.every_steps is not None and self.num_timesteps - self._last_step >= self.every_steps) or (
-            self.every_seconds is not None and time.monotonic() - self._last_time >= self.every_seconds)
+            self.every_seconds is not None and time.monotonic() - self._last_time >= self.every_seconds
+        )
         if due:
             self.save()
             self.saves += 1

@@ -16,7 +16,8 @@ import ast
 import dataclasses
 import inspect
 import textwrap
-from typing import Any, Sequence, TypeVar
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -37,7 +38,9 @@ def quiet_v0_upgrade_notice() -> None:
 
     import gymnasium.logger  # noqa: F401  (it adds its own "show once" filter at import: ours must go in front)
 
-    warnings.filterwarnings("ignore", message=r".*The environment ImagePoser-(\w+-)?v0 is out of date", category=DeprecationWarning)
+    warnings.filterwarnings(
+        "ignore", message=r".*The environment ImagePoser-(\w+-)?v0 is out of date", category=DeprecationWarning
+    )
 
 
 def positive_int(text: str) -> int:
@@ -86,8 +89,13 @@ def field_docs(cls: type) -> dict[str, str]:
     body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
     docs: dict[str, str] = {}
     for node, nxt in zip(body, body[1:]):
-        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(nxt, ast.Expr)
-                and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str)):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(nxt, ast.Expr)
+            and isinstance(nxt.value, ast.Constant)
+            and isinstance(nxt.value.value, str)
+        ):
             docs[node.target.id] = " ".join(nxt.value.value.split())
     return docs
 
@@ -105,7 +113,9 @@ def _kind(f: dataclasses.Field[Any]) -> str:
     annotation = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     default = _default(f)
     for kind in ("bool", "list", "float", "int"):
-        if annotation.startswith(kind) or isinstance(default, {"bool": bool, "list": list, "float": float, "int": int}[kind]):
+        if annotation.startswith(kind) or isinstance(
+            default, {"bool": bool, "list": list, "float": float, "int": int}[kind]
+        ):
             if kind == "int" and isinstance(default, bool):
                 continue
             return kind
@@ -139,8 +149,12 @@ def convert(f: dataclasses.Field[Any], text: str) -> Any:
         if kind == "float":
             return float(text)
     except ValueError:
-        wanted = {"bool": "true or false", "list": "comma-separated integers such as 256,256", "int": "an integer",
-                  "float": "a number"}[kind]
+        wanted = {
+            "bool": "true or false",
+            "list": "comma-separated integers such as 256,256",
+            "int": "an integer",
+            "float": "a number",
+        }[kind]
         raise ValueError(f"{flag} expects {wanted}, got {text!r}") from None
     return text
 
@@ -152,15 +166,23 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, prefix: str 
         if f.name in skip:
             continue
         doc = docs.get(f.name, "")
-        parser.add_argument("--" + f.name.replace("_", "-"), dest=prefix + f.name, metavar=_kind(f).upper(), default=None,
-                            help=f"{doc} (default {_default(f)!r})".strip().replace("%", "%%"))
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=prefix + f.name,
+            metavar=_kind(f).upper(),
+            default=None,
+            help=f"{doc} (default {_default(f)!r})".strip().replace("%", "%%"),
+        )
 
 
 def dataclass_from_flags(cls: type[T], namespace: argparse.Namespace, prefix: str = "", **overrides: Any) -> T:
     """``cls`` built from its defaults, the flags given in ``namespace`` and then ``overrides``."""
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    given = {name[len(prefix):]: text for name, text in vars(namespace).items()
-             if name.startswith(prefix) and text is not None and name[len(prefix):] in fields}
+    given = {
+        name[len(prefix) :]: text
+        for name, text in vars(namespace).items()
+        if name.startswith(prefix) and text is not None and name[len(prefix) :] in fields
+    }
     values = {name: convert(fields[name], text) for name, text in given.items()}
     return cls(**{**values, **overrides})
 

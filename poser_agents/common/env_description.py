@@ -16,6 +16,7 @@ from typing import Any
 
 from poser_agents.common.checkpoint import CheckpointError
 
+
 def _first_env(env: Any) -> Any:
     """The first unwrapped env behind a gym env or an SB3 VecEnv (None if unreachable)."""
     from stable_baselines3.common.vec_env import VecEnv

@@ -33,8 +33,19 @@ LOCK_NAME = ".poser.lock"
 
 #: Files that mark a folder as a poser output folder (for ``--overwrite`` on a folder written
 #: before the lock file existed).
-KNOWN_OUTPUTS = frozenset({"agent.json", "model.zip", "policy.pt", "results.json", "results.md", "report.md",
-                           "steps.json", "data.jsonl", "run.json"})
+KNOWN_OUTPUTS = frozenset(
+    {
+        "agent.json",
+        "model.zip",
+        "policy.pt",
+        "results.json",
+        "results.md",
+        "report.md",
+        "steps.json",
+        "data.jsonl",
+        "run.json",
+    }
+)
 
 
 class RunFolderError(ValueError):
@@ -58,7 +69,7 @@ class RunFolder:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "RunFolder":
+    def __enter__(self) -> RunFolder:
         return self
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
@@ -96,7 +107,9 @@ def claim_run_folder(path: str | Path, command: str, resume: bool = False, overw
     ``overwrite`` is set, or when ``overwrite`` is asked of a folder that poser did not write.
     """
     if resume and overwrite:
-        raise RunFolderError("--resume and --overwrite contradict each other: resume keeps the folder's files, overwrite deletes them")
+        raise RunFolderError(
+            "--resume and --overwrite contradict each other: resume keeps the folder's files, overwrite deletes them"
+        )
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise RunFolderError(f"--out {str(folder)!r} is a file; give a folder")
@@ -107,36 +120,49 @@ def claim_run_folder(path: str | Path, command: str, resume: bool = False, overw
     try:  # never through a symlink: a shared folder could point .poser.lock at a file of yours
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as e:
-        raise RunFolderError(f"cannot use {str(lock_path)!r} as the folder's lock file ({e.strerror}); "
-                             "choose another --out") from None
+        raise RunFolderError(
+            f"cannot use {str(lock_path)!r} as the folder's lock file ({e.strerror}); choose another --out"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = _holder(fd)
         os.close(fd)
-        raise RunFolderError(f"{str(folder)!r} is in use by another process ({holder}); wait for it to end, or choose another --out") from None
+        raise RunFolderError(
+            f"{str(folder)!r} is in use by another process ({holder}); wait for it to end, or choose another --out"
+        ) from None
     try:
         others = sorted(p.name for p in folder.iterdir() if p.name != LOCK_NAME)
         if resume:
             links = [str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_symlink()]
             if links:  # writing on (logs are appended) would write through them, outside the folder
-                raise RunFolderError(f"{str(folder)!r} holds symbolic links ({', '.join(links[:3])}): a run is resumed only in a "
-                                     "folder of plain files (copy its files into a fresh folder and resume there)")
+                raise RunFolderError(
+                    f"{str(folder)!r} holds symbolic links ({', '.join(links[:3])}): a run is resumed only in a "
+                    "folder of plain files (copy its files into a fresh folder and resume there)"
+                )
         if others and not resume:
             listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
             if not overwrite:
                 if not ours:
                     lock_path.unlink()  # a refused folder is left as it was found
-                raise RunFolderError(f"{str(folder)!r} already holds files ({listed}): pass --resume to carry on there, "
-                                     "--overwrite to delete them first, or choose another --out")
+                raise RunFolderError(
+                    f"{str(folder)!r} already holds files ({listed}): pass --resume to carry on there, "
+                    "--overwrite to delete them first, or choose another --out"
+                )
             if not ours and not KNOWN_OUTPUTS & set(others):
                 lock_path.unlink()
-                raise RunFolderError(f"{str(folder)!r} holds files ({listed}) that poser did not write: --overwrite deletes only "
-                                     "poser output folders; choose another --out, or empty it yourself")
+                raise RunFolderError(
+                    f"{str(folder)!r} holds files ({listed}) that poser did not write: --overwrite deletes only "
+                    "poser output folders; choose another --out, or empty it yourself"
+                )
             for name in others:
                 p = folder / name
                 shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
-        note = {"pid": os.getpid(), "command": command or " ".join(sys.argv), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        note = {
+            "pid": os.getpid(),
+            "command": command or " ".join(sys.argv),
+            "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, (json.dumps(note) + "\n").encode())

@@ -64,8 +64,14 @@ class PoserTensorBoardCallback(BaseCallback):
     :param strip_dir: folder of the strips' PNGs; default ``<logger folder>/strips``.
     """
 
-    def __init__(self, strip_every: int = 200, strip_env: gym.Env | None = None, strip_seed: int = 0,
-                 strip_dir: str | Path | None = None, verbose: int = 0):
+    def __init__(
+        self,
+        strip_every: int = 200,
+        strip_env: gym.Env | None = None,
+        strip_seed: int = 0,
+        strip_dir: str | Path | None = None,
+        verbose: int = 0,
+    ):
         super().__init__(verbose)
         if not isinstance(strip_every, int) or strip_every < 0:
             raise ValueError(f"strip_every must be a non-negative int (0: no strip), got {strip_every!r}")
@@ -99,8 +105,11 @@ class PoserTensorBoardCallback(BaseCallback):
                     if key in ev:
                         self.logger.record_mean(f"poser/{key}", float(ev[key]))
                 if summary.get("category"):
-                    self.logger.record_mean(f"poser/accuracy_by_category/{summary['category']}", float(ev["accuracy"]),
-                                            exclude=("stdout", "log"))
+                    self.logger.record_mean(
+                        f"poser/accuracy_by_category/{summary['category']}",
+                        float(ev["accuracy"]),
+                        exclude=("stdout", "log"),
+                    )
             if self.strip_every and self.episodes % self.strip_every == 0:
                 self.log_strip()
         return True
@@ -127,7 +136,9 @@ class PoserTensorBoardCallback(BaseCallback):
             action, _ = self.model.predict(obs, deterministic=True, **kwargs)
             obs, reward, terminated, truncated, info = env.step(int(np.asarray(action).reshape(())))
             done = terminated or truncated
-            verdict = "passed" if info.get("command_passed") else (info.get("error") or info.get("feedback") or "failed")
+            verdict = (
+                "passed" if info.get("command_passed") else (info.get("error") or info.get("feedback") or "failed")
+            )
             frames.append(canvas_env.render_canvas())
             captions.append(f"step {info['step']}: {info['expert']} (r={reward:+.2f}) {verdict}")
         ev = info["episode_summary"]["evaluator"]
@@ -136,6 +147,8 @@ class PoserTensorBoardCallback(BaseCallback):
             title += f" | evaluator alignment {ev['alignment']:.2f}, accuracy {ev['accuracy']:.0f}"
         folder = self.strip_dir or Path(self.logger.get_dir() or tempfile.mkdtemp(prefix="poser-strips-")) / "strips"
         path = save_strip(frames, captions, folder / f"step-{self.num_timesteps:09d}.png", title=title)
-        self.logger.record("poser/episode_strip", Image(np.asarray(PILImage.open(path).convert("RGB")), "HWC"), exclude=NOT_IMAGES)
+        self.logger.record(
+            "poser/episode_strip", Image(np.asarray(PILImage.open(path).convert("RGB")), "HWC"), exclude=NOT_IMAGES
+        )
         self.strips.append(path)
         return path

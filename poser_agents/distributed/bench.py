@@ -24,7 +24,8 @@ import argparse
 import json
 import os
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def _warm_workers(ray: Any, workers: int) -> int:
@@ -82,13 +83,22 @@ def main(argv: Sequence[str] | None = None) -> dict:
     warm, t_warm = on_new_instance(warm=True)
     load_after = os.getloadavg()
     out = {
-        "agent": args.agent, "episodes": len(serial.records), "cpus": args.num_cpus,
-        "shards": warm.extra["ray"]["shards"], "tasks": warm.extra["ray"]["tasks"],
-        "serial_s": round(t_serial, 2), "ray_cold_s": round(t_cold["run"], 2), "ray_warm_s": round(t_warm["run"], 2),
-        "speedup_cold": round(t_serial / t_cold["run"], 2), "speedup_warm": round(t_serial / t_warm["run"], 2),
-        "ray_start_s": round(t_cold["start"], 2), "warm_up_s": round(t_warm["warm_up"], 2), "workers_warmed": int(t_warm["warmed"]),
+        "agent": args.agent,
+        "episodes": len(serial.records),
+        "cpus": args.num_cpus,
+        "shards": warm.extra["ray"]["shards"],
+        "tasks": warm.extra["ray"]["tasks"],
+        "serial_s": round(t_serial, 2),
+        "ray_cold_s": round(t_cold["run"], 2),
+        "ray_warm_s": round(t_warm["run"], 2),
+        "speedup_cold": round(t_serial / t_cold["run"], 2),
+        "speedup_warm": round(t_serial / t_warm["run"], 2),
+        "ray_start_s": round(t_cold["start"], 2),
+        "warm_up_s": round(t_warm["warm_up"], 2),
+        "workers_warmed": int(t_warm["warmed"]),
         "identical": all(r.records == serial.records and r.summary == serial.summary for r in (cold, warm)),
-        "loadavg_start": [round(x, 2) for x in load_before], "loadavg_end": [round(x, 2) for x in load_after],
+        "loadavg_start": [round(x, 2) for x in load_before],
+        "loadavg_end": [round(x, 2) for x in load_after],
     }
     print(json.dumps(out))
     return out

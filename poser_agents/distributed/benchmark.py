@@ -13,8 +13,9 @@ system): each task writes its seed's results where the serial run would.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from poser_agents.distributed.runtime import init_ray
 
@@ -22,8 +23,9 @@ if TYPE_CHECKING:
     from poser_agents.benchmark.run import Protocol
 
 
-def run_seed(algo: str, env_id: str, steps: int, seed: int, out: str, proto: "Protocol",
-             allow_entry_points: bool = False) -> dict[str, Any]:
+def run_seed(
+    algo: str, env_id: str, steps: int, seed: int, out: str, proto: Protocol, allow_entry_points: bool = False
+) -> dict[str, Any]:
     """One seed's run with its log lines on stderr (the function a Ray task runs)."""
     from poser_agents.benchmark.run import run_one
 
@@ -33,9 +35,18 @@ def run_seed(algo: str, env_id: str, steps: int, seed: int, out: str, proto: "Pr
     return run_one(algo, env_id, steps, seed, out, proto, allow_entry_points=allow_entry_points, log=log)
 
 
-def run_on_ray(algo: str, env_id: str, steps: int, seeds: Sequence[int], out: str | Path, proto: "Protocol | None" = None,
-               allow_entry_points: bool = False, address: str | None = None, num_cpus: int | None = None,
-               log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+def run_on_ray(
+    algo: str,
+    env_id: str,
+    steps: int,
+    seeds: Sequence[int],
+    out: str | Path,
+    proto: Protocol | None = None,
+    allow_entry_points: bool = False,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
     """:func:`~poser_agents.benchmark.run.run_one` for every seed, as Ray tasks; results in seed order.
 
     ``address`` joins a running cluster (None starts a local instance with ``num_cpus``). A

@@ -24,8 +24,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from poser_agents.distributed.runtime import init_ray
 
@@ -106,15 +107,23 @@ def warm_up(env_id: str = "ImagePoser-v0", split: str = "test", env_kwargs: Mapp
     return os.getpid()
 
 
-def run_shard(agent: str, env_id: str, split: str, env_kwargs: Mapping[str, Any], seed: int,
-              indices: Sequence[int], tasks: Sequence[Any], allow_entry_points: bool = False) -> list[dict[str, Any]]:
+def run_shard(
+    agent: str,
+    env_id: str,
+    split: str,
+    env_kwargs: Mapping[str, Any],
+    seed: int,
+    indices: Sequence[int],
+    tasks: Sequence[Any],
+    allow_entry_points: bool = False,
+) -> list[dict[str, Any]]:
     """Play episodes ``indices`` of ``seed`` (tasks ``tasks``, in that order); their records.
 
     The function a Ray task runs (plain Python, so it also runs without Ray). ``allow_entry_points``
     is the caller's flag for a saved agent whose env settings name code (docs/security.md)."""
-    from poser_agents.factory import load_agent
     from poser_agents.evaluation.harness import SEED_STRIDE
     from poser_agents.evaluation.summary import record_from_summary
+    from poser_agents.factory import load_agent
     from poser_agents.rollout import episode_seed, run_episode
 
     env = _env(env_id, split, env_kwargs)
@@ -128,12 +137,21 @@ def run_shard(agent: str, env_id: str, split: str, env_kwargs: Mapping[str, Any]
     return records
 
 
-def run_shards(agent: str, env_id: str, split: str, env_kwargs: Mapping[str, Any], shards: Sequence[tuple[int, Sequence[int]]],
-               tasks: Mapping[int, Any], allow_entry_points: bool = False) -> list[list[dict[str, Any]]]:
+def run_shards(
+    agent: str,
+    env_id: str,
+    split: str,
+    env_kwargs: Mapping[str, Any],
+    shards: Sequence[tuple[int, Sequence[int]]],
+    tasks: Mapping[int, Any],
+    allow_entry_points: bool = False,
+) -> list[list[dict[str, Any]]]:
     """:func:`run_shard` for each ``(seed, indices)`` of ``shards`` in turn (one Ray task);
     ``tasks`` maps an episode index to its task."""
-    return [run_shard(agent, env_id, split, env_kwargs, seed, idx, [tasks[i] for i in idx], allow_entry_points)
-            for seed, idx in shards]
+    return [
+        run_shard(agent, env_id, split, env_kwargs, seed, idx, [tasks[i] for i in idx], allow_entry_points)
+        for seed, idx in shards
+    ]
 
 
 def evaluate_on_ray(
@@ -167,8 +185,10 @@ def evaluate_on_ray(
     from poser_agents.rollout import pick_tasks
 
     if not isinstance(agent, str):
-        raise TypeError("evaluate_on_ray needs the agent as a string (a baseline spec or a saved agent's folder): "
-                        "every Ray worker builds its own copy from it")
+        raise TypeError(
+            "evaluate_on_ray needs the agent as a string (a baseline spec or a saved agent's folder): "
+            "every Ray worker builds its own copy from it"
+        )
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
     seeds = [int(s) for s in seeds]
@@ -194,8 +214,12 @@ def evaluate_on_ray(
     groups = group_shards(shards, independent)
     remote = ray.remote(num_cpus=1)(run_shards)
     t0 = time.perf_counter()
-    refs = {remote.remote(agent, env_id, split, env_kwargs, group, {i: tasks[i] for i in group[0][1]}, allow_entry_points): n
-            for n, group in enumerate(groups)}
+    refs = {
+        remote.remote(
+            agent, env_id, split, env_kwargs, group, {i: tasks[i] for i in group[0][1]}, allow_entry_points
+        ): n
+        for n, group in enumerate(groups)
+    }
     by_shard: dict[tuple[int, int], list[dict[str, Any]]] = {}
     pending = list(refs)
     while pending:
@@ -203,10 +227,15 @@ def evaluate_on_ray(
         for (seed, idx), records in zip(groups[refs[done[0]]], ray.get(done[0])):
             by_shard[seed, idx[0]] = records
         if verbose:
-            print(f"  {name or agent}: {len(groups) - len(pending)}/{len(groups)} tasks done ({time.perf_counter() - t0:.1f} s)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"  {name or agent}: {len(groups) - len(pending)}/{len(groups)} tasks done ({time.perf_counter() - t0:.1f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
     # The serial order: seed by seed, episodes in order.
-    records = [r for seed, idx in sorted(shards, key=lambda sh: (seeds.index(sh[0]), sh[1][0])) for r in by_shard[seed, idx[0]]]
+    records = [
+        r for seed, idx in sorted(shards, key=lambda sh: (seeds.index(sh[0]), sh[1][0])) for r in by_shard[seed, idx[0]]
+    ]
     seconds = time.perf_counter() - t0
     config = {
         "env_id": env_id,
@@ -219,8 +248,15 @@ def evaluate_on_ray(
         "seed_stride": SEED_STRIDE,
     }
     steps = sum(r["steps"] for r in records)
-    return EvalResult(agent=name or agent, config=config, records=records, summary=summarize(records, n_resamples),
-                      seconds=round(seconds, 3),
-                      extra={"env_steps": steps, "steps_per_s": round(steps / seconds, 1) if seconds > 0 else None,
-                             "ray": {"shards": len(shards), "tasks": len(groups), "cpus": workers, "address": address or "local"}})
-
+    return EvalResult(
+        agent=name or agent,
+        config=config,
+        records=records,
+        summary=summarize(records, n_resamples),
+        seconds=round(seconds, 3),
+        extra={
+            "env_steps": steps,
+            "steps_per_s": round(steps / seconds, 1) if seconds > 0 else None,
+            "ray": {"shards": len(shards), "tasks": len(groups), "cpus": workers, "address": address or "local"},
+        },
+    )

@@ -21,7 +21,8 @@ test`` builds ``.venv-rllib``; see docs/scaling.md). The env is registered with
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -51,8 +52,11 @@ class RLlibObservation(gym.ObservationWrapper):
         if not isinstance(env.action_space, gym.spaces.Discrete):
             raise TypeError(f"RLlib's action masking needs a Discrete action space, got {env.action_space}")
         n = int(env.action_space.n)
-        self.observation_space = (gym.spaces.Dict({"action_mask": gym.spaces.Box(0.0, 1.0, (n,), np.float32), "observations": flat})
-                                  if masked else flat)
+        self.observation_space = (
+            gym.spaces.Dict({"action_mask": gym.spaces.Box(0.0, 1.0, (n,), np.float32), "observations": flat})
+            if masked
+            else flat
+        )
 
     def observation(self, observation: Mapping[str, np.ndarray]) -> Any:
         flat = np.concatenate([np.asarray(observation[k], np.float32).ravel() for k in self.keys])
@@ -92,9 +96,16 @@ def _every_action_always_allowed(env_config: Mapping[str, Any]) -> bool:
     return not (env_config.get("enable_defer") or env_config.get("enable_stop"))
 
 
-def ppo_config(env_config: Mapping[str, Any] | None = None, num_env_runners: int = 2, seed: int = 0,
-               hidden: tuple[int, ...] = (128, 128), train_batch_size: int = 1024, minibatch_size: int = 128,
-               num_epochs: int = 4, lr: float = 3e-4) -> Any:
+def ppo_config(
+    env_config: Mapping[str, Any] | None = None,
+    num_env_runners: int = 2,
+    seed: int = 0,
+    hidden: tuple[int, ...] = (128, 128),
+    train_batch_size: int = 1024,
+    minibatch_size: int = 128,
+    num_epochs: int = 4,
+    lr: float = 3e-4,
+) -> Any:
     """A PPOConfig on ImagePoser with the action-masking RLModule and ``num_env_runners`` env runners."""
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
@@ -105,31 +116,48 @@ def ppo_config(env_config: Mapping[str, Any] | None = None, num_env_runners: int
         PPOConfig()
         .environment(register(), env_config=env_config)
         .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=1, num_cpus_per_env_runner=1)
-        .rl_module(rl_module_spec=RLModuleSpec(module_class=ActionMaskingTorchRLModule,
-                                               model_config={"fcnet_hiddens": list(hidden), "head_fcnet_hiddens": []}))
-        .training(train_batch_size_per_learner=train_batch_size, minibatch_size=minibatch_size, num_epochs=num_epochs, lr=lr)
+        .rl_module(
+            rl_module_spec=RLModuleSpec(
+                module_class=ActionMaskingTorchRLModule,
+                model_config={"fcnet_hiddens": list(hidden), "head_fcnet_hiddens": []},
+            )
+        )
+        .training(
+            train_batch_size_per_learner=train_batch_size, minibatch_size=minibatch_size, num_epochs=num_epochs, lr=lr
+        )
         .debugging(seed=seed)
     )
 
 
-def dqn_config(env_config: Mapping[str, Any] | None = None, num_env_runners: int = 2, seed: int = 0,
-               hidden: tuple[int, ...] = (128, 128), learning_starts: int = 500, lr: float = 5e-4,
-               steps_per_iteration: int = 1000) -> Any:
+def dqn_config(
+    env_config: Mapping[str, Any] | None = None,
+    num_env_runners: int = 2,
+    seed: int = 0,
+    hidden: tuple[int, ...] = (128, 128),
+    learning_starts: int = 500,
+    lr: float = 5e-4,
+    steps_per_iteration: int = 1000,
+) -> Any:
     """A DQNConfig on ImagePoser (new API stack, RLlib's default Q-module, no masking: refused
     for envs with actions that can be masked, STOP or DEFER)."""
     from ray.rllib.algorithms.dqn import DQNConfig
 
     env_config = {**dict(env_config or {}), "masked": False}
     if not _every_action_always_allowed(env_config):
-        raise ValueError("RLlib's DQN module has no action masking and this env masks actions (enable_defer/enable_stop): "
-                         "use ppo_config (masked PPO), or the project's masked DQN (poser train dqn)")
+        raise ValueError(
+            "RLlib's DQN module has no action masking and this env masks actions (enable_defer/enable_stop): "
+            "use ppo_config (masked PPO), or the project's masked DQN (poser train dqn)"
+        )
     return (
         DQNConfig()
         .environment(register(), env_config=env_config)
         .env_runners(num_env_runners=num_env_runners, num_envs_per_env_runner=1, num_cpus_per_env_runner=1)
         .rl_module(model_config={"fcnet_hiddens": list(hidden)})
-        .training(lr=lr, num_steps_sampled_before_learning_starts=learning_starts,
-                  replay_buffer_config={"type": "PrioritizedEpisodeReplayBuffer", "capacity": 50_000})
+        .training(
+            lr=lr,
+            num_steps_sampled_before_learning_starts=learning_starts,
+            replay_buffer_config={"type": "PrioritizedEpisodeReplayBuffer", "capacity": 50_000},
+        )
         .reporting(min_sample_timesteps_per_iteration=steps_per_iteration)
         .debugging(seed=seed)
     )
@@ -145,8 +173,9 @@ class RLlibAgent:
         self.module, self.name, self.masked = module, name, masked
         self._wrap = RLlibObservation(env, masked=masked)
 
-    def predict(self, observation: Any, state: Any = None, episode_start: Any = None,
-                deterministic: bool = True) -> tuple[np.ndarray, Any]:
+    def predict(
+        self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True
+    ) -> tuple[np.ndarray, Any]:
         import torch
         from ray.rllib.core.columns import Columns
 

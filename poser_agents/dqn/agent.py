@@ -75,8 +75,11 @@ def __getattr__(name: str) -> Any:
     if name in _MOVED:
         import importlib
 
-        warnings.warn(f"poser_agents.dqn.agent.{name} moved to {_MOVED[name]}.{name}; the old name goes in the next release",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"poser_agents.dqn.agent.{name} moved to {_MOVED[name]}.{name}; the old name goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return getattr(importlib.import_module(_MOVED[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -168,8 +171,13 @@ class DQNAgent:
         """Masked greedy action (``deterministic=True``), or masked epsilon-greedy with the current epsilon."""
         return self.model.predict(observation, state, episode_start, deterministic)
 
-    def learn(self, total_timesteps: int, callback: Any = None, progress_bar: bool = False,
-              reset_num_timesteps: bool | None = None) -> "DQNAgent":
+    def learn(
+        self,
+        total_timesteps: int,
+        callback: Any = None,
+        progress_bar: bool = False,
+        reset_num_timesteps: bool | None = None,
+    ) -> DQNAgent:
         """Train for ``total_timesteps`` more env steps.
 
         ``reset_num_timesteps`` defaults to True for a fresh agent and False for one that has
@@ -188,7 +196,9 @@ class DQNAgent:
             if self.config.tensorboard_log is not None:
                 from poser_agents.common.tensorboard import add_tensorboard_output
 
-                self._tb_dir = add_tensorboard_output(self._logger, self.config.tensorboard_log, "MaskedDQN", new_run=reset_num_timesteps)
+                self._tb_dir = add_tensorboard_output(
+                    self._logger, self.config.tensorboard_log, "MaskedDQN", new_run=reset_num_timesteps
+                )
         self.model.set_logger(self._logger)
         callbacks: list[Any] = []
         if self.config.log_dir is not None:
@@ -196,7 +206,9 @@ class DQNAgent:
         if self.config.tensorboard_log is not None:
             from poser_agents.common.tensorboard import PoserTensorBoardCallback
 
-            callbacks.append(PoserTensorBoardCallback(self.config.tensorboard_strip_every, strip_dir=self._tb_dir / "strips"))
+            callbacks.append(
+                PoserTensorBoardCallback(self.config.tensorboard_strip_every, strip_dir=self._tb_dir / "strips")
+            )
         if callback is not None:
             callbacks.extend(callback if isinstance(callback, list) else [callback])
         self.model.learn(
@@ -230,11 +242,17 @@ class DQNAgent:
         """
         folder = Path(path)
         if folder.suffix == ".zip":
-            raise ValueError(f"save() takes a folder, got {str(folder)!r}; it writes {MODEL_FILE} and {META_FILE} inside")
+            raise ValueError(
+                f"save() takes a folder, got {str(folder)!r}; it writes {MODEL_FILE} and {META_FILE} inside"
+            )
         from poser_agents.common.checkpoint import check_finite
         from poser_agents.dqn.sb3_zip import add_actions_entry
 
-        check_finite(self.model.policy.state_dict(), "cannot save the DQN", "training diverged; nothing was saved (the previous checkpoint is kept)")
+        check_finite(
+            self.model.policy.state_dict(),
+            "cannot save the DQN",
+            "training diverged; nothing was saved (the previous checkpoint is kept)",
+        )
         env_info = self.env_info if self.env_info is not None else describe_env(self.model.get_env())
         names = list((env_info or {}).get("action_names") or [])
 
@@ -292,8 +310,13 @@ class DQNAgent:
         return load_entry_point(meta.get("env_entry_point", DEFAULT_ENV_ENTRY_POINT))(**kwargs)
 
     @classmethod
-    def load(cls, path: str | Path, env: gym.Env | VecEnv | None = None, device: str | None = None,
-             allow_entry_points: bool = False) -> "DQNAgent":
+    def load(
+        cls,
+        path: str | Path,
+        env: gym.Env | VecEnv | None = None,
+        device: str | None = None,
+        allow_entry_points: bool = False,
+    ) -> DQNAgent:
         """Load a checkpoint folder; ``env`` None rebuilds the env recorded in ``agent.json``.
 
         Nothing in the folder is unpickled or imported: the model is rebuilt from the config and
@@ -316,12 +339,16 @@ class DQNAgent:
         saved = read_model_zip(model_path)
         zip_names = saved["action_names"]
         if meta["format_version"] >= 2 and zip_names is None:
-            raise CheckpointError(f"{model_path} has no action names ({'imageposer_actions.json'}), which a version-2 checkpoint records: "
-                                  "the weights may come from another checkpoint; re-save it from the agent that made it")
+            raise CheckpointError(
+                f"{model_path} has no action names ({'imageposer_actions.json'}), which a version-2 checkpoint records: "
+                "the weights may come from another checkpoint; re-save it from the agent that made it"
+            )
         if zip_names is not None and meta.get("action_names") and zip_names != meta["action_names"]:
-            raise CheckpointError(f"{model_path} was trained for the actions {zip_names[:4]}..., but {META_FILE} lists "
-                                  f"{meta['action_names'][:4]}...: the weights come from another checkpoint (another expert "
-                                  "registry or order); use the model.zip and agent.json saved together")
+            raise CheckpointError(
+                f"{model_path} was trained for the actions {zip_names[:4]}..., but {META_FILE} lists "
+                f"{meta['action_names'][:4]}...: the weights come from another checkpoint (another expert "
+                "registry or order); use the model.zip and agent.json saved together"
+            )
         if env is None:
             env = cls.make_env(folder, allow_entry_points=allow_entry_points)
         current = describe_env(env)
@@ -334,8 +361,10 @@ class DQNAgent:
                 model.policy.optimizer.load_state_dict(saved["optimizer"])
         except (RuntimeError, ValueError, KeyError, TypeError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise CheckpointError(f"cannot read {model_path}: its weights do not fit the network that {META_FILE}'s config "
-                                  f"builds ({first[:200]}); the files do not belong together") from None
+            raise CheckpointError(
+                f"cannot read {model_path}: its weights do not fit the network that {META_FILE}'s config "
+                f"builds ({first[:200]}); the files do not belong together"
+            ) from None
         for key, value in saved["counters"].items():
             setattr(model, key, value)
         return agent

@@ -71,7 +71,15 @@ class DQNConfig:
     """Training episodes between two greedy episode strips in TensorBoard (0: none)."""
 
     def __post_init__(self) -> None:
-        positive = ("learning_rate", "buffer_size", "batch_size", "train_freq", "target_update_interval", "embed_dim", "log_interval")
+        positive = (
+            "learning_rate",
+            "buffer_size",
+            "batch_size",
+            "train_freq",
+            "target_update_interval",
+            "embed_dim",
+            "log_interval",
+        )
         for name in positive:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
@@ -80,7 +88,9 @@ class DQNConfig:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 raise ValueError(f"DQNConfig.{name} must be a non-negative int, got {getattr(self, name)!r}")
         if not (isinstance(self.gradient_steps, int) and (self.gradient_steps >= 1 or self.gradient_steps == -1)):
-            raise ValueError(f"DQNConfig.gradient_steps must be >= 1 (or -1: as many as env steps), got {self.gradient_steps!r}")
+            raise ValueError(
+                f"DQNConfig.gradient_steps must be >= 1 (or -1: as many as env steps), got {self.gradient_steps!r}"
+            )
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"DQNConfig.gamma must be in [0, 1], got {self.gamma!r}")
         if not 0.0 < self.tau <= 1.0:
@@ -91,11 +101,17 @@ class DQNConfig:
         if not self.net_arch or any(not isinstance(h, int) or h < 1 for h in self.net_arch):
             raise ValueError(f"DQNConfig.net_arch must be a non-empty list of positive ints, got {self.net_arch!r}")
         self.net_arch = list(self.net_arch)
-        if isinstance(self.tensorboard_strip_every, bool) or not isinstance(self.tensorboard_strip_every, int) or self.tensorboard_strip_every < 0:
-            raise ValueError(f"DQNConfig.tensorboard_strip_every must be a non-negative int (0: no strip), got {self.tensorboard_strip_every!r}")
+        if (
+            isinstance(self.tensorboard_strip_every, bool)
+            or not isinstance(self.tensorboard_strip_every, int)
+            or self.tensorboard_strip_every < 0
+        ):
+            raise ValueError(
+                f"DQNConfig.tensorboard_strip_every must be a non-negative int (0: no strip), got {self.tensorboard_strip_every!r}"
+            )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DQNConfig":
+    def from_dict(cls, data: dict[str, Any]) -> DQNConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:

@@ -63,9 +63,10 @@ class MaskedDQN(DQN):
     def _wrap_env(env: Any, verbose: int = 0, monitor_wrapper: bool = True) -> VecEnv:
         # An ImagePoser env builds a fresh info dict each step, so the deep copy of every
         # info that SB3's DummyVecEnv makes (a quarter of a training step) is skipped.
-        from poser_env.env import ImagePoserEnv
         from stable_baselines3.common.env_util import is_wrapped
         from stable_baselines3.common.monitor import Monitor
+
+        from poser_env.env import ImagePoserEnv
 
         if not isinstance(env, VecEnv) and isinstance(getattr(env, "unwrapped", None), ImagePoserEnv):
             if monitor_wrapper and not is_wrapped(env, Monitor):
@@ -76,7 +77,9 @@ class MaskedDQN(DQN):
     def _setup_model(self) -> None:
         spaces = getattr(self.observation_space, "spaces", {})
         if MASK_KEY not in spaces:
-            raise ValueError(f"MaskedDQN needs a Dict observation with an {MASK_KEY!r} key; got {self.observation_space}")
+            raise ValueError(
+                f"MaskedDQN needs a Dict observation with an {MASK_KEY!r} key; got {self.observation_space}"
+            )
         # Checked before SB3 builds its buffer: a stacked or reshaped mask (FrameStackObservation
         # stacks every key, giving (k, n_actions)) would otherwise crash deep inside the replay buffer.
         n = int(self.action_space.n)
@@ -133,7 +136,9 @@ class MaskedDQN(DQN):
                 action = action.reshape(())
         return action, state
 
-    def _sample_action(self, learning_starts: int, action_noise: Any = None, n_envs: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    def _sample_action(
+        self, learning_starts: int, action_noise: Any = None, n_envs: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
         # SB3 draws warm-up actions (before learning_starts) from action_space.sample(),
         # ignoring the mask: draw them among the allowed actions instead.
         if self.num_timesteps < learning_starts:
@@ -145,8 +150,15 @@ class MaskedDQN(DQN):
         # Discrete actions: the env's action and the buffer's action are the same.
         return action, action
 
-    def _store_transition(self, replay_buffer: Any, buffer_action: np.ndarray, new_obs: Any, reward: np.ndarray,
-                          dones: np.ndarray, infos: list[dict[str, Any]]) -> None:
+    def _store_transition(
+        self,
+        replay_buffer: Any,
+        buffer_action: np.ndarray,
+        new_obs: Any,
+        reward: np.ndarray,
+        dones: np.ndarray,
+        infos: list[dict[str, Any]],
+    ) -> None:
         # SB3's _store_transition deep-copies the next observation; for a dict of arrays a copy
         # of each array is the same thing, at a fraction of the cost.
         if self._vec_normalize_env is None and isinstance(new_obs, dict):
@@ -236,7 +248,12 @@ class FreshInfoDummyVecEnv(DummyVecEnv):
                 self.buf_infos[i]["terminal_observation"] = obs
                 obs, self.reset_infos[i] = self.envs[i].reset()
             self._save_obs(i, obs)
-        return self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones), [dict(info) for info in self.buf_infos]
+        return (
+            self._obs_from_buf(),
+            np.copy(self.buf_rews),
+            np.copy(self.buf_dones),
+            [dict(info) for info in self.buf_infos],
+        )
 
     def _obs_from_buf(self) -> Any:
         # DummyVecEnv deep-copies its buffer (a dict of arrays): a copy of each array is the same.

@@ -66,10 +66,14 @@ class PoserFeaturesExtractor(BaseFeaturesExtractor):
         module docstring).
     """
 
-    def __init__(self, observation_space: spaces.Dict, embed_dim: int = 64, small_max: int = 32, include_mask: bool = False):
+    def __init__(
+        self, observation_space: spaces.Dict, embed_dim: int = 64, small_max: int = 32, include_mask: bool = False
+    ):
         super().__init__(observation_space, features_dim=1)  # the real size is set below
         if not isinstance(observation_space, spaces.Dict):
-            raise TypeError(f"PoserFeaturesExtractor needs a Dict observation space, got {type(observation_space).__name__}")
+            raise TypeError(
+                f"PoserFeaturesExtractor needs a Dict observation space, got {type(observation_space).__name__}"
+            )
         self.embed_dim = int(embed_dim)
         self.small_max = int(small_max)
         self.include_mask = bool(include_mask)
@@ -84,12 +88,16 @@ class PoserFeaturesExtractor(BaseFeaturesExtractor):
                 encoders[key] = nn.Flatten()
                 size += n
             else:
-                encoders[key] = nn.Sequential(nn.Flatten(), nn.Linear(n, self.embed_dim), nn.LayerNorm(self.embed_dim), nn.ReLU())
+                encoders[key] = nn.Sequential(
+                    nn.Flatten(), nn.Linear(n, self.embed_dim), nn.LayerNorm(self.embed_dim), nn.ReLU()
+                )
                 size += self.embed_dim
         self.encoders = nn.ModuleDict(encoders)
         self._features_dim = size
         # (key, Linear, LayerNorm) per key, None for pass-through keys: read once, not per call.
-        self._plan = [(key, (enc[1], enc[2]) if isinstance(enc, nn.Sequential) else None) for key, enc in self.encoders.items()]
+        self._plan = [
+            (key, (enc[1], enc[2]) if isinstance(enc, nn.Sequential) else None) for key, enc in self.encoders.items()
+        ]
 
     def forward(self, observations: dict[str, th.Tensor]) -> th.Tensor:
         # The modules' own arithmetic, called functionally: module calls cost more than the
@@ -101,7 +109,11 @@ class PoserFeaturesExtractor(BaseFeaturesExtractor):
                 x = x.float().flatten(1)
             if layers is not None:
                 lin, norm = layers
-                x = F.relu(F.layer_norm(F.linear(x, lin.weight, lin.bias), norm.normalized_shape, norm.weight, norm.bias, norm.eps))
+                x = F.relu(
+                    F.layer_norm(
+                        F.linear(x, lin.weight, lin.bias), norm.normalized_shape, norm.weight, norm.bias, norm.eps
+                    )
+                )
             out.append(x)
         return th.cat(out, dim=1)
 
@@ -120,7 +132,9 @@ class MaskedQNetwork(QNetwork):
         # does itself for the keys it reads: skip the extra pass when that is all it would do.
         if isinstance(features_extractor, PoserFeaturesExtractor) and isinstance(obs, dict):
             if getattr(self, "_plain_obs", None) is None:
-                self._plain_obs = isinstance(self.observation_space, spaces.Dict) and not _needs_preprocessing(self.observation_space)
+                self._plain_obs = isinstance(self.observation_space, spaces.Dict) and not _needs_preprocessing(
+                    self.observation_space
+                )
             if self._plain_obs:
                 return features_extractor(obs)
         return super().extract_features(obs, features_extractor)
@@ -146,8 +160,18 @@ class MaskedQNetwork(QNetwork):
 
 
 #: Layers (and containers) that compute the same in train and eval mode.
-_MODE_FREE = (nn.Linear, nn.LayerNorm, nn.ReLU, nn.Flatten, nn.Identity, nn.Sequential, nn.ModuleDict, nn.ModuleList,
-              BaseFeaturesExtractor, QNetwork)
+_MODE_FREE = (
+    nn.Linear,
+    nn.LayerNorm,
+    nn.ReLU,
+    nn.Flatten,
+    nn.Identity,
+    nn.Sequential,
+    nn.ModuleDict,
+    nn.ModuleList,
+    BaseFeaturesExtractor,
+    QNetwork,
+)
 
 
 class MaskedDQNPolicy(MultiInputPolicy):
@@ -157,7 +181,9 @@ class MaskedDQNPolicy(MultiInputPolicy):
     features extractor defaults to :class:`PoserFeaturesExtractor`.
     """
 
-    def __init__(self, *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = PoserFeaturesExtractor, **kwargs: Any):
+    def __init__(
+        self, *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = PoserFeaturesExtractor, **kwargs: Any
+    ):
         # Adam's multi-tensor ("foreach") update: the same arithmetic as the default per-tensor
         # loop on CPU, in a few kernels instead of one per parameter.
         kwargs["optimizer_kwargs"] = {"foreach": True, **(kwargs.get("optimizer_kwargs") or {})}

@@ -14,7 +14,8 @@ with MiniLM, see ``docs/performance.md``).
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch as th
@@ -52,9 +53,19 @@ class CompactDictReplayBuffer(DictReplayBuffer):
         keys = [k for k in shared_keys if k in observation_space.spaces]
         shapes = {observation_space.spaces[k].shape or () for k in keys}
         if len(shapes) > 1 or any(not isinstance(observation_space.spaces[k], spaces.Box) for k in keys):
-            raise ValueError(f"shared_keys {keys} must be float boxes of one shape, got {[observation_space.spaces[k] for k in keys]}")
+            raise ValueError(
+                f"shared_keys {keys} must be float boxes of one shape, got {[observation_space.spaces[k] for k in keys]}"
+            )
         # SB3 allocates the per-key arrays lazily (np.zeros): the ones dropped below never take memory.
-        super().__init__(buffer_size, observation_space, action_space, device, n_envs, optimize_memory_usage, handle_timeout_termination)
+        super().__init__(
+            buffer_size,
+            observation_space,
+            action_space,
+            device,
+            n_envs,
+            optimize_memory_usage,
+            handle_timeout_termination,
+        )
         self.shared_keys = tuple(keys)
         for k in keys:
             del self.observations[k], self.next_observations[k]
@@ -81,8 +92,15 @@ class CompactDictReplayBuffer(DictReplayBuffer):
             self.n_rows += 1
         return row
 
-    def add(self, obs: dict[str, np.ndarray], next_obs: dict[str, np.ndarray], action: np.ndarray,  # type: ignore[override]
-            reward: np.ndarray, done: np.ndarray, infos: list[dict[str, Any]]) -> None:
+    def add(
+        self,
+        obs: dict[str, np.ndarray],
+        next_obs: dict[str, np.ndarray],
+        action: np.ndarray,  # type: ignore[override]
+        reward: np.ndarray,
+        done: np.ndarray,
+        infos: list[dict[str, Any]],
+    ) -> None:
         if self.n_rows + 6 * len(self.shared_keys) * self.n_envs > self.compact_at:
             self._compact()
         pos = self.pos
@@ -98,7 +116,11 @@ class CompactDictReplayBuffer(DictReplayBuffer):
     def _compact(self) -> None:
         """Drop table rows that no stored transition uses; renumber the ids."""
         upto = self.buffer_size if self.full else self.pos
-        used = np.unique(np.concatenate([a[:upto].ravel() for d in (self.ids, self.next_ids) for a in d.values()] or [np.zeros(0, np.int32)]))
+        used = np.unique(
+            np.concatenate(
+                [a[:upto].ravel() for d in (self.ids, self.next_ids) for a in d.values()] or [np.zeros(0, np.int32)]
+            )
+        )
         remap = np.full(max(self.n_rows, 1), -1, dtype=np.int32)
         remap[used] = np.arange(used.size, dtype=np.int32)
         for d in (self.ids, self.next_ids):
@@ -112,10 +134,15 @@ class CompactDictReplayBuffer(DictReplayBuffer):
 
     def nbytes(self) -> dict[str, int]:
         """Bytes held now: fixed arrays (allocated for the whole capacity) and the table."""
-        fixed = sum(a.nbytes for d in (self.observations, self.next_observations, self.ids, self.next_ids) for a in d.values())
+        fixed = sum(
+            a.nbytes for d in (self.observations, self.next_observations, self.ids, self.next_ids) for a in d.values()
+        )
         fixed += self.actions.nbytes + self.rewards.nbytes + self.dones.nbytes + self.timeouts.nbytes
         # The table's used rows plus the digest index (a 20-byte key and an int per row, ~150 B in CPython).
-        return {"fixed": int(fixed), "table": int(self.n_rows * self.table.shape[1] * self.table.itemsize + 150 * self.n_rows)}
+        return {
+            "fixed": int(fixed),
+            "table": int(self.n_rows * self.table.shape[1] * self.table.itemsize + 150 * self.n_rows),
+        }
 
     # -- sampling -----------------------------------------------------------------------
 

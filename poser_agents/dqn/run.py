@@ -34,8 +34,14 @@ from poser_agents.common.run_folder import claim_run_folder
 RUN_FILE = "run.json"
 
 #: Settings a run records in ``run.json`` and ``--resume`` reads back, with their defaults.
-SETTINGS = {"env": "ImagePoser-v0", "text_encoder": "hash", "seed": 0, "steps": 100_000,
-            "checkpoint_every": DEFAULT_EVERY_STEPS, "checkpoint_seconds": DEFAULT_EVERY_SECONDS}
+SETTINGS = {
+    "env": "ImagePoser-v0",
+    "text_encoder": "hash",
+    "seed": 0,
+    "steps": 100_000,
+    "checkpoint_every": DEFAULT_EVERY_STEPS,
+    "checkpoint_seconds": DEFAULT_EVERY_SECONDS,
+}
 
 
 def _settings(args: Any, source: Path | None) -> dict[str, Any]:
@@ -45,10 +51,16 @@ def _settings(args: Any, source: Path | None) -> dict[str, Any]:
         try:
             raw = json.loads((source / RUN_FILE).read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"{source / RUN_FILE} is corrupt (not valid JSON: {e}); pass the settings as flags") from None
+            raise ValueError(
+                f"{source / RUN_FILE} is corrupt (not valid JSON: {e}); pass the settings as flags"
+            ) from None
         if isinstance(raw, dict):
-            saved = {k: raw[k] for k in SETTINGS if isinstance(raw.get(k), type(SETTINGS[k])) or
-                     (isinstance(SETTINGS[k], float) and isinstance(raw.get(k), int))}
+            saved = {
+                k: raw[k]
+                for k in SETTINGS
+                if isinstance(raw.get(k), type(SETTINGS[k]))
+                or (isinstance(SETTINGS[k], float) and isinstance(raw.get(k), int))
+            }
     out = {}
     for key, default in SETTINGS.items():
         given = getattr(args, key, None)
@@ -71,8 +83,11 @@ def train_dqn_cli(args: Any) -> int:
         try:
             return _train(args, out, source, in_place)
         except Interrupted as e:
-            print(f"poser train dqn: interrupted by {e} before the run could save; the last checkpoint in {out} "
-                  "(if any) is intact", file=sys.stderr)
+            print(
+                f"poser train dqn: interrupted by {e} before the run could save; the last checkpoint in {out} "
+                "(if any) is intact",
+                file=sys.stderr,
+            )
             return e.exit_code
 
 
@@ -87,15 +102,22 @@ def _train(args: Any, out: Path, source: Path | None, in_place: bool) -> int:
             from poser_agents.dqn.agent import META_FILE, DQNAgent, DQNConfig
 
             if source is not None and not (source / META_FILE).is_file():
-                raise ValueError(f"{str(source)!r} holds no checkpoint yet ({META_FILE} is missing): nothing to resume; "
-                                 f"start over with --overwrite")
+                raise ValueError(
+                    f"{str(source)!r} holds no checkpoint yet ({META_FILE} is missing): nothing to resume; "
+                    f"start over with --overwrite"
+                )
             env = gym.make(s["env"], split="train", text_encoder=s["text_encoder"])
             if source is not None:
-                agent = DQNAgent.load(source, env=env, allow_entry_points=bool(getattr(args, "allow_entry_points", False)))
+                agent = DQNAgent.load(
+                    source, env=env, allow_entry_points=bool(getattr(args, "allow_entry_points", False))
+                )
                 agent.config.log_dir = str(out / "logs")
                 if in_place:
                     trim_logs(out / "logs", agent.num_timesteps)  # rows a kill left after the checkpoint
-                print(f"resuming {source} at {agent.num_timesteps} of {s['steps']} steps", file=sys.stderr if args.json else sys.stdout)
+                print(
+                    f"resuming {source} at {agent.num_timesteps} of {s['steps']} steps",
+                    file=sys.stderr if args.json else sys.stdout,
+                )
             else:
                 agent = DQNAgent(env, DQNConfig(seed=s["seed"], log_dir=str(out / "logs")))
             _write_json(out / RUN_FILE, {"command": "train dqn", **s})
@@ -111,12 +133,25 @@ def _train(args: Any, out: Path, source: Path | None, in_place: bool) -> int:
         save()
     done = agent.num_timesteps >= s["steps"]
     if args.json:
-        print(json.dumps({"out": str(out), "timesteps": agent.num_timesteps, "complete": done,
-                          "interrupted": stop.name if stop.requested and not done else None}))
+        print(
+            json.dumps(
+                {
+                    "out": str(out),
+                    "timesteps": agent.num_timesteps,
+                    "complete": done,
+                    "interrupted": stop.name if stop.requested and not done else None,
+                }
+            )
+        )
     if stop.requested and not done:
-        print(f"poser train dqn: stopped by {stop.name} at step {agent.num_timesteps} of {s['steps']}; saved the checkpoint "
-              f"to {out}; go on with: {resume_hint}", file=sys.stderr)
+        print(
+            f"poser train dqn: stopped by {stop.name} at step {agent.num_timesteps} of {s['steps']}; saved the checkpoint "
+            f"to {out}; go on with: {resume_hint}",
+            file=sys.stderr,
+        )
         return stop.exit_code
-    print(f"saved the agent to {out} ({agent.num_timesteps} steps); evaluate it with: poser eval --agent {out}",
-          file=sys.stderr if args.json else sys.stdout)
+    print(
+        f"saved the agent to {out} ({agent.num_timesteps} steps); evaluate it with: poser eval --agent {out}",
+        file=sys.stderr if args.json else sys.stdout,
+    )
     return 0

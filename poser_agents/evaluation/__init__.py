@@ -12,8 +12,18 @@ See docs/evaluation.md. Plotting imports matplotlib, so ``report`` and ``plots``
 from poser_agents.evaluation.harness import EvalResult, compare, evaluate, paired
 from poser_agents.evaluation.stats import bootstrap_ci, format_ci, macro_mean_ci, paired_difference
 
-__all__ = ["EvalResult", "evaluate", "compare", "paired", "bootstrap_ci", "paired_difference", "macro_mean_ci",
-           "format_ci", "write_report", "main"]
+__all__ = [
+    "EvalResult",
+    "evaluate",
+    "compare",
+    "paired",
+    "bootstrap_ci",
+    "paired_difference",
+    "macro_mean_ci",
+    "format_ci",
+    "write_report",
+    "main",
+]
 
 
 def __getattr__(name: str):

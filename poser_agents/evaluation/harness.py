@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import inspect
 import json
-from pathlib import Path
 import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -66,13 +67,25 @@ class EvalResult:
         return self.summary["experts"]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"agent": self.agent, "config": self.config, "seconds": self.seconds, "extra": self.extra,
-                "summary": self.summary, "records": self.records}
+        return {
+            "agent": self.agent,
+            "config": self.config,
+            "seconds": self.seconds,
+            "extra": self.extra,
+            "summary": self.summary,
+            "records": self.records,
+        }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "EvalResult":
-        return cls(agent=d["agent"], config=dict(d["config"]), records=list(d["records"]),
-                   summary=dict(d["summary"]), seconds=float(d.get("seconds", 0.0)), extra=dict(d.get("extra", {})))
+    def from_dict(cls, d: Mapping[str, Any]) -> EvalResult:
+        return cls(
+            agent=d["agent"],
+            config=dict(d["config"]),
+            records=list(d["records"]),
+            summary=dict(d["summary"]),
+            seconds=float(d.get("seconds", 0.0)),
+            extra=dict(d.get("extra", {})),
+        )
 
 
 def _agent_name(source: Any, agent: Any) -> str:
@@ -98,23 +111,32 @@ def _build(source: Any, env: gym.Env, seed: int) -> Any:
         if any(p.name == "seed" and p.kind != p.POSITIONAL_ONLY for p in params):
             agent = source(env, seed=seed)
         else:
-            required = [p for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            required = [
+                p for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            ]
             agent = source(env, seed) if len(required) >= 2 else source(env)
         if not hasattr(agent, "predict"):
             raise TypeError(f"the agent factory returned {type(agent).__name__}, which has no predict(obs)")
         return agent
-    raise TypeError(f"expected an agent with predict(obs), a factory Callable[[env], agent] or a baseline spec string, got {type(source).__name__}")
+    raise TypeError(
+        f"expected an agent with predict(obs), a factory Callable[[env], agent] or a baseline spec string, got {type(source).__name__}"
+    )
 
 
-def run_recorded_episode(env: gym.Env, agent: Any, task: Any, seed: int, tracer: Any = None,
-                         run_seed: int = 0) -> tuple[dict[str, Any], list[str]]:
+def run_recorded_episode(
+    env: gym.Env, agent: Any, task: Any, seed: int, tracer: Any = None, run_seed: int = 0
+) -> tuple[dict[str, Any], list[str]]:
     """Deprecated: :func:`poser_agents.rollout.run_episode` with ``kinds=[]`` (the one episode runner).
 
     Returns ``(summary, kinds)`` as before; kept for one release."""
     import warnings
 
-    warnings.warn("harness.run_recorded_episode is deprecated: call poser_agents.rollout.run_episode(env, agent, task, seed, "
-                  "kinds=kinds, tracer=tracer, run_seed=run_seed)", DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        "harness.run_recorded_episode is deprecated: call poser_agents.rollout.run_episode(env, agent, task, seed, "
+        "kinds=kinds, tracer=tracer, run_seed=run_seed)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     kinds: list[str] = []
     summary = run_episode(env, agent, task, seed, kinds=kinds, tracer=tracer, run_seed=run_seed)
     return summary, kinds
@@ -176,7 +198,11 @@ def evaluate(
                 summary = run_episode(env, agent_obj, task, reset_seed, kinds=kinds, tracer=tracer, run_seed=seed)
                 records.append(record_from_summary(summary, seed, reset_seed, kinds))
             if verbose:
-                print(f"  {label}: seed {seed} done ({len(tasks)} episodes, {time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True)
+                print(
+                    f"  {label}: seed {seed} done ({len(tasks)} episodes, {time.perf_counter() - t0:.1f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
     finally:
         if own:
             env.close()
@@ -192,14 +218,25 @@ def evaluate(
         "seed_stride": SEED_STRIDE,
     }
     steps = sum(r["steps"] for r in records)
-    return EvalResult(agent=label or "agent", config=config, records=records,
-                      summary=summarize(records, n_resamples), seconds=round(seconds, 3),
-                      extra={"env_steps": steps, "steps_per_s": round(steps / seconds, 1) if seconds > 0 else None},
-                      traces=tracer.episodes if tracer is not None else None)
+    return EvalResult(
+        agent=label or "agent",
+        config=config,
+        records=records,
+        summary=summarize(records, n_resamples),
+        seconds=round(seconds, 3),
+        extra={"env_steps": steps, "steps_per_s": round(steps / seconds, 1) if seconds > 0 else None},
+        traces=tracer.episodes if tracer is not None else None,
+    )
 
 
-def paired(a: EvalResult, b: EvalResult, metric: str = "accuracy", n_resamples: int = DEFAULT_RESAMPLES, rng: int = 0,
-           names: tuple[str, str] | None = None) -> dict[str, Any]:
+def paired(
+    a: EvalResult,
+    b: EvalResult,
+    metric: str = "accuracy",
+    n_resamples: int = DEFAULT_RESAMPLES,
+    rng: int = 0,
+    names: tuple[str, str] | None = None,
+) -> dict[str, Any]:
     """``a - b`` on ``metric`` over the episodes both ran (matched on task id and reset seed).
 
     A result may hold several episodes per (task, reset seed), e.g. a learner pooled over its
@@ -215,23 +252,44 @@ def paired(a: EvalResult, b: EvalResult, metric: str = "accuracy", n_resamples: 
 
     ia, ib = by_key(a), by_key(b)
     keys = [k for k in ia if k in ib]
-    out = paired_difference([ia[k] for k in keys], [ib[k] for k in keys], groups=[k[0] for k in keys],
-                            n_resamples=n_resamples, rng=rng, names=(na, nb))
+    out = paired_difference(
+        [ia[k] for k in keys],
+        [ib[k] for k in keys],
+        groups=[k[0] for k in keys],
+        n_resamples=n_resamples,
+        rng=rng,
+        names=(na, nb),
+    )
     return {"a": na, "b": nb, "metric": metric, **out}
 
 
-def compare(results: Mapping[str, EvalResult], metrics: Sequence[str] = ("alignment", "accuracy", "fidelity", "cost", "steps"),
-            paired_metrics: Sequence[str] = ("alignment", "accuracy"), n_resamples: int = DEFAULT_RESAMPLES) -> dict[str, Any]:
+def compare(
+    results: Mapping[str, EvalResult],
+    metrics: Sequence[str] = ("alignment", "accuracy", "fidelity", "cost", "steps"),
+    paired_metrics: Sequence[str] = ("alignment", "accuracy"),
+    n_resamples: int = DEFAULT_RESAMPLES,
+) -> dict[str, Any]:
     """Several agents side by side: the overall metrics, per-category accuracy, and the paired
     difference of every pair (ordered best first by mean alignment) on ``paired_metrics``."""
-    names = sorted(results, key=lambda n: -(results[n].overall["alignment"]["mean"] if results[n].overall["alignment"]["n"] else -1.0))
+    names = sorted(
+        results,
+        key=lambda n: -(results[n].overall["alignment"]["mean"] if results[n].overall["alignment"]["n"] else -1.0),
+    )
     cats = {c for r in results.values() for c in r.per_category}
     categories = [c for c in CATEGORY_ORDER if c in cats] + sorted(cats - set(CATEGORY_ORDER))
     return {
         "agents": names,
-        "overall": {n: {m: results[n].overall[m] for m in metrics} | {"episodes": results[n].overall["episodes"]} for n in names},
+        "overall": {
+            n: {m: results[n].overall[m] for m in metrics} | {"episodes": results[n].overall["episodes"]} for n in names
+        },
         "geneval_score": {n: results[n].summary.get("geneval_score") for n in names},
         "categories": categories,
-        "per_category_accuracy": {c: {n: results[n].per_category.get(c, {}).get("accuracy") for n in names} for c in categories},
-        "paired": [paired(results[a], results[b], m, n_resamples, names=(a, b)) for a, b in combinations(names, 2) for m in paired_metrics],
+        "per_category_accuracy": {
+            c: {n: results[n].per_category.get(c, {}).get("accuracy") for n in names} for c in categories
+        },
+        "paired": [
+            paired(results[a], results[b], m, n_resamples, names=(a, b))
+            for a, b in combinations(names, 2)
+            for m in paired_metrics
+        ],
     }

@@ -17,7 +17,8 @@ import argparse
 import json
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,8 +28,8 @@ from poser_env.types import Task
 def task_files() -> dict[str, list[Task]]:
     """Every committed suite file (v0 and the v1 forms suites) and every held-out file, by name
     ("geneval/test", "forms/val", "heldout/forms")."""
-    from poser_env.world.suites.files import HELDOUT_FILES, load_heldout
     from poser_env.world.suites import SPLITS, SUITES, load_suite
+    from poser_env.world.suites.files import HELDOUT_FILES, load_heldout
     from poser_env.world.suites.spec import FORMS_SUITES
 
     out = {f"{s}/{sp}": load_suite(s, sp) for s in SUITES + FORMS_SUITES for sp in SPLITS}
@@ -48,8 +49,13 @@ def is_silent_success(summary: dict[str, Any]) -> bool:
     )
 
 
-def silent_successes(agent: str = "heuristic", per_file: int = 5, seed: int = 0,
-                     files: dict[str, Sequence[Task]] | None = None, env_id: str = "ImagePoser-v0") -> dict[str, Any]:
+def silent_successes(
+    agent: str = "heuristic",
+    per_file: int = 5,
+    seed: int = 0,
+    files: dict[str, Sequence[Task]] | None = None,
+    env_id: str = "ImagePoser-v0",
+) -> dict[str, Any]:
     """Per file: episodes run, critic full successes, of those with an unmet constraint, and the
     silent ones (none reported as not understood), with their ids. ``per_file`` tasks are drawn
     per file with ``seed`` (all of a file if it has fewer)."""
@@ -67,9 +73,17 @@ def silent_successes(agent: str = "heuristic", per_file: int = 5, seed: int = 0,
     try:
         for name, tasks in chosen.items():
             tasks = list(tasks)
-            pick = sorted(rng.choice(len(tasks), size=min(per_file, len(tasks)), replace=False).tolist()) if tasks else []
-            row: dict[str, Any] = {"episodes": 0, "critic_full": 0, "full_but_unmet": 0, "silent": 0, "silent_ids": [],
-                                   "with_unread": 0}
+            pick = (
+                sorted(rng.choice(len(tasks), size=min(per_file, len(tasks)), replace=False).tolist()) if tasks else []
+            )
+            row: dict[str, Any] = {
+                "episodes": 0,
+                "critic_full": 0,
+                "full_but_unmet": 0,
+                "silent": 0,
+                "silent_ids": [],
+                "with_unread": 0,
+            }
             for k, i in enumerate(pick):
                 ag = make_baseline(agent, env, seed=seed)
                 summary = run_episode(env, ag, tasks[i], seed=episode_seed(seed, k))  # the consecutive scheme
@@ -86,28 +100,50 @@ def silent_successes(agent: str = "heuristic", per_file: int = 5, seed: int = 0,
             rows[name] = row
     finally:
         env.close()
-    total = {k: sum(r[k] for r in rows.values()) for k in ("episodes", "critic_full", "full_but_unmet", "silent", "with_unread")}
-    return {"agent": agent, "per_file": per_file, "seed": seed, "files": rows, "total": total,
-            "seconds": round(time.perf_counter() - t0, 1)}
+    total = {
+        k: sum(r[k] for r in rows.values())
+        for k in ("episodes", "critic_full", "full_but_unmet", "silent", "with_unread")
+    }
+    return {
+        "agent": agent,
+        "per_file": per_file,
+        "seed": seed,
+        "files": rows,
+        "total": total,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def format_table(result: dict[str, Any]) -> str:
-    lines = ["| file | episodes | critic 1.0 | of those, a constraint unmet | silent | with spans not understood |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| file | episodes | critic 1.0 | of those, a constraint unmet | silent | with spans not understood |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, r in result["files"].items():
-        lines.append(f"| {name} | {r['episodes']} | {r['critic_full']} | {r['full_but_unmet']} | {r['silent']} | {r['with_unread']} |")
+        lines.append(
+            f"| {name} | {r['episodes']} | {r['critic_full']} | {r['full_but_unmet']} | {r['silent']} | {r['with_unread']} |"
+        )
     t = result["total"]
-    lines.append(f"| **all** | {t['episodes']} | {t['critic_full']} | {t['full_but_unmet']} | {t['silent']} | {t['with_unread']} |")
+    lines.append(
+        f"| **all** | {t['episodes']} | {t['critic_full']} | {t['full_but_unmet']} | {t['silent']} | {t['with_unread']} |"
+    )
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m poser_agents.evaluation.honesty", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agent", default="heuristic", help="random | heuristic | oracle | single:<expert> (default heuristic)")
+    parser = argparse.ArgumentParser(
+        prog="python -m poser_agents.evaluation.honesty", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--agent", default="heuristic", help="random | heuristic | oracle | single:<expert> (default heuristic)"
+    )
     parser.add_argument("--per-file", type=int, default=40, help="tasks drawn per file (default 40)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--files", default=None,
-                        help="only the files whose name starts with one of these comma-separated prefixes, e.g. forms")
+    parser.add_argument(
+        "--files",
+        default=None,
+        help="only the files whose name starts with one of these comma-separated prefixes, e.g. forms",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     args = parser.parse_args(argv)
     if args.per_file < 1:
@@ -121,7 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--files {args.files!r} names no file; the files are: {', '.join(every)}")
     result = silent_successes(args.agent, args.per_file, args.seed, files=files)
     print(format_table(result))
-    print(f"{result['total']['silent']} silent successes in {result['total']['episodes']} episodes ({result['seconds']} s)")
+    print(
+        f"{result['total']['silent']} silent successes in {result['total']['episodes']} episodes ({result['seconds']} s)"
+    )
     if args.json:
         print(json.dumps(result, sort_keys=True))
     return 0

@@ -20,8 +20,9 @@ import csv
 import io
 import math
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -32,9 +33,19 @@ import numpy as np  # noqa: E402
 from poser_agents.evaluation.summary import CATEGORY_ORDER  # noqa: E402
 
 DPI = 120
-STYLE = {"font.size": 10, "axes.titlesize": 12, "axes.labelsize": 10, "legend.fontsize": 9,
-         "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.spines.top": False, "axes.spines.right": False,
-         "axes.grid": True, "grid.alpha": 0.3, "axes.axisbelow": True}
+STYLE = {
+    "font.size": 10,
+    "axes.titlesize": 12,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.axisbelow": True,
+}
 PROGRESS_COLUMNS = ("time/total_timesteps", "train/loss")
 EPISODE_COLUMNS = ("timesteps", "reward", "alignment", "cost", "steps")
 #: Above this many points a series is drawn as its rolling mean and a +-1 std band, not raw.
@@ -52,7 +63,9 @@ def _save(fig: plt.Figure, path: str | Path) -> Path:
     from PIL import Image
 
     with Image.open(buf) as im:
-        im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
+        im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+            path, optimize=True
+        )
     return path
 
 
@@ -73,8 +86,12 @@ def plot_category_accuracy(results: Mapping[str, Any], path: str | Path, metric:
     names = list(results)
     present = {c for r in results.values() for c in _summary(r)["per_category"]}
     cats = [c for c in CATEGORY_ORDER if c in present] + sorted(present - set(CATEGORY_ORDER)) + ["overall"]
+
     def count(c: str, key: str) -> int:
-        tables = [_summary(r)["overall"] if c == "overall" else _summary(r)["per_category"].get(c, {}) for r in results.values()]
+        tables = [
+            _summary(r)["overall"] if c == "overall" else _summary(r)["per_category"].get(c, {})
+            for r in results.values()
+        ]
         return max((t.get(key, 0) for t in tables), default=0)
 
     def label(c: str) -> str:
@@ -88,11 +105,21 @@ def plot_category_accuracy(results: Mapping[str, Any], path: str | Path, metric:
         fig, ax = plt.subplots(figsize=(max(7.5, 1.15 * len(cats) * max(1.0, len(names) / 3) + 1.5), 4.4))
         for k, name in enumerate(names):
             s = _summary(results[name])
-            cis = [s["overall"].get(metric) if c == "overall" else s["per_category"].get(c, {}).get(metric) for c in cats]
+            cis = [
+                s["overall"].get(metric) if c == "overall" else s["per_category"].get(c, {}).get(metric) for c in cats
+            ]
             vals = np.array([_err(ci) for ci in cis])
             pos = x - 0.4 + width * (k + 0.5)
-            ax.bar(pos, np.nan_to_num(vals[:, 0]), width, yerr=np.where(np.isnan(vals[:, :1]), np.nan, vals[:, 1:]).T,
-                   capsize=2.5, label=name, color=f"C{k}", error_kw={"elinewidth": 1, "ecolor": "0.25"})
+            ax.bar(
+                pos,
+                np.nan_to_num(vals[:, 0]),
+                width,
+                yerr=np.where(np.isnan(vals[:, :1]), np.nan, vals[:, 1:]).T,
+                capsize=2.5,
+                label=name,
+                color=f"C{k}",
+                error_kw={"elinewidth": 1, "ecolor": "0.25"},
+            )
             for p, v in zip(pos, vals[:, 0]):  # a bar of height 0 is invisible: say so
                 if v == 0:
                     ax.text(p, 0.01, "0", ha="center", va="bottom", fontsize=8, color=f"C{k}", fontweight="bold")
@@ -120,15 +147,28 @@ def plot_expert_rewards(results: Mapping[str, Any], path: str | Path, experts: S
     width = 0.8 / max(len(names), 1)
     x = np.arange(len(experts), dtype=float)
     with plt.rc_context(STYLE):
-        fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(7.0, 0.75 * len(experts) + 2), 6.2), sharex=True,
-                                          gridspec_kw={"height_ratios": [3, 2], "hspace": 0.12})
+        fig, (top, bottom) = plt.subplots(
+            2,
+            1,
+            figsize=(max(7.0, 0.75 * len(experts) + 2), 6.2),
+            sharex=True,
+            gridspec_kw={"height_ratios": [3, 2], "hspace": 0.12},
+        )
         for k, name in enumerate(names):
             stats = _summary(results[name])["experts"]
             vals = np.array([_err(stats.get(e, {}).get("mean_reward")) for e in experts])
             calls = np.array([stats.get(e, {}).get("calls", 0) for e in experts])
             pos = x - 0.4 + width * (k + 0.5)
-            top.bar(pos, np.nan_to_num(vals[:, 0]), width, yerr=np.where(np.isnan(vals[:, :1]), np.nan, vals[:, 1:]).T, capsize=2, color=f"C{k}", label=name,
-                    error_kw={"elinewidth": 1, "ecolor": "0.25"})
+            top.bar(
+                pos,
+                np.nan_to_num(vals[:, 0]),
+                width,
+                yerr=np.where(np.isnan(vals[:, :1]), np.nan, vals[:, 1:]).T,
+                capsize=2,
+                color=f"C{k}",
+                label=name,
+                error_kw={"elinewidth": 1, "ecolor": "0.25"},
+            )
             bottom.bar(pos, calls, width, color=f"C{k}", label=name)
         top.axhline(0, color="0.3", lw=0.8)
         top.set_ylabel("mean reward per call")
@@ -201,16 +241,31 @@ def _series(data: dict[str, np.ndarray] | None, x: str, ys: Sequence[str]) -> tu
 #: "line" sources are drawn raw and smoothed, "markers" (periodic greedy evaluations) as points.
 PANELS: tuple[tuple[str, str, tuple[tuple[str, str, tuple[str, ...], str, str], ...]], ...] = (
     ("Training loss", "loss", (("progress", "time/total_timesteps", ("train/loss",), "train/loss", "line"),)),
-    ("Episode return (critic reward)", "return", (
-        ("episodes", "timesteps", ("reward", "return"), "training episodes", "line"),
-        ("progress", "time/total_timesteps", ("rollout/ep_rew_mean",), "rollout/ep_rew_mean", "markers"),
-        ("progress", "time/total_timesteps", ("eval/return",), "greedy eval", "markers"))),
-    ("Evaluator alignment", "alignment", (
-        ("episodes", "timesteps", ("alignment",), "training episodes", "line"),
-        ("progress", "time/total_timesteps", ("eval/alignment",), "greedy eval", "markers"))),
-    ("Expert cost per episode", "cost", (
-        ("episodes", "timesteps", ("cost",), "training episodes", "line"),
-        ("progress", "time/total_timesteps", ("eval/cost",), "greedy eval", "markers"))),
+    (
+        "Episode return (critic reward)",
+        "return",
+        (
+            ("episodes", "timesteps", ("reward", "return"), "training episodes", "line"),
+            ("progress", "time/total_timesteps", ("rollout/ep_rew_mean",), "rollout/ep_rew_mean", "markers"),
+            ("progress", "time/total_timesteps", ("eval/return",), "greedy eval", "markers"),
+        ),
+    ),
+    (
+        "Evaluator alignment",
+        "alignment",
+        (
+            ("episodes", "timesteps", ("alignment",), "training episodes", "line"),
+            ("progress", "time/total_timesteps", ("eval/alignment",), "greedy eval", "markers"),
+        ),
+    ),
+    (
+        "Expert cost per episode",
+        "cost",
+        (
+            ("episodes", "timesteps", ("cost",), "training episodes", "line"),
+            ("progress", "time/total_timesteps", ("eval/cost",), "greedy eval", "markers"),
+        ),
+    ),
 )
 
 
@@ -234,15 +289,21 @@ def plot_training(log_dir: str | Path, path: str | Path, window: int | None = No
         wanted += [(c,) for c in cols if c not in ("reward", "steps")]
         missing = [a[0] for a in wanted if _column(data[key], a) is None]
         if missing:
-            notes.append(f"{f} has no column {', '.join(repr(m) for m in missing)} (columns: {', '.join(data[key]) or 'none'})")
+            notes.append(
+                f"{f} has no column {', '.join(repr(m) for m in missing)} (columns: {', '.join(data[key]) or 'none'})"
+            )
     panels = []
     for title, ylabel, sources in PANELS:
-        got = [(label, kind, xy) for key, x, ys, label, kind in sources if (xy := _series(data[key], x, ys)) is not None]
+        got = [
+            (label, kind, xy) for key, x, ys, label, kind in sources if (xy := _series(data[key], x, ys)) is not None
+        ]
         if title.startswith("Episode return") and any(k == "line" for _, k, _ in got):
             got = [g for g in got if g[0] != "rollout/ep_rew_mean"]  # the same numbers, averaged by SB3
         panels.append((title, ylabel, got))
     if not any(got for *_, got in panels):
-        raise FileNotFoundError("nothing to plot in " + str(log_dir) + ": " + ("; ".join(notes) or "the CSV files have no rows"))
+        raise FileNotFoundError(
+            "nothing to plot in " + str(log_dir) + ": " + ("; ".join(notes) or "the CSV files have no rows")
+        )
     for n in notes:
         warnings.warn(f"training plot: {n}", UserWarning, stacklevel=2)
     with plt.rc_context(STYLE):
@@ -252,7 +313,15 @@ def plot_training(log_dir: str | Path, path: str | Path, window: int | None = No
             ax.set_xlabel("timesteps")
             ax.set_ylabel(ylabel)
             if not got:
-                ax.text(0.5, 0.5, "no data\n(see the warnings)", ha="center", va="center", transform=ax.transAxes, color="0.45")
+                ax.text(
+                    0.5,
+                    0.5,
+                    "no data\n(see the warnings)",
+                    ha="center",
+                    va="center",
+                    transform=ax.transAxes,
+                    color="0.45",
+                )
                 continue
             for k, (label, kind, (xs, ys)) in enumerate(got):
                 if kind == "markers":
@@ -267,8 +336,15 @@ def plot_training(log_dir: str | Path, path: str | Path, window: int | None = No
                     # The smoothed curves vary slowly: a few hundred points draw them as well.
                     i = np.unique(np.linspace(0, len(ys) - 1, RAW_POINTS).round().astype(int))
                     xs, smooth, spread = xs[i], smooth[i], spread[i]
-                    ax.fill_between(xs, smooth - spread, smooth + spread, color=f"C{k}", alpha=0.18, lw=0,
-                                    label=f"{label} (rolling mean \u00b1 std)")
+                    ax.fill_between(
+                        xs,
+                        smooth - spread,
+                        smooth + spread,
+                        color=f"C{k}",
+                        alpha=0.18,
+                        lw=0,
+                        label=f"{label} (rolling mean \u00b1 std)",
+                    )
                 ax.plot(xs, smooth, color=f"C{k}", lw=2, label=f"rolling mean of {w}")
                 if ylabel == "loss" and np.all(ys > 0) and ys.max() / max(ys.min(), 1e-12) > 100:
                     ax.set_yscale("log")

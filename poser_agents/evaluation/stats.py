@@ -20,7 +20,8 @@ are ``nan`` and with ``n == 1`` (or a constant sample) the interval is the mean 
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

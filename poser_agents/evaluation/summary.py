@@ -10,7 +10,8 @@ tables. Intervals are cluster-bootstrapped over tasks (see :mod:`.stats`).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,8 +21,15 @@ from poser_env.world.suites import CATEGORIES, SUITES
 #: Per-episode metrics, in report order. Evaluator metrics (alignment, accuracy, fidelity,
 #: critic_agreement, critic_gap) are None on an episode the evaluator could not judge.
 METRICS: tuple[str, ...] = (
-    "alignment", "accuracy", "fidelity", "cost", "steps", "return",
-    "critic_agreement", "critic_score", "critic_gap",
+    "alignment",
+    "accuracy",
+    "fidelity",
+    "cost",
+    "steps",
+    "return",
+    "critic_agreement",
+    "critic_score",
+    "critic_gap",
 )
 #: The GenEval categories, whose macro mean of accuracy is GenEval's overall score.
 GENEVAL_CATEGORIES: tuple[str, ...] = CATEGORIES["geneval"]
@@ -29,8 +37,9 @@ GENEVAL_CATEGORIES: tuple[str, ...] = CATEGORIES["geneval"]
 CATEGORY_ORDER: tuple[str, ...] = tuple(c for s in SUITES for c in CATEGORIES[s])
 
 
-def record_from_summary(summary: dict[str, Any], seed: int, episode_seed: int,
-                        kinds: Sequence[str] | None = None) -> dict[str, Any]:
+def record_from_summary(
+    summary: dict[str, Any], seed: int, episode_seed: int, kinds: Sequence[str] | None = None
+) -> dict[str, Any]:
     """One episode's record. ``kinds`` is the command kind each step acted on, when known."""
     ev = summary.get("evaluator", {})
     judged = bool(ev.get("judged"))
@@ -62,8 +71,13 @@ def record_from_summary(summary: dict[str, Any], seed: int, episode_seed: int,
         "critic_checks": int(ev.get("critic_checks", 0)) if judged else 0,
         "check_categories": dict(ev.get("per_category", {})) if judged else {},
         "log": [
-            {"expert": e.get("expert", ""), "kind": k, "reward": float(e.get("reward", 0.0)),
-             "cost": float(e.get("cost", 0.0)), "passed": bool(e.get("command_passed", False))}
+            {
+                "expert": e.get("expert", ""),
+                "kind": k,
+                "reward": float(e.get("reward", 0.0)),
+                "cost": float(e.get("cost", 0.0)),
+                "passed": bool(e.get("command_passed", False)),
+            }
             for e, k in zip(log, kinds)
         ],
     }
@@ -75,8 +89,12 @@ def record_from_summary(summary: dict[str, Any], seed: int, episode_seed: int,
     return record
 
 
-def metric_table(records: Sequence[dict[str, Any]], n_resamples: int = DEFAULT_RESAMPLES, rng: int = 0,
-                 metrics: Iterable[str] = METRICS) -> dict[str, Any]:
+def metric_table(
+    records: Sequence[dict[str, Any]],
+    n_resamples: int = DEFAULT_RESAMPLES,
+    rng: int = 0,
+    metrics: Iterable[str] = METRICS,
+) -> dict[str, Any]:
     """``{metric: {"mean", "ci_low", "ci_high", "n"}}`` plus ``episodes`` and ``tasks`` (distinct
     task ids: the number of independent units the cluster bootstrap resamples)."""
     groups = [r["task_id"] for r in records]
@@ -91,20 +109,28 @@ def _ordered(keys: Iterable[str], order: Sequence[str]) -> list[str]:
     return [k for k in order if k in keys] + sorted(keys - set(order))
 
 
-def per_key(records: Sequence[dict[str, Any]], key: str, n_resamples: int = DEFAULT_RESAMPLES, rng: int = 0) -> dict[str, Any]:
+def per_key(
+    records: Sequence[dict[str, Any]], key: str, n_resamples: int = DEFAULT_RESAMPLES, rng: int = 0
+) -> dict[str, Any]:
     """The metric table of each value of ``key`` (``category`` or ``suite``)."""
     order = CATEGORY_ORDER if key == "category" else SUITES
-    return {v: metric_table([r for r in records if r[key] == v], n_resamples, rng)
-            for v in _ordered((r[key] for r in records), order)}
+    return {
+        v: metric_table([r for r in records if r[key] == v], n_resamples, rng)
+        for v in _ordered((r[key] for r in records), order)
+    }
 
 
-def per_check_category(records: Sequence[dict[str, Any]], n_resamples: int = DEFAULT_RESAMPLES, rng: int = 0) -> dict[str, Any]:
+def per_check_category(
+    records: Sequence[dict[str, Any]], n_resamples: int = DEFAULT_RESAMPLES, rng: int = 0
+) -> dict[str, Any]:
     """The evaluator's pass fraction per *check* category (object, count, color, position...)."""
     cats = sorted({c for r in records for c in r["check_categories"]})
     out = {}
     for c in cats:
         rows = [r for r in records if c in r["check_categories"]]
-        out[c] = bootstrap_ci([r["check_categories"][c] for r in rows], [r["task_id"] for r in rows], n_resamples, rng=rng)
+        out[c] = bootstrap_ci(
+            [r["check_categories"][c] for r in rows], [r["task_id"] for r in rows], n_resamples, rng=rng
+        )
     return out
 
 
@@ -122,7 +148,9 @@ def per_seed(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, float | N
     return out
 
 
-def expert_stats(records: Sequence[dict[str, Any]], n_resamples: int = DEFAULT_RESAMPLES, rng: int = 0) -> dict[str, Any]:
+def expert_stats(
+    records: Sequence[dict[str, Any]], n_resamples: int = DEFAULT_RESAMPLES, rng: int = 0
+) -> dict[str, Any]:
     """Per expert, from the step logs: calls, share of calls, mean reward per call (with its
     interval), command pass rate, cost spent, and the same counts per command kind acted on."""
     calls: dict[str, list[tuple[str, str, dict[str, Any]]]] = defaultdict(list)
@@ -138,8 +166,11 @@ def expert_stats(records: Sequence[dict[str, Any]], n_resamples: int = DEFAULT_R
         by_kind = {}
         for kind in sorted({k for _, k, _ in rows if k}):
             sub = [s for _, k, s in rows if k == kind]
-            by_kind[kind] = {"calls": len(sub), "pass_rate": float(np.mean([s["passed"] for s in sub])),
-                             "mean_reward": float(np.mean([s["reward"] for s in sub]))}
+            by_kind[kind] = {
+                "calls": len(sub),
+                "pass_rate": float(np.mean([s["passed"] for s in sub])),
+                "mean_reward": float(np.mean([s["reward"] for s in sub])),
+            }
         out[name] = {
             "calls": len(rows),
             "share": len(rows) / total if total else 0.0,
@@ -155,8 +186,16 @@ def summarize(records: Sequence[dict[str, Any]], n_resamples: int = DEFAULT_RESA
     """Every table of a report for one agent."""
     geneval = {c: [r for r in records if r["category"] == c] for c in GENEVAL_CATEGORIES}
     geneval = {c: v for c, v in geneval.items() if v}
-    geneval_score = macro_mean_ci({c: [r["accuracy"] for r in v] for c, v in geneval.items()}, n_resamples, rng=rng,
-                                  groups_by_category={c: [r["task_id"] for r in v] for c, v in geneval.items()}) if geneval else None
+    geneval_score = (
+        macro_mean_ci(
+            {c: [r["accuracy"] for r in v] for c, v in geneval.items()},
+            n_resamples,
+            rng=rng,
+            groups_by_category={c: [r["task_id"] for r in v] for c, v in geneval.items()},
+        )
+        if geneval
+        else None
+    )
     out = {
         "overall": metric_table(records, n_resamples, rng),
         "geneval_score": geneval_score,

@@ -15,18 +15,40 @@ See docs/grpo.md.
 """
 
 from poser_agents.grpo.agent import CheckpointError, GRPOAgent, SamplingConfig, is_grpo_checkpoint
+from poser_agents.grpo.config import GRPOConfig
 from poser_agents.grpo.context import ContextFeaturizer, PlanContext
 from poser_agents.grpo.data import CollectConfig, DataFileError, collect, read_records, write_records
 from poser_agents.grpo.policy import PolicyConfig, WorkflowPolicy, guided_logits, log_probs, sample
 from poser_agents.grpo.reward import RewardConfig, RewardEnsemble, spearman
 from poser_agents.grpo.sft import SFTConfig, train_sft
-from poser_agents.grpo.config import GRPOConfig
 from poser_agents.grpo.trainer import GRPOTrainer
 from poser_agents.grpo.workflow_tokens import Workflow, WorkflowError, WorkflowVocab
 
 __all__ = [
-    "CheckpointError", "CollectConfig", "ContextFeaturizer", "DataFileError", "GRPOAgent", "GRPOConfig", "GRPOTrainer",
-    "PlanContext", "PolicyConfig", "RewardConfig", "RewardEnsemble", "SFTConfig", "SamplingConfig", "Workflow",
-    "WorkflowError", "WorkflowPolicy", "WorkflowVocab", "collect", "guided_logits", "is_grpo_checkpoint", "log_probs",
-    "read_records", "sample", "spearman", "train_sft", "write_records",
+    "CheckpointError",
+    "CollectConfig",
+    "ContextFeaturizer",
+    "DataFileError",
+    "GRPOAgent",
+    "GRPOConfig",
+    "GRPOTrainer",
+    "PlanContext",
+    "PolicyConfig",
+    "RewardConfig",
+    "RewardEnsemble",
+    "SFTConfig",
+    "SamplingConfig",
+    "Workflow",
+    "WorkflowError",
+    "WorkflowPolicy",
+    "WorkflowVocab",
+    "collect",
+    "guided_logits",
+    "is_grpo_checkpoint",
+    "log_probs",
+    "read_records",
+    "sample",
+    "spearman",
+    "train_sft",
+    "write_records",
 ]

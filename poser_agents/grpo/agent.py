@@ -28,7 +28,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from poser_agents.common.checkpoint import CheckpointError, check_finite, load_tensors, read_metadata, verify_file, write_checkpoint
+from poser_agents.common.checkpoint import (
+    CheckpointError,
+    check_finite,
+    load_tensors,
+    read_metadata,
+    verify_file,
+    write_checkpoint,
+)
 from poser_agents.grpo.context import ContextFeaturizer, PlanContext
 from poser_agents.grpo.policy import PolicyConfig, WorkflowPolicy, sample
 from poser_agents.grpo.workflow_tokens import Workflow, WorkflowVocab
@@ -54,7 +61,9 @@ class SamplingConfig:
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if not (self.guidance_w >= 0 and math.isfinite(self.guidance_w)):
-            raise ValueError(f"guidance_w must be a finite number >= 0 (0: phase 1, 1: GRPO, > 1: extrapolate), got {self.guidance_w}")
+            raise ValueError(
+                f"guidance_w must be a finite number >= 0 (0: phase 1, 1: GRPO, > 1: extrapolate), got {self.guidance_w}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,9 +74,23 @@ class GRPOAgent:
 
     name = "grpo"
 
-    def __init__(self, policy: WorkflowPolicy, vocab: WorkflowVocab, featurizer: ContextFeaturizer, reference: WorkflowPolicy | None = None,
-                 sampling: SamplingConfig | None = None, env: Any = None, seed: int = 0, meta: dict[str, Any] | None = None):
-        self.policy, self.reference, self.vocab, self.featurizer = policy.eval(), (reference.eval() if reference else None), vocab, featurizer
+    def __init__(
+        self,
+        policy: WorkflowPolicy,
+        vocab: WorkflowVocab,
+        featurizer: ContextFeaturizer,
+        reference: WorkflowPolicy | None = None,
+        sampling: SamplingConfig | None = None,
+        env: Any = None,
+        seed: int = 0,
+        meta: dict[str, Any] | None = None,
+    ):
+        self.policy, self.reference, self.vocab, self.featurizer = (
+            policy.eval(),
+            (reference.eval() if reference else None),
+            vocab,
+            featurizer,
+        )
         self.sampling = sampling or SamplingConfig()
         self.meta = meta or {}
         self.plans: list[tuple[str, str]] = []
@@ -78,16 +101,20 @@ class GRPOAgent:
         if env is not None:
             self.bind(env)
 
-    def bind(self, env: Any) -> "GRPOAgent":
+    def bind(self, env: Any) -> GRPOAgent:
         """Act in ``env`` (checks it has this agent's experts and attempts)."""
         base = env.unwrapped
         names = list(base.expert_names)
         if names != self.vocab.experts:
-            raise CheckpointError(f"this GRPO agent's workflow vocabulary has experts {self.vocab.experts}, the env has {names}: "
-                                  "build the env with the agent's expert registry, or retrain")
+            raise CheckpointError(
+                f"this GRPO agent's workflow vocabulary has experts {self.vocab.experts}, the env has {names}: "
+                "build the env with the agent's expert registry, or retrain"
+            )
         if base.config.max_attempts != self.vocab.attempts:
-            raise CheckpointError(f"this GRPO agent plans {self.vocab.attempts} attempts per command, the env allows "
-                                  f"{base.config.max_attempts}: build the env with max_attempts={self.vocab.attempts}, or retrain")
+            raise CheckpointError(
+                f"this GRPO agent plans {self.vocab.attempts} attempts per command, the env allows "
+                f"{base.config.max_attempts}: build the env with max_attempts={self.vocab.attempts}, or retrain"
+            )
         self.env = env
         self._actions = {n: base.action_names.index(n) for n in names}
         return self
@@ -95,14 +122,23 @@ class GRPOAgent:
     def plan(self, ctx: PlanContext) -> Workflow:
         batch = self.featurizer.batch([ctx])
         s = self.sampling
-        ids, _ = sample(self.policy, batch, self.generator, temperature=s.temperature, greedy=s.greedy,
-                        reference=self.reference, w=s.guidance_w)
+        ids, _ = sample(
+            self.policy,
+            batch,
+            self.generator,
+            temperature=s.temperature,
+            greedy=s.greedy,
+            reference=self.reference,
+            w=s.guidance_w,
+        )
         return self.vocab.from_expert_ids(ids[0].tolist(), ctx.n_commands)
 
     def predict(self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True):
         if self.env is None:
-            raise RuntimeError("GRPOAgent plans from the env's episode_context(): bind it to the env it acts in (agent.bind(env)), "
-                               "or give the harness a factory: lambda env, seed: GRPOAgent.load(path, env=env, seed=seed)")
+            raise RuntimeError(
+                "GRPOAgent plans from the env's episode_context(): bind it to the env it acts in (agent.bind(env)), "
+                "or give the harness a factory: lambda env, seed: GRPOAgent.load(path, env=env, seed=seed)"
+            )
         if np.asarray(observation["action_mask"]).ndim > 1:
             raise ValueError("GRPOAgent acts in one unvectorised env (it reads that env's episode context)")
         ctx = self.env.unwrapped.episode_context()
@@ -112,7 +148,7 @@ class GRPOAgent:
         name = self._plan.steps[ctx["command_index"]][ctx["attempts"]]
         return np.int64(self._actions[name]), state
 
-    def learn(self, total_timesteps: int, callback: Any = None, progress_bar: bool = False) -> "GRPOAgent":
+    def learn(self, total_timesteps: int, callback: Any = None, progress_bar: bool = False) -> GRPOAgent:
         """GRPO with the env as reward source on the bound env's tasks, until ``total_timesteps``
         expert calls (images) are spent. The current policy goes on from where it is; the
         reference (for the KL and guidance) stays the phase-1 policy."""
@@ -128,7 +164,9 @@ class GRPOAgent:
             _, info = self.env.reset(seed=0, options={"task": t})
             contexts.append(PlanContext.from_info(info))
         cfg = GRPOConfig(**{**self.meta.get("grpo_config", {}), "reward": "env", "max_steps": 10**9})
-        trainer = GRPOTrainer(self.reference or self.policy, self.featurizer, self.vocab, cfg, contexts, env=self.env, tasks=tasks)
+        trainer = GRPOTrainer(
+            self.reference or self.policy, self.featurizer, self.vocab, cfg, contexts, env=self.env, tasks=tasks
+        )
         trainer.policy.load_state_dict(self.policy.state_dict())
         self.policy = trainer.train(max_images=int(total_timesteps))
         self.meta.setdefault("learn_images", 0)
@@ -143,7 +181,11 @@ class GRPOAgent:
         state = {"policy": self.policy.state_dict()}
         if self.reference is not None:
             state["reference"] = self.reference.state_dict()
-        check_finite(state, "cannot save the GRPO policy", "training diverged; nothing was saved (the previous checkpoint is kept)")
+        check_finite(
+            state,
+            "cannot save the GRPO policy",
+            "training diverged; nothing was saved (the previous checkpoint is kept)",
+        )
         state["experts"] = list(self.vocab.experts)  # what the outputs mean, with the weights (not only in agent.json)
         state["attempts"] = int(self.vocab.attempts)
         env_kwargs = {}
@@ -151,15 +193,24 @@ class GRPOAgent:
             from poser_env.trust import plain_components
 
             spec = getattr(self.env, "spec", None)
-            env_kwargs = plain_components({k: v for k, v in dict(getattr(spec, "kwargs", {}) or {}).items() if k != "split"})
+            env_kwargs = plain_components(
+                {k: v for k, v in dict(getattr(spec, "kwargs", {}) or {}).items() if k != "split"}
+            )
 
         def make_meta(digests: dict[str, str]) -> dict[str, Any]:
             return {
                 **{k: v for k, v in self.meta.items() if not k.startswith("_")},
-                "format": FORMAT, "format_version": FORMAT_VERSION, "agent": self.name,
-                "vocab": self.vocab.to_dict(), "policy_config": self.policy.config.to_dict(), "sampling": self.sampling.to_dict(),
-                "text_encoder": self.featurizer.describe(), "has_reference": self.reference is not None,
-                "env_kwargs": self.meta.get("env_kwargs", env_kwargs), "weights_file": WEIGHTS_FILE, "weights_sha256": digests[WEIGHTS_FILE],
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "agent": self.name,
+                "vocab": self.vocab.to_dict(),
+                "policy_config": self.policy.config.to_dict(),
+                "sampling": self.sampling.to_dict(),
+                "text_encoder": self.featurizer.describe(),
+                "has_reference": self.reference is not None,
+                "env_kwargs": self.meta.get("env_kwargs", env_kwargs),
+                "weights_file": WEIGHTS_FILE,
+                "weights_sha256": digests[WEIGHTS_FILE],
                 "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
 
@@ -171,7 +222,9 @@ class GRPOAgent:
         return read_metadata(path, FORMAT, allow_entry_points=allow_entry_points)
 
     @classmethod
-    def load(cls, path: str | Path, env: Any = None, seed: int = 0, allow_entry_points: bool = False, **sampling: Any) -> "GRPOAgent":
+    def load(
+        cls, path: str | Path, env: Any = None, seed: int = 0, allow_entry_points: bool = False, **sampling: Any
+    ) -> GRPOAgent:
         """Load a checkpoint folder (``sampling`` overrides e.g. ``guidance_w=2.0``); binds to ``env`` if given."""
         meta = cls.read_metadata(path, allow_entry_points=allow_entry_points)
         folder = Path(meta["_folder"])
@@ -184,20 +237,30 @@ class GRPOAgent:
         except (TypeError, ValueError, KeyError) as e:
             raise CheckpointError(f"{where} has an invalid config: {e}") from None
         if pcfg.n_experts != vocab.n_experts or pcfg.attempts != vocab.attempts:
-            raise CheckpointError(f"{where}: policy_config ({pcfg.n_experts} experts x {pcfg.attempts}) disagrees with vocab "
-                                  f"({vocab.n_experts} x {vocab.attempts}); the files do not belong together")
+            raise CheckpointError(
+                f"{where}: policy_config ({pcfg.n_experts} experts x {pcfg.attempts}) disagrees with vocab "
+                f"({vocab.n_experts} x {vocab.attempts}); the files do not belong together"
+            )
         featurizer = ContextFeaturizer(meta["text_encoder"]["name"])
         if featurizer.text_dim != pcfg.text_dim or featurizer.command_dim != pcfg.command_dim:
-            raise CheckpointError(f"{where} was trained with {pcfg.text_dim}-dim text features, the text encoder "
-                                  f"{meta['text_encoder']['name']!r} gives {featurizer.text_dim}: use the checkpoint's encoder")
+            raise CheckpointError(
+                f"{where} was trained with {pcfg.text_dim}-dim text features, the text encoder "
+                f"{meta['text_encoder']['name']!r} gives {featurizer.text_dim}: use the checkpoint's encoder"
+            )
         state = load_tensors(weights, str(weights))
-        if not isinstance(state, dict) or "policy" not in state or (meta.get("has_reference") and "reference" not in state):
+        if (
+            not isinstance(state, dict)
+            or "policy" not in state
+            or (meta.get("has_reference") and "reference" not in state)
+        ):
             raise CheckpointError(f"cannot read {weights}: it must hold the 'policy' (and 'reference') state dicts")
         check_finite({k: v for k, v in state.items() if k in ("policy", "reference")}, str(weights))
         if "experts" in state and (state["experts"] != vocab.experts or state.get("attempts") != vocab.attempts):
-            raise CheckpointError(f"{weights} was trained for the experts {list(state['experts'])[:4]}... x {state.get('attempts')} "
-                                  f"attempts, but {META_FILE} lists {vocab.experts[:4]}... x {vocab.attempts}: the weights come "
-                                  "from another checkpoint; use the policy.pt and agent.json saved together")
+            raise CheckpointError(
+                f"{weights} was trained for the experts {list(state['experts'])[:4]}... x {state.get('attempts')} "
+                f"attempts, but {META_FILE} lists {vocab.experts[:4]}... x {vocab.attempts}: the weights come "
+                "from another checkpoint; use the policy.pt and agent.json saved together"
+            )
         try:
             policy = WorkflowPolicy(pcfg)
             policy.load_state_dict(state["policy"])
@@ -207,7 +270,9 @@ class GRPOAgent:
                 reference.load_state_dict(state["reference"])
         except (RuntimeError, TypeError, ValueError, KeyError) as e:  # shape and key errors
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise CheckpointError(f"cannot read {weights}: its weights do not fit the policy {META_FILE} describes ({first[:200]})") from None
+            raise CheckpointError(
+                f"cannot read {weights}: its weights do not fit the policy {META_FILE} describes ({first[:200]})"
+            ) from None
         return cls(policy, vocab, featurizer, reference=reference, sampling=scfg, env=env, seed=seed, meta=meta)
 
 

@@ -53,11 +53,19 @@ class GRPOConfig:
     def __post_init__(self) -> None:
         if self.reward not in REWARD_SOURCES:
             raise ValueError(f"reward must be one of {REWARD_SOURCES}, got {self.reward!r}")
-        if isinstance(self.num_generations, bool) or not isinstance(self.num_generations, int) or self.num_generations < 2:
-            raise ValueError(f"num_generations must be an int >= 2, got {self.num_generations!r}: GRPO's advantage is a reward "
-                             "minus its group's mean, so a group of 1 always has advantage 0 and learns nothing")
+        if (
+            isinstance(self.num_generations, bool)
+            or not isinstance(self.num_generations, int)
+            or self.num_generations < 2
+        ):
+            raise ValueError(
+                f"num_generations must be an int >= 2, got {self.num_generations!r}: GRPO's advantage is a reward "
+                "minus its group's mean, so a group of 1 always has advantage 0 and learns nothing"
+            )
         if not (isinstance(self.temperature, (int, float)) and self.temperature > 0):
-            raise ValueError(f"temperature must be > 0, got {self.temperature!r} (softmax(logits / T) is undefined or inverted otherwise)")
+            raise ValueError(
+                f"temperature must be > 0, got {self.temperature!r} (softmax(logits / T) is undefined or inverted otherwise)"
+            )
         for name in ("prompts_per_step", "max_steps", "num_iterations"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -67,7 +75,9 @@ class GRPOConfig:
         if self.beta < 0:
             raise ValueError(f"beta must be >= 0 (the KL penalty's weight), got {self.beta}")
         if not 0 <= self.epsilon < 1 or (self.epsilon_high is not None and self.epsilon_high < 0):
-            raise ValueError(f"epsilon must be in [0, 1) and epsilon_high >= 0, got {self.epsilon}, {self.epsilon_high}")
+            raise ValueError(
+                f"epsilon must be in [0, 1) and epsilon_high >= 0, got {self.epsilon}, {self.epsilon_high}"
+            )
         if self.scale_rewards not in SCALE_REWARDS:
             raise ValueError(f"scale_rewards must be one of {SCALE_REWARDS}, got {self.scale_rewards!r}")
         if self.loss_type not in LOSS_TYPES:

@@ -8,8 +8,9 @@ the policy and the reward models see exactly the text features the DQN sees.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,17 +42,24 @@ class PlanContext:
         return len(self.commands)
 
     @classmethod
-    def from_info(cls, info: Mapping[str, Any]) -> "PlanContext":
+    def from_info(cls, info: Mapping[str, Any]) -> PlanContext:
         """From reset's ``info`` or ``env.unwrapped.episode_context()``."""
-        return cls(prompt=str(info["prompt"]), commands=tuple((str(c["text"]), str(c["kind"])) for c in info["commands"]),
-                   task_id=str(info.get("task_id", "")))
+        return cls(
+            prompt=str(info["prompt"]),
+            commands=tuple((str(c["text"]), str(c["kind"])) for c in info["commands"]),
+            task_id=str(info.get("task_id", "")),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"task_id": self.task_id, "prompt": self.prompt, "commands": [list(c) for c in self.commands]}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "PlanContext":
-        return cls(prompt=str(d["prompt"]), commands=tuple((str(t), str(k)) for t, k in d["commands"]), task_id=str(d.get("task_id", "")))
+    def from_dict(cls, d: Mapping[str, Any]) -> PlanContext:
+        return cls(
+            prompt=str(d["prompt"]),
+            commands=tuple((str(t), str(k)) for t, k in d["commands"]),
+            task_id=str(d.get("task_id", "")),
+        )
 
 
 @dataclass
@@ -68,10 +76,14 @@ class ContextBatch:
         n = self.commands.shape[1]
         return torch.arange(n)[None, :] < self.n_commands[:, None]
 
-    def repeat(self, g: int) -> "ContextBatch":
+    def repeat(self, g: int) -> ContextBatch:
         """Each context ``g`` times in a row (a GRPO group)."""
-        return ContextBatch(self.prompt.repeat_interleave(g, 0), self.commands.repeat_interleave(g, 0),
-                            self.n_commands.repeat_interleave(g, 0), self.score.repeat_interleave(g, 0))
+        return ContextBatch(
+            self.prompt.repeat_interleave(g, 0),
+            self.commands.repeat_interleave(g, 0),
+            self.n_commands.repeat_interleave(g, 0),
+            self.score.repeat_interleave(g, 0),
+        )
 
 
 class ContextFeaturizer:
@@ -85,7 +97,11 @@ class ContextFeaturizer:
         self._cache: dict[PlanContext, tuple[np.ndarray, np.ndarray]] = {}
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.text_encoder, "encoder": str(getattr(self.encoder, "name", self.text_encoder)), "dim": self.text_dim}
+        return {
+            "name": self.text_encoder,
+            "encoder": str(getattr(self.encoder, "name", self.text_encoder)),
+            "dim": self.text_dim,
+        }
 
     def features(self, ctx: PlanContext) -> tuple[np.ndarray, np.ndarray]:
         if ctx not in self._cache:

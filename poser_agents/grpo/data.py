@@ -19,9 +19,10 @@ part of a file.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -35,12 +36,29 @@ from poser_env.wrappers import final_summary
 FORMAT = "imageposer-grpo-logs"
 FORMAT_VERSION = 1
 SOURCES = ("random", "heuristic", "oracle", "policy")
-_FIELDS = {"task_id": str, "split": str, "suite": str, "prompt": str, "commands": list, "workflow": str, "source": str,
-           "seed": int, "evaluator_alignment": float, "critic_score": float, "images_rendered": int, "steps": int}
+_FIELDS = {
+    "task_id": str,
+    "split": str,
+    "suite": str,
+    "prompt": str,
+    "commands": list,
+    "workflow": str,
+    "source": str,
+    "seed": int,
+    "evaluator_alignment": float,
+    "critic_score": float,
+    "images_rendered": int,
+    "steps": int,
+}
 
 
 #: Numeric fields' allowed ranges (scores are fractions; counts are non-negative).
-_RANGES = {"evaluator_alignment": (0.0, 1.0), "critic_score": (0.0, 1.0), "images_rendered": (0, 10**9), "steps": (0, 10**6)}
+_RANGES = {
+    "evaluator_alignment": (0.0, 1.0),
+    "critic_score": (0.0, 1.0),
+    "images_rendered": (0, 10**9),
+    "steps": (0, 10**6),
+}
 
 
 def _no_constant(name: str) -> Any:
@@ -95,7 +113,9 @@ def execute(env: gym.Env, task: Any, seed: int, workflow: Workflow) -> dict[str,
     which token is consumed (command ``info['command_index']``, slot ``info['attempts']``)."""
     _, info = env.reset(seed=int(seed), options={"task": task})
     if len(workflow.steps) != len(info["commands"]):
-        raise ValueError(f"the workflow has {len(workflow.steps)} retry lists, task {task.id!r} has {len(info['commands'])} commands")
+        raise ValueError(
+            f"the workflow has {len(workflow.steps)} retry lists, task {task.id!r} has {len(info['commands'])} commands"
+        )
     names = list(env.unwrapped.action_names)
     done = False
     while not done:
@@ -105,7 +125,9 @@ def execute(env: gym.Env, task: Any, seed: int, workflow: Workflow) -> dict[str,
     return final_summary(env, info)
 
 
-def heuristic_workflow(ctx: PlanContext, vocab: WorkflowVocab, preferences: dict[str, list[str]] | None = None) -> Workflow:
+def heuristic_workflow(
+    ctx: PlanContext, vocab: WorkflowVocab, preferences: dict[str, list[str]] | None = None
+) -> Workflow:
     """The command-type heuristic as retry lists: its next untried specialist, else its first."""
     prefs = preferences or SYNTHETIC_HEURISTIC
     steps = []
@@ -141,19 +163,37 @@ def _oracle_episode(env: gym.Env, task: Any, seed: int, vocab: WorkflowVocab) ->
         executed[i].append(info["expert"])
         done = terminated or truncated
     fill = heuristic_workflow(ctx, vocab)
-    steps = tuple(tuple(ex + list(fill.steps[k][len(ex):])) for k, ex in enumerate(executed))
+    steps = tuple(tuple(ex + list(fill.steps[k][len(ex) :])) for k, ex in enumerate(executed))
     return Workflow(steps), info["episode_summary"], base.expert_calls - calls_before
 
 
-def _record(task: Any, split: str, ctx: PlanContext, workflow: Workflow, source: str, seed: int, summary: dict[str, Any],
-            images: int) -> dict[str, Any]:
+def _record(
+    task: Any,
+    split: str,
+    ctx: PlanContext,
+    workflow: Workflow,
+    source: str,
+    seed: int,
+    summary: dict[str, Any],
+    images: int,
+) -> dict[str, Any]:
     ev = summary["evaluator"]
     return {
-        "task_id": task.id, "split": split, "suite": summary.get("suite") or "", "category": summary.get("category") or "",
-        "prompt": ctx.prompt, "commands": [list(c) for c in ctx.commands], "workflow": workflow.key(), "source": source,
-        "seed": int(seed), "evaluator_alignment": float(ev.get("alignment", float("nan"))),
-        "evaluator_accuracy": float(ev.get("accuracy", float("nan"))), "critic_score": float(summary["critic_score"]),
-        "images_rendered": int(images), "steps": int(summary["steps"]), "cost": float(summary["cost"]),
+        "task_id": task.id,
+        "split": split,
+        "suite": summary.get("suite") or "",
+        "category": summary.get("category") or "",
+        "prompt": ctx.prompt,
+        "commands": [list(c) for c in ctx.commands],
+        "workflow": workflow.key(),
+        "source": source,
+        "seed": int(seed),
+        "evaluator_alignment": float(ev.get("alignment", float("nan"))),
+        "evaluator_accuracy": float(ev.get("accuracy", float("nan"))),
+        "critic_score": float(summary["critic_score"]),
+        "images_rendered": int(images),
+        "steps": int(summary["steps"]),
+        "cost": float(summary["cost"]),
     }
 
 
@@ -181,8 +221,15 @@ def run_workflows(env: gym.Env, items: Iterable[tuple[Any, Workflow, str, int]])
     return out
 
 
-def collect_split(env: gym.Env, n_tasks: int, config: CollectConfig, vocab: WorkflowVocab, rng: np.random.Generator,
-                  n_oracle: int, progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+def collect_split(
+    env: gym.Env,
+    n_tasks: int,
+    config: CollectConfig,
+    vocab: WorkflowVocab,
+    rng: np.random.Generator,
+    n_oracle: int,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
     """Random, heuristic and oracle records on ``n_tasks`` tasks of the env's split."""
     split = _check_split(env)
     tasks = pick_tasks(env, n_tasks)
@@ -206,8 +253,13 @@ def collect_split(env: gym.Env, n_tasks: int, config: CollectConfig, vocab: Work
     return records
 
 
-def collect(train_env: gym.Env, val_env: gym.Env, config: CollectConfig, vocab: WorkflowVocab,
-            progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+def collect(
+    train_env: gym.Env,
+    val_env: gym.Env,
+    config: CollectConfig,
+    vocab: WorkflowVocab,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
     """Records on the train and val splits (see :class:`CollectConfig`)."""
     rng = np.random.default_rng(config.seed)
     out = collect_split(train_env, config.train_tasks, config, vocab, rng, config.oracle_train_tasks, progress)
@@ -220,7 +272,9 @@ def collect(train_env: gym.Env, val_env: gym.Env, config: CollectConfig, vocab: 
 # Files
 
 
-def write_records(path: str | Path, records: Sequence[dict[str, Any]], vocab: WorkflowVocab, meta: dict[str, Any] | None = None) -> Path:
+def write_records(
+    path: str | Path, records: Sequence[dict[str, Any]], vocab: WorkflowVocab, meta: dict[str, Any] | None = None
+) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     """Write the JSONL file atomically (temporary file, fsync, rename); NaN or infinite values are refused."""
@@ -228,9 +282,13 @@ def write_records(path: str | Path, records: Sequence[dict[str, Any]], vocab: Wo
 
     header = {"format": FORMAT, "version": FORMAT_VERSION, **vocab.to_dict(), "meta": meta or {}}
     try:
-        lines = [json.dumps(header, allow_nan=False)] + [json.dumps(r, sort_keys=True, allow_nan=False) for r in records]
+        lines = [json.dumps(header, allow_nan=False)] + [
+            json.dumps(r, sort_keys=True, allow_nan=False) for r in records
+        ]
     except ValueError as e:
-        raise DataFileError(f"cannot write {path}: a record holds NaN or an infinite number ({e}); nothing was written") from None
+        raise DataFileError(
+            f"cannot write {path}: a record holds NaN or an infinite number ({e}); nothing was written"
+        ) from None
     lines.append(json.dumps({"end": True, "records": len(records)}))
     return atomic_write_text(path, "\n".join(lines) + "\n")
 
@@ -239,7 +297,9 @@ def read_records(path: str | Path, vocab: WorkflowVocab | None = None) -> tuple[
     """All records and the header; raises :class:`DataFileError` on any defect (nothing half-loaded)."""
     path = Path(path)
     if not path.is_file():
-        raise DataFileError(f"no logged-data file at {str(path)!r} (write one with poser train grpo or grpo.data.collect)")
+        raise DataFileError(
+            f"no logged-data file at {str(path)!r} (write one with poser train grpo or grpo.data.collect)"
+        )
     try:
         lines = path.read_text().splitlines()
     except UnicodeDecodeError as e:
@@ -249,13 +309,21 @@ def read_records(path: str | Path, vocab: WorkflowVocab | None = None) -> tuple[
         try:
             rows.append(json.loads(line, parse_constant=_no_constant))
         except json.JSONDecodeError as e:
-            raise DataFileError(f"{path}, line {n}: not valid JSON ({e}); the file is corrupt or truncated, collect it again") from None
+            raise DataFileError(
+                f"{path}, line {n}: not valid JSON ({e}); the file is corrupt or truncated, collect it again"
+            ) from None
         except RecursionError:
-            raise DataFileError(f"{path}, line {n}: nested too deeply to be a record; the file is corrupt, collect it again") from None
+            raise DataFileError(
+                f"{path}, line {n}: nested too deeply to be a record; the file is corrupt, collect it again"
+            ) from None
         except ValueError as e:  # NaN / Infinity: Python's json reads them, JSON does not allow them
-            raise DataFileError(f"{path}, line {n}: {e}; scores must be finite numbers, collect the data again") from None
+            raise DataFileError(
+                f"{path}, line {n}: {e}; scores must be finite numbers, collect the data again"
+            ) from None
     if not rows or not isinstance(rows[0], dict) or rows[0].get("format") != FORMAT:
-        raise DataFileError(f"{path} is not a GRPO logged-data file (its first line must be a header with format {FORMAT!r})")
+        raise DataFileError(
+            f"{path} is not a GRPO logged-data file (its first line must be a header with format {FORMAT!r})"
+        )
     header = rows[0]
     if header.get("version", 0) > FORMAT_VERSION:
         raise DataFileError(f"{path} has format version {header['version']}; this code reads up to {FORMAT_VERSION}")
@@ -264,17 +332,25 @@ def read_records(path: str | Path, vocab: WorkflowVocab | None = None) -> tuple[
     except (KeyError, TypeError, ValueError) as e:
         raise DataFileError(f"{path}: invalid vocabulary in the header ({e})") from None
     if vocab is not None and (file_vocab.experts != vocab.experts or file_vocab.attempts != vocab.attempts):
-        raise DataFileError(f"{path} was logged with experts {file_vocab.experts} x {file_vocab.attempts} attempts; this env has "
-                            f"{vocab.experts} x {vocab.attempts}: collect data with this env's experts")
+        raise DataFileError(
+            f"{path} was logged with experts {file_vocab.experts} x {file_vocab.attempts} attempts; this env has "
+            f"{vocab.experts} x {vocab.attempts}: collect data with this env's experts"
+        )
     footer = rows[-1] if len(rows) > 1 else {}
     if not isinstance(footer, dict) or footer.get("end") is not True or footer.get("records") != len(rows) - 2:
-        raise DataFileError(f"{path} is truncated: no footer line with the record count (expected after {len(rows) - 1} lines)")
+        raise DataFileError(
+            f"{path} is truncated: no footer line with the record count (expected after {len(rows) - 1} lines)"
+        )
     records = rows[1:-1]
     for n, r in enumerate(records, start=2):
         if not isinstance(r, dict):
             raise DataFileError(f"{path}, line {n}: a record must be a JSON object")
         for key, typ in _FIELDS.items():
-            ok = isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool) if typ is float else isinstance(r.get(key), typ)
+            ok = (
+                isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool)
+                if typ is float
+                else isinstance(r.get(key), typ)
+            )
             if not ok:
                 raise DataFileError(f"{path}, line {n}: field {key!r} missing or not {typ.__name__}")
         for key, (low, high) in _RANGES.items():

@@ -16,9 +16,10 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from poser_agents.grpo.pipeline import PipelineConfig, Recipe, pooled_ci, without_per_episode
 from poser_agents.grpo.sft import SFTConfig
@@ -47,9 +48,12 @@ def run_main(seeds: Sequence[int], out: Path, work: Path, episodes: int) -> dict
             (work / "data.jsonl").rename(data)
         ref = r.phase1(records)
         ens, cal, extra = r.reward_models(records, ref, out if seed == seeds[0] else None)
-        row: dict[str, Any] = {"seed": seed, "images_collection_logged": sum(x["images_rendered"] for x in records),
-                               "images_collection_policy_samples": sum(x["images_rendered"] for x in extra),
-                               "reward_calibration": {k: v for k, v in cal.items() if k != "_arrays"}}
+        row: dict[str, Any] = {
+            "seed": seed,
+            "images_collection_logged": sum(x["images_rendered"] for x in records),
+            "images_collection_policy_samples": sum(x["images_rendered"] for x in extra),
+            "reward_calibration": {k: v for k, v in cal.items() if k != "_arrays"},
+        }
         row["phase1"] = r.evaluate(ref)
         pol_e, tr_e = r.phase2(ref, ens, "ensemble")
         row["grpo_ensemble"] = {str(w): r.evaluate(pol_e, ref, w) for w in WS}
@@ -60,31 +64,48 @@ def run_main(seeds: Sequence[int], out: Path, work: Path, episodes: int) -> dict
         row["images_phase2_env"] = tr_v.images_rendered
         row["history_env"] = tr_v.history
         per_seed.append(row)
-        _write(out / f"main_seed{seed}.json", {**row, "phase1": without_per_episode(row["phase1"]), "grpo_env": without_per_episode(row["grpo_env"]),
-                                               "grpo_ensemble": {w: without_per_episode(v) for w, v in row["grpo_ensemble"].items()}})
+        _write(
+            out / f"main_seed{seed}.json",
+            {
+                **row,
+                "phase1": without_per_episode(row["phase1"]),
+                "grpo_env": without_per_episode(row["grpo_env"]),
+                "grpo_ensemble": {w: without_per_episode(v) for w, v in row["grpo_ensemble"].items()},
+            },
+        )
     s = "mixed"
     summary = {
-        "seeds": list(seeds), "episodes": episodes, "data": str(data), "config": PipelineConfig().to_dict(),
+        "seeds": list(seeds),
+        "episodes": episodes,
+        "data": str(data),
+        "config": PipelineConfig().to_dict(),
         "reward_model_spearman": [p["reward_calibration"]["spearman_aggregate_evaluator"] for p in per_seed],
         "phase1": _agg([p["phase1"][s] for p in per_seed]),
         "grpo_ensemble": {str(w): _agg([p["grpo_ensemble"][str(w)][s] for p in per_seed]) for w in WS},
         "grpo_env": _agg([p["grpo_env"][s] for p in per_seed]),
-        "images": {"collection_logged": per_seed[0]["images_collection_logged"],
-                   "collection_policy_samples": [p["images_collection_policy_samples"] for p in per_seed],
-                   "phase2_ensemble": [p["images_phase2_ensemble"] for p in per_seed],
-                   "phase2_env": [p["images_phase2_env"] for p in per_seed]},
+        "images": {
+            "collection_logged": per_seed[0]["images_collection_logged"],
+            "collection_policy_samples": [p["images_collection_policy_samples"] for p in per_seed],
+            "phase2_ensemble": [p["images_phase2_ensemble"] for p in per_seed],
+            "phase2_env": [p["images_phase2_env"] for p in per_seed],
+        },
     }
     _write(out / "main.json", summary)
     return summary
 
 
 def _agg(evals: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"alignment": pooled_ci(evals), "accuracy_per_seed": [e["accuracy"] for e in evals],
-            "images_eval_per_seed": [e["images_rendered"] for e in evals], "distinct_workflows": [e["distinct_workflows"] for e in evals],
-            "novel_fraction": [e["novel_fraction"] for e in evals], "episodes": evals[0]["episodes"],
-            "distinct_first_choices": [e.get("distinct_first_choices") for e in evals],
-            "novel_first_choice_fraction": [e.get("novel_first_choice_fraction") for e in evals],
-            "per_suite_note": "mixed test split: GenEval-like, long-form and editing tasks spread evenly"}
+    return {
+        "alignment": pooled_ci(evals),
+        "accuracy_per_seed": [e["accuracy"] for e in evals],
+        "images_eval_per_seed": [e["images_rendered"] for e in evals],
+        "distinct_workflows": [e["distinct_workflows"] for e in evals],
+        "novel_fraction": [e["novel_fraction"] for e in evals],
+        "episodes": evals[0]["episodes"],
+        "distinct_first_choices": [e.get("distinct_first_choices") for e in evals],
+        "novel_first_choice_fraction": [e.get("novel_first_choice_fraction") for e in evals],
+        "per_suite_note": "mixed test split: GenEval-like, long-form and editing tasks spread evenly",
+    }
 
 
 def run_sft(seed: int, out: Path, work: Path, episodes: int) -> dict[str, Any]:
@@ -119,8 +140,12 @@ def run_best_start(seeds: Sequence[int], out: Path, work: Path, episodes: int) -
         rows["phase1"].append(r.evaluate(ref)["mixed"])
         rows["grpo_ensemble"].append(r.evaluate(pol, ref, 1.0)["mixed"])
         images.append(tr.images_rendered)
-    result = {"seeds": list(seeds), "episodes": episodes, "images_phase2": images,
-              "rows": {k: pooled_ci(v) for k, v in rows.items()}}
+    result = {
+        "seeds": list(seeds),
+        "episodes": episodes,
+        "images_phase2": images,
+        "rows": {k: pooled_ci(v) for k, v in rows.items()},
+    }
     _write(out / "best_start.json", result)
     return result
 
@@ -138,17 +163,26 @@ def run_transfer(seed: int, out: Path, work: Path, episodes: int) -> dict[str, A
         ref = r.phase1(records)
         ens, cal, _ = r.reward_models(records, ref, None)
         pol, tr = r.phase2(ref, ens, "ensemble")
-        rows[train_suite] = {"reward_model_spearman": cal["spearman_aggregate_evaluator"],
-                             "phase1": without_per_episode(r.evaluate(ref)), "grpo_ensemble": without_per_episode(r.evaluate(pol, ref, 1.0)),
-                             "images": dict(r.images), "images_phase2": tr.images_rendered}
+        rows[train_suite] = {
+            "reward_model_spearman": cal["spearman_aggregate_evaluator"],
+            "phase1": without_per_episode(r.evaluate(ref)),
+            "grpo_ensemble": without_per_episode(r.evaluate(pol, ref, 1.0)),
+            "images": dict(r.images),
+            "images_phase2": tr.images_rendered,
+        }
     _write(out / "transfer.json", {"seed": seed, "episodes": episodes, "rows": rows})
     return rows
 
 
 ABLATIONS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("defaults", {}), ("pessimism k=0", {"_k": 0.0}), ("pessimism k=2", {"_k": 2.0}), ("beta=0", {"beta": 0.0}),
-    ("loss_type=dr_grpo", {"loss_type": "dr_grpo"}), ("loss_type=dapo", {"loss_type": "dapo"}),
-    ("scale_rewards=batch", {"scale_rewards": "batch"}), ("scale_rewards=none", {"scale_rewards": "none"}),
+    ("defaults", {}),
+    ("pessimism k=0", {"_k": 0.0}),
+    ("pessimism k=2", {"_k": 2.0}),
+    ("beta=0", {"beta": 0.0}),
+    ("loss_type=dr_grpo", {"loss_type": "dr_grpo"}),
+    ("loss_type=dapo", {"loss_type": "dapo"}),
+    ("scale_rewards=batch", {"scale_rewards": "batch"}),
+    ("scale_rewards=none", {"scale_rewards": "none"}),
     ("num_iterations=2, epsilon_high=0.28", {"num_iterations": 2, "epsilon_high": 0.28}),
 )
 
@@ -169,10 +203,16 @@ def run_ablations(seed: int, out: Path, work: Path, episodes: int) -> dict[str, 
         pol, tr = r.phase2(ref, ens, "ensemble")
         ev = r.evaluate(pol, ref, 1.0)["mixed"]
         last = tr.history[-5:]
-        rows[name] = {"alignment": ev["alignment"], "alignment_ci": ev["alignment_ci"], "accuracy": ev["accuracy"],
-                      "distinct_workflows": ev["distinct_workflows"], "novel_fraction": ev["novel_fraction"],
-                      "novel_first_choice_fraction": ev.get("novel_first_choice_fraction"),
-                      "train_reward_last5": _mean([h["reward_mean"] for h in last]), "kl_last5": _mean([h["kl"] for h in last])}
+        rows[name] = {
+            "alignment": ev["alignment"],
+            "alignment_ci": ev["alignment_ci"],
+            "accuracy": ev["accuracy"],
+            "distinct_workflows": ev["distinct_workflows"],
+            "novel_fraction": ev["novel_fraction"],
+            "novel_first_choice_fraction": ev.get("novel_first_choice_fraction"),
+            "train_reward_last5": _mean([h["reward_mean"] for h in last]),
+            "kl_last5": _mean([h["kl"] for h in last]),
+        }
     _write(out / "ablations.json", {"seed": seed, "episodes": episodes, "rows": rows})
     return rows
 
@@ -196,36 +236,64 @@ def report(out: Path, work: Path) -> str:
     m = json.loads((out / "main.json").read_text())
     im = m["images"]
     coll = im["collection_logged"] + _mean(im["collection_policy_samples"])
-    lines += [f"Test split, mixed suite, {m['episodes']} tasks, seeds {m['seeds']} (mean, 95% cluster-bootstrap CI over tasks x seeds):", "",
-              "| policy | test alignment | per seed | accuracy | images phase 2 | images training (collection + phase 2) | images eval | distinct workflows | novel | distinct first choices | novel first choices |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    rows = [("phase 1", m["phase1"], 0)] + [(f"GRPO-ensemble, w={w}", m["grpo_ensemble"][w], _mean(im["phase2_ensemble"])) for w in m["grpo_ensemble"]]
+    lines += [
+        f"Test split, mixed suite, {m['episodes']} tasks, seeds {m['seeds']} (mean, 95% cluster-bootstrap CI over tasks x seeds):",
+        "",
+        "| policy | test alignment | per seed | accuracy | images phase 2 | images training (collection + phase 2) | images eval | distinct workflows | novel | distinct first choices | novel first choices |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows = [("phase 1", m["phase1"], 0)] + [
+        (f"GRPO-ensemble, w={w}", m["grpo_ensemble"][w], _mean(im["phase2_ensemble"])) for w in m["grpo_ensemble"]
+    ]
     rows.append(("GRPO-env, w=1.0", m["grpo_env"], _mean(im["phase2_env"])))
     for name, r, p2 in rows:
-        lines.append(f"| {name} | {_ci(r['alignment'])} | {', '.join(f'{x:.3f}' for x in r['alignment']['per_seed'])} | {_mean(r['accuracy_per_seed']):.3f} "
-                     f"| {p2:,.0f} | {coll + p2:,.0f} | {_mean(r['images_eval_per_seed']):,.0f} | {_mean(r['distinct_workflows']):.0f} / {r['episodes']} "
-                     f"| {_mean(r['novel_fraction']):.2f} | {_fmt(r.get('distinct_first_choices'), '.0f')} | {_fmt(r.get('novel_first_choice_fraction'), '.2f')} |")
-    lines += ["", f"Reward-ensemble Spearman (aggregate vs evaluator, val): {', '.join(f'{x:.3f}' for x in m['reward_model_spearman'])}"]
+        lines.append(
+            f"| {name} | {_ci(r['alignment'])} | {', '.join(f'{x:.3f}' for x in r['alignment']['per_seed'])} | {_mean(r['accuracy_per_seed']):.3f} "
+            f"| {p2:,.0f} | {coll + p2:,.0f} | {_mean(r['images_eval_per_seed']):,.0f} | {_mean(r['distinct_workflows']):.0f} / {r['episodes']} "
+            f"| {_mean(r['novel_fraction']):.2f} | {_fmt(r.get('distinct_first_choices'), '.0f')} | {_fmt(r.get('novel_first_choice_fraction'), '.2f')} |"
+        )
+    lines += [
+        "",
+        f"Reward-ensemble Spearman (aggregate vs evaluator, val): {', '.join(f'{x:.3f}' for x in m['reward_model_spearman'])}",
+    ]
     if (out / "sft_modes.json").exists():
         s = json.loads((out / "sft_modes.json").read_text())
-        lines += ["", "| phase 1 mode | test alignment [95% CI] | accuracy | distinct | novel | novel first choices |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| phase 1 mode | test alignment [95% CI] | accuracy | distinct | novel | novel first choices |",
+            "|---|---|---|---|---|---|",
+        ]
         for mode, e in s["modes"].items():
-            lines.append(f"| {mode} | {e['alignment']:.3f} [{e['alignment_ci'][0]:.3f}, {e['alignment_ci'][1]:.3f}] | {e['accuracy']:.3f} "
-                         f"| {e['distinct_workflows']} | {e['novel_fraction']:.2f} | {_fmt([e.get('novel_first_choice_fraction')], '.2f')} |")
+            lines.append(
+                f"| {mode} | {e['alignment']:.3f} [{e['alignment_ci'][0]:.3f}, {e['alignment_ci'][1]:.3f}] | {e['accuracy']:.3f} "
+                f"| {e['distinct_workflows']} | {e['novel_fraction']:.2f} | {_fmt([e.get('novel_first_choice_fraction')], '.2f')} |"
+            )
     if (out / "transfer.json").exists():
         t = json.loads((out / "transfer.json").read_text())
-        lines += ["", "| trained on | policy | test longform | test editing | reward Spearman (val, own suite) |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| trained on | policy | test longform | test editing | reward Spearman (val, own suite) |",
+            "|---|---|---|---|---|",
+        ]
         for suite, r in t["rows"].items():
             for pol in ("phase1", "grpo_ensemble"):
-                cells = [f"{r[pol][s]['alignment']:.3f} [{r[pol][s]['alignment_ci'][0]:.3f}, {r[pol][s]['alignment_ci'][1]:.3f}]" for s in ("longform", "editing")]
+                cells = [
+                    f"{r[pol][s]['alignment']:.3f} [{r[pol][s]['alignment_ci'][0]:.3f}, {r[pol][s]['alignment_ci'][1]:.3f}]"
+                    for s in ("longform", "editing")
+                ]
                 lines.append(f"| {suite} | {pol} | {cells[0]} | {cells[1]} | {r['reward_model_spearman']:.3f} |")
     if (out / "ablations.json").exists():
         ab = json.loads((out / "ablations.json").read_text())
-        lines += ["", "| GRPO-ensemble variant | test alignment [95% CI] | accuracy | ensemble reward (last 5 steps) | KL (last 5) | distinct | novel |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| GRPO-ensemble variant | test alignment [95% CI] | accuracy | ensemble reward (last 5 steps) | KL (last 5) | distinct | novel |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for name, e in ab["rows"].items():
-            lines.append(f"| {name} | {e['alignment']:.3f} [{e['alignment_ci'][0]:.3f}, {e['alignment_ci'][1]:.3f}] | {e['accuracy']:.3f} "
-                         f"| {e['train_reward_last5']:.3f} | {e['kl_last5']:.3f} | {e['distinct_workflows']} | {e['novel_fraction']:.2f} |")
+            lines.append(
+                f"| {name} | {e['alignment']:.3f} [{e['alignment_ci'][0]:.3f}, {e['alignment_ci'][1]:.3f}] | {e['accuracy']:.3f} "
+                f"| {e['train_reward_last5']:.3f} | {e['kl_last5']:.3f} | {e['distinct_workflows']} | {e['novel_fraction']:.2f} |"
+            )
     return "\n".join(lines)
 
 

@@ -41,8 +41,15 @@ def k3_kl(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
     return torch.exp(d) - d - 1.0
 
 
-def per_token_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, ref_logp: torch.Tensor | None = None,
-                   beta: float = 0.0, epsilon: float = 0.2, epsilon_high: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def per_token_loss(
+    logp: torch.Tensor,
+    old_logp: torch.Tensor,
+    advantages: torch.Tensor,
+    ref_logp: torch.Tensor | None = None,
+    beta: float = 0.0,
+    epsilon: float = 0.2,
+    epsilon_high: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Clipped surrogate (+ beta * k3) per token ``(B, T)``; also whether each token was clipped.
 
     ``advantages`` is per sequence ``(B,)`` and broadcast over its tokens.
@@ -61,7 +68,9 @@ def per_token_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch
     return loss, was_clipped
 
 
-def aggregate(loss: torch.Tensor, mask: torch.Tensor, loss_type: str = "grpo", max_completion_length: int | None = None) -> torch.Tensor:
+def aggregate(
+    loss: torch.Tensor, mask: torch.Tensor, loss_type: str = "grpo", max_completion_length: int | None = None
+) -> torch.Tensor:
     """Reduce a per-token loss ``(B, T)`` with its token ``mask`` to a scalar, per ``loss_type``."""
     m = mask.to(loss.dtype)
     if loss_type == "grpo":

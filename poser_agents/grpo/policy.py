@@ -72,7 +72,9 @@ class WorkflowPolicy(nn.Module):
         out, _ = self.gru(x, self.initial_state(batch))
         return self.head(out)
 
-    def step(self, cmd_feat: torch.Tensor, slot: int, prev: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(
+        self, cmd_feat: torch.Tensor, slot: int, prev: torch.Tensor, h: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One decoding step: logits ``(B, n_experts)`` and the new state."""
         out, h = self.gru(self._input(cmd_feat, slot, prev)[:, None], h)
         return self.head(out[:, 0]), h

@@ -52,9 +52,15 @@ def check_config(out: Path, config: dict[str, Any], resume: bool) -> None:
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ResumeError(f"{path} is corrupt (not valid JSON: {e}); start over with --overwrite") from None
         if saved != plain:
-            diff = sorted(k for k in set(saved) | set(plain) if saved.get(k) != plain.get(k)) if isinstance(saved, dict) else ["(all)"]
-            raise ResumeError(f"the run in {out} was started with other settings ({', '.join(diff)} differ): resume it with "
-                              "the same flags, or start over with --overwrite")
+            diff = (
+                sorted(k for k in set(saved) | set(plain) if saved.get(k) != plain.get(k))
+                if isinstance(saved, dict)
+                else ["(all)"]
+            )
+            raise ResumeError(
+                f"the run in {out} was started with other settings ({', '.join(diff)} differ): resume it with "
+                "the same flags, or start over with --overwrite"
+            )
         return
     (out / STAGES).mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(plain, indent=2, sort_keys=True) + "\n")
@@ -80,11 +86,22 @@ def save_phase2(out: Path, trainer: Any, step: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     tensors_file = f"phase2-{int(step):06d}.pt"
     buf = io.BytesIO()
-    torch.save({"policy": trainer.policy.state_dict(), "optimizer": trainer.opt.state_dict(),
-                "generator": trainer.generator.get_state()}, buf)
+    torch.save(
+        {
+            "policy": trainer.policy.state_dict(),
+            "optimizer": trainer.opt.state_dict(),
+            "generator": trainer.generator.get_state(),
+        },
+        buf,
+    )
     atomic_write_bytes(folder / tensors_file, buf.getvalue())
-    meta = {"step": int(step), "rng": trainer.rng.bit_generator.state, "images_rendered": int(trainer.images_rendered),
-            "history": trainer.history, "tensors_file": tensors_file}
+    meta = {
+        "step": int(step),
+        "rng": trainer.rng.bit_generator.state,
+        "images_rendered": int(trainer.images_rendered),
+        "history": trainer.history,
+        "tensors_file": tensors_file,
+    }
     atomic_write_text(folder / PHASE2_META, json.dumps(meta, sort_keys=True) + "\n")
     for old in folder.glob("phase2*.pt"):  # earlier steps' tensors (and a kill's leftovers): no longer named
         if old.name != tensors_file:
@@ -117,8 +134,9 @@ def load_phase2(out: Path, trainer: Any) -> int:
     except ResumeError:
         raise
     except Exception as e:  # JSON, zip, unpickling refused by weights_only, shapes, keys
-        raise ResumeError(f"the phase-2 checkpoint in {folder} cannot be read ({type(e).__name__}: {e}); "
-                          "start over with --overwrite") from None
+        raise ResumeError(
+            f"the phase-2 checkpoint in {folder} cannot be read ({type(e).__name__}: {e}); start over with --overwrite"
+        ) from None
     trainer.rng = rng
     trainer.images_rendered = int(meta["images_rendered"])
     trainer.history = [dict(r) for r in meta["history"] if isinstance(r, dict)]

@@ -10,9 +10,10 @@ mistakes (reward hacking).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,7 +50,9 @@ class RewardConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.n_members, bool) or not isinstance(self.n_members, int) or self.n_members < 1:
-            raise ValueError(f"n_members must be an int >= 1 (an ensemble of {self.n_members!r} reward models predicts nothing); use 5")
+            raise ValueError(
+                f"n_members must be an int >= 1 (an ensemble of {self.n_members!r} reward models predicts nothing); use 5"
+            )
         if self.pessimism < 0:
             raise ValueError(f"pessimism must be >= 0 (it subtracts k * std), got {self.pessimism}")
         if self.label not in LABELS:
@@ -65,7 +68,9 @@ class RewardModel(nn.Module):
     def __init__(self, text_dim: int, command_dim: int, n_experts: int, attempts: int, hidden: int):
         super().__init__()
         self.n_experts, self.attempts = n_experts, attempts
-        self.cmd = nn.Sequential(nn.Linear(command_dim + n_experts * attempts, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.cmd = nn.Sequential(
+            nn.Linear(command_dim + n_experts * attempts, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+        )
         self.out = nn.Sequential(nn.Linear(2 * hidden + text_dim, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
     def forward(self, batch: ContextBatch, ids: torch.Tensor) -> torch.Tensor:
@@ -89,7 +94,9 @@ class RewardEnsemble:
         self.members = []
         for i in range(config.n_members):
             torch.manual_seed(config.seed + i)
-            self.members.append(RewardModel(featurizer.text_dim, featurizer.command_dim, vocab.n_experts, vocab.attempts, config.hidden))
+            self.members.append(
+                RewardModel(featurizer.text_dim, featurizer.command_dim, vocab.n_experts, vocab.attempts, config.hidden)
+            )
 
     @torch.no_grad()
     def predict(self, batch: ContextBatch, ids: torch.Tensor) -> torch.Tensor:
@@ -109,7 +116,9 @@ class RewardEnsemble:
         y = torch.tensor([label_of(r, self.config.label) for r in records], dtype=torch.float32)
         return batch, ids, y
 
-    def fit(self, records: Sequence[dict[str, Any]], log: Callable[[dict[str, Any]], None] | None = None) -> "RewardEnsemble":
+    def fit(
+        self, records: Sequence[dict[str, Any]], log: Callable[[dict[str, Any]], None] | None = None
+    ) -> RewardEnsemble:
         train = [r for r in records if r["split"] == "train"]
         if not train:
             raise ValueError("no train-split records to fit the reward models on")
@@ -123,7 +132,7 @@ class RewardEnsemble:
                 order = rng.permutation(len(sample))
                 total = 0.0
                 for start in range(0, len(order), cfg.batch_size):
-                    batch, ids, y = self._tensors([sample[j] for j in order[start:start + cfg.batch_size]])
+                    batch, ids, y = self._tensors([sample[j] for j in order[start : start + cfg.batch_size]])
                     loss = ((member(batch, ids) - y) ** 2).mean()
                     opt.zero_grad()
                     loss.backward()
@@ -134,11 +143,13 @@ class RewardEnsemble:
                 log({"phase": "reward_model", "member": i, "mse": total / len(sample)})
         return self
 
-    def predict_records(self, records: Sequence[dict[str, Any]], chunk: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def predict_records(
+        self, records: Sequence[dict[str, Any]], chunk: int = 1024
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Mean, std and aggregate per record."""
         means, stds, aggs = [], [], []
         for s in range(0, len(records), chunk):
-            batch, ids, _ = self._tensors(records[s:s + chunk])
+            batch, ids, _ = self._tensors(records[s : s + chunk])
             p = self.predict(batch, ids)
             std = p.std(0, unbiased=False) if len(self.members) > 1 else torch.zeros(p.shape[1])
             means.append(p.mean(0).numpy())
@@ -180,16 +191,31 @@ def calibration(ensemble: RewardEnsemble, records: Sequence[dict[str, Any]], bin
     cr = np.array([r["critic_score"] for r in val])
     edges = np.quantile(mean, np.linspace(0, 1, bins + 1))
     which = np.clip(np.searchsorted(edges, mean, side="right") - 1, 0, bins - 1)
-    table = [{"bin": int(b), "n": int((which == b).sum()), "predicted": float(mean[which == b].mean()),
-              "observed_evaluator": float(ev[which == b].mean()), "observed_critic": float(cr[which == b].mean()),
-              "mean_std": float(std[which == b].mean())} for b in range(bins) if (which == b).any()]
+    table = [
+        {
+            "bin": int(b),
+            "n": int((which == b).sum()),
+            "predicted": float(mean[which == b].mean()),
+            "observed_evaluator": float(ev[which == b].mean()),
+            "observed_critic": float(cr[which == b].mean()),
+            "mean_std": float(std[which == b].mean()),
+        }
+        for b in range(bins)
+        if (which == b).any()
+    ]
     sources = sorted({r["source"] for r in val})
     return {
-        "n_val_records": len(val), "n_val_tasks": len({r["task_id"] for r in val}),
-        "spearman_aggregate_evaluator": spearman(agg, ev), "spearman_mean_evaluator": spearman(mean, ev),
-        "spearman_aggregate_critic": spearman(agg, cr), "mae_mean_label": float(np.abs(mean - (cr if ensemble.config.label == "critic" else ev)).mean()),
-        "per_source_spearman_evaluator": {s: spearman(agg[[r["source"] == s for r in val]], ev[[r["source"] == s for r in val]]) for s in sources},
-        "reliability": table, "_arrays": {"mean": mean.tolist(), "std": std.tolist(), "aggregate": agg.tolist(), "evaluator": ev.tolist()},
+        "n_val_records": len(val),
+        "n_val_tasks": len({r["task_id"] for r in val}),
+        "spearman_aggregate_evaluator": spearman(agg, ev),
+        "spearman_mean_evaluator": spearman(mean, ev),
+        "spearman_aggregate_critic": spearman(agg, cr),
+        "mae_mean_label": float(np.abs(mean - (cr if ensemble.config.label == "critic" else ev)).mean()),
+        "per_source_spearman_evaluator": {
+            s: spearman(agg[[r["source"] == s for r in val]], ev[[r["source"] == s for r in val]]) for s in sources
+        },
+        "reliability": table,
+        "_arrays": {"mean": mean.tolist(), "std": std.tolist(), "aggregate": agg.tolist(), "evaluator": ev.tolist()},
     }
 
 

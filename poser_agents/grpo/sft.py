@@ -10,8 +10,9 @@ Two ways to use the logged scores (``SFTConfig.mode``; docs/grpo.md compares the
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,16 +68,28 @@ def ids_tensor(vocab: WorkflowVocab, workflows: Sequence[Workflow], n_max: int) 
     return out
 
 
-def encode(featurizer: ContextFeaturizer, vocab: WorkflowVocab, contexts: Sequence[PlanContext], workflows: Sequence[Workflow],
-           scores: Sequence[float] | None = None):
+def encode(
+    featurizer: ContextFeaturizer,
+    vocab: WorkflowVocab,
+    contexts: Sequence[PlanContext],
+    workflows: Sequence[Workflow],
+    scores: Sequence[float] | None = None,
+):
     batch = featurizer.batch(contexts, scores)
     return batch, ids_tensor(vocab, workflows, int(batch.n_commands.max()))
 
 
 def new_policy(featurizer: ContextFeaturizer, vocab: WorkflowVocab, hidden: int, seed: int) -> WorkflowPolicy:
     torch.manual_seed(seed)
-    return WorkflowPolicy(PolicyConfig(hidden=hidden, n_experts=vocab.n_experts, attempts=vocab.attempts,
-                                       text_dim=featurizer.text_dim, command_dim=featurizer.command_dim))
+    return WorkflowPolicy(
+        PolicyConfig(
+            hidden=hidden,
+            n_experts=vocab.n_experts,
+            attempts=vocab.attempts,
+            text_dim=featurizer.text_dim,
+            command_dim=featurizer.command_dim,
+        )
+    )
 
 
 def sft_targets(records: Sequence[dict[str, Any]], config: SFTConfig) -> list[tuple[PlanContext, Workflow, float]]:
@@ -89,11 +102,20 @@ def sft_targets(records: Sequence[dict[str, Any]], config: SFTConfig) -> list[tu
     best: dict[str, float] = {}
     for r in train:
         best[r["task_id"]] = max(best.get(r["task_id"], -1.0), label_of(r, config.label))
-    return [(context_of(r), Workflow.from_key(r["workflow"]), 1.0) for r in train if label_of(r, config.label) >= best[r["task_id"]] - 1e-9]
+    return [
+        (context_of(r), Workflow.from_key(r["workflow"]), 1.0)
+        for r in train
+        if label_of(r, config.label) >= best[r["task_id"]] - 1e-9
+    ]
 
 
-def train_sft(records: Sequence[dict[str, Any]], featurizer: ContextFeaturizer, vocab: WorkflowVocab, config: SFTConfig,
-              log: Callable[[dict[str, Any]], None] | None = None) -> WorkflowPolicy:
+def train_sft(
+    records: Sequence[dict[str, Any]],
+    featurizer: ContextFeaturizer,
+    vocab: WorkflowVocab,
+    config: SFTConfig,
+    log: Callable[[dict[str, Any]], None] | None = None,
+) -> WorkflowPolicy:
     """Maximum likelihood of the targets' expert tokens; returns the phase-1 policy."""
     targets = sft_targets(records, config)
     policy = new_policy(featurizer, vocab, config.hidden, config.seed)
@@ -103,8 +125,10 @@ def train_sft(records: Sequence[dict[str, Any]], featurizer: ContextFeaturizer, 
         order = rng.permutation(len(targets))
         total, n = 0.0, 0
         for start in range(0, len(order), config.batch_size):
-            chunk = [targets[i] for i in order[start:start + config.batch_size]]
-            batch, ids = encode(featurizer, vocab, [c for c, _, _ in chunk], [w for _, w, _ in chunk], [s for _, _, s in chunk])
+            chunk = [targets[i] for i in order[start : start + config.batch_size]]
+            batch, ids = encode(
+                featurizer, vocab, [c for c, _, _ in chunk], [w for _, w, _ in chunk], [s for _, _, s in chunk]
+            )
             lp = log_probs(policy, batch, ids)
             mask = token_mask(batch, ids.shape[1], vocab.attempts)
             loss = -(lp.sum() / mask.sum())

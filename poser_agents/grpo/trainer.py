@@ -11,7 +11,8 @@ advantages and takes ``num_iterations`` optimiser steps on the clipped surrogate
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -25,12 +26,22 @@ from poser_agents.grpo.policy import WorkflowPolicy, log_probs, sample, token_ma
 from poser_agents.grpo.reward import RewardEnsemble
 from poser_agents.grpo.workflow_tokens import WorkflowVocab
 
+
 class GRPOTrainer:
     """Optimises a copy of the phase-1 policy; the phase-1 policy stays frozen as the reference."""
 
-    def __init__(self, reference: WorkflowPolicy, featurizer: ContextFeaturizer, vocab: WorkflowVocab, config: GRPOConfig,
-                 contexts: Sequence[PlanContext], ensemble: RewardEnsemble | None = None, env: gym.Env | None = None,
-                 tasks: dict[str, Any] | None = None, label: str = "critic"):
+    def __init__(
+        self,
+        reference: WorkflowPolicy,
+        featurizer: ContextFeaturizer,
+        vocab: WorkflowVocab,
+        config: GRPOConfig,
+        contexts: Sequence[PlanContext],
+        ensemble: RewardEnsemble | None = None,
+        env: gym.Env | None = None,
+        tasks: dict[str, Any] | None = None,
+        label: str = "critic",
+    ):
         if not contexts:
             raise ValueError("GRPO needs at least one training prompt")
         if config.reward == "ensemble" and ensemble is None:
@@ -63,13 +74,26 @@ class GRPOTrainer:
             wf = self.vocab.from_expert_ids([int(i) for i in row if i >= 0], ctx.n_commands)
             summary = execute(self.env, self.tasks[ctx.task_id], int(self.rng.integers(2**31)), wf)
             self.images_rendered += count_images(summary, names)
-            out.append(label_of({"critic_score": summary["critic_score"], "evaluator_alignment": summary["evaluator"].get("alignment", 0.0)}, self.label))
+            out.append(
+                label_of(
+                    {
+                        "critic_score": summary["critic_score"],
+                        "evaluator_alignment": summary["evaluator"].get("alignment", 0.0),
+                    },
+                    self.label,
+                )
+            )
         return torch.tensor(out, dtype=torch.float32)
 
     def train_step(self, step: int) -> dict[str, Any]:
         cfg = self.config
         g = cfg.num_generations
-        chosen = [self.contexts[i] for i in self.rng.choice(len(self.contexts), size=cfg.prompts_per_step, replace=len(self.contexts) < cfg.prompts_per_step)]
+        chosen = [
+            self.contexts[i]
+            for i in self.rng.choice(
+                len(self.contexts), size=cfg.prompts_per_step, replace=len(self.contexts) < cfg.prompts_per_step
+            )
+        ]
         grouped = [c for c in chosen for _ in range(g)]
         batch = self.featurizer.batch(grouped)
         self.policy.eval()
@@ -90,14 +114,25 @@ class GRPOTrainer:
             torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
             self.opt.step()
         m = mask.float()
-        row = {"step": step, "reward_mean": float(rewards.mean()), "reward_std": float(rewards.std()), "loss": float(loss.detach()),
-               "kl": float((k3_kl(lp.detach(), ref) * m).sum() / m.sum()) if ref is not None else 0.0,
-               "clip_fraction": float((clipped.float() * m).sum() / m.sum()), "images_rendered": self.images_rendered}
+        row = {
+            "step": step,
+            "reward_mean": float(rewards.mean()),
+            "reward_std": float(rewards.std()),
+            "loss": float(loss.detach()),
+            "kl": float((k3_kl(lp.detach(), ref) * m).sum() / m.sum()) if ref is not None else 0.0,
+            "clip_fraction": float((clipped.float() * m).sum() / m.sum()),
+            "images_rendered": self.images_rendered,
+        }
         self.history.append(row)
         return row
 
-    def train(self, log: Callable[[dict[str, Any]], None] | None = None, max_images: int | None = None,
-              start_step: int = 1, after_step: Callable[[int], bool] | None = None) -> WorkflowPolicy:
+    def train(
+        self,
+        log: Callable[[dict[str, Any]], None] | None = None,
+        max_images: int | None = None,
+        start_step: int = 1,
+        after_step: Callable[[int], bool] | None = None,
+    ) -> WorkflowPolicy:
         """Run steps ``start_step`` to ``max_steps`` (or stop once ``max_images`` are rendered);
         returns the policy. ``after_step(step)`` runs after each step (checkpoints); False stops.
         ``start_step > 1`` goes on from a state restored by :mod:`.resume`."""

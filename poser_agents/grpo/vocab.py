@@ -10,5 +10,8 @@ from poser_agents.grpo.workflow_tokens import BOS, EOS, PAD, SEP, SPECIAL_TOKENS
 
 __all__ = ["BOS", "EOS", "PAD", "SEP", "SPECIAL_TOKENS", "Workflow", "WorkflowError", "WorkflowVocab"]
 
-warnings.warn("poser_agents.grpo.vocab moved to poser_agents.grpo.workflow_tokens; the old path goes in the next release",
-              DeprecationWarning, stacklevel=2)
+warnings.warn(
+    "poser_agents.grpo.vocab moved to poser_agents.grpo.workflow_tokens; the old path goes in the next release",
+    DeprecationWarning,
+    stacklevel=2,
+)

@@ -16,8 +16,9 @@ malformed one with :class:`WorkflowError`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 SPECIAL_TOKENS: tuple[str, ...] = ("<pad>", "<bos>", "<sep>", "<eos>")
 PAD, BOS, SEP, EOS = range(4)
@@ -38,7 +39,7 @@ class Workflow:
         return "|".join(",".join(s) for s in self.steps)
 
     @classmethod
-    def from_key(cls, key: str) -> "Workflow":
+    def from_key(cls, key: str) -> Workflow:
         if not key:
             raise WorkflowError("an empty workflow key: a workflow has at least one command")
         return cls(tuple(tuple(s.split(",")) for s in key.split("|")))
@@ -85,10 +86,14 @@ class WorkflowVocab:
         if not workflow.steps:
             raise WorkflowError("a workflow needs at least one command's retry list")
         if n_commands is not None and len(workflow.steps) != n_commands:
-            raise WorkflowError(f"the workflow has {len(workflow.steps)} retry lists but the prompt has {n_commands} commands: one list per command")
+            raise WorkflowError(
+                f"the workflow has {len(workflow.steps)} retry lists but the prompt has {n_commands} commands: one list per command"
+            )
         for i, step in enumerate(workflow.steps):
             if len(step) != self.attempts:
-                raise WorkflowError(f"command {i}'s retry list has {len(step)} experts; each must list exactly {self.attempts} (the env's max_attempts)")
+                raise WorkflowError(
+                    f"command {i}'s retry list has {len(step)} experts; each must list exactly {self.attempts} (the env's max_attempts)"
+                )
             for name in step:
                 self.expert_id(name)
         return workflow
@@ -97,12 +102,14 @@ class WorkflowVocab:
         """A workflow from the flat list of expert indices (``n_commands * attempts`` of them)."""
         ids = [int(i) for i in ids]
         if len(ids) != n_commands * self.attempts:
-            raise WorkflowError(f"expected {n_commands * self.attempts} expert choices for {n_commands} commands, got {len(ids)}")
+            raise WorkflowError(
+                f"expected {n_commands * self.attempts} expert choices for {n_commands} commands, got {len(ids)}"
+            )
         bad = [i for i in ids if not 0 <= i < self.n_experts]
         if bad:
             raise WorkflowError(f"expert indices {bad[:3]} out of range 0..{self.n_experts - 1}")
         a = self.attempts
-        return Workflow(tuple(tuple(self.experts[j] for j in ids[k * a:(k + 1) * a]) for k in range(n_commands)))
+        return Workflow(tuple(tuple(self.experts[j] for j in ids[k * a : (k + 1) * a]) for k in range(n_commands)))
 
     def expert_ids(self, workflow: Workflow) -> list[int]:
         """The flat expert indices of a (validated) workflow: the policy's targets."""
@@ -136,7 +143,9 @@ class WorkflowVocab:
                 steps.append(tuple(current))
                 current = []
             elif t in (PAD, BOS, EOS):
-                raise WorkflowError(f"special token {self.tokens[t]} at position {pos}: only <sep> may appear inside a workflow")
+                raise WorkflowError(
+                    f"special token {self.tokens[t]} at position {pos}: only <sep> may appear inside a workflow"
+                )
             else:
                 current.append(self.tokens[t])
         steps.append(tuple(current))
@@ -146,7 +155,9 @@ class WorkflowVocab:
         return {"experts": list(self.experts), "attempts": self.attempts, "special_tokens": list(SPECIAL_TOKENS)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "WorkflowVocab":
+    def from_dict(cls, d: dict[str, Any]) -> WorkflowVocab:
         if list(d.get("special_tokens", SPECIAL_TOKENS)) != list(SPECIAL_TOKENS):
-            raise WorkflowError(f"special tokens {d.get('special_tokens')} differ from this code's {list(SPECIAL_TOKENS)}")
+            raise WorkflowError(
+                f"special tokens {d.get('special_tokens')} differ from this code's {list(SPECIAL_TOKENS)}"
+            )
         return cls(d["experts"], int(d["attempts"]))

@@ -41,8 +41,9 @@ def find_results(run_dir: str | Path) -> Path:
             return candidate
     if not run.exists():
         raise FileNotFoundError(f"{run} does not exist: give the folder written by poser eval --out or poser demo")
-    raise FileNotFoundError(f"no results.json in {run} or {run / 'evaluation'}: give the folder written by "
-                            "poser eval --out or poser demo")
+    raise FileNotFoundError(
+        f"no results.json in {run} or {run / 'evaluation'}: give the folder written by poser eval --out or poser demo"
+    )
 
 
 def _js(name: str, value: Any) -> str:
@@ -53,9 +54,14 @@ def _js(name: str, value: Any) -> str:
 def _slim(agent_doc: dict[str, Any]) -> dict[str, Any]:
     """What the page shows of one agent's results: the summary tables, not the raw records."""
     s = agent_doc.get("summary", {})
-    return {"overall": s.get("overall", {}), "per_category": s.get("per_category", {}),
-            "per_suite": s.get("per_suite", {}), "geneval_score": s.get("geneval_score"),
-            "experts": s.get("experts", {}), "seconds": agent_doc.get("seconds")}
+    return {
+        "overall": s.get("overall", {}),
+        "per_category": s.get("per_category", {}),
+        "per_suite": s.get("per_suite", {}),
+        "geneval_score": s.get("geneval_score"),
+        "experts": s.get("experts", {}),
+        "seconds": agent_doc.get("seconds"),
+    }
 
 
 def folder_size(path: str | Path) -> int:
@@ -74,7 +80,11 @@ def write_html_report(run_dir: str | Path, out: str | Path | None = None, title:
         doc = json.loads(results_path.read_text())
     except json.JSONDecodeError as e:
         raise ValueError(f"{results_path} is not valid JSON ({e}); rerun the evaluation") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("comparison"), dict) or not isinstance(doc.get("agents"), dict):
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("comparison"), dict)
+        or not isinstance(doc.get("agents"), dict)
+    ):
         raise ValueError(f"{results_path} has no 'comparison' and 'agents': it is not an evaluation's results.json")
     base = results_path.parent
     out_dir = Path(out) if out is not None else Path(run_dir if Path(run_dir).is_dir() else base) / "report"
@@ -100,8 +110,11 @@ def write_html_report(run_dir: str | Path, out: str | Path | None = None, title:
         if not rel:
             continue
         _, episodes = read_traces(base / "traces" / Path(str(rel)).name)
-        js = f"window.POSER_EPISODES = window.POSER_EPISODES || {{}};\nwindow.POSER_EPISODES[{json.dumps(agent)}] = " \
-             + json.dumps(episodes, allow_nan=False, ensure_ascii=True, separators=(",", ":")) + ";\n"
+        js = (
+            f"window.POSER_EPISODES = window.POSER_EPISODES || {{}};\nwindow.POSER_EPISODES[{json.dumps(agent)}] = "
+            + json.dumps(episodes, allow_nan=False, ensure_ascii=True, separators=(",", ":"))
+            + ";\n"
+        )
         atomic_write_text(out_dir / f"episodes-{k}.js", js)
         episode_files.append(f"episodes-{k}.js")
 

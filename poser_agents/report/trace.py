@@ -19,8 +19,9 @@ import base64
 import io
 import json
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -100,29 +101,44 @@ class EpisodeTracer:
         out = {"i": idx, "p": "".join(str(passed[i]) for i in idx)}
         if any(conf[i] != 1.0 for i in idx):  # the synthetic critic is always sure: keep files small
             out["c"] = [conf[i] for i in idx]
-        return out | {"score": round(float(verdict.get("score", float(np.mean(list(passed.values()))) if passed else 1.0)), 4)}
+        return out | {
+            "score": round(float(verdict.get("score", float(np.mean(list(passed.values()))) if passed else 1.0)), 4)
+        }
 
     def start(self, env: Any, info: Mapping[str, Any], task: Any, seed: int, episode_seed: int) -> None:
         self._frames, self._questions = [self._canvas(env)], {}
         self._ep = {
             "task_id": str(info.get("task_id", getattr(task, "id", ""))),
-            "category": str(getattr(task, "task_category", "")), "suite": str(getattr(task, "suite", "")),
-            "seed": int(seed), "episode_seed": int(episode_seed), "prompt": str(info.get("prompt", "")),
+            "category": str(getattr(task, "task_category", "")),
+            "suite": str(getattr(task, "suite", "")),
+            "seed": int(seed),
+            "episode_seed": int(episode_seed),
+            "prompt": str(info.get("prompt", "")),
             "commands": [{"text": c["text"], "kind": c["kind"]} for c in info.get("commands", [])],
-            "checks": [], "steps": [],
+            "checks": [],
+            "steps": [],
         }
         nu = _not_understood(info)
         if nu is not None:
             self._ep["not_understood"] = nu
-        self._ep["start"] = {"verdict": self._verdict(info.get("verdict", {})), "reflection": str(info.get("feedback", ""))}
+        self._ep["start"] = {
+            "verdict": self._verdict(info.get("verdict", {})),
+            "reflection": str(info.get("feedback", "")),
+        }
 
     def step(self, env: Any, reward: float, info: Mapping[str, Any]) -> None:
         assert self._ep is not None, "call start() first"
         self._frames.append(self._canvas(env))
-        step = {"expert": str(info.get("expert", "")), "cost": float(info.get("cost", 0.0)), "reward": round(float(reward), 4),
-                "command": str(info.get("acted_on", "")), "kind": str(info.get("acted_kind", "")),
-                "passed": bool(info.get("command_passed", False)), "verdict": self._verdict(info.get("verdict", {})),
-                "reflection": str(info.get("feedback", ""))}
+        step = {
+            "expert": str(info.get("expert", "")),
+            "cost": float(info.get("cost", 0.0)),
+            "reward": round(float(reward), 4),
+            "command": str(info.get("acted_on", "")),
+            "kind": str(info.get("acted_kind", "")),
+            "passed": bool(info.get("command_passed", False)),
+            "verdict": self._verdict(info.get("verdict", {})),
+            "reflection": str(info.get("feedback", "")),
+        }
         for key in ("error", "invalid_action"):
             if info.get(key):
                 step[key] = info[key] if key == "error" else True
@@ -133,7 +149,9 @@ class EpisodeTracer:
         ep, self._ep = self._ep, None
         assert ep is not None, "call start() first"
         ev = dict(summary.get("evaluator", {}))
-        judgement: dict[str, Any] = {k: ev[k] for k in ("judged", "reason", "alignment", "accuracy", "fidelity", "critic_agreement") if k in ev}
+        judgement: dict[str, Any] = {
+            k: ev[k] for k in ("judged", "reason", "alignment", "accuracy", "fidelity", "critic_agreement") if k in ev
+        }
         passed = ev.get("passed")
         checks = list(getattr(task, "checks", []) or [])
         if passed is not None and len(checks) == len(passed):
@@ -175,9 +193,13 @@ def read_traces(path: str | Path) -> tuple[str, list[dict[str, Any]]]:
                 try:
                     ep = json.loads(line)
                 except json.JSONDecodeError as e:
-                    raise ValueError(f"{path} line {n} is not JSON ({e}); the file is damaged: rerun the evaluation") from None
+                    raise ValueError(
+                        f"{path} line {n} is not JSON ({e}); the file is damaged: rerun the evaluation"
+                    ) from None
                 if not isinstance(ep, dict) or not IMAGE_URI.fullmatch(str(ep.get("image", ""))):
-                    raise ValueError(f"{path} line {n} is not an episode trace (its image is not a base64 PNG or JPEG "
-                                     "data URI); rerun the evaluation")
+                    raise ValueError(
+                        f"{path} line {n} is not an episode trace (its image is not a base64 PNG or JPEG "
+                        "data URI); rerun the evaluation"
+                    )
                 episodes.append(ep)
     return str(header.get("agent", path.stem)), episodes

@@ -8,7 +8,8 @@ The prompt format is the tokenizer's own chat template.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,8 +43,12 @@ class ChatModel:
         text = self.prompt(messages)
         inputs = tok(text, return_tensors="pt", add_special_tokens=False).to(next(model.parameters()).device)
         with torch.inference_mode():
-            out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
+            out = model.generate(
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+            )
         return tok.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
 
     def option_logprobs(self, messages: Messages, options: Sequence[str]) -> np.ndarray:
@@ -73,9 +78,13 @@ class ChatModel:
         device = next(model.parameters()).device
         keep = torch.arange(start, width - 1, device=device)
         with torch.inference_mode():
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), logits_to_keep=keep, use_cache=False).logits
+            logits = model(
+                input_ids=ids.to(device), attention_mask=mask.to(device), logits_to_keep=keep, use_cache=False
+            ).logits
             if tuple(logits.shape[:2]) != (len(rows), len(keep)):
-                raise RuntimeError(f"chat model {self.ref.path!r}: expected logits at {len(keep)} option positions, got shape {tuple(logits.shape)}")
+                raise RuntimeError(
+                    f"chat model {self.ref.path!r}: expected logits at {len(keep)} option positions, got shape {tuple(logits.shape)}"
+                )
             logp = torch.log_softmax(logits.float(), dim=-1)
             targets = ids[:, start + 1 : width].to(device)
             chosen = logp.gather(-1, targets[..., None])[..., 0]

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
@@ -61,7 +62,7 @@ class ModelRef:
                 raise ValueError(f"model {self.path!r}: {name} must be true or false, got {getattr(self, name)!r}")
 
     @classmethod
-    def coerce(cls, ref: "ModelRef | str | Mapping[str, Any]") -> "ModelRef":
+    def coerce(cls, ref: ModelRef | str | Mapping[str, Any]) -> ModelRef:
         """A path string, a dict of :class:`ModelRef` fields, or a ModelRef."""
         if isinstance(ref, ModelRef):
             return ref
@@ -89,7 +90,11 @@ class ModelRef:
             kw["revision"] = self.revision
         if self.variant:
             kw["variant"] = self.variant
-        declared = declared_dtype(self) if self.dtype == "auto" and device_type != "cpu" and library == "transformers" else None
+        declared = (
+            declared_dtype(self)
+            if self.dtype == "auto" and device_type != "cpu" and library == "transformers"
+            else None
+        )
         kw[_dtype_key(library)] = resolve_dtype(self.dtype, device_type, declared)
         return kw
 
@@ -141,7 +146,7 @@ def _bf16_supported(device_type: str) -> bool:
     return device_type == "cuda" and torch.cuda.is_available() and bool(torch.cuda.is_bf16_supported())
 
 
-def declared_dtype(ref: "ModelRef") -> str | None:
+def declared_dtype(ref: ModelRef) -> str | None:
     """The dtype a transformers checkpoint declares in its ``config.json`` (``dtype``, or the older
     ``torch_dtype``; for a composite model the text model's), or None when it declares none or the
     config cannot be read (the loader then reports the real problem)."""
@@ -211,23 +216,40 @@ def hub_status(ref: ModelRef) -> tuple[str, str]:
     except Exception:  # an old or missing huggingface_hub: fall through to the online check
         pass
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
-        return "not-cached-offline", f"hub id {ref.path}: not cached; HF_HUB_OFFLINE is set, so the hub was not asked whether it exists"
+        return (
+            "not-cached-offline",
+            f"hub id {ref.path}: not cached; HF_HUB_OFFLINE is set, so the hub was not asked whether it exists",
+        )
     endpoint = os.environ.get("HF_ENDPOINT") or f"https://{_HUB_HOST}"
     if not _hub_online(endpoint):
-        return "hub-unreachable", f"hub id {ref.path}: not cached; the hub ({endpoint}) is not reachable from here, so whether it exists was not checked"
+        return (
+            "hub-unreachable",
+            f"hub id {ref.path}: not cached; the hub ({endpoint}) is not reachable from here, so whether it exists was not checked",
+        )
     from huggingface_hub import HfApi
-    from huggingface_hub.errors import GatedRepoError, OfflineModeIsEnabled, RepositoryNotFoundError, RevisionNotFoundError
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     try:
         info = HfApi(endpoint=endpoint).model_info(ref.path, revision=ref.revision, timeout=10)
     except OfflineModeIsEnabled:  # the library read HF_HUB_OFFLINE when it was imported
-        return "not-cached-offline", f"hub id {ref.path}: not cached; offline mode is on, so the hub was not asked whether it exists"
+        return (
+            "not-cached-offline",
+            f"hub id {ref.path}: not cached; offline mode is on, so the hub was not asked whether it exists",
+        )
     except GatedRepoError:  # a subclass of RepositoryNotFoundError: test it first
         return "gated", f"hub id {ref.path}: gated; accept its licence on the hub and log in (hf auth login) first"
     except RevisionNotFoundError:
         return "revision-not-found", f"hub id {ref.path}: the hub has no revision {ref.revision!r}"
     except RepositoryNotFoundError:
-        return "not-found", f"hub id {ref.path}: NOT FOUND on the hub (removed, renamed or private); point the preset at another repository or a local folder"
+        return (
+            "not-found",
+            f"hub id {ref.path}: NOT FOUND on the hub (removed, renamed or private); point the preset at another repository or a local folder",
+        )
     except Exception as e:
         return "hub-error", f"hub id {ref.path}: not cached, and the hub did not answer ({type(e).__name__})"
     files = [s.rfilename for s in (info.siblings or [])]
@@ -237,7 +259,9 @@ def hub_status(ref: ModelRef) -> tuple[str, str]:
     return "on-hub", f"hub id {ref.path}, on the hub, to be downloaded"
 
 
-WEIGHT_FILE_PATTERN = re.compile(r"^(?P<stem>.+?)(?:\.(?P<variant>[A-Za-z0-9_]+))?(?P<shard>-\d{5}-of-\d{5})?\.(?P<ext>safetensors|bin|ckpt|pt|pth)$")
+WEIGHT_FILE_PATTERN = re.compile(
+    r"^(?P<stem>.+?)(?:\.(?P<variant>[A-Za-z0-9_]+))?(?P<shard>-\d{5}-of-\d{5})?\.(?P<ext>safetensors|bin|ckpt|pt|pth)$"
+)
 
 
 def file_problems(files: list[str], ref: ModelRef) -> list[str]:
@@ -257,10 +281,14 @@ def file_problems(files: list[str], ref: ModelRef) -> list[str]:
         st = [m for m in ms if m.group("ext") == "safetensors"]
         plain = [m for m in st if m.group("variant") in (None, ref.variant)]
         if ref.use_safetensors and not st and folder != ".":
-            problems.append(f"{folder}/ has only pickled weights (set use_safetensors = false to load them with weights_only=True)")
+            problems.append(
+                f"{folder}/ has only pickled weights (set use_safetensors = false to load them with weights_only=True)"
+            )
         elif ref.use_safetensors and st and not plain and folder != ".":
             variants = sorted({m.group("variant") for m in st})
-            problems.append(f"{folder}/ has safetensors only for variant {', '.join(variants)}: set variant = {variants[0]!r}")
+            problems.append(
+                f"{folder}/ has safetensors only for variant {', '.join(variants)}: set variant = {variants[0]!r}"
+            )
     return problems
 
 

@@ -22,9 +22,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from poser_env.backends.models import ModelLoadError, ModelRef, resolve_device
 
@@ -47,14 +48,16 @@ class PoolConfig:
             raise ValueError(f"pool max_on_device must be a positive int, got {self.max_on_device!r}")
 
     @classmethod
-    def coerce(cls, cfg: "PoolConfig | Mapping[str, Any] | None") -> "PoolConfig":
+    def coerce(cls, cfg: PoolConfig | Mapping[str, Any] | None) -> PoolConfig:
         if cfg is None:
             return cls()
         if isinstance(cfg, PoolConfig):
             return cfg
         unknown = set(cfg) - {"device", "max_on_device", "offload_device"}
         if unknown:
-            raise ValueError(f"unknown pool setting(s) {sorted(unknown)}; allowed: device, max_on_device, offload_device")
+            raise ValueError(
+                f"unknown pool setting(s) {sorted(unknown)}; allowed: device, max_on_device, offload_device"
+            )
         return cls(**dict(cfg))
 
 
@@ -73,7 +76,7 @@ class ModelPool:
     def __init__(self, config: PoolConfig | Mapping[str, Any] | None = None):
         self.config = PoolConfig.coerce(config)
         self.device = resolve_device(self.config.device)
-        self._entries: "OrderedDict[tuple, _Entry]" = OrderedDict()  # LRU order: oldest first
+        self._entries: OrderedDict[tuple, _Entry] = OrderedDict()  # LRU order: oldest first
         self._lock = threading.RLock()
         self.loads = 0
         self.evictions = 0
@@ -113,7 +116,13 @@ class ModelPool:
 
     # -- loading -----------------------------------------------------------------------------
 
-    def get(self, kind: str, ref: ModelRef, loader: Callable[[ModelRef, str], Any], place: Callable[[Any, str], None] | None = None) -> Any:
+    def get(
+        self,
+        kind: str,
+        ref: ModelRef,
+        loader: Callable[[ModelRef, str], Any],
+        place: Callable[[Any, str], None] | None = None,
+    ) -> Any:
         """The object for ``(kind, ref)``, loading it on first use, placed on the device."""
         key = (kind, ref)
         with self._lock:
@@ -173,13 +182,16 @@ def shared_pool(config: PoolConfig | Mapping[str, Any] | None = None) -> ModelPo
         return _POOLS[cfg]
 
 
-def env_pool(env: Any) -> "ModelPool | None":
+def env_pool(env: Any) -> ModelPool | None:
     """The pool the env's real components load into (extractor, critic, evaluator, experts), or
     None for an env without one (the synthetic world)."""
     base = getattr(env, "unwrapped", env)
     extractor, critic, evaluator = (getattr(base, k, None) for k in ("extractor", "critic", "evaluator"))
-    candidates = [getattr(getattr(extractor, "chat", None), "pool", None), getattr(getattr(critic, "scorer", None), "pool", None),
-                  getattr(getattr(getattr(evaluator, "critic", None), "scorer", None), "pool", None)]
+    candidates = [
+        getattr(getattr(extractor, "chat", None), "pool", None),
+        getattr(getattr(critic, "scorer", None), "pool", None),
+        getattr(getattr(getattr(evaluator, "critic", None), "scorer", None), "pool", None),
+    ]
     candidates += [getattr(e, "pool", None) for e in getattr(base, "registry", []) or []]
     return next((p for p in candidates if isinstance(p, ModelPool)), None)
 
@@ -193,7 +205,11 @@ def env_chat_model(env: Any, model: Any) -> Any:
         return None
     want = ModelRef.coerce(model)
     a, b = Path(ref.path).expanduser(), Path(want.path).expanduser()
-    same = a.resolve() == b.resolve() if a.exists() and b.exists() else ref.path.strip().rstrip("/") == want.path.strip().rstrip("/")
+    same = (
+        a.resolve() == b.resolve()
+        if a.exists() and b.exists()
+        else ref.path.strip().rstrip("/") == want.path.strip().rstrip("/")
+    )
     return chat if same else None
 
 
@@ -267,12 +283,17 @@ def _check_task(base: Any, task: str, ref: ModelRef) -> None:
     cin, lat = latent_channels(base)
     if cin is None or cin == lat and task != "instruct-pix2pix":
         return
-    kinds = {2 * lat + 1: ("an inpainting checkpoint", "inpaint"), 2 * lat: ("an InstructPix2Pix checkpoint", "instruct-pix2pix")}
+    kinds = {
+        2 * lat + 1: ("an inpainting checkpoint", "inpaint"),
+        2 * lat: ("an InstructPix2Pix checkpoint", "instruct-pix2pix"),
+    }
     what, fits = kinds.get(cin, (f"a checkpoint whose denoiser takes {cin} input channels", None))
     if task == "inpaint" and cin == 2 * lat + 1 or task == "instruct-pix2pix" and cin == 2 * lat:
         return
     fix = f'use type = "{fits}" for it' if fits else f"use a {task} checkpoint"
-    raise ModelLoadError(f"model {ref.path!r} is {what} ({type(base).__name__}, {cin} input channels), not usable as {task}: {fix}")
+    raise ModelLoadError(
+        f"model {ref.path!r} is {what} ({type(base).__name__}, {cin} input channels), not usable as {task}: {fix}"
+    )
 
 
 def _derive(base: Any, task: str, ref: ModelRef) -> Any:
@@ -283,9 +304,15 @@ def _derive(base: Any, task: str, ref: ModelRef) -> Any:
         _check_task(base, task, ref)
     if task == "instruct-pix2pix":
         if "InstructPix2Pix" not in name:
-            raise ModelLoadError(f"model {ref.path!r} loads as {name}, not an InstructPix2Pix pipeline; name an InstructPix2Pix checkpoint (e.g. timbrooks/instruct-pix2pix)")
+            raise ModelLoadError(
+                f"model {ref.path!r} loads as {name}, not an InstructPix2Pix pipeline; name an InstructPix2Pix checkpoint (e.g. timbrooks/instruct-pix2pix)"
+            )
         return base
-    auto = {"t2i": AutoPipelineForText2Image, "img2img": AutoPipelineForImage2Image, "inpaint": AutoPipelineForInpainting}.get(task)
+    auto = {
+        "t2i": AutoPipelineForText2Image,
+        "img2img": AutoPipelineForImage2Image,
+        "inpaint": AutoPipelineForInpainting,
+    }.get(task)
     if auto is None:
         raise ValueError(f"unknown pipeline task {task!r}; allowed: t2i, img2img, inpaint, instruct-pix2pix")
     try:
@@ -306,17 +333,21 @@ def _load_hint(ref: ModelRef, e: Exception) -> str:
     if "trust_remote_code" in text or "custom code" in text:
         fix = "it ships its own Python code; set trust_remote_code = true for this model in the preset only if you trust it"
     elif "torchvision" in low:
-        fix = ("its processor needs torchvision: install the build that matches your torch, e.g. torch==2.13.0 with "
-               "torchvision==0.28.0 from the same index (docs/real-models.md, 'Install')")
+        fix = (
+            "its processor needs torchvision: install the build that matches your torch, e.g. torch==2.13.0 with "
+            "torchvision==0.28.0 from the same index (docs/real-models.md, 'Install')"
+        )
     elif ("sentencepiece" in low or "protobuf" in low) and "install" in low:
         fix = "its tokenizer ships only a SentencePiece model: pip install sentencepiece protobuf (both in the 'real' extra)"
     elif "safetensors" in low and ref.use_safetensors:
         if variants:
             fix = f"its safetensors weights are a variant: set variant = {variants[0]!r} for it in the preset"
         elif ref.variant is None:
-            fix = ("no plain .safetensors weights: if the repository ships variant files (*.fp16.safetensors), set "
-                   "variant = 'fp16' for it in the preset; only if it has no .safetensors at all, use_safetensors = false "
-                   "(loads pickles with weights_only=True)")
+            fix = (
+                "no plain .safetensors weights: if the repository ships variant files (*.fp16.safetensors), set "
+                "variant = 'fp16' for it in the preset; only if it has no .safetensors at all, use_safetensors = false "
+                "(loads pickles with weights_only=True)"
+            )
         else:
             fix = f"no .safetensors weights of variant {ref.variant!r}: check the variant; as a last resort use_safetensors = false (pickles, weights_only=True)"
     elif not ref.is_local:
@@ -352,7 +383,11 @@ def module_bytes(obj: Any, seen: set[int] | None = None) -> tuple[int, int]:
     import torch
 
     seen = set() if seen is None else seen
-    modules = [obj] if isinstance(obj, torch.nn.Module) else [m for m in getattr(obj, "components", {}).values() if isinstance(m, torch.nn.Module)]
+    modules = (
+        [obj]
+        if isinstance(obj, torch.nn.Module)
+        else [m for m in getattr(obj, "components", {}).values() if isinstance(m, torch.nn.Module)]
+    )
     total = new = 0
     for m in modules:
         for p in m.parameters():

@@ -51,8 +51,9 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -96,20 +97,28 @@ class ServingConfig:
 
     def __post_init__(self) -> None:
         if not (float(self.timeout_s) > 0 and float(self.start_timeout_s) > 0):
-            raise ValueError(f"serving timeout_s and start_timeout_s must be positive, got {self.timeout_s!r}, {self.start_timeout_s!r}")
+            raise ValueError(
+                f"serving timeout_s and start_timeout_s must be positive, got {self.timeout_s!r}, {self.start_timeout_s!r}"
+            )
         if float(self.num_cpus) < 0 or float(self.num_gpus) < 0:
             raise ValueError(f"serving num_cpus and num_gpus must be >= 0, got {self.num_cpus!r}, {self.num_gpus!r}")
         if not isinstance(self.prefix, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,40}", self.prefix):
             raise ValueError(f"serving prefix must be 1 to 41 letters, digits, '_', '.' or '-', got {self.prefix!r}")
         if isinstance(self.max_restarts, bool) or not isinstance(self.max_restarts, int) or self.max_restarts < -1:
             raise ValueError(f"serving max_restarts must be an int >= -1, got {self.max_restarts!r}")
-        if isinstance(self.max_batch_size, bool) or not isinstance(self.max_batch_size, int) or not 1 <= self.max_batch_size <= 256:
+        if (
+            isinstance(self.max_batch_size, bool)
+            or not isinstance(self.max_batch_size, int)
+            or not 1 <= self.max_batch_size <= 256
+        ):
             raise ValueError(f"serving max_batch_size must be an int from 1 to 256, got {self.max_batch_size!r}")
         if not 0 <= float(self.batch_wait_timeout_s) <= 60:
-            raise ValueError(f"serving batch_wait_timeout_s must lie in [0, 60] seconds, got {self.batch_wait_timeout_s!r}")
+            raise ValueError(
+                f"serving batch_wait_timeout_s must lie in [0, 60] seconds, got {self.batch_wait_timeout_s!r}"
+            )
 
     @classmethod
-    def coerce(cls, cfg: "ServingConfig | Mapping[str, Any] | None") -> "ServingConfig":
+    def coerce(cls, cfg: ServingConfig | Mapping[str, Any] | None) -> ServingConfig:
         if cfg is None:
             return cls()
         if isinstance(cfg, ServingConfig):
@@ -117,8 +126,10 @@ class ServingConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(cfg) - known
         if "address" in unknown:
-            raise ValueError("a Ray address is the caller's choice, never a setting: connect first "
-                             "(poser_agents.distributed.init_ray(address=...) or ray.init), then build the env")
+            raise ValueError(
+                "a Ray address is the caller's choice, never a setting: connect first "
+                "(poser_agents.distributed.init_ray(address=...) or ray.init), then build the env"
+            )
         if unknown:
             raise ValueError(f"unknown serving setting(s) {sorted(unknown)}; allowed: {', '.join(sorted(known))}")
         return cls(**dict(cfg))
@@ -135,7 +146,9 @@ class ModelServer:
     requests from many env runners can be grouped (see the module docstring); the models run in
     one worker thread, one batch at a time."""
 
-    def __init__(self, specs: Mapping[str, Mapping[str, Any]], max_batch_size: int = 1, batch_wait_timeout_s: float = 0.0):
+    def __init__(
+        self, specs: Mapping[str, Mapping[str, Any]], max_batch_size: int = 1, batch_wait_timeout_s: float = 0.0
+    ):
         from concurrent.futures import ThreadPoolExecutor
 
         self.specs = {name: ComponentSpec.coerce(s) for name, s in specs.items()}
@@ -174,7 +187,12 @@ class ModelServer:
     def stats(self) -> dict[str, Any]:
         """Process id, components built, calls answered and how many batches of each size ran
         (to see that env runners share the server, and how much batching happened)."""
-        return {"pid": os.getpid(), "built": sorted(self._built), "calls": self.calls, "batch_sizes": dict(self.batch_sizes)}
+        return {
+            "pid": os.getpid(),
+            "built": sorted(self._built),
+            "calls": self.calls,
+            "batch_sizes": dict(self.batch_sizes),
+        }
 
     async def describe(self, name: str) -> dict[str, Any]:
         c = await self._in_model_thread(self._component, name)
@@ -183,13 +201,18 @@ class ModelServer:
             info["modality"] = expert_modality(c)
         return info
 
-    async def expert(self, name: str, instruction: str, canvas: Canvas | None, rng_state: dict,
-                     reflection: str = "") -> tuple[Canvas, dict]:
+    async def expert(
+        self, name: str, instruction: str, canvas: Canvas | None, rng_state: dict, reflection: str = ""
+    ) -> tuple[Canvas, dict]:
         if rng_state.get("bit_generator") not in _BIT_GENERATORS:
-            raise ValueError(f"unknown bit generator {rng_state.get('bit_generator')!r}; allowed: {', '.join(_BIT_GENERATORS)}")
+            raise ValueError(
+                f"unknown bit generator {rng_state.get('bit_generator')!r}; allowed: {', '.join(_BIT_GENERATORS)}"
+            )
         return await self._submit(("expert", name), (instruction, canvas, rng_state, reflection))
 
-    async def critique(self, name: str, canvas: Canvas, checks: Sequence[Check], commands: Sequence[Command] | None) -> Verdict:
+    async def critique(
+        self, name: str, canvas: Canvas, checks: Sequence[Check], commands: Sequence[Command] | None
+    ) -> Verdict:
         return await self._submit(("critique", name), (canvas, list(checks), commands))
 
     async def preload(self, name: str) -> None:
@@ -225,7 +248,7 @@ class ModelServer:
         queue = self._queues.pop(key)
         self._full.pop(key, None)
         for start in range(0, len(queue), self.max_batch_size):
-            batch = queue[start:start + self.max_batch_size]
+            batch = queue[start : start + self.max_batch_size]
             try:
                 outs = await self._in_model_thread(self._run_batch, key, [r for r, _ in batch])
             except BaseException as e:  # building the component failed: every request of the batch gets the error
@@ -259,7 +282,9 @@ class ModelServer:
             gens = rngs()
             try:
                 if any(r[3] for r in requests):
-                    outs = batched([r[0] for r in requests], [r[1] for r in requests], gens, reflections=[r[3] for r in requests])
+                    outs = batched(
+                        [r[0] for r in requests], [r[1] for r in requests], gens, reflections=[r[3] for r in requests]
+                    )
                 else:  # an out-of-tree call_batch may not take reflections
                     outs = batched([r[0] for r in requests], [r[1] for r in requests], gens)
                 return [o if isinstance(o, BaseException) else (o, g.bit_generator.state) for o, g in zip(outs, gens)]
@@ -281,7 +306,11 @@ class ModelServer:
             return critic.critique(canvas, checks)
 
         batched = getattr(critic, "critique_batch", None)
-        if len(requests) > 1 and callable(batched) and (not critic.scores_commands or all(c is None for _, _, c in requests)):
+        if (
+            len(requests) > 1
+            and callable(batched)
+            and (not critic.scores_commands or all(c is None for _, _, c in requests))
+        ):
             try:
                 return list(batched([r[0] for r in requests], [r[1] for r in requests]))
             except Exception:  # one critique each, so a bad request fails only itself
@@ -324,13 +353,26 @@ def get_server(name: str, specs: Mapping[str, Mapping[str, Any]] | None = None, 
         try:
             return ray.get_actor(name, namespace=NAMESPACE)
         except ValueError:
-            raise RegistryError(f"no served component {name!r} is running in Ray namespace {NAMESPACE!r}; start it with "
-                                f"poser_env.backends.serving.start_server({name!r}, specs)") from None
+            raise RegistryError(
+                f"no served component {name!r} is running in Ray namespace {NAMESPACE!r}; start it with "
+                f"poser_env.backends.serving.start_server({name!r}, specs)"
+            ) from None
     # An async actor: many requests in flight (queued for batching), models run one batch at a time.
-    return ray.remote(ModelServer).options(
-        name=name, namespace=NAMESPACE, get_if_exists=True, lifetime="detached", num_cpus=cfg.num_cpus,
-        num_gpus=cfg.num_gpus, max_restarts=cfg.max_restarts, max_task_retries=0, max_concurrency=max(64, 4 * cfg.max_batch_size),
-    ).remote(dict(specs), cfg.max_batch_size, cfg.batch_wait_timeout_s)
+    return (
+        ray.remote(ModelServer)
+        .options(
+            name=name,
+            namespace=NAMESPACE,
+            get_if_exists=True,
+            lifetime="detached",
+            num_cpus=cfg.num_cpus,
+            num_gpus=cfg.num_gpus,
+            max_restarts=cfg.max_restarts,
+            max_task_retries=0,
+            max_concurrency=max(64, 4 * cfg.max_batch_size),
+        )
+        .remote(dict(specs), cfg.max_batch_size, cfg.batch_wait_timeout_s)
+    )
 
 
 def start_server(name: str, specs: Mapping[str, Mapping[str, Any]], serving: Any = None) -> Any:
@@ -341,7 +383,9 @@ def start_server(name: str, specs: Mapping[str, Mapping[str, Any]], serving: Any
 class _Proxy:
     """What ServedExpert and ServedCritic share: finding the server, calling it with a deadline."""
 
-    def __init__(self, component: str, server: str | None, hosted: Mapping[str, Mapping[str, Any]] | None, serving: Any):
+    def __init__(
+        self, component: str, server: str | None, hosted: Mapping[str, Mapping[str, Any]] | None, serving: Any
+    ):
         self.serving = ServingConfig.coerce(serving)
         self.hosted = dict(hosted) if hosted else None
         if server is None and not self.hosted:
@@ -389,7 +433,9 @@ class _Proxy:
         except (GetTimeoutError, RayActorError) as e:
             self._handle = None  # ask Ray for the server again next time
             self.failures += 1
-            raise ServedCallError(f"{what} did not come up within {self.serving.start_timeout_s:g} s ({type(e).__name__})") from None
+            raise ServedCallError(
+                f"{what} did not come up within {self.serving.start_timeout_s:g} s ({type(e).__name__})"
+            ) from None
         except RayTaskError as e:  # building the component raised: pass its own error on
             raise e.as_instanceof_cause() from None
         try:
@@ -398,10 +444,14 @@ class _Proxy:
             # A stuck model would block every later call: kill the server and let Ray restart it.
             ray.kill(handle, no_restart=False)
             self._up, self.failures = False, self.failures + 1
-            raise ServedCallError(f"{what} did not answer within {self.serving.timeout_s:g} s; its server is being restarted") from None
+            raise ServedCallError(
+                f"{what} did not answer within {self.serving.timeout_s:g} s; its server is being restarted"
+            ) from None
         except RayActorError as e:
             self._up, self.failures = False, self.failures + 1
-            raise ServedCallError(f"{what}: its server died ({type(e).__name__}); Ray restarts it for the next call") from None
+            raise ServedCallError(
+                f"{what}: its server died ({type(e).__name__}); Ray restarts it for the next call"
+            ) from None
         except RayTaskError as e:  # the component itself raised: pass its own error on
             raise e.as_instanceof_cause() from None
 
@@ -413,9 +463,18 @@ class ServedExpert(KindAlias):
     first caller start it. ``modality``, ``cost`` and ``description`` default to the hosted
     component's own (``kind`` is the deprecated name of ``modality``)."""
 
-    def __init__(self, name: str, server: str | None = None, hosted: Mapping[str, Mapping[str, Any]] | None = None,
-                 component: str | None = None, modality: str | None = None, cost: float | None = None, description: str = "",
-                 serving: ServingConfig | Mapping[str, Any] | None = None, kind: str | None = None):
+    def __init__(
+        self,
+        name: str,
+        server: str | None = None,
+        hosted: Mapping[str, Mapping[str, Any]] | None = None,
+        component: str | None = None,
+        modality: str | None = None,
+        cost: float | None = None,
+        description: str = "",
+        serving: ServingConfig | Mapping[str, Any] | None = None,
+        kind: str | None = None,
+    ):
         self.name = name
         self._proxy = _Proxy(component or name, server, hosted, serving)
         modality = modality if modality is not None else kind
@@ -434,7 +493,9 @@ class ServedExpert(KindAlias):
     def server(self) -> str:
         return self._proxy.server
 
-    def __call__(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = "") -> Canvas:
+    def __call__(
+        self, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = ""
+    ) -> Canvas:
         out, state = self._proxy.call("expert", instruction, canvas, rng.bit_generator.state, reflection)
         rng.bit_generator.state = state
         return out
@@ -443,9 +504,16 @@ class ServedExpert(KindAlias):
 class ServedCritic(Critic):
     """The env's critic, served by Ray (see the module docstring)."""
 
-    def __init__(self, name: str = "critic", server: str | None = None, hosted: Mapping[str, Mapping[str, Any]] | None = None,
-                 component: str | None = None, model_id: str = "", scores_commands: bool = False,
-                 serving: ServingConfig | Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        name: str = "critic",
+        server: str | None = None,
+        hosted: Mapping[str, Mapping[str, Any]] | None = None,
+        component: str | None = None,
+        model_id: str = "",
+        scores_commands: bool = False,
+        serving: ServingConfig | Mapping[str, Any] | None = None,
+    ):
         self.name = name
         self._proxy = _Proxy(component or name, server, hosted, serving)
         self.model_id = model_id
@@ -466,7 +534,9 @@ class ServedCritic(Critic):
 # Presets: the [serving] table
 
 
-def serve_components(env_kwargs: dict[str, Any], serving: Mapping[str, Any], where: str = "[serving]") -> dict[str, Any]:
+def serve_components(
+    env_kwargs: dict[str, Any], serving: Mapping[str, Any], where: str = "[serving]"
+) -> dict[str, Any]:
     """Env kwargs with the experts (one server per base model, shared by the experts over it)
     and the critic replaced by their served stand-ins. ``serving`` may hold ``experts`` and
     ``critic`` (bool, default true) besides the :class:`ServingConfig` fields."""
@@ -492,20 +562,46 @@ def serve_components(env_kwargs: dict[str, Any], serving: Mapping[str, Any], whe
             group = next(g for g in groups.values() if spec["name"] in g)
             kw = spec["kwargs"]
             modality = "t2i" if kw.get("task") == "t2i" else "i2i" if "task" in kw else None
-            served.append({"name": spec["name"], "entry_point": "poser_env.backends.serving:ServedExpert",
-                           "kwargs": {"hosted": group, "modality": modality, "cost": kw.get("cost", 1.0) if modality else None,
-                                      "description": kw.get("description", ""), "serving": plain}})
+            served.append(
+                {
+                    "name": spec["name"],
+                    "entry_point": "poser_env.backends.serving:ServedExpert",
+                    "kwargs": {
+                        "hosted": group,
+                        "modality": modality,
+                        "cost": kw.get("cost", 1.0) if modality else None,
+                        "description": kw.get("description", ""),
+                        "serving": plain,
+                    },
+                }
+            )
         out["experts"] = served
     if serve_critic:
         critic = env_kwargs["critic"]
         model = critic["kwargs"].get("model", {})
         name = critic["kwargs"].get("name", critic["name"])
-        out["critic"] = {"name": critic["name"], "entry_point": "poser_env.backends.serving:ServedCritic",
-                         "kwargs": {"name": name, "hosted": {name: critic}, "serving": plain,
-                                    "model_id": model.get("path", "") if isinstance(model, Mapping) else "",
-                                    "scores_commands": critic["kwargs"].get("mode") == "command"}}
+        out["critic"] = {
+            "name": critic["name"],
+            "entry_point": "poser_env.backends.serving:ServedCritic",
+            "kwargs": {
+                "name": name,
+                "hosted": {name: critic},
+                "serving": plain,
+                "model_id": model.get("path", "") if isinstance(model, Mapping) else "",
+                "scores_commands": critic["kwargs"].get("mode") == "command",
+            },
+        }
     return out
 
 
-__all__ = ["ModelServer", "ServedCallError", "ServedCritic", "ServedExpert", "ServingConfig", "get_server",
-           "serve_components", "server_name", "start_server"]
+__all__ = [
+    "ModelServer",
+    "ServedCallError",
+    "ServedCritic",
+    "ServedExpert",
+    "ServingConfig",
+    "get_server",
+    "serve_components",
+    "server_name",
+    "start_server",
+]

@@ -10,7 +10,8 @@ against.
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from poser_env.types import Canvas, Check, Verdict
 

@@ -29,8 +29,9 @@ here); calibrate each mode with a few labelled images before trusting a threshol
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +59,9 @@ class ClipScorer:
 
         model, processor = self.load()
         pils = [Image.fromarray(np.asarray(im, dtype=np.uint8)).convert("RGB") for im in images]
-        inputs = processor(text=list(texts), images=pils, return_tensors="pt", padding=text_padding(model), truncation=True)
+        inputs = processor(
+            text=list(texts), images=pils, return_tensors="pt", padding=text_padding(model), truncation=True
+        )
         param = next(model.parameters())
         inputs = inputs.to(param.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(param.dtype)
@@ -123,7 +126,9 @@ class ClipSettings:
 class CLIPCritic(Critic):
     """The :class:`~poser_env.critics.base.Critic` over CLIP similarity (one batch per verdict)."""
 
-    def __init__(self, model: Any, name: str = "clip", pool: ModelPool | Mapping[str, Any] | None = None, **settings: Any):
+    def __init__(
+        self, model: Any, name: str = "clip", pool: ModelPool | Mapping[str, Any] | None = None, **settings: Any
+    ):
         self.name = name
         self.settings = ClipSettings(**settings)
         self.scorer = ClipScorer(model, pool=pool)
@@ -152,7 +157,9 @@ class CLIPCritic(Critic):
         texts = [self.settings.template.format(statement=statement(q)) for q in questions]
         return self._normalise(self.scorer.cosine(image, texts))
 
-    def check_scores(self, image: np.ndarray, checks: Sequence[Check], commands: Sequence[Command] | None = None) -> np.ndarray:
+    def check_scores(
+        self, image: np.ndarray, checks: Sequence[Check], commands: Sequence[Command] | None = None
+    ) -> np.ndarray:
         """One [0, 1] score per check. In ``command`` mode with ``commands`` given, a check takes
         the score of the first (non-``remove``) command that holds it, each command's caption
         scored once; the other checks are scored on their own. All texts go in one batch."""
@@ -170,7 +177,9 @@ class CLIPCritic(Critic):
         alone = [c for c in checks if c not in owner]
         used = sorted({owner[c] for c in checks if c in owner})
         tmpl = self.settings.template
-        texts = [tmpl.format(statement=captions[i]) for i in used] + [tmpl.format(statement=statement(c.question)) for c in alone]
+        texts = [tmpl.format(statement=captions[i]) for i in used] + [
+            tmpl.format(statement=statement(c.question)) for c in alone
+        ]
         score = self._normalise(self.scorer.cosine(image, texts))
         row = {i: k for k, i in enumerate(used)}  # caption index -> row of texts
         solo = {c: len(used) + k for k, c in enumerate(alone)}  # check scored alone -> row
@@ -180,13 +189,22 @@ class CLIPCritic(Critic):
         checks = list(checks)
         scores = self.check_scores(canvas.image, checks, commands)
         t = self.settings.threshold
-        return Verdict(tuple(
-            CheckResult(c, bool(x >= t), float(min(1.0, 0.5 + abs(x - t))), "" if x >= t else f"similarity {x:.2f} < {t:.2f}")
-            for c, x in zip(checks, scores)
-        ))
+        return Verdict(
+            tuple(
+                CheckResult(
+                    c,
+                    bool(x >= t),
+                    float(min(1.0, 0.5 + abs(x - t))),
+                    "" if x >= t else f"similarity {x:.2f} < {t:.2f}",
+                )
+                for c, x in zip(checks, scores)
+            )
+        )
 
 
-_LEAD = re.compile(r"^(?:is|are|does|do|did|has|have|can|was|were)\s+(?:there\s+|the\s+image\s+(?:show|contain|have)\s+|it\s+)?", re.I)
+_LEAD = re.compile(
+    r"^(?:is|are|does|do|did|has|have|can|was|were)\s+(?:there\s+|the\s+image\s+(?:show|contain|have)\s+|it\s+)?", re.I
+)
 
 
 def statement(question: str) -> str:
@@ -196,8 +214,11 @@ def statement(question: str) -> str:
     return text or question.strip()
 
 
-_VERB = re.compile(r"^(?:please\s+)?(?:draw|add|paint|put|place|make|create|generate|render|show|depict|include|insert|"
-                   r"recolou?r|colou?r|change|turn|move|shift|set|give|use|apply|refine|improve|edit)\s+", re.I)
+_VERB = re.compile(
+    r"^(?:please\s+)?(?:draw|add|paint|put|place|make|create|generate|render|show|depict|include|insert|"
+    r"recolou?r|colou?r|change|turn|move|shift|set|give|use|apply|refine|improve|edit)\s+",
+    re.I,
+)
 
 
 def command_statement(text: str) -> str:
@@ -211,7 +232,9 @@ def _load_clip(ref: ModelRef, device_type: str):
 
     kw = ref.load_kwargs(device_type)
     model = AutoModel.from_pretrained(ref.location(), trust_remote_code=ref.trust_remote_code, **kw).eval()
-    processor = AutoProcessor.from_pretrained(ref.location(), revision=ref.revision, trust_remote_code=ref.trust_remote_code)
+    processor = AutoProcessor.from_pretrained(
+        ref.location(), revision=ref.revision, trust_remote_code=ref.trust_remote_code
+    )
     if not hasattr(model, "get_image_features"):
         raise ValueError(f"{ref.path!r} loads as {type(model).__name__}, which is not a CLIP-like image-text model")
     return model, processor

@@ -11,7 +11,7 @@ and verdicts by (pixels, checks): still a function of the pixels alone.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -69,7 +69,9 @@ def _note(check: Check, seen: DetectedScene) -> str:
         n = sum(
             1
             for o in seen.objects
-            if o.shape == spec.get("shape") and spec.get("color") in (None, o.color) and spec.get("size") in (None, o.size)
+            if o.shape == spec.get("shape")
+            and spec.get("color") in (None, o.color)
+            and spec.get("size") in (None, o.size)
         )
         return f"I see {vocab.COUNT_WORDS.get(n, str(n))}"
     if kind == "background":

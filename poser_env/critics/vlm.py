@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +72,9 @@ class VLMSettings:
 class VLMScorer:
     """Loads a VLM through the pool and answers yes/no questions about an image."""
 
-    def __init__(self, model: Any, pool: ModelPool | Mapping[str, Any] | None = None, settings: VLMSettings | None = None):
+    def __init__(
+        self, model: Any, pool: ModelPool | Mapping[str, Any] | None = None, settings: VLMSettings | None = None
+    ):
         self.ref = ModelRef.coerce(model)
         self.pool = pool if isinstance(pool, ModelPool) else shared_pool(pool)
         self.settings = settings or VLMSettings()
@@ -84,7 +87,9 @@ class VLMScorer:
 
     def _prompt(self, processor: Any, text: str) -> str:
         if getattr(processor, "chat_template", None) is None:
-            raise ValueError(f"the processor of {self.ref.path!r} has no chat template; use a chat/instruct VLM checkpoint")
+            raise ValueError(
+                f"the processor of {self.ref.path!r} has no chat template; use a chat/instruct VLM checkpoint"
+            )
         messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
         return processor.apply_chat_template(messages, add_generation_prompt=True)
 
@@ -107,7 +112,9 @@ class VLMScorer:
                 raise ValueError(f"the tokenizer of {self.ref.path!r}: {e}") from None
         return self._ids
 
-    def p_yes(self, image: np.ndarray | None, questions: Sequence[str], images: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    def p_yes(
+        self, image: np.ndarray | None, questions: Sequence[str], images: Sequence[np.ndarray] | None = None
+    ) -> np.ndarray:
         """P(yes) against P(no) for each question about ``image`` (uint8 H x W x 3), or, given
         ``images`` (one per question), each about its own image (several canvases in one batch)."""
         import torch
@@ -125,12 +132,16 @@ class VLMScorer:
         bs = self.settings.batch_size
         for i in range(0, len(questions), bs):
             batch = [q.strip() + self.settings.suffix for q in questions[i : i + bs]]
-            inputs = self._inputs(processor, model, pil if images is None else [pils[id(im)] for im in images[i : i + bs]], batch)
+            inputs = self._inputs(
+                processor, model, pil if images is None else [pils[id(im)] for im in images[i : i + bs]], batch
+            )
             with torch.inference_mode():
                 logits = model(**inputs, logits_to_keep=1, use_cache=False).logits
             if logits.ndim != 3 or tuple(logits.shape[:2]) != (len(batch), 1):
-                raise RuntimeError(f"VLM critic {self.ref.path!r}: expected logits of shape ({len(batch)}, 1, vocab) "
-                                   f"for the last position, got {tuple(logits.shape)}")
+                raise RuntimeError(
+                    f"VLM critic {self.ref.path!r}: expected logits of shape ({len(batch)}, 1, vocab) "
+                    f"for the last position, got {tuple(logits.shape)}"
+                )
             logp = torch.log_softmax(logits[:, -1, :].float(), dim=-1)
             margin = torch.logsumexp(logp[:, yes], -1) - torch.logsumexp(logp[:, no], -1)
             out.append(torch.sigmoid(margin).cpu().numpy())  # NaN stays NaN: the critic fails it
@@ -149,8 +160,12 @@ class VLMScorer:
         inputs = self._inputs(processor, model, pil, texts)
         tok = processor.tokenizer
         with torch.inference_mode():
-            gen = model.generate(**inputs, max_new_tokens=self.settings.note_tokens, do_sample=False,
-                                 pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
+            gen = model.generate(
+                **inputs,
+                max_new_tokens=self.settings.note_tokens,
+                do_sample=False,
+                pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+            )
         answers = tok.batch_decode(gen[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
         out = []
         for q, a in zip(questions, answers):
@@ -158,8 +173,14 @@ class VLMScorer:
             if not note:
                 self.unusable_notes += 1
                 level = logging.WARNING if self.unusable_notes == 1 else logging.DEBUG
-                log.log(level, "VLM critic %s: unusable note for %r (%r); the reflection uses the plain failed check instead (%d so far)",
-                        self.ref.path, q, a[:60], self.unusable_notes)
+                log.log(
+                    level,
+                    "VLM critic %s: unusable note for %r (%r); the reflection uses the plain failed check instead (%d so far)",
+                    self.ref.path,
+                    q,
+                    a[:60],
+                    self.unusable_notes,
+                )
             out.append(note)
         return out
 
@@ -167,7 +188,9 @@ class VLMScorer:
 class VLMCritic(Critic):
     """The :class:`~poser_env.critics.base.Critic` over a VLM (see the module docstring)."""
 
-    def __init__(self, model: Any, name: str = "vlm", pool: ModelPool | Mapping[str, Any] | None = None, **settings: Any):
+    def __init__(
+        self, model: Any, name: str = "vlm", pool: ModelPool | Mapping[str, Any] | None = None, **settings: Any
+    ):
         self.name = name
         self.settings = VLMSettings(**settings)
         self.scorer = VLMScorer(model, pool=pool, settings=self.settings)
@@ -195,15 +218,22 @@ class VLMCritic(Critic):
         images = [canvas.image for canvas, cs in zip(canvases, per_canvas) for _ in cs]
         p = self.scorer.p_yes(None, [c.question for cs in per_canvas for c in cs], images=images)
         bounds = np.cumsum([0] + [len(cs) for cs in per_canvas])
-        return [self._verdict(canvas, cs, p[a:b]) for canvas, cs, a, b in zip(canvases, per_canvas, bounds[:-1], bounds[1:])]
+        return [
+            self._verdict(canvas, cs, p[a:b]) for canvas, cs, a, b in zip(canvases, per_canvas, bounds[:-1], bounds[1:])
+        ]
 
     def _verdict(self, canvas: Canvas, checks: list[Check], p: np.ndarray) -> Verdict:
         finite = np.isfinite(p)
         passed = [bool(ok and x >= self.settings.threshold) for ok, x in zip(finite, p)]
         notes = ["" if ok else NOT_FINITE_NOTE for ok in finite]
         if not finite.all():
-            log.warning("VLM critic %s: %d of %d scores are not finite (NaN); those checks fail. A float16 overflow is the "
-                        "usual cause: set dtype = 'bfloat16' or 'float32' for this model", self.model_id, int((~finite).sum()), len(p))
+            log.warning(
+                "VLM critic %s: %d of %d scores are not finite (NaN); those checks fail. A float16 overflow is the "
+                "usual cause: set dtype = 'bfloat16' or 'float32' for this model",
+                self.model_id,
+                int((~finite).sum()),
+                len(p),
+            )
         failed = [i for i, ok in enumerate(passed) if not ok and finite[i]][: self.settings.max_notes]
         if self.settings.notes and failed:
             for i, note in zip(failed, self.scorer.notes(canvas.image, [checks[i].question for i in failed])):
@@ -233,7 +263,9 @@ def answer_token_ids(tok: Any) -> tuple[list[int], list[int]]:
     both = yes_ids & no_ids
     yes, no = sorted(yes_ids - both), sorted(no_ids - both)
     if not yes or not no:
-        raise ValueError("no token decodes to the whole word 'yes' or 'no'; a yes/no critic cannot read this vocabulary")
+        raise ValueError(
+            "no token decodes to the whole word 'yes' or 'no'; a yes/no critic cannot read this vocabulary"
+        )
     return yes, no
 
 
@@ -260,8 +292,12 @@ def _load_vlm(ref: ModelRef, device_type: str):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     kw = ref.load_kwargs(device_type)
-    model = AutoModelForImageTextToText.from_pretrained(ref.location(), trust_remote_code=ref.trust_remote_code, **kw).eval()
-    processor = AutoProcessor.from_pretrained(ref.location(), revision=ref.revision, trust_remote_code=ref.trust_remote_code)
+    model = AutoModelForImageTextToText.from_pretrained(
+        ref.location(), trust_remote_code=ref.trust_remote_code, **kw
+    ).eval()
+    processor = AutoProcessor.from_pretrained(
+        ref.location(), revision=ref.revision, trust_remote_code=ref.trust_remote_code
+    )
     tok = getattr(processor, "tokenizer", None)
     if tok is None:
         raise ValueError(f"the processor of {ref.path!r} has no tokenizer; is it a vision-language model?")

@@ -11,7 +11,8 @@ import hashlib
 import re
 import threading
 import unicodedata
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -65,8 +66,10 @@ class HashTextEncoder:
             raise ValueError(f"ngram must be a pair (min_n, max_n), got {ngram!r}") from None
         if not 1 <= lo <= hi <= 4:
             raise ValueError(f"ngram must satisfy 1 <= min_n <= max_n <= 4, got {ngram!r}")
-        if isinstance(char_ngram, bool) or not isinstance(char_ngram, int) or not (
-            char_ngram == 0 or 2 <= char_ngram <= 6
+        if (
+            isinstance(char_ngram, bool)
+            or not isinstance(char_ngram, int)
+            or not (char_ngram == 0 or 2 <= char_ngram <= 6)
         ):
             raise ValueError(f"char_ngram must be 0 (off) or an int in [2, 6], got {char_ngram!r}")
         if not isinstance(char_weight, (int, float)) or not 0.0 <= float(char_weight) <= 10.0:
@@ -107,9 +110,7 @@ class HashTextEncoder:
         hit = self._memo.get(feature)
         if hit is not None:
             return hit
-        h = int.from_bytes(
-            hashlib.blake2b(feature.encode("utf-8"), digest_size=8, key=self._key).digest(), "little"
-        )
+        h = int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8, key=self._key).digest(), "little")
         value = (h % self.dim, 1.0 if h >> 63 else -1.0)
         with self._lock:
             if len(self._memo) >= self._MEMO_LIMIT:

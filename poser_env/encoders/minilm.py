@@ -14,8 +14,9 @@ import importlib
 import os
 import re
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -49,11 +50,7 @@ _LOADED_LOCK = threading.Lock()
 def looks_like_path(s: str) -> bool:
     """Whether a model name is meant as a local folder rather than a hub id."""
     return (
-        s.startswith((".", "~", "/", "\\"))
-        or os.path.isabs(s)
-        or s.count("/") > 1
-        or "\\" in s
-        or not _HUB_ID.match(s)
+        s.startswith((".", "~", "/", "\\")) or os.path.isabs(s) or s.count("/") > 1 or "\\" in s or not _HUB_ID.match(s)
     )
 
 

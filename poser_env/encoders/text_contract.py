@@ -14,7 +14,8 @@ cache :mod:`poser_env.encoders.text_cache`, the factory :mod:`poser_env.encoders
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -49,9 +50,7 @@ class EncoderLoadError(RuntimeError):
 def check_texts(texts: Sequence[str]) -> list[str]:
     """Validate the argument of ``encode`` and return it as a list of ``str``."""
     if isinstance(texts, (str, bytes)):
-        raise TypeError(
-            "encode() takes a sequence of strings, got a single string; use encode([text])"
-        )
+        raise TypeError("encode() takes a sequence of strings, got a single string; use encode([text])")
     try:
         items = list(texts)
     except TypeError:

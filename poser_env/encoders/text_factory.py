@@ -24,10 +24,7 @@ _ENTRY_POINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 def _allowed() -> str:
-    return (
-        "'hash', 'minilm', a local sentence-transformers folder, or 'package.module:Class' "
-        "(a TextEncoder class)"
-    )
+    return "'hash', 'minilm', a local sentence-transformers folder, or 'package.module:Class' (a TextEncoder class)"
 
 
 def make_text_encoder(name: str | TextEncoder, *, cache_size: int = 32768, **kwargs: Any) -> CachedTextEncoder:
@@ -73,8 +70,7 @@ def make_text_encoder(name: str | TextEncoder, *, cache_size: int = 32768, **kwa
         enc = obj(**kwargs)
         if not isinstance(enc, TextEncoder):
             raise ValueError(
-                f"text encoder entry point {key!r} returned {type(enc).__name__}, which lacks "
-                "dim, name or encode"
+                f"text encoder entry point {key!r} returned {type(enc).__name__}, which lacks dim, name or encode"
             )
     else:
         looks_path = bool(key) and looks_like_path(key)

@@ -14,7 +14,8 @@ per check, in order). The evaluation harness and the reports read those keys.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from poser_env.types import Canvas, Check, Task
 

@@ -8,7 +8,8 @@ is the fraction of checks that pass; *fidelity* is 1 for an image free of artefa
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from poser_env.evaluators.base import Evaluator
 from poser_env.types import Canvas, Check, Task

@@ -14,7 +14,8 @@ the extractor's checks of the episode. ``fidelity`` is the answer to one quality
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from poser_env.evaluators.base import Evaluator
 from poser_env.types import Canvas, Check, Task
@@ -29,8 +30,14 @@ class ModelEvaluator(Evaluator):
     #: extractor's checks.
     judges_free_prompts = True
 
-    def __init__(self, judge: Mapping[str, Any], name: str = "model-evaluator", pool: Any = None,
-                 same_as_critic: bool = False, quality_question: str = QUALITY_QUESTION):
+    def __init__(
+        self,
+        judge: Mapping[str, Any],
+        name: str = "model-evaluator",
+        pool: Any = None,
+        same_as_critic: bool = False,
+        quality_question: str = QUALITY_QUESTION,
+    ):
         judge = dict(judge)
         kind = judge.pop("type", "vlm")
         if kind == "vlm":
@@ -42,8 +49,10 @@ class ModelEvaluator(Evaluator):
             from poser_env.critics.clip import CLIPCritic
 
             if judge.get("mode", "check") != "check":
-                raise ValueError(f"[evaluator] mode = {judge['mode']!r}: the evaluator judges the task's checks, which belong to "
-                                 f"no command; mode = \"command\" is a [critic] setting, remove it here")
+                raise ValueError(
+                    f"[evaluator] mode = {judge['mode']!r}: the evaluator judges the task's checks, which belong to "
+                    f'no command; mode = "command" is a [critic] setting, remove it here'
+                )
 
             self.critic = CLIPCritic(pool=pool, **judge)
         else:

@@ -46,7 +46,9 @@ class Expert(Protocol):
     """``t2i`` or ``i2i`` (see :data:`MODALITIES`; formerly ``kind``)."""
     cost: float
 
-    def __call__(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = "") -> Canvas: ...
+    def __call__(
+        self, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = ""
+    ) -> Canvas: ...
 
 
 class KindAlias:
@@ -56,8 +58,11 @@ class KindAlias:
 
     @property
     def kind(self) -> str:
-        warnings.warn("an expert's `kind` is deprecated (it also names command and check kinds): read `modality` "
-                      "(t2i or i2i)", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "an expert's `kind` is deprecated (it also names command and check kinds): read `modality` (t2i or i2i)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self.modality
 
 
@@ -67,8 +72,12 @@ def expert_modality(expert: Any) -> Any:
     if hasattr(expert, "modality"):
         return expert.modality
     if hasattr(expert, "kind"):
-        warnings.warn(f"expert {getattr(expert, 'name', expert)!r} declares `kind`, the deprecated name of `modality` "
-                      "(t2i or i2i): rename it", DeprecationWarning, stacklevel=3)
+        warnings.warn(
+            f"expert {getattr(expert, 'name', expert)!r} declares `kind`, the deprecated name of `modality` "
+            "(t2i or i2i): rename it",
+            DeprecationWarning,
+            stacklevel=3,
+        )
         return expert.kind
     return None
 
@@ -90,12 +99,20 @@ def takes_reflection(expert: Any) -> bool:
         params = inspect.signature(expert).parameters.values()
     except (TypeError, ValueError):  # a builtin without a signature: call it the old way
         return False
-    return any(p.kind is p.VAR_KEYWORD or (p.name == "reflection" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
-               for p in params)
+    return any(
+        p.kind is p.VAR_KEYWORD or (p.name == "reflection" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+        for p in params
+    )
 
 
-def call_expert(expert: Any, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = "",
-                reflects: bool | None = None) -> Any:
+def call_expert(
+    expert: Any,
+    instruction: str,
+    canvas: Canvas | None,
+    rng: np.random.Generator,
+    reflection: str = "",
+    reflects: bool | None = None,
+) -> Any:
     """Call ``expert`` with the reflection as its own argument, or, for an expert whose call takes
     none (``reflects`` False; None asks :func:`takes_reflection`), appended to the instruction
     after :data:`FEEDBACK_MARKER` (deprecated)."""
@@ -138,7 +155,9 @@ def validate_output(out: object, size: tuple[int, int], expert: str) -> Canvas:
     if img.ndim != 3 or img.shape[2] != 3:
         raise ExpertOutputError(f"expert {expert!r} returned an image of shape {img.shape}; expected H x W x 3")
     if img.shape[:2] != tuple(size):
-        raise ExpertOutputError(f"expert {expert!r} returned a {img.shape[1]}x{img.shape[0]} image; the env's canvas is {size[1]}x{size[0]}")
+        raise ExpertOutputError(
+            f"expert {expert!r} returned a {img.shape[1]}x{img.shape[0]} image; the env's canvas is {size[1]}x{size[0]}"
+        )
     if img.dtype != np.uint8:
         if not np.issubdtype(img.dtype, np.floating):
             raise ExpertOutputError(f"expert {expert!r} returned dtype {img.dtype}; expected uint8 or float in [0, 1]")

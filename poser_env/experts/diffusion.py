@@ -32,8 +32,9 @@ model (a multiple of the VAE factor times the transformer's patch size: 16 for S
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -76,22 +77,38 @@ class DiffusionSettings:
             raise ValueError(f"steps must be a positive int, got {self.steps!r}")
         if not 0.0 < float(self.strength) <= 1.0:
             raise ValueError(f"strength must lie in (0, 1], got {self.strength!r}")
-        if self.resolution is not None and (not isinstance(self.resolution, int) or self.resolution < 8 or self.resolution % 8):
-            raise ValueError(f"resolution must be a multiple of 8 (or None for the canvas size), got {self.resolution!r}")
+        if self.resolution is not None and (
+            not isinstance(self.resolution, int) or self.resolution < 8 or self.resolution % 8
+        ):
+            raise ValueError(
+                f"resolution must be a multiple of 8 (or None for the canvas size), got {self.resolution!r}"
+            )
 
 
 class DiffusersExpert(KindAlias):
     """An env expert backed by a diffusers pipeline (see the module docstring)."""
 
-    def __init__(self, name: str, model: Any, task: str = "t2i", cost: float = 1.0, description: str = "",
-                 pool: ModelPool | Mapping[str, Any] | None = None, mask: Mapping[str, Any] | None = None,
-                 safety: Mapping[str, Any] | None = None, allow_entry_points: bool = False, **settings: Any):
+    def __init__(
+        self,
+        name: str,
+        model: Any,
+        task: str = "t2i",
+        cost: float = 1.0,
+        description: str = "",
+        pool: ModelPool | Mapping[str, Any] | None = None,
+        mask: Mapping[str, Any] | None = None,
+        safety: Mapping[str, Any] | None = None,
+        allow_entry_points: bool = False,
+        **settings: Any,
+    ):
         if task not in TASKS:
             raise ValueError(f"expert {name!r}: unknown task {task!r}; allowed: {', '.join(TASKS)}")
         known = {f.name for f in fields(DiffusionSettings)}
         unknown = set(settings) - known
         if unknown:
-            raise ValueError(f"expert {name!r}: unknown setting(s) {sorted(unknown)}; allowed: {', '.join(sorted(known))}")
+            raise ValueError(
+                f"expert {name!r}: unknown setting(s) {sorted(unknown)}; allowed: {', '.join(sorted(known))}"
+            )
         self.name = name
         self.task = task
         self.modality = "t2i" if task == "t2i" else "i2i"
@@ -100,18 +117,30 @@ class DiffusersExpert(KindAlias):
         self.model = ModelRef.coerce(model)
         self.settings = DiffusionSettings(**settings)
         if task in ("img2img", "inpaint") and self.settings.steps * self.settings.strength < 1:
-            raise ValueError(f"expert {name!r}: steps x strength = {self.settings.steps * self.settings.strength:g} < 1, so no denoising step would run; raise steps or strength")
+            raise ValueError(
+                f"expert {name!r}: steps x strength = {self.settings.steps * self.settings.strength:g} < 1, so no denoising step would run; raise steps or strength"
+            )
         self.pool = pool if isinstance(pool, ModelPool) else shared_pool(pool)
         self.mask_provider = make_mask_provider(mask, allow_entry_points) if task == "inpaint" else None
         self.builtin_safety = isinstance(safety, Mapping) and safety.get("type") == "builtin"
-        self.safety = None if self.builtin_safety else make_safety_check(safety, pool=self.pool, allow_entry_points=allow_entry_points)
+        self.safety = (
+            None
+            if self.builtin_safety
+            else make_safety_check(safety, pool=self.pool, allow_entry_points=allow_entry_points)
+        )
         self._multiple: int | None = None
 
     def __repr__(self) -> str:
         return f"DiffusersExpert({self.name!r}, task={self.task!r}, model={self.model.path!r})"
 
     def config(self) -> dict[str, Any]:
-        return {"name": self.name, "task": self.task, "model": self.model.to_dict(), "cost": self.cost, **asdict(self.settings)}
+        return {
+            "name": self.name,
+            "task": self.task,
+            "model": self.model.to_dict(),
+            "cost": self.cost,
+            **asdict(self.settings),
+        }
 
     @property
     def pool_key(self) -> tuple:
@@ -128,15 +157,18 @@ class DiffusersExpert(KindAlias):
             multiple = size_multiple(pipe)
             res = self.settings.resolution
             if res is not None and res % multiple:
-                raise ModelLoadError(f"expert {self.name!r}: resolution {res} does not suit {self.model.path!r} ({type(pipe).__name__}): "
-                                     f"it needs a multiple of {multiple}; use {max(multiple, res // multiple * multiple)}")
+                raise ModelLoadError(
+                    f"expert {self.name!r}: resolution {res} does not suit {self.model.path!r} ({type(pipe).__name__}): "
+                    f"it needs a multiple of {multiple}; use {max(multiple, res // multiple * multiple)}"
+                )
             self._multiple = multiple
         return pipe
 
     # ------------------------------------------------------------------------------------
 
-    def _prepare(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator,
-                 reflection: str = "") -> tuple[str, str, tuple[int, int], int]:
+    def _prepare(
+        self, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = ""
+    ) -> tuple[str, str, tuple[int, int], int]:
         """(prompt, command text, canvas size, seed) of one call; the seed is drawn from ``rng``."""
         text = instruction
         prompt = f"{text} {reflection}" if reflection and self.settings.use_feedback else text
@@ -145,14 +177,18 @@ class DiffusersExpert(KindAlias):
             raise ExpertOutputError(f"expert {self.name!r} edits an image but was given none")
         return prompt, text, (int(size[0]), int(size[1])), int(rng.integers(0, 2**63 - 1))
 
-    def __call__(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = "") -> Canvas:
+    def __call__(
+        self, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = ""
+    ) -> Canvas:
         import torch
 
         prompt, text, size, seed = self._prepare(instruction, canvas, rng, reflection)
         try:
             out = self._run([prompt], [text], [canvas], size, [seed])[0]
         except torch.OutOfMemoryError:
-            log.warning("expert %s: out of accelerator memory; offloading the other models and retrying once", self.name)
+            log.warning(
+                "expert %s: out of accelerator memory; offloading the other models and retrying once", self.name
+            )
             self.pool.offload_all(keep=self.pool_key)
             try:
                 out = self._run([prompt], [text], [canvas], size, [seed])[0]
@@ -164,8 +200,13 @@ class DiffusersExpert(KindAlias):
                 ) from None
         return self._finish(out, size, canvas, text)
 
-    def call_batch(self, instructions: list[str], canvases: list[Canvas | None], rngs: list[np.random.Generator],
-                   reflections: list[str] | None = None) -> list[Any]:
+    def call_batch(
+        self,
+        instructions: list[str],
+        canvases: list[Canvas | None],
+        rngs: list[np.random.Generator],
+        reflections: list[str] | None = None,
+    ) -> list[Any]:
         """Several calls in one pipeline call per canvas size (served experts batch requests so).
 
         Each call draws its seed from its own ``rng`` and gets its own ``torch.Generator``, so it
@@ -184,8 +225,14 @@ class DiffusersExpert(KindAlias):
                 continue
             groups.setdefault(size, []).append((i, prompt, text, seed))
         for size, calls in groups.items():
-            outs = self._run([c[1] for c in calls], [c[2] for c in calls], [canvases[c[0]] for c in calls], size,
-                             [c[3] for c in calls], raise_flagged=False)
+            outs = self._run(
+                [c[1] for c in calls],
+                [c[2] for c in calls],
+                [canvases[c[0]] for c in calls],
+                size,
+                [c[3] for c in calls],
+                raise_flagged=False,
+            )
             for (i, _, text, _), out in zip(calls, outs):
                 try:
                     if isinstance(out, BaseException):
@@ -200,11 +247,20 @@ class DiffusersExpert(KindAlias):
         if self.safety is not None:
             ok, reason = self.safety.check(image)
             if not ok:
-                raise SafetyRejection(f"expert {self.name!r}: the {self.safety.name} check rejected the image ({reason})")
+                raise SafetyRejection(
+                    f"expert {self.name!r}: the {self.safety.name} check rejected the image ({reason})"
+                )
         return Canvas(image=image)
 
-    def _run(self, prompts: list[str], texts: list[str], canvases: list[Canvas | None], size: tuple[int, int], seeds: list[int],
-             raise_flagged: bool = True) -> list[Any]:
+    def _run(
+        self,
+        prompts: list[str],
+        texts: list[str],
+        canvases: list[Canvas | None],
+        size: tuple[int, int],
+        seeds: list[int],
+        raise_flagged: bool = True,
+    ) -> list[Any]:
         """One pipeline call for ``len(prompts)`` images (scalar arguments for one, as diffusers' own examples)."""
         import torch
         from PIL import Image
@@ -214,23 +270,34 @@ class DiffusersExpert(KindAlias):
         res = s.resolution or _round_down(size[0], self._multiple or 8)
         one = len(prompts) == 1
         generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
-        kw: dict[str, Any] = {"prompt": prompts[0] if one else prompts, "num_inference_steps": s.steps,
-                              "guidance_scale": s.guidance, "generator": generators[0] if one else generators, "output_type": "np"}
+        kw: dict[str, Any] = {
+            "prompt": prompts[0] if one else prompts,
+            "num_inference_steps": s.steps,
+            "guidance_scale": s.guidance,
+            "generator": generators[0] if one else generators,
+            "output_type": "np",
+        }
         if s.negative_prompt:
             kw["negative_prompt"] = s.negative_prompt if one else [s.negative_prompt] * len(prompts)
         if self.task == "t2i":
             kw.update(height=res, width=res)
         else:
-            sources = [Image.fromarray(np.asarray(c.image, dtype=np.uint8)).convert("RGB").resize((res, res), Image.LANCZOS)
-                       for c in canvases if c is not None]
+            sources = [
+                Image.fromarray(np.asarray(c.image, dtype=np.uint8)).convert("RGB").resize((res, res), Image.LANCZOS)
+                for c in canvases
+                if c is not None
+            ]
             kw["image"] = sources[0] if one else sources
             if self.task == "img2img":
                 kw["strength"] = s.strength
             elif self.task == "instruct-pix2pix":
                 kw["image_guidance_scale"] = s.image_guidance
             else:
-                masks = [Image.fromarray(self.mask_provider(t, np.asarray(c.image))).resize((res, res), Image.NEAREST)
-                         for t, c in zip(texts, canvases) if c is not None]
+                masks = [
+                    Image.fromarray(self.mask_provider(t, np.asarray(c.image))).resize((res, res), Image.NEAREST)
+                    for t, c in zip(texts, canvases)
+                    if c is not None
+                ]
                 kw.update(mask_image=masks[0] if one else masks, strength=s.strength, height=res, width=res)
         with torch.inference_mode():
             result = pipe(**kw)
@@ -239,8 +306,10 @@ class DiffusersExpert(KindAlias):
         for image, flag in zip(result.images, flagged):
             if flag:
                 # diffusers has replaced the image by black pixels: a rejection, not a result to score.
-                rejection = SafetyRejection(f"expert {self.name!r}: the checkpoint's safety checker flagged the image "
-                                            f"(nsfw_content_detected; diffusers returned it black)")
+                rejection = SafetyRejection(
+                    f"expert {self.name!r}: the checkpoint's safety checker flagged the image "
+                    f"(nsfw_content_detected; diffusers returned it black)"
+                )
                 if raise_flagged:
                     raise rejection
                 outs.append(rejection)
@@ -252,7 +321,9 @@ class DiffusersExpert(KindAlias):
         from PIL import Image
 
         if out.ndim != 3 or out.shape[2] != 3:
-            raise ExpertOutputError(f"expert {self.name!r}: the pipeline returned an array of shape {out.shape}; expected H x W x 3")
+            raise ExpertOutputError(
+                f"expert {self.name!r}: the pipeline returned an array of shape {out.shape}; expected H x W x 3"
+            )
         if not np.isfinite(out).all():
             raise ExpertOutputError(
                 f"expert {self.name!r} returned an image with NaN or infinite values (a float16 VAE overflow is the usual cause: "

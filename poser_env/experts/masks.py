@@ -16,7 +16,8 @@ person gives, and paints the whole image minus a border when there is none.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,9 @@ class RegionMask:
     def __init__(self, box: Sequence[float] = (0.25, 0.25, 0.75, 0.75)):
         box = [float(v) for v in box]
         if len(box) != 4 or not (0 <= box[0] < box[2] <= 1 and 0 <= box[1] < box[3] <= 1):
-            raise ValueError(f"a mask region is [x0, y0, x1, y1] in fractions of the image with x0 < x1 and y0 < y1, got {box}")
+            raise ValueError(
+                f"a mask region is [x0, y0, x1, y1] in fractions of the image with x0 < x1 and y0 < y1, got {box}"
+            )
         self.box = box
 
     def __call__(self, instruction: str, image: np.ndarray) -> np.ndarray:
@@ -76,19 +79,26 @@ def make_mask_provider(spec: Mapping[str, Any] | None, allow_entry_points: bool 
     spec = dict(spec or {"type": "words"})
     if "entry_point" in spec:
         if not allow_entry_points:
-            raise ValueError(f"mask provider entry point {spec['entry_point']!r} refused: pass allow_entry_points=True to run code a preset names")
+            raise ValueError(
+                f"mask provider entry point {spec['entry_point']!r} refused: pass allow_entry_points=True to run code a preset names"
+            )
         from poser_env.registry import load_entry_point
 
         factory = load_entry_point(spec["entry_point"])
         return factory(**dict(spec.get("kwargs") or {}))
     kind = spec.pop("type", "words")
     if kind not in MASK_PROVIDERS:
-        raise ValueError(f"unknown mask provider {kind!r}; allowed: {', '.join(MASK_PROVIDERS)} (or an entry_point with allow_entry_points)")
+        raise ValueError(
+            f"unknown mask provider {kind!r}; allowed: {', '.join(MASK_PROVIDERS)} (or an entry_point with allow_entry_points)"
+        )
     return MASK_PROVIDERS[kind](**spec)
 
 
 def _box_mask(h: int, w: int, box: Sequence[float]) -> np.ndarray:
     x0, y0, x1, y1 = box
     mask = np.zeros((h, w), np.uint8)
-    mask[int(round(y0 * h)) : max(int(round(y1 * h)), int(round(y0 * h)) + 1), int(round(x0 * w)) : max(int(round(x1 * w)), int(round(x0 * w)) + 1)] = 255
+    mask[
+        int(round(y0 * h)) : max(int(round(y1 * h)), int(round(y0 * h)) + 1),
+        int(round(x0 * w)) : max(int(round(x1 * w)), int(round(x0 * w)) + 1),
+    ] = 255
     return mask

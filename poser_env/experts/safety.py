@@ -24,7 +24,8 @@ A check whose classifier returns NaN (a float16 overflow) rejects: an unknown an
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -51,8 +52,14 @@ class ClipSafetyCheck:
 
     name = "clip-safety"
 
-    def __init__(self, model: Any, threshold: float = 0.5, unsafe: Sequence[str] = DEFAULT_UNSAFE,
-                 safe: Sequence[str] = DEFAULT_SAFE, pool: ModelPool | Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        model: Any,
+        threshold: float = 0.5,
+        unsafe: Sequence[str] = DEFAULT_UNSAFE,
+        safe: Sequence[str] = DEFAULT_SAFE,
+        pool: ModelPool | Mapping[str, Any] | None = None,
+    ):
         from poser_env.critics.clip import ClipScorer
 
         if not 0.0 <= float(threshold) <= 1.0:
@@ -84,7 +91,9 @@ class DiffusersSafetyCheck:
 
     name = "diffusers-safety"
 
-    def __init__(self, model: Any = "CompVis/stable-diffusion-safety-checker", pool: ModelPool | Mapping[str, Any] | None = None):
+    def __init__(
+        self, model: Any = "CompVis/stable-diffusion-safety-checker", pool: ModelPool | Mapping[str, Any] | None = None
+    ):
         self.ref = ModelRef.coerce(model)
         self.pool = pool if isinstance(pool, ModelPool) else shared_pool(pool)
 
@@ -98,14 +107,19 @@ class DiffusersSafetyCheck:
         param = next(checker.parameters())
         clip_input = processor(images=[image], return_tensors="pt").pixel_values.to(param.device, param.dtype)
         finite: list[bool] = []  # NaN embeddings compare False with every threshold: "not flagged"
-        hook = checker.visual_projection.register_forward_hook(lambda m, a, out: finite.append(bool(torch.isfinite(out).all())))
+        hook = checker.visual_projection.register_forward_hook(
+            lambda m, a, out: finite.append(bool(torch.isfinite(out).all()))
+        )
         try:
             with torch.no_grad():
                 _, flagged = checker(images=image[None].astype(np.float32) / 255.0, clip_input=clip_input)
         finally:
             hook.remove()
         if not all(finite):
-            return False, "StableDiffusionSafetyChecker's embeddings are not finite (NaN: a float16 overflow is the usual cause)"
+            return (
+                False,
+                "StableDiffusionSafetyChecker's embeddings are not finite (NaN: a float16 overflow is the usual cause)",
+            )
         return (not bool(flagged[0])), "flagged by StableDiffusionSafetyChecker"
 
 
@@ -123,14 +137,18 @@ def _place_first(obj: Any, device: str) -> None:
     obj[0].to(device)
 
 
-def make_safety_check(spec: Mapping[str, Any] | None, pool: Any = None, allow_entry_points: bool = False) -> SafetyCheck | None:
+def make_safety_check(
+    spec: Mapping[str, Any] | None, pool: Any = None, allow_entry_points: bool = False
+) -> SafetyCheck | None:
     """A safety check from plain data, or None for ``None`` / ``{"type": "none"}``."""
     if not spec:
         return None
     spec = dict(spec)
     if "entry_point" in spec:
         if not allow_entry_points:
-            raise ValueError(f"safety check entry point {spec['entry_point']!r} refused: pass allow_entry_points=True to run code a preset names")
+            raise ValueError(
+                f"safety check entry point {spec['entry_point']!r} refused: pass allow_entry_points=True to run code a preset names"
+            )
         from poser_env.registry import load_entry_point
 
         return load_entry_point(spec["entry_point"])(**dict(spec.get("kwargs") or {}))
@@ -141,4 +159,6 @@ def make_safety_check(spec: Mapping[str, Any] | None, pool: Any = None, allow_en
         return ClipSafetyCheck(pool=pool, **spec)
     if kind == "diffusers":
         return DiffusersSafetyCheck(pool=pool, **spec)
-    raise ValueError(f"unknown safety check type {kind!r}; allowed: none, builtin, clip, diffusers (or an entry_point with allow_entry_points)")
+    raise ValueError(
+        f"unknown safety check type {kind!r}; allowed: none, builtin, clip, diffusers (or an entry_point with allow_entry_points)"
+    )

@@ -109,7 +109,9 @@ class ShapeWorldExpert(KindAlias):
         known = {f.name for f in fields(ExpertProfile)}
         unknown = set(profile) - known
         if unknown:
-            raise ValueError(f"unknown profile field(s) {sorted(unknown)} for expert {name!r}; allowed: {', '.join(sorted(known))}")
+            raise ValueError(
+                f"unknown profile field(s) {sorted(unknown)} for expert {name!r}; allowed: {', '.join(sorted(known))}"
+            )
         self.profile = ExpertProfile(**profile)
         self.modality = self.profile.modality
         self.cost = float(self.profile.cost)
@@ -119,7 +121,9 @@ class ShapeWorldExpert(KindAlias):
 
     # ----------------------------------------------------------------------------------------
 
-    def __call__(self, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = "") -> Canvas:
+    def __call__(
+        self, instruction: str, canvas: Canvas | None, rng: np.random.Generator, reflection: str = ""
+    ) -> Canvas:
         gain = self.profile.reflection_gain if reflection else 1.0
         intents = parse(instruction)
         if self.profile.max_intents is not None:
@@ -162,9 +166,14 @@ class ShapeWorldExpert(KindAlias):
         if p.relations:
             singles = {(g.shape, g.color, g.size) for g in groups if g.count == 1}
             for i in intents:
-                if i.op == "relate" and i.group and i.other:
-                    if (i.group.shape, i.group.color, i.group.size) in singles and (i.other.shape, i.other.color, i.other.size) in singles:
-                        relations.append(Relation(replace(i.group, count=1), i.rel, replace(i.other, count=1)))
+                if (
+                    i.op == "relate"
+                    and i.group
+                    and i.other
+                    and (i.group.shape, i.group.color, i.group.size) in singles
+                    and (i.other.shape, i.other.color, i.other.size) in singles
+                ):
+                    relations.append(Relation(replace(i.group, count=1), i.rel, replace(i.other, count=1)))
         background = next((i.color for i in intents if i.op == "background"), None)
         style = next((i.style for i in intents if i.op == "style"), None)
         if style is not None and style not in p.styles:
@@ -182,7 +191,10 @@ class ShapeWorldExpert(KindAlias):
         if len(objects) >= 2 and rng.random() < p.p_color_swap * gain:
             i, j = rng.choice(len(objects), size=2, replace=False)
             if objects[i].color != objects[j].color:
-                objects[i], objects[j] = replace(objects[i], color=objects[j].color), replace(objects[j], color=objects[i].color)
+                objects[i], objects[j] = (
+                    replace(objects[i], color=objects[j].color),
+                    replace(objects[j], color=objects[i].color),
+                )
         if objects and rng.random() < p.p_drop * gain:
             objects.pop(int(rng.integers(len(objects))))
         return scene.with_objects(objects)
@@ -211,7 +223,11 @@ class ShapeWorldExpert(KindAlias):
             if rng.random() < p.p_fail * gain:
                 continue
             if intent.op == "draw" and intent.group is not None:
-                group = intent.group if p.max_count is None else replace(intent.group, count=min(intent.group.count, p.max_count))
+                group = (
+                    intent.group
+                    if p.max_count is None
+                    else replace(intent.group, count=min(intent.group.count, p.max_count))
+                )
                 if p.p_fail_big_count > 0 and group.count > 3 and rng.random() < p.p_fail_big_count * gain:
                     group = replace(group, count=int(np.clip(group.count + rng.choice([-1, 1]), 1, vocab.MAX_COUNT)))
                 objects = _add(objects, group, relates, rng, p.p_miscount * gain)
@@ -265,7 +281,10 @@ def _scene_of(canvas: Canvas | None) -> Scene | None:
     if isinstance(canvas.scene, Scene):
         return canvas.scene
     seen = detect(np.asarray(canvas.image))
-    objs = [SceneObject(o.shape, o.color, o.size, float(np.clip(o.x, 0, 1)), float(np.clip(o.y, 0, 1))) for o in seen.objects]
+    objs = [
+        SceneObject(o.shape, o.color, o.size, float(np.clip(o.x, 0, 1)), float(np.clip(o.y, 0, 1)))
+        for o in seen.objects
+    ]
     return Scene(tuple(objs), seen.background, seen.style)
 
 
@@ -277,7 +296,9 @@ def _pick_color(g: ObjectGroup, rng: np.random.Generator) -> str:
     return g.color or str(list(vocab.COLORS)[int(rng.integers(len(vocab.COLORS)))])
 
 
-def _add(objects: list[SceneObject], g: ObjectGroup, relates: list[Intent], rng: np.random.Generator, p_miscount: float) -> list[SceneObject]:
+def _add(
+    objects: list[SceneObject], g: ObjectGroup, relates: list[Intent], rng: np.random.Generator, p_miscount: float
+) -> list[SceneObject]:
     n = g.count
     if n >= 2 and rng.random() < p_miscount:
         n = int(np.clip(n + rng.choice([-1, 1]), 1, vocab.MAX_COUNT))
@@ -298,7 +319,9 @@ def _add(objects: list[SceneObject], g: ObjectGroup, relates: list[Intent], rng:
             return objects  # no room: nothing is added, and the critic will say so
 
 
-def _recolor(objects: list[SceneObject], g: ObjectGroup, color: str, rng: np.random.Generator, p_bleed: float) -> list[SceneObject]:
+def _recolor(
+    objects: list[SceneObject], g: ObjectGroup, color: str, rng: np.random.Generator, p_bleed: float
+) -> list[SceneObject]:
     out = list(objects)
     hit = [k for k, o in enumerate(out) if g.matches(o)]
     for k in hit:
@@ -311,7 +334,13 @@ def _recolor(objects: list[SceneObject], g: ObjectGroup, color: str, rng: np.ran
     return out
 
 
-def _move(objects: list[SceneObject], g: ObjectGroup | None, rel: str | None, other: ObjectGroup | None, rng: np.random.Generator) -> list[SceneObject]:
+def _move(
+    objects: list[SceneObject],
+    g: ObjectGroup | None,
+    rel: str | None,
+    other: ObjectGroup | None,
+    rng: np.random.Generator,
+) -> list[SceneObject]:
     if g is None or other is None or rel is None:
         return objects
     k = next((i for i, o in enumerate(objects) if g.matches(o)), None)

@@ -16,7 +16,8 @@ import argparse
 import json
 import sys
 import time
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from poser_env.extractors.base import CommandExtractor
 from poser_env.types import Canvas, Check, Task
@@ -33,7 +34,9 @@ def _is_preserve(c: Check) -> bool:
     return isinstance(c.spec, dict) and c.spec.get("kind") == "preserve"
 
 
-def check_difference(got: Sequence[Check], want: Sequence[Check], tol: float = PRESERVE_POSITION_TOL) -> tuple[list[Check], list[Check]]:
+def check_difference(
+    got: Sequence[Check], want: Sequence[Check], tol: float = PRESERVE_POSITION_TOL
+) -> tuple[list[Check], list[Check]]:
     """``(missing, extra)``: checks of ``want`` that ``got`` lacks and checks ``got`` adds.
 
     Preserve checks match one to one (:func:`~poser_env.world.checks.preserve_match`: shape,
@@ -106,7 +109,12 @@ def extractor_agreement(
                             "extra": [c.question for c in extra],
                         }
                     )
-            out["suites"].setdefault(suite, {})[split] = {"n": n, "agree": agree, "rate": agree / n if n else 1.0, "failures": failures}
+            out["suites"].setdefault(suite, {})[split] = {
+                "n": n,
+                "agree": agree,
+                "rate": agree / n if n else 1.0,
+                "failures": failures,
+            }
             out["overall"]["n"] += n
             out["overall"]["agree"] += agree
     o = out["overall"]
@@ -116,7 +124,18 @@ def extractor_agreement(
 
 
 #: The constraint kinds recall and precision are reported for (:func:`kind_of`).
-KINDS: tuple[str, ...] = ("object", "count", "colour", "size", "relation", "background", "style", "absent", "preserve", "clean")
+KINDS: tuple[str, ...] = (
+    "object",
+    "count",
+    "colour",
+    "size",
+    "relation",
+    "background",
+    "style",
+    "absent",
+    "preserve",
+    "clean",
+)
 
 
 def kind_of(c: Check) -> str:
@@ -126,8 +145,15 @@ def kind_of(c: Check) -> str:
     k = spec.get("kind", "")
     if k == "exists":
         return "size" if spec.get("size") else ("colour" if spec.get("color") else "object")
-    return {"count": "count", "absent": "absent", "relation": "relation", "background": "background",
-            "style": "style", "preserve": "preserve", "clean": "clean"}.get(k, "text")
+    return {
+        "count": "count",
+        "absent": "absent",
+        "relation": "relation",
+        "background": "background",
+        "style": "style",
+        "preserve": "preserve",
+        "clean": "clean",
+    }.get(k, "text")
 
 
 def kind_scores(tasks: Sequence[Task], extractor: CommandExtractor | None = None) -> dict[str, Any]:
@@ -159,15 +185,24 @@ def kind_scores(tasks: Sequence[Task], extractor: CommandExtractor | None = None
         for c in extra:
             extra_n[kind_of(c)] = extra_n.get(kind_of(c), 0) + 1
         if (missing or extra) and len(failures) < 20:
-            failures.append({"id": task.id, "prompt": task.prompt, "missing": [c.question for c in missing],
-                             "extra": [c.question for c in extra],
-                             "not_understood": [s for cmd in commands for s in cmd.not_understood]})
+            failures.append(
+                {
+                    "id": task.id,
+                    "prompt": task.prompt,
+                    "missing": [c.question for c in missing],
+                    "extra": [c.question for c in extra],
+                    "not_understood": [s for cmd in commands for s in cmd.not_understood],
+                }
+            )
     kinds: dict[str, Any] = {}
     for k in sorted(set(want) | set(got), key=lambda k: KINDS.index(k) if k in KINDS else len(KINDS)):
         hit_w, hit_g = want.get(k, 0) - miss.get(k, 0), got.get(k, 0) - extra_n.get(k, 0)
-        kinds[k] = {"want": want.get(k, 0), "got": got.get(k, 0),
-                    "recall": hit_w / want[k] if want.get(k) else 1.0,
-                    "precision": hit_g / got[k] if got.get(k) else 1.0}
+        kinds[k] = {
+            "want": want.get(k, 0),
+            "got": got.get(k, 0),
+            "recall": hit_w / want[k] if want.get(k) else 1.0,
+            "precision": hit_g / got[k] if got.get(k) else 1.0,
+        }
     return {"tasks": len(tasks), "kinds": kinds, "failures": failures}
 
 
@@ -178,9 +213,13 @@ def format_kind_scores(result: dict[str, Any]) -> str:
             rows.append(f"| (clauses not understood: text checks) | | {r['got']} | | |")
             continue
         rows.append(f"| {k} | {r['want']} | {r['got']} | {r['recall']:.3f} | {r['precision']:.3f} |")
-    notes = [f"- {f['id']}: {f['prompt']!r}\n  missing: {f['missing']}\n  extra: {f['extra']}\n  not understood: {f['not_understood']}"
-             for f in result["failures"]]
-    return "\n".join([f"{result['tasks']} tasks", *rows] + (["", "Tasks with a missing or extra check:", *notes] if notes else []))
+    notes = [
+        f"- {f['id']}: {f['prompt']!r}\n  missing: {f['missing']}\n  extra: {f['extra']}\n  not understood: {f['not_understood']}"
+        for f in result["failures"]
+    ]
+    return "\n".join(
+        [f"{result['tasks']} tasks", *rows] + (["", "Tasks with a missing or extra check:", *notes] if notes else [])
+    )
 
 
 def format_agreement(result: dict[str, Any]) -> str:
@@ -204,11 +243,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m poser_env.extractors.agreement",
         description="Agreement of the grammar extractor's checks with the suites' target checks.",
     )
-    parser.add_argument("--suite", action="append", choices=SUITES + FORMS_SUITES,
-                        help="suite(s) to measure (default: the v0 suites; the v1 forms suites by name)")
+    parser.add_argument(
+        "--suite",
+        action="append",
+        choices=SUITES + FORMS_SUITES,
+        help="suite(s) to measure (default: the v0 suites; the v1 forms suites by name)",
+    )
     parser.add_argument("--split", action="append", choices=SPLITS, help="split(s) to measure (default: all)")
-    parser.add_argument("--heldout", action="store_true",
-                        help="recall and precision per constraint kind on the hand-written held-out files instead")
+    parser.add_argument(
+        "--heldout",
+        action="store_true",
+        help="recall and precision per constraint kind on the hand-written held-out files instead",
+    )
     parser.add_argument("--tasks", default=None, help="the same on a task file of yours (suite line format)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)

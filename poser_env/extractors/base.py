@@ -24,7 +24,8 @@ Contract every extractor keeps (the env and the tests rely on it):
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from poser_env.types import Canvas, Command
 
@@ -54,8 +55,10 @@ def require_prompt(prompt: object) -> str:
     if not text:
         raise ValueError("empty prompt: give a text describing the image to make or the edits to do")
     if len(text) > MAX_PROMPT_CHARS:
-        raise ValueError(f"the prompt is {len(text):,} characters long; the limit is {MAX_PROMPT_CHARS:,} "
-                         "(poser_env.extractors.base.MAX_PROMPT_CHARS): shorten it or split it into several episodes")
+        raise ValueError(
+            f"the prompt is {len(text):,} characters long; the limit is {MAX_PROMPT_CHARS:,} "
+            "(poser_env.extractors.base.MAX_PROMPT_CHARS): shorten it or split it into several episodes"
+        )
     return text
 
 
@@ -75,8 +78,11 @@ def content_words(text: str) -> int:
     from poser_env.world import lexicon
     from poser_env.world.parse import tokenize
 
-    return sum(1 for w, _, _ in tokenize(text) if w[:1].isalnum() and w not in lexicon.FUNCTION_WORDS
-               and w not in lexicon.INTENSIFIERS)
+    return sum(
+        1
+        for w, _, _ in tokenize(text)
+        if w[:1].isalnum() and w not in lexicon.FUNCTION_WORDS and w not in lexicon.INTENSIFIERS
+    )
 
 
 def coverage(prompt: str, spans: Sequence[str]) -> float:

@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -77,6 +77,8 @@ _KIND_OF_OP = {
     "style": "style",
     "clean": "refine",
 }
+
+
 def _alternatives(words: Iterable[str]) -> str:
     return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in L.longest_first(list(words)))
 
@@ -236,8 +238,14 @@ class GrammarExtractor:
         if not pieces and said_preserve and editing:  # only "keep everything as it is"
             pieces.append((_sentence(text), "edit", [], []))
         elif not pieces:  # punctuation soup, or nothing that asks for work
-            pieces.append((_sentence(text) or text, "edit" if editing else "generate", [_text_check(text)],
-                           [original[a:b] for a, b in reading.unread]))
+            pieces.append(
+                (
+                    _sentence(text) or text,
+                    "edit" if editing else "generate",
+                    [_text_check(text)],
+                    [original[a:b] for a, b in reading.unread],
+                )
+            )
         if editing and (not unread or said_preserve):
             keep = [preserve_check(o) for o in objects if not any(g.matches(o) for g in touched)]
             first = pieces[0]
@@ -294,7 +302,11 @@ def _split_attached(clause: str, intents: list[Intent]) -> list[tuple[str, list[
         if m is None:
             continue
         word = m.group("w")
-        phrase = f"Use {L.article(word)} {word} background." if what == "background" else f"Render everything in {word} style."
+        phrase = (
+            f"Use {L.article(word)} {word} background."
+            if what == "background"
+            else f"Render everything in {word} style."
+        )
         head = body[: m.start()].rstrip()
         if head.lower().endswith(" all"):
             head = head[:-4].rstrip()

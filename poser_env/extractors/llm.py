@@ -36,17 +36,26 @@ SCHEMA: dict[str, Any] = {
     "required": ["commands"],
     "properties": {
         "commands": {
-            "type": "array", "minItems": 1, "maxItems": 16,
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 16,
             "items": {
-                "type": "object", "required": ["text", "kind", "checks"],
+                "type": "object",
+                "required": ["text", "kind", "checks"],
                 "properties": {
                     "text": {"type": "string", "minLength": 1},
                     "kind": {"enum": list(COMMAND_KINDS)},
                     "checks": {
-                        "type": "array", "minItems": 1, "maxItems": 8,
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": 8,
                         "items": {
-                            "type": "object", "required": ["question", "category"],
-                            "properties": {"question": {"type": "string", "pattern": "\\?$"}, "category": {"enum": list(CHECK_CATEGORIES)}},
+                            "type": "object",
+                            "required": ["question", "category"],
+                            "properties": {
+                                "question": {"type": "string", "pattern": "\\?$"},
+                                "category": {"enum": list(CHECK_CATEGORIES)},
+                            },
                         },
                     },
                 },
@@ -57,12 +66,22 @@ SCHEMA: dict[str, Any] = {
 
 EXAMPLE = {
     "commands": [
-        {"text": "Draw two red apples on a wooden table.", "kind": "generate",
-         "checks": [{"question": "Are there exactly two apples?", "category": "count"},
-                    {"question": "Are the apples red?", "category": "color"}]},
-        {"text": "Add a blue cup to the right of the apples.", "kind": "add",
-         "checks": [{"question": "Is there a blue cup?", "category": "object"},
-                    {"question": "Is the cup to the right of the apples?", "category": "position"}]},
+        {
+            "text": "Draw two red apples on a wooden table.",
+            "kind": "generate",
+            "checks": [
+                {"question": "Are there exactly two apples?", "category": "count"},
+                {"question": "Are the apples red?", "category": "color"},
+            ],
+        },
+        {
+            "text": "Add a blue cup to the right of the apples.",
+            "kind": "add",
+            "checks": [
+                {"question": "Is there a blue cup?", "category": "object"},
+                {"question": "Is the cup to the right of the apples?", "category": "position"},
+            ],
+        },
     ]
 }
 
@@ -151,8 +170,15 @@ def _find_json(text: str) -> Any:
 class LLMExtractor:
     """A :class:`~poser_env.extractors.base.CommandExtractor` over a chat model (see the module docstring)."""
 
-    def __init__(self, model: Any, name: str = "llm", pool: Any = None, max_new_tokens: int = 512, retries: int = 1,
-                 system: str | None = None):
+    def __init__(
+        self,
+        model: Any,
+        name: str = "llm",
+        pool: Any = None,
+        max_new_tokens: int = 512,
+        retries: int = 1,
+        system: str | None = None,
+    ):
         from poser_env.backends.chat import ChatModel
         from poser_env.extractors.grammar import GrammarExtractor
 
@@ -175,14 +201,27 @@ class LLMExtractor:
         self.chat.prompt([{"role": "user", "content": "test"}])
 
     def messages(self, prompt: str, editing: bool) -> list[dict[str, str]]:
-        situation = "An existing image is being edited; the first instruction edits it." if editing else "The image is drawn from scratch."
-        return [{"role": "system", "content": self.system}, {"role": "user", "content": f"{situation}\nRequest: {prompt}"}]
+        situation = (
+            "An existing image is being edited; the first instruction edits it."
+            if editing
+            else "The image is drawn from scratch."
+        )
+        return [
+            {"role": "system", "content": self.system},
+            {"role": "user", "content": f"{situation}\nRequest: {prompt}"},
+        ]
 
     @staticmethod
     def repair_messages(messages: list[dict[str, str]], answer: str, problems: list[str]) -> list[dict[str, str]]:
         """The conversation for the retry: the invalid answer, then the list of its problems."""
-        return [*messages, {"role": "assistant", "content": answer},
-                {"role": "user", "content": "That answer is not valid: " + "; ".join(problems) + ". Answer again with the JSON only."}]
+        return [
+            *messages,
+            {"role": "assistant", "content": answer},
+            {
+                "role": "user",
+                "content": "That answer is not valid: " + "; ".join(problems) + ". Answer again with the JSON only.",
+            },
+        ]
 
     def extract(self, prompt: str, source: Canvas | None = None) -> list[Command]:
         text = require_prompt(prompt)
@@ -196,7 +235,9 @@ class LLMExtractor:
                     self.last_source = "llm" if attempt == 0 else "llm-repaired"
                     dropped = unmentioned(text, commands)  # no silent success: what the answer left out
                     if dropped:
-                        commands[-1] = Command(commands[-1].text, commands[-1].kind, commands[-1].checks, tuple(dropped))
+                        commands[-1] = Command(
+                            commands[-1].text, commands[-1].kind, commands[-1].checks, tuple(dropped)
+                        )
                     return commands
                 except CommandSchemaError as e:
                     reason = f"invalid answer ({e}); answer began {answer[:80]!r}"
@@ -205,8 +246,13 @@ class LLMExtractor:
             reason = f"the model failed: {type(e).__name__}: {e}"
         self.fallbacks += 1
         self.last_source = "grammar-fallback"
-        log.warning("LLM extractor %s: no valid commands from %s after %d tries (%s); falling back to the grammar extractor",
-                    self.name, self.chat.ref.path, self.retries + 1, reason)
+        log.warning(
+            "LLM extractor %s: no valid commands from %s after %d tries (%s); falling back to the grammar extractor",
+            self.name,
+            self.chat.ref.path,
+            self.retries + 1,
+            reason,
+        )
         return self.fallback.extract(text, source)
 
 

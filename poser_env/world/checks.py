@@ -12,8 +12,9 @@ given the ground-truth :class:`Scene` it is the evaluator; given the detector's
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from poser_env.types import Check
 from poser_env.world import vocab
@@ -80,7 +81,7 @@ class ObjectGroup:
         return {"shape": self.shape, "color": self.color, "size": self.size, "count": self.count}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ObjectGroup":
+    def from_dict(cls, d: dict[str, Any]) -> ObjectGroup:
         _expect_keys(d, {"shape", "color", "size", "count"}, "object group", required={"shape"})
         return cls(**d)
 
@@ -100,7 +101,7 @@ class Relation:
         return {"a": self.a.ref(), "rel": self.rel, "b": self.b.ref()}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Relation":
+    def from_dict(cls, d: dict[str, Any]) -> Relation:
         _expect_keys(d, {"a", "rel", "b"}, "relation", required={"a", "rel", "b"})
         return cls(ObjectGroup.from_dict(d["a"]), d["rel"], ObjectGroup.from_dict(d["b"]))
 
@@ -141,7 +142,7 @@ class Target:
         return checks_for(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Target":
+    def from_dict(cls, d: dict[str, Any]) -> Target:
         _expect_keys(d, {"groups", "relations", "absent", "preserve", "background", "style", "clean"}, "target")
         try:
             return cls(
@@ -223,7 +224,14 @@ def preserve_check(o: SceneObject) -> Check:
     return Check(
         f"Is the {o.describe(with_size=True)} still {region_name(o.x, o.y)}?",
         "preserve",
-        {"kind": "preserve", "shape": o.shape, "color": o.color, "size": o.size, "x": round(o.x, 3), "y": round(o.y, 3)},
+        {
+            "kind": "preserve",
+            "shape": o.shape,
+            "color": o.color,
+            "size": o.size,
+            "x": round(o.x, 3),
+            "y": round(o.y, 3),
+        },
     )
 
 

@@ -18,8 +18,8 @@ Readings (see ``lexicon.py`` for the word decisions):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from poser_env.world import language as L
 from poser_env.world import lexicon as X
@@ -50,9 +50,24 @@ def match(words: list[str], i: int, tab: Table) -> tuple[int, object] | None:
     return None
 
 
-_DETERMINERS = table({**L.COUNT_LOOKUP, **X.QUANTIFIERS, **{q: "vague" for q in X.VAGUE_QUANTIFIERS},
-                      "the": "the", "any": "the", "this": "the", "that": "the", "these": "the", "those": "the",
-                      "both": "the", "both the": "the", "all the": "the", "all": "the", "another": 1})
+_DETERMINERS = table(
+    {
+        **L.COUNT_LOOKUP,
+        **X.QUANTIFIERS,
+        **{q: "vague" for q in X.VAGUE_QUANTIFIERS},
+        "the": "the",
+        "any": "the",
+        "this": "the",
+        "that": "the",
+        "these": "the",
+        "those": "the",
+        "both": "the",
+        "both the": "the",
+        "all the": "the",
+        "all": "the",
+        "another": 1,
+    }
+)
 _SIZES = table(X.SIZE_LOOKUP)
 _COLORS = table(L.COLOR_LOOKUP)
 _SHAPES = table(L.SHAPE_LOOKUP)
@@ -60,17 +75,42 @@ _PLURALS = frozenset(L.SHAPE_LOOKUP) - frozenset(L.SHAPE_LOOKUP.values())
 _NEGATIONS = frozenset({"without", "minus"})
 #: Words that can never be an unknown modifier (they have a job of their own).
 _KNOWN = frozenset(
-    {w for t in (L.COUNT_LOOKUP, L.SHAPE_LOOKUP, L.COLOR_LOOKUP, X.SIZE_LOOKUP, L.RELATION_LOOKUP, X.EXTRA_RELATIONS,
-                 L.BACKGROUND_LOOKUP, L.STYLE_LOOKUP) for p in t for w in p.split()}
-    | set(X.RECOLOR_VERBS) | {w for p in L.EDIT_VERBS["remove"] + X.EXTRA_REMOVE_VERBS for w in p.split()}
+    {
+        w
+        for t in (
+            L.COUNT_LOOKUP,
+            L.SHAPE_LOOKUP,
+            L.COLOR_LOOKUP,
+            X.SIZE_LOOKUP,
+            L.RELATION_LOOKUP,
+            X.EXTRA_RELATIONS,
+            L.BACKGROUND_LOOKUP,
+            L.STYLE_LOOKUP,
+        )
+        for p in t
+        for w in p.split()
+    }
+    | set(X.RECOLOR_VERBS)
+    | {w for p in L.EDIT_VERBS["remove"] + X.EXTRA_REMOVE_VERBS for w in p.split()}
     | {"move", "shift", "then", "no", "not", "without", "background", "backdrop", "style"}
     | {w for p in X.UNEXPRESSIBLE_RELATIONS for w in p.split()}
 )
 #: Background colour words that name no object colour ("a gray circle": reported, the circle kept).
 _BACKGROUND_ONLY = frozenset(w for p in L.BACKGROUND_LOOKUP for w in p.split() if w not in L.COLOR_LOOKUP) - {"sky"}
-_ITEM_DETS = table({"one": 1, "the other": 1, "another": 1, "the second": 1, "the third": 1, "the last": 1,
-                    "a": 1, "an": 1, **{w: n for w, n in L.NUMBER_WORDS.items() if n >= 2},
-                    **{f"the other {w}": n for w, n in L.NUMBER_WORDS.items() if n >= 2}})
+_ITEM_DETS = table(
+    {
+        "one": 1,
+        "the other": 1,
+        "another": 1,
+        "the second": 1,
+        "the third": 1,
+        "the last": 1,
+        "a": 1,
+        "an": 1,
+        **{w: n for w, n in L.NUMBER_WORDS.items() if n >= 2},
+        **{f"the other {w}": n for w, n in L.NUMBER_WORDS.items() if n >= 2},
+    }
+)
 MASK = "\x00"
 
 
@@ -189,8 +229,13 @@ def _noun_phrase(words: list[str], i: int) -> tuple[NP | None, int]:
                 repeated_article = True
                 j += 2
                 continue
-        if (det != "bare" or colors or size) and unknown_run < 3 and w[:1].isalpha() and w not in X.FUNCTION_WORDS \
-                and (w not in _KNOWN or w in _BACKGROUND_ONLY):
+        if (
+            (det != "bare" or colors or size)
+            and unknown_run < 3
+            and w[:1].isalpha()
+            and w not in X.FUNCTION_WORDS
+            and (w not in _KNOWN or w in _BACKGROUND_ONLY)
+        ):
             unread.append(j)
             unknown_run += 1
             j += 1
@@ -200,8 +245,18 @@ def _noun_phrase(words: list[str], i: int) -> tuple[NP | None, int]:
     if mh is None:
         return None, j
     head = words[j]
-    np_ = NP(i, j + mh[0], det, str(mh[1]), colors, size, plural=head in _PLURALS, unread=unread, ignorable=ignorable,
-             ref_count=ref_count)
+    np_ = NP(
+        i,
+        j + mh[0],
+        det,
+        str(mh[1]),
+        colors,
+        size,
+        plural=head in _PLURALS,
+        unread=unread,
+        ignorable=ignorable,
+        ref_count=ref_count,
+    )
     if len(colors) > 1:
         if np_.plural or repeated_article:
             np_.distributive = True

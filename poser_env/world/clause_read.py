@@ -9,8 +9,9 @@ understood), its noun-phrase chunks and the intents found so far; :func:`setting
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import Callable, Iterable, Sequence, cast
+from typing import cast
 
 from poser_env.world import language as L
 from poser_env.world import lexicon as X
@@ -22,30 +23,84 @@ USED, IGNORED, UNREAD = 1, 0, 2
 _MASK = "\x00"
 
 _BACKGROUNDS = table(L.BACKGROUND_LOOKUP)
-_STYLES = table({**L.STYLE_LOOKUP, "pencil sketch": "sketch", "sketched": "sketch", "pencil drawing": "sketch",
-                 "line art": "sketch", "watercolour wash": "watercolor", "watercolor wash": "watercolor",
-                 "watercolours": "watercolor", "watercolors": "watercolor", "8 bit": "pixel-art",
-                 "pixel": "pixel-art", "pixels": "pixel-art"})
+_STYLES = table(
+    {
+        **L.STYLE_LOOKUP,
+        "pencil sketch": "sketch",
+        "sketched": "sketch",
+        "pencil drawing": "sketch",
+        "line art": "sketch",
+        "watercolour wash": "watercolor",
+        "watercolor wash": "watercolor",
+        "watercolours": "watercolor",
+        "watercolors": "watercolor",
+        "8 bit": "pixel-art",
+        "pixel": "pixel-art",
+        "pixels": "pixel-art",
+    }
+)
 _AMBIGUOUS_STYLES = frozenset({"plain", "flat", "pixel", "pixels"})
-_STYLE_CONTEXT_AFTER = frozenset({"style", "styled", "drawing", "look", "design", "rendering", "art", "shading", "fills"})
+_STYLE_CONTEXT_AFTER = frozenset(
+    {"style", "styled", "drawing", "look", "design", "rendering", "art", "shading", "fills"}
+)
 _BACKGROUND_NOUNS = frozenset(L.BACKGROUND_NOUNS)
 _CLEAN_WORDS = frozenset(
-    {"noise", "noisy", "speckles", "speckle", "specks", "speck", "artifacts", "artefacts", "artifact", "artefact",
-     "grain", "grainy", "clean", "crisp", "denoise", "denoised", "declutter"}
+    {
+        "noise",
+        "noisy",
+        "speckles",
+        "speckle",
+        "specks",
+        "speck",
+        "artifacts",
+        "artefacts",
+        "artifact",
+        "artefact",
+        "grain",
+        "grainy",
+        "clean",
+        "crisp",
+        "denoise",
+        "denoised",
+        "declutter",
+    }
 )
 _REMOVE_VERBS = table({**{v: True for v in L.EDIT_VERBS["remove"]}, **{v: True for v in X.EXTRA_REMOVE_VERBS}})
 #: Words that end a removal's reach: another operation's verb, or an exception.
-_SCOPE_ENDS = frozenset(X.RECOLOR_VERBS | {"add", "put", "place", "insert", "draw", "move", "shift", "keep", "keeping",
-                                           "but", "except", "leave", "leaving", "then", "give", "set", "use"})
+_SCOPE_ENDS = frozenset(
+    X.RECOLOR_VERBS
+    | {
+        "add",
+        "put",
+        "place",
+        "insert",
+        "draw",
+        "move",
+        "shift",
+        "keep",
+        "keeping",
+        "but",
+        "except",
+        "leave",
+        "leaving",
+        "then",
+        "give",
+        "set",
+        "use",
+    }
+)
 _MOVE_VERBS = frozenset({"move", "shift", "reposition", "relocate", "drag", "slide", "moved", "shifted"})
 _NEGATIONS = frozenset({"without", "minus"})
 #: Relation phrasings -> the relations they state (empty: one the world cannot check).
-_RELATIONS = table({
-    **{p: (r,) for p, r in L.RELATION_LOOKUP.items()},
-    **{p: ((r,) if r else ()) for p, r in X.EXTRA_RELATIONS.items()},
-    **{p: rs for p, rs in X.COMPOUND_RELATIONS.items()},
-    **{p: () for p in X.UNEXPRESSIBLE_RELATIONS},
-})
+_RELATIONS = table(
+    {
+        **{p: (r,) for p, r in L.RELATION_LOOKUP.items()},
+        **{p: ((r,) if r else ()) for p, r in X.EXTRA_RELATIONS.items()},
+        **{p: rs for p, rs in X.COMPOUND_RELATIONS.items()},
+        **{p: () for p in X.UNEXPRESSIBLE_RELATIONS},
+    }
+)
+
 
 class Clause:
     """One clause being read: its words, each word's status, its chunks and intents."""
@@ -74,7 +129,9 @@ class Clause:
         self.found.append((pos, intent))
 
 
-def _first(words: list[str], tab: Table, ok: Callable[[int, int], bool] = lambda i, n: True, start: int = 0) -> tuple[int, int, object] | None:
+def _first(
+    words: list[str], tab: Table, ok: Callable[[int, int], bool] = lambda i, n: True, start: int = 0
+) -> tuple[int, int, object] | None:
     for i in range(start, len(words)):
         m = match(words, i, tab)
         if m is not None and ok(i, m[0]):
@@ -146,7 +203,9 @@ def relations(c: Clause) -> None:
         rels: list[str] = list(cast(Sequence[str], m[1]))
         known = bool(rels)
         end = i + m[0]
-        while end + 1 < len(w) and w[end] in ("and", ",") and (m2 := match(w, end + 1, _RELATIONS)) is not None and m2[1]:
+        while (
+            end + 1 < len(w) and w[end] in ("and", ",") and (m2 := match(w, end + 1, _RELATIONS)) is not None and m2[1]
+        ):
             rels += list(cast(Sequence[str], m2[1]))
             end = end + 1 + m2[0]
         b = starts.get(end)
@@ -183,7 +242,7 @@ def relations(c: Clause) -> None:
         k = bisect_left(ends, i + 1) - 1
         after = None
         if fronted or k < 0:  # the first chunk after the (last) object: bisect, not a scan
-            for n in nps[bisect_left(first, others[-1].end):]:
+            for n in nps[bisect_left(first, others[-1].end) :]:
                 if not n.negated:
                     after = n
                     break
@@ -247,8 +306,13 @@ def operations(c: Clause) -> None:
                 c.mark(a, b, USED)
                 c.mark(recolor_verb, recolor_verb + 1, USED)
                 n.used = True
-            elif recolor_verb is not None and n.end < len(w) and w[n.end] in ("into", "to") and idx + 1 < len(c.nps) \
-                    and c.nps[idx + 1].start == n.end + 1:
+            elif (
+                recolor_verb is not None
+                and n.end < len(w)
+                and w[n.end] in ("into", "to")
+                and idx + 1 < len(c.nps)
+                and c.nps[idx + 1].start == n.end + 1
+            ):
                 # "turn the triangle into a square": the world has no shape change.
                 nxt_np = c.nps[idx + 1]
                 for k in range(n.start, nxt_np.end):
@@ -267,7 +331,7 @@ def operations(c: Clause) -> None:
 
 
 def predicate_color(c: Clause, n: NP, nxt: int) -> bool:
-    """"the circles are red": the colour is an attribute of the phrase (no recolour verb)."""
+    """ "the circles are red": the colour is an attribute of the phrase (no recolour verb)."""
     w = c.words
     j = n.end
     if j + 1 >= min(nxt, len(w)) + 1 or w[j] not in X.COPULAS:
@@ -291,7 +355,6 @@ def _new_color(w: list[str], a: int, b: int) -> tuple[str, int, int] | None:
                 end += 1
             return col, j, end
     return None
-
 
 
 def final(word: str, status: int | None) -> int:

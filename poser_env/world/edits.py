@@ -11,16 +11,17 @@ afterwards. The suite generator (:mod:`poser_env.world.suites.generate`) and loa
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from poser_env.world import vocab
 from poser_env.world.checks import ObjectGroup, Relation, SpecError, Target
+from poser_env.world.language import EDIT_OPS
 from poser_env.world.layout import LayoutError, place
 from poser_env.world.sampling import P_SMALL
 from poser_env.world.scene import Scene, SceneObject
-from poser_env.world.language import EDIT_OPS
 
 
 class EditError(ValueError):
@@ -60,7 +61,9 @@ def validate_edit(edit: Any) -> dict[str, Any]:
         raise EditError(f"{op} edit is missing {sorted(missing)}: {edit!r}")
     unknown = set(edit) - required - optional - {"op", "text"}
     if unknown:
-        raise EditError(f"unknown field(s) {sorted(unknown)} in {op} edit; allowed: {sorted(required | optional | {'op', 'text'})}")
+        raise EditError(
+            f"unknown field(s) {sorted(unknown)} in {op} edit; allowed: {sorted(required | optional | {'op', 'text'})}"
+        )
     if "text" in edit and not isinstance(edit["text"], str):
         raise EditError(f"edit text must be a string: {edit!r}")
     try:
@@ -86,10 +89,9 @@ def validate_edit(edit: Any) -> dict[str, Any]:
             vocab.check_color(edit["color"])
         if op == "background":
             vocab.check_background(edit["background"])
-        if op == "style":
-            if edit["style"] not in vocab.STYLES:
-                vocab.check_style(edit["style"])
-                raise EditError(f"edit style must be canonical ({', '.join(vocab.STYLES)}): {edit!r}")
+        if op == "style" and edit["style"] not in vocab.STYLES:
+            vocab.check_style(edit["style"])
+            raise EditError(f"edit style must be canonical ({', '.join(vocab.STYLES)}): {edit!r}")
     except (vocab.VocabularyError, SpecError) as e:
         raise EditError(f"bad {op} edit {edit!r}: {e}") from e
     return edit
@@ -101,9 +103,7 @@ def find_object(objects: Sequence[Any], ref: dict[str, Any], what: str) -> int:
     g = ref_group(ref)
     hits = [i for i, o in enumerate(objects) if g.matches(o)]
     if len(hits) != 1:
-        raise EditError(
-            f"{what} {g.noun()!r} must name exactly one object of the scene, found {len(hits)}"
-        )
+        raise EditError(f"{what} {g.noun()!r} must name exactly one object of the scene, found {len(hits)}")
     return hits[0]
 
 
@@ -169,7 +169,13 @@ def _apply_once(source: Scene, edits: Sequence[dict[str, Any]], rng: np.random.G
             i = find_object(objects, edit["object"], "moved object")
             o = objects.pop(i)
             j = find_object(objects, edit["anchor"], "move anchor")
-            (moved,) = place([(o.shape, o.color, o.size)], rng, relations=[(len(objects), edit["rel"], j)], fixed=objects, restarts=restarts)
+            (moved,) = place(
+                [(o.shape, o.color, o.size)],
+                rng,
+                relations=[(len(objects), edit["rel"], j)],
+                fixed=objects,
+                restarts=restarts,
+            )
             objects.insert(i, moved)
         elif op == "background":
             background = edit["background"]

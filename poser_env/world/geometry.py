@@ -97,9 +97,7 @@ def polygon_pixels(shape: str, size: str, x: float, y: float, canvas: int) -> li
     return [(float(px), float(py)) for px, py in poly]
 
 
-def relations_between(
-    box_a: tuple[float, float, float, float], box_b: tuple[float, float, float, float]
-) -> set[str]:
+def relations_between(box_a: tuple[float, float, float, float], box_b: tuple[float, float, float, float]) -> set[str]:
     """GenEval's relative position of box A with respect to box B (``{"left of", "above"}``...)."""
     ca = np.array([(box_a[0] + box_a[2]) / 2, (box_a[1] + box_a[3]) / 2])
     cb = np.array([(box_b[0] + box_b[2]) / 2, (box_b[1] + box_b[3]) / 2])
@@ -122,8 +120,6 @@ def relations_between(
     return out
 
 
-def boxes_overlap(
-    a: tuple[float, float, float, float], b: tuple[float, float, float, float], gap: float = 0.0
-) -> bool:
+def boxes_overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float], gap: float = 0.0) -> bool:
     """Whether two boxes come closer than ``gap`` (canvas fractions) on both axes."""
     return not (a[2] + gap <= b[0] or b[2] + gap <= a[0] or a[3] + gap <= b[1] or b[3] + gap <= a[1])

@@ -41,7 +41,7 @@ direction; ``higher than``/``lower than`` do not say that the vertical direction
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -213,7 +213,11 @@ BACKGROUND_SENTENCES: tuple[str, ...] = (
     "Make the background {bg}.",
 )
 #: Attached to the end of a list sentence (before its full stop).
-BACKGROUND_SUFFIXES: tuple[str, ...] = (" on {an} {bg} background", ", all on {an} {bg} background", " against {an} {bg} backdrop")
+BACKGROUND_SUFFIXES: tuple[str, ...] = (
+    " on {an} {bg} background",
+    ", all on {an} {bg} background",
+    " against {an} {bg} backdrop",
+)
 #: Put in front of a list sentence.
 BACKGROUND_PREFIXES: tuple[str, ...] = ("On {an} {bg} background, ",)
 #: Style sentences (``{adj}`` a style adjective, ``{noun}`` a style noun phrase).
@@ -242,7 +246,17 @@ EDIT_OPS: tuple[str, ...] = ("add", "remove", "recolor", "move", "background", "
 EDIT_VERBS: dict[str, tuple[str, ...]] = {
     "add": ("add", "put", "place", "insert", "draw"),
     "remove": ("remove", "delete", "erase", "take away", "get rid of"),
-    "recolor": ("recolour", "recolor", "colour", "color", "make", "paint", "turn", "change the colour of", "change the color of"),
+    "recolor": (
+        "recolour",
+        "recolor",
+        "colour",
+        "color",
+        "make",
+        "paint",
+        "turn",
+        "change the colour of",
+        "change the color of",
+    ),
     "move": ("move", "shift", "put", "place", "reposition", "relocate"),
     "background": ("change", "make", "set", "switch", "replace", "paint", "use", "give"),
     "style": ("restyle", "render", "turn", "convert", "switch", "redraw", "make"),

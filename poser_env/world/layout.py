@@ -12,7 +12,7 @@ when one box is shifted by :data:`RELATION_SLACK` in any direction.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

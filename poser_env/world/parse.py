@@ -35,9 +35,10 @@ Never raises: text it does not understand yields fewer intents and more unread s
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from poser_env.world import language as L
 from poser_env.world import lexicon as X
@@ -64,14 +65,37 @@ Tok = tuple[str, int, int]
 
 
 _CONNECTORS = table(
-    {c: True for c in ("first", "to start", "to begin", "then", "next", "after that", "also", "finally", "lastly",
-                       "afterwards", "and", "and then", "now", "second", "third", "please", "so")}
+    {
+        c: True
+        for c in (
+            "first",
+            "to start",
+            "to begin",
+            "then",
+            "next",
+            "after that",
+            "also",
+            "finally",
+            "lastly",
+            "afterwards",
+            "and",
+            "and then",
+            "now",
+            "second",
+            "third",
+            "please",
+            "so",
+        )
+    }
 )
 _SENTENCE_END = frozenset({".", ";", "!", "?"})
 #: Words every table knows whole: a hyphenated token made of them is split, others kept.
 _WHOLE = frozenset(
-    w for t in (L.BACKGROUND_LOOKUP, L.STYLE_LOOKUP, L.COLOR_LOOKUP, L.SHAPE_LOOKUP, L.COUNT_LOOKUP, X.SIZE_LOOKUP)
-    for p in t for w in p.split() if "-" in w
+    w
+    for t in (L.BACKGROUND_LOOKUP, L.STYLE_LOOKUP, L.COLOR_LOOKUP, L.SHAPE_LOOKUP, L.COUNT_LOOKUP, X.SIZE_LOOKUP)
+    for p in t
+    for w in p.split()
+    if "-" in w
 )
 PRESERVE_RE = re.compile(
     r"\b(?:everything|anything|all) else\b|\bthe rest\b|\bother (?:objects|shapes)\b|\bunchanged\b|\buntouched\b"
@@ -237,8 +261,9 @@ def _read(text: str, introduce: bool, present: tuple[tuple[str, str, str], ...])
                     seen.update(_projections(i.group))
                 elif i.op == "recolor" and i.group is not None and i.color:  # what the recolour makes
                     seen.update(_projections(replace(i.group, color=i.color)))
-        seen.update((s, col, sz) for sh, co, si in present for s, col, sz in
-                    [(sh, a, b) for a in ("*", co) for b in ("*", si)])
+        seen.update(
+            (s, col, sz) for sh, co, si in present for s, col, sz in [(sh, a, b) for a in ("*", co) for b in ("*", si)]
+        )
         for c, run in zip(cls, runs):
             definite: dict[Any, Any] = {}  # related definite chunks by the group they name
             for n in c.nps:
@@ -260,7 +285,11 @@ def _read(text: str, introduce: bool, present: tuple[tuple[str, str, str], ...])
                     seen.update(_projections(g))
                     introduced.append(_article(run, np_))
             drawn = {x.group for _, x in c.found if x.op == "draw"}
-            moved = {id(i) for _, i in c.found if i.op == "move" and i.group is not None and replace(i.group, count=1) in drawn}
+            moved = {
+                id(i)
+                for _, i in c.found
+                if i.op == "move" and i.group is not None and replace(i.group, count=1) in drawn
+            }
             c.found = [(p, replace(i, op="relate") if id(i) in moved else i) for p, i in c.found]
 
     intents: list[Intent] = []
@@ -272,8 +301,14 @@ def _read(text: str, introduce: bool, present: tuple[tuple[str, str, str], ...])
             status.append((a, b, final(word, s), word, c.index))
     used = sum(1 for s in status if s[2] == USED and s[3][0].isalnum())
     unread = sum(1 for s in status if s[2] == UNREAD)
-    return Reading(tuple(intents), tuple(_spans(status)), used, unread, tuple(sorted(introduced)),
-                   tuple(g for c in cls for g in c.unread_refs))
+    return Reading(
+        tuple(intents),
+        tuple(_spans(status)),
+        used,
+        unread,
+        tuple(sorted(introduced)),
+        tuple(g for c in cls for g in c.unread_refs),
+    )
 
 
 def _article(run: list[Tok], n: NP) -> tuple[int, int, str]:
@@ -296,8 +331,12 @@ def _spans(status: list[tuple[int, int, int, str, int]]) -> list[tuple[int, int]
             k += 1
             continue
         start = k
-        while start > 0 and status[start - 1][2] == IGNORED and status[start - 1][3] in X.SPAN_LEADERS \
-                and status[start - 1][4] == status[k][4]:
+        while (
+            start > 0
+            and status[start - 1][2] == IGNORED
+            and status[start - 1][3] in X.SPAN_LEADERS
+            and status[start - 1][4] == status[k][4]
+        ):
             start -= 1
         end = k
         j = k + 1
@@ -317,8 +356,11 @@ def _spans(status: list[tuple[int, int, int, str, int]]) -> list[tuple[int, int]
 def _present_key(present: Iterable[object] | None) -> tuple[tuple[str, str, str], ...]:
     if not present:
         return ()
-    return tuple(sorted((str(getattr(o, "shape", "")), str(getattr(o, "color", "")), str(getattr(o, "size", "")))
-                        for o in present))
+    return tuple(
+        sorted(
+            (str(getattr(o, "shape", "")), str(getattr(o, "color", "")), str(getattr(o, "size", ""))) for o in present
+        )
+    )
 
 
 def read(text: str, present: Sequence[object] | None = None, introduce: bool = True) -> Reading:

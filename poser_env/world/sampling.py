@@ -11,8 +11,8 @@ would be ambiguous and a check could not be judged on its own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 import numpy as np
 
@@ -35,9 +35,7 @@ def conflicts(a: ObjectGroup, b: ObjectGroup) -> bool:
     """Whether one object could count for both groups (see the module docstring)."""
     if a.shape != b.shape:
         return False
-    if a.color is None or b.color is None or a.color == b.color:
-        return True
-    return False
+    return a.color is None or b.color is None or a.color == b.color
 
 
 def sample_group(
@@ -128,7 +126,11 @@ def realize(
             color = g.color
             if color is None:
                 others = [t for t in taken if t is not g]
-                free = [c for c in vocab.COLORS if not any(conflicts(ObjectGroup(g.shape, c), t) for t in others if t.color is not None)]
+                free = [
+                    c
+                    for c in vocab.COLORS
+                    if not any(conflicts(ObjectGroup(g.shape, c), t) for t in others if t.color is not None)
+                ]
                 color = str(_pick(rng, free or list(vocab.COLORS)))
             size = g.size or ("small" if rng.random() < P_SMALL else "large")
             items.append((g.shape, color, size))
@@ -150,7 +152,9 @@ def realize(
     return Scene(objects=tuple(fixed) + tuple(objects), background=background, style=style)
 
 
-def sample_longform(rng: np.random.Generator, n_constraints: int | None = None, attempts: int = 20) -> tuple[Target, Scene]:
+def sample_longform(
+    rng: np.random.Generator, n_constraints: int | None = None, attempts: int = 20
+) -> tuple[Target, Scene]:
     """A long-form target together with a scene realising it (resampled until one fits)."""
     for _ in range(attempts):
         target = sample_longform_target(rng, n_constraints)
@@ -191,9 +195,7 @@ def perturb_target(target: Target, rng: np.random.Generator, p: float = 0.5) -> 
             else:
                 g = replace(g, color=str(_pick(rng, [c for c in vocab.COLORS if c != g.color])))
         groups.append(g)
-    relations = [
-        replace(r, rel=vocab.INVERSE_RELATION[r.rel]) if rng.random() < p else r for r in target.relations
-    ]
+    relations = [replace(r, rel=vocab.INVERSE_RELATION[r.rel]) if rng.random() < p else r for r in target.relations]
     background = target.background
     if background is not None and rng.random() < p:
         background = str(_pick(rng, [b for b in vocab.BACKGROUNDS if b != background]))

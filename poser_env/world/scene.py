@@ -35,8 +35,7 @@ def check_canvas(size: object) -> int:
         raise SceneError(f"canvas size must be an int, got {size!r}")
     if not MIN_CANVAS <= size <= MAX_CANVAS:
         raise SceneError(
-            f"canvas size {size} is out of range; use {MIN_CANVAS} to {MAX_CANVAS} pixels "
-            f"(default {DEFAULT_CANVAS})"
+            f"canvas size {size} is out of range; use {MIN_CANVAS} to {MAX_CANVAS} pixels (default {DEFAULT_CANVAS})"
         )
     return size
 
@@ -75,7 +74,7 @@ class SceneObject:
         """``"red circle"`` or ``"large red circle"``."""
         return f"{self.size} {self.color} {self.shape}" if with_size else f"{self.color} {self.shape}"
 
-    def moved(self, x: float, y: float) -> "SceneObject":
+    def moved(self, x: float, y: float) -> SceneObject:
         return replace(self, x=x, y=y)
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,7 +84,7 @@ class SceneObject:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SceneObject":
+    def from_dict(cls, d: dict[str, Any]) -> SceneObject:
         if not isinstance(d, dict):
             raise SceneError(f"an object must be a dict, got {type(d).__name__}")
         unknown = set(d) - {"shape", "color", "size", "x", "y"}
@@ -128,10 +127,10 @@ class Scene:
     def clean(self) -> bool:
         return self.noise == 0 and self.speckles == 0
 
-    def with_objects(self, objects: "list[SceneObject] | tuple[SceneObject, ...]") -> "Scene":
+    def with_objects(self, objects: list[SceneObject] | tuple[SceneObject, ...]) -> Scene:
         return replace(self, objects=tuple(objects))
 
-    def replace(self, **changes: Any) -> "Scene":
+    def replace(self, **changes: Any) -> Scene:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -145,7 +144,7 @@ class Scene:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Scene":
+    def from_dict(cls, d: dict[str, Any]) -> Scene:
         if not isinstance(d, dict):
             raise SceneError(f"a scene must be a dict, got {type(d).__name__}")
         allowed = {"objects", "background", "style", "noise", "speckles", "artifact_seed"}

@@ -31,8 +31,17 @@ warnings.warn(
 )
 
 __all__ = [
-    "EDIT_CHAIN", "HELDOUT_PAIRS", "HELDOUT_RELATIONS", "LEVEL_SIZES", "LONG_CHECKS", "check_level_files",
-    "generate_level_files", "generate_level_split", "heldout_combinations", "level_pairs", "main",
+    "EDIT_CHAIN",
+    "HELDOUT_PAIRS",
+    "HELDOUT_RELATIONS",
+    "LEVEL_SIZES",
+    "LONG_CHECKS",
+    "check_level_files",
+    "generate_level_files",
+    "generate_level_split",
+    "heldout_combinations",
+    "level_pairs",
+    "main",
 ]
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ reported, never silently dropped.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 #: The ten GenEval colours with the RGB value the renderer paints. The values are saturated and
 #: far apart in RGB so that blur (watercolor) and noise keep them separable.

@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import json
 import io
+import json
 import os
 import re
 import shutil
@@ -25,9 +25,9 @@ import pytest
 import torch
 
 import poser_env  # noqa: F401
+from poser_agents.cli import main as poser
 from poser_agents.common.checkpoint import CheckpointError, file_sha256
 from poser_agents.common.checkpoint_faults import edit_agent_json
-from poser_agents.cli import main as poser
 from poser_agents.dqn import DQNAgent, DQNConfig
 from poser_agents.dqn import agent as dqn_agent
 from poser_agents.grpo import agent as grpo_agent
@@ -61,8 +61,13 @@ def grpo_dir(tmp_path_factory):
     base = env.unwrapped
     vocab = WorkflowVocab(base.expert_names, base.config.max_attempts)
     featurizer = ContextFeaturizer("hash")
-    cfg = PolicyConfig(hidden=8, n_experts=vocab.n_experts, attempts=vocab.attempts, text_dim=featurizer.text_dim,
-                       command_dim=featurizer.command_dim)
+    cfg = PolicyConfig(
+        hidden=8,
+        n_experts=vocab.n_experts,
+        attempts=vocab.attempts,
+        text_dim=featurizer.text_dim,
+        command_dim=featurizer.command_dim,
+    )
     torch.manual_seed(0)
     agent = GRPOAgent(WorkflowPolicy(cfg), vocab, featurizer, reference=WorkflowPolicy(cfg), env=env)
     return agent.save(tmp_path_factory.mktemp("ckpt") / "grpo")
@@ -97,10 +102,14 @@ def rewrite_zip(folder, data=None, extra=None):
 def refused_everywhere(folder, capsys, tmp_path, match, marker=None, grpo=False):
     """The CLI commands that read a checkpoint exit 2 with one line; the API raises; nothing ran or changed."""
     before = snapshot(folder)
-    commands = [["eval", "--agent", str(folder), "--episodes", "1", "--seeds", "0"],
-                ["generate", "a red circle", "--agent", str(folder), "--out", str(tmp_path / "gen")]]
+    commands = [
+        ["eval", "--agent", str(folder), "--episodes", "1", "--seeds", "0"],
+        ["generate", "a red circle", "--agent", str(folder), "--out", str(tmp_path / "gen")],
+    ]
     if not grpo:
-        commands.append(["train", "dqn", "--resume", str(folder), "--steps", "5", "--out", str(tmp_path / "resumed"), "--json"])
+        commands.append(
+            ["train", "dqn", "--resume", str(folder), "--steps", "5", "--out", str(tmp_path / "resumed"), "--json"]
+        )
     for argv in commands:
         capsys.readouterr()
         assert poser(argv) == 2, argv
@@ -127,7 +136,10 @@ def test_the_old_error_names_are_the_shared_class():
 
 def test_a_pickled_object_in_model_zip_never_runs(dqn_dir, tmp_path, capsys):
     marker = tmp_path / "pwned"
-    payload = {":type:": "<class 'x'>", ":serialized:": base64.b64encode(cloudpickle.dumps(MakesMarker(marker))).decode()}
+    payload = {
+        ":type:": "<class 'x'>",
+        ":serialized:": base64.b64encode(cloudpickle.dumps(MakesMarker(marker))).decode(),
+    }
     bad = copy(dqn_dir, tmp_path / "bad")
     rewrite_zip(bad, data=lambda d: {**d, "evil": payload})
 
@@ -140,11 +152,15 @@ def test_a_pickled_object_in_model_zip_never_runs(dqn_dir, tmp_path, capsys):
     assert marker.exists()
     shutil.rmtree(marker)
 
-    refused_everywhere(bad, capsys, tmp_path, r"pickled Python objects .*evil.*refused \(nothing was unpickled\)", marker)
+    refused_everywhere(
+        bad, capsys, tmp_path, r"pickled Python objects .*evil.*refused \(nothing was unpickled\)", marker
+    )
 
     # A pickle hidden under a name SB3 uses is never decoded either: the model is rebuilt from agent.json.
     hidden = copy(dqn_dir, tmp_path / "hidden")
-    rewrite_zip(hidden, data=lambda d: {**d, "policy_class": payload, "policy_kwargs": payload, "exploration_schedule": payload})
+    rewrite_zip(
+        hidden, data=lambda d: {**d, "policy_class": payload, "policy_kwargs": payload, "exploration_schedule": payload}
+    )
     agent = DQNAgent.load(hidden)
     assert not marker.exists()
     obs, _ = agent.env.reset(seed=0)
@@ -168,7 +184,9 @@ def test_pickled_weights_and_unknown_entries_are_refused(dqn_dir, tmp_path, caps
 def test_resume_from_a_safe_load_keeps_counters_and_optimizer(dqn_dir, tmp_path, capsys):
     agent = DQNAgent.load(dqn_dir)
     assert agent.num_timesteps >= 40 and agent.model._episode_num > 0
-    saved = torch.load(io.BytesIO(zipfile.ZipFile(dqn_dir / "model.zip").read("policy.optimizer.pth")), weights_only=True)
+    saved = torch.load(
+        io.BytesIO(zipfile.ZipFile(dqn_dir / "model.zip").read("policy.optimizer.pth")), weights_only=True
+    )
     state = agent.model.policy.optimizer.state_dict()
     assert set(state["state"]) == set(saved["state"]) and state["state"]
     for k, v in saved["state"].items():
@@ -187,11 +205,15 @@ def test_model_zip_from_another_expert_order_is_detected(dqn_dir, tmp_path):
 
     specs = load_preset("synthetic", "experts")["experts"]
     swapped_env = gym.make("ImagePoser-v0", split="val", experts=[specs[1], specs[0], *specs[2:]])
-    other = DQNAgent(swapped_env, DQNConfig(learning_starts=10, buffer_size=200, net_arch=[16], embed_dim=8)).save(tmp_path / "other")
+    other = DQNAgent(swapped_env, DQNConfig(learning_starts=10, buffer_size=200, net_arch=[16], embed_dim=8)).save(
+        tmp_path / "other"
+    )
     mixed = copy(dqn_dir, tmp_path / "mixed")
     shutil.copy(other / "model.zip", mixed / "model.zip")
     edit_meta(mixed, model_sha256=file_sha256(mixed / "model.zip"))  # whoever edits one file edits both
-    with pytest.raises(CheckpointError, match=r"trained for the actions \['layout-t2i', 'sketchy-t2i'.*another checkpoint"):
+    with pytest.raises(
+        CheckpointError, match=r"trained for the actions \['layout-t2i', 'sketchy-t2i'.*another checkpoint"
+    ):
         DQNAgent.load(mixed)
 
 
@@ -200,7 +222,9 @@ def test_policy_pt_from_another_expert_order_is_detected(grpo_dir, tmp_path):
     meta = json.loads((mixed / "agent.json").read_text())
     experts = meta["vocab"]["experts"]
     edit_meta(mixed, vocab={**meta["vocab"], "experts": [experts[1], experts[0], *experts[2:]]})
-    with pytest.raises(CheckpointError, match=r"policy.pt was trained for the experts .*the weights come from another checkpoint"):
+    with pytest.raises(
+        CheckpointError, match=r"policy.pt was trained for the experts .*the weights come from another checkpoint"
+    ):
         GRPOAgent.load(mixed)
 
 
@@ -227,7 +251,9 @@ def test_env_kwargs_naming_code_are_refused_without_the_flag(dqn_dir, grpo_dir, 
     marker = tmp_path / "made-by-critic"
     bad = copy(grpo_dir if grpo else dqn_dir, tmp_path / "bad")
     edit_meta(bad, env_kwargs={"critic": {"name": "x", "entry_point": "os:makedirs", "kwargs": {"name": str(marker)}}})
-    refused_everywhere(bad, capsys, tmp_path, r"env setting 'critic' is a component spec.*--allow-entry-points", marker, grpo=grpo)
+    refused_everywhere(
+        bad, capsys, tmp_path, r"env setting 'critic' is a component spec.*--allow-entry-points", marker, grpo=grpo
+    )
 
     # With the caller's flag the (harmless, non-default) component is built.
     ok = copy(grpo_dir if grpo else dqn_dir, tmp_path / "ok")
@@ -235,8 +261,13 @@ def test_env_kwargs_naming_code_are_refused_without_the_flag(dqn_dir, grpo_dir, 
     edit_meta(ok, env_kwargs={"critic": spec})
     assert poser(["eval", "--agent", str(ok), "--episodes", "1", "--seeds", "0"]) == 2
     assert poser(["eval", "--agent", str(ok), "--episodes", "1", "--seeds", "0", "--allow-entry-points"]) == 0
-    for kw in ({"experts": str(tmp_path / "experts.json")}, {"experts": [{"name": "a", "entry_point": "os:getcwd"}]},
-               {"text_encoder": "os:abort"}, {"allow_entry_points": True}, {"trust_remote_code": True}):
+    for kw in (
+        {"experts": str(tmp_path / "experts.json")},
+        {"experts": [{"name": "a", "entry_point": "os:getcwd"}]},
+        {"text_encoder": "os:abort"},
+        {"allow_entry_points": True},
+        {"trust_remote_code": True},
+    ):
         edit_meta(ok, env_kwargs=kw)
         with pytest.raises(CheckpointError, match="allow-entry-points|caller's"):
             (GRPOAgent if grpo else DQNAgent).read_metadata(ok)
@@ -255,7 +286,9 @@ def test_env_id_and_entry_point_naming_code_are_refused(dqn_dir, tmp_path):
 def test_a_direct_env_checkpoint_writes_plain_kwargs(tmp_path):
     from poser_env.env import ImagePoserEnv
 
-    agent = DQNAgent(ImagePoserEnv(split="val"), DQNConfig(learning_starts=10, buffer_size=100, net_arch=[8], embed_dim=8))
+    agent = DQNAgent(
+        ImagePoserEnv(split="val"), DQNConfig(learning_starts=10, buffer_size=100, net_arch=[8], embed_dim=8)
+    )
     folder = agent.save(tmp_path / "direct")
     meta = json.loads((folder / "agent.json").read_text())
     assert not {"critic", "extractor", "evaluator"} & set(meta["env_kwargs"])
@@ -295,31 +328,37 @@ def test_weights_file_outside_the_folder_is_refused(dqn_dir, grpo_dir, tmp_path,
 # -- item 11: one schema check, one error naming the field -----------------------------------
 
 
-@pytest.mark.parametrize("change, match", [
-    ({"action_space": "Discrete(12)"}, "field 'action_space' must be a space summary"),
-    ({"action_space": None}, "field 'action_space' must be a space summary"),
-    ({"env_kwargs": None}, "field 'env_kwargs' must be a table"),
-    ({"env_kwargs": ["split", "val"]}, "field 'env_kwargs' must be a table"),
-    ({"format_version": "x"}, "field 'format_version' must be a positive integer, got 'x'"),
-    ({"config": KeyError}, "field 'config' must be a table"),
-    ({"action_names": "abc"}, "field 'action_names' must be a list"),
-    ({"model_file": None}, "field 'model_file' must be a file name"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"action_space": "Discrete(12)"}, "field 'action_space' must be a space summary"),
+        ({"action_space": None}, "field 'action_space' must be a space summary"),
+        ({"env_kwargs": None}, "field 'env_kwargs' must be a table"),
+        ({"env_kwargs": ["split", "val"]}, "field 'env_kwargs' must be a table"),
+        ({"format_version": "x"}, "field 'format_version' must be a positive integer, got 'x'"),
+        ({"config": KeyError}, "field 'config' must be a table"),
+        ({"action_names": "abc"}, "field 'action_names' must be a list"),
+        ({"model_file": None}, "field 'model_file' must be a file name"),
+    ],
+)
 def test_dqn_schema_errors_name_the_field(dqn_dir, tmp_path, capsys, change, match):
     bad = copy(dqn_dir, tmp_path / "bad")
     edit_meta(bad, **change)
     refused_everywhere(bad, capsys, tmp_path, match)
 
 
-@pytest.mark.parametrize("change, match", [
-    ({"vocab": None}, "field 'vocab' must be a table"),
-    ({"vocab": {"experts": "a", "attempts": 3}}, "field 'vocab.experts' must be"),
-    ({"text_encoder": {}}, "field 'text_encoder' must be a table with the encoder's 'name'"),
-    ({"policy_config": {"hidden": "8"}}, r"field 'policy_config.hidden' must be a positive integer"),
-    ({"sampling": {"guidance_w": "high"}}, "field 'sampling.guidance_w' must be a finite number"),
-    ({"weights_sha256": None}, "field 'weights_sha256' must be the SHA-256"),
-    ({"format_version": 99}, "format version 99; this code reads up to 1"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"vocab": None}, "field 'vocab' must be a table"),
+        ({"vocab": {"experts": "a", "attempts": 3}}, "field 'vocab.experts' must be"),
+        ({"text_encoder": {}}, "field 'text_encoder' must be a table with the encoder's 'name'"),
+        ({"policy_config": {"hidden": "8"}}, r"field 'policy_config.hidden' must be a positive integer"),
+        ({"sampling": {"guidance_w": "high"}}, "field 'sampling.guidance_w' must be a finite number"),
+        ({"weights_sha256": None}, "field 'weights_sha256' must be the SHA-256"),
+        ({"format_version": 99}, "format version 99; this code reads up to 1"),
+    ],
+)
 def test_grpo_schema_errors_name_the_field(grpo_dir, tmp_path, capsys, change, match):
     bad = copy(grpo_dir, tmp_path / "bad")
     edit_meta(bad, **change)
@@ -342,7 +381,10 @@ def test_nan_weights_are_refused_at_save_and_load(grpo_dir, dqn_dir, tmp_path, c
     agent = GRPOAgent.load(grpo_dir, env=gym.make("ImagePoser-v0", split="test"))
     with torch.no_grad():
         next(agent.policy.parameters())[0] = float("nan")
-    with pytest.raises(CheckpointError, match="cannot save the GRPO policy: weight .* holds NaN or infinite values; training diverged; nothing was saved"):
+    with pytest.raises(
+        CheckpointError,
+        match="cannot save the GRPO policy: weight .* holds NaN or infinite values; training diverged; nothing was saved",
+    ):
         agent.save(tmp_path / "never")
     assert not (tmp_path / "never" / "agent.json").exists()
 
@@ -370,7 +412,9 @@ def test_policy_pt_with_pickled_code_is_refused_without_torchs_advice(grpo_dir, 
     bad = copy(grpo_dir, tmp_path / "bad")
     torch.save({"policy": MakesMarker(marker)}, bad / "policy.pt")
     edit_meta(bad, weights_sha256=file_sha256(bad / "policy.pt"))
-    refused_everywhere(bad, capsys, tmp_path, r"holds Python objects, not only tensors.*refused \(nothing was run\)", marker, grpo=True)
+    refused_everywhere(
+        bad, capsys, tmp_path, r"holds Python objects, not only tensors.*refused \(nothing was run\)", marker, grpo=True
+    )
 
 
 # -- item 7: a kill during a save never destroys the previous checkpoint ---------------------

@@ -22,12 +22,18 @@ JSON = st.recursive(
     max_leaves=12,
 )
 #: Examples per test; POSER_FUZZ_EXAMPLES=2000 for the longer run quoted in docs/security.md.
-FUZZ = settings(max_examples=int(os.environ.get("POSER_FUZZ_EXAMPLES", "100")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=int(os.environ.get("POSER_FUZZ_EXAMPLES", "100")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    agent = DQNAgent(gym.make("ImagePoser-v0", split="val"), DQNConfig(learning_starts=10, buffer_size=50, net_arch=[8], embed_dim=8))
+    agent = DQNAgent(
+        gym.make("ImagePoser-v0", split="val"), DQNConfig(learning_starts=10, buffer_size=50, net_arch=[8], embed_dim=8)
+    )
     folder = agent.save(tmp_path_factory.mktemp("fuzz") / "dqn")
     return folder, json.loads((folder / "agent.json").read_text())
 
@@ -44,10 +50,29 @@ def read_or_refuse(folder, meta, raw: bytes) -> None:
 
 
 @FUZZ
-@given(field=st.sampled_from(["format", "format_version", "config", "observation_space", "action_space", "action_names",
-                              "text_encoder", "env_id", "env_kwargs", "env_entry_point", "model_file", "model_sha256",
-                              "num_timesteps", "env_config", "env_rebuildable"]),
-       value=JSON, drop=st.booleans())
+@given(
+    field=st.sampled_from(
+        [
+            "format",
+            "format_version",
+            "config",
+            "observation_space",
+            "action_space",
+            "action_names",
+            "text_encoder",
+            "env_id",
+            "env_kwargs",
+            "env_entry_point",
+            "model_file",
+            "model_sha256",
+            "num_timesteps",
+            "env_config",
+            "env_rebuildable",
+        ]
+    ),
+    value=JSON,
+    drop=st.booleans(),
+)
 def test_agent_json_fields_are_read_or_refused_by_name(saved, field, value, drop):
     folder, meta = saved
     changed = dict(meta)

@@ -35,14 +35,20 @@ def test_bench_throughput_quick_json_schema(capsys):
     run = data["runs"][0]
     for key in ("sb3_dqn_cartpole_sps", "poser_dqn_sps", "one_env_sps", "async2_sps", *(f"env[{i}]_sps" for i in ids)):
         assert run[key]["cpu"] > 0 and run[key]["wall"] > 0, key
-    assert set(data["ratios_median"]) == {*(f"env/sb3_cartpole[{i}]" for i in ids), "poser_dqn/sb3_cartpole", "async2/one_env"}
+    assert set(data["ratios_median"]) == {
+        *(f"env/sb3_cartpole[{i}]" for i in ids),
+        "poser_dqn/sb3_cartpole",
+        "async2/one_env",
+    }
     assert set(run["ratios_wall"]) == set(run["ratios"])
     mem = data["replay_memory"]["hash"]
     assert 0 < data["replay_gib_per_100k"]["hash"] < mem["sb3_dict_buffer_gib"]
     assert data["quick"] is True and data["repeats"] == 1
 
 
-@pytest.mark.parametrize("argv", [["calibrate", "--episodes", "0"], ["world", "check", "--canvas", "10"], ["calibrate", "--split", "dev"]])
+@pytest.mark.parametrize(
+    "argv", [["calibrate", "--episodes", "0"], ["world", "check", "--canvas", "10"], ["calibrate", "--split", "dev"]]
+)
 def test_bad_arguments_exit_with_a_message(argv, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv)
@@ -75,7 +81,12 @@ def test_generate_says_what_it_did_not_understand(tmp_path, capsys):
     log = json.loads((tmp_path / "steps.json").read_text())
     assert log["not_understood"] == ["next to", "in the ocean"] and 0 < log["coverage"] < 1
     # A prompt read in full says nothing of the kind.
-    assert main(["generate", "Draw a red star left of a blue circle.", "--agent", "oracle", "--out", str(tmp_path / "full")]) == 0
+    assert (
+        main(
+            ["generate", "Draw a red star left of a blue circle.", "--agent", "oracle", "--out", str(tmp_path / "full")]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "not understood" not in out and "critic score" in out
 
@@ -93,10 +104,13 @@ def test_train_dqn_then_eval_the_checkpoint(tmp_path, capsys):
     assert 0.0 <= last_json(capsys)["alignment"]["mean"] <= 1.0
 
 
-@pytest.mark.parametrize("argv, match", [
-    (["eval", "--agent", "smart", "--episodes", "1"], "unknown baseline 'smart'"),
-    (["generate", "a red circle", "--agent", "single:dalle"], "unknown expert 'dalle'"),
-])
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["eval", "--agent", "smart", "--episodes", "1"], "unknown baseline 'smart'"),
+        (["generate", "a red circle", "--agent", "single:dalle"], "unknown expert 'dalle'"),
+    ],
+)
 def test_bad_agent_names_give_one_clear_line(argv, match, capsys, tmp_path):
     assert main(argv + (["--out", str(tmp_path)] if argv[0] == "generate" else [])) == 2
     assert match in capsys.readouterr().err
@@ -117,8 +131,16 @@ def test_extract_prints_commands_checks_and_what_was_not_understood(capsys, tmp_
     assert main(["extract", "a red star"]) == 0
     assert "not understood (no check): nothing" in capsys.readouterr().out
     scene = tmp_path / "scene.json"
-    scene.write_text(json.dumps({"objects": [{"shape": "circle", "color": "red", "size": "large", "x": 0.3, "y": 0.3},
-                                             {"shape": "circle", "color": "blue", "size": "small", "x": 0.7, "y": 0.7}]}))
+    scene.write_text(
+        json.dumps(
+            {
+                "objects": [
+                    {"shape": "circle", "color": "red", "size": "large", "x": 0.3, "y": 0.3},
+                    {"shape": "circle", "color": "blue", "size": "small", "x": 0.7, "y": 0.7},
+                ]
+            }
+        )
+    )
     assert main(["extract", "Make the circles orange.", "--source", str(scene), "--json"]) == 0
     questions = {c["question"] for c in last_json(capsys)["commands"][0]["checks"]}
     assert {"Are there no red circles in the image?", "Are there no blue circles in the image?"} <= questions
@@ -132,7 +154,9 @@ def test_eval_and_calibrate_on_a_task_file_of_ones_own(tmp_path, capsys):
     picked = [t for t in load_heldout("forms.jsonl") if t.id in ("forms-gen-001", "forms-gen-080", "forms-edit-000")]
     tasks.write_text("".join(task_line(t) + "\n" for t in picked))
     out = tmp_path / "out"
-    assert main(["eval", "--agent", "heuristic", "--tasks", str(tasks), "--seeds", "0", "--out", str(out), "--json"]) == 0
+    assert (
+        main(["eval", "--agent", "heuristic", "--tasks", str(tasks), "--seeds", "0", "--out", str(out), "--json"]) == 0
+    )
     data = last_json(capsys)
     assert data["split"] == f"tasks:{tasks}" and data["episodes"] == 3 and data["with_unread"] == 1
     records = next(iter(json.loads((out / "results.json").read_text())["agents"].values()))["records"]

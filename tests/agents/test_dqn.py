@@ -39,7 +39,15 @@ def one_torch_thread():
     th.set_num_threads(before)
 
 
-TINY = dict(net_arch=[32], embed_dim=16, buffer_size=2_000, learning_starts=50, batch_size=16, target_update_interval=100, seed=0)
+TINY = dict(
+    net_arch=[32],
+    embed_dim=16,
+    buffer_size=2_000,
+    learning_starts=50,
+    batch_size=16,
+    target_update_interval=100,
+    seed=0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +232,11 @@ def test_training_never_takes_a_masked_action():
 def test_save_load_round_trip_identical_predictions(env, trained):
     agent, folder, *_ = trained
     meta = json.loads((folder / "agent.json").read_text())
-    assert meta["env_id"] == "ImagePoser-v0" and meta["env_kwargs"]["split"] == "val" and meta["env_kwargs"]["enable_defer"]
+    assert (
+        meta["env_id"] == "ImagePoser-v0"
+        and meta["env_kwargs"]["split"] == "val"
+        and meta["env_kwargs"]["enable_defer"]
+    )
     assert meta["action_names"][-1] == "DEFER" and meta["action_space"] == {"type": "Discrete", "n": 13}
     assert meta["observation_space"]["spaces"]["instruction"]["shape"] == [128]
     assert meta["config"]["net_arch"] == [32] and meta["num_timesteps"] == 300
@@ -245,7 +257,9 @@ def test_save_load_round_trip_identical_predictions(env, trained):
 def test_refuses_a_checkpoint_for_another_text_encoder(trained):
     _, folder, *_ = trained
     other = gym.make("ImagePoser-v0", split="val", enable_defer=True, text_encoder="tests.agents.test_dqn:hash64")
-    with pytest.raises(CheckpointError, match=r"expects observation 'instruction'.*text encoder differs.*128 dims.*64 dims"):
+    with pytest.raises(
+        CheckpointError, match=r"expects observation 'instruction'.*text encoder differs.*128 dims.*64 dims"
+    ):
         DQNAgent.load(folder, env=other)
 
 
@@ -299,7 +313,9 @@ def test_resume_training_goes_on_and_appends_logs(env, trained, tmp_path):
     _, folder, logs = trained
     progress = list(csv.DictReader(open(logs / "progress.csv")))
     episodes = list(csv.DictReader(open(logs / "episodes.csv")))
-    assert progress and {"time/total_timesteps", "rollout/ep_rew_mean", "train/loss", "train/q_mean"} <= set(progress[0])
+    assert progress and {"time/total_timesteps", "rollout/ep_rew_mean", "train/loss", "train/q_mean"} <= set(
+        progress[0]
+    )
     assert episodes and {"episode", "timesteps", "reward", "alignment", "cost", "steps"} <= set(episodes[0])
     assert all(0.0 <= float(r["alignment"]) <= 1.0 for r in episodes)
     assert any(r["train/loss"] for r in progress)
@@ -359,7 +375,9 @@ def test_refuses_a_stacked_action_mask_when_built():
     from gymnasium.wrappers import FrameStackObservation
 
     stacked = FrameStackObservation(gym.make("ImagePoser-v0"), 2)
-    with pytest.raises(ValueError, match=r"'action_mask' has shape \(2, 12\); MaskedDQN needs \(12,\).*stack only the other keys"):
+    with pytest.raises(
+        ValueError, match=r"'action_mask' has shape \(2, 12\); MaskedDQN needs \(12,\).*stack only the other keys"
+    ):
         DQNAgent(stacked, DQNConfig(**TINY))
 
 
@@ -384,7 +402,10 @@ class _CutAfterOne(gym.Wrapper):
 
 
 def test_episode_log_warns_when_another_wrapper_cuts_episodes(tmp_path):
-    agent = DQNAgent(_CutAfterOne(gym.make("ImagePoser-v0", suite="longform", split="train")), DQNConfig(**{**TINY, "log_dir": str(tmp_path)}))
+    agent = DQNAgent(
+        _CutAfterOne(gym.make("ImagePoser-v0", suite="longform", split="train")),
+        DQNConfig(**{**TINY, "log_dir": str(tmp_path)}),
+    )
     with pytest.warns(RuntimeWarning, match="without info\\['episode_summary'\\].*max_steps"):
         agent.learn(10)
     rows = list(csv.DictReader(open(tmp_path / "episodes.csv")))
@@ -393,9 +414,17 @@ def test_episode_log_warns_when_another_wrapper_cuts_episodes(tmp_path):
 
 def test_close_logs_closes_progress_csv_and_learn_reopens_it(tmp_path):
     """A finished run leaves no log file open (the demo's progress.csv used to outlive it)."""
-    agent = DQNAgent(gym.make("ImagePoser-v0", split="train"),
-                     DQNConfig(learning_starts=10, buffer_size=100, net_arch=[16], embed_dim=8, log_dir=str(tmp_path / "logs"),
-                               log_interval=1))
+    agent = DQNAgent(
+        gym.make("ImagePoser-v0", split="train"),
+        DQNConfig(
+            learning_starts=10,
+            buffer_size=100,
+            net_arch=[16],
+            embed_dim=8,
+            log_dir=str(tmp_path / "logs"),
+            log_interval=1,
+        ),
+    )
     agent.learn(40)
     files = [f.file for f in agent.model.logger.output_formats if hasattr(f, "file")]
     agent.close_logs()

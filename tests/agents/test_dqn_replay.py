@@ -17,8 +17,14 @@ def _fill(buffers, n, seed=0):
         a = rng.choice(np.flatnonzero(obs["action_mask"]))
         nxt, r, term, trunc, info = env.step(a)
         for b in buffers:
-            b.add({k: v[None].copy() for k, v in obs.items()}, {k: v[None].copy() for k, v in nxt.items()},
-                  np.array([a]), np.array([r]), np.array([term]), [dict(info, **{"TimeLimit.truncated": trunc})])
+            b.add(
+                {k: v[None].copy() for k, v in obs.items()},
+                {k: v[None].copy() for k, v in nxt.items()},
+                np.array([a]),
+                np.array([r]),
+                np.array([term]),
+                [dict(info, **{"TimeLimit.truncated": trunc})],
+            )
         obs = nxt
         if term or trunc:
             obs, _ = env.reset()

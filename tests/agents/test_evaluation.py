@@ -101,8 +101,10 @@ def test_macro_mean_weights_categories_equally():
     assert s["mean"] == 0.5 and s["ci_low"] == s["ci_high"] == 0.5 and s["n"] == 100
     mixed = macro_mean_ci({"a": [0, 1, 1, 0], "b": [1, 1, 1, 0]})
     # The same values seen twice per task (two seeds) with task groups: the same interval width.
-    grouped = macro_mean_ci({"a": [0, 1, 1, 0] * 2, "b": [1, 1, 1, 0] * 2},
-                            groups_by_category={"a": [1, 2, 3, 4] * 2, "b": [5, 6, 7, 8] * 2})
+    grouped = macro_mean_ci(
+        {"a": [0, 1, 1, 0] * 2, "b": [1, 1, 1, 0] * 2},
+        groups_by_category={"a": [1, 2, 3, 4] * 2, "b": [5, 6, 7, 8] * 2},
+    )
     assert grouped["mean"] == mixed["mean"] and grouped["n"] == 16
     assert grouped["ci_high"] - grouped["ci_low"] == pytest.approx(mixed["ci_high"] - mixed["ci_low"], abs=0.13)
     assert mixed["mean"] == pytest.approx(0.625) and mixed["ci_low"] < 0.625 < mixed["ci_high"]
@@ -120,7 +122,9 @@ def test_rolling_mean():
 def results():
     env = gym.make("ImagePoser-v0", split="test")
     out = {
-        "random": evaluate(lambda e, seed: RandomAgent(seed), env, episodes=N_TASKS, seeds=SEEDS, n_resamples=RESAMPLES, name="random"),
+        "random": evaluate(
+            lambda e, seed: RandomAgent(seed), env, episodes=N_TASKS, seeds=SEEDS, n_resamples=RESAMPLES, name="random"
+        ),
         "heuristic": evaluate(HeuristicAgent, env, episodes=N_TASKS, seeds=SEEDS, n_resamples=RESAMPLES),
     }
     env.close()
@@ -132,9 +136,30 @@ def test_harness_records_and_documented_keys(results):
     assert isinstance(r, EvalResult) and r.agent == "heuristic"
     assert len(r.records) == N_TASKS * len(SEEDS)
     assert [x["episode_seed"] for x in r.records] == [s * SEED_STRIDE + i for s in SEEDS for i in range(N_TASKS)]
-    assert {"task_id", "category", "suite", "seed", "alignment", "accuracy", "fidelity", "cost", "steps", "return", "log"} <= set(r.records[0])
+    assert {
+        "task_id",
+        "category",
+        "suite",
+        "seed",
+        "alignment",
+        "accuracy",
+        "fidelity",
+        "cost",
+        "steps",
+        "return",
+        "log",
+    } <= set(r.records[0])
     s = r.summary
-    assert set(s) >= {"overall", "geneval_score", "per_seed", "per_category", "per_suite", "per_check_category", "experts", "unjudged"}
+    assert set(s) >= {
+        "overall",
+        "geneval_score",
+        "per_seed",
+        "per_category",
+        "per_suite",
+        "per_check_category",
+        "experts",
+        "unjudged",
+    }
     for m in METRICS:
         assert set(s["overall"][m]) == {"mean", "ci_low", "ci_high", "n"}
     assert s["overall"]["episodes"] == N_TASKS * len(SEEDS)
@@ -197,7 +222,9 @@ def _is_image(path, min_bytes=8000):
     assert img[..., :3].std() > 0.05  # not a blank canvas
 
 
-def _write_logs(folder, progress=True, episodes=True, episode_columns=("timesteps", "reward", "alignment", "cost", "steps")):
+def _write_logs(
+    folder, progress=True, episodes=True, episode_columns=("timesteps", "reward", "alignment", "cost", "steps")
+):
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     if progress:
@@ -212,8 +239,14 @@ def _write_logs(folder, progress=True, episodes=True, episode_columns=("timestep
             w = csv.DictWriter(f, fieldnames=list(episode_columns))
             w.writeheader()
             for i in range(1, 120):
-                row = {"timesteps": i * 30, "reward": rng.normal(0.3 + i / 300, 0.2), "return": rng.normal(0.3, 0.1),
-                       "alignment": rng.random(), "cost": rng.uniform(2, 10), "steps": int(rng.integers(1, 8))}
+                row = {
+                    "timesteps": i * 30,
+                    "reward": rng.normal(0.3 + i / 300, 0.2),
+                    "return": rng.normal(0.3, 0.1),
+                    "alignment": rng.random(),
+                    "cost": rng.uniform(2, 10),
+                    "steps": int(rng.integers(1, 8)),
+                }
                 w.writerow({k: row[k] for k in episode_columns})
     return folder
 
@@ -233,7 +266,9 @@ def test_report_files(results, tmp_path):
     for key in ("category_accuracy", "expert_rewards", "training"):
         _is_image(paths[key])
     back = load_results(paths["json"])
-    assert back["heuristic"].overall["alignment"]["mean"] == pytest.approx(results["heuristic"].overall["alignment"]["mean"])
+    assert back["heuristic"].overall["alignment"]["mean"] == pytest.approx(
+        results["heuristic"].overall["alignment"]["mean"]
+    )
 
 
 def _self_judged_result(agent, flags):
@@ -242,14 +277,37 @@ def _self_judged_result(agent, flags):
 
     records = []
     for i, flag in enumerate(flags):
-        ev = {"judged": True, "judge": "org/vlm-small", "alignment": 0.5, "accuracy": float(i % 2), "fidelity": 1.0,
-              "n_checks": 2, "per_category": {"color": 0.5}, "passed": [True, False]}
+        ev = {
+            "judged": True,
+            "judge": "org/vlm-small",
+            "alignment": 0.5,
+            "accuracy": float(i % 2),
+            "fidelity": 1.0,
+            "n_checks": 2,
+            "per_category": {"color": 0.5},
+            "passed": [True, False],
+        }
         if flag is not None:
             ev["same_as_critic"] = flag
-        summary = {"task_id": f"t{i}", "category": "colors", "suite": "geneval", "evaluator": ev, "critic_score": 0.75,
-                   "cost": 1.0, "steps": 1, "return": 0.2, "log": [{"expert": "e", "reward": 0.2, "cost": 1.0, "command_passed": True}]}
+        summary = {
+            "task_id": f"t{i}",
+            "category": "colors",
+            "suite": "geneval",
+            "evaluator": ev,
+            "critic_score": 0.75,
+            "cost": 1.0,
+            "steps": 1,
+            "return": 0.2,
+            "log": [{"expert": "e", "reward": 0.2, "cost": 1.0, "command_passed": True}],
+        }
         records.append(record_from_summary(summary, seed=0, episode_seed=i))
-    config = {"env_id": "ImagePoser-Diffusers-v0", "split": "test", "episodes": len(flags), "seeds": [0], "n_resamples": 50}
+    config = {
+        "env_id": "ImagePoser-Diffusers-v0",
+        "split": "test",
+        "episodes": len(flags),
+        "seeds": [0],
+        "n_resamples": 50,
+    }
     return EvalResult(agent, config, records, summarize(records, n_resamples=50))
 
 
@@ -303,8 +361,26 @@ def test_missing_training_logs_give_clear_messages(results, tmp_path):
 
 
 def test_cli_main(tmp_path, capsys):
-    assert main(["--agents", "random,heuristic", "--episodes", "3", "--seeds", "0", "--resamples", "100",
-                 "--split", "val", "--out", str(tmp_path), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "--agents",
+                "random,heuristic",
+                "--episodes",
+                "3",
+                "--seeds",
+                "0",
+                "--resamples",
+                "100",
+                "--split",
+                "val",
+                "--out",
+                str(tmp_path),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "| heuristic |" in out and (tmp_path / "results.json").exists()
     with pytest.raises(SystemExit):
@@ -320,7 +396,6 @@ def test_harness_summarises_episodes_cut_short_by_a_wrapper():
     res = evaluate("random", limited, episodes=3, seeds=(0,))
     assert [r["steps"] for r in res.records] == [1, 1, 1]
     assert all(r["alignment"] is not None for r in res.records)
-
 
 
 def test_report_notes_ignore_resource_warnings_of_other_objects(results, tmp_path, monkeypatch):

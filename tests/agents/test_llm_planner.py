@@ -20,7 +20,12 @@ def test_poser_experts_lists_components_and_reachability(tiny_preset, tmp_path, 
     assert main(["experts", "--preset", str(tiny_preset), "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     comps = out["components"]
-    assert [c["name"] for c in comps if c["component"] == "expert"] == ["tiny-t2i", "tiny-img2img", "tiny-ip2p", "tiny-inpaint"]
+    assert [c["name"] for c in comps if c["component"] == "expert"] == [
+        "tiny-t2i",
+        "tiny-img2img",
+        "tiny-ip2p",
+        "tiny-inpaint",
+    ]
     assert {c["component"] for c in comps} == {"expert", "critic", "evaluator", "extractor"}
     assert all(c["reachable"] and c["where"].startswith("local folder") for c in comps)
     bad = tmp_path / "bad.toml"
@@ -67,7 +72,13 @@ def test_evaluation_harness_runs_the_planner_on_the_real_env(tiny_preset, tiny):
     from poser_agents.evaluation import evaluate
 
     env = make_env(tiny_preset, max_steps=2, split="test")
-    result = evaluate(lambda e, seed=0: make_baseline(f"llm:{tiny['llm']}", e, seed=seed), env, episodes=2, seeds=[0],
-                      name="llm-planner", n_resamples=50)
+    result = evaluate(
+        lambda e, seed=0: make_baseline(f"llm:{tiny['llm']}", e, seed=seed),
+        env,
+        episodes=2,
+        seeds=[0],
+        name="llm-planner",
+        n_resamples=50,
+    )
     assert len(result.records) == 2 and all(r["judged"] for r in result.records)
     assert 0 <= result.overall["alignment"]["mean"] <= 1 and result.overall["fidelity"]["n"] == 2

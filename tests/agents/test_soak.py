@@ -12,5 +12,8 @@ def test_soak_prints_the_rss_figures(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["steps"] == 60 and [s for s, _ in out["samples"]] == [0, 20, 40, 60]
     assert out["episodes"] + out["forced_resets"] > 0
-    assert 0 < out["rss_start_mb"] and abs(out["rss_growth_last_90pct_mb"] - (out["rss_env_end_mb"] - out["rss_after_warmup_mb"])) < 0.11
+    assert (
+        out["rss_start_mb"] > 0
+        and abs(out["rss_growth_last_90pct_mb"] - (out["rss_env_end_mb"] - out["rss_after_warmup_mb"])) < 0.11
+    )
     assert rss_mb() > 0

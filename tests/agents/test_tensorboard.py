@@ -9,8 +9,8 @@ pytest.importorskip("tensorboard", reason="tensorboard is not installed (pip ins
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 import poser_env  # noqa: F401,E402
-from poser_agents.dqn import DQNAgent, DQNConfig  # noqa: E402
 from poser_agents.common.tensorboard import PoserTensorBoardCallback  # noqa: E402
+from poser_agents.dqn import DQNAgent, DQNConfig  # noqa: E402
 
 
 def _read(folder: Path) -> EventAccumulator:
@@ -21,7 +21,9 @@ def _read(folder: Path) -> EventAccumulator:
 
 def test_masked_dqn_tensorboard_log(tmp_path):
     env = gym.make("ImagePoser-v0", split="train")
-    config = DQNConfig(learning_starts=100, log_interval=10, tensorboard_log=str(tmp_path / "tb"), tensorboard_strip_every=15)
+    config = DQNConfig(
+        learning_starts=100, log_interval=10, tensorboard_log=str(tmp_path / "tb"), tensorboard_strip_every=15
+    )
     DQNAgent(env, config).learn(300)
     runs = sorted((tmp_path / "tb").iterdir())
     assert [r.name for r in runs] == ["MaskedDQN_1"]
@@ -41,7 +43,16 @@ def test_ppo_with_the_callback(tmp_path):
     from stable_baselines3 import PPO
 
     env = gym.make("ImagePoser-v0", split="train")
-    model = PPO("MultiInputPolicy", env, n_steps=64, batch_size=32, n_epochs=1, tensorboard_log=str(tmp_path / "tb"), seed=0, device="cpu")
+    model = PPO(
+        "MultiInputPolicy",
+        env,
+        n_steps=64,
+        batch_size=32,
+        n_epochs=1,
+        tensorboard_log=str(tmp_path / "tb"),
+        seed=0,
+        device="cpu",
+    )
     callback = PoserTensorBoardCallback(strip_every=10)
     model.learn(192, callback=callback)
     events = _read(tmp_path / "tb" / "PPO_1")

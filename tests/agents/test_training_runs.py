@@ -25,8 +25,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _poser(*argv: str, **kw) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "poser_agents.cli", *argv], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "poser_agents.cli", *argv],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -135,7 +142,9 @@ def test_grpo_run_stopped_in_phase_2_resumes_from_its_checkpoint(tmp_path):
     assert proc.returncode == 143, stderr
     assert "Traceback" not in stderr
     lines = [ln for ln in stderr.splitlines() if ln.startswith("poser train grpo:")]
-    assert len(lines) == 1 and "stopped by SIGTERM during phase 2 (saved after step" in lines[0] and "--resume" in lines[0]
+    assert (
+        len(lines) == 1 and "stopped by SIGTERM during phase 2 (saved after step" in lines[0] and "--resume" in lines[0]
+    )
     saved = json.loads((out / "stages" / "phase2.json").read_text())
     assert 20 <= saved["step"] < 400 and [r["step"] for r in saved["history"]] == list(range(1, saved["step"] + 1))
     assert [p.name for p in (out / "stages").glob("phase2*.pt")] == [saved["tensors_file"]]  # the pair, nothing older
@@ -150,7 +159,9 @@ def test_grpo_run_stopped_in_phase_2_resumes_from_its_checkpoint(tmp_path):
     with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(log):
         assert main([*flags, "--resume"]) == 0
     text = log.getvalue()
-    assert "read " in text and "reusing phase 1" in text and f"resuming phase 2 after step {saved['step']} of 400" in text
+    assert (
+        "read " in text and "reusing phase 1" in text and f"resuming phase 2 after step {saved['step']} of 400" in text
+    )
     results = json.loads((out / "results.json").read_text())
     steps = [r["step"] for r in results["grpo_history"]]
     assert steps == list(range(1, 401))  # every step once: none lost, none redone
@@ -160,11 +171,21 @@ def test_grpo_run_stopped_in_phase_2_resumes_from_its_checkpoint(tmp_path):
 def test_a_held_folder_is_refused_to_a_second_process_naming_the_holder(tmp_path):
     """Two real processes: one holds the folder (API), the other is ``poser eval --out`` (CLI)."""
     out = tmp_path / "report"
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from poser_agents.common.run_folder import claim_run_folder\n"
-        f"f = claim_run_folder({str(out)!r}, command='the holder')\n"
-        "print('held', flush=True); time.sleep(60)")], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from poser_agents.common.run_folder import claim_run_folder\n"
+                f"f = claim_run_folder({str(out)!r}, command='the holder')\n"
+                "print('held', flush=True); time.sleep(60)"
+            ),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         from poser_agents.common.run_folder import RunFolderError, claim_run_folder
@@ -202,9 +223,18 @@ def test_periodic_checkpoint_and_stop_request_through_the_api(tmp_path):
     from poser_agents.dqn import DQNAgent, DQNConfig
 
     out = tmp_path / "ckpt"
-    agent = DQNAgent(gym.make("ImagePoser-v0", split="train"),
-                     DQNConfig(net_arch=[16], embed_dim=8, buffer_size=500, learning_starts=20, batch_size=8, seed=0,
-                               log_dir=str(out / "logs")))
+    agent = DQNAgent(
+        gym.make("ImagePoser-v0", split="train"),
+        DQNConfig(
+            net_arch=[16],
+            embed_dim=8,
+            buffer_size=500,
+            learning_starts=20,
+            batch_size=8,
+            seed=0,
+            log_dir=str(out / "logs"),
+        ),
+    )
     stop = StopRequest()
     steps_at_save: list[int] = []
 

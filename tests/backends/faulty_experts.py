@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from poser_env.registry import build
 
@@ -20,7 +21,11 @@ class FlakyExpert:
         self.name = name
         self.flag = Path(flag)
         self.inner = build(inner, name=name)
-        self.kind, self.cost, self.description = self.inner.kind, self.inner.cost, "a shape-world expert that fails on demand"
+        self.kind, self.cost, self.description = (
+            self.inner.kind,
+            self.inner.cost,
+            "a shape-world expert that fails on demand",
+        )
 
     def __call__(self, instruction, canvas, rng, reflection=""):
         if self.flag.exists():
@@ -40,7 +45,11 @@ class PoisonBatchExpert:
     def __init__(self, name: str, inner: Mapping[str, Any]):
         self.name = name
         self.inner = build(inner, name=name)
-        self.modality, self.cost, self.description = self.inner.modality, self.inner.cost, "a shape-world expert, batched"
+        self.modality, self.cost, self.description = (
+            self.inner.modality,
+            self.inner.cost,
+            "a shape-world expert, batched",
+        )
 
     def __call__(self, instruction, canvas, rng, reflection=""):
         if "poison" in instruction:

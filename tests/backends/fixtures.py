@@ -59,7 +59,7 @@ def sd_experts(tiny: dict[str, Path]) -> str:
         [[experts]]
         name = "tiny-t2i"
         type = "t2i"
-        model = "{tiny['sd']}"
+        model = "{tiny["sd"]}"
         cost = 1.0
         steps = 2
         resolution = 32
@@ -67,7 +67,7 @@ def sd_experts(tiny: dict[str, Path]) -> str:
         [[experts]]
         name = "tiny-img2img"
         type = "img2img"
-        model = "{tiny['sd']}"
+        model = "{tiny["sd"]}"
         cost = 0.8
         steps = 2
         strength = 0.5
@@ -75,16 +75,28 @@ def sd_experts(tiny: dict[str, Path]) -> str:
     """
 
 
-def write_preset(folder: Path, tiny: dict[str, Path], name: str = "tiny.toml", experts: str | None = None,
-                 critic: str | None = None, evaluator: str | None = None, extractor: str | None = None,
-                 extra: str = "", pool: str = 'device = "auto"\nmax_on_device = 2') -> Path:
+def write_preset(
+    folder: Path,
+    tiny: dict[str, Path],
+    name: str = "tiny.toml",
+    experts: str | None = None,
+    critic: str | None = None,
+    evaluator: str | None = None,
+    extractor: str | None = None,
+    extra: str = "",
+    pool: str = 'device = "auto"\nmax_on_device = 2',
+) -> Path:
     """A preset over the tiny models: four experts (T2I, img2img from the same base,
     InstructPix2Pix, inpainting), the VLM critic, a second VLM as evaluator, the LLM extractor."""
-    experts = experts if experts is not None else sd_experts(tiny) + f"""
+    experts = (
+        experts
+        if experts is not None
+        else sd_experts(tiny)
+        + f"""
         [[experts]]
         name = "tiny-ip2p"
         type = "instruct-pix2pix"
-        model = "{tiny['ip2p']}"
+        model = "{tiny["ip2p"]}"
         cost = 1.0
         steps = 2
         resolution = 32
@@ -92,26 +104,29 @@ def write_preset(folder: Path, tiny: dict[str, Path], name: str = "tiny.toml", e
         [[experts]]
         name = "tiny-inpaint"
         type = "inpaint"
-        model = "{tiny['inpaint']}"
+        model = "{tiny["inpaint"]}"
         cost = 1.0
         steps = 2
         strength = 1.0
         resolution = 32
         mask = {{ type = "words" }}
     """
+    )
     critic = critic if critic is not None else f'type = "vlm"\nmodel = "{tiny["vlm"]}"\nbatch_size = 4'
     evaluator = evaluator if evaluator is not None else f'type = "vlm"\nmodel = "{tiny["vlm_b"]}"'
     extractor = extractor if extractor is not None else f'type = "llm"\nmodel = "{tiny["llm"]}"\nmax_new_tokens = 24'
-    text = "\n".join([
-        '[preset]\nname = "tiny"\ndescription = "tiny random models for tests"',
-        '[env]\ncanvas_size = 64\nsuite = "generation"\nmax_steps = 4\ntext_encoder = "hash"',
-        f"[pool]\n{pool}",
-        textwrap.dedent(experts),
-        f"[critic]\n{critic}",
-        f"[evaluator]\n{evaluator}",
-        f"[extractor]\n{extractor}",
-        textwrap.dedent(extra),
-    ])
+    text = "\n".join(
+        [
+            '[preset]\nname = "tiny"\ndescription = "tiny random models for tests"',
+            '[env]\ncanvas_size = 64\nsuite = "generation"\nmax_steps = 4\ntext_encoder = "hash"',
+            f"[pool]\n{pool}",
+            textwrap.dedent(experts),
+            f"[critic]\n{critic}",
+            f"[evaluator]\n{evaluator}",
+            f"[extractor]\n{extractor}",
+            textwrap.dedent(extra),
+        ]
+    )
     path = folder / name
     path.write_text(text)
     return path
@@ -135,7 +150,9 @@ def trained_llm(tmp_path_factory, tiny) -> Path:
     from poser_env.extractors.llm import CommandSchemaError, LLMExtractor, parse_commands
 
     def answer(text: str, question: str) -> str:
-        return json.dumps({"commands": [{"text": text, "kind": "generate", "checks": [{"question": question, "category": "object"}]}]})
+        return json.dumps(
+            {"commands": [{"text": text, "kind": "generate", "checks": [{"question": question, "category": "object"}]}]}
+        )
 
     ex = LLMExtractor("unused", system=TRAINED_SYSTEM)
     red, blue = ex.messages("A red circle.", editing=False), ex.messages("A blue square.", editing=False)

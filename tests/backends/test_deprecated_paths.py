@@ -43,7 +43,9 @@ def test_a_spec_naming_an_old_path_still_builds() -> None:
 
     with pytest.warns(DeprecationWarning):
         sys.modules.pop("poser_env.backends.masks", None)
-        mask = build({"name": "m", "entry_point": "poser_env.backends.masks:RegionMask", "kwargs": {"box": [0, 0, 0.5, 0.5]}})
+        mask = build(
+            {"name": "m", "entry_point": "poser_env.backends.masks:RegionMask", "kwargs": {"box": [0, 0, 0.5, 0.5]}}
+        )
     assert type(mask) is RegionMask
 
 
@@ -54,5 +56,10 @@ def test_the_builtin_entry_points_name_the_new_paths() -> None:
     from poser_env import presets
 
     assert gym.spec(poser_env.REAL_ENV_ID).entry_point == "poser_env.presets:make_env"
-    for entry in [presets.EXPERT_ENTRY, presets.EVALUATOR_ENTRY, *presets.CRITIC_ENTRIES.values(), *presets.EXTRACTOR_ENTRIES.values()]:
+    for entry in [
+        presets.EXPERT_ENTRY,
+        presets.EVALUATOR_ENTRY,
+        *presets.CRITIC_ENTRIES.values(),
+        *presets.EXTRACTOR_ENTRIES.values(),
+    ]:
         assert ".backends." not in entry, entry

@@ -44,4 +44,8 @@ def test_settings_validation():
         VLMSettings(threshold=1.0)
     assert readable("  I see   a blue\nsquare. ") == "I see a blue square"
     assert readable("B\ufffd\ufffd Ans6obj1 Ans") == "" and readable("Ans6obj1 Ansion xq7") == ""
-    assert readable("") == "" and readable("yes") == "" and readable("two blue squares, 3 stars") == "two blue squares, 3 stars"
+    assert (
+        readable("") == ""
+        and readable("yes") == ""
+        and readable("two blue squares, 3 stars") == "two blue squares, 3 stars"
+    )

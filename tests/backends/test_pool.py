@@ -56,7 +56,11 @@ def test_shared_pool_is_found_by_plain_data():
 def _devices(obj) -> set[str]:
     import torch
 
-    modules = [obj] if isinstance(obj, torch.nn.Module) else [m for m in obj.components.values() if isinstance(m, torch.nn.Module)]
+    modules = (
+        [obj]
+        if isinstance(obj, torch.nn.Module)
+        else [m for m in obj.components.values() if isinstance(m, torch.nn.Module)]
+    )
     return {p.device.type for m in modules for p in m.parameters()}
 
 

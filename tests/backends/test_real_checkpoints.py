@@ -54,8 +54,10 @@ def tiny17(tmp_path_factory, tiny):
     }
 
 
-CHECKS = [Check("Is there a red circle?", "object", {"kind": "question", "text": "a"}),
-          Check("Is the background mint?", "background", {"kind": "question", "text": "b"})]
+CHECKS = [
+    Check("Is there a red circle?", "object", {"kind": "question", "text": "a"}),
+    Check("Is the background mint?", "background", {"kind": "question", "text": "b"}),
+]
 IMAGE = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
 
 
@@ -63,7 +65,9 @@ IMAGE = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
 
 
 def test_onevision_processor_loads_with_torchvision_or_says_how(tmp_path, tiny, tiny17):
-    preset = write_preset(tmp_path, tiny, critic=f'type = "vlm"\nmodel = "{tiny17["onevision"]}"', extractor='type = "grammar"')
+    preset = write_preset(
+        tmp_path, tiny, critic=f'type = "vlm"\nmodel = "{tiny17["onevision"]}"', extractor='type = "grammar"'
+    )
     env = make_env(preset, max_steps=2)
     if not _torchvision_works():
         with pytest.raises(BackendLoadError) as err:
@@ -82,10 +86,15 @@ def test_onevision_processor_loads_with_torchvision_or_says_how(tmp_path, tiny, 
 
 
 def test_pixart_with_only_spiece_model_generates_and_checks_resolution(tiny17):
-    assert sorted(p.name for p in (tiny17["pixart"] / "tokenizer").iterdir()) == ["spiece.model", "tokenizer_config.json"]
+    assert sorted(p.name for p in (tiny17["pixart"] / "tokenizer").iterdir()) == [
+        "spiece.model",
+        "tokenizer_config.json",
+    ]
     pool = ModelPool({"device": "auto", "max_on_device": 1})
     # sample_size 32 (latents) is PixArt's 256-px family: its resolution bins hold 256 x 256.
-    expert = DiffusersExpert("pixart", model=str(tiny17["pixart"]), task="t2i", steps=2, guidance=4.5, resolution=256, pool=pool)
+    expert = DiffusersExpert(
+        "pixart", model=str(tiny17["pixart"]), task="t2i", steps=2, guidance=4.5, resolution=256, pool=pool
+    )
     canvas = expert("A red circle.", None, np.random.default_rng(0))
     assert canvas.image.shape == (256, 256, 3) and canvas.image.dtype == np.uint8
     # PixArt's transformer patches 2x2 latents: 8 x 2 = 16 is the unit; 264 is refused at load.
@@ -100,12 +109,26 @@ def test_pixart_with_only_spiece_model_generates_and_checks_resolution(tiny17):
 
 #: File lists as the hub's API returns them (``siblings``), copied from the stored listings of
 #: the real repositories (see docs/real-models.md, "What was checked").
-SD15_INPAINT_FILES = ["model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.bin", "unet/diffusion_pytorch_model.fp16.bin",
-                      "unet/diffusion_pytorch_model.fp16.safetensors", "vae/diffusion_pytorch_model.bin",
-                      "vae/diffusion_pytorch_model.fp16.bin", "vae/diffusion_pytorch_model.fp16.safetensors", "sd-v1-5-inpainting.ckpt"]
-PIXART_FILES = ["model_index.json", "tokenizer/spiece.model", "transformer/diffusion_pytorch_model.safetensors",
-                "text_encoder/model-00001-of-00004.safetensors", "text_encoder/model.fp16-00001-of-00002.safetensors",
-                "vae/diffusion_pytorch_model.fp16.safetensors", "vae/diffusion_pytorch_model.safetensors"]
+SD15_INPAINT_FILES = [
+    "model_index.json",
+    "unet/config.json",
+    "unet/diffusion_pytorch_model.bin",
+    "unet/diffusion_pytorch_model.fp16.bin",
+    "unet/diffusion_pytorch_model.fp16.safetensors",
+    "vae/diffusion_pytorch_model.bin",
+    "vae/diffusion_pytorch_model.fp16.bin",
+    "vae/diffusion_pytorch_model.fp16.safetensors",
+    "sd-v1-5-inpainting.ckpt",
+]
+PIXART_FILES = [
+    "model_index.json",
+    "tokenizer/spiece.model",
+    "transformer/diffusion_pytorch_model.safetensors",
+    "text_encoder/model-00001-of-00004.safetensors",
+    "text_encoder/model.fp16-00001-of-00002.safetensors",
+    "vae/diffusion_pytorch_model.fp16.safetensors",
+    "vae/diffusion_pytorch_model.safetensors",
+]
 
 
 class _Hub(BaseHTTPRequestHandler):
@@ -144,7 +167,10 @@ def test_hub_status_tells_not_found_from_not_cached(monkeypatch):
         assert hub_status(ModelRef("owner/gone"))[0] == "not-found"
         assert "NOT FOUND on the hub" in hub_status(ModelRef("owner/gone"))[1]
         assert hub_status(ModelRef("owner/gated"))[0] == "gated"
-        assert hub_status(ModelRef("owner/ok", variant="fp16")) == ("on-hub", "hub id owner/ok, on the hub, to be downloaded")
+        assert hub_status(ModelRef("owner/ok", variant="fp16")) == (
+            "on-hub",
+            "hub id owner/ok, on the hub, to be downloaded",
+        )
         status, where = hub_status(ModelRef("owner/inpaint"))
         assert status == "files" and "unet/ has safetensors only for variant fp16: set variant = 'fp16'" in where
         assert hub_status(ModelRef("owner/inpaint", variant="fp16"))[0] == "on-hub"
@@ -165,7 +191,8 @@ def test_file_problems_on_the_real_listings():
     assert file_problems(PIXART_FILES, ModelRef("p", variant="fp16")) == []
     assert file_problems(PIXART_FILES, ModelRef("p", variant="bf16")) == ["no weight file of variant 'bf16'"]
     assert file_problems(["unet/diffusion_pytorch_model.bin"], ModelRef("x")) == [
-        "unet/ has only pickled weights (set use_safetensors = false to load them with weights_only=True)"]
+        "unet/ has only pickled weights (set use_safetensors = false to load them with weights_only=True)"
+    ]
 
 
 # ---- 4. variant-only weights: the hint names the variant, not pickles --------------------------
@@ -179,7 +206,15 @@ def test_variant_only_checkpoint_hint_then_loads(tiny17):
     env.reset(seed=0, options={"prompt": "A red circle."})
     *_, info = env.step(0)
     assert "set variant = 'fp16'" in info["error"] and "use_safetensors = false" not in info["error"]
-    fixed = DiffusersExpert("inpaint", model={"path": folder, "variant": "fp16"}, task="inpaint", steps=2, strength=1.0, resolution=32, pool=pool)
+    fixed = DiffusersExpert(
+        "inpaint",
+        model={"path": folder, "variant": "fp16"},
+        task="inpaint",
+        steps=2,
+        strength=1.0,
+        resolution=32,
+        pool=pool,
+    )
     out = fixed("Add a red circle on the left.", Canvas(image=IMAGE[:32, :32]), np.random.default_rng(0))
     assert out.image.shape == (32, 32, 3)
 
@@ -189,13 +224,24 @@ def test_variant_only_checkpoint_hint_then_loads(tiny17):
 
 def test_builtin_safety_checker_is_off_by_default_or_a_failed_step(tmp_path, tiny, tiny17):
     expert = f'[[experts]]\nname = "sd"\ntype = "t2i"\nmodel = "{tiny17["sd_checker"]}"\nsteps = 2\nresolution = 32\n'
-    off = make_env(write_preset(tmp_path, tiny, name="off.toml", experts=expert, extractor='type = "grammar"'), max_steps=2)
+    off = make_env(
+        write_preset(tmp_path, tiny, name="off.toml", experts=expert, extractor='type = "grammar"'), max_steps=2
+    )
     off.reset(seed=0, options={"prompt": "A red circle."})
     *_, info = off.step(0)
     assert "error" not in info and off.registry[0].pipeline().safety_checker is None  # not loaded: safety is off
     assert off.unwrapped.render_canvas().max() > 0
-    on = make_env(write_preset(tmp_path, tiny, name="on.toml", experts=expert, extractor='type = "grammar"',
-                               extra='[safety]\ntype = "builtin"\n'), max_steps=2)
+    on = make_env(
+        write_preset(
+            tmp_path,
+            tiny,
+            name="on.toml",
+            experts=expert,
+            extractor='type = "grammar"',
+            extra='[safety]\ntype = "builtin"\n',
+        ),
+        max_steps=2,
+    )
     on.reset(seed=0, options={"prompt": "A red circle."})
     before = on.unwrapped.render_canvas()
     *_, info = on.step(0)  # this checker flags every image: diffusers blacks it out and sets the flag
@@ -208,7 +254,9 @@ def test_safety_checks_reject_when_their_scores_are_nan(tmp_path, tiny):
     from poser_env.experts.safety import ClipSafetyCheck, DiffusersSafetyCheck
 
     pool = ModelPool({"device": "auto", "max_on_device": 2})
-    nan_checker = DiffusersSafetyCheck(str(T.build_sd_safety_checker(tmp_path / "nan-checker", nan_weights=True)), pool=pool)
+    nan_checker = DiffusersSafetyCheck(
+        str(T.build_sd_safety_checker(tmp_path / "nan-checker", nan_weights=True)), pool=pool
+    )
     ok, reason = nan_checker.check(IMAGE)
     assert not ok and "not finite" in reason
     assert DiffusersSafetyCheck(str(tiny["sd_safety"]), pool=pool).check(IMAGE)[0]  # the same checker, finite: passes
@@ -259,8 +307,13 @@ def test_dtype_auto_follows_the_declared_bfloat16(tmp_path, tiny):
     ref = ModelRef(str(folder))
     assert declared_dtype(ref) == "bfloat16" and declared_dtype(ModelRef(str(tiny["vlm"]))) in (None, "float32")
     assert resolve_dtype("auto", "cuda", "bfloat16", bf16_supported=True) == torch.bfloat16
-    assert resolve_dtype("auto", "cuda", "bfloat16", bf16_supported=False) == torch.float32  # never fp16 for a bf16 model
-    assert resolve_dtype("auto", "cuda", "float32") == torch.float16 and resolve_dtype("auto", "cpu", "bfloat16") == torch.float32
+    assert (
+        resolve_dtype("auto", "cuda", "bfloat16", bf16_supported=False) == torch.float32
+    )  # never fp16 for a bf16 model
+    assert (
+        resolve_dtype("auto", "cuda", "float32") == torch.float16
+        and resolve_dtype("auto", "cpu", "bfloat16") == torch.float32
+    )
     assert resolve_dtype("float16", "cuda", "bfloat16") == torch.float16  # an explicit setting wins
     kw = ref.load_kwargs("cpu")
     assert kw.get("dtype", kw.get("torch_dtype")) == torch.float32
@@ -326,7 +379,11 @@ def test_an_inpainting_checkpoint_used_as_t2i_is_refused_in_one_line(tiny):
     env = ImagePoserEnv(experts=[expert], canvas_size=64, max_steps=2)
     env.reset(seed=0, options={"prompt": "A red circle."})
     *_, info = env.step(0)
-    assert "inpainting checkpoint" in info["error"] and "9 input channels" in info["error"] and 'type = "inpaint"' in info["error"]
+    assert (
+        "inpainting checkpoint" in info["error"]
+        and "9 input channels" in info["error"]
+        and 'type = "inpaint"' in info["error"]
+    )
 
 
 # ---- 13. SigLIP pads to max_length --------------------------------------------------------------
@@ -350,9 +407,16 @@ def test_fp16_sdxl_derives_img2img_and_inpainting_without_copies(tiny17):
     pool = ModelPool({"device": "auto", "max_on_device": 1})
     ref = ModelRef(str(tiny17["sdxl"]), dtype="float16")
     pipes = [pool.pipeline(ref, task) for task in ("t2i", "img2img", "inpaint")]
-    assert [type(p).__name__ for p in pipes] == ["StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLInpaintPipeline"]
+    assert [type(p).__name__ for p in pipes] == [
+        "StableDiffusionXLPipeline",
+        "StableDiffusionXLImg2ImgPipeline",
+        "StableDiffusionXLInpaintPipeline",
+    ]
     for p in pipes:
         mods = [m for m in p.components.values() if isinstance(m, torch.nn.Module)]
         assert {q.dtype for m in mods for q in m.parameters()} == {torch.float16}
-    ptrs = [{q.data_ptr() for m in p.components.values() if isinstance(m, torch.nn.Module) for q in m.parameters()} for p in pipes]
+    ptrs = [
+        {q.data_ptr() for m in p.components.values() if isinstance(m, torch.nn.Module) for q in m.parameters()}
+        for p in pipes
+    ]
     assert ptrs[0] == ptrs[1] == ptrs[2] and pool.loads == 1

@@ -35,8 +35,14 @@ def _episode(env, actions, seed):
 
 def _served(specs, serving, prefix="test"):
     hosted = {s["name"]: s for s in specs}
-    return [{"name": s["name"], "entry_point": "poser_env.backends.serving:ServedExpert",
-             "kwargs": {"hosted": hosted, "serving": {**serving, "prefix": prefix}}} for s in specs]
+    return [
+        {
+            "name": s["name"],
+            "entry_point": "poser_env.backends.serving:ServedExpert",
+            "kwargs": {"hosted": hosted, "serving": {**serving, "prefix": prefix}},
+        }
+        for s in specs
+    ]
 
 
 def test_served_shape_world_experts_give_the_in_process_episode(ray_local):
@@ -44,7 +50,9 @@ def test_served_shape_world_experts_give_the_in_process_episode(ray_local):
     local = gym.make("ImagePoser-v0")
     served = gym.make("ImagePoser-v0", experts=_served(specs, SERVING))
     assert all(isinstance(e, ServedExpert) for e in served.unwrapped.registry)
-    assert [e.modality for e in served.unwrapped.registry] == [e.modality for e in local.unwrapped.registry]  # asked of the server
+    assert [e.modality for e in served.unwrapped.registry] == [
+        e.modality for e in local.unwrapped.registry
+    ]  # asked of the server
     actions = [0, 5, 8, 11, 2, 7, 3]
     for seed in (1, 2):
         a, b = _episode(local, actions, seed), _episode(served, actions, seed)
@@ -69,8 +77,14 @@ def test_served_shape_world_experts_give_the_in_process_episode(ray_local):
 def test_preset_serving_real_models_same_images_one_server_per_base(ray_local, tmp_path, tiny):
     experts = sd_experts(tiny)
     plain = write_preset(tmp_path, tiny, "plain.toml", experts=experts, extractor='type = "grammar"')
-    served = write_preset(tmp_path, tiny, "served.toml", experts=experts, extractor='type = "grammar"',
-                          extra="[serving]\nnum_cpus = 0\ntimeout_s = 120\nprefix = \"test-preset\"")
+    served = write_preset(
+        tmp_path,
+        tiny,
+        "served.toml",
+        experts=experts,
+        extractor='type = "grammar"',
+        extra='[serving]\nnum_cpus = 0\ntimeout_s = 120\nprefix = "test-preset"',
+    )
     kwargs = load_real_preset(served).env_kwargs
     assert {e["entry_point"] for e in kwargs["experts"]} == {"poser_env.backends.serving:ServedExpert"}
     env_a, env_b = make_env(plain), make_env(served)
@@ -88,9 +102,14 @@ def test_preset_serving_real_models_same_images_one_server_per_base(ray_local, t
 def test_a_served_expert_that_dies_or_hangs_is_a_failed_step_then_restarted(ray_local, tmp_path):
     flag = tmp_path / "fault"
     inner = load_preset("synthetic", "experts")["experts"][0]
-    spec = {"name": "flaky", "entry_point": "tests.backends.faulty_experts:FlakyExpert",
-            "kwargs": {"flag": str(flag), "inner": inner}}
-    env = gym.make("ImagePoser-v0", experts=_served([spec], {"num_cpus": 0, "timeout_s": 3, "max_restarts": -1}, "test-faults"))
+    spec = {
+        "name": "flaky",
+        "entry_point": "tests.backends.faulty_experts:FlakyExpert",
+        "kwargs": {"flag": str(flag), "inner": inner},
+    }
+    env = gym.make(
+        "ImagePoser-v0", experts=_served([spec], {"num_cpus": 0, "timeout_s": 3, "max_restarts": -1}, "test-faults")
+    )
     expert = env.unwrapped.registry[0]
     env.reset(seed=0)
     pid = ray_local.get(expert._proxy.handle().ping.remote())
@@ -115,8 +134,11 @@ def test_a_registry_entry_names_a_running_server(ray_local):
 
     spec = load_preset("synthetic", "experts")["experts"][3]
     start_server("test-named-server", {"painter": spec}, {"num_cpus": 0})
-    entry = {"name": "painter", "entry_point": "poser_env.backends.serving:ServedExpert",
-             "kwargs": {"server": "test-named-server", "serving": {"timeout_s": 60}}}
+    entry = {
+        "name": "painter",
+        "entry_point": "poser_env.backends.serving:ServedExpert",
+        "kwargs": {"server": "test-named-server", "serving": {"timeout_s": 60}},
+    }
     served = gym.make("ImagePoser-v0", experts=[entry])
     local = gym.make("ImagePoser-v0", experts=[spec])
     assert served.unwrapped.registry[0].modality == local.unwrapped.registry[0].modality  # read from the server
@@ -126,14 +148,20 @@ def test_a_registry_entry_names_a_running_server(ray_local):
 
 def test_a_missing_server_is_one_clear_error(ray_local):
     with pytest.raises(RegistryError, match="no served component 'nobody-serves-this'"):
-        ServedExpert("x", server="nobody-serves-this", modality="t2i", cost=1.0).__call__("draw", None, np.random.default_rng(0))
-    assert server_name({"a": {"name": "a", "entry_point": "m:C"}}) == server_name({"a": {"name": "a", "entry_point": "m:C"}})
+        ServedExpert("x", server="nobody-serves-this", modality="t2i", cost=1.0).__call__(
+            "draw", None, np.random.default_rng(0)
+        )
+    assert server_name({"a": {"name": "a", "entry_point": "m:C"}}) == server_name(
+        {"a": {"name": "a", "entry_point": "m:C"}}
+    )
 
 
 def test_serving_table_is_checked_and_cannot_name_a_ray_address(tmp_path, tiny):
-    for extra, words in (('[serving]\naddress = "10.0.0.1:6379"', "caller's choice"),
-                         ("[serving]\nnum_gpus = -1", "must be >= 0"),
-                         ("[serving]\nbogus = 1", "unknown serving setting")):
+    for extra, words in (
+        ('[serving]\naddress = "10.0.0.1:6379"', "caller's choice"),
+        ("[serving]\nnum_gpus = -1", "must be >= 0"),
+        ("[serving]\nbogus = 1", "unknown serving setting"),
+    ):
         with pytest.raises(RegistryError, match=words):
             load_real_preset(write_preset(tmp_path, tiny, "bad.toml", extra=extra))
 
@@ -167,12 +195,18 @@ def test_batched_server_groups_env_runners_requests_and_keeps_each_episode(ray_l
         assert all(np.array_equal(x, y) for x, y in zip(want[0], frames)) and want[1] == rewards
         assert [i["verdict"] for i in want[2]] == [i["verdict"] for i in infos]
     sizes = ray_local.get(envs[0].unwrapped.registry[0]._proxy.handle().stats.remote())["batch_sizes"]
-    assert max(sizes) > 1 and sum(k * n for k, n in sizes.items()) == sum(len(r) for _, r, _ in episodes)  # grouped, none lost
+    assert max(sizes) > 1 and sum(k * n for k, n in sizes.items()) == sum(
+        len(r) for _, r, _ in episodes
+    )  # grouped, none lost
 
 
 def test_a_request_failing_in_a_batch_fails_alone(ray_local):
     inner = load_preset("synthetic", "experts")["experts"][0]
-    spec = {"name": "poisonable", "entry_point": "tests.backends.faulty_experts:PoisonBatchExpert", "kwargs": {"inner": inner}}
+    spec = {
+        "name": "poisonable",
+        "entry_point": "tests.backends.faulty_experts:PoisonBatchExpert",
+        "kwargs": {"inner": inner},
+    }
     served = gym.make("ImagePoser-v0", experts=_served([spec], BATCHING, "test-poison")).unwrapped.registry[0]
     local = build(inner, name="poisonable")
     words = ["a red circle", "poison", "two blue squares", "a green star"]
@@ -183,7 +217,9 @@ def test_a_request_failing_in_a_batch_fails_alone(ray_local):
         want_rng = np.random.default_rng(i)
         assert np.array_equal(outs[i].image, local(words[i], None, want_rng).image)
         assert rngs[i].bit_generator.state == want_rng.bit_generator.state  # each request kept its own generator
-    assert ray_local.get(served._proxy.handle().stats.remote())["batch_sizes"] == {4: 1}  # one batch, run again one by one
+    assert ray_local.get(served._proxy.handle().stats.remote())["batch_sizes"] == {
+        4: 1
+    }  # one batch, run again one by one
 
 
 def test_batched_diffusers_experts_and_vlm_critic_keep_each_requests_seed(ray_local, tmp_path, tiny):
@@ -208,7 +244,9 @@ def test_batched_diffusers_experts_and_vlm_critic_keep_each_requests_seed(ray_lo
     images = _at_once([lambda w=w, r=r: served["tiny-t2i"](w, None, r) for w, r in zip(words, rngs)])
     same(images, "tiny-t2i", [None] * 4)
     rngs = [np.random.default_rng(i) for i in range(4)]
-    edits = _at_once([lambda w=w, r=r, c=c: served["tiny-img2img"](w, c, r) for w, r, c in zip(words, rngs, [*images[:3], None])])
+    edits = _at_once(
+        [lambda w=w, r=r, c=c: served["tiny-img2img"](w, c, r) for w, r, c in zip(words, rngs, [*images[:3], None])]
+    )
     assert "edits an image but was given none" in str(edits[3])  # fails alone, inside the batch
     same(edits[:3], "tiny-img2img", images[:3])
     stats = ray_local.get(served["tiny-t2i"]._proxy.handle().stats.remote())
@@ -216,9 +254,14 @@ def test_batched_diffusers_experts_and_vlm_critic_keep_each_requests_seed(ray_lo
 
     critic_spec = kwargs["critic"]
     cname = critic_spec["kwargs"].get("name", critic_spec["name"])
-    critic = ServedCritic(cname, hosted={cname: critic_spec}, serving={**serving, "max_batch_size": 3, "prefix": "test-batch-vlm"})
-    checks = [[Check("Is there a red circle?", "object")], [Check("Are there two blue squares?", "count"),
-              Check("Is the background white?", "background")], [Check("Is there a green star?", "object")]]
+    critic = ServedCritic(
+        cname, hosted={cname: critic_spec}, serving={**serving, "max_batch_size": 3, "prefix": "test-batch-vlm"}
+    )
+    checks = [
+        [Check("Is there a red circle?", "object")],
+        [Check("Are there two blue squares?", "count"), Check("Is the background white?", "background")],
+        [Check("Is there a green star?", "object")],
+    ]
     verdicts = _at_once([lambda c=c, k=k: critic.critique(c, k) for c, k in zip(images, checks)])
     alone = build(critic_spec)
     for canvas, ks, got in zip(images, checks, verdicts):
@@ -229,7 +272,9 @@ def test_batched_diffusers_experts_and_vlm_critic_keep_each_requests_seed(ray_lo
 
 
 def test_batching_settings_are_checked(tmp_path, tiny):
-    for extra, words in (("[serving]\nmax_batch_size = 0", "max_batch_size must be an int from 1 to 256"),
-                         ("[serving]\nbatch_wait_timeout_s = -1", r"batch_wait_timeout_s must lie in \[0, 60\]")):
+    for extra, words in (
+        ("[serving]\nmax_batch_size = 0", "max_batch_size must be an int from 1 to 256"),
+        ("[serving]\nbatch_wait_timeout_s = -1", r"batch_wait_timeout_s must lie in \[0, 60\]"),
+    ):
         with pytest.raises(RegistryError, match=words):
             load_real_preset(write_preset(tmp_path, tiny, "bad.toml", extra=extra))

@@ -37,10 +37,16 @@ def chat_tokenizer(extra_special: tuple[str, ...] = ()):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tok.train_from_iterator(_CORPUS * 4, trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token=None, eos_token="<|im_end|>", pad_token="<pad>", unk_token=None,
+        tokenizer_object=tok,
+        bos_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<pad>",
+        unk_token=None,
         additional_special_tokens=list(specials[1:2]) + list(extra_special),
     )
     fast.chat_template = CHAT_TEMPLATE
@@ -56,12 +62,26 @@ def build_chat_llm(folder: Path, seed: int = 0, suppress_all_but: str | None = N
 
     torch.manual_seed(seed)
     tok = chat_tokenizer()
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                      num_key_value_heads=2, max_position_embeddings=2048, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id, bos_token_id=None, tie_word_embeddings=False)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=None,
+        tie_word_embeddings=False,
+    )
     model = LlamaForCausalLM(cfg).eval()
     if suppress_all_but is not None:
-        keep = tok.convert_tokens_to_ids(suppress_all_but) if suppress_all_but in tok.get_vocab() else tok.encode(suppress_all_but)[0]
+        keep = (
+            tok.convert_tokens_to_ids(suppress_all_but)
+            if suppress_all_but in tok.get_vocab()
+            else tok.encode(suppress_all_but)[0]
+        )
         model.generation_config.suppress_tokens = [i for i in range(len(tok)) if i != keep]
     model.generation_config.eos_token_id = tok.eos_token_id
     model.generation_config.pad_token_id = tok.pad_token_id
@@ -81,12 +101,31 @@ def build_vlm(folder: Path, seed: int = 0, suppress_all_but: str | None = None, 
     torch.manual_seed(seed)
     tok = chat_tokenizer(extra_special=("<image>",))
     image_id = tok.convert_tokens_to_ids("<image>")
-    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8)
-    text = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                       num_key_value_heads=2, max_position_embeddings=2048, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                       bos_token_id=None, tie_word_embeddings=False)
-    cfg = LlavaConfig(vision_config=vision, text_config=text, image_token_id=image_id, image_token_index=image_id,
-                      vision_feature_layer=-1, vision_feature_select_strategy="full", projector_hidden_act="gelu")
+    vision = CLIPVisionConfig(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8
+    )
+    text = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=None,
+        tie_word_embeddings=False,
+    )
+    cfg = LlavaConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_id=image_id,
+        image_token_index=image_id,
+        vision_feature_layer=-1,
+        vision_feature_select_strategy="full",
+        projector_hidden_act="gelu",
+    )
     model = LlavaForConditionalGeneration(cfg).eval()
     if nan_weights:
         with torch.no_grad():
@@ -97,8 +136,14 @@ def build_vlm(folder: Path, seed: int = 0, suppress_all_but: str | None = None, 
     model.generation_config.eos_token_id = tok.eos_token_id
     model.generation_config.pad_token_id = tok.pad_token_id
     image_processor = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
-    processor = LlavaProcessor(image_processor=image_processor, tokenizer=tok, chat_template=CHAT_TEMPLATE,
-                               patch_size=8, vision_feature_select_strategy="full", num_additional_image_tokens=1)
+    processor = LlavaProcessor(
+        image_processor=image_processor,
+        tokenizer=tok,
+        chat_template=CHAT_TEMPLATE,
+        patch_size=8,
+        vision_feature_select_strategy="full",
+        num_additional_image_tokens=1,
+    )
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
@@ -126,13 +171,32 @@ def build_clip(folder: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     tok = clip_tokenizer()
     cfg = CLIPConfig(
-        text_config=dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                         max_position_embeddings=77, eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id, pad_token_id=tok.pad_token_id),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8),
+        text_config=dict(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=77,
+            eos_token_id=tok.eos_token_id,
+            bos_token_id=tok.bos_token_id,
+            pad_token_id=tok.pad_token_id,
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=32,
+            patch_size=8,
+        ),
         projection_dim=16,
     )
     CLIPModel(cfg).eval().save_pretrained(folder)
-    CLIPProcessor(image_processor=CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}), tokenizer=tok).save_pretrained(folder)
+    CLIPProcessor(
+        image_processor=CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
+        tokenizer=tok,
+    ).save_pretrained(folder)
     return folder
 
 
@@ -154,26 +218,74 @@ def build_sd(folder: Path, kind: str = "t2i", seed: int = 0, nan_vae: bool = Fal
     torch.manual_seed(seed)
     tok = clip_tokenizer()
     in_ch = {"t2i": 4, "instruct-pix2pix": 8, "inpaint": 9}[kind]
-    unet = UNet2DConditionModel(block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=in_ch, out_channels=4,
-                                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-                                cross_attention_dim=32, norm_num_groups=16, attention_head_dim=4)
-    vae = AutoencoderKL(block_out_channels=(16, 32), in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
-                        up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, norm_num_groups=16, sample_size=32)
-    text = CLIPTextModel(CLIPTextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                                        max_position_embeddings=77, eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id,
-                                        pad_token_id=tok.pad_token_id))
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=in_ch,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        norm_num_groups=16,
+        attention_head_dim=4,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(16, 32),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        latent_channels=4,
+        norm_num_groups=16,
+        sample_size=32,
+    )
+    text = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=77,
+            eos_token_id=tok.eos_token_id,
+            bos_token_id=tok.bos_token_id,
+            pad_token_id=tok.pad_token_id,
+        )
+    )
     if nan_vae:
         with torch.no_grad():
             vae.decoder.conv_out.weight.fill_(float("nan"))
-    sched = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False, steps_offset=1)
-    cls = {"t2i": StableDiffusionPipeline, "instruct-pix2pix": StableDiffusionInstructPix2PixPipeline, "inpaint": StableDiffusionInpaintPipeline}[kind]
-    pipe = cls(unet=unet, vae=vae, text_encoder=text, tokenizer=tok, scheduler=sched, safety_checker=None, feature_extractor=None,
-               requires_safety_checker=False)
+    sched = DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+    cls = {
+        "t2i": StableDiffusionPipeline,
+        "instruct-pix2pix": StableDiffusionInstructPix2PixPipeline,
+        "inpaint": StableDiffusionInpaintPipeline,
+    }[kind]
+    pipe = cls(
+        unet=unet,
+        vae=vae,
+        text_encoder=text,
+        tokenizer=tok,
+        scheduler=sched,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     pipe.save_pretrained(folder)
     return folder
 
 
-def build_sd_safety_checker(folder: Path, seed: int = 0, flag_everything: bool = False, nan_weights: bool = False) -> Path:
+def build_sd_safety_checker(
+    folder: Path, seed: int = 0, flag_everything: bool = False, nan_weights: bool = False
+) -> Path:
     """A tiny ``StableDiffusionSafetyChecker`` with its CLIP image processor, saved like
     ``CompVis/stable-diffusion-safety-checker``. ``flag_everything`` lowers its concept
     thresholds so that every image is flagged (its real decision rule, with other numbers)."""
@@ -183,9 +295,18 @@ def build_sd_safety_checker(folder: Path, seed: int = 0, flag_everything: bool =
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
     torch.manual_seed(seed)
-    cfg = CLIPConfig(text_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4),
-                     vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8),
-                     projection_dim=16)
+    cfg = CLIPConfig(
+        text_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=32,
+            patch_size=8,
+        ),
+        projection_dim=16,
+    )
     checker = StableDiffusionSafetyChecker(cfg).eval()
     if flag_everything:
         with torch.no_grad():
@@ -224,7 +345,9 @@ if __name__ == "__main__":
     print(f"wrote the tiny models and {preset}")
 
 
-def build_trained_chat_llm(folder: Path, conversations: list[tuple[list[dict], str]], seed: int = 0, max_steps: int = 400) -> Path:
+def build_trained_chat_llm(
+    folder: Path, conversations: list[tuple[list[dict], str]], seed: int = 0, max_steps: int = 400
+) -> Path:
     """A tiny Llama trained until it answers each ``(messages, answer)`` conversation with exactly
     ``answer`` under greedy decoding: a real model whose output the extractor must parse (the
     tests use it for the valid-answer and the repaired-answer paths). Raises if it fails to learn."""
@@ -246,9 +369,19 @@ def build_trained_chat_llm(folder: Path, conversations: list[tuple[list[dict], s
         x[i, : len(full)] = torch.tensor(full)
         attn[i, : len(full)] = 1
         labels[i, len(pre) : len(full)] = torch.tensor(full[len(pre) :])
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                      num_key_value_heads=2, max_position_embeddings=2048, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id, bos_token_id=None, tie_word_embeddings=False)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=None,
+        tie_word_embeddings=False,
+    )
     model = LlamaForCausalLM(cfg)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
 
@@ -256,8 +389,13 @@ def build_trained_chat_llm(folder: Path, conversations: list[tuple[list[dict], s
         model.eval()
         with torch.no_grad():
             for pre, full, answer in rows:
-                out = model.generate(torch.tensor([pre]), max_new_tokens=len(full) - len(pre) + 2, do_sample=False,
-                                     pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+                out = model.generate(
+                    torch.tensor([pre]),
+                    max_new_tokens=len(full) - len(pre) + 2,
+                    do_sample=False,
+                    pad_token_id=tok.pad_token_id,
+                    eos_token_id=tok.eos_token_id,
+                )
                 if tok.decode(out[0, len(pre) :], skip_special_tokens=True) != answer:
                     model.train()
                     return False
@@ -271,7 +409,9 @@ def build_trained_chat_llm(folder: Path, conversations: list[tuple[list[dict], s
         if loss.item() < 0.005 and learnt():
             break
     else:
-        raise RuntimeError(f"the tiny chat model did not learn its answers in {max_steps} steps (loss {loss.item():.4f})")
+        raise RuntimeError(
+            f"the tiny chat model did not learn its answers in {max_steps} steps (loss {loss.item():.4f})"
+        )
     model.eval()
     model.generation_config.eos_token_id = tok.eos_token_id
     model.generation_config.pad_token_id = tok.pad_token_id
@@ -291,9 +431,18 @@ def train_spiece(path: Path, vocab_size: int = 96) -> Path:
     import sentencepiece as spm
 
     out = io.BytesIO()
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(_CORPUS * 8), model_writer=out, vocab_size=vocab_size,
-                                   model_type="unigram", pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
-                                   character_coverage=1.0, minloglevel=2)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(_CORPUS * 8),
+        model_writer=out,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+        character_coverage=1.0,
+        minloglevel=2,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(out.getvalue())
     return path
@@ -313,15 +462,48 @@ def build_pixart(folder: Path, seed: int = 0) -> Path:
     spiece = train_spiece(folder / "tokenizer" / "spiece.model")
     tok = T5Tokenizer(vocab_file=str(spiece), extra_ids=0, legacy=False)
     # Room for the 100 <extra_id_*> tokens a reloaded T5 tokenizer adds (the real T5 has 32,128 rows for 32,100 tokens).
-    text = T5EncoderModel(T5Config(vocab_size=len(tok) + 128, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
-                                   relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1))
-    transformer = PixArtTransformer2DModel(sample_size=32, num_layers=2, patch_size=2, attention_head_dim=8, num_attention_heads=4,
-                                           in_channels=4, out_channels=8, cross_attention_dim=32, caption_channels=32,
-                                           norm_num_groups=32, norm_type="ada_norm_single", num_embeds_ada_norm=1000)
+    text = T5EncoderModel(
+        T5Config(
+            vocab_size=len(tok) + 128,
+            d_model=32,
+            d_kv=8,
+            d_ff=64,
+            num_layers=2,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+            pad_token_id=0,
+            eos_token_id=1,
+        )
+    )
+    transformer = PixArtTransformer2DModel(
+        sample_size=32,
+        num_layers=2,
+        patch_size=2,
+        attention_head_dim=8,
+        num_attention_heads=4,
+        in_channels=4,
+        out_channels=8,
+        cross_attention_dim=32,
+        caption_channels=32,
+        norm_num_groups=32,
+        norm_type="ada_norm_single",
+        num_embeds_ada_norm=1000,
+    )
     # Four VAE blocks: the real scale factor 8, so that PixArt's unit is 8 x patch 2 = 16 pixels.
-    vae = AutoencoderKL(block_out_channels=(16, 16, 16, 16), in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
-                        up_block_types=("UpDecoderBlock2D",) * 4, latent_channels=4, norm_num_groups=16, sample_size=256, layers_per_block=1)
-    pipe = PixArtAlphaPipeline(tokenizer=tok, text_encoder=text, vae=vae, transformer=transformer, scheduler=DPMSolverMultistepScheduler())
+    vae = AutoencoderKL(
+        block_out_channels=(16, 16, 16, 16),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        latent_channels=4,
+        norm_num_groups=16,
+        sample_size=256,
+        layers_per_block=1,
+    )
+    pipe = PixArtAlphaPipeline(
+        tokenizer=tok, text_encoder=text, vae=vae, transformer=transformer, scheduler=DPMSolverMultistepScheduler()
+    )
     pipe.save_pretrained(folder)
     tokdir = folder / "tokenizer"
     for f in tokdir.iterdir():  # keep what the real folder has: spiece.model and its configs, no tokenizer.json
@@ -342,9 +524,12 @@ def build_sd_with_checker(folder: Path, checker: Path, seed: int = 0) -> Path:
     from transformers import CLIPImageProcessor
 
     base = DiffusionPipeline.from_pretrained(build_sd(folder.with_name(folder.name + "-base"), "t2i", seed=seed))
-    pipe = StableDiffusionPipeline(**{k: v for k, v in base.components.items() if k not in ("safety_checker", "feature_extractor")},
-                                   safety_checker=StableDiffusionSafetyChecker.from_pretrained(checker),
-                                   feature_extractor=CLIPImageProcessor.from_pretrained(checker), requires_safety_checker=True)
+    pipe = StableDiffusionPipeline(
+        **{k: v for k, v in base.components.items() if k not in ("safety_checker", "feature_extractor")},
+        safety_checker=StableDiffusionSafetyChecker.from_pretrained(checker),
+        feature_extractor=CLIPImageProcessor.from_pretrained(checker),
+        requires_safety_checker=True,
+    )
     pipe.save_pretrained(folder)
     return folder
 
@@ -368,18 +553,55 @@ def build_sdxl(folder: Path, seed: int = 0, dtype: str = "float16") -> Path:
 
     torch.manual_seed(seed)
     tok = clip_tokenizer()
-    unet = UNet2DConditionModel(block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
-                                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-                                attention_head_dim=(2, 4), use_linear_projection=True, addition_embed_type="text_time",
-                                addition_time_embed_dim=8, transformer_layers_per_block=(1, 1), projection_class_embeddings_input_dim=80,
-                                cross_attention_dim=64, norm_num_groups=16)
-    vae = AutoencoderKL(block_out_channels=(16, 32), in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
-                        up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, norm_num_groups=16, sample_size=32)
-    tc = dict(vocab_size=len(tok), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=77,
-              eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id, pad_token_id=tok.pad_token_id, projection_dim=32, hidden_act="gelu")
-    pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=CLIPTextModel(CLIPTextConfig(**tc)), tokenizer=tok,
-                                     text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(**tc)), tokenizer_2=tok, unet=unet,
-                                     scheduler=EulerDiscreteScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012))
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=80,
+        cross_attention_dim=64,
+        norm_num_groups=16,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(16, 32),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        latent_channels=4,
+        norm_num_groups=16,
+        sample_size=32,
+    )
+    tc = dict(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=77,
+        eos_token_id=tok.eos_token_id,
+        bos_token_id=tok.bos_token_id,
+        pad_token_id=tok.pad_token_id,
+        projection_dim=32,
+        hidden_act="gelu",
+    )
+    pipe = StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=CLIPTextModel(CLIPTextConfig(**tc)),
+        tokenizer=tok,
+        text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(**tc)),
+        tokenizer_2=tok,
+        unet=unet,
+        scheduler=EulerDiscreteScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012),
+    )
     pipe.to(getattr(torch, dtype)).save_pretrained(folder)
     return folder
 
@@ -394,11 +616,29 @@ def build_siglip(folder: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     spiece = train_spiece(folder / "_spiece" / "spiece.model")
     tok = SiglipTokenizer(vocab_file=str(spiece), model_max_length=16)
-    cfg = SiglipConfig(text_config=dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                                        max_position_embeddings=16, pad_token_id=tok.pad_token_id),
-                       vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8))
+    cfg = SiglipConfig(
+        text_config=dict(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=16,
+            pad_token_id=tok.pad_token_id,
+        ),
+        vision_config=dict(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=32,
+            patch_size=8,
+        ),
+    )
     SiglipModel(cfg).eval().save_pretrained(folder)
-    SiglipProcessor(image_processor=SiglipImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tok).save_pretrained(folder)
+    SiglipProcessor(
+        image_processor=SiglipImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tok
+    ).save_pretrained(folder)
     return folder
 
 
@@ -414,8 +654,19 @@ def mistral_tokenizer(folder: Path):
 
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(str(files("mistral_common") / "data" / "tokenizer.model.v1"), folder / "tokenizer.model")
-    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "LlamaTokenizer", "legacy": True, "add_bos_token": True,
-                                                              "add_eos_token": False, "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}))
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "LlamaTokenizer",
+                "legacy": True,
+                "add_bos_token": True,
+                "add_eos_token": False,
+                "bos_token": "<s>",
+                "eos_token": "</s>",
+                "unk_token": "<unk>",
+            }
+        )
+    )
     return AutoTokenizer.from_pretrained(folder)
 
 
@@ -429,20 +680,47 @@ def build_onevision(folder: Path, seed: int = 0, nan_weights: bool = False) -> P
     import json
 
     import torch
-    from transformers import LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration, Qwen2Config, SiglipVisionConfig
+    from transformers import (
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        Qwen2Config,
+        SiglipVisionConfig,
+    )
     from transformers.models.llava_onevision.image_processing_pil_llava_onevision import LlavaOnevisionImageProcessorPil
 
     torch.manual_seed(seed)
     tok = chat_tokenizer(extra_special=("<image>", "<video>"))
-    vision = SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32,
-                                patch_size=8, vision_use_head=False)
-    text = Qwen2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                       num_key_value_heads=2, max_position_embeddings=4096, tie_word_embeddings=True, eos_token_id=tok.eos_token_id,
-                       pad_token_id=tok.pad_token_id)
+    vision = SiglipVisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=32,
+        patch_size=8,
+        vision_use_head=False,
+    )
+    text = Qwen2Config(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
     pins = [[32, 32], [32, 64], [64, 32], [64, 64]]
-    cfg = LlavaOnevisionConfig(vision_config=vision, text_config=text, image_token_index=tok.convert_tokens_to_ids("<image>"),
-                               video_token_index=tok.convert_tokens_to_ids("<video>"), image_grid_pinpoints=pins,
-                               vision_feature_select_strategy="full", vision_feature_layer=-1)
+    cfg = LlavaOnevisionConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_index=tok.convert_tokens_to_ids("<image>"),
+        video_token_index=tok.convert_tokens_to_ids("<video>"),
+        image_grid_pinpoints=pins,
+        vision_feature_select_strategy="full",
+        vision_feature_layer=-1,
+    )
     model = LlavaOnevisionForConditionalGeneration(cfg).eval()
     if nan_weights:
         with torch.no_grad():
@@ -452,12 +730,30 @@ def build_onevision(folder: Path, seed: int = 0, nan_weights: bool = False) -> P
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
     LlavaOnevisionImageProcessorPil(size={"height": 32, "width": 32}, image_grid_pinpoints=pins).save_pretrained(folder)
-    (folder / "processor_config.json").write_text(json.dumps({"processor_class": "LlavaOnevisionProcessor", "num_image_tokens": 16,
-                                                              "vision_feature_select_strategy": "full", "vision_aspect_ratio": "anyres_max_9"}))
+    (folder / "processor_config.json").write_text(
+        json.dumps(
+            {
+                "processor_class": "LlavaOnevisionProcessor",
+                "num_image_tokens": 16,
+                "vision_feature_select_strategy": "full",
+                "vision_aspect_ratio": "anyres_max_9",
+            }
+        )
+    )
     (folder / "chat_template.jinja").write_text(CHAT_TEMPLATE)
     (folder / "video_processor").mkdir(exist_ok=True)
-    (folder / "video_processor" / "preprocessor_config.json").write_text(json.dumps({
-        "video_processor_type": "LlavaOnevisionVideoProcessor", "processor_class": "LlavaOnevisionProcessor",
-        "size": {"height": 32, "width": 32}, "do_resize": True, "do_rescale": True, "do_normalize": True,
-        "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}))
+    (folder / "video_processor" / "preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                "video_processor_type": "LlavaOnevisionVideoProcessor",
+                "processor_class": "LlavaOnevisionProcessor",
+                "size": {"height": 32, "width": 32},
+                "do_resize": True,
+                "do_rescale": True,
+                "do_normalize": True,
+                "image_mean": [0.5, 0.5, 0.5],
+                "image_std": [0.5, 0.5, 0.5],
+            }
+        )
+    )
     return folder

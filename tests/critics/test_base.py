@@ -43,10 +43,13 @@ def test_the_pixel_critic_declares_it_and_a_subclass_inherits_the_default() -> N
     assert env.step(0)[-1]["verdict"] is not None
 
 
-@pytest.mark.parametrize(("role", "cls", "member", "base"), [
-    ("critic", "Undeclared", "scores_commands", "poser_env.critics.base.Critic"),
-    ("evaluator", "NoJudge", "judges_free_prompts", "poser_env.evaluators.base.Evaluator"),
-])
+@pytest.mark.parametrize(
+    ("role", "cls", "member", "base"),
+    [
+        ("critic", "Undeclared", "scores_commands", "poser_env.critics.base.Critic"),
+        ("evaluator", "NoJudge", "judges_free_prompts", "poser_env.evaluators.base.Evaluator"),
+    ],
+)
 def test_an_undeclared_capability_is_refused_by_name(role: str, cls: str, member: str, base: str) -> None:
     with pytest.raises(RegistryError, match=f"{role} .* does not declare {member}: subclass {base}"):
         ImagePoserEnv(**{role: {"name": "x", "entry_point": f"{__name__}:{cls}"}})

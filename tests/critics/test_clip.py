@@ -17,8 +17,13 @@ def test_clip_critic_drives_an_episode_and_normalises_scores(tmp_path, tiny):
 
     assert statement("Are there exactly two blue squares?") == "exactly two blue squares"
     assert statement("Is there a red circle?") == "a red circle"
-    preset = write_preset(tmp_path, tiny, critic=f'type = "clip"\nmodel = "{tiny["clip"]}"\nlow = -1.0\nhigh = 1.0',
-                          evaluator=f'type = "vlm"\nmodel = "{tiny["vlm"]}"', extractor='type = "grammar"')
+    preset = write_preset(
+        tmp_path,
+        tiny,
+        critic=f'type = "clip"\nmodel = "{tiny["clip"]}"\nlow = -1.0\nhigh = 1.0',
+        evaluator=f'type = "vlm"\nmodel = "{tiny["vlm"]}"',
+        extractor='type = "grammar"',
+    )
     env = make_env(preset, max_steps=2)
     assert isinstance(env.critic, CLIPCritic)
     _, infos = run_frames(env, [0, 1], options={"prompt": "Draw a red circle. Add a blue star."})
@@ -36,10 +41,19 @@ def test_clip_critic_per_command_mode_scores_each_command_once(tmp_path, tiny):
 
     assert command_statement("Draw two blue squares on the left.") == "two blue squares on the left"
     assert command_statement("Add a red circle!") == "a red circle"
-    red, round_, star, quality = (Check(q, cat, {"q": q}) for q, cat in [
-        ("Is there a red circle?", "object"), ("Is the circle round?", "attribute"),
-        ("Is there no blue star?", "object"), ("Is the image clean?", "quality")])
-    commands = [Command("Draw a red circle.", "generate", (red, round_)), Command("Remove the blue star.", "remove", (star,))]
+    red, round_, star, quality = (
+        Check(q, cat, {"q": q})
+        for q, cat in [
+            ("Is there a red circle?", "object"),
+            ("Is the circle round?", "attribute"),
+            ("Is there no blue star?", "object"),
+            ("Is the image clean?", "quality"),
+        ]
+    )
+    commands = [
+        Command("Draw a red circle.", "generate", (red, round_)),
+        Command("Remove the blue star.", "remove", (star,)),
+    ]
     image = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
     critic = CLIPCritic(str(tiny["clip"]), mode="command", low=-1.0, high=1.0)
     seen = []
@@ -59,15 +73,28 @@ def test_clip_critic_per_command_mode_scores_each_command_once(tmp_path, tiny):
     with pytest.raises(ValueError, match="mode must be one of check, command"):
         CLIPCritic(str(tiny["clip"]), mode="caption")
 
-    preset = write_preset(tmp_path, tiny, critic=f'type = "clip"\nmodel = "{tiny["clip"]}"\nmode = "command"\nlow = -1.0\nhigh = 1.0',
-                          extractor='type = "grammar"')
+    preset = write_preset(
+        tmp_path,
+        tiny,
+        critic=f'type = "clip"\nmodel = "{tiny["clip"]}"\nmode = "command"\nlow = -1.0\nhigh = 1.0',
+        extractor='type = "grammar"',
+    )
     env = make_env(preset, max_steps=2)
     got = []
     critique = env.critic.critique
-    env.critic.critique = lambda canvas, checks, commands=None: got.append(commands) or critique(canvas, checks, commands)
+    env.critic.critique = lambda canvas, checks, commands=None: (
+        got.append(commands) or critique(canvas, checks, commands)
+    )
     _, infos = run_frames(env, [0, 1], options={"prompt": "Draw a red circle. Add a blue star."})
-    assert all("error" not in i for i in infos) and got and all(c and c[0].text for c in got)  # the env passes the commands
-    bad = write_preset(tmp_path, tiny, name="bad.toml", extractor='type = "grammar"',
-                       evaluator=f'type = "clip"\nmodel = "{tiny["clip"]}"\nmode = "command"')
+    assert (
+        all("error" not in i for i in infos) and got and all(c and c[0].text for c in got)
+    )  # the env passes the commands
+    bad = write_preset(
+        tmp_path,
+        tiny,
+        name="bad.toml",
+        extractor='type = "grammar"',
+        evaluator=f'type = "clip"\nmodel = "{tiny["clip"]}"\nmode = "command"',
+    )
     with pytest.raises(ValueError, match="is a \\[critic\\] setting"):
         make_env(bad)

@@ -1,6 +1,5 @@
 """The pixel critic: cached verdicts equal fresh ones and follow the pixels."""
 
-
 from poser_env.critics.synthetic import PixelCritic, _judge
 from poser_env.types import Canvas, Check
 from poser_env.world.detect import detect

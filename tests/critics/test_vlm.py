@@ -15,8 +15,10 @@ from poser_env.types import Canvas, Check  # noqa: E402
 
 def test_vlm_silent_notes_fall_back_to_the_plain_reflection(tiny, caplog):
     critic = VLMCritic(str(tiny["vlm_silent"]), threshold=0.999)  # nearly every check fails
-    checks = [Check("Is there a red circle?", "object", {"kind": "question", "text": "a"}),
-              Check("Is the background mint?", "background", {"kind": "question", "text": "b"})]
+    checks = [
+        Check("Is there a red circle?", "object", {"kind": "question", "text": "a"}),
+        Check("Is the background mint?", "background", {"kind": "question", "text": "b"}),
+    ]
     with caplog.at_level(logging.WARNING, logger="poser_env.critics.vlm"):
         v = critic.critique(Canvas(image=np.zeros((64, 64, 3), np.uint8)), checks)
     assert not v.passed and v.feedback.startswith("Not yet right. Is there a red circle: no")

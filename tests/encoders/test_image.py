@@ -172,7 +172,9 @@ def test_random_images_stay_in_bounds(h, w, seed, kind):
     assert np.all(np.isfinite(v)) and v.min() >= 0.0 and v.max() <= 1.0
     # The thumbnail is the exact area average.
     rb, cb = (np.arange(9) * h) // 8, (np.arange(9) * w) // 8
-    ref = np.array([[img[rb[i] : rb[i + 1], cb[j] : cb[j + 1]].reshape(-1, 3).mean(0) for j in range(8)] for i in range(8)])
+    ref = np.array(
+        [[img[rb[i] : rb[i + 1], cb[j] : cb[j + 1]].reshape(-1, 3).mean(0) for j in range(8)] for i in range(8)]
+    )
     np.testing.assert_allclose(v[:192], ref.ravel() / 255, atol=1e-5)
 
 

@@ -96,7 +96,9 @@ def test_hash_is_case_and_punctuation_insensitive_and_deterministic():
     enc = HashTextEncoder(dim=64, seed=3)
     a, b = enc.encode(["Add a RED star!", "add a red star"])
     np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(enc.encode(["add a red star"]), HashTextEncoder(dim=64, seed=3).encode(["add a red star"]))
+    np.testing.assert_array_equal(
+        enc.encode(["add a red star"]), HashTextEncoder(dim=64, seed=3).encode(["add a red star"])
+    )
     assert not np.array_equal(a, HashTextEncoder(dim=64, seed=4).encode(["add a red star"])[0])
 
 
@@ -113,7 +115,12 @@ def test_hash_is_identical_across_fresh_processes():
     for salt in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=salt, PYTHONPATH=str(REPO))
         res = subprocess.run(
-            [sys.executable, "-c", code, json.dumps(texts)], capture_output=True, text=True, cwd=REPO, env=env, timeout=120
+            [sys.executable, "-c", code, json.dumps(texts)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=env,
+            timeout=120,
         )
         assert res.returncode == 0, res.stderr
         outs.append(res.stdout.strip())
@@ -128,12 +135,14 @@ def test_hash_features_are_inspectable():
     assert feats["c:<re"] == 0.5
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"ngram": (2, 3), "char_ngram": 0}, {"dim": 16, "char_ngram": 5, "char_weight": 0.3, "seed": 9}])
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"ngram": (2, 3), "char_ngram": 0}, {"dim": 16, "char_ngram": 5, "char_weight": 0.3, "seed": 9}]
+)
 def test_hash_vector_is_the_normalised_sum_of_its_features(kwargs):
     """The encoder memoises per word; its vectors must stay the documented sum over features()."""
     enc = HashTextEncoder(**kwargs)
     texts = [*SENTENCES, "circle circles CIRCLE", "Ünïcode ﬁ x_y 42", "one", ""]
-    for text, got in zip(texts, enc.encode(texts + texts)[len(texts):]):  # the second pass hits the memos
+    for text, got in zip(texts, enc.encode(texts + texts)[len(texts) :]):  # the second pass hits the memos
         feats = enc.features(text)
         want = np.zeros(enc.dim)
         for f, w in feats:
@@ -268,7 +277,11 @@ def test_importing_encoders_does_not_import_torch():
         "print(heavy)\n"
     )
     res = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
         env=dict(os.environ, PYTHONPATH=str(REPO)),
     )
     assert res.returncode == 0, res.stderr

@@ -40,7 +40,9 @@ def _toml(v):
 
 
 def test_missing_model_nan_weights_give_failed_steps_and_the_episode_goes_on(tmp_path, tiny):
-    experts = _experts_toml(_expert("good", tiny["sd"]), _expert("missing", "./no-such-model"), _expert("nan", tiny["sd_nan"]))
+    experts = _experts_toml(
+        _expert("good", tiny["sd"]), _expert("missing", "./no-such-model"), _expert("nan", tiny["sd_nan"])
+    )
     preset = write_preset(tmp_path, tiny, experts=experts, extractor='type = "grammar"')
     env = make_env(preset, max_steps=4)
     env.reset(seed=0, options={"prompt": "A red circle."})
@@ -99,8 +101,13 @@ def test_safety_rejection_is_a_failed_step_and_off_by_default(tmp_path, tiny):
     env = make_env(preset)
     assert all(e.safety is None for e in env.registry)
     # threshold 0: any probability of the "unsafe" descriptions rejects: every image is refused.
-    strict = write_preset(tmp_path, tiny, name="strict.toml", extractor='type = "grammar"',
-                          extra=f'[safety]\ntype = "clip"\nmodel = "{tiny["clip"]}"\nthreshold = 0.0\n')
+    strict = write_preset(
+        tmp_path,
+        tiny,
+        name="strict.toml",
+        extractor='type = "grammar"',
+        extra=f'[safety]\ntype = "clip"\nmodel = "{tiny["clip"]}"\nthreshold = 0.0\n',
+    )
     env = make_env(strict, max_steps=2)
     env.reset(seed=0, options={"prompt": "A red circle."})
     before = env.unwrapped.render_canvas()
@@ -112,8 +119,13 @@ def test_safety_rejection_is_a_failed_step_and_off_by_default(tmp_path, tiny):
 
 def test_diffusers_safety_checker_hook(tmp_path, tiny):
     for folder, rejected in (("sd_safety", False), ("sd_safety_strict", True)):
-        preset = write_preset(tmp_path, tiny, name=f"{folder}.toml", extractor='type = "grammar"',
-                              extra=f'[safety]\ntype = "diffusers"\nmodel = "{tiny[folder]}"\n')
+        preset = write_preset(
+            tmp_path,
+            tiny,
+            name=f"{folder}.toml",
+            extractor='type = "grammar"',
+            extra=f'[safety]\ntype = "diffusers"\nmodel = "{tiny[folder]}"\n',
+        )
         env = make_env(preset, max_steps=2)
         env.reset(seed=0, options={"prompt": "A red circle."})
         *_, info = env.step(0)

@@ -16,7 +16,9 @@ def test_masks():
     top = words("Put a bird in the sky.", img) > 0
     assert top[:30].all() and not top[40:].any()
     assert words.box_for("Add a cat in the top-right corner.") == [0.45, 0.0, 1.0, 0.55]
-    assert (words("Add a cat.", img) > 0).mean() == pytest.approx(0.64, abs=0.05)  # no spatial word: the whole minus a border
+    assert (words("Add a cat.", img) > 0).mean() == pytest.approx(
+        0.64, abs=0.05
+    )  # no spatial word: the whole minus a border
     region = make_mask_provider({"type": "region", "box": [0, 0, 0.5, 0.5]})
     assert isinstance(region, RegionMask) and (region("x", img) > 0).sum() == 32 * 32
     with pytest.raises(ValueError, match="fractions"):

@@ -59,11 +59,19 @@ def test_i2i_experts_edit_and_ignore_what_they_do_not_do():
 
 
 def test_stylize_damages_small_objects_sometimes_and_reflection_helps():
-    objs = tuple(SceneObject("circle", c, "small", 0.15 + 0.2 * i, 0.5) for i, c in enumerate(["red", "blue", "green", "pink"]))
+    objs = tuple(
+        SceneObject("circle", c, "small", 0.15 + 0.2 * i, 0.5) for i, c in enumerate(["red", "blue", "green", "pink"])
+    )
     scene = Scene(objs)
     canvas = Canvas(render(scene), scene)
     lost = [4 - len(run("stylize-i2i", "Render it in sketch style.", canvas, seed=s).scene.objects) for s in range(200)]
-    lost_retry = [4 - len(run("stylize-i2i", "Render it in sketch style.", canvas, seed=s, reflection="Not yet right.").scene.objects) for s in range(200)]
+    lost_retry = [
+        4
+        - len(
+            run("stylize-i2i", "Render it in sketch style.", canvas, seed=s, reflection="Not yet right.").scene.objects
+        )
+        for s in range(200)
+    ]
     assert 0.2 < np.mean(lost) / 4 < 0.5
     assert np.mean(lost_retry) < np.mean(lost)
 

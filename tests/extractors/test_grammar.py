@@ -108,8 +108,10 @@ def test_protocol_and_registry():
 
 
 def test_generation_commands_in_text_order():
-    prompt = ("On a beige background, the picture contains a red circle and two stars. "
-              "I want a large hexagon. The red circle is to the left of the large hexagon. Use a sketch style.")
+    prompt = (
+        "On a beige background, the picture contains a red circle and two stars. "
+        "I want a large hexagon. The red circle is to the left of the large hexagon. Use a sketch style."
+    )
     cmds = EXT.extract(prompt)
     assert [(c.kind, c.text) for c in cmds] == [
         ("background", "Use a beige background."),
@@ -144,8 +146,10 @@ def test_command_texts_are_self_contained():
 
 def test_kinds_in_editing():
     src = source(RED_CIRCLE, BLUE_STAR, GREEN_SQUARE)
-    prompt = ("First, add a pink heart above the red circle. Then remove the blue star; recolour the green square "
-              "yellow, and then make the background mint. Restyle the image as a sketch. Keep everything else unchanged.")
+    prompt = (
+        "First, add a pink heart above the red circle. Then remove the blue star; recolour the green square "
+        "yellow, and then make the background mint. Restyle the image as a sketch. Keep everything else unchanged."
+    )
     cmds = EXT.extract(prompt, src)
     assert [c.kind for c in cmds] == ["add", "remove", "recolor", "background", "style"]
     # Preservation: only the red circle (an anchor is not touched) is untouched; on the first command.
@@ -215,9 +219,36 @@ def test_arbitrary_strings(prompt):
         _valid(EXT.extract(prompt))
 
 
-_WORDS = sorted({*L.COUNT_LOOKUP, *L.SHAPE_LOOKUP, *L.COLOR_LOOKUP, *L.SIZE_LOOKUP, *L.RELATION_LOOKUP,
-                 *L.BACKGROUND_LOOKUP, *L.STYLE_LOOKUP, "the", "background", "style", "remove", "move", "paint",
-                 "then", "and", ",", ".", ";", "on", "in", "all", "keep", "everything", "else", "no", "noise"})
+_WORDS = sorted(
+    {
+        *L.COUNT_LOOKUP,
+        *L.SHAPE_LOOKUP,
+        *L.COLOR_LOOKUP,
+        *L.SIZE_LOOKUP,
+        *L.RELATION_LOOKUP,
+        *L.BACKGROUND_LOOKUP,
+        *L.STYLE_LOOKUP,
+        "the",
+        "background",
+        "style",
+        "remove",
+        "move",
+        "paint",
+        "then",
+        "and",
+        ",",
+        ".",
+        ";",
+        "on",
+        "in",
+        "all",
+        "keep",
+        "everything",
+        "else",
+        "no",
+        "noise",
+    }
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -238,16 +269,30 @@ def test_random_mixes_with_a_source(words):
     _valid(EXT.extract(prompt, _SRC))
 
 
-@pytest.mark.parametrize("prompt", ["a" * 10_000, "Draw a red circle on a gray background, " * 250, " " * 9_999 + "x",
-                                    "in " * 3000 + "style", ", all on a " * 1000, "☃🎨" * 3000])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a" * 10_000,
+        "Draw a red circle on a gray background, " * 250,
+        " " * 9_999 + "x",
+        "in " * 3000 + "style",
+        ", all on a " * 1000,
+        "☃🎨" * 3000,
+    ],
+)
 def test_long_and_odd_prompts(prompt):
     _valid(EXT.extract(prompt))
 
 
 @pytest.mark.parametrize(
     "canvas",
-    [Canvas(image=np.zeros((4, 4, 3), np.uint8)), Canvas(image=np.zeros((0, 0, 3), np.uint8)), Canvas(image=None),
-     Canvas(image=np.full((64, 64), 7, np.uint8)), Canvas(image=np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))],
+    [
+        Canvas(image=np.zeros((4, 4, 3), np.uint8)),
+        Canvas(image=np.zeros((0, 0, 3), np.uint8)),
+        Canvas(image=None),
+        Canvas(image=np.full((64, 64), 7, np.uint8)),
+        Canvas(image=np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)),
+    ],
 )
 def test_odd_source_images(canvas):
     _valid(EXT.extract("Remove the red circle.", canvas))
@@ -266,8 +311,19 @@ def test_recall_and_precision_per_kind_on_the_heldout_files(capsys):
     for kind, r in scores["kinds"].items():
         if kind != "text":
             assert r["recall"] >= 0.95 and r["precision"] >= 0.98, (kind, r, scores["failures"])
-    assert {"object", "count", "colour", "size", "relation", "background", "style", "absent", "preserve"} <= set(scores["kinds"])
-    assert kind_of(Check("Is there a big red star?", "attribute", {"kind": "exists", "shape": "star", "color": "red", "size": "large", "n": 1})) == "size"
+    assert {"object", "count", "colour", "size", "relation", "background", "style", "absent", "preserve"} <= set(
+        scores["kinds"]
+    )
+    assert (
+        kind_of(
+            Check(
+                "Is there a big red star?",
+                "attribute",
+                {"kind": "exists", "shape": "star", "color": "red", "size": "large", "n": 1},
+            )
+        )
+        == "size"
+    )
     assert main(["--heldout"]) == 0
     assert "| relation |" in capsys.readouterr().out
 
@@ -276,7 +332,11 @@ def test_recolour_of_a_plural_checks_every_old_colour_the_source_shows():
     src = source(RED_CIRCLE, SceneObject("circle", "blue", "small", 0.75, 0.3), GREEN_SQUARE)
     (cmd,) = EXT.extract("Make the circles orange.", src)
     questions = {c.question for c in cmd.checks if c.category != "preserve"}
-    assert questions == {"Is there an orange circle?", "Are there no red circles in the image?", "Are there no blue circles in the image?"}
+    assert questions == {
+        "Is there an orange circle?",
+        "Are there no red circles in the image?",
+        "Are there no blue circles in the image?",
+    }
     assert [c.spec["shape"] for c in cmd.checks if c.category == "preserve"] == ["square"]  # the circles are touched
 
 
@@ -292,5 +352,9 @@ def test_unmentioned_content_is_reported_for_answers_that_cannot_be_traced():
     cmds = [Command("Draw two red apples.", "generate", (Check("Are there exactly two apples?", "count", {}),))]
     assert unmentioned("Draw two red apples on a wooden table, at sunset.", cmds) == ["wooden table", "sunset"]
     assert unmentioned("Draw two red apples.", cmds) == []
-    assert not_understood([Command("x", "edit", (), ("a", "b")), Command("y", "edit", (), ("b", "c"))]) == ["a", "b", "c"]
+    assert not_understood([Command("x", "edit", (), ("a", "b")), Command("y", "edit", (), ("b", "c"))]) == [
+        "a",
+        "b",
+        "c",
+    ]
     assert coverage("a red star near a tree", ["near a tree"]) == 0.5 and coverage("the", []) == 1.0

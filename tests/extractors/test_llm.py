@@ -30,19 +30,31 @@ def test_valid_answers_parse_with_fences_and_chatter():
     assert [c.text for c in parse_commands(json.dumps(EXAMPLE["commands"]))] == [c.text for c in cmds]  # a bare list
 
 
-@pytest.mark.parametrize("answer, problem", [
-    ("", "empty"),
-    ("   \n", "empty"),
-    ("I cannot help with that.", "no JSON"),
-    ("{{{{{{{{", "no JSON"),
-    ('{"commands": []}', "1 to 16"),
-    ('{"commands": [{"text": "x", "kind": "paint", "checks": [{"question": "Is it?", "category": "object"}]}]}', "kind must be one of"),
-    ('{"commands": [{"text": "x", "kind": "add", "checks": [{"question": "Is it", "category": "object"}]}]}', "ending with '?'"),
-    ('{"commands": [{"text": "x", "kind": "add", "checks": [{"question": "Is it?", "category": "mood"}]}]}', "category must be one of"),
-    ('{"cmds": 3}', '"commands" list'),
-    ("[" * 5000 + "]" * 5000, "not an object"),
-    ("[" * 3000, "no JSON"),
-])
+@pytest.mark.parametrize(
+    "answer, problem",
+    [
+        ("", "empty"),
+        ("   \n", "empty"),
+        ("I cannot help with that.", "no JSON"),
+        ("{{{{{{{{", "no JSON"),
+        ('{"commands": []}', "1 to 16"),
+        (
+            '{"commands": [{"text": "x", "kind": "paint", "checks": [{"question": "Is it?", "category": "object"}]}]}',
+            "kind must be one of",
+        ),
+        (
+            '{"commands": [{"text": "x", "kind": "add", "checks": [{"question": "Is it", "category": "object"}]}]}',
+            "ending with '?'",
+        ),
+        (
+            '{"commands": [{"text": "x", "kind": "add", "checks": [{"question": "Is it?", "category": "mood"}]}]}',
+            "category must be one of",
+        ),
+        ('{"cmds": 3}', '"commands" list'),
+        ("[" * 5000 + "]" * 5000, "not an object"),
+        ("[" * 3000, "no JSON"),
+    ],
+)
 def test_invalid_answers_name_the_problem(answer, problem):
     with pytest.raises(CommandSchemaError, match=problem):
         parse_commands(answer)
@@ -61,7 +73,12 @@ def test_any_text_parses_or_raises_a_schema_error(text):
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["commands", "text", "kind", "checks", "question", "category", "x"]), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["commands", "text", "kind", "checks", "question", "category", "x"]), inner, max_size=4
+        )
+    ),
     max_leaves=20,
 )
 
@@ -82,14 +99,20 @@ def test_readable_never_raises_and_is_one_short_line(text):
     assert "\n" not in out and len(out) <= 120
 
 
-@pytest.mark.parametrize("model, reason", [("llm", "invalid answer"), ("llm_empty", "the answer is empty"), ("llm_braces", "no JSON")])
+@pytest.mark.parametrize(
+    "model, reason", [("llm", "invalid answer"), ("llm_empty", "the answer is empty"), ("llm_braces", "no JSON")]
+)
 def test_bad_models_fall_back_to_the_grammar_with_a_warning(tiny, caplog, model, reason):
     ex = LLMExtractor(str(tiny[model]), max_new_tokens=24)
     with caplog.at_level(logging.WARNING, logger="poser_env.extractors.llm"):
         cmds = ex.extract(PROMPT)
     assert ex.last_source == "grammar-fallback" and ex.fallbacks == 1
     assert [c.to_dict() for c in cmds] == [c.to_dict() for c in GrammarExtractor().extract(PROMPT)]
-    assert "falling back to the grammar extractor" in caplog.text and reason in caplog.text and "after 2 tries" in caplog.text
+    assert (
+        "falling back to the grammar extractor" in caplog.text
+        and reason in caplog.text
+        and "after 2 tries" in caplog.text
+    )
 
 
 def test_a_model_that_cannot_load_falls_back_too(tmp_path, caplog):
@@ -122,7 +145,9 @@ def test_valid_and_repaired_answers_of_a_real_model(trained_llm, caplog):
     with caplog.at_level(logging.WARNING, logger="poser_env.extractors.llm"):
         cmds = ex.extract("A red circle.")
         assert ex.last_source == "llm"
-        assert [(c.text, c.kind, [q.question for q in c.checks]) for c in cmds] == [("Draw a red circle.", "generate", ["Is there a red circle?"])]
+        assert [(c.text, c.kind, [q.question for q in c.checks]) for c in cmds] == [
+            ("Draw a red circle.", "generate", ["Is there a red circle?"])
+        ]
         assert cmds[0].not_understood == ()  # the answer mentions every content word
         cmds = ex.extract("A blue square.")
         assert ex.last_source == "llm-repaired"  # the first answer was cut short; the retry was valid
@@ -134,12 +159,26 @@ def test_env_runs_on_the_llm_extractors_commands(tmp_path, tiny, trained_llm):
     from poser_env.presets import make_env
     from tests.backends.fixtures import TRAINED_SYSTEM, write_preset
 
-    preset = write_preset(tmp_path, tiny, extractor=f'type = "llm"\nmodel = "{trained_llm}"\nmax_new_tokens = 80\nsystem = "{TRAINED_SYSTEM}"')
+    preset = write_preset(
+        tmp_path,
+        tiny,
+        extractor=f'type = "llm"\nmodel = "{trained_llm}"\nmax_new_tokens = 80\nsystem = "{TRAINED_SYSTEM}"',
+    )
     env = make_env(preset, max_steps=2)
     _, info = env.reset(seed=0, options={"prompt": "A red circle."})
     assert env.extractor.last_source == "llm"
-    assert info["commands"] == [{"text": "Draw a red circle.", "kind": "generate",
-                                 "checks": [{"question": "Is there a red circle?", "category": "object",
-                                             "spec": {"kind": "question", "text": "Is there a red circle?"}}]}]
+    assert info["commands"] == [
+        {
+            "text": "Draw a red circle.",
+            "kind": "generate",
+            "checks": [
+                {
+                    "question": "Is there a red circle?",
+                    "category": "object",
+                    "spec": {"kind": "question", "text": "Is there a red circle?"},
+                }
+            ],
+        }
+    ]
     *_, info = env.step(0)
     assert "error" not in info and info["verdict"]["results"][0]["question"] == "Is there a red circle?"

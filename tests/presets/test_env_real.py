@@ -22,8 +22,10 @@ def test_registered_nondeterministic_and_lazy():
     assert spec.nondeterministic is True
     assert spec.kwargs == {"preset": "real12"}
     # `import poser_env` and reading a preset load none of the heavy libraries.
-    code = ("import sys, poser_env; from poser_env.presets import load_real_preset; load_real_preset('real12'); "
-            "print(sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))")
+    code = (
+        "import sys, poser_env; from poser_env.presets import load_real_preset; load_real_preset('real12'); "
+        "print(sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
 
@@ -36,7 +38,10 @@ def test_builtin_preset_has_twelve_experts_and_separate_judges():
     assert tasks == {"t2i", "img2img", "instruct-pix2pix", "inpaint"}
     t2i_bases = {e["kwargs"]["model"]["path"] for e in experts if e["kwargs"]["task"] == "t2i"}
     assert len(t2i_bases) >= 5
-    assert p.env_kwargs["critic"]["kwargs"]["model"]["path"] != p.env_kwargs["evaluator"]["kwargs"]["judge"]["model"]["path"]
+    assert (
+        p.env_kwargs["critic"]["kwargs"]["model"]["path"]
+        != p.env_kwargs["evaluator"]["kwargs"]["judge"]["model"]["path"]
+    )
     assert p.env_kwargs["evaluator"]["kwargs"]["same_as_critic"] is False
     assert all(e["kwargs"]["model"]["trust_remote_code"] is False for e in experts)
 
@@ -112,10 +117,30 @@ def test_poser_eval_takes_a_preset(tiny_preset, capsys):
     """`poser eval --env ImagePoser-Diffusers-v0 --preset FILE` runs on that preset, not real12."""
     from poser_agents.cli import main
 
-    assert main(["eval", "--env", "ImagePoser-Diffusers-v0", "--preset", str(tiny_preset), "--agent", "random",
-                 "--episodes", "1", "--seeds", "0", "--json"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--env",
+                "ImagePoser-Diffusers-v0",
+                "--preset",
+                str(tiny_preset),
+                "--agent",
+                "random",
+                "--episodes",
+                "1",
+                "--seeds",
+                "0",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["episodes"] == 1 and 0.0 <= out["alignment"]["mean"] <= 1.0
-    assert main(["eval", "--env", "ImagePoser-v0", "--preset", str(tiny_preset), "--agent", "random", "--episodes", "1"]) == 2
+    assert (
+        main(["eval", "--env", "ImagePoser-v0", "--preset", str(tiny_preset), "--agent", "random", "--episodes", "1"])
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--preset needs an env built from a preset" in err

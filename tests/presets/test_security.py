@@ -24,8 +24,11 @@ def test_trust_remote_code_is_off_by_default(tiny_preset):
     assert ModelRef("x/y").trust_remote_code is False
     p = load_real_preset(tiny_preset)
     refs = [e["kwargs"]["model"] for e in p.env_kwargs["experts"]]
-    refs += [p.env_kwargs["critic"]["kwargs"]["model"], p.env_kwargs["extractor"]["kwargs"]["model"],
-             p.env_kwargs["evaluator"]["kwargs"]["judge"]["model"]]
+    refs += [
+        p.env_kwargs["critic"]["kwargs"]["model"],
+        p.env_kwargs["extractor"]["kwargs"]["model"],
+        p.env_kwargs["evaluator"]["kwargs"]["judge"]["model"],
+    ]
     assert all(r["trust_remote_code"] is False and r["use_safetensors"] is True for r in refs)
 
 
@@ -36,7 +39,10 @@ def test_checkpoint_code_is_not_run_without_trust_remote_code(tmp_path, tiny):
     shutil.copytree(tiny["vlm"], folder)
     marker = tmp_path / "code-ran"
     cfg = json.loads((folder / "config.json").read_text())
-    cfg["auto_map"] = {"AutoConfig": "configuration_evil.EvilConfig", "AutoModelForImageTextToText": "modeling_evil.EvilModel"}
+    cfg["auto_map"] = {
+        "AutoConfig": "configuration_evil.EvilConfig",
+        "AutoModelForImageTextToText": "modeling_evil.EvilModel",
+    }
     cfg["model_type"] = "evil-vlm"
     (folder / "config.json").write_text(json.dumps(cfg))
     for name in ("configuration_evil.py", "modeling_evil.py"):
@@ -82,8 +88,10 @@ def test_entry_points_are_refused_without_the_allow_flag(tmp_path, tiny):
     env.reset(seed=0, options={"prompt": "A red circle."})
     assert "error" not in env.step(0)[-1]
 
-    custom = ('[[experts]]\nname = "shapes"\nentry_point = "poser_env.experts.synthetic:ShapeWorldExpert"\n'
-              'kwargs = { kind = "t2i", cost = 0.5 }\n')
+    custom = (
+        '[[experts]]\nname = "shapes"\nentry_point = "poser_env.experts.synthetic:ShapeWorldExpert"\n'
+        'kwargs = { kind = "t2i", cost = 0.5 }\n'
+    )
     preset = write_preset(tmp_path, tiny, name="custom.toml", experts=custom, extractor='type = "grammar"')
     with pytest.raises(PresetError, match="allow_entry_points=True"):
         load_real_preset(preset)
@@ -112,7 +120,9 @@ def test_the_evaluator_may_not_silently_be_the_critic(tmp_path, tiny):
     same = f'type = "vlm"\nmodel = "{tiny["vlm"]}"'
     with pytest.raises(PresetError, match="is the critic's"):
         load_real_preset(write_preset(tmp_path, tiny, evaluator=same))
-    preset = write_preset(tmp_path, tiny, name="same.toml", evaluator=same + "\nallow_same_model = true", extractor='type = "grammar"')
+    preset = write_preset(
+        tmp_path, tiny, name="same.toml", evaluator=same + "\nallow_same_model = true", extractor='type = "grammar"'
+    )
     env = make_env(preset, max_steps=1)
     env.reset(seed=0, options={"prompt": "A red circle."})
     *_, info = env.step(0)
@@ -121,11 +131,20 @@ def test_the_evaluator_may_not_silently_be_the_critic(tmp_path, tiny):
 
 def test_bad_preset_fields_are_named(tmp_path, tiny):
     with pytest.raises(PresetError, match="type 'dalle'"):
-        load_real_preset(write_preset(tmp_path, tiny, experts=f'[[experts]]\nname = "x"\ntype = "dalle"\nmodel = "{tiny["sd"]}"\n'))
+        load_real_preset(
+            write_preset(tmp_path, tiny, experts=f'[[experts]]\nname = "x"\ntype = "dalle"\nmodel = "{tiny["sd"]}"\n')
+        )
     with pytest.raises(PresetError, match="needs a 'model'"):
         load_real_preset(write_preset(tmp_path, tiny, name="b.toml", experts='[[experts]]\nname = "x"\ntype = "t2i"\n'))
     with pytest.raises(PresetError, match="unknown model field"):
-        load_real_preset(write_preset(tmp_path, tiny, name="c.toml", critic=f'type = "vlm"\nmodel = {{ path = "{tiny["vlm"]}", trust = true }}'))
+        load_real_preset(
+            write_preset(
+                tmp_path,
+                tiny,
+                name="c.toml",
+                critic=f'type = "vlm"\nmodel = {{ path = "{tiny["vlm"]}", trust = true }}',
+            )
+        )
     with pytest.raises(PresetError, match="max_on_device"):
         load_real_preset(write_preset(tmp_path, tiny, name="d.toml", pool="max_on_device = 0"))
     with pytest.raises(PresetError, match=r"\[env\]"):
@@ -144,19 +163,28 @@ def _with_env(tmp_path, tiny):
 def _plain_preset(tmp_path, name="p.toml", models="", critic_model='"./models/vlm"', env='text_encoder = "hash"'):
     """A preset whose models are local folders that need not exist: nothing here loads a model."""
     path = tmp_path / name
-    path.write_text("\n".join([
-        '[preset]\nname = "plain"', f"[env]\n{env}", f"[models]\n{models}",
-        '[[experts]]\nname = "t2i"\ntype = "t2i"\nmodel = "./models/sd"',
-        f"[critic]\ntype = \"vlm\"\nmodel = {critic_model}", '[evaluator]\ntype = "vlm"\nmodel = "./models/vlm-b"',
-        '[extractor]\ntype = "grammar"',
-    ]))
+    path.write_text(
+        "\n".join(
+            [
+                '[preset]\nname = "plain"',
+                f"[env]\n{env}",
+                f"[models]\n{models}",
+                '[[experts]]\nname = "t2i"\ntype = "t2i"\nmodel = "./models/sd"',
+                f'[critic]\ntype = "vlm"\nmodel = {critic_model}',
+                '[evaluator]\ntype = "vlm"\nmodel = "./models/vlm-b"',
+                '[extractor]\ntype = "grammar"',
+            ]
+        )
+    )
     return path
 
 
 def _evil_model(tmp_path, marker):
     folder = tmp_path / "models" / "evil"
     folder.mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps({"model_type": "evil", "auto_map": {"AutoModel": "modeling_evil.Evil"}}))
+    (folder / "config.json").write_text(
+        json.dumps({"model_type": "evil", "auto_map": {"AutoModel": "modeling_evil.Evil"}})
+    )
     (folder / "modeling_evil.py").write_text(EVIL.format(marker=str(marker)))
     return folder
 
@@ -173,7 +201,9 @@ def test_a_preset_cannot_switch_on_trust_remote_code(tmp_path, capsys, where):
         preset = _plain_preset(tmp_path, critic_model='{ path = "./models/evil", trust_remote_code = true }')
         named = "[critic]"
     else:
-        preset = _plain_preset(tmp_path, models='evil = { path = "./models/evil", trust_remote_code = true }', critic_model='"evil"')
+        preset = _plain_preset(
+            tmp_path, models='evil = { path = "./models/evil", trust_remote_code = true }', critic_model='"evil"'
+        )
         named = "[models].evil"
     with pytest.raises(PresetError, match=rf"{re.escape(named)} sets trust_remote_code = true .*--trust-remote-code"):
         load_real_preset(preset)
@@ -186,7 +216,9 @@ def test_a_preset_cannot_switch_on_trust_remote_code(tmp_path, capsys, where):
     assert poser(["experts", "--preset", str(preset), "--json"]) == 0
     out = capsys.readouterr().out
     assert "ask for trust_remote_code" in out and "refused unless you pass --trust-remote-code" in out
-    assert json.loads(out.strip().splitlines()[-1])["trust_remote_code_asked"] == [f"{named}: {tmp_path / 'models' / 'evil'}"]
+    assert json.loads(out.strip().splitlines()[-1])["trust_remote_code_asked"] == [
+        f"{named}: {tmp_path / 'models' / 'evil'}"
+    ]
     assert not marker.exists()
     # The caller's flag allows it (the model would load at the first reset).
     built = load_real_preset(preset, trust_remote_code=True)
@@ -197,7 +229,9 @@ def test_a_preset_text_encoder_naming_code_needs_the_flag(tmp_path, capsys):
     from poser_agents.cli import main as poser
 
     preset = _plain_preset(tmp_path, env='text_encoder = "os:abort"')  # would kill the process if called
-    with pytest.raises(PresetError, match=r"\[env\]: env setting 'text_encoder' is the Python callable 'os:abort'.*allow-entry-points"):
+    with pytest.raises(
+        PresetError, match=r"\[env\]: env setting 'text_encoder' is the Python callable 'os:abort'.*allow-entry-points"
+    ):
         load_real_preset(preset)
     assert poser(["experts", "--preset", str(preset)]) == 2
     assert "os:abort" in capsys.readouterr().err

@@ -139,7 +139,10 @@ def test_answer_relations_follow_genevals_rule():
     left, right = obj("circle", "red", 0.2, 0.5), obj("star", "blue", 0.8, 0.5)
     s = scene(left, right)
     spec = lambda rel, a=("circle", "red"), b=("star", "blue"): _q(  # noqa: E731
-        "relation", a={"shape": a[0], "color": a[1], "size": None}, rel=rel, b={"shape": b[0], "color": b[1], "size": None}
+        "relation",
+        a={"shape": a[0], "color": a[1], "size": None},
+        rel=rel,
+        b={"shape": b[0], "color": b[1], "size": None},
     )
     assert answer(spec("left of"), s) and not answer(spec("right of"), s)
     assert answer(spec("right of", ("star", "blue"), ("circle", "red")), s)
@@ -198,7 +201,10 @@ def test_answer_works_on_detected_scenes():
     )
     (c,) = checks_for(Target(groups=(ObjectGroup("square", "green"),)))
     assert answer(c, det)
-    assert score([c, Check("Is the background mint?", "background", {"kind": "background", "color": "mint"})], det) == ([True, False], 0.5)
+    assert score([c, Check("Is the background mint?", "background", {"kind": "background", "color": "mint"})], det) == (
+        [True, False],
+        0.5,
+    )
     assert score([], det) == ([], 1.0)
 
 
@@ -286,7 +292,12 @@ def test_layout_never_overlaps_and_stays_inside(seed, n):
 def test_layout_relations_hold_firmly(seed, rel):
     rng = np.random.default_rng(seed)
     fixed = [SceneObject("square", "blue", "small", 0.5, 0.5)]
-    objs = place([("circle", "red", "small"), ("star", "green", "large")], rng, relations=[(1, rel, 0), (0, vocab.INVERSE_RELATION[rel], 2)], fixed=fixed)
+    objs = place(
+        [("circle", "red", "small"), ("star", "green", "large")],
+        rng,
+        relations=[(1, rel, 0), (0, vocab.INVERSE_RELATION[rel], 2)],
+        fixed=fixed,
+    )
     every = fixed + objs
     assert holds_firmly(every[1].bbox, rel, every[0].bbox)
     assert holds_firmly(every[0].bbox, vocab.INVERSE_RELATION[rel], every[2].bbox)
@@ -336,7 +347,9 @@ def test_realised_scenes_satisfy_their_targets_exactly():
         # No stray objects: every object belongs to exactly one group, counts are exact.
         assert len(s.objects) == sum(g.count for g in t.groups)
         assert all(sum(g.matches(o) for g in t.groups) == 1 for o in s.objects)
-        assert not any(boxes_overlap(a.bbox, b.bbox, GAP - 1e-9) for i, a in enumerate(s.objects) for b in s.objects[i + 1 :])
+        assert not any(
+            boxes_overlap(a.bbox, b.bbox, GAP - 1e-9) for i, a in enumerate(s.objects) for b in s.objects[i + 1 :]
+        )
         for r in t.relations:
             a = next(o for o in s.objects if r.a.matches(o))
             b = next(o for o in s.objects if r.b.matches(o))
@@ -346,7 +359,11 @@ def test_realised_scenes_satisfy_their_targets_exactly():
 def test_realize_keeps_preserved_objects_and_base_settings():
     keep = obj("square", "green", 0.15, 0.15)
     base = scene(keep, background="beige", style="sketch")
-    t = Target(groups=(ObjectGroup("star", "red"),), relations=(Relation(ObjectGroup("star", "red"), "right of", ObjectGroup("square", "green")),), preserve=(keep,))
+    t = Target(
+        groups=(ObjectGroup("star", "red"),),
+        relations=(Relation(ObjectGroup("star", "red"), "right of", ObjectGroup("square", "green")),),
+        preserve=(keep,),
+    )
     s = realize(t, np.random.default_rng(0), base=base)
     assert s.objects[0] == keep and (s.background, s.style) == ("beige", "sketch")
     assert all(answer(c, s) for c in checks_for(t))

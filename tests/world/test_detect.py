@@ -75,14 +75,21 @@ def test_every_relation_reads_back(style, rel):
     scene = Scene((a.moved(0.5 + dx, 0.5 + dy), b), style=style, background="mint")
     seen = detect(render(scene))
     check = relation_check(Relation(ObjectGroup("star", "red"), rel, ObjectGroup("square", "green")))
-    inverse = relation_check(Relation(ObjectGroup("star", "red"), vocab.INVERSE_RELATION[rel], ObjectGroup("square", "green")))
+    inverse = relation_check(
+        Relation(ObjectGroup("star", "red"), vocab.INVERSE_RELATION[rel], ObjectGroup("square", "green"))
+    )
     assert answer(check, scene) and answer(check, seen)
     assert not answer(inverse, scene) and not answer(inverse, seen)
 
 
 def test_boxes_follow_the_scene_convention():
     rng = np.random.default_rng(0)
-    items = [("triangle", "red", "small"), ("heart", "blue", "large"), ("circle", "yellow", "small"), ("star", "black", "large")]
+    items = [
+        ("triangle", "red", "small"),
+        ("heart", "blue", "large"),
+        ("circle", "yellow", "small"),
+        ("star", "black", "large"),
+    ]
     objs = place(items, rng)
     seen = detect(render(Scene(tuple(objs), background="sky blue")))
     by_name = {(o.shape, o.color): o for o in seen.objects}
@@ -117,7 +124,10 @@ def test_artefacts_are_seen_and_clean_images_are_clean():
         assert specks.noise == 0 and specks.speckles >= 1 and not specks.clean
         # Artefacts do not change what the objects are.
         for seen in (noisy, specks):
-            assert sorted((o.shape, o.color, o.size) for o in seen.objects) == [("circle", "red", "large"), ("square", "blue", "small")]
+            assert sorted((o.shape, o.color, o.size) for o in seen.objects) == [
+                ("circle", "red", "large"),
+                ("square", "blue", "small"),
+            ]
 
 
 @pytest.mark.parametrize("style", STYLES)
@@ -148,14 +158,20 @@ def test_other_canvas_sizes(canvas):
     objs = (SceneObject("hexagon", "orange", "large", 0.3, 0.35), SceneObject("triangle", "purple", "small", 0.7, 0.7))
     for style in ("plain", "sketch", "watercolor"):
         seen = detect(render(Scene(objs, style=style, background="beige"), canvas))
-        assert sorted((o.shape, o.color, o.size) for o in seen.objects) == [("hexagon", "orange", "large"), ("triangle", "purple", "small")]
+        assert sorted((o.shape, o.color, o.size) for o in seen.objects) == [
+            ("hexagon", "orange", "large"),
+            ("triangle", "purple", "small"),
+        ]
         assert seen.style == style
 
 
 def test_largest_canvas():
     objs = (SceneObject("star", "green", "small", 0.3, 0.3), SceneObject("circle", "pink", "large", 0.7, 0.6))
     seen = detect(render(Scene(objs, style="pixel-art", noise=0.04, speckles=6, artifact_seed=5), MAX_CANVAS))
-    assert sorted((o.shape, o.color, o.size) for o in seen.objects) == [("circle", "pink", "large"), ("star", "green", "small")]
+    assert sorted((o.shape, o.color, o.size) for o in seen.objects) == [
+        ("circle", "pink", "large"),
+        ("star", "green", "small"),
+    ]
     assert seen.style == "pixel-art" and not seen.clean
 
 
@@ -164,7 +180,10 @@ def scenes(draw, canvases=(MIN_CANVAS, 100, DEFAULT_CANVAS, 160)):
     seed = draw(st.integers(0, 2**31 - 1))
     rng = np.random.default_rng(seed)
     n = draw(st.integers(0, 9))
-    items = [(str(rng.choice(vocab.SHAPES)), str(rng.choice(list(vocab.COLORS))), str(rng.choice(list(vocab.SIZES)))) for _ in range(n)]
+    items = [
+        (str(rng.choice(vocab.SHAPES)), str(rng.choice(list(vocab.COLORS))), str(rng.choice(list(vocab.SIZES))))
+        for _ in range(n)
+    ]
     try:
         objs = place(items, rng)
     except LayoutError:

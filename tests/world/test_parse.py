@@ -80,8 +80,14 @@ def test_every_committed_prompt_parses_to_its_target(suite):
     assert rate >= 0.99, fails[:10]
 
 
-_EDIT_OPS = {"add": {"draw", "relate"}, "remove": {"remove"}, "recolor": {"recolor"}, "move": {"move", "relate"},
-             "background": {"background"}, "style": {"style"}}
+_EDIT_OPS = {
+    "add": {"draw", "relate"},
+    "remove": {"remove"},
+    "recolor": {"recolor"},
+    "move": {"move", "relate"},
+    "background": {"background"},
+    "style": {"style"},
+}
 
 
 def test_editing_clauses_follow_the_edits_in_order():
@@ -149,7 +155,12 @@ def test_every_relation_phrasing(phrase):
 @pytest.mark.parametrize(
     "text, a, rel, b",
     [
-        ("The big red circle is to the left of the blue star.", G("circle", "red", "large"), "left of", G("star", "blue")),
+        (
+            "The big red circle is to the left of the blue star.",
+            G("circle", "red", "large"),
+            "left of",
+            G("star", "blue"),
+        ),
         ("The red circle sits right of the star.", G("circle", "red"), "right of", G("star")),
         ("Place the heart above the square.", G("heart"), "above", G("square")),
         ("On the left side of the blue star is the red circle.", G("circle", "red"), "left of", G("star", "blue")),
@@ -207,22 +218,34 @@ def test_styles_british_and_american(text, style):
 def test_edit_operations():
     (r,) = parse("take away the brown circle")
     assert (r.op, r.group) == ("remove", G("circle", "brown"))
-    for text in ("recolour the red heart blue", "recolor the red heart to blue", "paint the red heart blue",
-                 "change the colour of the red heart to blue", "change the color of the red heart to blue",
-                 "turn the red heart blue", "make the red heart blue"):
+    for text in (
+        "recolour the red heart blue",
+        "recolor the red heart to blue",
+        "paint the red heart blue",
+        "change the colour of the red heart to blue",
+        "change the color of the red heart to blue",
+        "turn the red heart blue",
+        "make the red heart blue",
+    ):
         (r,) = parse(text)
         assert (r.op, r.group, r.color) == ("recolor", G("heart", "red"), "blue"), text
     (m,) = parse("move the red square so that the red square is below the white triangle")
     assert (m.op, m.group, m.rel, m.other) == ("move", G("square", "red"), "below", G("triangle", "white"))
     add = parse("insert a large pink hexagon to the left of the red circle")
-    assert [(i.op, i.group) for i in add] == [("draw", G("hexagon", "pink", "large")), ("relate", G("hexagon", "pink", "large"))]
+    assert [(i.op, i.group) for i in add] == [
+        ("draw", G("hexagon", "pink", "large")),
+        ("relate", G("hexagon", "pink", "large")),
+    ]
     assert add[1].other == G("circle", "red")
     assert [(i.op, i.style) for i in parse("turn the image into pixel art")] == [("style", "pixel-art")]
 
 
 def test_absent_and_clean():
     assert [(i.op, i.group) for i in parse("There are no red stars.")] == [("absent", G("star", "red", count=0))]
-    assert [(i.op, i.group) for i in parse("a circle without any squares")] == [("draw", G("circle")), ("absent", G("square", count=0))]
+    assert [(i.op, i.group) for i in parse("a circle without any squares")] == [
+        ("draw", G("circle")),
+        ("absent", G("square", count=0)),
+    ]
     for text in ("no noise", "remove the speckles", "make it clean", "a crisp image"):
         assert ops(text) == ["clean"], text
 
@@ -230,7 +253,10 @@ def test_absent_and_clean():
 def test_clause_order_and_connectors():
     text = "First, add a red star. Then remove the blue circle; after that, make the background beige, and then restyle the image as a sketch. Keep everything else unchanged."
     assert clauses(text) == [
-        "add a red star", "remove the blue circle", "make the background beige", "restyle the image as a sketch",
+        "add a red star",
+        "remove the blue circle",
+        "make the background beige",
+        "restyle the image as a sketch",
         "Keep everything else unchanged",
     ]
     assert [(i.op, i.clause) for i in parse(text)] == [("draw", 0), ("remove", 1), ("background", 2), ("style", 3)]
@@ -249,10 +275,48 @@ def test_intents_are_in_text_order_within_a_clause():
 # --------------------------------------------------------------------------------------------
 
 _VOCAB = sorted(
-    {w for table in (L.COUNT_LOOKUP, L.SHAPE_LOOKUP, L.COLOR_LOOKUP, L.SIZE_LOOKUP, L.RELATION_LOOKUP,
-                     L.BACKGROUND_LOOKUP, L.STYLE_LOOKUP) for w in table}
-    | {"the", "background", "backdrop", "style", "no", "without", "then", "and", ",", ".", ";", "remove", "move",
-       "recolor", "to", "is", "add", "noise", "of", "exactly", "make", "change", "colour", "!", "?", ":", "-"}
+    {
+        w
+        for table in (
+            L.COUNT_LOOKUP,
+            L.SHAPE_LOOKUP,
+            L.COLOR_LOOKUP,
+            L.SIZE_LOOKUP,
+            L.RELATION_LOOKUP,
+            L.BACKGROUND_LOOKUP,
+            L.STYLE_LOOKUP,
+        )
+        for w in table
+    }
+    | {
+        "the",
+        "background",
+        "backdrop",
+        "style",
+        "no",
+        "without",
+        "then",
+        "and",
+        ",",
+        ".",
+        ";",
+        "remove",
+        "move",
+        "recolor",
+        "to",
+        "is",
+        "add",
+        "noise",
+        "of",
+        "exactly",
+        "make",
+        "change",
+        "colour",
+        "!",
+        "?",
+        ":",
+        "-",
+    }
 )
 
 
@@ -286,8 +350,23 @@ def test_ten_thousand_characters(words, sep):
     assert time.perf_counter() - t0 < 2.0
 
 
-@pytest.mark.parametrize("text", ["", " ", "\n\t", "☃ 🎨 ∑", "İ" * 50, "a" * 10_000, "." * 10_000, " " * 10_000,
-                                  "red " * 2500, "the red circle " * 700, "\x00\x00", "3 3 3 circles"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " ",
+        "\n\t",
+        "☃ 🎨 ∑",
+        "İ" * 50,
+        "a" * 10_000,
+        "." * 10_000,
+        " " * 10_000,
+        "red " * 2500,
+        "the red circle " * 700,
+        "\x00\x00",
+        "3 3 3 circles",
+    ],
+)
 def test_odd_strings(text):
     _valid(parse(text))
 

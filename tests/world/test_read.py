@@ -55,9 +55,20 @@ def test_definite_phrases_refer_to_mentions_and_source_objects():
 
 @pytest.mark.parametrize(
     "phrase, rel",
-    [("on top of", "above"), ("on the top of", "above"), ("atop", "above"), ("over", "above"),
-     ("beneath", "below"), ("under", "below"), ("underneath", "below"), ("on the bottom of", "below"),
-     ("just left of", "left of"), ("is placed above", "above"), ("hangs over", "above"), ("rests beneath", "below")],
+    [
+        ("on top of", "above"),
+        ("on the top of", "above"),
+        ("atop", "above"),
+        ("over", "above"),
+        ("beneath", "below"),
+        ("under", "below"),
+        ("underneath", "below"),
+        ("on the bottom of", "below"),
+        ("just left of", "left of"),
+        ("is placed above", "above"),
+        ("hangs over", "above"),
+        ("rests beneath", "below"),
+    ],
 )
 def test_relation_wordings(phrase, rel):
     text = f"a red circle {phrase} a blue star"
@@ -66,12 +77,21 @@ def test_relation_wordings(phrase, rel):
 
 
 def test_compound_fronted_chained_and_coordinated_relations():
-    assert rels(read("a star to the upper left of a circle")) == [("star", "above", "circle"), ("star", "left of", "circle")]
-    assert rels(read("a star above and to the right of a circle")) == [("star", "above", "circle"), ("star", "right of", "circle")]
+    assert rels(read("a star to the upper left of a circle")) == [
+        ("star", "above", "circle"),
+        ("star", "left of", "circle"),
+    ]
+    assert rels(read("a star above and to the right of a circle")) == [
+        ("star", "above", "circle"),
+        ("star", "right of", "circle"),
+    ]
     r = read("Below the circle there is a small red square")
     assert rels(r) == [("square", "below", "circle")] and G("square", "red", "small") in draws(r)
     assert rels(read("To the right of the star sits a heart")) == [("heart", "right of", "star")]
-    assert rels(read("a circle below the square and the triangle")) == [("circle", "below", "square"), ("circle", "below", "triangle")]
+    assert rels(read("a circle below the square and the triangle")) == [
+        ("circle", "below", "square"),
+        ("circle", "below", "triangle"),
+    ]
     assert rels(read("Paint a purple circle; below it, a yellow square.")) == [("square", "below", "circle")]
 
 
@@ -123,7 +143,9 @@ def test_colours_of_other_things_make_no_check():
     assert draws(r) == [G("hexagon")] and "green grass" in " ".join(unread(text, r))
     text = "a heart beneath the pale pink of the evening sky"
     r = read(text)
-    assert draws(r) == [G("heart")] and all(i.color is None and (i.group is None or i.group.color is None) for i in r.intents)
+    assert draws(r) == [G("heart")] and all(
+        i.color is None and (i.group is None or i.group.color is None) for i in r.intents
+    )
     assert unread(text, r)
 
 
@@ -153,8 +175,13 @@ def test_a_two_coloured_object_is_reported():
 
 @pytest.mark.parametrize(
     "text, style",
-    [("a star in a watercolour-wash style", "watercolor"), ("a star as a pencil sketch", "sketch"),
-     ("a pencil-sketch of a star", "sketch"), ("a star drawn as pixel art", "pixel-art"), ("an 8-bit star", "pixel-art")],
+    [
+        ("a star in a watercolour-wash style", "watercolor"),
+        ("a star as a pencil sketch", "sketch"),
+        ("a pencil-sketch of a star", "sketch"),
+        ("a star drawn as pixel art", "pixel-art"),
+        ("an 8-bit star", "pixel-art"),
+    ],
 )
 def test_style_wordings(text, style):
     r = read(text)
@@ -163,7 +190,9 @@ def test_style_wordings(text, style):
 
 def test_a_plain_background_is_no_style():
     r = read("a star on a plain background")
-    assert [i.op for i in r.intents] == ["draw"] and unread("a star on a plain background", r) == ["on a plain background"]
+    assert [i.op for i in r.intents] == ["draw"] and unread("a star on a plain background", r) == [
+        "on a plain background"
+    ]
 
 
 # 8. Edits
@@ -184,8 +213,12 @@ def test_recolour_of_a_plural_and_shape_change():
 
 @pytest.mark.parametrize(
     "text, spans",
-    [("a red star and a wooden bench", ["a wooden bench"]), ("a red star in the ocean", ["in the ocean"]),
-     ("a blue circle at the end of the pier", ["at the end of the pier"]), ("a shiny star", ["shiny"])],
+    [
+        ("a red star and a wooden bench", ["a wooden bench"]),
+        ("a red star in the ocean", ["in the ocean"]),
+        ("a blue circle at the end of the pier", ["at the end of the pier"]),
+        ("a shiny star", ["shiny"]),
+    ],
 )
 def test_words_outside_the_world(text, spans):
     r = read(text)
@@ -224,8 +257,10 @@ def test_work_grows_linearly_with_length(monkeypatch):
     monkeypatch.setattr(chunks, "match", counting)
     monkeypatch.setattr(parse_module, "match", counting)
     monkeypatch.setattr(clause_read, "match", counting)
-    base = ("Below the circle there is a small red square next to a wooden bench, and two stars, one green and the "
-            "other purple; red, green and blue squares above the large heart. ")
+    base = (
+        "Below the circle there is a small red square next to a wooden bench, and two stars, one green and the "
+        "other purple; red, green and blue squares above the large heart. "
+    )
     work = []
     for n in (10, 80):
         calls[0] = 0

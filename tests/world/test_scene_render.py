@@ -10,7 +10,9 @@ from poser_env.world.scene import DEFAULT_CANVAS, Scene, SceneError, SceneObject
 
 
 def scene(**kw):
-    objs = kw.pop("objects", (SceneObject("circle", "red", "large", 0.3, 0.3), SceneObject("square", "blue", "small", 0.7, 0.7)))
+    objs = kw.pop(
+        "objects", (SceneObject("circle", "red", "large", 0.3, 0.3), SceneObject("square", "blue", "small", 0.7, 0.7))
+    )
     return Scene(objects=objs, **kw)
 
 

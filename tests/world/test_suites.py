@@ -344,7 +344,11 @@ def test_edit_errors_are_clear(suites):
     present = {(o.shape, o.color) for o in t.source.objects}
     shape, color = next((s, c) for s in vocab.SHAPES for c in vocab.COLORS if (s, c) not in present)
     with pytest.raises(S.EditError, match="exactly one object of the scene, found 0"):
-        S.apply_edits(t.source, [{"op": "remove", "object": {"shape": shape, "color": color, "size": None}}], np.random.default_rng(0))
+        S.apply_edits(
+            t.source,
+            [{"op": "remove", "object": {"shape": shape, "color": color, "size": None}}],
+            np.random.default_rng(0),
+        )
     with pytest.raises(S.EditError, match="unknown edit op 'explode'; allowed: add, remove"):
         S.validate_edit({"op": "explode"})
     with pytest.raises(S.EditError, match="unknown colour 'teal'"):

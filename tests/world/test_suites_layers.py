@@ -11,8 +11,12 @@ import warnings
 
 import pytest
 
-GENERATOR = ("poser_env.world.suites.generate", "poser_env.world.suites.levels",
-             "poser_env.world.suites.prompts", "poser_env.world.suites.cli")
+GENERATOR = (
+    "poser_env.world.suites.generate",
+    "poser_env.world.suites.levels",
+    "poser_env.world.suites.prompts",
+    "poser_env.world.suites.cli",
+)
 
 PROBE = """
 import json, sys

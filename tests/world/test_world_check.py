@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from poser_env.world import vocab
-from poser_env.world.world_check import fit_prototypes, format_report, main, world_check
 from poser_env.world.detect import PROTOTYPES
+from poser_env.world.world_check import fit_prototypes, format_report, main, world_check
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,16 @@ def result():
 
 
 def test_result_keys_and_types(result):
-    for key in ("agreement", "critiques_per_s", "canvas", "by_category", "confusion", "checks", "scenes", "free_relation_agreement"):
+    for key in (
+        "agreement",
+        "critiques_per_s",
+        "canvas",
+        "by_category",
+        "confusion",
+        "checks",
+        "scenes",
+        "free_relation_agreement",
+    ):
         assert key in result
     assert set(result["agreement"]) == set(vocab.STYLES)
     assert result["canvas"] == 128 and result["critiques_per_s"] > 0

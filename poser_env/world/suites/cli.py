@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -23,7 +23,10 @@ from poser_env.world.suites.spec import CATEGORIES, DEFAULT_DIR, FORMS_SUITES, S
 def suite_stats(root: str | Path | None = None) -> str:
     """A Markdown table of tasks per suite, category and split, with mean checks per task. The
     v1 suites follow the v0 ones; their categories are prompt forms (counts per form)."""
-    rows = ["| suite | category | train | val | test | total | checks per task (mean, min-max) |", "|---|---|---:|---:|---:|---:|---|"]
+    rows = [
+        "| suite | category | train | val | test | total | checks per task (mean, min-max) |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
     for suite in SUITES + FORMS_SUITES:
         by_split = {sp: load_suite(suite, sp, root) for sp in SPLITS}
         for cat in CATEGORIES[suite]:

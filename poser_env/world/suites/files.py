@@ -22,11 +22,11 @@ from poser_env.world.checks import SpecError, Target, checks_for
 from poser_env.world.edits import EditError, validate_edit
 from poser_env.world.scene import Scene, SceneError
 from poser_env.world.suites.spec import (
-    LEVEL_SPLITS,
-    LEVEL_SUITES,
     CATEGORIES,
     DEFAULT_DIR,
     FORMS_SUITES,
+    LEVEL_SPLITS,
+    LEVEL_SUITES,
     SPLITS,
     SUITES,
     TASK_KEYS,
@@ -87,10 +87,16 @@ def parse_task_line(line: str, where: str) -> Task:
     level = d["suite"] in LEVEL_SUITES
     if d["suite"] not in SUITES + FORMS_SUITES and not heldout and not level:
         raise fail(f"unknown suite {d['suite']!r}; allowed: {', '.join(SUITES + FORMS_SUITES + LEVEL_SUITES)}, heldout")
-    if d["split"] not in SPLITS and not (heldout and d["split"] == "heldout") and not (level and d["split"] in LEVEL_SPLITS):
+    if (
+        d["split"] not in SPLITS
+        and not (heldout and d["split"] == "heldout")
+        and not (level and d["split"] in LEVEL_SPLITS)
+    ):
         raise fail(f"unknown split {d['split']!r}; allowed: {', '.join(SPLITS)} (heldout tasks: heldout)")
     if d["category"] not in CATEGORIES[d["suite"]]:
-        raise fail(f"unknown category {d['category']!r} for suite {d['suite']}; allowed: {', '.join(CATEGORIES[d['suite']])}")
+        raise fail(
+            f"unknown category {d['category']!r} for suite {d['suite']}; allowed: {', '.join(CATEGORIES[d['suite']])}"
+        )
     try:
         if not isinstance(d["target"], dict):
             raise SpecError(f"target must be an object, got {type(d['target']).__name__}")

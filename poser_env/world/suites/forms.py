@@ -17,7 +17,8 @@ as not understood and add no check for them (``tests/world/test_suites_forms.py`
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -65,9 +66,28 @@ FRONT_WORDS: dict[str, tuple[str, ...]] = {
     "right of": ("To the right of", "Just right of", "On the right of"),
 }
 #: What follows a fronted relation and its anchor, before the indefinite subject.
-FRONT_LINKS: tuple[str, ...] = (" there is", " sits", " lies", ", draw", ", there is", " you can see", " hangs", " rests")
+FRONT_LINKS: tuple[str, ...] = (
+    " there is",
+    " sits",
+    " lies",
+    ", draw",
+    ", there is",
+    " you can see",
+    " hangs",
+    " rests",
+)
 #: Verbs of a relation sentence ("The star sits above ...", "A star is placed above ...").
-RELATION_VERBS: tuple[str, ...] = ("sits", "rests", "is placed", "hangs", "lies", "is positioned", "floats", "stands", "appears")
+RELATION_VERBS: tuple[str, ...] = (
+    "sits",
+    "rests",
+    "is placed",
+    "hangs",
+    "lies",
+    "is positioned",
+    "floats",
+    "stands",
+    "appears",
+)
 #: Ignorable colour intensifiers and the "-coloured" tail (the reader's lexicon).
 INTENSIFIERS: tuple[str, ...] = ("bright", "vivid", "deep", "rich", "solid", "vibrant", "bold")
 COLOURED: tuple[str, ...] = ("-coloured", "-colored", " coloured")
@@ -84,17 +104,32 @@ STYLE_PHRASES: dict[str, tuple[str, ...]] = {
 }
 STYLE_SENTENCES: tuple[str, ...] = ("Render it all {p}.", "Everything is {p}.", "Show the scene {p}.")
 #: v1 background wordings.
-BACKGROUND_PHRASES: tuple[str, ...] = ("on {an} {bg} backdrop", "against {an} {bg} backdrop", "with {an} {bg} background")
-BACKGROUND_SENTENCES: tuple[str, ...] = ("The backdrop should be {bg}.", "Use {an} {bg} backdrop.", "Give it {an} {bg} backdrop.")
+BACKGROUND_PHRASES: tuple[str, ...] = (
+    "on {an} {bg} backdrop",
+    "against {an} {bg} backdrop",
+    "with {an} {bg} background",
+)
+BACKGROUND_SENTENCES: tuple[str, ...] = (
+    "The backdrop should be {bg}.",
+    "Use {an} {bg} backdrop.",
+    "Give it {an} {bg} backdrop.",
+)
 #: Descriptive phrases with a colour word that is no constraint ({c}: a colour word).
 DESCRIPTIVE: tuple[str, ...] = (
-    " beneath the pale {c} of the evening sky", " under a clear {c} sky", ", like a {c} leaf in autumn",
-    ", glowing against the {c} grass", " in the soft {c} light of dawn",
+    " beneath the pale {c} of the evening sky",
+    " under a clear {c} sky",
+    ", like a {c} leaf in autumn",
+    ", glowing against the {c} grass",
+    " in the soft {c} light of dawn",
 )
 #: Phrases about things the world does not draw or relations it cannot check.
 UNSUPPORTED: tuple[str, ...] = (
-    " on a wooden bench", " at the end of the pier", " floating in the ocean", " made of shiny metal",
-    " with rounded corners", " in a quiet garden",
+    " on a wooden bench",
+    " at the end of the pier",
+    " floating in the ocean",
+    " made of shiny metal",
+    " with rounded corners",
+    " in a quiet garden",
 )
 #: Sentences that state a relation between two objects introduced with "the".
 DEFINITE_SENTENCES: tuple[str, ...] = ("The {a} {verb} {rel} the {b}.", "The {a} is {rel} the {b}.")
@@ -111,7 +146,9 @@ def _size(g: ObjectGroup, rng: np.random.Generator, v1: bool) -> str | None:
     return str(pick(rng, L.SIZE_WORDS[g.size] + extra))
 
 
-def describe(g: ObjectGroup, rng: np.random.Generator, v1: bool = False, plural: bool = False, force: bool = False) -> str:
+def describe(
+    g: ObjectGroup, rng: np.random.Generator, v1: bool = False, plural: bool = False, force: bool = False
+) -> str:
     """``"huge bright red circles"``: size, colour (with an ignorable intensifier or
     ``-coloured`` tail when ``v1``; always one when ``force``) and noun, no determiner."""
     color = g.color
@@ -216,7 +253,9 @@ def forms_prompt(target: Target, form: str, rng: np.random.Generator) -> str | N
             relation_sentences.append(s)
             continue
         f = form if form in rel_forms and not used else (pick(rng, rel_forms) if rng.random() < 0.5 else "v0")
-        if f == "definite_intro" and not (fresh_a and fresh_b and shapes.count(r.a.shape) == 1 and shapes.count(r.b.shape) == 1):
+        if f == "definite_intro" and not (
+            fresh_a and fresh_b and shapes.count(r.a.shape) == 1 and shapes.count(r.b.shape) == 1
+        ):
             f = "v0"
         if f in ("verbal_relation",) and not (fresh_a and fresh_b):
             f = "relation_wording"
@@ -224,7 +263,9 @@ def forms_prompt(target: Target, form: str, rng: np.random.Generator) -> str | N
             f = "relation_wording"
         a, b = describe(r.a, rng), describe(r.b, rng)
         if f == "definite_intro":
-            s = pick(rng, DEFINITE_SENTENCES).format(a=a, b=b, verb=pick(rng, RELATION_VERBS), rel=relation_words(r.rel, rng, rng.random() < 0.6))
+            s = pick(rng, DEFINITE_SENTENCES).format(
+                a=a, b=b, verb=pick(rng, RELATION_VERBS), rel=relation_words(r.rel, rng, rng.random() < 0.6)
+            )
             introduced |= {ia, ib}
         elif f == "verbal_relation":
             s = f"{L.capitalise(L.with_article(a))} {pick(rng, RELATION_VERBS)} {relation_words(r.rel, rng, rng.random() < 0.6)} {L.with_article(b)}."
@@ -296,7 +337,9 @@ def forms_prompt(target: Target, form: str, rng: np.random.Generator) -> str | N
                 sentences.append(pick(rng, STYLE_SENTENCES).format(p=p))
         else:
             adj = L.style_adjective(target.style, rng)
-            sentences.append(pick(rng, L.STYLE_SENTENCES).format(adj=adj, an=L.article(adj), noun=L.style_noun(target.style, rng)))
+            sentences.append(
+                pick(rng, L.STYLE_SENTENCES).format(adj=adj, an=L.article(adj), noun=L.style_noun(target.style, rng))
+            )
         used = used or form == "style_wording"
     if form == "descriptive":
         attach_end(sentences, pick(rng, DESCRIPTIVE).format(c=pick(rng, list(vocab.COLORS))))
@@ -318,22 +361,45 @@ def attach_end(sentences: list[str], phrase: str) -> None:
 
 #: v1 edit clause templates per (form, op); placeholders as in language.EDIT_TEMPLATES.
 EDIT_FORMS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("relation_wording", "add"): ("put {np} {rel} the {anchor}", "add {np} {rel} the {anchor}", "place {np} {rel} the {anchor}"),
-    ("relation_wording", "move"): ("move the {obj} {rel} the {anchor}", "shift the {obj} {rel} the {anchor}",
-                                   "put the {obj} {rel} the {anchor}"),
-    ("fronted_relation", "add"): ("{Rel} the {anchor}, add {np}", "{Rel} the {anchor}, insert {np}", "{Rel} the {anchor}, put {np}"),
+    ("relation_wording", "add"): (
+        "put {np} {rel} the {anchor}",
+        "add {np} {rel} the {anchor}",
+        "place {np} {rel} the {anchor}",
+    ),
+    ("relation_wording", "move"): (
+        "move the {obj} {rel} the {anchor}",
+        "shift the {obj} {rel} the {anchor}",
+        "put the {obj} {rel} the {anchor}",
+    ),
+    ("fronted_relation", "add"): (
+        "{Rel} the {anchor}, add {np}",
+        "{Rel} the {anchor}, insert {np}",
+        "{Rel} the {anchor}, put {np}",
+    ),
     ("verb_wording", "remove"): ("drop the {obj}", "eliminate the {obj}", "get rid of the {obj}", "erase the {obj}"),
-    ("verb_wording", "recolor"): ("paint the {obj} a deep {color}", "make the {obj} bright {color}", "turn the {obj} {color}",
-                                  "dye the {obj} {color}", "colour the {obj} a vivid {color}"),
-    ("setting_wording", "background"): ("give the {image} {an} {bg} backdrop", "make the backdrop {bg}",
-                                        "switch to {an} {bg} backdrop", "use {an} {bg} backdrop"),
+    ("verb_wording", "recolor"): (
+        "paint the {obj} a deep {color}",
+        "make the {obj} bright {color}",
+        "turn the {obj} {color}",
+        "dye the {obj} {color}",
+        "colour the {obj} a vivid {color}",
+    ),
+    ("setting_wording", "background"): (
+        "give the {image} {an} {bg} backdrop",
+        "make the backdrop {bg}",
+        "switch to {an} {bg} backdrop",
+        "use {an} {bg} backdrop",
+    ),
     ("setting_wording", "style"): ("redraw everything {p}", "render the {image} {p}", "show it all {p}"),
     ("modifiers", "add"): ("add {np}", "insert {np}", "draw {np}"),
     ("unsupported", "add"): ("add {np}{u}", "draw {np}{u}"),
 }
 #: v1 closing sentences (everything else stays).
 PRESERVE_SENTENCES: tuple[str, ...] = (
-    "Leave the rest alone.", "Nothing else changes.", "The rest stays as it is.", "Keep everything else as it is.",
+    "Leave the rest alone.",
+    "Nothing else changes.",
+    "The rest stays as it is.",
+    "Keep everything else as it is.",
 )
 
 
@@ -379,7 +445,10 @@ def forms_edit_clause(edit: dict[str, Any], rng: np.random.Generator, form: str 
 
 
 def forms_editing_prompt(
-    edits: Sequence[dict[str, Any]], rng: np.random.Generator, form: str, v0_clause: Callable[[dict[str, Any], np.random.Generator], str]
+    edits: Sequence[dict[str, Any]],
+    rng: np.random.Generator,
+    form: str,
+    v0_clause: Callable[[dict[str, Any], np.random.Generator], str],
 ) -> tuple[str, list[str]] | None:
     """An editing prompt with at least one clause in ``form`` (None when no edit fits it);
     other clauses are v1 forms or v0 clauses at random."""
@@ -398,7 +467,9 @@ def forms_editing_prompt(
     sentences: list[str] = []
     texts: list[str] = []  # each clause exactly as the prompt spells it
     for k, c in enumerate(clauses):
-        conn = pick(rng, L.FIRST_CONNECTORS if k == 0 else L.LAST_CONNECTORS if k == len(clauses) - 1 else L.MIDDLE_CONNECTORS)
+        conn = pick(
+            rng, L.FIRST_CONNECTORS if k == 0 else L.LAST_CONNECTORS if k == len(clauses) - 1 else L.MIDDLE_CONNECTORS
+        )
         texts.append(c if conn else L.capitalise(c))
         sentences.append(conn + texts[-1] + ".")
     sentences.append(pick(rng, PRESERVE_SENTENCES + L.PRESERVE_SENTENCES))

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -155,7 +156,9 @@ def _longform_candidate(category: str, rng: np.random.Generator) -> Candidate | 
 # --- editing --------------------------------------------------------------------------------
 
 
-def sample_edits(source_items: Sequence[tuple[str, str, str]], background: str, style: str, rng: np.random.Generator, n_edits: int) -> list[dict[str, Any]] | None:
+def sample_edits(
+    source_items: Sequence[tuple[str, str, str]], background: str, style: str, rng: np.random.Generator, n_edits: int
+) -> list[dict[str, Any]] | None:
     """``n_edits`` edits for a source of ``(shape, colour, size)`` items unique by (shape, colour).
 
     Keeps every reference unique when it is made, never touches an object twice, never moves,
@@ -165,7 +168,8 @@ def sample_edits(source_items: Sequence[tuple[str, str, str]], background: str, 
     """
     # Scene state: dicts with shape, color, src (source index or None), touched, frozen, unique.
     cur: list[dict[str, Any]] = [
-        {"shape": s, "color": c, "src": i, "touched": False, "frozen": False} for i, (s, c, _) in enumerate(source_items)
+        {"shape": s, "color": c, "src": i, "touched": False, "frozen": False}
+        for i, (s, c, _) in enumerate(source_items)
     ]
     taken: list[ObjectGroup] = []  # groups and absences of the target so far
     edits: list[dict[str, Any]] = []
@@ -177,7 +181,9 @@ def sample_edits(source_items: Sequence[tuple[str, str, str]], background: str, 
 
     def free_pair(shape: str, color: str) -> bool:
         g = ObjectGroup(shape, color)
-        return not any(p["shape"] == shape and p["color"] == color for p in cur) and not any(conflicts(g, t) for t in taken)
+        return not any(p["shape"] == shape and p["color"] == color for p in cur) and not any(
+            conflicts(g, t) for t in taken
+        )
 
     for _ in range(n_edits):
         editable = [o for o in cur if o["src"] is not None and not o["touched"] and not o["frozen"] and unique(o)]
@@ -208,13 +214,22 @@ def sample_edits(source_items: Sequence[tuple[str, str, str]], background: str, 
             count = 1
             if rng.random() < 0.15 and len(cur) + 2 <= MAX_EDIT_OBJECTS:
                 count = int(rng.integers(2, min(3, MAX_EDIT_OBJECTS - len(cur)) + 1))
-            edit: dict[str, Any] = {"op": "add", "object": object_ref(shape, color, size), "count": count, "rel": None, "anchor": None}
+            edit: dict[str, Any] = {
+                "op": "add",
+                "object": object_ref(shape, color, size),
+                "count": count,
+                "rel": None,
+                "anchor": None,
+            }
             if count == 1 and anchors and rng.random() < 0.6:
                 a = _pick(rng, anchors)
                 a["frozen"] = True
                 edit["rel"], edit["anchor"] = _pick(rng, vocab.RELATIONS), object_ref(a["shape"], a["color"])
             taken.append(ObjectGroup(shape, color, size, count))
-            cur += [{"shape": shape, "color": color, "src": None, "touched": True, "frozen": count > 1} for _ in range(count)]
+            cur += [
+                {"shape": shape, "color": color, "src": None, "touched": True, "frozen": count > 1}
+                for _ in range(count)
+            ]
         elif op == "remove":
             o = _pick(rng, editable)
             edit = {"op": "remove", "object": object_ref(o["shape"], o["color"])}
@@ -233,7 +248,12 @@ def sample_edits(source_items: Sequence[tuple[str, str, str]], background: str, 
             movable = [o for o in editable if any(a is not o for a in anchors)]
             o = _pick(rng, movable)
             a = _pick(rng, [x for x in anchors if x is not o])
-            edit = {"op": "move", "object": object_ref(o["shape"], o["color"]), "rel": _pick(rng, vocab.RELATIONS), "anchor": object_ref(a["shape"], a["color"])}
+            edit = {
+                "op": "move",
+                "object": object_ref(o["shape"], o["color"]),
+                "rel": _pick(rng, vocab.RELATIONS),
+                "anchor": object_ref(a["shape"], a["color"]),
+            }
             o["touched"] = o["frozen"] = True
             a["frozen"] = True
         elif op == "background":
@@ -244,9 +264,11 @@ def sample_edits(source_items: Sequence[tuple[str, str, str]], background: str, 
     return edits
 
 
-
 def editing_candidate(
-    rng: np.random.Generator, sources: tuple[int, int] = (2, 6), chain: tuple[int, int] = (2, 6), min_edits: int = 0,
+    rng: np.random.Generator,
+    sources: tuple[int, int] = (2, 6),
+    chain: tuple[int, int] = (2, 6),
+    min_edits: int = 0,
     prompt_fn: Callable[[list[dict[str, Any]], np.random.Generator], tuple[str, list[str]] | None] = editing_prompt,
 ) -> Candidate | None:
     """An editing task: a source of ``sources`` objects (``[lo, hi)``, distinct shape-colour
@@ -411,7 +433,6 @@ def generate_split(suite: str, split: str) -> list[Task]:
 def split_text(suite: str, split: str) -> str:
     """The exact file content of one (suite, split)."""
     return "".join(task_line(t) + "\n" for t in generate_split(suite, split))
-
 
 
 def all_pairs() -> list[tuple[str, str]]:

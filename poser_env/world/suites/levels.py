@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,15 +42,19 @@ from poser_env.world.suites.spec import LEVEL_SPLITS, LEVEL_SUITES, split_of, sp
 LEVEL_SIZES: dict[str, int] = {"train": 600, "val": 100, "test": 150, "gen": 100}
 #: Colour-shape pairs held out of train / val / test (one per shape).
 HELDOUT_PAIRS: tuple[tuple[str, str], ...] = tuple(
-    (list(vocab.COLORS)[(3 * k + 1) % len(vocab.COLORS)], shape) for k, shape in enumerate(vocab.SHAPES))
+    (list(vocab.COLORS)[(3 * k + 1) % len(vocab.COLORS)], shape) for k, shape in enumerate(vocab.SHAPES)
+)
 #: (subject shape, relation) pairs held out of train / val / test.
 HELDOUT_RELATIONS: tuple[tuple[str, str], ...] = tuple(
-    (shape, vocab.RELATIONS[k % len(vocab.RELATIONS)]) for k, shape in enumerate(vocab.SHAPES[::2]))
+    (shape, vocab.RELATIONS[k % len(vocab.RELATIONS)]) for k, shape in enumerate(vocab.SHAPES[::2])
+)
 LONG_CHECKS = (8, 15)
 EDIT_CHAIN = (4, 8)
 
 
-def heldout_combinations(target: Target, source: Scene | None = None, edits: Sequence[dict[str, Any]] = ()) -> set[tuple[str, str]]:
+def heldout_combinations(
+    target: Target, source: Scene | None = None, edits: Sequence[dict[str, Any]] = ()
+) -> set[tuple[str, str]]:
     """The held-out combinations a task uses (in its target, its source, or its edits)."""
     pairs = {(g.color, g.shape) for g in (*target.groups, *target.absent) if g.color is not None}
     if source is not None:
@@ -85,7 +90,9 @@ _CANDIDATES = {"hard_longform": _hard_longform, "hard_editing": _hard_editing}
 def generate_level_split(suite: str, split: str, size: int | None = None) -> list[Task]:
     """The tasks of one level (suite, split), in file order."""
     if suite not in LEVEL_SUITES or split not in LEVEL_SPLITS:
-        raise ValueError(f"unknown level suite/split {suite}/{split}; allowed: {', '.join(LEVEL_SUITES)} / {', '.join(LEVEL_SPLITS)}")
+        raise ValueError(
+            f"unknown level suite/split {suite}/{split}; allowed: {', '.join(LEVEL_SUITES)} / {', '.join(LEVEL_SPLITS)}"
+        )
     rng = split_rng(suite, split)
     quota = LEVEL_SIZES[split] if size is None else int(size)
     seen: set[str] = set()
@@ -109,8 +116,18 @@ def generate_level_split(suite: str, split: str, size: int | None = None) -> lis
         if bool(held) != (split == "gen"):
             continue
         seen.add(key)
-        tasks.append(Task(id=f"{suite}-{split}-{len(tasks):04d}", prompt=cand.prompt, task_category=suite, suite=suite, split=split,
-                          target=cand.target, source=cand.source, edits=tuple(cand.edits or ())))
+        tasks.append(
+            Task(
+                id=f"{suite}-{split}-{len(tasks):04d}",
+                prompt=cand.prompt,
+                task_category=suite,
+                suite=suite,
+                split=split,
+                target=cand.target,
+                source=cand.source,
+                edits=tuple(cand.edits or ()),
+            )
+        )
     return tasks
 
 
@@ -118,7 +135,9 @@ def level_pairs() -> list[tuple[str, str]]:
     return [(s, p) for s in LEVEL_SUITES for p in LEVEL_SPLITS]
 
 
-def generate_level_files(out_dir: str | Path | None = None, pairs: Iterable[tuple[str, str]] | None = None) -> list[Path]:
+def generate_level_files(
+    out_dir: str | Path | None = None, pairs: Iterable[tuple[str, str]] | None = None
+) -> list[Path]:
     written = []
     for suite, split in pairs if pairs is not None else level_pairs():
         path = suite_file(suite, split, out_dir)
@@ -146,9 +165,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m poser_env.world.suites.levels [--check] [--out DIR]``: write the level suites, or compare."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m poser_env.world.suites.levels",
-                                     description="Generate (no flag) or check the harder levels' prompt suites.")
-    parser.add_argument("--check", action="store_true", help="regenerate to a temporary folder and compare with the files")
+    parser = argparse.ArgumentParser(
+        prog="python -m poser_env.world.suites.levels",
+        description="Generate (no flag) or check the harder levels' prompt suites.",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="regenerate to a temporary folder and compare with the files"
+    )
     parser.add_argument("--out", default=None, help="suites root to write or check (default: the package's data)")
     args = parser.parse_args(argv)
     if args.check:

@@ -9,7 +9,8 @@ order, so that the committed suite files regenerate byte for byte.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,9 @@ def longform_prompt(target: Target, rng: np.random.Generator) -> str:
         parts.append(["", text[:-1], "."])
     extra: list[str] = []  # sentences of their own
 
-    def attach(adj_or_bg: dict[str, str], sentences: Sequence[str], prefixes: Sequence[str], suffixes: Sequence[str]) -> None:
+    def attach(
+        adj_or_bg: dict[str, str], sentences: Sequence[str], prefixes: Sequence[str], suffixes: Sequence[str]
+    ) -> None:
         mode = rng.random()
         if mode < 0.25 and not parts[0][0]:
             parts[0][0] = _pick(rng, prefixes).format(**adj_or_bg)
@@ -127,7 +130,9 @@ def edit_clause(edit: dict[str, Any], rng: np.random.Generator) -> str:
     image = _pick(rng, L.IMAGE_NOUNS)
     if op == "add":
         o = edit["object"]
-        np_ = L.count_phrase(o["shape"], o["color"], o.get("size"), edit.get("count", 1), rng, singular_forms=("a", "one"))
+        np_ = L.count_phrase(
+            o["shape"], o["color"], o.get("size"), edit.get("count", 1), rng, singular_forms=("a", "one")
+        )
         if edit.get("rel") is not None:
             anchor = L.reference(edit["anchor"]["shape"], edit["anchor"]["color"], None, rng)
             if rng.random() < 0.2:
@@ -152,7 +157,9 @@ def edit_clause(edit: dict[str, Any], rng: np.random.Generator) -> str:
         bg = L.background_word(edit["background"], rng)
         return _pick(rng, L.EDIT_TEMPLATES["background"]).format(bg=bg, an=L.article(bg), image=image)
     adj = L.style_adjective(edit["style"], rng)
-    return _pick(rng, L.EDIT_TEMPLATES["style"]).format(adj=adj, an=L.article(adj), noun=L.style_noun(edit["style"], rng), image=image)
+    return _pick(rng, L.EDIT_TEMPLATES["style"]).format(
+        adj=adj, an=L.article(adj), noun=L.style_noun(edit["style"], rng), image=image
+    )
 
 
 def editing_prompt(edits: Sequence[dict[str, Any]], rng: np.random.Generator) -> tuple[str, list[str]]:
@@ -168,7 +175,9 @@ def editing_prompt(edits: Sequence[dict[str, Any]], rng: np.random.Generator) ->
     sentences: list[str] = []
     if rng.random() < 0.55:
         for k, c in enumerate(clauses):
-            conn = _pick(rng, L.FIRST_CONNECTORS if k == 0 else L.LAST_CONNECTORS if k == n - 1 else L.MIDDLE_CONNECTORS)
+            conn = _pick(
+                rng, L.FIRST_CONNECTORS if k == 0 else L.LAST_CONNECTORS if k == n - 1 else L.MIDDLE_CONNECTORS
+            )
             text = c if conn else L.capitalise(c)
             texts.append(text)
             sentences.append(conn + text + ".")

@@ -48,11 +48,30 @@ CATEGORIES.update({s: (s,) for s in LEVEL_SUITES})
 #: issue 12 (:mod:`poser_env.world.suites.forms`); one category per form. Not in SUITES, so
 #: that every v0 figure and test over SUITES stays as it was.
 FORMS_SUITES: tuple[str, ...] = ("forms", "forms_editing")
-CATEGORIES.update({
-    "forms": ("definite_intro", "relation_wording", "fronted_relation", "verbal_relation", "bare_plural", "modifiers",
-              "coordinated", "style_wording", "descriptive", "unsupported"),
-    "forms_editing": ("relation_wording", "fronted_relation", "verb_wording", "setting_wording", "modifiers", "unsupported"),
-})
+CATEGORIES.update(
+    {
+        "forms": (
+            "definite_intro",
+            "relation_wording",
+            "fronted_relation",
+            "verbal_relation",
+            "bare_plural",
+            "modifiers",
+            "coordinated",
+            "style_wording",
+            "descriptive",
+            "unsupported",
+        ),
+        "forms_editing": (
+            "relation_wording",
+            "fronted_relation",
+            "verb_wording",
+            "setting_wording",
+            "modifiers",
+            "unsupported",
+        ),
+    }
+)
 #: Tasks per split (split equally over a suite's categories).
 SPLIT_SIZES: dict[str, dict[str, int]] = {
     "geneval": {"train": 1200, "val": 240, "test": 300},

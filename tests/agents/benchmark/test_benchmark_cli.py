@@ -17,7 +17,10 @@ CUSTOM = "tests.agents.benchmark.custom_algo:make_a2c"
 def runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     assert main(["benchmark", "run", "--algo", "a2c", "--seeds", "0,1", "--out", str(out), *TINY]) == 0
-    assert main(["benchmark", "run", "--algo", CUSTOM, "--allow-entry-points", "--seeds", "0", "--out", str(out), *TINY]) == 0
+    assert (
+        main(["benchmark", "run", "--algo", CUSTOM, "--allow-entry-points", "--seeds", "0", "--out", str(out), *TINY])
+        == 0
+    )
     other = ["ImagePoser-Edit-v0" if x == LEVEL else x for x in TINY]
     assert main(["benchmark", "run", "--algo", "a2c", "--seeds", "0,1", "--out", str(out), *other]) == 0
     return out
@@ -65,26 +68,47 @@ def test_killed_run_is_partial_and_not_averaged(runs, tmp_path, capsys):
     out = tmp_path / "mixed"
     shutil.copytree(runs, out)
     # Ctrl-C in the middle of training: poser prints one line and exits 130 (cli.main)
-    assert main(["benchmark", "run", "--algo", "tests.agents.benchmark.custom_algo:make_killed", "--allow-entry-points",
-                 "--out", str(out), *TINY]) == 130
-    killed = json.loads((out / LEVEL / "tests.agents.benchmark.custom_algo__make_killed" / "seed0" / "result.json").read_text())
+    assert (
+        main(
+            [
+                "benchmark",
+                "run",
+                "--algo",
+                "tests.agents.benchmark.custom_algo:make_killed",
+                "--allow-entry-points",
+                "--out",
+                str(out),
+                *TINY,
+            ]
+        )
+        == 130
+    )
+    killed = json.loads(
+        (out / LEVEL / "tests.agents.benchmark.custom_algo__make_killed" / "seed0" / "result.json").read_text()
+    )
     assert killed["status"] == "partial" and killed["test"] is None and killed["curve"]
     capsys.readouterr()
-    assert main(["benchmark", "aggregate", str(out), "--json", "--reps", "200", "--plots", str(tmp_path / "plots")]) == 0
+    assert (
+        main(["benchmark", "aggregate", str(out), "--json", "--reps", "200", "--plots", str(tmp_path / "plots")]) == 0
+    )
     captured = capsys.readouterr()
     result = json.loads(captured.out.strip().splitlines()[-1])
     assert [p["algo"] for p in result["partial"]] == ["tests.agents.benchmark.custom_algo:make_killed"]
     assert "tests.agents.benchmark.custom_algo:make_killed" not in result["levels"][LEVEL]
     assert "partial run not averaged" in captured.err
     assert sorted(p.split("/")[-1] for p in result["plots"]) == sorted(
-        f"{level}-{kind}.png" for level in (LEVEL, "ImagePoser-Edit-v0") for kind in ("curve", "profile"))
+        f"{level}-{kind}.png" for level in (LEVEL, "ImagePoser-Edit-v0") for kind in ("curve", "profile")
+    )
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--algo", "sac"], "unknown algorithm 'sac'"),
-    (["--algo", "os:system"], "pass --allow-entry-points"),
-    (["--algo", "ppo", "--env", "ImagePoser-Nope-v0"], "unknown level 'ImagePoser-Nope-v0'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--algo", "sac"], "unknown algorithm 'sac'"),
+        (["--algo", "os:system"], "pass --allow-entry-points"),
+        (["--algo", "ppo", "--env", "ImagePoser-Nope-v0"], "unknown level 'ImagePoser-Nope-v0'"),
+    ],
+)
 def test_run_bad_input_one_line(tmp_path, capsys, argv, message):
     base = {"--algo": "a2c", "--env": LEVEL}
     for k, v in zip(argv[::2], argv[1::2]):
@@ -107,8 +131,22 @@ def test_aggregate_bad_input_one_line(tmp_path, capsys):
     assert "no result.json under" in capsys.readouterr().err
     bad = tmp_path / "bad" / "r"
     bad.mkdir(parents=True)
-    (bad / "result.json").write_text(json.dumps({"schema": "poser-benchmark-run", "version": 1, "status": "complete", "algo": "a2c",
-                                                 "env_id": LEVEL, "seed": 0, "steps": 1, "steps_done": 1, "protocol": {}, "curve": [],
-                                                 "test": {"norm_accuracy": float("nan")}}))
+    (bad / "result.json").write_text(
+        json.dumps(
+            {
+                "schema": "poser-benchmark-run",
+                "version": 1,
+                "status": "complete",
+                "algo": "a2c",
+                "env_id": LEVEL,
+                "seed": 0,
+                "steps": 1,
+                "steps_done": 1,
+                "protocol": {},
+                "curve": [],
+                "test": {"norm_accuracy": float("nan")},
+            }
+        )
+    )
     assert main(["benchmark", "aggregate", str(tmp_path / "bad")]) == 2
     assert "test.norm_accuracy" in capsys.readouterr().err

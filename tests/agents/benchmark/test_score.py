@@ -8,7 +8,13 @@ from poser_agents.benchmark.score import normalise, normalised_score, score_card
 
 
 def rec(task, seed, acc, align=None, cost=0.0):
-    return {"task_id": task, "episode_seed": seed, "accuracy": acc, "alignment": align if align is not None else acc, "cost": cost}
+    return {
+        "task_id": task,
+        "episode_seed": seed,
+        "accuracy": acc,
+        "alignment": align if align is not None else acc,
+        "cost": cost,
+    }
 
 
 def test_normalise_hand_values():
@@ -50,7 +56,10 @@ def test_cost_aware_variant_hand_value():
 
 
 def test_alignment_and_unjudged_episodes():
-    agent = [rec("a", 0, 0.0, align=0.75), {"task_id": "b", "episode_seed": 0, "accuracy": None, "alignment": None, "cost": 1.0}]
+    agent = [
+        rec("a", 0, 0.0, align=0.75),
+        {"task_id": "b", "episode_seed": 0, "accuracy": None, "alignment": None, "cost": 1.0},
+    ]
     random, oracle = [rec("a", 0, 0.0, align=0.5)], [rec("a", 0, 1.0, align=1.0)]
     out = normalised_score(agent, random, oracle, "alignment")
     assert out["per_task"] == {"a": 0.5} and out["score"] == 0.5

@@ -14,7 +14,10 @@ import pytest
 
 import poser_env  # noqa: F401
 
-pytest.importorskip("ray.rllib", reason="ray[rllib] is not installed here (it pins gymnasium 1.2.2: make test runs these in .venv-rllib)")
+pytest.importorskip(
+    "ray.rllib",
+    reason="ray[rllib] is not installed here (it pins gymnasium 1.2.2: make test runs these in .venv-rllib)",
+)
 
 from poser_agents.distributed.rllib import RLlibObservation, dqn_config  # noqa: E402
 
@@ -40,8 +43,21 @@ def test_ppo_example_masks_actions_with_two_env_runners(ray_local, tmp_path):
 
     from examples.train_rllib import main
 
-    summary = main(["--algo", "ppo", "--iterations", "1", "--batch", "128", "--defer", "--eval-episodes", "3",
-                    "--out", str(tmp_path)])
+    summary = main(
+        [
+            "--algo",
+            "ppo",
+            "--iterations",
+            "1",
+            "--batch",
+            "128",
+            "--defer",
+            "--eval-episodes",
+            "3",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert summary["env_runners"] == 2
     assert summary["curve"][0]["env_steps"] >= 128 and summary["curve"][0]["episodes"] > 0
     assert 0 <= summary["val"]["rllib-ppo"]["alignment"] <= 1

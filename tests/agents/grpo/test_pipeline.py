@@ -62,7 +62,7 @@ def test_save_load_round_trip_is_exact_and_deterministic(run, tmp_path):
     b = GRPOAgent.load(tmp_path / "copy", env=env, seed=4)
     for pa, pb in zip(a.policy.state_dict().values(), b.policy.state_dict().values()):
         assert torch.equal(pa, pb)
-    factory = lambda path: (lambda e, seed=0: GRPOAgent.load(path, env=e, seed=seed))  # noqa: E731
+    factory = lambda path: lambda e, seed=0: GRPOAgent.load(path, env=e, seed=seed)  # noqa: E731
     r1 = evaluate(factory(out / "agent"), env, episodes=4, seeds=(0,), n_resamples=10)
     r2 = evaluate(factory(tmp_path / "copy"), env, episodes=4, seeds=(0,), n_resamples=10)
     assert [x["alignment"] for x in r1.records] == [x["alignment"] for x in r2.records]
@@ -92,7 +92,13 @@ def test_corrupt_or_mismatched_checkpoints_are_refused(run, tmp_path):
         GRPOAgent.load(bad)
     with pytest.raises(CheckpointError, match="max_attempts=3"):
         GRPOAgent.load(out / "agent", env=gym.make("ImagePoser-v0", split="test", max_attempts=2))
-    fewer = [{"name": "sketchy-t2i", "entry_point": "poser_env.experts.synthetic:ShapeWorldExpert", "kwargs": {"kind": "t2i", "cost": 1.0, "ops": ["draw"]}}]
+    fewer = [
+        {
+            "name": "sketchy-t2i",
+            "entry_point": "poser_env.experts.synthetic:ShapeWorldExpert",
+            "kwargs": {"kind": "t2i", "cost": 1.0, "ops": ["draw"]},
+        }
+    ]
     with pytest.raises(CheckpointError, match="expert registry"):
         GRPOAgent.load(out / "agent", env=gym.make("ImagePoser-v0", split="test", experts=fewer))
     assert poser(["eval", "--agent", str(tmp_path / "nothing-here" / "x"), "--episodes", "1"]) == 2
@@ -130,7 +136,10 @@ def test_data_files_with_nan_infinity_bad_scores_or_deep_nesting_are_refused(run
     cases = {
         "nan": (lines[1].replace(score, '"critic_score": NaN'), "line 2: NaN is not a number JSON allows"),
         "inf": (lines[1].replace(score, '"critic_score": -Infinity'), "line 2: -Infinity is not a number"),
-        "range": (lines[1].replace(score, '"critic_score": 1.5'), r"line 2: field 'critic_score' is 1.5, outside \[0.0, 1.0\]"),
+        "range": (
+            lines[1].replace(score, '"critic_score": 1.5'),
+            r"line 2: field 'critic_score' is 1.5, outside \[0.0, 1.0\]",
+        ),
         "deep": ("[" * 100_000 + "]" * 100_000, "line 2: nested too deeply"),
     }
     for name, (line, match) in cases.items():
@@ -156,13 +165,22 @@ def test_collector_refuses_test_split_and_env_reward_counts_images():
     vocab = vocab_of(train_env)
     with pytest.raises(ValueError, match="never come from the test split"):
         collect(test_env, test_env, CollectConfig(train_tasks=2, val_tasks=0, oracle_train_tasks=0), vocab)
-    recs = collect(train_env, train_env, CollectConfig(train_tasks=6, val_tasks=0, random_per_task=1, oracle_train_tasks=0), vocab)
+    recs = collect(
+        train_env, train_env, CollectConfig(train_tasks=6, val_tasks=0, random_per_task=1, oracle_train_tasks=0), vocab
+    )
     feat = ContextFeaturizer("hash")
     ref = train_sft(recs, feat, vocab, SFTConfig(epochs=1, hidden=16))
     contexts = list({r["task_id"]: PlanContext.from_dict(r) for r in recs}.values())
     tasks = {t.id: t for t in train_env.unwrapped.tasks}
-    trainer = GRPOTrainer(ref, feat, vocab, GRPOConfig(reward="env", max_steps=2, prompts_per_step=2, num_generations=2), contexts,
-                          env=train_env, tasks=tasks)
+    trainer = GRPOTrainer(
+        ref,
+        feat,
+        vocab,
+        GRPOConfig(reward="env", max_steps=2, prompts_per_step=2, num_generations=2),
+        contexts,
+        env=train_env,
+        tasks=tasks,
+    )
     trainer.train()
     assert trainer.images_rendered >= 2 * 2 * 2  # at least one expert call per executed workflow
     assert trainer.history[-1]["images_rendered"] == trainer.images_rendered

@@ -8,6 +8,10 @@ from poser_agents.evaluation.report import main as evaluation_main
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("report-run")
-    assert evaluation_main(["--agents", "random,heuristic", "--episodes", "8", "--seeds", "0",
-                            "--out", str(out), "--html", "--quiet"]) == 0
+    assert (
+        evaluation_main(
+            ["--agents", "random,heuristic", "--episodes", "8", "--seeds", "0", "--out", str(out), "--html", "--quiet"]
+        )
+        == 0
+    )
     return out

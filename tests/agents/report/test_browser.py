@@ -34,7 +34,13 @@ def browser():
     os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must never try the network
     opts = webdriver.ChromeOptions()
     opts.binary_location = BROWSER
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1800,1700"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1800,1700",
+    ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=opts)
@@ -68,13 +74,19 @@ def test_table_viewer_stepping_filters_and_console(browser, run_dir, tmp_path):
     # Side by side: the same task and reset seed, by the other agent.
     assert Select(d.find_element(By.ID, "compare-agent")).first_selected_option.text == "random"
     assert "random on" in _pane(d, "b").find_element(By.TAG_NAME, "h4").text
-    assert _pane(d, "a").find_element(By.TAG_NAME, "h4").text.split(" on ")[1] == _pane(d, "b").find_element(By.TAG_NAME, "h4").text.split(" on ")[1]
+    assert (
+        _pane(d, "a").find_element(By.TAG_NAME, "h4").text.split(" on ")[1]
+        == _pane(d, "b").find_element(By.TAG_NAME, "h4").text.split(" on ")[1]
+    )
 
     def snapshot():
         pane = _pane(d)
         frame = pane.find_element(By.CSS_SELECTOR, ".frame")
-        return (frame.get_attribute("data-step"), frame.screenshot_as_png,
-                pane.find_element(By.CSS_SELECTOR, "table.verdicts").text)
+        return (
+            frame.get_attribute("data-step"),
+            frame.screenshot_as_png,
+            pane.find_element(By.CSS_SELECTOR, "table.verdicts").text,
+        )
 
     step0, image0, verdicts0 = snapshot()
     assert step0 == "0" and "no" in verdicts0.split()
@@ -86,7 +98,9 @@ def test_table_viewer_stepping_filters_and_console(browser, run_dir, tmp_path):
         assert step == str(k)
         images.add(image)
     assert len(images) >= 2, "stepping never changed the picture"
-    assert verdicts != verdicts0 and "no" not in [c.text for c in _pane(d).find_elements(By.CSS_SELECTOR, "table.verdicts td:nth-child(3)")]
+    assert verdicts != verdicts0 and "no" not in [
+        c.text for c in _pane(d).find_elements(By.CSS_SELECTOR, "table.verdicts td:nth-child(3)")
+    ]
     assert "all checks passed" in _pane(d).find_element(By.CSS_SELECTOR, ".judgement").text
     assert _pane(d).find_element(By.CSS_SELECTOR, "button.next").get_attribute("disabled")
 
@@ -98,7 +112,9 @@ def test_table_viewer_stepping_filters_and_console(browser, run_dir, tmp_path):
     Select(d.find_element(By.ID, "filter-outcome")).select_by_value("")
     category = Select(d.find_element(By.ID, "filter-category")).options[1].text
     Select(d.find_element(By.ID, "filter-category")).select_by_visible_text(category)
-    assert {r.find_elements(By.TAG_NAME, "td")[2].text for r in d.find_elements(By.CSS_SELECTOR, "#episode-table tr.row")} == {category}
+    assert {
+        r.find_elements(By.TAG_NAME, "td")[2].text for r in d.find_elements(By.CSS_SELECTOR, "#episode-table tr.row")
+    } == {category}
 
     errors = [e for e in d.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert not errors, errors

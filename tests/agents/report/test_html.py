@@ -44,7 +44,9 @@ def test_traces_match_the_records(run_dir):
             assert [s["reward"] for s in ep["steps"]] == pytest.approx([s["reward"] for s in rec["log"]], abs=1e-4)
             assert ep["evaluator"]["alignment"] == pytest.approx(rec["alignment"])
             # The evaluator's judgement per task check, and the critic's verdict per check at every step.
-            assert sum(p for *_, p in ep["evaluator"]["checks"]) / len(ep["evaluator"]["checks"]) == pytest.approx(rec["alignment"])
+            assert sum(p for *_, p in ep["evaluator"]["checks"]) / len(ep["evaluator"]["checks"]) == pytest.approx(
+                rec["alignment"]
+            )
             for step in ep["steps"]:
                 assert len(step["verdict"]["p"]) == len(step["verdict"]["i"]) > 0
             assert ep["frame_width"] == 128 and "not_understood" not in ep or ep["not_understood"]["spans"]
