@@ -1,7 +1,9 @@
 """The docs' generated figures (``<!-- figures: NAME -->`` blocks) are what the code gives today:
 the cheap ones are rerun here; tools/regenerate_docs_figures.py rewrites them all."""
 
-from tools.regenerate_docs_figures import CHEAP, EXPENSIVE, blocks, regenerate
+import json
+
+from tools.regenerate_docs_figures import CHEAP, EXPENSIVE, ROOT, blocks, regenerate
 
 
 def test_every_figure_block_names_a_known_figure():
@@ -13,3 +15,58 @@ def test_every_figure_block_names_a_known_figure():
 def test_cheap_figures_match_a_rerun():
     stale = regenerate(set(CHEAP), check=True)
     assert not stale, f"stale figures {stale}: run python tools/regenerate_docs_figures.py"
+
+
+# Figures the pages quote from committed result files (docs/results/**): the page and the file agree.
+RESULTS = ROOT / "docs" / "results"
+
+
+def _plain(text: str) -> str:
+    return text.replace("**", "")
+
+
+def test_results_page_main_table_is_the_committed_summary():
+    """docs/results.md's first table is compare_agents.py's summary.md (plus a training-images column)."""
+    page = _plain((ROOT / "docs" / "results.md").read_text())
+    rows = [r for r in (RESULTS / "compare" / "summary.md").read_text().splitlines()[2:] if r.startswith("|")]
+    assert len(rows) == 8
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert " | ".join(cells[1:]) + " |" in page, f"docs/results.md lacks the summary row of {cells[0]}"
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def _grpo_rows() -> dict[str, str]:
+    """grpo.md's main table, rebuilt from docs/results/grpo/main.json (what experiments.py wrote)."""
+    res = json.loads((RESULTS / "grpo" / "main.json").read_text())
+    img = res["images"]
+    logged = img["collection_logged"] + _mean(img["collection_policy_samples"])
+    runs = {"phase 1": (res["phase1"], [0]), "GRPO-env, w=1.0": (res["grpo_env"], img["phase2_env"])}
+    runs |= {f"GRPO-ensemble, w={w}": (r, img["phase2_ensemble"]) for w, r in res["grpo_ensemble"].items()}
+    rows = {}
+    for label, (r, phase2) in runs.items():
+        a = r["alignment"]
+        cells = [label, f"{a['mean']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}]",
+                 ", ".join(f"{x:.3f}" for x in a["per_seed"]), f"{_mean(r['accuracy_per_seed']):.3f}",
+                 f"{round(_mean(phase2)):,}", f"{round(logged + _mean(phase2)):,}",
+                 f"{round(_mean(r['images_eval_per_seed'])):,}", f"{round(_mean(r['distinct_workflows']))} / 300",
+                 f"{_mean(r['novel_fraction']):.2f}", f"{round(_mean(r['distinct_first_choices']))}",
+                 f"{_mean(r['novel_first_choice_fraction']):.2f}"]
+        rows[label] = "| " + " | ".join(cells) + " |"
+    return rows
+
+
+def test_grpo_main_table_is_the_committed_results():
+    page = (ROOT / "docs" / "grpo.md").read_text()
+    rows = _grpo_rows()
+    assert len(rows) == 6
+    for label, row in rows.items():
+        assert row + "\n" in page, f"docs/grpo.md's row {label!r} differs from docs/results/grpo/main.json:\n{row}"
+    results = _plain((ROOT / "docs" / "results.md").read_text())
+    for label, row in rows.items():  # results.md quotes alignment, accuracy and the two image counts
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        name = label.replace("w=", "w = ").replace("phase 1", "phase-1 policy (score-conditioned)")
+        assert f"| {name} | {cells[1]} | {cells[3]} | {cells[4]} | {cells[5]} |" in results, label
