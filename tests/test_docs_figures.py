@@ -2,6 +2,7 @@
 the cheap ones are rerun here; tools/regenerate_docs_figures.py rewrites them all."""
 
 import json
+import re
 
 from tools.regenerate_docs_figures import CHEAP, EXPENSIVE, ROOT, blocks, regenerate
 
@@ -70,3 +71,28 @@ def test_grpo_main_table_is_the_committed_results():
         cells = [c.strip() for c in row.strip("|").split("|")]
         name = label.replace("w=", "w = ").replace("phase 1", "phase-1 policy (score-conditioned)")
         assert f"| {name} | {cells[1]} | {cells[3]} | {cells[4]} | {cells[5]} |" in results, label
+
+
+def test_testbed_paraphrases_column_matches_a_rerun():
+    """docs/testbed.md's "paraphrases (24)" column: `poser calibrate --tasks
+    poser_env/data/heldout/paraphrases.jsonl --baselines oracle,heuristic,random` (seed 0, seconds)."""
+    from poser_agents.calibrate import calibrate
+
+    res = calibrate(tasks_file=str(ROOT / "poser_env" / "data" / "heldout" / "paraphrases.jsonl"),
+                    baselines=["oracle", "heuristic", "random"], verbose=False)["baselines"]
+    page = (ROOT / "docs" / "testbed.md").read_text().split("| agent | both files (219)", 1)[1]
+    for name, r in res.items():
+        row = re.search(rf"^\| {name} \| [^|]+ \| ([^|]+) \|", page, re.M)
+        assert row, name
+        assert row[1].strip() == f"{r['alignment']:.3f}, {r['accuracy']:.3f}", (name, row[1], r)
+
+
+def test_readme_headline_is_the_committed_summary():
+    """README.md's test-split alignments are docs/results/compare/summary.md's (see docs/results.md)."""
+    readme = _plain((ROOT / "README.md").read_text()).replace("\n", " ")
+    labels = {"oracle": "oracle", "dqn": "DQN", "ppo": "SB3 PPO", "maskable_ppo": "MaskablePPO",
+              "grpo": "GRPO workflow policy", "heuristic": "command-type heuristic",
+              "single:inpaint-i2i": "best single expert", "random": "random"}
+    for row in (RESULTS / "compare" / "summary.md").read_text().splitlines()[2:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert f"{labels[cells[0]]} {cells[1].split()[0]}" in readme, cells[0]
