@@ -114,3 +114,13 @@ def test_benchmark_hard_level_table_is_the_committed_json():
                          "next singles (`layout-t2i`, `layout-count-t2i`)": ["single:layout-t2i", "single:layout-count-t2i"]}.items():
         assert f"| {label} | {cells(*names)}" in page, (label, cells(*names))
     assert f"The oracle took {res['oracle']['seconds']:.0f} s" in page
+
+
+def test_dqn_test_split_per_seed_table_is_the_committed_per_seed_file():
+    """docs/dqn.md's test-split table per training seed: docs/results/compare/per_seed.json
+    (compare_agents.py, the commands of docs/results.md)."""
+    seeds = json.loads((RESULTS / "compare" / "per_seed.json").read_text())["per_seed"]["dqn"]
+    page = (ROOT / "docs" / "dqn.md").read_text()
+    assert len(seeds) == 3
+    for s in seeds:
+        assert f"| {s['seed']} | {s['test_alignment']:.3f} | {s['heldout_alignment']:.3f} |\n" in page, s
