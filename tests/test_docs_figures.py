@@ -124,3 +124,33 @@ def test_dqn_test_split_per_seed_table_is_the_committed_per_seed_file():
     assert len(seeds) == 3
     for s in seeds:
         assert f"| {s['seed']} | {s['test_alignment']:.3f} | {s['heldout_alignment']:.3f} |\n" in page, s
+
+
+def test_evaluation_sample_prose_is_the_committed_report():
+    """docs/evaluation.md's paired differences and GenEval macro accuracies under the sample table
+    come from docs/results/evaluation/results.md (run_evaluation_sample writes both)."""
+    report = (RESULTS / "evaluation" / "results.md").read_text()
+    page = " ".join((ROOT / "docs" / "evaluation.md").read_text().split())
+    paired = {(r[0], r[1]): r for r in (
+        [c.strip() for c in row.strip("|").split("|")] for row in report.split("## Paired differences", 1)[1].splitlines()
+        if row.startswith("| ") and " - " in row)}
+    for a, b in (("oracle", "heuristic"), ("heuristic", "random")):
+        diff = paired[(f"{a} - {b}", "accuracy")][2]
+        assert f"{a} - {b} accuracy +{diff}" in page, (a, b, diff)
+    wins, losses, ties = paired[("oracle - heuristic", "accuracy")][3].split("/")
+    assert f"({wins} wins, {losses} losses, {ties} ties)" in page
+    accuracy = report.split("Accuracy is GenEval's", 1)[1]
+    table = accuracy.split("\n\n", 2)[1].splitlines()[2:]  # the accuracy-per-category table's rows
+    macro = {row.split("|")[1].strip(): row.split("|")[-2].split()[0] for row in table}
+    assert f"GenEval macro accuracy: oracle {macro['oracle']}," in page
+    assert f"heuristic {macro['heuristic']} (" in page and f"random {macro['random']}." in page
+
+
+def test_evaluation_oracle_background_calls_are_counted_in_the_committed_records():
+    """docs/evaluation.md: "13 of the oracle's 50 `background-i2i` calls are failed attempts on add,
+    generate, recolor, remove or style commands" in the sample's per-episode records."""
+    records = json.loads((RESULTS / "evaluation" / "results.json").read_text())["agents"]["oracle"]["records"]
+    calls = [s for r in records for s in r["log"] if s["expert"] == "background-i2i"]
+    wasted = [s for s in calls if not s["passed"] and s["kind"] in ("add", "generate", "recolor", "remove", "style")]
+    page = " ".join((ROOT / "docs" / "evaluation.md").read_text().split())
+    assert f"{len(wasted)} of the oracle's {len(calls)} `background-i2i` calls are failed attempts" in page
