@@ -154,3 +154,24 @@ def test_evaluation_oracle_background_calls_are_counted_in_the_committed_records
     wasted = [s for s in calls if not s["passed"] and s["kind"] in ("add", "generate", "recolor", "remove", "style")]
     page = " ".join((ROOT / "docs" / "evaluation.md").read_text().split())
     assert f"{len(wasted)} of the oracle's {len(calls)} `background-i2i` calls are failed attempts" in page
+
+
+def test_evaluation_preserve_checks_claim_matches_a_rerun():
+    """docs/evaluation.md: with the heuristic on the 300 editing test tasks (reset seed = task
+    index) no task loses a check to critic_agreement, and editing-test-0119 is judged on 6 of 6."""
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401
+    from poser_agents.baselines import make_baseline
+    from poser_agents.rollout import run_episodes
+    from poser_env.world.suites import load_suite
+
+    env = gym.make("ImagePoser-Edit-v0", split="test")
+    tasks = load_suite("editing", "test")
+    runs = {r["task_id"]: r["evaluator"] for r in run_episodes(env, make_baseline("heuristic", env, seed=0), tasks, seed=0)}
+    env.close()
+    lost = sum(e["critic_checks"] != e["n_checks"] for e in runs.values())
+    e119 = runs["editing-test-0119"]
+    page = " ".join((ROOT / "docs" / "evaluation.md").read_text().split())
+    assert f"with the heuristic on the {len(tasks)} editing test tasks" in page
+    assert f"{lost} tasks lose a check, and `editing-test-0119` is judged on {e119['critic_checks']} of its {e119['n_checks']} checks" in page
