@@ -175,3 +175,34 @@ def test_evaluation_preserve_checks_claim_matches_a_rerun():
     page = " ".join((ROOT / "docs" / "evaluation.md").read_text().split())
     assert f"with the heuristic on the {len(tasks)} editing test tasks" in page
     assert f"{lost} tasks lose a check, and `editing-test-0119` is judged on {e119['critic_checks']} of its {e119['n_checks']} checks" in page
+
+
+def _ci(mean: float, ci: list[float]) -> str:
+    return f"{mean:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def test_grpo_phase1_transfer_and_ablation_tables_are_the_committed_results():
+    """grpo.md's tables of `python -m poser_agents.grpo.experiments sft | best_start | transfer |
+    ablations`, against docs/results/grpo/{sft_modes,best_start,transfer,ablations}.json."""
+    page = (ROOT / "docs" / "grpo.md").read_text()
+    grpo = {name: json.loads((RESULTS / "grpo" / f"{name}.json").read_text())
+            for name in ("sft_modes", "best_start", "transfer", "ablations")}
+    rows = []
+    for mode, r in grpo["sft_modes"]["modes"].items():
+        rows.append(f"| {mode} | {_ci(r['alignment'], r['alignment_ci'])} | {r['accuracy']:.3f} | {r['distinct_workflows']} "
+                    f"| {r['novel_fraction']:.2f} | {r['novel_first_choice_fraction']:.2f} |")
+    b = grpo["best_start"]
+    p1, g = b["rows"]["phase1"], b["rows"]["grpo_ensemble"]
+    rows.append(f"| best | {_ci(p1['mean'], [p1['ci_low'], p1['ci_high']])} | {_ci(g['mean'], [g['ci_low'], g['ci_high']])} "
+                f"| {', '.join(f'{x:.3f}' for x in g['per_seed'])} | {round(sum(b['images_phase2']) / len(b['images_phase2']))} |")
+    for suite, t in grpo["transfer"]["rows"].items():
+        for policy in ("phase1", "grpo_ensemble"):
+            lf, ed = t[policy]["longform"], t[policy]["editing"]
+            rows.append(f"| {suite} | {policy} | {_ci(lf['alignment'], lf['alignment_ci'])} | {_ci(ed['alignment'], ed['alignment_ci'])} "
+                        f"| {t['reward_model_spearman']:.3f} |")
+    for name, r in grpo["ablations"]["rows"].items():
+        rows.append(f"| {name} | {_ci(r['alignment'], r['alignment_ci'])} | {r['accuracy']:.3f} | {r['train_reward_last5']:.3f} "
+                    f"| {r['kl_last5']:.3f} | {r['distinct_workflows']} | {r['novel_fraction']:.2f} |")
+    assert len(rows) == 2 + 1 + 4 + len(grpo["ablations"]["rows"])
+    for row in rows:
+        assert row + "\n" in page, f"docs/grpo.md lacks (or differs from) the committed row\n{row}"
