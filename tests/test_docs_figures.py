@@ -206,3 +206,28 @@ def test_grpo_phase1_transfer_and_ablation_tables_are_the_committed_results():
     assert len(rows) == 2 + 1 + 4 + len(grpo["ablations"]["rows"])
     for row in rows:
         assert row + "\n" in page, f"docs/grpo.md lacks (or differs from) the committed row\n{row}"
+
+
+def _paired(report: str) -> dict[tuple[str, str], list[str]]:
+    """(a - b, metric) -> the row's cells, from a report's "Paired differences" table."""
+    rows = [[c.strip() for c in row.strip("|").split("|")]
+            for row in report.split("## Paired differences", 1)[1].split("\n## ", 1)[0].splitlines() if " - " in row and row.startswith("| ")]
+    return {(r[0], r[1]): r for r in rows}
+
+
+def test_results_page_paired_differences_are_the_committed_reports():
+    """docs/results.md's paired differences (test split and held-out prompts) are those of
+    docs/results/compare/results.md and docs/results/compare/heldout/results.md."""
+    page = " ".join(_plain((ROOT / "docs" / "results.md").read_text()).split())
+    test = _paired((RESULTS / "compare" / "results.md").read_text())
+    held = _paired((RESULTS / "compare" / "heldout" / "results.md").read_text())
+    mean, ci = test[("dqn - heuristic", "alignment")][2].split(" ", 1)
+    assert f"DQN − heuristic +{mean} alignment {ci} and +{test[('dqn - heuristic', 'accuracy')][2].split()[0]} accuracy" in page
+    for other, label in {"single:inpaint-i2i": "best single", "ppo": "PPO", "maskable_ppo": "MaskablePPO", "grpo": "GRPO"}.items():
+        assert f"DQN − {label} +{test[(f'dqn - {other}', 'alignment')][2]}" in page, other
+    assert f"oracle − DQN +{test[('oracle - dqn', 'alignment')][2]}" in page
+    assert f"held-out prompts DQN − heuristic is +{held[('dqn - heuristic', 'alignment')][2]}" in page
+    assert f"+{held[('dqn - heuristic', 'accuracy')][2]} on accuracy" in page
+    for other in ("ppo", "maskable_ppo", "grpo"):
+        assert held[(f"dqn - {other}", "alignment")][4] == "no significant difference", other
+    assert held[("dqn - heuristic", "alignment")][4] == "no significant difference"
