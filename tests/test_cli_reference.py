@@ -4,7 +4,7 @@ names a real command and real flags (the code blocks are parsed by tests/test_do
 import re
 
 from tests.docs_snippets import PAGES
-from tools.cli_reference import main as cli_reference, subcommands
+from tools.cli_reference import main as cli_reference, module_parsers, subcommands
 
 
 def test_the_command_reference_is_the_parsers():
@@ -42,3 +42,30 @@ def test_the_reference_lists_every_command_and_flag():
             for flag in action.option_strings:
                 if flag not in ("-h", "--help"):
                     assert f"`{flag}`" in section, (path, flag)
+
+
+def test_the_reference_lists_every_python_m_entry_point_and_flag():
+    text = (PAGES[0].parent / "docs" / "cli.md").read_text()
+    assert "python -m poser_agents.evaluation" in module_parsers()
+    for cmd, parser in module_parsers().items():
+        assert f"## `{cmd}`\n" in text, cmd
+        section = text.split(f"## `{cmd}`\n", 1)[1].split("\n## ", 1)[0]
+        for action in parser._actions:
+            for flag in action.option_strings:
+                if flag not in ("-h", "--help"):
+                    assert f"`{flag}`" in section, (cmd, flag)
+
+
+def test_every_inline_python_m_command_names_real_flags():
+    parsers = module_parsers()
+    seen = 0
+    for page in PAGES:
+        for span in re.findall(r"`(python -m [\w.]+[^`]*)`", page.read_text()):
+            cmd = " ".join(span.split()[:3])
+            if cmd not in parsers:
+                continue
+            options = {s for a in parsers[cmd]._actions for s in a.option_strings}
+            for flag in re.findall(r"(?<![\w-])--[a-z][\w-]*", span):
+                assert flag in options, f"{page.name}: `{span}`: {cmd} has no {flag}"
+            seen += 1
+    assert seen >= 1

@@ -1,7 +1,10 @@
 """The docs' generated figures (``<!-- figures: NAME -->`` blocks) are what the code gives today:
 the cheap ones are rerun here; tools/regenerate_docs_figures.py rewrites them all."""
 
-from tools.regenerate_docs_figures import CHEAP, EXPENSIVE, blocks, regenerate
+import json
+import re
+
+from tools.regenerate_docs_figures import CHEAP, EXPENSIVE, ROOT, blocks, regenerate
 
 
 def test_every_figure_block_names_a_known_figure():
@@ -13,3 +16,218 @@ def test_every_figure_block_names_a_known_figure():
 def test_cheap_figures_match_a_rerun():
     stale = regenerate(set(CHEAP), check=True)
     assert not stale, f"stale figures {stale}: run python tools/regenerate_docs_figures.py"
+
+
+# Figures the pages quote from committed result files (docs/results/**): the page and the file agree.
+RESULTS = ROOT / "docs" / "results"
+
+
+def _plain(text: str) -> str:
+    return text.replace("**", "")
+
+
+def test_results_page_main_table_is_the_committed_summary():
+    """docs/results.md's first table is compare_agents.py's summary.md (plus a training-images column)."""
+    page = _plain((ROOT / "docs" / "results.md").read_text())
+    rows = [r for r in (RESULTS / "compare" / "summary.md").read_text().splitlines()[2:] if r.startswith("|")]
+    assert len(rows) == 8
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert " | ".join(cells[1:]) + " |" in page, f"docs/results.md lacks the summary row of {cells[0]}"
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def _grpo_rows() -> dict[str, str]:
+    """grpo.md's main table, rebuilt from docs/results/grpo/main.json (what experiments.py wrote)."""
+    res = json.loads((RESULTS / "grpo" / "main.json").read_text())
+    img = res["images"]
+    logged = img["collection_logged"] + _mean(img["collection_policy_samples"])
+    runs = {"phase 1": (res["phase1"], [0]), "GRPO-env, w=1.0": (res["grpo_env"], img["phase2_env"])}
+    runs |= {f"GRPO-ensemble, w={w}": (r, img["phase2_ensemble"]) for w, r in res["grpo_ensemble"].items()}
+    rows = {}
+    for label, (r, phase2) in runs.items():
+        a = r["alignment"]
+        cells = [label, f"{a['mean']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}]",
+                 ", ".join(f"{x:.3f}" for x in a["per_seed"]), f"{_mean(r['accuracy_per_seed']):.3f}",
+                 f"{round(_mean(phase2)):,}", f"{round(logged + _mean(phase2)):,}",
+                 f"{round(_mean(r['images_eval_per_seed'])):,}", f"{round(_mean(r['distinct_workflows']))} / 300",
+                 f"{_mean(r['novel_fraction']):.2f}", f"{round(_mean(r['distinct_first_choices']))}",
+                 f"{_mean(r['novel_first_choice_fraction']):.2f}"]
+        rows[label] = "| " + " | ".join(cells) + " |"
+    return rows
+
+
+def test_grpo_main_table_is_the_committed_results():
+    page = (ROOT / "docs" / "grpo.md").read_text()
+    rows = _grpo_rows()
+    assert len(rows) == 6
+    for label, row in rows.items():
+        assert row + "\n" in page, f"docs/grpo.md's row {label!r} differs from docs/results/grpo/main.json:\n{row}"
+    results = _plain((ROOT / "docs" / "results.md").read_text())
+    for label, row in rows.items():  # results.md quotes alignment, accuracy and the two image counts
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        name = label.replace("w=", "w = ").replace("phase 1", "phase-1 policy (score-conditioned)")
+        assert f"| {name} | {cells[1]} | {cells[3]} | {cells[4]} | {cells[5]} |" in results, label
+
+
+def test_testbed_paraphrases_column_matches_a_rerun():
+    """docs/testbed.md's "paraphrases (24)" column: `poser calibrate --tasks
+    poser_env/data/heldout/paraphrases.jsonl --baselines oracle,heuristic,random` (seed 0, seconds)."""
+    from poser_agents.calibrate import calibrate
+
+    res = calibrate(tasks_file=str(ROOT / "poser_env" / "data" / "heldout" / "paraphrases.jsonl"),
+                    baselines=["oracle", "heuristic", "random"], verbose=False)["baselines"]
+    page = (ROOT / "docs" / "testbed.md").read_text().split("| agent | both files (219)", 1)[1]
+    for name, r in res.items():
+        row = re.search(rf"^\| {name} \| [^|]+ \| ([^|]+) \|", page, re.M)
+        assert row, name
+        assert row[1].strip() == f"{r['alignment']:.3f}, {r['accuracy']:.3f}", (name, row[1], r)
+
+
+def test_readme_headline_is_the_committed_summary():
+    """README.md's test-split alignments are docs/results/compare/summary.md's (see docs/results.md)."""
+    readme = _plain((ROOT / "README.md").read_text()).replace("\n", " ")
+    labels = {"oracle": "oracle", "dqn": "DQN", "ppo": "SB3 PPO", "maskable_ppo": "MaskablePPO",
+              "grpo": "GRPO workflow policy", "heuristic": "command-type heuristic",
+              "single:inpaint-i2i": "best single expert", "random": "random"}
+    for row in (RESULTS / "compare" / "summary.md").read_text().splitlines()[2:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert f"{labels[cells[0]]} {cells[1].split()[0]}" in readme, cells[0]
+
+
+def test_benchmark_hard_level_table_is_the_committed_json():
+    """docs/benchmark.md's ImagePoser-Hard-v0 table: `poser benchmark levels --env ImagePoser-Hard-v0
+    --split val --episodes 50 --json`, kept as docs/results/levels/ImagePoser-Hard-v0-val-50.json."""
+    res = json.loads((RESULTS / "levels" / "ImagePoser-Hard-v0-val-50.json").read_text())["baselines"]
+    page = (ROOT / "docs" / "benchmark.md").read_text()
+
+    def cells(*names: str) -> str:
+        cols = [", ".join(f"{res[n][k]:.3f}" for n in names)
+                for k in ("norm_accuracy", "norm_alignment", "accuracy", "alignment")]
+        return " | ".join([*cols, ", ".join(f"{res[n]['cost']:.2f}" for n in names)]) + " |"
+
+    for label, names in {"oracle": ["oracle"], "heuristic": ["heuristic"], "random": ["random"],
+                         "best single (`premium-i2i`)": ["single:premium-i2i"],
+                         "next singles (`layout-t2i`, `layout-count-t2i`)": ["single:layout-t2i", "single:layout-count-t2i"]}.items():
+        assert f"| {label} | {cells(*names)}" in page, (label, cells(*names))
+    assert f"The oracle took {res['oracle']['seconds']:.0f} s" in page
+
+
+def test_dqn_test_split_per_seed_table_is_the_committed_per_seed_file():
+    """docs/dqn.md's test-split table per training seed: docs/results/compare/per_seed.json
+    (compare_agents.py, the commands of docs/results.md)."""
+    seeds = json.loads((RESULTS / "compare" / "per_seed.json").read_text())["per_seed"]["dqn"]
+    page = (ROOT / "docs" / "dqn.md").read_text()
+    assert len(seeds) == 3
+    for s in seeds:
+        assert f"| {s['seed']} | {s['test_alignment']:.3f} | {s['heldout_alignment']:.3f} |\n" in page, s
+
+
+def test_evaluation_sample_prose_is_the_committed_report():
+    """docs/evaluation.md's paired differences and GenEval macro accuracies under the sample table
+    come from docs/results/evaluation/results.md (run_evaluation_sample writes both)."""
+    report = (RESULTS / "evaluation" / "results.md").read_text()
+    page = " ".join((ROOT / "docs" / "evaluation.md").read_text().split())
+    paired = {(r[0], r[1]): r for r in (
+        [c.strip() for c in row.strip("|").split("|")] for row in report.split("## Paired differences", 1)[1].splitlines()
+        if row.startswith("| ") and " - " in row)}
+    for a, b in (("oracle", "heuristic"), ("heuristic", "random")):
+        diff = paired[(f"{a} - {b}", "accuracy")][2]
+        assert f"{a} - {b} accuracy +{diff}" in page, (a, b, diff)
+    wins, losses, ties = paired[("oracle - heuristic", "accuracy")][3].split("/")
+    assert f"({wins} wins, {losses} losses, {ties} ties)" in page
+    accuracy = report.split("Accuracy is GenEval's", 1)[1]
+    table = accuracy.split("\n\n", 2)[1].splitlines()[2:]  # the accuracy-per-category table's rows
+    macro = {row.split("|")[1].strip(): row.split("|")[-2].split()[0] for row in table}
+    assert f"GenEval macro accuracy: oracle {macro['oracle']}," in page
+    assert f"heuristic {macro['heuristic']} (" in page and f"random {macro['random']}." in page
+
+
+def test_evaluation_oracle_background_calls_are_counted_in_the_committed_records():
+    """docs/evaluation.md: "13 of the oracle's 50 `background-i2i` calls are failed attempts on add,
+    generate, recolor, remove or style commands" in the sample's per-episode records."""
+    records = json.loads((RESULTS / "evaluation" / "results.json").read_text())["agents"]["oracle"]["records"]
+    calls = [s for r in records for s in r["log"] if s["expert"] == "background-i2i"]
+    wasted = [s for s in calls if not s["passed"] and s["kind"] in ("add", "generate", "recolor", "remove", "style")]
+    page = " ".join((ROOT / "docs" / "evaluation.md").read_text().split())
+    assert f"{len(wasted)} of the oracle's {len(calls)} `background-i2i` calls are failed attempts" in page
+
+
+def test_evaluation_preserve_checks_claim_matches_a_rerun():
+    """docs/evaluation.md: with the heuristic on the 300 editing test tasks (reset seed = task
+    index) no task loses a check to critic_agreement, and editing-test-0119 is judged on 6 of 6."""
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401
+    from poser_agents.baselines import make_baseline
+    from poser_agents.rollout import run_episodes
+    from poser_env.world.suites import load_suite
+
+    env = gym.make("ImagePoser-Edit-v0", split="test")
+    tasks = load_suite("editing", "test")
+    runs = {r["task_id"]: r["evaluator"] for r in run_episodes(env, make_baseline("heuristic", env, seed=0), tasks, seed=0)}
+    env.close()
+    lost = sum(e["critic_checks"] != e["n_checks"] for e in runs.values())
+    e119 = runs["editing-test-0119"]
+    page = " ".join((ROOT / "docs" / "evaluation.md").read_text().split())
+    assert f"with the heuristic on the {len(tasks)} editing test tasks" in page
+    assert f"{lost} tasks lose a check, and `editing-test-0119` is judged on {e119['critic_checks']} of its {e119['n_checks']} checks" in page
+
+
+def _ci(mean: float, ci: list[float]) -> str:
+    return f"{mean:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def test_grpo_phase1_transfer_and_ablation_tables_are_the_committed_results():
+    """grpo.md's tables of `python -m poser_agents.grpo.experiments sft | best_start | transfer |
+    ablations`, against docs/results/grpo/{sft_modes,best_start,transfer,ablations}.json."""
+    page = (ROOT / "docs" / "grpo.md").read_text()
+    grpo = {name: json.loads((RESULTS / "grpo" / f"{name}.json").read_text())
+            for name in ("sft_modes", "best_start", "transfer", "ablations")}
+    rows = []
+    for mode, r in grpo["sft_modes"]["modes"].items():
+        rows.append(f"| {mode} | {_ci(r['alignment'], r['alignment_ci'])} | {r['accuracy']:.3f} | {r['distinct_workflows']} "
+                    f"| {r['novel_fraction']:.2f} | {r['novel_first_choice_fraction']:.2f} |")
+    b = grpo["best_start"]
+    p1, g = b["rows"]["phase1"], b["rows"]["grpo_ensemble"]
+    rows.append(f"| best | {_ci(p1['mean'], [p1['ci_low'], p1['ci_high']])} | {_ci(g['mean'], [g['ci_low'], g['ci_high']])} "
+                f"| {', '.join(f'{x:.3f}' for x in g['per_seed'])} | {round(sum(b['images_phase2']) / len(b['images_phase2']))} |")
+    for suite, t in grpo["transfer"]["rows"].items():
+        for policy in ("phase1", "grpo_ensemble"):
+            lf, ed = t[policy]["longform"], t[policy]["editing"]
+            rows.append(f"| {suite} | {policy} | {_ci(lf['alignment'], lf['alignment_ci'])} | {_ci(ed['alignment'], ed['alignment_ci'])} "
+                        f"| {t['reward_model_spearman']:.3f} |")
+    for name, r in grpo["ablations"]["rows"].items():
+        rows.append(f"| {name} | {_ci(r['alignment'], r['alignment_ci'])} | {r['accuracy']:.3f} | {r['train_reward_last5']:.3f} "
+                    f"| {r['kl_last5']:.3f} | {r['distinct_workflows']} | {r['novel_fraction']:.2f} |")
+    assert len(rows) == 2 + 1 + 4 + len(grpo["ablations"]["rows"])
+    for row in rows:
+        assert row + "\n" in page, f"docs/grpo.md lacks (or differs from) the committed row\n{row}"
+
+
+def _paired(report: str) -> dict[tuple[str, str], list[str]]:
+    """(a - b, metric) -> the row's cells, from a report's "Paired differences" table."""
+    rows = [[c.strip() for c in row.strip("|").split("|")]
+            for row in report.split("## Paired differences", 1)[1].split("\n## ", 1)[0].splitlines() if " - " in row and row.startswith("| ")]
+    return {(r[0], r[1]): r for r in rows}
+
+
+def test_results_page_paired_differences_are_the_committed_reports():
+    """docs/results.md's paired differences (test split and held-out prompts) are those of
+    docs/results/compare/results.md and docs/results/compare/heldout/results.md."""
+    page = " ".join(_plain((ROOT / "docs" / "results.md").read_text()).split())
+    test = _paired((RESULTS / "compare" / "results.md").read_text())
+    held = _paired((RESULTS / "compare" / "heldout" / "results.md").read_text())
+    mean, ci = test[("dqn - heuristic", "alignment")][2].split(" ", 1)
+    assert f"DQN − heuristic +{mean} alignment {ci} and +{test[('dqn - heuristic', 'accuracy')][2].split()[0]} accuracy" in page
+    for other, label in {"single:inpaint-i2i": "best single", "ppo": "PPO", "maskable_ppo": "MaskablePPO", "grpo": "GRPO"}.items():
+        assert f"DQN − {label} +{test[(f'dqn - {other}', 'alignment')][2]}" in page, other
+    assert f"oracle − DQN +{test[('oracle - dqn', 'alignment')][2]}" in page
+    assert f"held-out prompts DQN − heuristic is +{held[('dqn - heuristic', 'alignment')][2]}" in page
+    assert f"+{held[('dqn - heuristic', 'accuracy')][2]} on accuracy" in page
+    for other in ("ppo", "maskable_ppo", "grpo"):
+        assert held[(f"dqn - {other}", "alignment")][4] == "no significant difference", other
+    assert held[("dqn - heuristic", "alignment")][4] == "no significant difference"

@@ -1,4 +1,5 @@
-"""Write docs/cli.md, the command reference, from the ``poser`` CLI's own parser.
+"""Write docs/cli.md, the command reference, from the ``poser`` CLI's own parser (and the parsers
+of the ``python -m`` entry points in MODULES).
 
     python tools/cli_reference.py           # rewrite docs/cli.md
     python tools/cli_reference.py --check   # exit 1 if docs/cli.md differs from the parser
@@ -22,8 +23,22 @@ Generated from the CLI's parser by `python tools/cli_reference.py` (do not edit 
 `tests/test_cli_reference.py` fails when this page and `poser --help` disagree). Every command
 and flag below is what `poser ... --help` prints. The guides show them at work:
 [testbed](testbed.md), [DQN](dqn.md), [GRPO](grpo.md), [evaluation](evaluation.md),
-[benchmark](benchmark.md), [real models](real-models.md).
+[benchmark](benchmark.md), [real models](real-models.md). The last sections are the `python -m`
+entry points that have their own parser.
 """
+
+
+#: ``python -m`` entry points with their own parser: (command, module, parser factory).
+MODULES: list[tuple[str, str, str]] = [
+    ("python -m poser_agents.evaluation", "poser_agents.evaluation.report", "build_parser"),
+]
+
+
+def module_parsers() -> dict[str, argparse.ArgumentParser]:
+    """The parser of every MODULES entry point, by command."""
+    import importlib
+
+    return {cmd: getattr(importlib.import_module(mod), factory)() for cmd, mod, factory in MODULES}
 
 
 def subcommands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ("poser",)) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser, str]]:
@@ -55,22 +70,29 @@ def _name(action: argparse.Action) -> str:
     return f"{flag} `{meta}`" + (" (optional)" if action.nargs == "?" else "")
 
 
+def _section(title: str, sub: argparse.ArgumentParser, help_: str) -> list[str]:
+    out = [f"\n## `{title}`\n"]
+    if help_:
+        out.append(f"\n{help_[0].upper()}{help_[1:]}.\n")
+    rows = options(sub)
+    if rows:
+        out.append("\n| argument | default | help |\n|---|---|---|\n")
+        for a in rows:
+            default = "" if a.default is None or a.default is False or a.default == argparse.SUPPRESS else f"`{a.default}`"
+            if a.required and a.option_strings:
+                default = "required"
+            out.append(f"| {_name(a)} | {default} | {_cell(a.help or '')} |\n")
+    return out
+
+
 def render() -> str:
     from poser_agents.cli import build_parser
 
     out = [HEADER]
     for path, sub, help_ in subcommands(build_parser()):
-        out.append(f"\n## `{' '.join(path)}`\n")
-        if help_:
-            out.append(f"\n{help_[0].upper()}{help_[1:]}.\n")
-        rows = options(sub)
-        if rows:
-            out.append("\n| argument | default | help |\n|---|---|---|\n")
-            for a in rows:
-                default = "" if a.default is None or a.default is False or a.default == argparse.SUPPRESS else f"`{a.default}`"
-                if a.required and a.option_strings:
-                    default = "required"
-                out.append(f"| {_name(a)} | {default} | {_cell(a.help or '')} |\n")
+        out += _section(" ".join(path), sub, help_)
+    for cmd, parser in module_parsers().items():
+        out += _section(cmd, parser, (parser.description or "").rstrip("."))
     return "".join(out)
 
 

@@ -89,6 +89,18 @@ def calibration_test() -> str:
     return format_table(result) + "\n"
 
 
+def calibration_heldout_paraphrases() -> str:
+    """docs/testbed.md's per-expert held-out table: `format_table` of the committed
+    docs/results/calibration_heldout.json (`poser calibrate --heldout --out ...` at commit 55d8e87,
+    when --heldout read only the 24 paraphrases; not rerun since: the reader has changed)."""
+    import json
+
+    from poser_agents.calibrate import format_table
+
+    result = json.loads((ROOT / "docs" / "results" / "calibration_heldout.json").read_text())
+    return format_table(result) + "\n"
+
+
 def run_calibration_test() -> None:
     """`poser calibrate --split test --episodes 300 --out docs/results/calibration_test.json` (minutes)."""
     from poser_agents.cli import main as poser
@@ -157,6 +169,7 @@ CHEAP: dict[str, Callable[[], str]] = {
     "evaluation-sample": evaluation_sample,
     "extractor-heldout": extractor_heldout,
     "calibration-test": calibration_test,
+    "calibration-heldout-paraphrases": calibration_heldout_paraphrases,
 }
 EXPENSIVE: dict[str, Callable[[], str]] = {
     "world-check-500": world_check_500,

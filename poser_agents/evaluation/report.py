@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m poser_agents.evaluation", description="Evaluate agents with bootstrap CIs and write a report.")
     p.add_argument("--agents", default="random,heuristic,oracle", help="comma-separated baseline specs: random, heuristic, oracle, single:<expert>")
     p.add_argument("--env", default="ImagePoser-v0", help="a registered env id")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="the suites' split the tasks come from")
     p.add_argument("--episodes", type=int, default=30, help="tasks per seed (spread over the suites)")
     p.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="comma-separated seeds, e.g. 0,1,2")
     p.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples")
@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--training-log", default=None, help="a training run folder (progress.csv, episodes.csv) to plot")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--html", action="store_true", help="also trace every episode and write the HTML report in OUT/report")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no per-seed progress or per-agent timing on stderr")
     return p
 
 
