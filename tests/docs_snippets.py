@@ -24,23 +24,36 @@ import runpy
 import shlex
 import shutil
 import sys
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import tomllib
 from sybil import Document, Example
 from sybil.parsers.markdown import CodeBlockParser
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "docs" / "tutorials").glob("*.md"))]
+PAGES = [
+    ROOT / "README.md",
+    ROOT / "CONTRIBUTING.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    *sorted((ROOT / "docs" / "tutorials").glob("*.md")),
+]
 MARK = "# illustrative:"
 LANGUAGES = ("python", "bash", "json", "toml", "text")
 
 # Flag -> the value the tests use when the doc's value is larger (numbers) or a list (seeds).
 BUDGETS: dict[str, str] = {
-    "--steps": "300", "--episodes": "3", "--total-timesteps": "300", "--budget": "300", "--scenes": "8",
-    "--eval-tasks": "3", "--iterations": "1", "--repeats": "1",
-    "--seeds": "0", "--train-seeds": "0", "--eval-seeds": "0",
+    "--steps": "300",
+    "--episodes": "3",
+    "--total-timesteps": "300",
+    "--budget": "300",
+    "--scenes": "8",
+    "--eval-tasks": "3",
+    "--iterations": "1",
+    "--repeats": "1",
+    "--seeds": "0",
+    "--train-seeds": "0",
+    "--eval-seeds": "0",
 }
 # Commands whose documented form has no budget flag to cut: the tests add these flags.
 # Each flag is added (with its value) when the command does not give it.
@@ -97,7 +110,7 @@ def commands(block: str) -> Iterator[list[str]]:
             continue
         try:
             tokens = shlex.split(pending, comments=True)
-        except ValueError:          # an open quote: the command goes on
+        except ValueError:  # an open quote: the command goes on
             continue
         pending = ""
         if tokens:
@@ -168,7 +181,7 @@ def check_example_flags(args: list[str]) -> None:
             with argv(args):
                 try:
                     ns["parse_args"](args[1:])
-                except TypeError:       # parse_args() reads sys.argv
+                except TypeError:  # parse_args() reads sys.argv
                     ns["parse_args"]()
         else:
             known = {"--" + f.name.replace("_", "-") for f in dataclasses.fields(ns["Args"])}
@@ -220,9 +233,13 @@ def eval_toml(example: Example) -> None:
     tomllib.loads(example.parsed)
 
 
-PARSERS = [CodeBlockParser("python", eval_python), CodeBlockParser("bash", eval_bash),
-           CodeBlockParser("json", eval_json), CodeBlockParser("toml", eval_toml),
-           CodeBlockParser("text", lambda example: None)]
+PARSERS = [
+    CodeBlockParser("python", eval_python),
+    CodeBlockParser("bash", eval_bash),
+    CodeBlockParser("json", eval_json),
+    CodeBlockParser("toml", eval_toml),
+    CodeBlockParser("text", lambda example: None),
+]
 FENCE = re.compile(r"^[ \t]*```", re.MULTILINE)
 
 

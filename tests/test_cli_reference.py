@@ -4,7 +4,8 @@ names a real command and real flags (the code blocks are parsed by tests/test_do
 import re
 
 from tests.docs_snippets import PAGES
-from tools.cli_reference import main as cli_reference, module_parsers, subcommands
+from tools.cli_reference import main as cli_reference
+from tools.cli_reference import module_parsers, subcommands
 
 
 def test_the_command_reference_is_the_parsers():

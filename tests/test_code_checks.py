@@ -30,6 +30,11 @@ def test_ruff_lint_passes() -> None:
     )
 
 
+def test_ruff_format_is_applied() -> None:
+    r = _run("ruff", "format", "--check", ".")
+    assert r.returncode == 0, f"files not formatted (run `ruff format .`):\n{r.stdout}{r.stderr}"
+
+
 def test_mypy_passes() -> None:
     # Configured in pyproject.toml ([tool.mypy]: files, settings, baseline); the cache in
     # .mypy_cache makes re-runs take about a second.

@@ -50,12 +50,19 @@ def _grpo_rows() -> dict[str, str]:
     rows = {}
     for label, (r, phase2) in runs.items():
         a = r["alignment"]
-        cells = [label, f"{a['mean']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}]",
-                 ", ".join(f"{x:.3f}" for x in a["per_seed"]), f"{_mean(r['accuracy_per_seed']):.3f}",
-                 f"{round(_mean(phase2)):,}", f"{round(logged + _mean(phase2)):,}",
-                 f"{round(_mean(r['images_eval_per_seed'])):,}", f"{round(_mean(r['distinct_workflows']))} / 300",
-                 f"{_mean(r['novel_fraction']):.2f}", f"{round(_mean(r['distinct_first_choices']))}",
-                 f"{_mean(r['novel_first_choice_fraction']):.2f}"]
+        cells = [
+            label,
+            f"{a['mean']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}]",
+            ", ".join(f"{x:.3f}" for x in a["per_seed"]),
+            f"{_mean(r['accuracy_per_seed']):.3f}",
+            f"{round(_mean(phase2)):,}",
+            f"{round(logged + _mean(phase2)):,}",
+            f"{round(_mean(r['images_eval_per_seed'])):,}",
+            f"{round(_mean(r['distinct_workflows']))} / 300",
+            f"{_mean(r['novel_fraction']):.2f}",
+            f"{round(_mean(r['distinct_first_choices']))}",
+            f"{_mean(r['novel_first_choice_fraction']):.2f}",
+        ]
         rows[label] = "| " + " | ".join(cells) + " |"
     return rows
 
@@ -78,8 +85,11 @@ def test_testbed_paraphrases_column_matches_a_rerun():
     poser_env/data/heldout/paraphrases.jsonl --baselines oracle,heuristic,random` (seed 0, seconds)."""
     from poser_agents.calibrate import calibrate
 
-    res = calibrate(tasks_file=str(ROOT / "poser_env" / "data" / "heldout" / "paraphrases.jsonl"),
-                    baselines=["oracle", "heuristic", "random"], verbose=False)["baselines"]
+    res = calibrate(
+        tasks_file=str(ROOT / "poser_env" / "data" / "heldout" / "paraphrases.jsonl"),
+        baselines=["oracle", "heuristic", "random"],
+        verbose=False,
+    )["baselines"]
     page = (ROOT / "docs" / "testbed.md").read_text().split("| agent | both files (219)", 1)[1]
     for name, r in res.items():
         row = re.search(rf"^\| {name} \| [^|]+ \| ([^|]+) \|", page, re.M)
@@ -90,9 +100,16 @@ def test_testbed_paraphrases_column_matches_a_rerun():
 def test_readme_headline_is_the_committed_summary():
     """README.md's test-split alignments are docs/results/compare/summary.md's (see docs/results.md)."""
     readme = _plain((ROOT / "README.md").read_text()).replace("\n", " ")
-    labels = {"oracle": "oracle", "dqn": "DQN", "ppo": "SB3 PPO", "maskable_ppo": "MaskablePPO",
-              "grpo": "GRPO workflow policy", "heuristic": "command-type heuristic",
-              "single:inpaint-i2i": "best single expert", "random": "random"}
+    labels = {
+        "oracle": "oracle",
+        "dqn": "DQN",
+        "ppo": "SB3 PPO",
+        "maskable_ppo": "MaskablePPO",
+        "grpo": "GRPO workflow policy",
+        "heuristic": "command-type heuristic",
+        "single:inpaint-i2i": "best single expert",
+        "random": "random",
+    }
     for row in (RESULTS / "compare" / "summary.md").read_text().splitlines()[2:]:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert f"{labels[cells[0]]} {cells[1].split()[0]}" in readme, cells[0]
@@ -105,13 +122,19 @@ def test_benchmark_hard_level_table_is_the_committed_json():
     page = (ROOT / "docs" / "benchmark.md").read_text()
 
     def cells(*names: str) -> str:
-        cols = [", ".join(f"{res[n][k]:.3f}" for n in names)
-                for k in ("norm_accuracy", "norm_alignment", "accuracy", "alignment")]
+        cols = [
+            ", ".join(f"{res[n][k]:.3f}" for n in names)
+            for k in ("norm_accuracy", "norm_alignment", "accuracy", "alignment")
+        ]
         return " | ".join([*cols, ", ".join(f"{res[n]['cost']:.2f}" for n in names)]) + " |"
 
-    for label, names in {"oracle": ["oracle"], "heuristic": ["heuristic"], "random": ["random"],
-                         "best single (`premium-i2i`)": ["single:premium-i2i"],
-                         "next singles (`layout-t2i`, `layout-count-t2i`)": ["single:layout-t2i", "single:layout-count-t2i"]}.items():
+    for label, names in {
+        "oracle": ["oracle"],
+        "heuristic": ["heuristic"],
+        "random": ["random"],
+        "best single (`premium-i2i`)": ["single:premium-i2i"],
+        "next singles (`layout-t2i`, `layout-count-t2i`)": ["single:layout-t2i", "single:layout-count-t2i"],
+    }.items():
         assert f"| {label} | {cells(*names)}" in page, (label, cells(*names))
     assert f"The oracle took {res['oracle']['seconds']:.0f} s" in page
 
@@ -131,9 +154,14 @@ def test_evaluation_sample_prose_is_the_committed_report():
     come from docs/results/evaluation/results.md (run_evaluation_sample writes both)."""
     report = (RESULTS / "evaluation" / "results.md").read_text()
     page = " ".join((ROOT / "docs" / "evaluation.md").read_text().split())
-    paired = {(r[0], r[1]): r for r in (
-        [c.strip() for c in row.strip("|").split("|")] for row in report.split("## Paired differences", 1)[1].splitlines()
-        if row.startswith("| ") and " - " in row)}
+    paired = {
+        (r[0], r[1]): r
+        for r in (
+            [c.strip() for c in row.strip("|").split("|")]
+            for row in report.split("## Paired differences", 1)[1].splitlines()
+            if row.startswith("| ") and " - " in row
+        )
+    }
     for a, b in (("oracle", "heuristic"), ("heuristic", "random")):
         diff = paired[(f"{a} - {b}", "accuracy")][2]
         assert f"{a} - {b} accuracy +{diff}" in page, (a, b, diff)
@@ -168,13 +196,18 @@ def test_evaluation_preserve_checks_claim_matches_a_rerun():
 
     env = gym.make("ImagePoser-Edit-v0", split="test")
     tasks = load_suite("editing", "test")
-    runs = {r["task_id"]: r["evaluator"] for r in run_episodes(env, make_baseline("heuristic", env, seed=0), tasks, seed=0)}
+    runs = {
+        r["task_id"]: r["evaluator"] for r in run_episodes(env, make_baseline("heuristic", env, seed=0), tasks, seed=0)
+    }
     env.close()
     lost = sum(e["critic_checks"] != e["n_checks"] for e in runs.values())
     e119 = runs["editing-test-0119"]
     page = " ".join((ROOT / "docs" / "evaluation.md").read_text().split())
     assert f"with the heuristic on the {len(tasks)} editing test tasks" in page
-    assert f"{lost} tasks lose a check, and `editing-test-0119` is judged on {e119['critic_checks']} of its {e119['n_checks']} checks" in page
+    assert (
+        f"{lost} tasks lose a check, and `editing-test-0119` is judged on {e119['critic_checks']} of its {e119['n_checks']} checks"
+        in page
+    )
 
 
 def _ci(mean: float, ci: list[float]) -> str:
@@ -185,24 +218,34 @@ def test_grpo_phase1_transfer_and_ablation_tables_are_the_committed_results():
     """grpo.md's tables of `python -m poser_agents.grpo.experiments sft | best_start | transfer |
     ablations`, against docs/results/grpo/{sft_modes,best_start,transfer,ablations}.json."""
     page = (ROOT / "docs" / "grpo.md").read_text()
-    grpo = {name: json.loads((RESULTS / "grpo" / f"{name}.json").read_text())
-            for name in ("sft_modes", "best_start", "transfer", "ablations")}
+    grpo = {
+        name: json.loads((RESULTS / "grpo" / f"{name}.json").read_text())
+        for name in ("sft_modes", "best_start", "transfer", "ablations")
+    }
     rows = []
     for mode, r in grpo["sft_modes"]["modes"].items():
-        rows.append(f"| {mode} | {_ci(r['alignment'], r['alignment_ci'])} | {r['accuracy']:.3f} | {r['distinct_workflows']} "
-                    f"| {r['novel_fraction']:.2f} | {r['novel_first_choice_fraction']:.2f} |")
+        rows.append(
+            f"| {mode} | {_ci(r['alignment'], r['alignment_ci'])} | {r['accuracy']:.3f} | {r['distinct_workflows']} "
+            f"| {r['novel_fraction']:.2f} | {r['novel_first_choice_fraction']:.2f} |"
+        )
     b = grpo["best_start"]
     p1, g = b["rows"]["phase1"], b["rows"]["grpo_ensemble"]
-    rows.append(f"| best | {_ci(p1['mean'], [p1['ci_low'], p1['ci_high']])} | {_ci(g['mean'], [g['ci_low'], g['ci_high']])} "
-                f"| {', '.join(f'{x:.3f}' for x in g['per_seed'])} | {round(sum(b['images_phase2']) / len(b['images_phase2']))} |")
+    rows.append(
+        f"| best | {_ci(p1['mean'], [p1['ci_low'], p1['ci_high']])} | {_ci(g['mean'], [g['ci_low'], g['ci_high']])} "
+        f"| {', '.join(f'{x:.3f}' for x in g['per_seed'])} | {round(sum(b['images_phase2']) / len(b['images_phase2']))} |"
+    )
     for suite, t in grpo["transfer"]["rows"].items():
         for policy in ("phase1", "grpo_ensemble"):
             lf, ed = t[policy]["longform"], t[policy]["editing"]
-            rows.append(f"| {suite} | {policy} | {_ci(lf['alignment'], lf['alignment_ci'])} | {_ci(ed['alignment'], ed['alignment_ci'])} "
-                        f"| {t['reward_model_spearman']:.3f} |")
+            rows.append(
+                f"| {suite} | {policy} | {_ci(lf['alignment'], lf['alignment_ci'])} | {_ci(ed['alignment'], ed['alignment_ci'])} "
+                f"| {t['reward_model_spearman']:.3f} |"
+            )
     for name, r in grpo["ablations"]["rows"].items():
-        rows.append(f"| {name} | {_ci(r['alignment'], r['alignment_ci'])} | {r['accuracy']:.3f} | {r['train_reward_last5']:.3f} "
-                    f"| {r['kl_last5']:.3f} | {r['distinct_workflows']} | {r['novel_fraction']:.2f} |")
+        rows.append(
+            f"| {name} | {_ci(r['alignment'], r['alignment_ci'])} | {r['accuracy']:.3f} | {r['train_reward_last5']:.3f} "
+            f"| {r['kl_last5']:.3f} | {r['distinct_workflows']} | {r['novel_fraction']:.2f} |"
+        )
     assert len(rows) == 2 + 1 + 4 + len(grpo["ablations"]["rows"])
     for row in rows:
         assert row + "\n" in page, f"docs/grpo.md lacks (or differs from) the committed row\n{row}"
@@ -210,8 +253,11 @@ def test_grpo_phase1_transfer_and_ablation_tables_are_the_committed_results():
 
 def _paired(report: str) -> dict[tuple[str, str], list[str]]:
     """(a - b, metric) -> the row's cells, from a report's "Paired differences" table."""
-    rows = [[c.strip() for c in row.strip("|").split("|")]
-            for row in report.split("## Paired differences", 1)[1].split("\n## ", 1)[0].splitlines() if " - " in row and row.startswith("| ")]
+    rows = [
+        [c.strip() for c in row.strip("|").split("|")]
+        for row in report.split("## Paired differences", 1)[1].split("\n## ", 1)[0].splitlines()
+        if " - " in row and row.startswith("| ")
+    ]
     return {(r[0], r[1]): r for r in rows}
 
 
@@ -222,8 +268,16 @@ def test_results_page_paired_differences_are_the_committed_reports():
     test = _paired((RESULTS / "compare" / "results.md").read_text())
     held = _paired((RESULTS / "compare" / "heldout" / "results.md").read_text())
     mean, ci = test[("dqn - heuristic", "alignment")][2].split(" ", 1)
-    assert f"DQN − heuristic +{mean} alignment {ci} and +{test[('dqn - heuristic', 'accuracy')][2].split()[0]} accuracy" in page
-    for other, label in {"single:inpaint-i2i": "best single", "ppo": "PPO", "maskable_ppo": "MaskablePPO", "grpo": "GRPO"}.items():
+    assert (
+        f"DQN − heuristic +{mean} alignment {ci} and +{test[('dqn - heuristic', 'accuracy')][2].split()[0]} accuracy"
+        in page
+    )
+    for other, label in {
+        "single:inpaint-i2i": "best single",
+        "ppo": "PPO",
+        "maskable_ppo": "MaskablePPO",
+        "grpo": "GRPO",
+    }.items():
         assert f"DQN − {label} +{test[(f'dqn - {other}', 'alignment')][2]}" in page, other
     assert f"oracle − DQN +{test[('oracle - dqn', 'alignment')][2]}" in page
     assert f"held-out prompts DQN − heuristic is +{held[('dqn - heuristic', 'alignment')][2]}" in page

@@ -6,7 +6,17 @@ import pytest
 pytest.importorskip("sybil", reason="sybil is not installed (pip install -e .[test])")
 
 from tests.docs_snippets import (  # noqa: E402
-    LANGUAGES, MARK, PAGES, budget_args, commands, fence_count, parse, parse_only, run_command, run_page)
+    LANGUAGES,
+    MARK,
+    PAGES,
+    budget_args,
+    commands,
+    fence_count,
+    parse,
+    parse_only,
+    run_command,
+    run_page,
+)
 
 
 def _name(page):
@@ -20,7 +30,8 @@ def test_every_block_is_run_or_marked_illustrative(page):
     found = len(list(parse(page)))
     assert found == fence_count(page), (
         f"{_name(page)}: {fence_count(page)} fenced blocks, {found} with one of the languages {LANGUAGES}; "
-        f"give each block a language ('text' for prose, '{MARK} <why>' as first line if it cannot run)")
+        f"give each block a language ('text' for prose, '{MARK} <why>' as first line if it cannot run)"
+    )
 
 
 @pytest.mark.parametrize("page", PAGES, ids=_name)
@@ -30,10 +41,20 @@ def test_page_blocks_run(page, tmp_path, monkeypatch):
 
 
 def test_budgets_apply_to_the_flags_only():
-    assert budget_args(["--steps", "100000", "--seeds", "0,1,2", "--episodes", "2", "--out", "100000"]) == \
-        ["--steps", "300", "--seeds", "0", "--episodes", "2", "--out", "100000"]
-    assert list(commands("poser a \\\n  --b 1   # note\npython -c \"x = 1\nprint(x)\"\n")) == \
-        [["poser", "a", "--b", "1"], ["python", "-c", "x = 1\nprint(x)"]]
+    assert budget_args(["--steps", "100000", "--seeds", "0,1,2", "--episodes", "2", "--out", "100000"]) == [
+        "--steps",
+        "300",
+        "--seeds",
+        "0",
+        "--episodes",
+        "2",
+        "--out",
+        "100000",
+    ]
+    assert list(commands('poser a \\\n  --b 1   # note\npython -c "x = 1\nprint(x)"\n')) == [
+        ["poser", "a", "--b", "1"],
+        ["python", "-c", "x = 1\nprint(x)"],
+    ]
 
 
 def test_a_command_the_tests_cannot_run_must_be_marked_and_a_wrong_flag_fails():

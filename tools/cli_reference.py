@@ -41,7 +41,9 @@ def module_parsers() -> dict[str, argparse.ArgumentParser]:
     return {cmd: getattr(importlib.import_module(mod), factory)() for cmd, mod, factory in MODULES}
 
 
-def subcommands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ("poser",)) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser, str]]:
+def subcommands(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ("poser",)
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser, str]]:
     """Every (command path, parser, one-line help) under ``parser``, depth first, in definition order."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -52,8 +54,7 @@ def subcommands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ("poser
 
 
 def options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
-    return [a for a in parser._actions
-            if not isinstance(a, (argparse._SubParsersAction, argparse._HelpAction))]
+    return [a for a in parser._actions if not isinstance(a, (argparse._SubParsersAction, argparse._HelpAction))]
 
 
 def _cell(text: str) -> str:
@@ -66,7 +67,9 @@ def _name(action: argparse.Action) -> str:
     flag = ", ".join(f"`{s}`" for s in action.option_strings)
     if action.nargs == 0:
         return flag
-    meta = action.metavar or (("{" + ",".join(map(str, action.choices)) + "}") if action.choices else action.dest.upper())
+    meta = action.metavar or (
+        ("{" + ",".join(map(str, action.choices)) + "}") if action.choices else action.dest.upper()
+    )
     return f"{flag} `{meta}`" + (" (optional)" if action.nargs == "?" else "")
 
 
@@ -78,7 +81,9 @@ def _section(title: str, sub: argparse.ArgumentParser, help_: str) -> list[str]:
     if rows:
         out.append("\n| argument | default | help |\n|---|---|---|\n")
         for a in rows:
-            default = "" if a.default is None or a.default is False or a.default == argparse.SUPPRESS else f"`{a.default}`"
+            default = (
+                "" if a.default is None or a.default is False or a.default == argparse.SUPPRESS else f"`{a.default}`"
+            )
             if a.required and a.option_strings:
                 default = "required"
             out.append(f"| {_name(a)} | {default} | {_cell(a.help or '')} |\n")

@@ -105,7 +105,17 @@ def run_calibration_test() -> None:
     """`poser calibrate --split test --episodes 300 --out docs/results/calibration_test.json` (minutes)."""
     from poser_agents.cli import main as poser
 
-    if poser(["calibrate", "--split", "test", "--episodes", "300", "--out", str(ROOT / "docs" / "results" / "calibration_test.json")]):
+    if poser(
+        [
+            "calibrate",
+            "--split",
+            "test",
+            "--episodes",
+            "300",
+            "--out",
+            str(ROOT / "docs" / "results" / "calibration_test.json"),
+        ]
+    ):
         raise SystemExit("poser calibrate failed")
 
 
@@ -131,9 +141,23 @@ def run_evaluation_sample() -> None:
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as log:
-        DQNAgent(gym.make("ImagePoser-v0", split="train"), DQNConfig(log_dir=log, learning_starts=500, log_interval=20)).learn(6000)
-        rc = evaluation(["--agents", "random,heuristic,oracle", "--episodes", "30", "--seeds", "0,1,2",
-                         "--training-log", log, "--out", str(ROOT / "docs" / "results" / "evaluation")])
+        DQNAgent(
+            gym.make("ImagePoser-v0", split="train"), DQNConfig(log_dir=log, learning_starts=500, log_interval=20)
+        ).learn(6000)
+        rc = evaluation(
+            [
+                "--agents",
+                "random,heuristic,oracle",
+                "--episodes",
+                "30",
+                "--seeds",
+                "0,1,2",
+                "--training-log",
+                log,
+                "--out",
+                str(ROOT / "docs" / "results" / "evaluation"),
+            ]
+        )
     if rc:
         raise SystemExit(f"python -m poser_agents.evaluation exited {rc}")
 
@@ -145,7 +169,9 @@ def world_check_500() -> str:
     runs = [world_check(scenes_per_style=500, seed=seed) for seed in (0, 1)]
     rows = ["| style | checks | agreement (seed 0) | agreement (seed 1) |", "|---|---:|---:|---:|"]
     for style in runs[0]["agreement"]:
-        rows.append(f"| {style} | {runs[0]['checks'][style]} | {runs[0]['agreement'][style]:.4f} | {runs[1]['agreement'][style]:.4f} |")
+        rows.append(
+            f"| {style} | {runs[0]['checks'][style]} | {runs[0]['agreement'][style]:.4f} | {runs[1]['agreement'][style]:.4f} |"
+        )
     return "\n".join(rows) + "\n"
 
 
@@ -157,7 +183,11 @@ def world_check_canvas() -> str:
     rows = ["| canvas | plain | pixel-art | sketch | watercolor |", "|---:|---:|---:|---:|---:|"]
     for side, label in labels.items():
         agree = world_check(500, 0, side)["agreement"]  # positional: survives a rename of the keyword
-        rows.append(f"| {label} | " + " | ".join(f"{agree[s]:.4f}" for s in ("plain", "pixel-art", "sketch", "watercolor")) + " |")
+        rows.append(
+            f"| {label} | "
+            + " | ".join(f"{agree[s]:.4f}" for s in ("plain", "pixel-art", "sketch", "watercolor"))
+            + " |"
+        )
     return "\n".join(rows) + "\n"
 
 
@@ -206,7 +236,7 @@ def regenerate(names: set[str], check: bool) -> list[str]:
                 cache[name] = makers[name]()
             if cache[name] != m["body"]:
                 stale.append(f"{page.relative_to(ROOT)}: {name}")
-            parts += [text[at:m.start("body")], cache[name]]
+            parts += [text[at : m.start("body")], cache[name]]
             at = m.end("body")
         new = "".join(parts) + text[at:]
         if not check and new != text:

@@ -22,8 +22,9 @@ import math
 import re
 import sys
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from poser_agents.evaluation.harness import EvalResult, compare, evaluate
 from poser_agents.evaluation.plots import plot_category_accuracy, plot_expert_rewards, plot_training
@@ -31,8 +32,13 @@ from poser_agents.evaluation.stats import DEFAULT_RESAMPLES, format_ci
 
 #: Columns of the main table: (metric key, header, digits).
 MAIN_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("alignment", "alignment", 3), ("accuracy", "accuracy", 3), ("fidelity", "fidelity", 3),
-    ("cost", "cost", 2), ("steps", "steps", 2), ("return", "return", 3), ("critic_agreement", "critic agreement", 3),
+    ("alignment", "alignment", 3),
+    ("accuracy", "accuracy", 3),
+    ("fidelity", "fidelity", 3),
+    ("cost", "cost", 2),
+    ("steps", "steps", 2),
+    ("return", "return", 3),
+    ("critic_agreement", "critic agreement", 3),
 )
 #: Categories with fewer distinct tasks than this get a warning mark in the tables.
 FEW_TASKS = 5
@@ -67,24 +73,30 @@ def self_evaluation_warning(results: Mapping[str, EvalResult]) -> str | None:
     total = sum(len(r.records) for r in results.values())
     judges = sorted({x.get("judge") or "?" for v in flagged.values() for x in v})
     agents = ", ".join(f"{n} ({len(v)}/{len(results[n].records)})" for n, v in flagged.items())
-    return (f"WARNING (self-evaluation bias): {sum(map(len, flagged.values()))} of {total} episodes were judged by an "
-            f"evaluator that is the same model as the critic ({', '.join(judges)}); agents: {agents}. Their alignment, "
-            "accuracy and fidelity come from the judge the agent was trained against and are likely optimistic: "
-            "re-evaluate with a different [evaluator] model.")
+    return (
+        f"WARNING (self-evaluation bias): {sum(map(len, flagged.values()))} of {total} episodes were judged by an "
+        f"evaluator that is the same model as the critic ({', '.join(judges)}); agents: {agents}. Their alignment, "
+        "accuracy and fidelity come from the judge the agent was trained against and are likely optimistic: "
+        "re-evaluate with a different [evaluator] model."
+    )
 
 
-def to_markdown(results: Mapping[str, EvalResult], comparison: dict[str, Any] | None = None, figures: Sequence[str] = ()) -> str:
+def to_markdown(
+    results: Mapping[str, EvalResult], comparison: dict[str, Any] | None = None, figures: Sequence[str] = ()
+) -> str:
     """The report's tables as Markdown."""
     cmp = comparison or compare(results)
     names = cmp["agents"]
     first = results[names[0]].config
     seeds = ", ".join(str(s) for s in first["seeds"])
     lines = [
-        "# Evaluation report", "",
+        "# Evaluation report",
+        "",
         f"`{first['env_id']}`, split `{first['split']}`, {first['episodes']} tasks x seeds {seeds}. "
         f"Mean [95% bootstrap CI] over episodes ({first['n_resamples']} resamples, tasks resampled as clusters). "
         "Alignment, accuracy and fidelity are the **evaluator**'s (ground truth); critic agreement is the "
-        "fraction of checks where the critic (the reward's judge) agrees with it.", "",
+        "fraction of checks where the critic (the reward's judge) agrees with it.",
+        "",
     ]
     warning = self_evaluation_warning(results)
     if warning:
@@ -104,8 +116,11 @@ def to_markdown(results: Mapping[str, EvalResult], comparison: dict[str, Any] | 
     for metric in ("accuracy", "alignment"):
         lines += ["", f"## Per-category {metric}", ""]
         if metric == "accuracy":
-            lines += ["Accuracy is GenEval's: a task counts when all its checks pass. "
-                      "`GenEval` is the macro mean over the GenEval categories present.", ""]
+            lines += [
+                "Accuracy is GenEval's: a task counts when all its checks pass. "
+                "`GenEval` is the macro mean over the GenEval categories present.",
+                "",
+            ]
         rows = []
         for n in names:
             per = results[n].per_category
@@ -113,43 +128,84 @@ def to_markdown(results: Mapping[str, EvalResult], comparison: dict[str, Any] | 
             if geneval and metric == "accuracy":
                 row.append(format_ci(cmp["geneval_score"].get(n), 2, 2))
             rows.append(row)
-        head = ["agent"] + [f"{c}{'*' if c in few else ''} ({tasks[c]} task{'s' * (tasks[c] != 1)}, {episodes[c]} ep.)" for c in cats]
+        head = ["agent"] + [
+            f"{c}{'*' if c in few else ''} ({tasks[c]} task{'s' * (tasks[c] != 1)}, {episodes[c]} ep.)" for c in cats
+        ]
         lines += _table(head + (["GenEval"] if geneval and metric == "accuracy" else []), rows)
         if few:
-            lines += ["", f"\\* fewer than {FEW_TASKS} distinct tasks: the interval (resampling tasks) is unreliable "
-                          "and collapses to the mean when all its tasks score alike; evaluate more episodes."]
+            lines += [
+                "",
+                f"\\* fewer than {FEW_TASKS} distinct tasks: the interval (resampling tasks) is unreliable "
+                "and collapses to the mean when all its tasks score alike; evaluate more episodes.",
+            ]
 
     if cmp["paired"]:
-        lines += ["", "## Paired differences (same tasks, same seeds)", "",
-                  "`a - b` over the episodes both agents ran; the verdict names a winner only when the 95% CI excludes 0.", ""]
-        rows = [[f"{p['a']} - {p['b']}", p["metric"], format_ci(p, 3), f"{p['wins']}/{p['losses']}/{p['ties']}", p["verdict"]]
-                for p in cmp["paired"]]
+        lines += [
+            "",
+            "## Paired differences (same tasks, same seeds)",
+            "",
+            "`a - b` over the episodes both agents ran; the verdict names a winner only when the 95% CI excludes 0.",
+            "",
+        ]
+        rows = [
+            [
+                f"{p['a']} - {p['b']}",
+                p["metric"],
+                format_ci(p, 3),
+                f"{p['wins']}/{p['losses']}/{p['ties']}",
+                p["verdict"],
+            ]
+            for p in cmp["paired"]
+        ]
         lines += _table(["a - b", "metric", "difference [95% CI]", "wins/losses/ties", "verdict"], rows)
 
     lines += ["", "## Per seed (plain means)", ""]
     rows = []
     for n in names:
         for seed, m in results[n].summary["per_seed"].items():
-            rows.append([n, seed] + [("-" if m.get(k) is None else f"{m[k]:.3f}") for k in ("alignment", "accuracy", "cost", "steps")])
+            rows.append(
+                [n, seed]
+                + [("-" if m.get(k) is None else f"{m[k]:.3f}") for k in ("alignment", "accuracy", "cost", "steps")]
+            )
     lines += _table(["agent", "seed", "alignment", "accuracy", "cost", "steps"], rows)
 
-    lines += ["", "## Experts (from the step logs)", "",
-              "Reward is the critic's per-step reward (alignment gained minus cost and step penalties); "
-              "pass rate is the share of calls whose command was accepted.", ""]
+    lines += [
+        "",
+        "## Experts (from the step logs)",
+        "",
+        "Reward is the critic's per-step reward (alignment gained minus cost and step penalties); "
+        "pass rate is the share of calls whose command was accepted.",
+        "",
+    ]
     rows = []
     for n in names:
         for e, s in results[n].experts.items():
             kinds = ", ".join(f"{k} {v['calls']}" for k, v in s["by_kind"].items())
-            rows.append([n, e, f"{s['calls']} ({s['share']:.0%})", format_ci(s["mean_reward"], 3), f"{s['pass_rate']:.2f}", kinds or "-"])
-    lines += _table(["agent", "expert", "calls (share)", "mean reward [95% CI]", "pass rate", "calls per command kind"], rows)
+            rows.append(
+                [
+                    n,
+                    e,
+                    f"{s['calls']} ({s['share']:.0%})",
+                    format_ci(s["mean_reward"], 3),
+                    f"{s['pass_rate']:.2f}",
+                    kinds or "-",
+                ]
+            )
+    lines += _table(
+        ["agent", "expert", "calls (share)", "mean reward [95% CI]", "pass rate", "calls per command kind"], rows
+    )
 
     if figures:
         lines += ["", "## Figures", ""] + [f"![{Path(f).stem}]({Path(f).name})" for f in figures]
     return "\n".join(lines) + "\n"
 
 
-def write_report(results: Mapping[str, EvalResult], out_dir: str | Path, training_log: str | Path | None = None,
-                 n_resamples: int = DEFAULT_RESAMPLES) -> dict[str, Path]:
+def write_report(
+    results: Mapping[str, EvalResult],
+    out_dir: str | Path,
+    training_log: str | Path | None = None,
+    n_resamples: int = DEFAULT_RESAMPLES,
+) -> dict[str, Path]:
     """Write ``results.json``, ``results.md`` and the PNGs into ``out_dir``; return their paths.
 
     A training plot that cannot be drawn (no log, missing columns) is noted in the JSON's
@@ -162,7 +218,9 @@ def write_report(results: Mapping[str, EvalResult], out_dir: str | Path, trainin
     cmp = compare(results, n_resamples=n_resamples)
     paths: dict[str, Path] = {}
     notes: list[str] = []
-    paths["category_accuracy"] = plot_category_accuracy({n: results[n] for n in cmp["agents"]}, out / "category_accuracy.png")
+    paths["category_accuracy"] = plot_category_accuracy(
+        {n: results[n] for n in cmp["agents"]}, out / "category_accuracy.png"
+    )
     paths["expert_rewards"] = plot_expert_rewards({n: results[n] for n in cmp["agents"]}, out / "expert_rewards.png")
     if training_log is not None:
         with warnings.catch_warnings(record=True) as caught:
@@ -177,8 +235,12 @@ def write_report(results: Mapping[str, EvalResult], out_dir: str | Path, trainin
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
     figures = [str(p) for p in paths.values()]  # (before the traces join paths)
-    doc: dict[str, Any] = {"comparison": cmp, "agents": {n: results[n].to_dict() for n in cmp["agents"]},
-           "figures": {k: p.name for k, p in paths.items()}, "notes": notes}
+    doc: dict[str, Any] = {
+        "comparison": cmp,
+        "agents": {n: results[n].to_dict() for n in cmp["agents"]},
+        "figures": {k: p.name for k, p in paths.items()},
+        "notes": notes,
+    }
     traced = [n for n in cmp["agents"] if results[n].traces is not None]
     if traced:  # only then: untraced reports keep their keys
         from poser_agents.report.trace import write_traces
@@ -213,17 +275,27 @@ def _seeds(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m poser_agents.evaluation", description="Evaluate agents with bootstrap CIs and write a report.")
-    p.add_argument("--agents", default="random,heuristic,oracle", help="comma-separated baseline specs: random, heuristic, oracle, single:<expert>")
+    p = argparse.ArgumentParser(
+        prog="python -m poser_agents.evaluation", description="Evaluate agents with bootstrap CIs and write a report."
+    )
+    p.add_argument(
+        "--agents",
+        default="random,heuristic,oracle",
+        help="comma-separated baseline specs: random, heuristic, oracle, single:<expert>",
+    )
     p.add_argument("--env", default="ImagePoser-v0", help="a registered env id")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="the suites' split the tasks come from")
+    p.add_argument(
+        "--split", default="test", choices=["train", "val", "test"], help="the suites' split the tasks come from"
+    )
     p.add_argument("--episodes", type=int, default=30, help="tasks per seed (spread over the suites)")
     p.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="comma-separated seeds, e.g. 0,1,2")
     p.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples")
     p.add_argument("--env-kwargs", default="{}", help="JSON object of extra env kwargs")
     p.add_argument("--training-log", default=None, help="a training run folder (progress.csv, episodes.csv) to plot")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--html", action="store_true", help="also trace every episode and write the HTML report in OUT/report")
+    p.add_argument(
+        "--html", action="store_true", help="also trace every episode and write the HTML report in OUT/report"
+    )
     p.add_argument("--quiet", action="store_true", help="no per-seed progress or per-agent timing on stderr")
     return p
 
@@ -237,8 +309,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     results = {}
     for spec in [a.strip() for a in args.agents.split(",") if a.strip()]:
-        r = evaluate(spec, env_id=args.env, split=args.split, episodes=args.episodes, seeds=args.seeds,
-                     env_kwargs=env_kwargs, n_resamples=args.resamples, verbose=not args.quiet, trace=args.html)
+        r = evaluate(
+            spec,
+            env_id=args.env,
+            split=args.split,
+            episodes=args.episodes,
+            seeds=args.seeds,
+            env_kwargs=env_kwargs,
+            n_resamples=args.resamples,
+            verbose=not args.quiet,
+            trace=args.html,
+        )
         results[spec] = r
         if not args.quiet:
             print(f"{spec}: {r.seconds:.1f} s", file=sys.stderr, flush=True)

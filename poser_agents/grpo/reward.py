@@ -110,7 +110,7 @@ class RewardEnsemble:
         std = p.std(0, unbiased=False) if len(self.members) > 1 else torch.zeros(p.shape[1])
         return p.mean(0) - self.config.pessimism * std
 
-    def _tensors(self, records: Sequence[dict[str, Any]]):
+    def _tensors(self, records: Sequence[dict[str, Any]]) -> tuple[ContextBatch, torch.Tensor, torch.Tensor]:
         batch = self.featurizer.batch([context_of(r) for r in records])
         ids = ids_tensor(self.vocab, [Workflow.from_key(r["workflow"]) for r in records], int(batch.n_commands.max()))
         y = torch.tensor([label_of(r, self.config.label) for r in records], dtype=torch.float32)
@@ -172,7 +172,7 @@ def rankdata(x: np.ndarray) -> np.ndarray:
     return (sums / counts)[inv]
 
 
-def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+def spearman(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
     """Spearman's rank correlation (Pearson on tie-averaged ranks); nan if either is constant."""
     ra, rb = rankdata(np.asarray(a)), rankdata(np.asarray(b))
     if ra.std() == 0 or rb.std() == 0:
