@@ -32,9 +32,10 @@ model (a multiple of the VAE factor times the transformer's patch size: 16 for S
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -52,19 +53,26 @@ TASKS = ("t2i", "img2img", "instruct-pix2pix", "inpaint")
 
 @dataclass(frozen=True)
 class DiffusionSettings:
-    """How an expert calls its pipeline (plain data in the registry entry)."""
+    """How an expert calls its pipeline (plain data in the registry entry).
 
-    steps: int = 25
-    """Denoising steps (``num_inference_steps``). Distilled models (turbo, schnell, LCM) want 1 to 4."""
-    guidance: float = 7.5
-    """Classifier-free guidance scale (``guidance_scale``); 0 for guidance-distilled models."""
+    The fields carry diffusers' own names, so a pipeline's documentation reads directly. Older
+    names (``steps``, ``guidance``, ``image_guidance``, ``resolution``) are still accepted by
+    :meth:`from_settings`, with a ``DeprecationWarning``, until the next release."""
+
+    num_inference_steps: int = 25
+    """Denoising steps. Distilled models (turbo, schnell, LCM) want 1 to 4."""
+    guidance_scale: float = 7.5
+    """Classifier-free guidance scale; 0 for guidance-distilled models."""
     strength: float = 0.6
     """img2img and inpainting: how much of the image is re-noised (0 keeps it, 1 redraws it)."""
-    image_guidance: float = 1.5
-    """InstructPix2Pix: how closely to follow the input image (``image_guidance_scale``)."""
-    resolution: int | None = None
-    """Side of the generated image in pixels (a multiple of 8); None = the env's canvas. The
+    image_guidance_scale: float = 1.5
+    """InstructPix2Pix: how closely to follow the input image."""
+    height: int | None = None
+    """Height of the generated image in pixels (a multiple of 8); None = the env's canvas. The
     result is resized to the canvas, so a 1024-pixel model can serve a 512-pixel env."""
+    width: int | None = None
+    """Width; the env's canvas is square, so ``width`` must equal ``height`` (either may be
+    given alone)."""
     negative_prompt: str = ""
     """Passed only when non-empty (some pipelines, e.g. FLUX, take none)."""
     use_feedback: bool = False
@@ -72,17 +80,58 @@ class DiffusionSettings:
     model's text encoder reads "Not yet right. Is there ...: no" as words to draw, not as advice;
     a retry still gets a fresh seed."""
 
+    #: Deprecated setting names and the diffusers names that replace them.
+    RENAMED: ClassVar[dict[str, str]] = {
+        "steps": "num_inference_steps",
+        "guidance": "guidance_scale",
+        "image_guidance": "image_guidance_scale",
+        "resolution": "height",
+    }
+
     def __post_init__(self) -> None:
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise ValueError(f"steps must be a positive int, got {self.steps!r}")
+        n = self.num_inference_steps
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"num_inference_steps must be a positive int, got {n!r}")
         if not 0.0 < float(self.strength) <= 1.0:
             raise ValueError(f"strength must lie in (0, 1], got {self.strength!r}")
-        if self.resolution is not None and (
-            not isinstance(self.resolution, int) or self.resolution < 8 or self.resolution % 8
-        ):
+        for name in ("height", "width"):
+            side = getattr(self, name)
+            if side is not None and (isinstance(side, bool) or not isinstance(side, int) or side < 8 or side % 8):
+                raise ValueError(f"{name} must be a multiple of 8 (or None for the canvas size), got {side!r}")
+        if self.height is not None and self.width is not None and self.height != self.width:
             raise ValueError(
-                f"resolution must be a multiple of 8 (or None for the canvas size), got {self.resolution!r}"
+                f"height {self.height} and width {self.width} differ; the env's canvas is square: give one side"
             )
+
+    @property
+    def side(self) -> int | None:
+        """The generated image's side in pixels (``height`` or ``width``), None for the canvas's."""
+        return self.height if self.height is not None else self.width
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], where: str) -> DiffusionSettings:
+        """Settings from a registry entry or preset table, accepting the deprecated names
+        (:attr:`RENAMED`) with a ``DeprecationWarning``. Raises ``ValueError`` naming an unknown
+        key, or a key given under both its old and its new name."""
+        known = {f.name for f in fields(cls)}
+        out: dict[str, Any] = {}
+        for key, value in settings.items():
+            new = cls.RENAMED.get(key)
+            if new is not None:
+                warnings.warn(
+                    f"{where}: setting {key!r} is deprecated, use diffusers' name {new!r} (renamed in issue 11; "
+                    "the old name goes in the next release)",
+                    DeprecationWarning,
+                    stacklevel=3,
+                )
+                if new in settings:
+                    raise ValueError(f"{where}: {key!r} and {new!r} are the same setting; give {new!r} only")
+                key = new
+            if key not in known:
+                allowed = ", ".join(sorted(known))
+                raise ValueError(f"{where}: unknown setting(s) [{key!r}]; allowed: {allowed}")
+            out[key] = value
+        return cls(**out)
 
 
 class DiffusersExpert(KindAlias):
@@ -103,22 +152,16 @@ class DiffusersExpert(KindAlias):
     ):
         if task not in TASKS:
             raise ValueError(f"expert {name!r}: unknown task {task!r}; allowed: {', '.join(TASKS)}")
-        known = {f.name for f in fields(DiffusionSettings)}
-        unknown = set(settings) - known
-        if unknown:
-            raise ValueError(
-                f"expert {name!r}: unknown setting(s) {sorted(unknown)}; allowed: {', '.join(sorted(known))}"
-            )
         self.name = name
         self.task = task
         self.modality = "t2i" if task == "t2i" else "i2i"
         self.cost = float(cost)
         self.description = description or f"{task} with {ModelRef.coerce(model).path}"
         self.model = ModelRef.coerce(model)
-        self.settings = DiffusionSettings(**settings)
-        if task in ("img2img", "inpaint") and self.settings.steps * self.settings.strength < 1:
+        self.settings = DiffusionSettings.from_settings(settings, f"expert {name!r}")
+        if task in ("img2img", "inpaint") and self.settings.num_inference_steps * self.settings.strength < 1:
             raise ValueError(
-                f"expert {name!r}: steps x strength = {self.settings.steps * self.settings.strength:g} < 1, so no denoising step would run; raise steps or strength"
+                f"expert {name!r}: num_inference_steps x strength = {self.settings.num_inference_steps * self.settings.strength:g} < 1, so no denoising step would run; raise num_inference_steps or strength"
             )
         self.pool = pool if isinstance(pool, ModelPool) else shared_pool(pool)
         self.mask_provider = make_mask_provider(mask, allow_entry_points) if task == "inpaint" else None
@@ -155,7 +198,7 @@ class DiffusersExpert(KindAlias):
         pipe = self.pool.pipeline(self.model, self.task, builtin_safety=self.builtin_safety)
         if self._multiple is None:
             multiple = size_multiple(pipe)
-            res = self.settings.resolution
+            res = self.settings.side
             if res is not None and res % multiple:
                 raise ModelLoadError(
                     f"expert {self.name!r}: resolution {res} does not suit {self.model.path!r} ({type(pipe).__name__}): "
@@ -172,7 +215,7 @@ class DiffusersExpert(KindAlias):
         """(prompt, command text, canvas size, seed) of one call; the seed is drawn from ``rng``."""
         text = instruction
         prompt = f"{text} {reflection}" if reflection and self.settings.use_feedback else text
-        size = tuple(canvas.image.shape[:2]) if canvas is not None else (self.settings.resolution or 512,) * 2
+        size = tuple(canvas.image.shape[:2]) if canvas is not None else (self.settings.side or 512,) * 2
         if self.modality == "i2i" and canvas is None:
             raise ExpertOutputError(f"expert {self.name!r} edits an image but was given none")
         return prompt, text, (int(size[0]), int(size[1])), int(rng.integers(0, 2**63 - 1))
@@ -267,13 +310,13 @@ class DiffusersExpert(KindAlias):
 
         pipe = self.pipeline()
         s = self.settings
-        res = s.resolution or _round_down(size[0], self._multiple or 8)
+        res = s.side or _round_down(size[0], self._multiple or 8)
         one = len(prompts) == 1
         generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
         kw: dict[str, Any] = {
             "prompt": prompts[0] if one else prompts,
-            "num_inference_steps": s.steps,
-            "guidance_scale": s.guidance,
+            "num_inference_steps": s.num_inference_steps,
+            "guidance_scale": s.guidance_scale,
             "generator": generators[0] if one else generators,
             "output_type": "np",
         }
@@ -291,7 +334,7 @@ class DiffusersExpert(KindAlias):
             if self.task == "img2img":
                 kw["strength"] = s.strength
             elif self.task == "instruct-pix2pix":
-                kw["image_guidance_scale"] = s.image_guidance
+                kw["image_guidance_scale"] = s.image_guidance_scale
             else:
                 masks = [
                     Image.fromarray(self.mask_provider(t, np.asarray(c.image))).resize((res, res), Image.NEAREST)

@@ -61,17 +61,17 @@ def sd_experts(tiny: dict[str, Path]) -> str:
         type = "t2i"
         model = "{tiny["sd"]}"
         cost = 1.0
-        steps = 2
-        resolution = 32
+        num_inference_steps = 2
+        height = 32
 
         [[experts]]
         name = "tiny-img2img"
         type = "img2img"
         model = "{tiny["sd"]}"
         cost = 0.8
-        steps = 2
+        num_inference_steps = 2
         strength = 0.5
-        resolution = 32
+        height = 32
     """
 
 
@@ -98,17 +98,17 @@ def write_preset(
         type = "instruct-pix2pix"
         model = "{tiny["ip2p"]}"
         cost = 1.0
-        steps = 2
-        resolution = 32
+        num_inference_steps = 2
+        height = 32
 
         [[experts]]
         name = "tiny-inpaint"
         type = "inpaint"
         model = "{tiny["inpaint"]}"
         cost = 1.0
-        steps = 2
+        num_inference_steps = 2
         strength = 1.0
-        resolution = 32
+        height = 32
         mask = {{ type = "words" }}
     """
     )

@@ -37,7 +37,7 @@ def test_dtype_and_device_resolution():
 
 def test_settings_validation():
     with pytest.raises(ValueError, match="multiple of 8"):
-        DiffusionSettings(resolution=30)
+        DiffusionSettings(height=30)
     with pytest.raises(ValueError, match="strength"):
         DiffusionSettings(strength=0)
     with pytest.raises(ValueError, match="strictly between"):

@@ -93,12 +93,20 @@ def test_pixart_with_only_spiece_model_generates_and_checks_resolution(tiny17):
     pool = ModelPool({"device": "auto", "max_on_device": 1})
     # sample_size 32 (latents) is PixArt's 256-px family: its resolution bins hold 256 x 256.
     expert = DiffusersExpert(
-        "pixart", model=str(tiny17["pixart"]), task="t2i", steps=2, guidance=4.5, resolution=256, pool=pool
+        "pixart",
+        model=str(tiny17["pixart"]),
+        task="t2i",
+        num_inference_steps=2,
+        guidance_scale=4.5,
+        height=256,
+        pool=pool,
     )
     canvas = expert("A red circle.", None, np.random.default_rng(0))
     assert canvas.image.shape == (256, 256, 3) and canvas.image.dtype == np.uint8
     # PixArt's transformer patches 2x2 latents: 8 x 2 = 16 is the unit; 264 is refused at load.
-    bad = DiffusersExpert("pixart-264", model=str(tiny17["pixart"]), task="t2i", steps=2, resolution=264, pool=pool)
+    bad = DiffusersExpert(
+        "pixart-264", model=str(tiny17["pixart"]), task="t2i", num_inference_steps=2, height=264, pool=pool
+    )
     env = ImagePoserEnv(experts=[bad, expert], canvas_size=64, max_steps=3)
     env.reset(seed=0, options={"prompt": "A red circle."})
     *_, info = env.step(0)
@@ -201,7 +209,9 @@ def test_file_problems_on_the_real_listings():
 def test_variant_only_checkpoint_hint_then_loads(tiny17):
     pool = ModelPool({"device": "auto", "max_on_device": 1})
     folder = str(tiny17["inpaint_fp16"])
-    expert = DiffusersExpert("inpaint", model=folder, task="inpaint", steps=2, strength=1.0, resolution=32, pool=pool)
+    expert = DiffusersExpert(
+        "inpaint", model=folder, task="inpaint", num_inference_steps=2, strength=1.0, height=32, pool=pool
+    )
     env = ImagePoserEnv(experts=[expert], canvas_size=64, max_steps=2)
     env.reset(seed=0, options={"prompt": "A red circle."})
     *_, info = env.step(0)
@@ -210,9 +220,9 @@ def test_variant_only_checkpoint_hint_then_loads(tiny17):
         "inpaint",
         model={"path": folder, "variant": "fp16"},
         task="inpaint",
-        steps=2,
+        num_inference_steps=2,
         strength=1.0,
-        resolution=32,
+        height=32,
         pool=pool,
     )
     out = fixed("Add a red circle on the left.", Canvas(image=IMAGE[:32, :32]), np.random.default_rng(0))
@@ -223,7 +233,7 @@ def test_variant_only_checkpoint_hint_then_loads(tiny17):
 
 
 def test_builtin_safety_checker_is_off_by_default_or_a_failed_step(tmp_path, tiny, tiny17):
-    expert = f'[[experts]]\nname = "sd"\ntype = "t2i"\nmodel = "{tiny17["sd_checker"]}"\nsteps = 2\nresolution = 32\n'
+    expert = f'[[experts]]\nname = "sd"\ntype = "t2i"\nmodel = "{tiny17["sd_checker"]}"\nnum_inference_steps = 2\nheight = 32\n'
     off = make_env(
         write_preset(tmp_path, tiny, name="off.toml", experts=expert, extractor='type = "grammar"'), max_steps=2
     )
@@ -375,7 +385,7 @@ def test_planner_scores_option_positions_only_with_the_extractors_model(tiny_pre
 
 
 def test_an_inpainting_checkpoint_used_as_t2i_is_refused_in_one_line(tiny):
-    expert = DiffusersExpert("wrong", model=str(tiny["inpaint"]), task="t2i", steps=2, resolution=32)
+    expert = DiffusersExpert("wrong", model=str(tiny["inpaint"]), task="t2i", num_inference_steps=2, height=32)
     env = ImagePoserEnv(experts=[expert], canvas_size=64, max_steps=2)
     env.reset(seed=0, options={"prompt": "A red circle."})
     *_, info = env.step(0)

@@ -17,7 +17,7 @@ pytest.importorskip("diffusers", reason="the real backends need the 'real' extra
 
 
 def _expert(name, folder, **kw):
-    return {"name": name, "type": "t2i", "model": str(folder), "steps": 2, "resolution": 32, **kw}
+    return {"name": name, "type": "t2i", "model": str(folder), "num_inference_steps": 2, "height": 32, **kw}
 
 
 def _experts_toml(*experts) -> str:
@@ -58,7 +58,7 @@ def test_out_of_memory_offloads_retries_then_fails_the_step(tiny, caplog):
     import torch
 
     pool = ModelPool({"device": "auto", "max_on_device": 2})
-    expert = DiffusersExpert("oom", model=str(tiny["sd_b"]), task="t2i", steps=2, resolution=32, pool=pool)
+    expert = DiffusersExpert("oom", model=str(tiny["sd_b"]), task="t2i", num_inference_steps=2, height=32, pool=pool)
     calls = []
 
     def out_of_memory(module, args):
@@ -82,12 +82,12 @@ def test_out_of_memory_offloads_retries_then_fails_the_step(tiny, caplog):
 
 def test_expert_that_raises_is_a_failed_step(tiny):
     with pytest.raises(ValueError, match="steps x strength"):
-        DiffusersExpert("bad", model=str(tiny["sd"]), task="img2img", steps=1, strength=0.5)
+        DiffusersExpert("bad", model=str(tiny["sd"]), task="img2img", num_inference_steps=1, strength=0.5)
     with pytest.raises(ValueError, match="unknown setting"):
         DiffusersExpert("bad", model=str(tiny["sd"]), task="t2i", stepz=3)
     # A plain SD checkpoint named as InstructPix2Pix: the expert raises inside the step.
-    wrong = DiffusersExpert("wrong", model=str(tiny["sd"]), task="instruct-pix2pix", steps=2, resolution=32)
-    good = DiffusersExpert("good", model=str(tiny["sd"]), task="t2i", steps=2, resolution=32)
+    wrong = DiffusersExpert("wrong", model=str(tiny["sd"]), task="instruct-pix2pix", num_inference_steps=2, height=32)
+    good = DiffusersExpert("good", model=str(tiny["sd"]), task="t2i", num_inference_steps=2, height=32)
     env = ImagePoserEnv(experts=[wrong, good], canvas_size=64, max_steps=3)
     env.reset(seed=0, options={"prompt": "A red circle."})
     _, _, term, trunc, info = env.step(0)
@@ -130,3 +130,20 @@ def test_diffusers_safety_checker_hook(tmp_path, tiny):
         env.reset(seed=0, options={"prompt": "A red circle."})
         *_, info = env.step(0)
         assert ("StableDiffusionSafetyChecker" in info.get("error", "")) is rejected
+
+
+def test_old_setting_names_still_build_with_a_warning_naming_diffusers_name():
+    from poser_env.experts.diffusion import DiffusionSettings
+
+    with pytest.warns(DeprecationWarning, match="'num_inference_steps'"):
+        old = DiffusionSettings.from_settings(
+            {"steps": 2, "guidance": 3.0, "image_guidance": 1.2, "resolution": 32}, "x"
+        )
+    assert old == DiffusionSettings(num_inference_steps=2, guidance_scale=3.0, image_guidance_scale=1.2, height=32)
+    assert old.side == 32 and DiffusionSettings(width=64).side == 64
+    with pytest.raises(ValueError, match="same setting"), pytest.warns(DeprecationWarning):
+        DiffusionSettings.from_settings({"steps": 2, "num_inference_steps": 3}, "x")
+    with pytest.raises(ValueError, match="square"):
+        DiffusionSettings(height=32, width=64)
+    with pytest.raises(ValueError, match="unknown setting"):
+        DiffusionSettings.from_settings({"num_steps": 2}, "x")

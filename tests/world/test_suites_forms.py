@@ -33,7 +33,7 @@ def test_every_form_in_every_split(forms):
     assert S.CATEGORIES["forms"] == GENERATION_FORMS and S.CATEGORIES["forms_editing"] == EDITING_FORMS
     for (suite, split), tasks in forms.items():
         assert len(tasks) == S.SPLIT_SIZES[suite][split]
-        assert Counter(t.category for t in tasks) == S.category_quota(suite, split)
+        assert Counter(t.task_category for t in tasks) == S.category_quota(suite, split)
         assert min(S.category_quota(suite, split).values()) >= 20
         assert all(S.split_of(t.prompt) == split for t in tasks)
         assert len({L.normalise(t.prompt) for t in tasks}) == len(tasks)
@@ -65,7 +65,7 @@ def test_every_prompt_is_read_exactly(forms, suite, split):
         commands = ext.extract(t.prompt, source=task_canvas(t))
         missing, extra = check_difference([c for cmd in commands for c in cmd.checks], t.checks)
         unread = not_understood(commands)
-        if missing or extra or bool(unread) != (t.category in UNREAD_FORMS):
+        if missing or extra or bool(unread) != (t.task_category in UNREAD_FORMS):
             misread.append((t.id, t.prompt, [c.question for c in missing], [c.question for c in extra], unread))
     assert not misread, f"{len(misread)} misread, e.g. {misread[:3]}"
 
