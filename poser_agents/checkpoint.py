@@ -26,6 +26,7 @@ from poser_agents.common.checkpoint import (
     write_checkpoint,
 )
 from poser_agents.common.env_description import compare_env, describe_env
+from poser_env.deprecation import ImagePoserDeprecationWarning
 
 __all__ = [
     "FORMATS", "MAX_META_BYTES", "META_FILE", "PENDING_META", "CheckpointError", "atomic_write_bytes", "atomic_write_text",
@@ -36,6 +37,6 @@ __all__ = [
 warnings.warn(
     "poser_agents.checkpoint moved to poser_agents.common.checkpoint (and describe_env / compare_env to "
     "poser_agents.common.env_description); the old path goes in the next release",
-    DeprecationWarning,
+    ImagePoserDeprecationWarning,
     stacklevel=2,
 )

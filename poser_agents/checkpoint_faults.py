@@ -8,12 +8,13 @@ import sys
 import warnings
 
 from poser_agents.common.checkpoint_faults import edit_agent_json, kill_during_saves, main, run
+from poser_env.deprecation import ImagePoserDeprecationWarning
 
 __all__ = ["edit_agent_json", "kill_during_saves", "main", "run"]
 
 warnings.warn(
     "poser_agents.checkpoint_faults moved to poser_agents.common.checkpoint_faults; the old path goes in the next release",
-    DeprecationWarning,
+    ImagePoserDeprecationWarning,
     stacklevel=2,
 )
 

@@ -452,7 +452,7 @@ _ALLOW_HELP = "let a checkpoint's env settings name Python code (component entry
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="poser", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="poser", description=__doc__.split("\n\n")[0].replace("``", ""))
     sub = parser.add_subparsers(dest="command", required=True)
 
     world = sub.add_parser("world", help="the synthetic shape world")
@@ -715,8 +715,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.canvas = DEFAULT_CANVAS
     if getattr(args, "address", None) and not getattr(args, "ray", False):
         parser.error("--address needs --ray")
+    from gymnasium.error import Error as GymnasiumError
+
     try:
         return int(args.func(args) or 0)
+    except GymnasiumError as e:  # an unknown or mistyped --env id: Gymnasium's own message, one line
+        print(f"poser {args.command}: error: {e}", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, FileNotFoundError) as e:
         # Bad input (an unknown agent or expert, a corrupt checkpoint, a malformed file): one
         # clear line instead of a traceback. Programming errors still raise.

@@ -6,11 +6,12 @@ from __future__ import annotations
 import warnings
 
 from poser_agents.common.tensorboard import NOT_IMAGES, PoserTensorBoardCallback, add_tensorboard_output
+from poser_env.deprecation import ImagePoserDeprecationWarning
 
 __all__ = ["NOT_IMAGES", "PoserTensorBoardCallback", "add_tensorboard_output"]
 
 warnings.warn(
     "poser_agents.tensorboard moved to poser_agents.common.tensorboard; the old path goes in the next release",
-    DeprecationWarning,
+    ImagePoserDeprecationWarning,
     stacklevel=2,
 )

@@ -6,6 +6,10 @@ light: numpy, pillow, scipy and gymnasium only. Model backends import their libr
 
 from gymnasium.envs.registration import register, registry
 
+from poser_env.deprecation import show_deprecations
+
+show_deprecations()  # renamed options and paths warn visibly (poser_env/deprecation.py)
+
 __version__ = "0.1.0"
 
 #: Registered ids and their plain-data kwargs (Gymnasium's EnvSpec must stay serialisable).

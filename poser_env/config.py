@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from poser_env.deprecation import ImagePoserDeprecationWarning
 from poser_env.registry import ComponentSpec, ExpertRegistry
 from poser_env.world.scene import DEFAULT_CANVAS, check_canvas
 
@@ -116,7 +117,7 @@ class EnvConfig:
             warnings.warn(
                 "ImagePoser option canvas= is deprecated, use canvas_size= (renamed in v0; the old name goes in the "
                 "next release)",
-                DeprecationWarning,
+                ImagePoserDeprecationWarning,
                 stacklevel=3,
             )
             self.canvas_size = canvas
@@ -190,7 +191,7 @@ class EnvConfig:
 
 def _deprecated_canvas(self: EnvConfig) -> int:
     """Deprecated name of ``canvas_size`` (read-only)."""
-    warnings.warn("EnvConfig.canvas is deprecated, use canvas_size", DeprecationWarning, stacklevel=2)
+    warnings.warn("EnvConfig.canvas is deprecated, use canvas_size", ImagePoserDeprecationWarning, stacklevel=2)
     return self.canvas_size
 
 

@@ -14,13 +14,28 @@ from types import ModuleType
 from typing import Any
 
 
+class ImagePoserDeprecationWarning(DeprecationWarning):
+    """What this project warns with when a name, path or setting is renamed (kept one release).
+
+    A ``DeprecationWarning`` (so ``-W error::DeprecationWarning`` and ``pytest.warns`` catch it),
+    but shown by default: Python hides ``DeprecationWarning`` unless it is raised in ``__main__``,
+    and ours are raised from deep inside ``gym.make`` or a preset loader, where a user would never
+    see them. :func:`show_deprecations` (run when ``poser_env`` is imported) adds the filter,
+    as Gymnasium does for its own."""
+
+
+def show_deprecations() -> None:
+    """Show each :class:`ImagePoserDeprecationWarning` once per place (Python's ``default`` action)."""
+    warnings.filterwarnings("default", category=ImagePoserDeprecationWarning)
+
+
 def forward(old: str, new: ModuleType) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``(__getattr__, __dir__)`` for the module at ``old``, which now lives at ``new``; warns now.
 
     ``stacklevel=3`` points at the importing line where Python's import machinery allows it."""
     warnings.warn(
         f"{old} is deprecated and will be removed in the next release: import {new.__name__} instead",
-        DeprecationWarning,
+        ImagePoserDeprecationWarning,
         stacklevel=3,
     )
 

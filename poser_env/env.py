@@ -11,6 +11,7 @@ import gymnasium as gym
 import numpy as np
 
 from poser_env.config import SUITE_MIXES, EnvConfig
+from poser_env.deprecation import ImagePoserDeprecationWarning
 from poser_env.encoders.text import make_text_encoder
 from poser_env.episode import Episode, as_action, as_seed, build_registry, unique_checks
 from poser_env.experts.base import ExpertOutputError, call_expert, takes_reflection, validate_output
@@ -130,7 +131,10 @@ class ImagePoserEnv(gym.Env):
     * v0: initial release. Within v0 (issue 11, episodes unchanged): the option ``canvas`` was
       renamed ``canvas_size`` (``canvas=`` still works, with a ``DeprecationWarning``, for one
       release); an expert's ``kind`` is renamed ``modality`` (``kind`` is accepted and answered,
-      deprecated, until the next release).
+      deprecated, until the next release); ``Task.category`` is renamed ``task_category`` (the
+      suite files and the summary keep the key ``category``); the real experts' settings take
+      diffusers' names (``num_inference_steps``, ``guidance_scale``, ``image_guidance_scale``,
+      ``height``/``width``). Old names warn with ``ImagePoserDeprecationWarning``, shown by default.
     * v1 (``ImagePoser-v1``, ``ImagePoser-Gen-v1``, ``ImagePoser-Edit-v1``): the task
       distribution changed, so the version was bumped (as Gymnasium does): v1 draws from the v0
       suites plus the v1 suites ``forms`` and ``forms_editing``, prompts written in the forms of
@@ -177,7 +181,7 @@ class ImagePoserEnv(gym.Env):
                 f"expert(s) {old} take no `reflection` argument: on a retry they get the critic's reflection appended "
                 "to the instruction (poser_env.experts.base.FEEDBACK_MARKER), which is deprecated; add a parameter "
                 '`reflection: str = ""` to their __call__',
-                DeprecationWarning,
+                ImagePoserDeprecationWarning,
                 stacklevel=2,
             )
         self.expert_names = self.registry.names

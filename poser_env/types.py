@@ -11,6 +11,8 @@ import warnings
 from dataclasses import InitVar, dataclass, field
 from typing import Any
 
+from poser_env.deprecation import ImagePoserDeprecationWarning
+
 #: The categories a check can belong to (GenEval's plus what long prompts and edits add).
 CHECK_CATEGORIES: tuple[str, ...] = (
     "object",
@@ -101,7 +103,9 @@ class Task:
                     f"category={category!r} and task_category={self.task_category!r} are the same setting; "
                     "pass task_category= only"
                 )
-            warnings.warn("Task(category=...) is deprecated, use task_category=", DeprecationWarning, stacklevel=3)
+            warnings.warn(
+                "Task(category=...) is deprecated, use task_category=", ImagePoserDeprecationWarning, stacklevel=3
+            )
             object.__setattr__(self, "task_category", category)
 
     @property
@@ -118,7 +122,7 @@ class Task:
 
 def _deprecated_task_category(self: Task) -> str:
     """Deprecated name of ``Task.task_category`` (read-only)."""
-    warnings.warn("Task.category is deprecated, use task_category", DeprecationWarning, stacklevel=2)
+    warnings.warn("Task.category is deprecated, use task_category", ImagePoserDeprecationWarning, stacklevel=2)
     return self.task_category
 
 

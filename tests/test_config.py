@@ -133,3 +133,15 @@ def test_a_preset_may_still_say_canvas(tmp_path):
     old = tmp_path / "old.toml"
     old.write_text(real12.read_text(encoding="utf-8").replace("canvas_size = 512", "canvas = 512"), encoding="utf-8")
     assert load_real_preset(old).env_kwargs["canvas"] == 512  # passed on to EnvConfig, which warns
+
+
+def test_renamed_options_warn_visibly_under_python_default_filters():
+    """Python hides DeprecationWarning outside __main__; ours (raised deep inside gym.make) are
+    shown because ``import poser_env`` adds a filter for ImagePoserDeprecationWarning."""
+    import subprocess
+    import sys
+
+    code = "import gymnasium as gym, poser_env; gym.make('ImagePoser-v0', canvas=64)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "ImagePoserDeprecationWarning: ImagePoser option canvas= is deprecated, use canvas_size=" in r.stderr

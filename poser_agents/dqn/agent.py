@@ -50,6 +50,7 @@ from poser_agents.common.env_description import compare_env, describe_env
 from poser_agents.dqn.config import DQNConfig
 from poser_agents.dqn.masked_dqn import MaskedDQN
 from poser_agents.dqn.policies import PoserFeaturesExtractor
+from poser_env.deprecation import ImagePoserDeprecationWarning
 
 __all__ = ["DQNAgent", "DQNConfig", "CheckpointError"]
 
@@ -77,7 +78,7 @@ def __getattr__(name: str) -> Any:
 
         warnings.warn(
             f"poser_agents.dqn.agent.{name} moved to {_MOVED[name]}.{name}; the old name goes in the next release",
-            DeprecationWarning,
+            ImagePoserDeprecationWarning,
             stacklevel=2,
         )
         return getattr(importlib.import_module(_MOVED[name]), name)

@@ -32,6 +32,7 @@ import numpy as np
 from poser_agents.evaluation.stats import DEFAULT_RESAMPLES, paired_difference
 from poser_agents.evaluation.summary import CATEGORY_ORDER, record_from_summary, summarize
 from poser_agents.rollout import SEED_STRIDE, episode_seed, pick_tasks, run_episode
+from poser_env.deprecation import ImagePoserDeprecationWarning
 from poser_env.wrappers import adopt_time_limit
 
 
@@ -134,7 +135,7 @@ def run_recorded_episode(
     warnings.warn(
         "harness.run_recorded_episode is deprecated: call poser_agents.rollout.run_episode(env, agent, task, seed, "
         "kinds=kinds, tracer=tracer, run_seed=run_seed)",
-        DeprecationWarning,
+        ImagePoserDeprecationWarning,
         stacklevel=2,
     )
     kinds: list[str] = []

@@ -39,6 +39,7 @@ from poser_agents.grpo.sft import SFTConfig, train_sft
 from poser_agents.grpo.trainer import GRPOTrainer
 from poser_agents.grpo.workflow_tokens import WorkflowVocab
 from poser_agents.rollout import pick_tasks
+from poser_env.deprecation import ImagePoserDeprecationWarning
 
 ENV_ID = "ImagePoser-v0"
 
@@ -183,7 +184,7 @@ def evaluate_policy(*args: Any, **kwargs: Any) -> dict[str, Any]:
     warnings.warn(
         "poser_agents.grpo.pipeline.evaluate_policy is now evaluate_workflow_policy (SB3 has an evaluate_policy "
         "of its own); the old name goes in the next release",
-        DeprecationWarning,
+        ImagePoserDeprecationWarning,
         stacklevel=2,
     )
     return evaluate_workflow_policy(*args, **kwargs)

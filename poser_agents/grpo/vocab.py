@@ -7,11 +7,12 @@ from __future__ import annotations
 import warnings
 
 from poser_agents.grpo.workflow_tokens import BOS, EOS, PAD, SEP, SPECIAL_TOKENS, Workflow, WorkflowError, WorkflowVocab
+from poser_env.deprecation import ImagePoserDeprecationWarning
 
 __all__ = ["BOS", "EOS", "PAD", "SEP", "SPECIAL_TOKENS", "Workflow", "WorkflowError", "WorkflowVocab"]
 
 warnings.warn(
     "poser_agents.grpo.vocab moved to poser_agents.grpo.workflow_tokens; the old path goes in the next release",
-    DeprecationWarning,
+    ImagePoserDeprecationWarning,
     stacklevel=2,
 )

@@ -27,6 +27,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from poser_env.deprecation import ImagePoserDeprecationWarning
 from poser_env.types import Canvas
 
 #: Separated an instruction from the critic's reflection when the reflection travelled inside the
@@ -60,7 +61,7 @@ class KindAlias:
     def kind(self) -> str:
         warnings.warn(
             "an expert's `kind` is deprecated (it also names command and check kinds): read `modality` (t2i or i2i)",
-            DeprecationWarning,
+            ImagePoserDeprecationWarning,
             stacklevel=2,
         )
         return self.modality
@@ -75,7 +76,7 @@ def expert_modality(expert: Any) -> Any:
         warnings.warn(
             f"expert {getattr(expert, 'name', expert)!r} declares `kind`, the deprecated name of `modality` "
             "(t2i or i2i): rename it",
-            DeprecationWarning,
+            ImagePoserDeprecationWarning,
             stacklevel=3,
         )
         return expert.kind
@@ -90,6 +91,11 @@ def modality_kwargs(kwargs: dict[str, Any], where: str) -> dict[str, Any]:
     kind = out.pop("kind")
     if out.setdefault("modality", kind) != kind:
         raise ValueError(f"{where}: kind={kind!r} and modality={out['modality']!r} disagree; give modality only")
+    warnings.warn(
+        f"{where}: `kind` is deprecated, give `modality` (t2i or i2i); the old name goes in the next release",
+        ImagePoserDeprecationWarning,
+        stacklevel=3,
+    )
     return out
 
 

@@ -41,6 +41,7 @@ import numpy as np
 
 from poser_env.backends.models import ModelRef
 from poser_env.backends.pool import ModelPool, empty_cache, shared_pool
+from poser_env.deprecation import ImagePoserDeprecationWarning
 from poser_env.experts.base import ExpertOutputError, KindAlias
 from poser_env.experts.masks import make_mask_provider
 from poser_env.experts.safety import SafetyRejection, make_safety_check
@@ -121,7 +122,7 @@ class DiffusionSettings:
                 warnings.warn(
                     f"{where}: setting {key!r} is deprecated, use diffusers' name {new!r} (renamed in issue 11; "
                     "the old name goes in the next release)",
-                    DeprecationWarning,
+                    ImagePoserDeprecationWarning,
                     stacklevel=3,
                 )
                 if new in settings:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import warnings
 
+from poser_env.deprecation import ImagePoserDeprecationWarning
 from poser_env.world.world_check import fit_prototypes, format_report, main, world_check
 
 warnings.warn(
     "poser_env.world.agreement was renamed poser_env.world.world_check; the old path goes in the next release",
-    DeprecationWarning,
+    ImagePoserDeprecationWarning,
     stacklevel=2,
 )
 

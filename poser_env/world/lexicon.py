@@ -281,7 +281,6 @@ FUNCTION_WORDS: frozenset[str] = frozenset(
         "first",
         "second",
         "third",
-        "next",
         "finally",
         "lastly",
         "afterwards",

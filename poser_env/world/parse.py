@@ -145,7 +145,7 @@ def split_clauses(tokens: list[Tok]) -> list[list[Tok]]:
                 i += 1
                 continue
             m = match(words, i, _CONNECTORS)
-            if m is None:
+            if m is None or words[i : i + 2] == ["next", "to"]:  # "Next to the square, ..." is a relation
                 break
             i += m[0]
         run = cur[i:]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import warnings
 
+from poser_env.deprecation import ImagePoserDeprecationWarning
 from poser_env.world.suites.levels import (
     EDIT_CHAIN,
     HELDOUT_PAIRS,
@@ -26,7 +27,7 @@ from poser_env.world.suites.levels import (
 
 warnings.warn(
     "poser_env.world.suite_levels moved to poser_env.world.suites.levels; the old path goes in the next release",
-    DeprecationWarning,
+    ImagePoserDeprecationWarning,
     stacklevel=2,
 )
 

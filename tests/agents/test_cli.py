@@ -187,3 +187,9 @@ def test_poser_commands_do_not_nag_about_v0_but_gym_make_still_does():
         gym.make("ImagePoser-v0")
         told = [w for w in caught if "out of date" in str(w.message)]
     assert quiet == [] and len(told) == 1
+
+
+def test_an_unknown_env_id_is_one_line(capsys):
+    assert main(["eval", "--env", "ImagePoser-v9", "--agent", "random", "--episodes", "1", "--seeds", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("poser eval: error:") and "ImagePoser" in err[0]

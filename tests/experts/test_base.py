@@ -75,7 +75,8 @@ def test_modality_is_the_experts_name_for_t2i_and_i2i_and_kind_a_deprecated_alia
     with pytest.warns(DeprecationWarning, match="`kind` is deprecated"):
         assert reg[0].kind == reg[0].modality
     # The spec key `kind` is still accepted; given with a different `modality` it is refused.
-    assert ShapeWorldExpert("old-spec", kind="i2i", cost=1.0).modality == "i2i"
+    with pytest.warns(DeprecationWarning, match="give `modality`"):
+        assert ShapeWorldExpert("old-spec", kind="i2i", cost=1.0).modality == "i2i"
     with pytest.raises(ValueError, match="kind='t2i' and modality='i2i' disagree"):
         ShapeWorldExpert("both", kind="t2i", modality="i2i", cost=1.0)
 
