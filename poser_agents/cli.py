@@ -22,6 +22,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from poser_agents.common.cli_args import positive_float, positive_int
 from poser_agents.factory import load_agent, read_agent_metadata
@@ -205,7 +206,10 @@ def _generate(args: argparse.Namespace) -> int:
     env = EpisodeRecorder(gym.make(args.env, text_encoder=args.text_encoder))
     adopt_time_limit(env)
     agent = load_agent(args.agent, env, seed=args.seed, allow_entry_points=args.allow_entry_points)
-    obs, info = env.reset(seed=args.seed, options={"prompt": args.prompt})
+    options: dict[str, Any] = {"prompt": args.prompt}
+    if args.source:
+        options["source"] = _source_option(args.source)
+    obs, info = env.reset(seed=args.seed, options=options)
     print("Commands:")
     for c in info["commands"]:
         print(f"  [{c['kind']}] {c['text']}")
@@ -413,6 +417,18 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def _source_option(path: str) -> Any:
+    """The env's ``source`` reset option from a file: a Scene from a scene JSON (drawn at the env's
+    canvas size), or the image as a PIL image (the env refuses one of another size, naming it)."""
+    if Path(path).suffix.lower() == ".json":
+        from poser_env.world.scene import Scene
+
+        return Scene.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    from PIL import Image
+
+    return Image.fromarray(_read_source(path).image)
+
+
 def _read_source(path: str):
     """A source image to edit: a PNG/JPEG file, or a scene as JSON (the suite line's ``source``)."""
     import numpy as np
@@ -613,7 +629,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="a saved agent folder, or random | heuristic | oracle | single:<expert> | llm:<chat model>",
     )
-    ev.add_argument("--env", default="ImagePoser-v0")
+    ev.add_argument("--env", default="ImagePoser-v0", help="a registered id (default ImagePoser-v0)")
     ev.add_argument("--split", default="test", choices=["train", "val", "test"])
     ev.add_argument("--heldout", action="store_true", help="evaluate on the hand-written held-out prompts")
     ev.add_argument(
@@ -661,9 +677,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--agent", default="heuristic", help="a saved agent folder, or random | heuristic | oracle | single:<expert>"
     )
-    gen.add_argument("--env", default="ImagePoser-v0")
+    gen.add_argument("--env", default="ImagePoser-v0", help="a registered id (default ImagePoser-v0)")
     gen.add_argument("--text-encoder", default="hash", help="must match the agent's (default hash)")
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--seed", type=int, default=0, help="the episode's seed (default 0)")
+    gen.add_argument(
+        "--source",
+        default=None,
+        help="the image an edit prompt edits: a scene JSON file or a PNG/JPEG of the env's canvas size",
+    )
     gen.add_argument(
         "--out", default="runs/generate", help="output folder (default runs/generate), locked while writing"
     )

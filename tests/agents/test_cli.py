@@ -193,3 +193,30 @@ def test_an_unknown_env_id_is_one_line(capsys):
     assert main(["eval", "--env", "ImagePoser-v9", "--agent", "random", "--episodes", "1", "--seeds", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("poser eval: error:") and "ImagePoser" in err[0]
+
+
+def test_generate_edits_a_source_given_as_scene_json_or_image(tmp_path, capsys):
+    import json as _json
+
+    import numpy as np
+    from PIL import Image
+
+    scene = {
+        "objects": [
+            {"shape": "circle", "color": "red", "size": "large", "x": 0.3, "y": 0.5},
+            {"shape": "square", "color": "green", "size": "large", "x": 0.7, "y": 0.5},
+        ],
+        "background": "gray",
+        "style": "plain",
+    }
+    src = tmp_path / "scene.json"
+    src.write_text(_json.dumps(scene))
+    args = ["generate", "Make the red circle blue.", "--env", "ImagePoser-Edit-v1", "--out", str(tmp_path / "a")]
+    assert main([*args, "--source", str(src)]) == 0
+    out = capsys.readouterr().out
+    assert "[recolor] Make the red circle blue." in out and "passed" in out
+    small = tmp_path / "small.png"
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(small)
+    assert main([*args[:-1], str(tmp_path / "b"), "--source", str(small)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "32x32" in err[0] and "canvas" in err[0]
