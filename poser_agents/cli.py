@@ -207,7 +207,7 @@ def _generate(args: argparse.Namespace) -> int:
     adopt_time_limit(env)
     agent = load_agent(args.agent, env, seed=args.seed, allow_entry_points=args.allow_entry_points)
     options: dict[str, Any] = {"prompt": args.prompt}
-    if args.source:
+    if args.source is not None:
         options["source"] = _source_option(args.source)
     obs, info = env.reset(seed=args.seed, options=options)
     print("Commands:")
@@ -321,14 +321,10 @@ def _eval(args: argparse.Namespace) -> int:
         )
         return 2
     if args.ray:  # episodes as Ray tasks; the same records as the serial run (docs/scaling.md)
-        from poser_agents.distributed import RayUnavailableError, require_ray
+        from poser_agents.distributed import require_ray
         from poser_agents.distributed.evaluation import evaluate_on_ray
 
-        try:
-            require_ray("poser eval --ray")
-        except RayUnavailableError as e:
-            print(f"poser eval: error: {e}", file=sys.stderr)
-            return 2
+        require_ray("poser eval --ray")  # without Ray: one line (main)
         result = evaluate_on_ray(
             args.agent,
             args.env,
@@ -742,6 +738,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except GymnasiumError as e:  # an unknown or mistyped --env id: Gymnasium's own message, one line
         print(f"poser {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except ImportError as e:
+        from poser_agents.distributed import RayUnavailableError
+
+        if not isinstance(e, RayUnavailableError):
+            raise
+        print(f"poser {args.command}: error: {e}", file=sys.stderr)  # --ray without Ray installed
         return 2
     except (ValueError, TypeError, FileNotFoundError) as e:
         # Bad input (an unknown agent or expert, a corrupt checkpoint, a malformed file): one

@@ -27,14 +27,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     results: Iterable[dict[str, Any]]
     if args.ray:  # seeds as Ray tasks; the same results as serial (docs/scaling.md)
-        from poser_agents.distributed import RayUnavailableError, require_ray
+        from poser_agents.distributed import require_ray
         from poser_agents.distributed.benchmark import run_on_ray
 
-        try:
-            require_ray("poser benchmark run --ray")
-        except RayUnavailableError as e:
-            print(f"poser benchmark: error: {e}", file=sys.stderr)
-            return 2
+        require_ray("poser benchmark run --ray")  # without Ray: one line (poser_agents.cli.main)
         results = run_on_ray(
             args.algo,
             args.env,

@@ -95,6 +95,10 @@ class DiffusionSettings:
             raise ValueError(f"num_inference_steps must be a positive int, got {n!r}")
         if not 0.0 < float(self.strength) <= 1.0:
             raise ValueError(f"strength must lie in (0, 1], got {self.strength!r}")
+        for name in ("guidance_scale", "image_guidance_scale"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < float("inf"):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         for name in ("height", "width"):
             side = getattr(self, name)
             if side is not None and (isinstance(side, bool) or not isinstance(side, int) or side < 8 or side % 8):

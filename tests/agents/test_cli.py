@@ -220,3 +220,17 @@ def test_generate_edits_a_source_given_as_scene_json_or_image(tmp_path, capsys):
     assert main([*args[:-1], str(tmp_path / "b"), "--source", str(small)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "32x32" in err[0] and "canvas" in err[0]
+
+
+def test_ray_flags_without_ray_installed_are_one_line(monkeypatch, capsys, tmp_path):
+    import sys as _sys
+
+    monkeypatch.setitem(_sys.modules, "ray", None)  # `import ray` raises ImportError, as without the extra
+    assert main(["eval", "--agent", "random", "--episodes", "1", "--seeds", "0", "--ray"]) == 2
+    out = tmp_path / "bench"
+    argv = ["benchmark", "run", "--algo", "a2c", "--env", "ImagePoser-v0", "--steps", "40", "--out", str(out), "--ray"]
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith("poser eval: error: poser eval --ray needs Ray")
+    assert lines[-1].startswith("poser benchmark: error: poser benchmark run --ray needs Ray")
+    assert not out.exists()  # refused before anything was written

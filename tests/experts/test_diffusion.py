@@ -147,3 +147,6 @@ def test_old_setting_names_still_build_with_a_warning_naming_diffusers_name():
         DiffusionSettings(height=32, width=64)
     with pytest.raises(ValueError, match="unknown setting"):
         DiffusionSettings.from_settings({"num_steps": 2}, "x")
+    for bad in (float("nan"), float("inf"), -1.0, "7.5", True):
+        with pytest.raises(ValueError, match="guidance_scale must be a finite number"):
+            DiffusionSettings(guidance_scale=bad)

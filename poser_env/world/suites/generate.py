@@ -264,6 +264,20 @@ def sample_edits(
     return edits
 
 
+def candidate_task(cand: Candidate, suite: str, split: str, category: str, index: int) -> Task:
+    """The :class:`Task` a kept candidate becomes: task ``index`` of ``suite``'s ``split``."""
+    return Task(
+        id=f"{suite}-{split}-{index:04d}",
+        prompt=cand.prompt,
+        task_category=category,
+        suite=suite,
+        split=split,
+        target=cand.target,
+        source=cand.source,
+        edits=tuple(cand.edits or ()),
+    )
+
+
 def editing_candidate(
     rng: np.random.Generator,
     sources: tuple[int, int] = (2, 6),
@@ -414,18 +428,7 @@ def generate_split(suite: str, split: str) -> list[Task]:
             if cand.finish is not None and not cand.finish(rng):
                 continue
             seen.add(key)
-            tasks.append(
-                Task(
-                    id=f"{suite}-{split}-{len(tasks):04d}",
-                    prompt=cand.prompt,
-                    task_category=category,
-                    suite=suite,
-                    split=split,
-                    target=cand.target,
-                    source=cand.source,
-                    edits=tuple(cand.edits or ()),
-                )
-            )
+            tasks.append(candidate_task(cand, suite, split, category, len(tasks)))
             made += 1
     return tasks
 

@@ -34,7 +34,7 @@ from poser_env.world.checks import Target, checks_for
 from poser_env.world.sampling import sample_longform_target
 from poser_env.world.scene import Scene
 from poser_env.world.suites.files import task_line
-from poser_env.world.suites.generate import Candidate, editing_candidate, realises
+from poser_env.world.suites.generate import Candidate, candidate_task, editing_candidate, realises
 from poser_env.world.suites.prompts import longform_prompt
 from poser_env.world.suites.spec import LEVEL_SPLITS, LEVEL_SUITES, split_of, split_rng, suite_file
 
@@ -116,18 +116,7 @@ def generate_level_split(suite: str, split: str, size: int | None = None) -> lis
         if bool(held) != (split == "gen"):
             continue
         seen.add(key)
-        tasks.append(
-            Task(
-                id=f"{suite}-{split}-{len(tasks):04d}",
-                prompt=cand.prompt,
-                task_category=suite,
-                suite=suite,
-                split=split,
-                target=cand.target,
-                source=cand.source,
-                edits=tuple(cand.edits or ()),
-            )
-        )
+        tasks.append(candidate_task(cand, suite, split, suite, len(tasks)))
     return tasks
 
 
