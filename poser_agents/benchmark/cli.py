@@ -94,7 +94,14 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 def cmd_levels(args: argparse.Namespace) -> int:
     from poser_agents.benchmark.levels import format_card, level_card
 
-    card = level_card(args.env, split=args.split, episodes=args.episodes, seeds=args.seeds, singles=not args.no_singles)
+    card = level_card(
+        args.env,
+        split=args.split,
+        episodes=args.episodes,
+        seeds=args.seeds,
+        singles=not args.no_singles,
+        references=args.references,
+    )
     print(format_card(card))
     if args.json:
         print(json.dumps(card))
@@ -168,5 +175,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lv.add_argument("--episodes", type=positive_int, default=50, help="tasks (default 50)")
     lv.add_argument("--seeds", type=seed_list, default=[0], help="evaluation seeds (default 0)")
     lv.add_argument("--no-singles", action="store_true", help="skip the single-expert baselines")
+    lv.add_argument(
+        "--references",
+        metavar="DIR",
+        help="a 'benchmark run --out' folder: read the random and oracle references cached there, or measure and cache them",
+    )
     lv.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     lv.set_defaults(func=cmd_levels)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from poser_agents.benchmark.score import score_card
@@ -27,8 +28,15 @@ def level_card(
     seeds: Sequence[int] = (0,),
     singles: bool = True,
     verbose: bool = True,
+    references: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Score cards of random, oracle, heuristic and (``singles``) every single expert."""
+    """Score cards of random, oracle, heuristic and (``singles``) every single expert.
+
+    ``references``: a ``poser benchmark run --out`` folder whose cached random and oracle
+    records (same level setting, split, episodes and seeds; hash text encoder) are read, or
+    measured and cached there: the oracle is the slow part, and a level card and the runs of
+    the published baselines then share one measurement.
+    """
     import gymnasium as gym
 
     import poser_env  # noqa: F401
@@ -44,7 +52,18 @@ def level_card(
     records: dict[str, list] = {}
     seconds: dict[str, float] = {}
     try:
+        if references is not None:
+            from poser_agents.benchmark.run import Protocol
+            from poser_agents.benchmark.run import references as cached_references
+
+            t0 = time.perf_counter()
+            log = (lambda m: print(m, file=sys.stderr, flush=True)) if verbose else (lambda m: None)
+            refs = cached_references(Path(references), env_id, split, episodes, Protocol(eval_seeds=tuple(seeds)), log)
+            records.update(refs)
+            seconds.update({n: round(time.perf_counter() - t0, 1) for n in refs})
         for name in names:
+            if name in records:
+                continue
             t0 = time.perf_counter()
             records[name] = evaluate(name, env, episodes=episodes, seeds=list(seeds), n_resamples=1).records
             seconds[name] = round(time.perf_counter() - t0, 1)

@@ -78,8 +78,20 @@ def references(
     """Random and oracle episode records on (level, split, episodes, seeds): measured once, cached."""
     from poser_agents.evaluation.harness import evaluate
 
+    import gymnasium as gym
+
     seeds = list(proto.eval_seeds)
-    key = {"env_id": env_id, "split": split, "episodes": episodes, "seeds": seeds, "text_encoder": proto.text_encoder}
+    # The level's registered kwargs are part of the key: a level whose setting changed (a new
+    # drift rate, budget or suite) must not reuse the references measured on the old one.
+    level = {k: v for k, v in sorted(gym.spec(env_id).kwargs.items())}
+    key = {
+        "env_id": env_id,
+        "level": level,
+        "split": split,
+        "episodes": episodes,
+        "seeds": seeds,
+        "text_encoder": proto.text_encoder,
+    }
     path = out / "references" / env_id / f"{split}-e{episodes}-s{'_'.join(map(str, seeds))}-{proto.text_encoder}.json"
     if path.exists():
         try:

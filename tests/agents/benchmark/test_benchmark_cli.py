@@ -150,3 +150,18 @@ def test_aggregate_bad_input_one_line(tmp_path, capsys):
     )
     assert main(["benchmark", "aggregate", str(tmp_path / "bad")]) == 2
     assert "test.norm_accuracy" in capsys.readouterr().err
+
+
+def test_references_of_a_changed_level_are_not_reused(runs, tmp_path, monkeypatch):
+    """The cache key holds the level's registered kwargs: a changed setting must not reuse references."""
+    import gymnasium as gym
+
+    from poser_agents.benchmark.run import Protocol, ResultSchemaError, references
+
+    out = tmp_path / "runs"
+    shutil.copytree(runs / "references", out / "references")
+    proto = Protocol(eval_every=20, val_episodes=2, test_episodes=2)
+    assert set(references(out, LEVEL, "val", 2, proto, log=lambda _: None)) == {"random", "oracle"}
+    monkeypatch.setitem(gym.spec(LEVEL).kwargs, "max_attempts", 2)
+    with pytest.raises(ResultSchemaError, match="not the references of"):
+        references(out, LEVEL, "val", 2, proto, log=lambda _: None)
