@@ -76,9 +76,9 @@ def references(
     out: Path, env_id: str, split: str, episodes: int, proto: Protocol, log: Callable[[str], None]
 ) -> dict[str, list]:
     """Random and oracle episode records on (level, split, episodes, seeds): measured once, cached."""
-    from poser_agents.evaluation.harness import evaluate
-
     import gymnasium as gym
+
+    from poser_agents.evaluation.harness import evaluate
 
     seeds = list(proto.eval_seeds)
     # The level's registered kwargs are part of the key: a level whose setting changed (a new
