@@ -115,30 +115,6 @@ def test_readme_headline_is_the_committed_summary():
         assert f"{labels[cells[0]]} {cells[1].split()[0]}" in readme, cells[0]
 
 
-def test_benchmark_hard_level_table_is_the_committed_json():
-    """docs/benchmark.md's ImagePoser-Hard-v0 table: `poser benchmark levels --env ImagePoser-Hard-v0
-    --split val --episodes 50 --json`, kept as docs/results/levels/ImagePoser-Hard-v0-val-50.json."""
-    res = json.loads((RESULTS / "levels" / "ImagePoser-Hard-v0-val-50.json").read_text())["baselines"]
-    page = (ROOT / "docs" / "benchmark.md").read_text()
-
-    def cells(*names: str) -> str:
-        cols = [
-            ", ".join(f"{res[n][k]:.3f}" for n in names)
-            for k in ("norm_accuracy", "norm_alignment", "accuracy", "alignment")
-        ]
-        return " | ".join([*cols, ", ".join(f"{res[n]['cost']:.2f}" for n in names)]) + " |"
-
-    for label, names in {
-        "oracle": ["oracle"],
-        "heuristic": ["heuristic"],
-        "random": ["random"],
-        "best single (`premium-i2i`)": ["single:premium-i2i"],
-        "next singles (`layout-t2i`, `layout-count-t2i`)": ["single:layout-t2i", "single:layout-count-t2i"],
-    }.items():
-        assert f"| {label} | {cells(*names)}" in page, (label, cells(*names))
-    assert f"The oracle took {res['oracle']['seconds']:.0f} s" in page
-
-
 def test_dqn_test_split_per_seed_table_is_the_committed_per_seed_file():
     """docs/dqn.md's test-split table per training seed: docs/results/compare/per_seed.json
     (compare_agents.py, the commands of docs/results.md)."""

@@ -28,7 +28,7 @@ def test_levels_are_registered_with_plain_data():
 
 def test_cost_budget_ends_the_episode():
     env = gym.make("ImagePoser-Hard-v0", split="val")
-    premium = env.unwrapped.expert_names.index("premium-i2i")  # cost 6 against a budget of 30
+    premium = env.unwrapped.expert_names.index("premium-i2i")  # cost 7.5 against a budget of 30
     obs, _ = env.reset(seed=0, options={"task": load_suite("hard_editing", "val")[0]})
     budgets, done = [float(obs["budget"][0])], False
     while not done:

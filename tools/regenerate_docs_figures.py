@@ -191,6 +191,118 @@ def world_check_canvas() -> str:
     return "\n".join(rows) + "\n"
 
 
+BENCHMARK = ROOT / "docs" / "results" / "benchmark"
+LEVEL_CARDS = ROOT / "docs" / "results" / "levels"
+
+
+def _level_card(level: str, split: str) -> dict | None:
+    """The committed `poser benchmark levels --json` card of (level, split), if there is one."""
+    import json
+
+    found = sorted(LEVEL_CARDS.glob(f"{level}-{split}-*.json"))
+    return json.loads(found[-1].read_text()) if found else None
+
+
+def benchmark_level_cards() -> str:
+    """Every committed level card (`poser benchmark levels --env ID --split S --episodes N --json
+    [--references docs/results/benchmark]`, kept as docs/results/levels/ID-S-N.json): the
+    references, the heuristic, the three best single experts, and the criteria that need no training."""
+    import json
+
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    out: list[str] = []
+    for path in sorted(LEVEL_CARDS.glob("*.json")):
+        card = json.loads(path.read_text())
+        b, k = card["baselines"], card["criteria"]
+        singles = sorted((n for n in b if n.startswith("single:")), key=lambda n: -(b[n]["norm_accuracy"] or 0.0))
+        out += [
+            f"**{card['env_id']}, {card['split']} split** ({card['episodes']} tasks, evaluation seeds "
+            f"{card['seeds']}; [{path.name}](results/levels/{path.name}))",
+            "",
+            "| baseline | norm. accuracy | norm. alignment | accuracy | alignment | cost | seconds |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name in ["oracle", "heuristic", *singles[:3], "random"]:
+            c = b[name]
+            label = f"single `{name[7:]}`" if name.startswith("single:") else name
+            out.append(
+                f"| {label} | {fmt(c['norm_accuracy'])} | {fmt(c['norm_alignment'])} | {fmt(c['accuracy'])} | "
+                f"{fmt(c['alignment'])} | {c['cost']:.2f} | {c['seconds']:.0f} |"
+            )
+        rest = [b[n]["norm_accuracy"] or 0.0 for n in singles[3:]]
+        degenerate = b["oracle"]["n_degenerate_accuracy"]
+        out += [
+            "",
+            f"Other single experts ({len(rest)}): normalised accuracy at most {max(rest, default=0.0):.3f}. "
+            f"Tasks left out of the normalised accuracy (oracle == random): {degenerate}. "
+            f"Solvable (oracle accuracy ≥ 0.9): **{'yes' if k['solvable'] else 'no'}**; "
+            f"best single ≤ 0.3: **{'yes' if k['best_single_ok'] else 'no'}**; "
+            f"heuristic ≤ 0.6: **{'yes' if k['heuristic_ok'] else 'no'}**.",
+            "",
+        ]
+    return "\n".join(out)
+
+
+def benchmark_published() -> str:
+    """The published baselines: per level and split, the level card's reference agents (`poser
+    benchmark levels --split S --references docs/results/benchmark`, the same tasks, seeds and
+    references as the runs) and each learner's runs under docs/results/benchmark (`poser benchmark
+    aggregate docs/results/benchmark [--split gen]`: IQM with its stratified bootstrap 95% CI)."""
+    import json
+
+    from poser_agents.benchmark.aggregate import aggregate
+
+    out: list[str] = []
+    for split in ("test", "gen"):
+        agg = aggregate([BENCHMARK], split=split)
+        runs: dict[str, dict[str, list[dict]]] = {}
+        for path in sorted(BENCHMARK.glob("*/*/seed*/result.json")):
+            run = json.loads(path.read_text())
+            if run["status"] == "complete" and run.get(split):
+                runs.setdefault(run["env_id"], {}).setdefault(run["algo"], []).append(run)
+        for level in sorted(runs):
+            card = _level_card(level, split)
+            any_run = next(iter(runs[level].values()))[0]
+            steps = sorted({r["steps"] for rs in runs[level].values() for r in rs})
+            out += [
+                f"**{level}, {split} split** ({any_run[split]['n_tasks']} tasks, evaluation seeds "
+                f"{any_run['protocol']['eval_seeds']}; learners trained {', '.join(f'{s:,}' for s in steps)} steps)",
+                "",
+                "| agent | runs | norm. accuracy | IQM [95% CI] | norm. alignment | accuracy | alignment | cost |",
+                "|---|---:|---:|---|---:|---:|---:|---:|",
+            ]
+            fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+            if card is not None:
+                singles = {n: c for n, c in card["baselines"].items() if n.startswith("single:")}
+                best = max(singles, key=lambda n: singles[n]["norm_accuracy"] or 0.0) if singles else None
+                for name in ("oracle", "heuristic", best, "random"):
+                    if name is None:
+                        continue
+                    c = card["baselines"][name]
+                    label = f"best single (`{name[7:]}`)" if name == best else name
+                    out.append(
+                        f"| {label} | | {fmt(c['norm_accuracy'])} | | {fmt(c['norm_alignment'])} | "
+                        f"{fmt(c['accuracy'])} | {fmt(c['alignment'])} | {c['cost']:.2f} |"
+                    )
+            for algo, rs in sorted(runs[level].items()):
+                mean = lambda k, rs=rs, split=split: sum(r[split][k] for r in rs) / len(rs)  # noqa: E731
+                e = agg["levels"][level][algo]
+                out.append(
+                    f"| {algo} | {len(rs)} | {mean('norm_accuracy'):.3f} | {e['iqm']:.3f} "
+                    f"[{e['iqm_ci'][0]:.3f}, {e['iqm_ci'][1]:.3f}] | {mean('norm_alignment'):.3f} | "
+                    f"{mean('accuracy'):.3f} | {mean('alignment'):.3f} | {mean('cost'):.2f} |"
+                )
+            out.append("")
+            for p in agg["probability_of_improvement"].get(level, []):
+                out.append(
+                    f"- probability of improvement P({p['x']} > {p['y']}) = {p['p_x_better']:.3f} "
+                    f"[{p['ci'][0]:.3f}, {p['ci'][1]:.3f}]"
+                )
+            if agg["probability_of_improvement"].get(level):
+                out.append("")
+    return "\n".join(out)
+
+
 CHEAP: dict[str, Callable[[], str]] = {
     "suite-stats": suite_stats,
     "suite-examples": suite_examples,
@@ -200,6 +312,8 @@ CHEAP: dict[str, Callable[[], str]] = {
     "extractor-heldout": extractor_heldout,
     "calibration-test": calibration_test,
     "calibration-heldout-paraphrases": calibration_heldout_paraphrases,
+    "benchmark-level-cards": benchmark_level_cards,
+    "benchmark-published": benchmark_published,
 }
 EXPENSIVE: dict[str, Callable[[], str]] = {
     "world-check-500": world_check_500,
