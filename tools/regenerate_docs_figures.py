@@ -253,6 +253,8 @@ def benchmark_published() -> str:
     from poser_agents.benchmark.aggregate import aggregate
 
     out: list[str] = []
+    if not BENCHMARK.is_dir():
+        return ""
     for split in ("test", "gen"):
         agg = aggregate([BENCHMARK], split=split)
         runs: dict[str, dict[str, list[dict]]] = {}
