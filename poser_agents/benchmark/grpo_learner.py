@@ -8,14 +8,15 @@ it happens (:class:`Meter`, the search oracle's branches included):
 - **logged data**: the first ``steps - round(policy_sample_fraction * steps)`` env steps. Train
   tasks in a seeded random order (the whole split, then again with new reset seeds); per task,
   as :class:`~poser_agents.grpo.data.CollectConfig` by default, one heuristic and three random
-  workflows, and on one task in twelve (its 50 of 600) the search oracle;
+  workflows, and on every twelfth task (its 50 of 600) the search oracle too;
 - **phase-1 samples** for the reward models (two per train task, as ``PipelineConfig``): the
   rest of the budget;
 - phase 1, the reward ensemble and phase 2 (``GRPOConfig`` defaults, reward ``ensemble``): no
   env step (counted: phase 2's image count must stay 0).
 
 An episode that would cross a share's end is cut there: its images count, its record is
-dropped; so ``steps_done`` is exactly ``steps``. The recipe's val-split data (only used to
+dropped; so ``steps_done`` is exactly ``steps``. The env's own count of expert calls is checked
+to equal the meter's at the end. The recipe's val-split data (only used to
 report the reward models' calibration) are not collected: the val split is the curve's.
 
 The learning curve is the benchmark's SB3 callback, told after every env step, as for SB3
@@ -53,7 +54,8 @@ class GRPOBudgetConfig:
     heuristic: bool = True
     """One heuristic workflow logged per train task (``CollectConfig.heuristic``)."""
     oracle_every: int = 12
-    """The search oracle on one train task in this many (``CollectConfig``: 50 of 600); 0: never."""
+    """The search oracle on every this-many-th train task (``CollectConfig``: 50 of 600); 0: never.
+    The cheap workflows come first, so a small budget is not spent on one oracle search."""
     policy_samples_per_task: int = 2
     """Phase-1 samples executed per train task (``PipelineConfig.policy_samples_per_task``)."""
     sft: SFTConfig = field(default_factory=SFTConfig)
@@ -160,7 +162,6 @@ class GRPOLearner:
         self.sft = SFTConfig(**{**self.config.sft.to_dict(), "seed": self.seed})
         # The initial policy is phase 1's starting point (same constructor, same seed).
         self.policy = new_policy(self.featurizer, self.vocab, self.sft.hidden, self.sft.seed)
-        self.stage = "initial"
         self.num_timesteps = 0
         self.benchmark_details: dict[str, Any] = {}
         self._agent: GRPOAgent | None = None
@@ -200,6 +201,7 @@ class GRPOLearner:
                 raise _Stopped
 
         meter = Meter(self.env.unwrapped, after_step)
+        calls_before = self.env.unwrapped.expert_calls  # the env's own count, to check the meter's
         if callback is not None:
             callback.init_callback(self)
             callback.on_training_start(locals(), globals())
@@ -211,7 +213,7 @@ class GRPOLearner:
                 raise ValueError(
                     f"--algo grpo: the {data_steps} env steps of logged data completed no workflow; give a larger --steps"
                 )
-            self.policy, self.stage = train_sft(records, self.featurizer, self.vocab, self.sft), "phase1"
+            self.policy = train_sft(records, self.featurizer, self.vocab, self.sft)
             meter.limit = total
             samples = self._policy_samples(meter)
             ensemble = RewardEnsemble(
@@ -227,15 +229,19 @@ class GRPOLearner:
                 ensemble=ensemble,
                 label=cfg.reward.label,
             )
-            self.policy, self.stage = trainer.train(), "grpo"
+            self.policy = trainer.train()
             if trainer.images_rendered != 0:  # the ensemble renders nothing: counted, not assumed
                 raise RuntimeError(f"phase 2 rendered {trainer.images_rendered} images against the ensemble")
+            calls = self.env.unwrapped.expert_calls - calls_before
+            if calls != meter.count:  # every expert call, search branches included, went through the meter
+                raise RuntimeError(f"the env made {calls} expert calls, the budget's meter counted {meter.count}")
             self.benchmark_details = {
                 "learner": "grpo",
                 "env_steps_logged_data": data_steps,
-                "env_steps_oracle_search": sum(r["images_rendered"] for r in records if r["source"] == "oracle"),
+                "env_steps_oracle": sum(r["images_rendered"] for r in records if r["source"] == "oracle"),
                 "env_steps_policy_samples": meter.count - data_steps,
                 "env_steps_phase2": trainer.images_rendered,
+                "env_expert_calls": calls,
                 "env_steps_cut_episodes": meter.count - sum(r["images_rendered"] for r in records + samples),
                 "logged_records": len(records),
                 "policy_sample_records": len(samples),
@@ -273,7 +279,7 @@ class GRPOLearner:
                 ]
                 for wf, source in flows:
                     records += run_workflows(meter, [(task, wf, source, int(rng.integers(2**31)))])
-                if cfg.oracle_every and n % cfg.oracle_every == 0:
+                if cfg.oracle_every and n % cfg.oracle_every == cfg.oracle_every - 1:
                     records.append(oracle_record(meter, task, int(rng.integers(2**31)), self.vocab))
                 if not flows and not cfg.oracle_every:
                     raise ValueError("--algo grpo logs nothing: enable the heuristic, random or oracle workflows")
