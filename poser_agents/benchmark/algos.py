@@ -1,8 +1,9 @@
 """The learners ``poser benchmark run`` knows, built with their libraries' defaults.
 
 Every algorithm is built as the library ships it (SB3 / sb3-contrib defaults, the project's
-masked DQN with its ``DQNConfig`` defaults), on the Dict observation with a ``MultiInput``
-policy. One change for all: a replay buffer holds at most :data:`MAX_BUFFER` transitions (and no
+masked DQN with its ``DQNConfig`` defaults, the GRPO workflow policy with the recipe's defaults
+within the env-step budget: :mod:`.grpo_learner`), on the Dict observation with a ``MultiInput``
+policy (GRPO reads the env's episode context instead). One change for all: a replay buffer holds at most :data:`MAX_BUFFER` transitions (and no
 more than the run's steps), since SB3's default of 1M Dict transitions would not fit in memory.
 
 A user's learner is a ``module:callable`` name, called as ``factory(env, seed=seed)`` and
@@ -22,7 +23,8 @@ import numpy as np
 MAX_BUFFER = 100_000
 
 #: name -> (module, class, policy, kind). kind: "offpolicy" (has a replay buffer), "onpolicy",
-#: "masked" (MaskablePPO: predict takes action_masks), "recurrent" (predict carries LSTM state).
+#: "masked" (MaskablePPO: predict takes action_masks), "recurrent" (predict carries LSTM state),
+#: "workflow" (the GRPO workflow policy: bound to the env it acts in before each evaluation).
 SB3_ALGOS: dict[str, tuple[str, str, str, str]] = {
     "dqn": ("stable_baselines3", "DQN", "MultiInputPolicy", "offpolicy"),
     "ppo": ("stable_baselines3", "PPO", "MultiInputPolicy", "onpolicy"),
@@ -31,8 +33,8 @@ SB3_ALGOS: dict[str, tuple[str, str, str, str]] = {
     "recurrent_ppo": ("sb3_contrib", "RecurrentPPO", "MultiInputLstmPolicy", "recurrent"),
     "qrdqn": ("sb3_contrib", "QRDQN", "MultiInputPolicy", "offpolicy"),
 }
-#: The project's own learners.
-PROJECT_ALGOS: tuple[str, ...] = ("masked_dqn",)
+#: The project's own learners (``grpo``: kind "workflow", see :mod:`.grpo_learner`).
+PROJECT_ALGOS: tuple[str, ...] = ("masked_dqn", "grpo")
 ALGOS: tuple[str, ...] = tuple(SB3_ALGOS) + PROJECT_ALGOS
 
 
@@ -83,6 +85,10 @@ def build_model(name: str, env: Any, seed: int, steps: int, allow_entry_points: 
 
         cfg = DQNConfig(seed=seed, buffer_size=max(1, min(MAX_BUFFER, steps)))
         return DQNAgent(env, cfg), "offpolicy"
+    if name == "grpo":
+        from poser_agents.benchmark.grpo_learner import GRPOLearner
+
+        return GRPOLearner(env, seed=seed), "workflow"
     model = _load_entry_point(name)(env, seed=seed)
     for method in ("learn", "predict"):
         if not callable(getattr(model, method, None)):
@@ -127,8 +133,12 @@ class Predictor:
 
 
 def episode_starts(env: Any, predictor: Predictor) -> Any:
-    """``env`` wrapped so that each ``reset`` tells ``predictor`` a new episode starts."""
+    """``env`` wrapped so that each ``reset`` tells ``predictor`` a new episode starts. A
+    "workflow" model (GRPO) is bound to ``env`` here: it plans from that env's episode context."""
     import gymnasium as gym
+
+    if predictor.kind == "workflow":
+        predictor.model.bind(env)
 
     class EpisodeStarts(gym.Wrapper):
         def reset(self, **kwargs: Any) -> Any:

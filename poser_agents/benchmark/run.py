@@ -215,6 +215,10 @@ def run_one(
         raise ValueError(f"unknown level {env_id!r}; registered: {levels}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if algo == "grpo":  # a level or budget it cannot handle: one line, before any folder is made
+        from poser_agents.benchmark.grpo_learner import check_level
+
+        check_level(env_id, steps)
     out = Path(out)
     folder = out / env_id / algo.replace(":", "__") / f"seed{seed}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -309,6 +313,8 @@ def _train(
     finally:
         val.close()
         train_env.close()
+    if getattr(model, "benchmark_details", None):  # optional: the learner's own accounting (GRPO's per phase)
+        result["learner"] = dict(model.benchmark_details)
     result.update(status="complete", steps_done=done, finished=_now(), seconds=round(time.perf_counter() - t0, 1))
     write_run(folder, result)
     return result

@@ -20,6 +20,8 @@ One run (one algorithm, one level, one training seed) is one folder::
   :func:`poser_agents.benchmark.score.score_card`'s dict: ``norm_accuracy``,
   ``norm_alignment``, their ``*_cost_aware`` variants, raw ``accuracy``/``alignment``, ``cost``,
   ``cost_random``, ``cost_oracle``, ``n_tasks``, ``episodes``, ``n_degenerate_*``.
+- ``learner`` (optional): plain data a learner reports about itself (``--algo grpo``: its env
+  steps per phase); absent for the SB3 learners.
 
 A file of another schema, of a newer version, or with a field missing or out of range is
 refused with one :class:`ResultSchemaError` naming the file and the field.

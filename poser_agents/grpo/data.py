@@ -167,6 +167,15 @@ def _oracle_episode(env: gym.Env, task: Any, seed: int, vocab: WorkflowVocab) ->
     return Workflow(steps), info["episode_summary"], base.expert_calls - calls_before
 
 
+def oracle_record(env: gym.Env, task: Any, seed: int, vocab: WorkflowVocab) -> dict[str, Any]:
+    """The search oracle's episode on ``task`` with ``reset(seed)`` as a record (source ``oracle``);
+    its ``images_rendered`` counts the search branches' expert calls too."""
+    split = _check_split(env)
+    wf, summary, calls = _oracle_episode(env, task, seed, vocab)
+    ctx = PlanContext.from_info(env.unwrapped.episode_context())
+    return _record(task, split, ctx, wf, "oracle", seed, summary, calls)
+
+
 def _record(
     task: Any,
     split: str,
@@ -244,10 +253,7 @@ def collect_split(
     if progress:
         progress(f"{split}: {len(records)} random/heuristic episodes on {len(tasks)} tasks")
     for task in pick_tasks(env, min(n_oracle, len(tasks))) if n_oracle else []:
-        seed = int(rng.integers(2**31))
-        wf, summary, calls = _oracle_episode(env, task, seed, vocab)
-        ctx = PlanContext.from_info(env.unwrapped.episode_context())
-        records.append(_record(task, split, ctx, wf, "oracle", seed, summary, calls))
+        records.append(oracle_record(env, task, int(rng.integers(2**31)), vocab))
     if progress and n_oracle:
         progress(f"{split}: {min(n_oracle, len(tasks))} oracle episodes")
     return records
