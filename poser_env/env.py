@@ -294,7 +294,9 @@ class ImagePoserEnv(gym.Env):
         # Drift: hidden per-expert degradation for this episode (no draw at all when off).
         degraded: tuple[bool, ...] = ()
         if self.config.drift_p > 0:
-            degraded = tuple(bool(x) for x in self.np_random.random(len(self.registry)) < self.config.drift_p)
+            draws = self.np_random.random(len(self.registry)) < self.config.drift_p
+            only = self.config.drift_modality  # "all", or the one modality that drifts
+            degraded = tuple(bool(x) and only in ("all", m) for x, m in zip(draws, self._modalities))
         self._ep = Episode(
             task=task,
             commands=commands,

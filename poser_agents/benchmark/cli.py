@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from poser_agents.common.cli_args import positive_int, seed_list
+from poser_agents.common.cli_args import json_object, positive_int, seed_list
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -94,7 +94,14 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 def cmd_levels(args: argparse.Namespace) -> int:
     from poser_agents.benchmark.levels import format_card, level_card
 
-    card = level_card(args.env, split=args.split, episodes=args.episodes, seeds=args.seeds, singles=not args.no_singles)
+    card = level_card(
+        args.env,
+        split=args.split,
+        episodes=args.episodes,
+        seeds=args.seeds,
+        singles=not args.no_singles,
+        env_kwargs=args.env_kwargs,
+    )
     print(format_card(card))
     if args.json:
         print(json.dumps(card))
@@ -168,5 +175,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lv.add_argument("--episodes", type=positive_int, default=50, help="tasks (default 50)")
     lv.add_argument("--seeds", type=seed_list, default=[0], help="evaluation seeds (default 0)")
     lv.add_argument("--no-singles", action="store_true", help="skip the single-expert baselines")
+    lv.add_argument(
+        "--env-kwargs",
+        type=json_object,
+        default=None,
+        metavar="JSON",
+        help="override the level's registered kwargs, e.g. '{\"drift_p\": 0.5}' (plain data; to try a setting on val)",
+    )
     lv.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     lv.set_defaults(func=cmd_levels)
