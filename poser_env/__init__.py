@@ -19,7 +19,13 @@ ENV_IDS: dict[str, dict] = {
     "ImagePoser-Edit-v0": {"suite": "editing"},
     # The harder levels (docs/env.md, "Levels"; docs/benchmark.md). ImagePoser-v0 is unchanged.
     "ImagePoser-Hard-v0": {"suite": "hard", "experts": "synthetic_hard", "cost_budget": 30.0, "max_steps": 32},
-    "ImagePoser-Drift-v0": {"suite": "mixed", "drift_p": 0.4, "drift_fail": 0.8, "max_attempts": 4},
+    "ImagePoser-Drift-v0": {
+        "suite": "mixed",
+        "drift_p": 0.3,
+        "drift_fail": 1.0,
+        "max_attempts": 3,
+        "drift_modality": "t2i",
+    },
     # v1: the task distribution changed (the v0 suites plus prompts in the forms people write,
     # poser_env/world/suites/forms.py); the v0 ids above are unchanged (docs/env.md, version history).
     "ImagePoser-v1": {"suite": "mixed_v1"},

@@ -47,6 +47,9 @@ MAX_PENALTY = 100.0
 MAX_STEPS_LIMIT = 1_000
 MAX_ATTEMPTS_LIMIT = 100
 
+#: Values of ``drift_modality``: every expert may be degraded, or only those of one modality.
+DRIFT_MODALITIES: tuple[str, ...] = ("all", "t2i", "i2i")
+
 #: Options renamed in v0, old name -> new name: the old name still works (``gym.make``,
 #: ``ImagePoserEnv``, :meth:`EnvConfig.from_kwargs`, a preset's ``[env]``) with a
 #: ``DeprecationWarning`` for one release (the env card's version history).
@@ -104,6 +107,9 @@ class EnvConfig:
     env's generator and hidden from the agent (as when a served model's version or load changes)."""
     drift_fail: float = 0.0
     """Drift: a degraded expert's call fails silently (the canvas comes back unchanged) with this probability."""
+    drift_modality: str = "all"
+    """Drift: which experts may be degraded: ``all``, or only those of one modality, ``t2i`` or
+    ``i2i`` (a draw is still made for every expert, so the draws do not depend on this)."""
     canvas: InitVar[int | None] = None
     """Deprecated name of ``canvas_size`` (a ``DeprecationWarning``; reading ``config.canvas``
     warns too). Not a field: ``to_dict`` and ``fields`` hold ``canvas_size`` only."""
@@ -167,6 +173,10 @@ class EnvConfig:
             or not 0 < self.cost_budget < float("inf")
         ):
             raise ValueError(f"cost_budget must be a positive finite number or None, got {self.cost_budget!r}")
+        if not isinstance(self.drift_modality, str) or self.drift_modality not in DRIFT_MODALITIES:
+            raise ValueError(
+                f"drift_modality must be one of {', '.join(DRIFT_MODALITIES)}, got {self.drift_modality!r}"
+            )
         for name in ("drift_p", "drift_fail"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:

@@ -142,6 +142,10 @@ class ImagePoserEnv(gym.Env):
       coordinated colours, style wordings, and unsupported words the extractor reports as not
       understood; ``poser_env/world/suites/forms.py``, docs/suites.md). Spaces, rewards, experts
       and everything else are v0's. The v0 ids are unchanged (same suites, same episodes).
+    * ``ImagePoser-Drift-v0``: its kwargs changed before any result was published (issue 14,
+      tuned on val): ``drift_p=0.4, drift_fail=0.8, max_attempts=4`` on every expert became
+      ``drift_p=0.3, drift_fail=1.0, max_attempts=3, drift_modality="t2i"`` (only the
+      text-to-image experts drift: each edit kind has one editor, which no agent could replace).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
@@ -294,7 +298,9 @@ class ImagePoserEnv(gym.Env):
         # Drift: hidden per-expert degradation for this episode (no draw at all when off).
         degraded: tuple[bool, ...] = ()
         if self.config.drift_p > 0:
-            degraded = tuple(bool(x) for x in self.np_random.random(len(self.registry)) < self.config.drift_p)
+            draws = self.np_random.random(len(self.registry)) < self.config.drift_p
+            only = self.config.drift_modality  # "all", or the one modality that drifts
+            degraded = tuple(bool(x) and only in ("all", m) for x, m in zip(draws, self._modalities))
         self._ep = Episode(
             task=task,
             commands=commands,

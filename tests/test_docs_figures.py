@@ -261,3 +261,62 @@ def test_results_page_paired_differences_are_the_committed_reports():
     for other in ("ppo", "maskable_ppo", "grpo"):
         assert held[(f"dqn - {other}", "alignment")][4] == "no significant difference", other
     assert held[("dqn - heuristic", "alignment")][4] == "no significant difference"
+
+
+def _drift(name: str) -> dict:
+    return json.loads((RESULTS / "levels" / f"ImagePoser-Drift-v0-{name}.json").read_text())
+
+
+def test_benchmark_drift_sweep_tables_are_the_committed_sweeps():
+    """docs/benchmark.md's Drift sweep tables: tools/sweep_levels.py's rows of the committed sweeps
+    (the commands are on the page)."""
+    from tools.sweep_levels import sweep_rows
+
+    page = (ROOT / "docs" / "benchmark.md").read_text()
+    for name in ("val-sweep", "val-seeds3-sweep"):
+        result = _drift(name)
+        grid = json.loads(
+            (RESULTS / "levels" / f"ImagePoser-Drift-v0-{name.replace('sweep', 'grid')}.json").read_text()
+        )
+        assert result["grid"] == grid and result["split"] == "val"
+        for row in sweep_rows(result):
+            assert row + "\n" in page, (name, row)
+
+
+def test_benchmark_drift_level_table_is_the_committed_card():
+    """docs/benchmark.md's ImagePoser-Drift-v0 table: `poser benchmark levels --env ImagePoser-Drift-v0
+    --split val --episodes 50 --json`, kept as docs/results/levels/ImagePoser-Drift-v0-val-50.json; it is
+    the registered setting, so it equals that setting's row of the sweep (same tasks and seeds)."""
+    import poser_env
+
+    card = _drift("val-50")
+    res = card["baselines"]
+    page = (ROOT / "docs" / "benchmark.md").read_text()
+
+    def cells(*names: str) -> str:
+        cols = [
+            ", ".join(f"{res[n][k]:.3f}" for n in names)
+            for k in ("norm_accuracy", "norm_alignment", "accuracy", "alignment")
+        ]
+        return " | ".join([*cols, ", ".join(f"{res[n]['cost']:.2f}" for n in names)]) + " |"
+
+    for label, names in {
+        "oracle": ["oracle"],
+        "heuristic": ["heuristic"],
+        "random": ["random"],
+        "best singles (`counter-t2i`, `frontier-t2i`, tied)": ["single:counter-t2i", "single:frontier-t2i"],
+        "next singles (`layout-t2i`, `inpaint-i2i`)": ["single:layout-t2i", "single:inpaint-i2i"],
+    }.items():
+        assert f"| {label} | {cells(*names)}" in page, (label, cells(*names))
+    registered = poser_env.ENV_IDS["ImagePoser-Drift-v0"]
+    (row,) = [c for c in _drift("val-sweep")["cards"] if {**registered, **c["env_kwargs"]} == registered]
+
+    def timeless(c: dict) -> dict:
+        return {n: {k: v for k, v in b.items() if k != "seconds"} for n, b in c["baselines"].items()}
+
+    assert card["env_kwargs"] == {} and timeless(row) == timeless(card)
+    other = _drift("val-50-seed1")
+    assert other["seeds"] == [1] and other["env_kwargs"] == {}
+    b = other["baselines"]
+    quoted = f"oracle accuracy {b['oracle']['accuracy']:.2f}, heuristic {b['heuristic']['norm_accuracy']:.3f}"
+    assert quoted in page, quoted

@@ -129,3 +129,21 @@ def test_level_suite_files_match_the_generator():
 def test_level_options_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         gym.make("ImagePoser-v0", **kwargs)
+
+
+def test_drift_modality_limits_degradation_to_one_modality():
+    """drift_modality="t2i": only text-to-image experts are degraded; the draws are the same as
+    with "all" (one per expert), so the t2i draw is the "all" draw with the editors cleared."""
+    every = gym.make("ImagePoser-v0", split="val", drift_p=0.5, drift_fail=1.0)
+    t2i = gym.make("ImagePoser-v0", split="val", drift_p=0.5, drift_fail=1.0, drift_modality="t2i")
+    modalities = every.unwrapped.registry.modalities
+    seen_editor = False
+    for seed in range(8):
+        every.reset(seed=seed)
+        t2i.reset(seed=seed)
+        a, b = every.unwrapped._ep.degraded, t2i.unwrapped._ep.degraded
+        seen_editor |= any(d and m == "i2i" for d, m in zip(a, modalities))
+        assert b == tuple(d and m == "t2i" for d, m in zip(a, modalities))
+    assert seen_editor  # the "all" draws did degrade editors, which "t2i" kept working
+    with pytest.raises(ValueError, match="drift_modality must be one of all, t2i, i2i"):
+        gym.make("ImagePoser-v0", drift_modality="video")

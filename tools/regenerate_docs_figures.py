@@ -203,16 +203,20 @@ def _level_card(level: str, split: str) -> dict | None:
     return json.loads(found[-1].read_text()) if found else None
 
 
-def benchmark_level_cards() -> str:
-    """Every committed level card (`poser benchmark levels --env ID --split S --episodes N --json
+def benchmark_level_cards(level: str = "ImagePoser-Hard-v0") -> str:
+    """Every committed level card of ``level`` (`poser benchmark levels --env ID --split S --episodes N --json
     [--references docs/results/benchmark]`, kept as docs/results/levels/ID-S-N.json): the
     references, the heuristic, the three best single experts, and the criteria that need no training."""
     import json
 
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     out: list[str] = []
-    for path in sorted(LEVEL_CARDS.glob("*.json")):
+    order = {"train": 0, "val": 1, "test": 2, "gen": 3}
+    paths = sorted(LEVEL_CARDS.glob(f"{level}-*.json"), key=lambda p: (order.get(p.stem.split("-")[-2], 9), p.name))
+    for path in paths:
         card = json.loads(path.read_text())
+        if not (isinstance(card, dict) and "baselines" in card and "criteria" in card):
+            continue  # a sweep's grid or table (tools/sweep_levels.py), not a card
         b, k = card["baselines"], card["criteria"]
         singles = sorted((n for n in b if n.startswith("single:")), key=lambda n: -(b[n]["norm_accuracy"] or 0.0))
         out += [
@@ -314,7 +318,7 @@ CHEAP: dict[str, Callable[[], str]] = {
     "extractor-heldout": extractor_heldout,
     "calibration-test": calibration_test,
     "calibration-heldout-paraphrases": calibration_heldout_paraphrases,
-    "benchmark-level-cards": benchmark_level_cards,
+    "benchmark-hard-cards": benchmark_level_cards,
     "benchmark-published": benchmark_published,
 }
 EXPENSIVE: dict[str, Callable[[], str]] = {

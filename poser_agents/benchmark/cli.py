@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from poser_agents.common.cli_args import positive_int, seed_list
+from poser_agents.common.cli_args import json_object, positive_int, seed_list
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -101,6 +101,7 @@ def cmd_levels(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         singles=not args.no_singles,
         references=args.references,
+        env_kwargs=args.env_kwargs,
     )
     print(format_card(card))
     if args.json:
@@ -179,6 +180,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--references",
         metavar="DIR",
         help="a 'benchmark run --out' folder: read the random and oracle references cached there, or measure and cache them",
+    )
+    lv.add_argument(
+        "--env-kwargs",
+        type=json_object,
+        default=None,
+        metavar="JSON",
+        help="override the level's registered kwargs, e.g. '{\"drift_p\": 0.5}' (plain data; to try a setting on val)",
     )
     lv.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     lv.set_defaults(func=cmd_levels)

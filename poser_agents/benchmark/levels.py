@@ -4,10 +4,16 @@ The level criteria of docs/benchmark.md that need no training: *solvable* (the o
 accuracy >= 0.9) and *not trivial* (the best single expert <= 0.3 and the heuristic <= 0.6 of
 the normalised accuracy score). Every baseline plays the same tasks and reset seeds as the
 references (the evaluation harness), so the per-task normalisation is exact.
+
+``env_kwargs`` (``poser benchmark levels --env-kwargs JSON``) overrides a level's registered
+kwargs, so that a setting can be measured on val before it is registered (tools/sweep_levels.py
+sweeps several); the card records them, and a card with overrides describes that setting, not
+the registered level.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -19,6 +25,35 @@ from poser_agents.benchmark.score import score_card
 SOLVABLE_ORACLE_ACCURACY = 0.9
 MAX_SINGLE = 0.3
 MAX_HEURISTIC = 0.6
+#: Keys ``env_kwargs`` may not set: the split is its own argument.
+RESERVED_ENV_KWARGS = frozenset({"split"})
+
+
+def check_env_kwargs(env_kwargs: Any) -> dict[str, Any]:
+    """``env_kwargs`` as a plain dict of JSON data, or ``ValueError`` naming the problem.
+
+    Only plain data (str, int, float, bool, None and lists or dicts of them), so a card's
+    overrides are what a registered id could carry; the option names and values are checked by
+    the env itself (``EnvConfig``) when the level is built."""
+    if not isinstance(env_kwargs, dict):
+        raise ValueError(
+            f'env kwargs must be a JSON object such as {{"drift_p": 0.5}}, got {type(env_kwargs).__name__}'
+        )
+
+    def plain(v: Any) -> bool:
+        if v is None or isinstance(v, (str, bool, int, float)):
+            return True
+        if isinstance(v, list):
+            return all(plain(x) for x in v)
+        return isinstance(v, dict) and all(isinstance(k, str) and plain(x) for k, x in v.items())
+
+    bad = sorted(k for k, v in env_kwargs.items() if not isinstance(k, str) or not plain(v))
+    if bad:
+        raise ValueError(f"env kwargs {bad} are not plain JSON data (str, number, bool, null, lists, objects)")
+    reserved = sorted(RESERVED_ENV_KWARGS & set(env_kwargs))
+    if reserved:
+        raise ValueError(f"env kwargs may not set {reserved}: pass the split as --split / split=")
+    return dict(env_kwargs)
 
 
 def level_card(
@@ -29,13 +64,16 @@ def level_card(
     singles: bool = True,
     verbose: bool = True,
     references: str | Path | None = None,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Score cards of random, oracle, heuristic and (``singles``) every single expert.
+    """Score cards of random, oracle, heuristic and (``singles``) every single expert, on the
+    level ``env_id`` with its registered kwargs overridden by ``env_kwargs`` (plain data).
 
     ``references``: a ``poser benchmark run --out`` folder whose cached random and oracle
     records (same level setting, split, episodes and seeds; hash text encoder) are read, or
     measured and cached there: the oracle is the slow part, and a level card and the runs of
-    the published baselines then share one measurement.
+    the published baselines then share one measurement. The cache holds the registered level
+    only, so it cannot be combined with ``env_kwargs`` (``ValueError``).
     """
     import gymnasium as gym
 
@@ -46,7 +84,12 @@ def level_card(
         raise ValueError(
             f"unknown level {env_id!r}; registered: {', '.join(sorted(k for k in gym.registry if k.startswith('ImagePoser')))}"
         )
-    env = gym.make(env_id, split=split)
+    overrides = check_env_kwargs({} if env_kwargs is None else env_kwargs)
+    if references is not None and overrides:
+        raise ValueError(
+            "the cached references are the registered level's: drop --env-kwargs, or --references to measure them afresh"
+        )
+    env = gym.make(env_id, split=split, **overrides)
     level: Any = env.unwrapped  # an ImagePoserEnv
     names = ["random", "oracle", "heuristic"] + ([f"single:{n}" for n in level.expert_names] if singles else [])
     records: dict[str, list] = {}
@@ -90,14 +133,17 @@ def level_card(
         "split": split,
         "episodes": episodes,
         "seeds": list(seeds),
+        "env_kwargs": overrides,
         "baselines": cards,
         "criteria": criteria,
     }
 
 
 def format_card(card: dict[str, Any]) -> str:
+    overrides = card.get("env_kwargs") or {}
+    with_kwargs = f" with {json.dumps(overrides, sort_keys=True)}" if overrides else ""
     lines = [
-        f"{card['env_id']} on {card['split']} ({card['episodes']} tasks x seeds {card['seeds']})",
+        f"{card['env_id']}{with_kwargs} on {card['split']} ({card['episodes']} tasks x seeds {card['seeds']})",
         "",
         "| baseline | norm. accuracy | norm. alignment | accuracy | alignment | cost |",
         "|---|---|---|---|---|---|",

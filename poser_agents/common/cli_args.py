@@ -1,7 +1,8 @@
 """Command-line text to checked values, in one place: ``poser``, ``poser benchmark`` and the examples.
 
 - :func:`positive_int`, :func:`positive_float`, :func:`seed_list`: ``argparse`` types that
-  refuse bad text with one line naming what was expected.
+  refuse bad text with one line naming what was expected; :func:`json_object` a JSON object
+  (``poser benchmark levels --env-kwargs``).
 - :func:`add_dataclass_flags` / :func:`dataclass_from_flags` / :func:`parse_dataclass`: every
   field of a config dataclass becomes a flag (``total_timesteps`` -> ``--total-timesteps``),
   with the field's docstring as its help, as CleanRL's ``tyro`` does, without a dependency.
@@ -74,6 +75,21 @@ def seed_list(text: str) -> list[int]:
     if not seeds:
         raise argparse.ArgumentTypeError("name at least one seed, e.g. --seeds 0,1,2")
     return seeds
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """An ``argparse`` type: a JSON object, e.g. ``'{"drift_p": 0.5}'`` (its values are checked by their user)."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(
+            f"expected a JSON object such as '{{\"key\": 1}}', got {text!r} ({e})"
+        ) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"key\": 1}}', got {text!r}")
+    return value
 
 
 # ----------------------------------------------------------------------------------------

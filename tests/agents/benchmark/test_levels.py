@@ -1,14 +1,56 @@
-"""``poser benchmark levels``: the level card, and its references shared with the runs' cache."""
+"""``poser benchmark levels``: a level's card, with ``--env-kwargs`` overriding its registered kwargs."""
 
 import json
 
-from poser_agents.benchmark.levels import level_card
+import pytest
+
+from poser_agents.benchmark.levels import check_env_kwargs, level_card
 from poser_agents.cli import main
 
-LEVEL = "ImagePoser-Gen-v0"
+LEVEL = "ImagePoser-Drift-v0"
+TINY = ["benchmark", "levels", "--env", LEVEL, "--split", "val", "--episodes", "3", "--no-singles", "--json"]
+
+
+def _card(capsys, *extra: str) -> dict:
+    assert main([*TINY, *extra]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_env_kwargs_override_the_registered_setting(capsys):
+    registered = _card(capsys)
+    assert registered["env_kwargs"] == {} and registered["baselines"]["oracle"]["accuracy"] > 0
+    # Every expert degraded and every degraded call failing: nothing can pass, whoever plays.
+    broken = _card(capsys, "--env-kwargs", '{"drift_p": 1.0, "drift_fail": 1.0, "drift_modality": "all"}')
+    assert broken["env_kwargs"] == {"drift_p": 1.0, "drift_fail": 1.0, "drift_modality": "all"}
+    assert all(b["accuracy"] == 0.0 for b in broken["baselines"].values())
+    assert broken["baselines"]["oracle"]["norm_accuracy"] is None  # oracle == random on every task
+    assert not broken["criteria"]["solvable"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ('{"split": "test"}', "may not set ['split']"),
+        ('{"drift_p": 2}', "drift_p must be a probability"),
+        ('{"nope": 1}', "unknown ImagePoser option(s) ['nope']"),
+    ],
+)
+def test_bad_env_kwargs_one_line(capsys, kwargs, message):
+    assert main([*TINY, "--env-kwargs", kwargs]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_env_kwargs_must_be_a_json_object(capsys):
+    with pytest.raises(SystemExit) as e:
+        main([*TINY, "--env-kwargs", "[1, 2]"])
+    assert e.value.code == 2 and "expected a JSON object" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="not plain JSON data"):
+        check_env_kwargs({"experts": object()})
 
 
 def test_level_card_with_cached_references_equals_a_fresh_one(tmp_path, capsys):
+    LEVEL = "ImagePoser-Gen-v0"
     fresh = level_card(LEVEL, split="val", episodes=3, singles=False, verbose=False)
     assert (
         main(
@@ -27,3 +69,9 @@ def test_level_card_with_cached_references_equals_a_fresh_one(tmp_path, capsys):
             drop = lambda c: {k: v for k, v in c.items() if k != "seconds"}  # noqa: E731
             assert drop(card["baselines"][name]) == drop(fresh["baselines"][name])
         assert card["criteria"] == fresh["criteria"]
+
+
+def test_references_cannot_be_combined_with_env_kwargs(tmp_path, capsys):
+    assert main([*TINY, "--references", str(tmp_path), "--env-kwargs", '{"drift_p": 0.5}']) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cached references are the registered level's" in err[0]
