@@ -331,7 +331,8 @@ def answer(check: Check | dict[str, Any], scene: SceneLike) -> bool:
     kind = spec.get("kind") if isinstance(spec, dict) else None
     try:
         if kind in ("exists", "count", "absent"):
-            n = sum(1 for o in scene.objects if _ref(spec).matches(o))
+            ref = _ref(spec)  # once, not per object (this is the critic's inner loop)
+            n = sum(1 for o in scene.objects if ref.matches(o))
             return n >= 1 if kind == "exists" else n == spec["n"]
         if kind == "relation":
             a, b = _ref(spec["a"]), _ref(spec["b"])

@@ -25,24 +25,34 @@ from poser_env.world import language as L
 from poser_env.world import lexicon as X
 from poser_env.world.checks import ObjectGroup
 
-Table = tuple[dict[tuple[str, ...], object], int]
+#: A phrase table: entries keyed by word tuples, the longest key's length, and per first word
+#: the longest key starting with it (most words start no key: ``match`` answers them at once).
+Table = tuple[dict[tuple[str, ...], object], int, dict[str, int]]
 
 _TOKEN_SPLIT = str.split
 
 
 def table(entries: Mapping[str, object]) -> Table:
-    """A phrase table keyed by word tuples (words as the tokenizer writes them), and its longest key."""
+    """A phrase table keyed by word tuples (words as the tokenizer writes them), its longest
+    key, and the longest key per first word."""
     out: dict[tuple[str, ...], object] = {}
     for phrase, value in entries.items():
         key = tuple(phrase.lower().replace(",", " ,").split())
         if key:
             out.setdefault(key, value)
-    return out, max((len(k) for k in out), default=1)
+    firsts: dict[str, int] = {}
+    for key in out:
+        firsts[key[0]] = max(firsts.get(key[0], 0), len(key))
+    return out, max((len(k) for k in out), default=1), firsts
 
 
 def match(words: list[str], i: int, tab: Table) -> tuple[int, object] | None:
     """The longest entry of ``tab`` starting at ``words[i]``: (its length, its value)."""
-    entries, longest = tab
+    entries, longest, firsts = tab
+    if 0 <= i < len(words):
+        # Only keys that start with words[i] can match: none for most words (the parser asks
+        # every table at every position).
+        longest = firsts.get(words[i], 0)
     for k in range(min(longest, len(words) - i), 0, -1):
         value = entries.get(tuple(words[i : i + k]))
         if value is not None:
