@@ -188,7 +188,7 @@ def _noun_phrase(words: list[str], i: int) -> tuple[NP | None, int]:
     ignorable: list[int] = []
     j = i
     ref_count = 1
-    m = match(words, i, _DETERMINERS)
+    m = match(words, i, _DETERMINERS) if words[i] in _DETERMINERS[2] else None
     if m is not None:
         det, j = m[1], i + m[0]
         if det == "vague":
@@ -208,11 +208,12 @@ def _noun_phrase(words: list[str], i: int) -> tuple[NP | None, int]:
         w = words[j]
         if w == MASK:
             break
-        ms = match(words, j, _SIZES)
+        # (each table is asked only for a word that starts one of its keys: the same answers)
+        ms = match(words, j, _SIZES) if w in _SIZES[2] else None
         if ms is not None:
             size, j, unknown_run = str(ms[1]), j + ms[0], 0
             continue
-        mc = match(words, j, _COLORS)
+        mc = match(words, j, _COLORS) if w in _COLORS[2] else None
         if mc is not None:
             colors.append(str(mc[1]))
             j, unknown_run = j + mc[0], 0
@@ -251,7 +252,7 @@ def _noun_phrase(words: list[str], i: int) -> tuple[NP | None, int]:
             j += 1
             continue
         break
-    mh = match(words, j, _SHAPES) if j < n else None
+    mh = match(words, j, _SHAPES) if j < n and words[j] in _SHAPES[2] else None
     if mh is None:
         return None, j
     head = words[j]
