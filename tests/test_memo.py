@@ -94,3 +94,15 @@ def test_pixel_key_of_an_array_changed_in_place_is_its_new_digest():
     zero = pixel_key(f)
     f[0, 0, 0] = -0.0  # equal as a number, not as bytes
     assert pixel_key(f) == pixel_key(f.copy()) != zero
+
+
+def test_a_rendered_copy_is_keyed_by_its_pixels_even_when_changed():
+    # render() hands pixel_key the digest of each copy it returns (remember_key); a copy
+    # changed afterwards must be keyed by its new pixels.
+    from poser_env.memo import digest
+
+    scene = Scene((SceneObject("star", "blue", "large", 0.4, 0.6),))
+    out = render(scene, 64)
+    assert pixel_key(out) == digest(out) == digest(out.copy())
+    out[10:20, 10:20] = 255
+    assert pixel_key(out) == digest(out.copy()) != digest(render(scene, 64))
