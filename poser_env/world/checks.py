@@ -321,8 +321,22 @@ class SceneLike(Protocol):
     def clean(self) -> bool: ...
 
 
+#: Object groups already built (and so validated) from a spec's words: every critique asks
+#: the same few, and building one checks each word against the vocabulary.
+_REFS: dict[tuple[Any, Any, Any], ObjectGroup] = {}
+
+
 def _ref(spec: dict[str, Any]) -> ObjectGroup:
-    return ObjectGroup(spec["shape"], spec.get("color"), spec.get("size"))
+    words = (spec["shape"], spec.get("color"), spec.get("size"))
+    try:
+        hit = _REFS.get(words)
+    except TypeError:  # an unhashable word: ObjectGroup says what is wrong with it
+        return ObjectGroup(*words)
+    if hit is None:
+        hit = ObjectGroup(*words)  # raises for a word outside the vocabulary: nothing kept
+        if len(_REFS) < 4096:
+            _REFS[words] = hit
+    return hit
 
 
 def answer(check: Check | dict[str, Any], scene: SceneLike) -> bool:

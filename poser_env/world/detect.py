@@ -405,15 +405,14 @@ def _smooth(img: np.ndarray) -> np.ndarray:
     return a.reshape(H, W, 3)
 
 
+_CODE_WEIGHTS = np.array([4096.0, 64.0, 1.0], dtype=np.float32)
+
+
 def _codes(rgb: np.ndarray) -> np.ndarray:
-    """6-bit-per-channel colour codes (int32) of uint8 RGB pixels (any leading shape)."""
-    q = rgb >> 2
-    code = q[..., 0].astype(np.int32)
-    code <<= 6
-    code |= q[..., 1]
-    code <<= 6
-    code |= q[..., 2]
-    return code
+    """6-bit-per-channel colour codes (int32) of uint8 RGB pixels (any leading shape). One
+    product with (4096, 64, 1) in float32, exact: every code is an integer below 2^18, far
+    inside float32's 2^24 (faster than shifting and or-ing the three channels)."""
+    return ((rgb >> 2).astype(np.float32) @ _CODE_WEIGHTS).astype(np.int32)
 
 
 @cache
