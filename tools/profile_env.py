@@ -36,15 +36,17 @@ COMPONENTS: list[tuple[str, int, str, str]] = [
 ]
 
 
-def _instrument(totals: dict[str, float], counts: dict[str, int]) -> None:
+def _instrument(totals: dict[str, float], counts: dict[str, int]) -> list[tuple[Any, str, Any]]:
+    """Wrap each component's function; returns (owner, name, original) to put back."""
     import importlib
 
+    undo = []
     for label, _, module, path in COMPONENTS:
         owner: Any = importlib.import_module(module)
         *parents, name = path.split(".")
         for p in parents:
             owner = getattr(owner, p)
-        fn = getattr(owner, name)
+        fn = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
 
         def timed(*args: Any, _fn: Callable[..., Any] = fn, _label: str = label, **kwargs: Any) -> Any:
             t = time.process_time()
@@ -54,9 +56,9 @@ def _instrument(totals: dict[str, float], counts: dict[str, int]) -> None:
                 totals[_label] += time.process_time() - t
                 counts[_label] += 1
 
-        if hasattr(fn, "cache_clear"):  # keep an lru_cache's handle for code that clears it
-            timed.cache_clear = fn.cache_clear  # type: ignore[attr-defined]
+        undo.append((owner, name, fn))
         setattr(owner, name, timed)
+    return undo
 
 
 def profile(env_id: str, steps: int, warmup: int, seed: int) -> dict[str, Any]:
@@ -68,25 +70,29 @@ def profile(env_id: str, steps: int, warmup: int, seed: int) -> dict[str, Any]:
 
     totals = {c[0]: 0.0 for c in COMPONENTS}
     counts = {c[0]: 0 for c in COMPONENTS}
-    _instrument(totals, counts)
-    env = gym.make(env_id)
-    rng = np.random.default_rng(seed)
-    obs, _ = env.reset(seed=seed)
+    undo = _instrument(totals, counts)
+    try:
+        env = gym.make(env_id)
+        rng = np.random.default_rng(seed)
+        obs, _ = env.reset(seed=seed)
 
-    def run(n: int) -> None:
-        nonlocal obs
-        for _ in range(n):
-            obs, _, terminated, truncated, _ = env.step(rng.choice(np.flatnonzero(obs["action_mask"])))
-            if terminated or truncated:
-                obs, _ = env.reset()
+        def run(n: int) -> None:
+            nonlocal obs
+            for _ in range(n):
+                obs, _, terminated, truncated, _ = env.step(rng.choice(np.flatnonzero(obs["action_mask"])))
+                if terminated or truncated:
+                    obs, _ = env.reset()
 
-    run(warmup)
-    for k in totals:
-        totals[k], counts[k] = 0.0, 0
-    t = time.process_time()
-    run(steps)
-    cpu = time.process_time() - t
-    env.close()
+        run(warmup)
+        for k in totals:
+            totals[k], counts[k] = 0.0, 0
+        t = time.process_time()
+        run(steps)
+        cpu = time.process_time() - t
+        env.close()
+    finally:
+        for owner, name, fn in reversed(undo):
+            setattr(owner, name, fn)
     return {
         "env": env_id,
         "steps": steps,

@@ -138,8 +138,13 @@ class Target:
         }
 
     def checks(self) -> list[Check]:
-        """All checks this target implies (:func:`checks_for`); what ``Task.checks`` returns."""
-        return checks_for(self)
+        """All checks this target implies (:func:`checks_for`); what ``Task.checks`` returns.
+        Built once per target (a new list each call): every episode's summary asks for them."""
+        built = self.__dict__.get("_checks")
+        if built is None:
+            built = tuple(checks_for(self))
+            object.__setattr__(self, "_checks", built)
+        return list(built)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Target:
