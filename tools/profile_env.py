@@ -1,9 +1,12 @@
 """Where an ImagePoser env step's CPU time goes: per-component process CPU time (docs/performance.md).
 
 Each component's calls are timed with ``time.process_time`` around them (no profiler: cProfile
-inflates Python-heavy code), over random allowed actions after a warm-up; nested rows are part
-of the row above them. The wrappers cost about a microsecond per call, so the shares are a
-little high for components called often; compare shares of the same script across commits.
+inflates Python-heavy code), over random allowed actions after a warm-up. Nested rows are part
+of the row above them; detection and parse sit at the first level because the critic, the
+extractor and the experts share them (a reading is computed where it is first needed, later
+ones come from caches), so each is also part of the rows that call it. The wrappers cost about
+a microsecond per call, so the shares are a little high for components called often; compare
+shares of the same script across commits.
 
     python tools/profile_env.py                       # ImagePoser-v0, 3,000 steps after 300
     python tools/profile_env.py --env ImagePoser-Edit-v0 --steps 2000 --json
@@ -25,7 +28,7 @@ COMPONENTS: list[tuple[str, int, str, str]] = [
     ("step", 0, "poser_env.env", "ImagePoserEnv.step"),
     ("reset", 0, "poser_env.env", "ImagePoserEnv.reset"),
     ("critic (critique)", 1, "poser_env.env", "ImagePoserEnv._critique"),
-    ("detection", 2, "poser_env.world.detect", "analyse"),
+    ("detection (critic and extraction)", 1, "poser_env.world.detect", "analyse"),
     ("experts", 1, "poser_env.env", "call_expert"),
     ("render", 2, "poser_env.world.render", "_render"),
     ("parse (experts and extraction)", 1, "poser_env.world.parse", "_read"),
