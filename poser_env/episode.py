@@ -99,7 +99,7 @@ class Episode:
             self.attempts, self.tried = 0, set()
             return True
         if new_verdict is not None:
-            new_score, old_score = new_verdict.subset(relevant).score, self.verdict.subset(relevant).score
+            new_score, old_score = _score_on(new_verdict, relevant), _score_on(self.verdict, relevant)
             broke = any(not r.passed for r in new_verdict.results if r.check in held)
             better = new_score > old_score or (new_score == old_score and not broke)
             if better or not keep_best:
@@ -256,6 +256,12 @@ def critic_answer(verdict: Verdict, check: Check, tolerance: float = SAME_POSITI
             if r.check.spec.get("kind") == "preserve" and preserve_match(check.spec, r.check.spec, tolerance):
                 return r.passed
     return None
+
+
+def _score_on(verdict: Verdict, checks: set[Check]) -> float:
+    """``verdict.subset(checks).score`` without building the subset (and its reflection text)."""
+    results = [r.passed for r in verdict.results if r.check in checks]
+    return sum(results) / len(results) if results else 1.0
 
 
 def unique_checks(checks: list[Check]) -> list[Check]:

@@ -81,13 +81,54 @@ class LRU(Generic[V]):
             self.hits = self.misses = 0
 
 
+#: The last few images digested (or handed over with their digest by :func:`remember_key`),
+#: each with its form (dtype and shape), a copy of its bytes and its key: the env digests the
+#: same canvas several times per step (the critic's cache, the observation's image features,
+#: the extractor's cache). Only small images are kept.
+_RECENT: list[tuple[np.ndarray, str, bytes, bytes]] = []
+_RECENT_ITEMS, _RECENT_MAX_BYTES = 4, 1 << 20
+_RECENT_LOCK = threading.Lock()
+
+
+def _form(image: np.ndarray) -> str:
+    return f"{image.dtype.str}{image.shape}"  # an array's shape (even its dtype) can be set in place
+
+
 def pixel_key(image: Any) -> bytes | None:
     """A digest of an image's pixels, dtype and shape (SHA-1 of the bytes: about 30 us at
     128 x 128 on one core), or None for something that is not a numeric array (the caller
-    then computes without a cache and reports the error as usual)."""
+    then computes without a cache and reports the error as usual).
+
+    The same array object asked again with the same bytes (compared with a copy taken at its
+    first digest: about a quarter of a digest's cost) gets its key without hashing; an array
+    changed in place since is hashed anew."""
     if not isinstance(image, np.ndarray) or image.dtype.kind not in "uif":
         return None
+    with _RECENT_LOCK:
+        recent = [(form, snap, key) for arr, form, snap, key in _RECENT if arr is image]
+    form = _form(image)
+    for was, snap, key in recent:
+        if was == form and image.tobytes() == snap:
+            return key
+    key = digest(image)
+    remember_key(image, key, image.tobytes() if image.nbytes <= _RECENT_MAX_BYTES else None)
+    return key
+
+
+def digest(image: np.ndarray) -> bytes:
+    """:func:`pixel_key` of a numeric array, always hashed (nothing remembered)."""
     h = hashlib.sha1(usedforsecurity=False)
-    h.update(f"{image.dtype.str}{image.shape}".encode())
+    h.update(_form(image).encode())
     h.update(np.ascontiguousarray(image).data)
     return h.digest()
+
+
+def remember_key(image: np.ndarray, key: bytes, snapshot: bytes | None) -> None:
+    """Let :func:`pixel_key` answer ``key`` for ``image`` while its bytes equal ``snapshot``
+    (``image.tobytes()`` when the caller had it: ``key`` must be that content's digest). For
+    code that hands out copies of an image it has digested (the renderer's cache)."""
+    if snapshot is None or len(snapshot) > _RECENT_MAX_BYTES:
+        return
+    with _RECENT_LOCK:
+        _RECENT.insert(0, (image, _form(image), snapshot, key))
+        del _RECENT[_RECENT_ITEMS:]

@@ -71,6 +71,8 @@ class ObservationEncoder:
         self._texts: LRU[tuple[np.ndarray, np.ndarray, np.ndarray]] = LRU(1024)
         # Canvases recur (failed edits, blank starts): image features by pixel digest.
         self._images: LRU[np.ndarray] = LRU(1024)
+        # The last verdict encoded and its vector (the kept canvas's verdict, unchanged by most steps).
+        self._last_verdict: tuple[Verdict | None, np.ndarray] | None = None
         d = int(text_encoder.dim)
         self.space = spaces.Dict(
             {
@@ -115,12 +117,17 @@ class ObservationEncoder:
 
     def encode(self, s: ObservationInput) -> dict[str, np.ndarray]:
         instruction, remaining, prompt = self._text_part(s)
-        verdict = np.zeros(2 * len(CHECK_CATEGORIES), np.float32)
-        if s.verdict is not None:
-            for cat, frac in s.verdict.by_category().items():
-                k = CHECK_CATEGORIES.index(cat)
-                verdict[k] = frac
-                verdict[len(CHECK_CATEGORIES) + k] = 1.0
+        last = self._last_verdict
+        if last is not None and last[0] is s.verdict:  # verdicts are frozen; most steps keep it
+            verdict = last[1].copy()
+        else:
+            verdict = np.zeros(2 * len(CHECK_CATEGORIES), np.float32)
+            if s.verdict is not None:
+                for cat, frac in s.verdict.by_category().items():
+                    k = CHECK_CATEGORIES.index(cat)
+                    verdict[k] = frac
+                    verdict[len(CHECK_CATEGORIES) + k] = 1.0
+            self._last_verdict = (s.verdict, verdict.copy())
         command = np.zeros(len(COMMAND_KINDS) + 1, np.float32)
         if s.command_kind is not None:
             command[COMMAND_KINDS.index(s.command_kind)] = 1.0

@@ -78,3 +78,31 @@ def test_env_caches_only_pure_extractors_by_prompt_and_pixels():
         env.reset(options={"prompt": task.prompt})  # same prompt, blank canvas: another key
         env.reset(options={"prompt": task.prompt})
         assert env.extractor.calls == expected
+
+
+def test_pixel_key_of_an_array_changed_in_place_is_its_new_digest():
+    # pixel_key remembers the last arrays it digested; a change made in place since (pixels,
+    # shape) must give the digest of the new content, as a fresh copy of it gets.
+    a = np.zeros((32, 32, 3), np.uint8)
+    first = pixel_key(a)
+    assert pixel_key(a) == first
+    a[5, 7, 1] = 1
+    assert pixel_key(a) == pixel_key(a.copy()) != first
+    a.shape = (32 * 32, 3)
+    assert pixel_key(a) == pixel_key(a.copy()) != pixel_key(a.reshape(32, 32, 3).copy())
+    f = np.zeros((16, 16, 3))
+    zero = pixel_key(f)
+    f[0, 0, 0] = -0.0  # equal as a number, not as bytes
+    assert pixel_key(f) == pixel_key(f.copy()) != zero
+
+
+def test_a_rendered_copy_is_keyed_by_its_pixels_even_when_changed():
+    # render() hands pixel_key the digest of each copy it returns (remember_key); a copy
+    # changed afterwards must be keyed by its new pixels.
+    from poser_env.memo import digest
+
+    scene = Scene((SceneObject("star", "blue", "large", 0.4, 0.6),))
+    out = render(scene, 64)
+    assert pixel_key(out) == digest(out) == digest(out.copy())
+    out[10:20, 10:20] = 255
+    assert pixel_key(out) == digest(out.copy()) != digest(render(scene, 64))

@@ -186,14 +186,15 @@ class GrammarExtractor:
             # to draw it on its own (an expert reads "the" as a reference). The checks come from
             # the reading of the user's own words.
             text = _rewrite(text, reading.introduced)
-        spans = clause_spans(text)
-        if len(spans) != len(clause_spans(original)):  # never expected: keep the user's text
-            text, spans = original, clause_spans(original)
+        original_spans = clause_spans(original)
+        spans = clause_spans(text) if text != original else original_spans
+        if len(spans) != len(original_spans):  # never expected: keep the user's text
+            text, spans = original, original_spans
         by_clause: list[list[Intent]] = [[] for _ in spans]
         for intent in reading.intents:
             if 0 <= intent.clause < len(by_clause):
                 by_clause[intent.clause].append(intent)
-        starts = [a for a, _ in clause_spans(original)]
+        starts = [a for a, _ in original_spans]
         unread_by_clause: list[list[str]] = [[] for _ in spans]
         for a, b in reading.unread:
             k = max(bisect_right(starts, a) - 1, 0)

@@ -138,8 +138,13 @@ class Target:
         }
 
     def checks(self) -> list[Check]:
-        """All checks this target implies (:func:`checks_for`); what ``Task.checks`` returns."""
-        return checks_for(self)
+        """All checks this target implies (:func:`checks_for`); what ``Task.checks`` returns.
+        Built once per target (a new list each call): every episode's summary asks for them."""
+        built = self.__dict__.get("_checks")
+        if built is None:
+            built = tuple(checks_for(self))
+            object.__setattr__(self, "_checks", built)
+        return list(built)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Target:
@@ -321,8 +326,22 @@ class SceneLike(Protocol):
     def clean(self) -> bool: ...
 
 
+#: Object groups already built (and so validated) from a spec's words: every critique asks
+#: the same few, and building one checks each word against the vocabulary.
+_REFS: dict[tuple[Any, Any, Any], ObjectGroup] = {}
+
+
 def _ref(spec: dict[str, Any]) -> ObjectGroup:
-    return ObjectGroup(spec["shape"], spec.get("color"), spec.get("size"))
+    words = (spec["shape"], spec.get("color"), spec.get("size"))
+    try:
+        hit = _REFS.get(words)
+    except TypeError:  # an unhashable word: ObjectGroup says what is wrong with it
+        return ObjectGroup(*words)
+    if hit is None:
+        hit = ObjectGroup(*words)  # raises for a word outside the vocabulary: nothing kept
+        if len(_REFS) < 4096:
+            _REFS[words] = hit
+    return hit
 
 
 def answer(check: Check | dict[str, Any], scene: SceneLike) -> bool:
@@ -331,7 +350,8 @@ def answer(check: Check | dict[str, Any], scene: SceneLike) -> bool:
     kind = spec.get("kind") if isinstance(spec, dict) else None
     try:
         if kind in ("exists", "count", "absent"):
-            n = sum(1 for o in scene.objects if _ref(spec).matches(o))
+            ref = _ref(spec)  # once, not per object (this is the critic's inner loop)
+            n = sum(1 for o in scene.objects if ref.matches(o))
             return n >= 1 if kind == "exists" else n == spec["n"]
         if kind == "relation":
             a, b = _ref(spec["a"]), _ref(spec["b"])

@@ -25,24 +25,34 @@ from poser_env.world import language as L
 from poser_env.world import lexicon as X
 from poser_env.world.checks import ObjectGroup
 
-Table = tuple[dict[tuple[str, ...], object], int]
+#: A phrase table: entries keyed by word tuples, the longest key's length, and per first word
+#: the longest key starting with it (most words start no key: ``match`` answers them at once).
+Table = tuple[dict[tuple[str, ...], object], int, dict[str, int]]
 
 _TOKEN_SPLIT = str.split
 
 
 def table(entries: Mapping[str, object]) -> Table:
-    """A phrase table keyed by word tuples (words as the tokenizer writes them), and its longest key."""
+    """A phrase table keyed by word tuples (words as the tokenizer writes them), its longest
+    key, and the longest key per first word."""
     out: dict[tuple[str, ...], object] = {}
     for phrase, value in entries.items():
         key = tuple(phrase.lower().replace(",", " ,").split())
         if key:
             out.setdefault(key, value)
-    return out, max((len(k) for k in out), default=1)
+    firsts: dict[str, int] = {}
+    for key in out:
+        firsts[key[0]] = max(firsts.get(key[0], 0), len(key))
+    return out, max((len(k) for k in out), default=1), firsts
 
 
 def match(words: list[str], i: int, tab: Table) -> tuple[int, object] | None:
     """The longest entry of ``tab`` starting at ``words[i]``: (its length, its value)."""
-    entries, longest = tab
+    entries, longest, firsts = tab
+    if 0 <= i < len(words):
+        # Only keys that start with words[i] can match: none for most words (the parser asks
+        # every table at every position).
+        longest = firsts.get(words[i], 0)
     for k in range(min(longest, len(words) - i), 0, -1):
         value = entries.get(tuple(words[i : i + k]))
         if value is not None:
@@ -178,7 +188,7 @@ def _noun_phrase(words: list[str], i: int) -> tuple[NP | None, int]:
     ignorable: list[int] = []
     j = i
     ref_count = 1
-    m = match(words, i, _DETERMINERS)
+    m = match(words, i, _DETERMINERS) if words[i] in _DETERMINERS[2] else None
     if m is not None:
         det, j = m[1], i + m[0]
         if det == "vague":
@@ -198,11 +208,12 @@ def _noun_phrase(words: list[str], i: int) -> tuple[NP | None, int]:
         w = words[j]
         if w == MASK:
             break
-        ms = match(words, j, _SIZES)
+        # (each table is asked only for a word that starts one of its keys: the same answers)
+        ms = match(words, j, _SIZES) if w in _SIZES[2] else None
         if ms is not None:
             size, j, unknown_run = str(ms[1]), j + ms[0], 0
             continue
-        mc = match(words, j, _COLORS)
+        mc = match(words, j, _COLORS) if w in _COLORS[2] else None
         if mc is not None:
             colors.append(str(mc[1]))
             j, unknown_run = j + mc[0], 0
@@ -241,7 +252,7 @@ def _noun_phrase(words: list[str], i: int) -> tuple[NP | None, int]:
             j += 1
             continue
         break
-    mh = match(words, j, _SHAPES) if j < n else None
+    mh = match(words, j, _SHAPES) if j < n and words[j] in _SHAPES[2] else None
     if mh is None:
         return None, j
     head = words[j]

@@ -132,7 +132,10 @@ class Clause:
 def _first(
     words: list[str], tab: Table, ok: Callable[[int, int], bool] = lambda i, n: True, start: int = 0
 ) -> tuple[int, int, object] | None:
+    firsts = tab[2]
     for i in range(start, len(words)):
+        if words[i] not in firsts:  # no key starts with it: match would say None
+            continue
         m = match(words, i, tab)
         if m is not None and ok(i, m[0]):
             return i, m[0], m[1]
@@ -195,8 +198,9 @@ def relations(c: Clause) -> None:
     first = [n.start for n in nps]
     move_at = next((i for i, x in enumerate(w) if x in _MOVE_VERBS), None)
     i = 0
+    rel_firsts = _RELATIONS[2]
     while i < len(w):
-        m = match(w, i, _RELATIONS)
+        m = match(w, i, _RELATIONS) if w[i] in rel_firsts else None
         if m is None or any(n.start <= i < n.end for n in _around(nps, ends, i)):
             i += 1
             continue

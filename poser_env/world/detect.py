@@ -233,7 +233,8 @@ def analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[d
     n_foreign = np.bincount(lab[foreign], minlength=n + 1)[ks]
     speckles += int(np.count_nonzero(n_foreign >= max(1, speck_size(W) ** 2 // 2)))
     own = (~foreign).astype(np.float64)
-    weights = (own, own * (idx // W), own * (idx % W))
+    rows, cols = np.divmod(idx, W)
+    weights = (own, own * rows, own * cols)
     area, sum_y, sum_x = (np.bincount(lab, weights=w, minlength=n + 1)[ks] for w in weights)
 
     filled, sketch = labels, False
@@ -347,8 +348,8 @@ def _style(img: np.ndarray, sigma: float, bgc: np.ndarray, objs: list[dict]) -> 
             (dx[..., 0] + dx[..., 1] + dx[..., 2] > tau, o["sl"][1].start),
             ((dy[..., 0] + dy[..., 1] + dy[..., 2] > tau).T, o["sl"][0].start),
         ):
-            grid = (start + 1 + np.arange(strong.shape[1])) % block == 0
-            on += int(np.count_nonzero(strong[:, grid]))
+            # columns j on the grid: (start + 1 + j) % block == 0, i.e. every block-th from r
+            on += int(np.count_nonzero(strong[:, (-(start + 1)) % block :: block]))
             tot += int(np.count_nonzero(strong))
         if tot >= 20 and on < 0.6 * tot:  # plainly off the grid: spare the other objects
             return soft_style
@@ -405,15 +406,14 @@ def _smooth(img: np.ndarray) -> np.ndarray:
     return a.reshape(H, W, 3)
 
 
+_CODE_WEIGHTS = np.array([4096.0, 64.0, 1.0], dtype=np.float32)
+
+
 def _codes(rgb: np.ndarray) -> np.ndarray:
-    """6-bit-per-channel colour codes (int32) of uint8 RGB pixels (any leading shape)."""
-    q = rgb >> 2
-    code = q[..., 0].astype(np.int32)
-    code <<= 6
-    code |= q[..., 1]
-    code <<= 6
-    code |= q[..., 2]
-    return code
+    """6-bit-per-channel colour codes (int32) of uint8 RGB pixels (any leading shape). One
+    product with (4096, 64, 1) in float32, exact: every code is an integer below 2^18, far
+    inside float32's 2^24 (faster than shifting and or-ing the three channels)."""
+    return ((rgb >> 2).astype(np.float32) @ _CODE_WEIGHTS).astype(np.int32)
 
 
 @cache

@@ -94,7 +94,7 @@ def polygon_pixels(shape: str, size: str, x: float, y: float, canvas: int) -> li
     """The outline in pixel coordinates, for drawing on a ``canvas`` x ``canvas`` image."""
     s = vocab.SIZES[size] * _SCALE[shape] * canvas
     poly = unit_polygon(shape) * s + np.array([x * canvas, y * canvas])
-    return [(float(px), float(py)) for px, py in poly]
+    return [(px, py) for px, py in poly.tolist()]  # Python floats, as float() of each gives
 
 
 def relations_between(box_a: tuple[float, float, float, float], box_b: tuple[float, float, float, float]) -> set[str]:

@@ -85,7 +85,14 @@ def _candidates(shape: str, size: str, rng: np.random.Generator, n: int) -> tupl
     hw, hh = shape_half_extent(shape, size)
     xs = rng.uniform(hw + BORDER, 1 - hw - BORDER, size=n)
     ys = rng.uniform(hh + BORDER, 1 - hh - BORDER, size=n)
-    return np.stack([xs, ys], axis=1), np.stack([xs - hw, ys - hh, xs + hw, ys + hh], axis=1)
+    # Filled column by column (np.stack's overhead is most of the cost at this size).
+    centres, boxes = np.empty((n, 2)), np.empty((n, 4))
+    centres[:, 0], centres[:, 1] = xs, ys
+    np.subtract(xs, hw, out=boxes[:, 0])
+    np.subtract(ys, hh, out=boxes[:, 1])
+    np.add(xs, hw, out=boxes[:, 2])
+    np.add(ys, hh, out=boxes[:, 3])
+    return centres, boxes
 
 
 def place(

@@ -108,7 +108,13 @@ PRESERVE_RE = re.compile(
 def tokenize(text: str) -> list[Tok]:
     """``(lower-case token, start, end)`` for each word (hyphenated words stay whole: ``8-bit``,
     ``mint-green``) and each punctuation mark that matters (``. ; ! ? , :``)."""
-    return [(m.group().lower(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[Tok, ...]:
+    # Cached: the extractor's reading and its clause spans tokenize the same prompt.
+    return tuple((m.group().lower(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text))
 
 
 def _expand(tokens: list[Tok]) -> list[Tok]:

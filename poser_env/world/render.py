@@ -26,7 +26,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from poser_env.memo import LRU
+from poser_env.memo import LRU, digest, remember_key
 from poser_env.world import vocab
 from poser_env.world.geometry import polygon_pixels
 from poser_env.world.scene import DEFAULT_CANVAS, Scene, check_canvas
@@ -96,14 +96,16 @@ def _draw_shapes(scene: Scene, size: int, outline: int | None) -> Image.Image:
     return img
 
 
-#: Renderings of recent scenes (an edit that fails, a blank source, a retried canvas recur);
-#: a pure function of (scene, canvas), so the cache changes speed only. 64 MiB at most.
-_RENDERED: LRU[np.ndarray] = LRU(512, max_bytes=64 << 20, size_of=lambda a: a.nbytes)
+#: Renderings of recent scenes (an edit that fails, a blank source, a retried canvas recur),
+#: each with its pixel digest and bytes; a pure function of (scene, canvas), so the cache
+#: changes speed only. 64 MiB at most.
+_RENDERED: LRU[tuple[np.ndarray, bytes, bytes]] = LRU(512, max_bytes=64 << 20, size_of=lambda a: 2 * a[0].nbytes)
 
 
 def render(scene: Scene, canvas: int = DEFAULT_CANVAS) -> np.ndarray:
     """Draw ``scene`` on a ``canvas`` x ``canvas`` RGB image and return it as uint8 (a new,
-    writable array; recent scenes come from a per-process cache)."""
+    writable array; recent scenes come from a per-process cache, whose copies ``pixel_key``
+    knows the digest of while their pixels are unchanged: the critic hashes no repeat)."""
     check_canvas(canvas)
     try:
         key = (scene, canvas)
@@ -111,9 +113,12 @@ def render(scene: Scene, canvas: int = DEFAULT_CANVAS) -> np.ndarray:
     except TypeError:  # an unhashable scene-like object: draw it without the cache
         return _render(scene, canvas)
     if hit is None:
-        hit = _RENDERED.put(key, _render(scene, canvas))
-        hit.setflags(write=False)
-    return hit.copy()
+        img = _render(scene, canvas)
+        img.setflags(write=False)
+        hit = _RENDERED.put(key, (img, digest(img), img.tobytes()))
+    out = hit[0].copy()
+    remember_key(out, hit[1], hit[2])
+    return out
 
 
 def _render(scene: Scene, canvas: int) -> np.ndarray:

@@ -103,6 +103,8 @@ class VocabularyError(ValueError):
 
 
 def _check(kind: str, value: object, allowed: Iterable[str]) -> str:
+    if isinstance(value, str) and isinstance(allowed, (dict, tuple)) and value in allowed:
+        return value  # the common case, without building the tuple the message needs
     allowed = tuple(allowed)
     if not isinstance(value, str) or value not in allowed:
         raise VocabularyError(f"unknown {kind} {value!r}; allowed: {', '.join(allowed)}")
