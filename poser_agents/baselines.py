@@ -1,9 +1,12 @@
-"""Baseline agents: random, single expert, command-type heuristic, and a search oracle.
+"""Baseline agents: random, single expert, command-type heuristic (with and without episode
+memory), and a search oracle.
 
 They make the testbed's scale: a learnt agent should beat the best single expert and the
 heuristic, and approach the oracle. All but the oracle read only the observation, like a
 learnt agent; the oracle searches with a copy of the env (the episode's seed included), which
-no real agent could do, so it is an upper bound.
+no real agent could do, so it is an upper bound. ``heuristic_memory`` is the heuristic plus
+what it remembers of the episode so far, a scripted reference for what memory is worth on
+ImagePoser-Drift-v0 (docs/benchmark.md, "Levels").
 """
 
 from __future__ import annotations
@@ -31,6 +34,24 @@ SYNTHETIC_HEURISTIC: dict[str, list[str]] = {
     "refine": ["refine-i2i"],
     "edit": ["frontier-t2i"],
 }
+
+#: The heuristic's choice per command kind for ``experts="synthetic_drift"`` (ImagePoser-Drift-v0):
+#: the specialist, then its replica (same skills, flakier; poser_env/data/experts/synthetic_drift.json).
+SYNTHETIC_DRIFT_HEURISTIC: dict[str, list[str]] = {
+    kind: [name, name.replace("-t2i", "-b-t2i").replace("-i2i", "-b-i2i")]
+    for kind, (name,) in SYNTHETIC_HEURISTIC.items()
+}
+
+#: Heuristic preferences per named expert set (the env's ``experts`` option); any other set gets
+#: :data:`SYNTHETIC_HEURISTIC`.
+HEURISTIC_PREFERENCES: dict[str, dict[str, list[str]]] = {"synthetic_drift": SYNTHETIC_DRIFT_HEURISTIC}
+
+
+def default_preferences(env: gym.Env | Sequence[str]) -> dict[str, list[str]]:
+    """The heuristic's preferences for ``env``'s expert set (:data:`HEURISTIC_PREFERENCES`)."""
+    base = getattr(env, "unwrapped", env)
+    experts = getattr(getattr(base, "config", None), "experts", None)
+    return HEURISTIC_PREFERENCES.get(experts, SYNTHETIC_HEURISTIC) if isinstance(experts, str) else SYNTHETIC_HEURISTIC
 
 
 def _names(env: gym.Env | Sequence[str]) -> list[str]:
@@ -91,7 +112,7 @@ class HeuristicAgent(BaselineAgent):
 
     def __init__(self, env: gym.Env | Sequence[str], preferences: Mapping[str, Sequence[str]] | None = None):
         names = _names(env)
-        prefs = dict(SYNTHETIC_HEURISTIC if preferences is None else preferences)
+        prefs = dict(default_preferences(env) if preferences is None else preferences)
         unknown = {e for v in prefs.values() for e in v} - set(names)
         if unknown:
             raise ValueError(
@@ -117,6 +138,91 @@ class HeuristicAgent(BaselineAgent):
         tried = np.asarray(observation["tried"]).reshape(len(mask), -1)
         actions = np.array([self._one(c, t, m) for c, t, m in zip(command, tried, mask)])
         return (actions if batched else actions[0]), state
+
+
+class HeuristicMemoryAgent(HeuristicAgent):
+    """The heuristic, skipping experts that failed silently earlier in this episode.
+
+    A call *failed silently* when the next observation shows the canvas unchanged (the same
+    image features) and the command not passed (not advanced, or dropped as failed): what a
+    degraded expert on ImagePoser-Drift-v0 does every time, and what a healthy one does on a
+    miss (the env keeps the better canvas, so a failed edit also leaves it unchanged). Such an
+    expert is *suspect* until a call of it passes a command. Among the kind's preferences it
+    picks the first untried one that is not suspect, else the first not suspect (a retry of
+    one that works), else the one with the fewest silent failures this episode, ties going to
+    the later preference (the first is the more reliable when healthy, so its failure is the
+    stronger sign of degradation). The observation's ``tried`` covers only the current
+    command; this memory is the agent's own, reset when an observation shows step 0 (or
+    ``episode_start`` says so), so it plays in the evaluation harness, which calls
+    ``predict(obs)`` alone, one episode after another.
+    """
+
+    name = "heuristic_memory"
+
+    def __init__(self, env: gym.Env | Sequence[str], preferences: Mapping[str, Sequence[str]] | None = None):
+        super().__init__(env, preferences)
+        # Per env row: the last observation's (image, progress) and the action taken; the
+        # suspects; the silent failures per expert this episode.
+        self._last: list[tuple[np.ndarray, np.ndarray, int] | None] = []
+        self._suspect: list[set[int]] = []
+        self._fails: list[dict[int, int]] = []
+
+    def suspects(self, row: int = 0) -> list[str]:
+        """The experts env row ``row`` currently skips (for tests and traces)."""
+        return sorted(self.names[a] for a in self._suspect[row]) if row < len(self._suspect) else []
+
+    def _remember(self, row: int, image: np.ndarray, progress: np.ndarray, start: bool) -> None:
+        while len(self._last) <= row:
+            self._last.append(None)
+            self._suspect.append(set())
+            self._fails.append({})
+        if start or progress[0] == 0:  # a new episode: forget the last one
+            self._last[row], self._suspect[row], self._fails[row] = None, set(), {}
+            return
+        last = self._last[row]
+        if last is None:
+            return
+        image0, progress0, action = last
+        # progress: [step, command index, attempts, commands left, commands failed] (fractions).
+        passed = progress[3] < progress0[3] and progress[4] == progress0[4]
+        if passed:
+            self._suspect[row].discard(action)
+        elif np.array_equal(image, image0):
+            self._suspect[row].add(action)
+            self._fails[row][action] = self._fails[row].get(action, 0) + 1
+
+    def _choose(self, row: int, command: np.ndarray, tried: np.ndarray, mask: np.ndarray) -> int:
+        kinds = command[: len(COMMAND_KINDS)]
+        kind = COMMAND_KINDS[int(np.argmax(kinds))] if kinds.max() > 0 else "generate"
+        prefs = [a for a in self.order.get(kind, []) if mask[a]]
+        suspect = self._suspect[row]
+        fresh = [a for a in prefs if a not in suspect]
+        untried = [a for a in fresh if tried[a] < 0.5]
+        if untried:
+            return untried[0]
+        if fresh:
+            return fresh[0]
+        if prefs:  # every preference failed silently: the fewest failures, ties to the later one
+            fails = self._fails[row]
+            return min(reversed(prefs), key=lambda a: fails.get(a, 0))
+        return self._one(command, tried, mask)
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+        mask, batched = batch_mask(observation)
+        n = len(mask)
+        command = np.asarray(observation["command"]).reshape(n, -1)
+        tried = np.asarray(observation["tried"]).reshape(n, -1)
+        image = np.asarray(observation["image"]).reshape(n, -1)
+        progress = np.asarray(observation["progress"]).reshape(n, -1)
+        starts = np.zeros(n, bool) if episode_start is None else np.asarray(episode_start, bool).reshape(n)
+        actions = []
+        for i in range(n):
+            self._remember(i, image[i], progress[i], bool(starts[i]))
+            a = self._choose(i, command[i], tried[i], mask[i])
+            self._last[i] = (image[i].copy(), progress[i].copy(), a)
+            actions.append(a)
+        out = np.array(actions)
+        return (out if batched else out[0]), state
 
 
 class OracleAgent(BaselineAgent):
@@ -167,11 +273,14 @@ class OracleAgent(BaselineAgent):
 
 
 def make_baseline(spec: str, env: gym.Env, seed: int = 0) -> BaselineAgent:
-    """``random``, ``heuristic``, ``oracle``, ``single:<expert>`` or ``llm:<chat model>`` (the LLM planner)."""
+    """``random``, ``heuristic``, ``heuristic_memory``, ``oracle``, ``single:<expert>`` or
+    ``llm:<chat model>`` (the LLM planner)."""
     if spec == "random":
         return RandomAgent(seed)
     if spec == "heuristic":
         return HeuristicAgent(env)
+    if spec == "heuristic_memory":
+        return HeuristicMemoryAgent(env)
     if spec == "oracle":
         return OracleAgent(env)
     if spec.startswith("single:"):
@@ -181,5 +290,5 @@ def make_baseline(spec: str, env: gym.Env, seed: int = 0) -> BaselineAgent:
 
         return LLMPlannerAgent(env, model=spec.split(":", 1)[1])
     raise ValueError(
-        f"unknown baseline {spec!r}; allowed: random, heuristic, oracle, single:<expert>, llm:<chat model>"
+        f"unknown baseline {spec!r}; allowed: random, heuristic, heuristic_memory, oracle, single:<expert>, llm:<chat model>"
     )

@@ -623,7 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--agent",
         required=True,
-        help="a saved agent folder, or random | heuristic | oracle | single:<expert> | llm:<chat model>",
+        help="a saved agent folder, or random | heuristic | heuristic_memory | oracle | single:<expert> | llm:<chat model>",
     )
     ev.add_argument("--env", default="ImagePoser-v0", help="a registered id (default ImagePoser-v0)")
     ev.add_argument("--split", default="test", choices=["train", "val", "test"])
@@ -671,7 +671,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="run one episode on a prompt of yours; writes the PNG strip and the step log")
     gen.add_argument("prompt", help='what to draw, e.g. "two red circles left of a blue star on a mint background"')
     gen.add_argument(
-        "--agent", default="heuristic", help="a saved agent folder, or random | heuristic | oracle | single:<expert>"
+        "--agent",
+        default="heuristic",
+        help="a saved agent folder, or random | heuristic | heuristic_memory | oracle | single:<expert>",
     )
     gen.add_argument("--env", default="ImagePoser-v0", help="a registered id (default ImagePoser-v0)")
     gen.add_argument("--text-encoder", default="hash", help="must match the agent's (default hash)")

@@ -37,7 +37,7 @@ def read_agent_metadata(path: str | Path, allow_entry_points: bool = False) -> d
 
 
 def load_agent(spec: str, env: Any, seed: int = 0, allow_entry_points: bool = False) -> Any:
-    """A baseline (``random``, ``heuristic``, ``oracle``, ``single:<expert>``, ``llm:<model>``)
+    """A baseline (``random``, ``heuristic``, ``heuristic_memory``, ``oracle``, ``single:<expert>``, ``llm:<model>``)
     or a saved DQN / GRPO agent's folder, acting in ``env``.
 
     ``seed`` seeds a baseline's or a GRPO policy's own generator. Raises ``ValueError`` (a

@@ -273,7 +273,7 @@ def test_benchmark_drift_sweep_tables_are_the_committed_sweeps():
     from tools.sweep_levels import sweep_rows
 
     page = (ROOT / "docs" / "benchmark.md").read_text()
-    for name in ("val-sweep", "val-seeds3-sweep"):
+    for name in ("val-sweep", "val-seeds3-sweep", "val-memory-sweep"):
         result = _drift(name)
         grid = json.loads(
             (RESULTS / "levels" / f"ImagePoser-Drift-v0-{name.replace('sweep', 'grid')}.json").read_text()

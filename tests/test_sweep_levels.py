@@ -22,6 +22,7 @@ def test_sweep_writes_one_card_per_setting(tmp_path, capsys):
     printed = capsys.readouterr().out
     rows = sweep_rows(result)
     assert len(rows) == 2 and all(r in printed for r in rows)
+    assert "| heuristic_memory (norm.) | memory gain |" in printed  # the memory columns, measured here
     assert rows[0].startswith('| `drift_fail=1.0, drift_modality="all", drift_p=1.0` | 0.000 |')
     # The same grid from a file gives the same cards (the episodes are seeded).
     grid_file = tmp_path / "grid.json"

@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere: import this checkout's packages
     sys.path.insert(0, str(ROOT))
 
+from poser_agents.benchmark.levels import memory_gain  # noqa: E402
+
 SCHEMA = "poser-level-sweep"
 VERSION = 1
 #: Splits a sweep may tune on.
@@ -102,9 +104,15 @@ def setting_label(env_kwargs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(env_kwargs.items()))
 
 
+def _has_memory(result: dict[str, Any]) -> bool:
+    """Whether the sweep measured ``heuristic_memory`` (sweeps made before it existed did not)."""
+    return all("heuristic_memory" in c["baselines"] for c in result["cards"])
+
+
 def sweep_rows(result: dict[str, Any]) -> list[str]:
     """One markdown row per setting: oracle raw accuracy, heuristic and best single normalised
-    accuracy, and which of the three criteria hold."""
+    accuracy, and which of the three criteria hold; with ``heuristic_memory`` measured, also its
+    normalised accuracy and the memory gain (it minus the heuristic) before the random column."""
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     rows = []
     for card in result["cards"]:
@@ -121,19 +129,27 @@ def sweep_rows(result: dict[str, Any]) -> list[str]:
             if ok
         ]
         verdict = "all three" if len(met) == 3 else ", ".join(met) or "none"
+        memory = ""
+        if _has_memory(result):
+            gain = memory_gain(b)
+            memory = f"{fmt(b['heuristic_memory']['norm_accuracy'])} | {'n/a' if gain is None else f'{gain:+.3f}'} | "
         rows.append(
             f"| `{setting_label(card['env_kwargs'])}` | {fmt(b['oracle']['accuracy'])} | "
-            f"{fmt(b['heuristic']['norm_accuracy'])} | {single} | {fmt(b['random']['accuracy'])} | {verdict} |"
+            f"{fmt(b['heuristic']['norm_accuracy'])} | {memory}{single} | {fmt(b['random']['accuracy'])} | {verdict} |"
         )
     return rows
 
 
 def format_sweep(result: dict[str, Any]) -> str:
+    memory = _has_memory(result)
+    cols = ["setting", "oracle accuracy", "heuristic (norm.)"]
+    cols += ["heuristic_memory (norm.)", "memory gain"] if memory else []
+    cols += ["best single (norm.)", "random accuracy", "criteria met"]
     head = [
         f"{result['env_id']} on {result['split']} ({result['episodes']} tasks x seeds {result['seeds']})",
         "",
-        "| setting | oracle accuracy | heuristic (norm.) | best single (norm.) | random accuracy | criteria met |",
-        "|---|---|---|---|---|---|",
+        "| " + " | ".join(cols) + " |",
+        "|" + "---|" * len(cols),
     ]
     return "\n".join(head + sweep_rows(result))
 

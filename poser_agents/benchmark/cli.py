@@ -169,7 +169,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     agg.set_defaults(func=cmd_aggregate)
     lv = bsub.add_parser(
-        "levels", help="a level's scale: every baseline's normalised score, and the criteria needing no training"
+        "levels",
+        help="a level's scale: every baseline's normalised score, the criteria needing no training, and the memory gain",
     )
     lv.add_argument("--env", required=True, help="a registered level")
     lv.add_argument("--split", default="val", choices=["train", "val", "test", "gen"])

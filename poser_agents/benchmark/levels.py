@@ -2,7 +2,10 @@
 
 The level criteria of docs/benchmark.md that need no training: *solvable* (the oracle's raw
 accuracy >= 0.9) and *not trivial* (the best single expert <= 0.3 and the heuristic <= 0.6 of
-the normalised accuracy score). Every baseline plays the same tasks and reset seeds as the
+the normalised accuracy score). Beside the heuristic it reports ``heuristic_memory`` (the heuristic
+that skips experts which failed silently earlier in the episode) and the *memory gain*, its
+normalised accuracy minus the heuristic's: what remembering the episode is worth on a level
+(ImagePoser-Drift-v0 is meant to reward it). Every baseline plays the same tasks and reset seeds as the
 references (the evaluation harness), so the per-task normalisation is exact.
 
 ``env_kwargs`` (``poser benchmark levels --env-kwargs JSON``) overrides a level's registered
@@ -91,7 +94,9 @@ def level_card(
         )
     env = gym.make(env_id, split=split, **overrides)
     level: Any = env.unwrapped  # an ImagePoserEnv
-    names = ["random", "oracle", "heuristic"] + ([f"single:{n}" for n in level.expert_names] if singles else [])
+    names = ["random", "oracle", "heuristic", "heuristic_memory"] + (
+        [f"single:{n}" for n in level.expert_names] if singles else []
+    )
     records: dict[str, list] = {}
     seconds: dict[str, float] = {}
     try:
@@ -136,7 +141,16 @@ def level_card(
         "env_kwargs": overrides,
         "baselines": cards,
         "criteria": criteria,
+        "memory_gain": memory_gain(cards),
     }
+
+
+def memory_gain(cards: dict[str, Any]) -> float | None:
+    """``heuristic_memory``'s normalised accuracy minus the heuristic's (None when either is missing:
+    cards measured before ``heuristic_memory`` existed)."""
+    a = cards.get("heuristic_memory", {}).get("norm_accuracy")
+    b = cards.get("heuristic", {}).get("norm_accuracy")
+    return None if a is None or b is None else a - b
 
 
 def format_card(card: dict[str, Any]) -> str:
@@ -159,4 +173,7 @@ def format_card(card: dict[str, Any]) -> str:
         f"solvable (oracle accuracy >= 0.9): {k['solvable']}; best single ({k['best_single']}) <= 0.3: {k['best_single_ok']}; "
         f"heuristic <= 0.6: {k['heuristic_ok']}",
     ]
+    gain = memory_gain(card["baselines"])
+    if gain is not None:
+        lines.append(f"memory gain (heuristic_memory - heuristic, norm. accuracy): {gain:+.3f}")
     return "\n".join(lines)

@@ -11,7 +11,7 @@ compared episode by episode (:func:`paired`). The agent is anything with SB3's
 - a factory ``Callable[[env], agent]`` or ``Callable[[env, seed], agent]``, called once per
   seed on the live env the agent acts in (the oracle needs it), or
 - a string for :func:`poser_agents.factory.load_agent`: a baseline spec (``random``,
-  ``heuristic``, ``oracle``, ``single:<expert>``) or a saved agent's folder.
+  ``heuristic``, ``heuristic_memory``, ``oracle``, ``single:<expert>``) or a saved agent's folder.
 """
 
 from __future__ import annotations

@@ -135,7 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m poser_agents.evaluation.honesty", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
-        "--agent", default="heuristic", help="random | heuristic | oracle | single:<expert> (default heuristic)"
+        "--agent",
+        default="heuristic",
+        help="random | heuristic | heuristic_memory | oracle | single:<expert> (default heuristic)",
     )
     parser.add_argument("--per-file", type=int, default=40, help="tasks drawn per file (default 40)")
     parser.add_argument("--seed", type=int, default=0)

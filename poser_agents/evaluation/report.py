@@ -281,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--agents",
         default="random,heuristic,oracle",
-        help="comma-separated baseline specs: random, heuristic, oracle, single:<expert>",
+        help="comma-separated baseline specs: random, heuristic, heuristic_memory, oracle, single:<expert>",
     )
     p.add_argument("--env", default="ImagePoser-v0", help="a registered env id")
     p.add_argument(

@@ -65,3 +65,62 @@ def test_sb3_evaluate_policy_accepts_a_baseline(env):
 
     mean, std = evaluate_policy(HeuristicAgent(env), env, n_eval_episodes=2)
     assert np.isfinite(mean)
+
+
+PROMPT = (
+    "Include two pink hexagons and a large brown heart to the right of a brown triangle. Create an image with "
+    "a single large purple hexagon and exactly 2 big circles. I want a single white heart."
+)
+
+
+def _degraded_inpaint_episode(env, names):
+    """A reset seed whose episode degrades inpaint-i2i and not its replica B (read from the env, for the test)."""
+    ia, ib = names.index("inpaint-i2i"), names.index("inpaint-b-i2i")
+    for seed in range(200):
+        obs, info = env.reset(seed=seed, options={"prompt": PROMPT})
+        degraded = env.unwrapped._ep.degraded
+        if degraded[ia] and not degraded[ib]:
+            return seed
+    raise AssertionError("no seed degrades inpaint-i2i alone")
+
+
+def _calls(env, agent, seed):
+    obs, info = env.reset(seed=seed, options={"prompt": PROMPT})
+    kinds = [c["kind"] for c in info["commands"]]
+    calls, done = [], False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(agent.predict(obs)[0])
+        calls.append((info["expert"], info.get("acted_kind")))
+        done = terminated or truncated
+    return kinds, calls, info["episode_summary"]
+
+
+def test_heuristic_memory_skips_an_expert_that_failed_silently_on_an_earlier_command():
+    env = gym.make(
+        "ImagePoser-v0", split="val", experts="synthetic_drift", drift_p=0.5, drift_fail=1.0, drift_modality="i2i"
+    )
+    names = env.unwrapped.expert_names
+    seed = _degraded_inpaint_episode(env, names)
+    memory = make_baseline("heuristic_memory", env)
+    kinds, calls, summary = _calls(env, memory, seed)
+    assert kinds.count("add") >= 2 and "inpaint-i2i" in summary["degraded"]
+    adds = [e for e, k in calls if k == "add"]
+    # The degraded specialist fails once, on the first add; every later call goes to its replica.
+    assert adds[0] == "inpaint-i2i" and "inpaint-i2i" not in adds[1:] and adds[1] == "inpaint-b-i2i"
+    assert "inpaint-i2i" in memory.suspects()
+    # The memoryless heuristic starts every add command on the degraded specialist again.
+    _, heur_calls, _ = _calls(env, make_baseline("heuristic", env), seed)
+    assert [e for e, k in heur_calls if k == "add"].count("inpaint-i2i") >= 2
+    # A new episode forgets what the last one showed.
+    obs, _ = env.reset(seed=seed, options={"prompt": PROMPT})
+    memory.predict(obs)
+    assert memory.suspects() == []
+
+
+def test_heuristic_memory_is_the_heuristic_when_nothing_fails_silently(env):
+    """Without drift on the base registry, its choices on a fresh command are the heuristic's."""
+    memory, heuristic = make_baseline("heuristic_memory", env), HeuristicAgent(env)
+    obs, _ = env.reset(seed=0)
+    assert memory.predict(obs)[0] == heuristic.predict(obs)[0]
+    batch = {k: np.stack([v, v]) for k, v in obs.items()}
+    assert memory.predict(batch, episode_start=np.array([True, True]))[0].shape == (2,)

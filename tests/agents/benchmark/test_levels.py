@@ -27,6 +27,20 @@ def test_env_kwargs_override_the_registered_setting(capsys):
     assert not broken["criteria"]["solvable"]
 
 
+def test_card_reports_heuristic_memory_and_the_memory_gain(capsys):
+    """Beside the heuristic, the card has ``heuristic_memory`` and their difference on normalised accuracy."""
+    setting = '{"experts": "synthetic_drift", "drift_modality": "i2i", "drift_p": 0.5}'
+    assert main([*TINY[:-1], "--env-kwargs", setting]) == 0
+    printed = capsys.readouterr().out
+    assert "| heuristic_memory |" in printed and "memory gain (heuristic_memory - heuristic" in printed
+    card = _card(capsys, "--env-kwargs", setting)
+    b = card["baselines"]
+    assert card["memory_gain"] == pytest.approx(
+        b["heuristic_memory"]["norm_accuracy"] - b["heuristic"]["norm_accuracy"]
+    )
+    assert f"memory gain (heuristic_memory - heuristic, norm. accuracy): {card['memory_gain']:+.3f}" in printed
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
