@@ -118,6 +118,14 @@ def aggregate(
     if isinstance(reps, bool) or not isinstance(reps, int) or reps < 10:
         raise ValueError(f"reps must be an int >= 10, got {reps!r}")
     runs = collect(dirs)
+    # Runs of one algorithm at different budgets are different entries ("ppo@300000"): a 1M-step
+    # run must never be averaged with 100k-step ones, and comparing budgets is a question of its own.
+    budgets: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for _, run in runs:
+        budgets[(run["env_id"], run["algo"])].add(int(run["steps"]))
+    label = lambda run: (  # noqa: E731
+        run["algo"] if len(budgets[(run["env_id"], run["algo"])]) == 1 else f"{run['algo']}@{run['steps']}"
+    )
     partial, unscored = [], []
     final: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     curves: dict[str, dict[str, list[dict[int, float]]]] = defaultdict(lambda: defaultdict(list))
@@ -133,8 +141,8 @@ def aggregate(
         if value is None:
             unscored.append(ident | {"reason": f"every {split} task has oracle == random"})
             continue
-        final[run["env_id"]][run["algo"]].append(float(value))
-        curves[run["env_id"]][run["algo"]].append(
+        final[run["env_id"]][label(run)].append(float(value))
+        curves[run["env_id"]][label(run)].append(
             {p["step"]: p[score] for p in run["curve"] if p.get(score) is not None}
         )
     levels: dict[str, dict[str, Any]] = {}

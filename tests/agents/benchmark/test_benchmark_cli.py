@@ -165,3 +165,24 @@ def test_references_of_a_changed_level_are_not_reused(runs, tmp_path, monkeypatc
     monkeypatch.setitem(gym.spec(LEVEL).kwargs, "max_attempts", 2)
     with pytest.raises(ResultSchemaError, match="not the references of"):
         references(out, LEVEL, "val", 2, proto, log=lambda _: None)
+
+
+def test_runs_at_other_budgets_are_not_averaged_together(runs, tmp_path):
+    """Same level and algorithm at two budgets: two entries ``algo@steps``, never one mean."""
+    from poser_agents.benchmark.aggregate import aggregate
+
+    longer = tmp_path / "longer"
+    for seed in (0, 1):
+        src = runs / LEVEL / "a2c" / f"seed{seed}"
+        dst = longer / LEVEL / "a2c" / f"seed{seed}"
+        shutil.copytree(src, dst)
+        result = json.loads((dst / "result.json").read_text())
+        result["steps"] = 80
+        (dst / "result.json").write_text(json.dumps(result))
+    out = aggregate([runs, longer], reps=100)
+    level = out["levels"][LEVEL]
+    assert level["a2c@40"]["n_runs"] == 2 and level["a2c@80"]["n_runs"] == 2 and "a2c" not in level
+    pairs = {(p["x"], p["y"]) for p in out["probability_of_improvement"][LEVEL]}
+    assert ("a2c@40", "a2c@80") in pairs or ("a2c@80", "a2c@40") in pairs
+    # One budget only: the plain name, as before.
+    assert "a2c" in aggregate([runs], reps=100)["levels"][LEVEL]
