@@ -309,6 +309,38 @@ def benchmark_published() -> str:
     return "\n".join(out)
 
 
+BENCHMARK_LONGER = ROOT / "docs" / "results" / "benchmark-300k"
+
+
+def benchmark_budgets() -> str:
+    """`poser benchmark aggregate docs/results/benchmark docs/results/benchmark-300k [--split gen]`:
+    the algorithms run at two budgets (kept apart as ALGO@STEPS), their IQMs and the probability
+    that the longer budget beats the shorter."""
+    from poser_agents.benchmark.aggregate import aggregate
+
+    if not (BENCHMARK.is_dir() and BENCHMARK_LONGER.is_dir()):
+        return ""
+    rows = ["| level | split | algorithm@steps | runs | IQM [95% CI] |", "|---|---|---|---:|---|"]
+    pairs: list[str] = []
+    for split in ("test", "gen"):
+        agg = aggregate([BENCHMARK, BENCHMARK_LONGER], split=split)
+        for level, algos in agg["levels"].items():
+            for algo, e in algos.items():
+                if "@" in algo:
+                    rows.append(
+                        f"| {level} | {split} | {algo} | {e['n_runs']} | {e['iqm']:.3f} "
+                        f"[{e['iqm_ci'][0]:.3f}, {e['iqm_ci'][1]:.3f}] |"
+                    )
+        for level, found in agg["probability_of_improvement"].items():
+            for p in found:
+                if "@" in p["x"] and "@" in p["y"] and p["x"].split("@")[0] == p["y"].split("@")[0]:
+                    pairs.append(
+                        f"- {level}, {split}: P({p['x']} > {p['y']}) = {p['p_x_better']:.3f} "
+                        f"[{p['ci'][0]:.3f}, {p['ci'][1]:.3f}]"
+                    )
+    return "\n".join([*rows, "", *pairs]) + "\n"
+
+
 CHEAP: dict[str, Callable[[], str]] = {
     "suite-stats": suite_stats,
     "suite-examples": suite_examples,
@@ -320,6 +352,7 @@ CHEAP: dict[str, Callable[[], str]] = {
     "calibration-heldout-paraphrases": calibration_heldout_paraphrases,
     "benchmark-hard-cards": benchmark_level_cards,
     "benchmark-published": benchmark_published,
+    "benchmark-budgets": benchmark_budgets,
 }
 EXPENSIVE: dict[str, Callable[[], str]] = {
     "world-check-500": world_check_500,

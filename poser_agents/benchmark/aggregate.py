@@ -64,9 +64,17 @@ def _interval_estimates(score_dict: dict, func: Any, reps: int, seed: int) -> tu
 
     from rliable import library
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FutureWarning, message="random_state is deprecated")
-        return library.get_interval_estimates(score_dict, func, reps=reps, random_state=np.random.RandomState(seed))
+    # Part of the bootstrap still draws from numpy's global generator (measured: the probability
+    # of improvement's CI moved with np.random.seed), so it is seeded here too and put back after:
+    # the same files and seed give the same figures whatever ran before in the process.
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, message="random_state is deprecated")
+            return library.get_interval_estimates(score_dict, func, reps=reps, random_state=np.random.RandomState(seed))
+    finally:
+        np.random.set_state(saved)
 
 
 def _estimates(score_dict: dict[str, np.ndarray], reps: int, seed: int) -> dict[str, dict[str, Any]]:

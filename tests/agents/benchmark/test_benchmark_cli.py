@@ -186,3 +186,17 @@ def test_runs_at_other_budgets_are_not_averaged_together(runs, tmp_path):
     assert ("a2c@40", "a2c@80") in pairs or ("a2c@80", "a2c@40") in pairs
     # One budget only: the plain name, as before.
     assert "a2c" in aggregate([runs], reps=100)["levels"][LEVEL]
+
+
+def test_aggregate_is_the_same_whatever_numpy_drew_before(runs):
+    """rliable's bootstrap partly draws from numpy's global generator: aggregate seeds and restores it."""
+    import numpy as np
+
+    from poser_agents.benchmark.aggregate import aggregate
+
+    results = []
+    for global_seed in (1, 2):
+        np.random.seed(global_seed)
+        results.append(aggregate([runs], reps=200))
+        assert np.random.get_state()[1][0] == np.random.RandomState(global_seed).get_state()[1][0]
+    assert results[0] == results[1]
