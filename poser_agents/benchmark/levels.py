@@ -88,6 +88,8 @@ def level_card(
             f"unknown level {env_id!r}; registered: {', '.join(sorted(k for k in gym.registry if k.startswith('ImagePoser')))}"
         )
     overrides = check_env_kwargs({} if env_kwargs is None else env_kwargs)
+    if references is not None and (not str(references).strip() or Path(references).is_file()):
+        raise ValueError(f"--references must name a folder (a 'benchmark run --out' folder), got {str(references)!r}")
     if references is not None and overrides:
         raise ValueError(
             "the cached references are the registered level's: drop --env-kwargs, or --references to measure them afresh"

@@ -72,6 +72,10 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number a reference may hold")
+
+
 def references(
     out: Path, env_id: str, split: str, episodes: int, proto: Protocol, log: Callable[[str], None]
 ) -> dict[str, list]:
@@ -95,8 +99,8 @@ def references(
     path = out / "references" / env_id / f"{split}-e{episodes}-s{'_'.join(map(str, seeds))}-{proto.text_encoder}.json"
     if path.exists():
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
+            data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+        except (json.JSONDecodeError, ValueError) as e:
             raise ResultSchemaError(
                 f"{path}: not valid JSON ({e}); delete it to measure the references again"
             ) from None

@@ -89,3 +89,22 @@ def test_references_cannot_be_combined_with_env_kwargs(tmp_path, capsys):
     assert main([*TINY, "--references", str(tmp_path), "--env-kwargs", '{"drift_p": 0.5}']) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cached references are the registered level's" in err[0]
+
+
+def test_references_must_be_a_folder(tmp_path, capsys):
+    afile = tmp_path / "refs.json"
+    afile.write_text("{}")
+    for bad in ("", str(afile)):
+        assert main([*TINY, "--references", bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--references must name a folder" in err[0], err
+
+
+def test_references_file_with_nan_is_refused(tmp_path):
+    from poser_agents.benchmark.run import Protocol, ResultSchemaError, references
+
+    refs = tmp_path / "references" / "ImagePoser-Gen-v0"
+    refs.mkdir(parents=True)
+    (refs / "val-e2-s0-hash.json").write_text('{"schema": "poser-benchmark-references", "records": NaN}')
+    with pytest.raises(ResultSchemaError, match="NaN is not a number"):
+        references(tmp_path, "ImagePoser-Gen-v0", "val", 2, Protocol(), log=lambda _: None)
