@@ -41,27 +41,19 @@ SCHEMA = "poser-benchmark-run"
 VERSION = 1
 RESULT_FILE = "result.json"
 CURVE_FILE = "curve.csv"
+#: The score card's numbers that ``curve.csv`` carries and that must be finite.
+_CARD_NUMBERS: tuple[str, ...] = (
+    "norm_accuracy",
+    "norm_alignment",
+    "norm_accuracy_cost_aware",
+    "norm_alignment_cost_aware",
+    "accuracy",
+    "alignment",
+    "cost",
+)
 #: Columns of ``curve.csv`` (a subset of the score card, plus the step).
-CURVE_COLUMNS: tuple[str, ...] = (
-    "step",
-    "norm_accuracy",
-    "norm_alignment",
-    "norm_accuracy_cost_aware",
-    "norm_alignment_cost_aware",
-    "accuracy",
-    "alignment",
-    "cost",
-)
+CURVE_COLUMNS: tuple[str, ...] = ("step", *_CARD_NUMBERS)
 STATUSES = ("partial", "complete")
-_CARD_NUMBERS = (
-    "norm_accuracy",
-    "norm_alignment",
-    "norm_accuracy_cost_aware",
-    "norm_alignment_cost_aware",
-    "accuracy",
-    "alignment",
-    "cost",
-)
 
 
 class ResultSchemaError(ValueError):
