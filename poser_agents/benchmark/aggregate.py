@@ -273,6 +273,16 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(
             f"PARTIAL (not averaged): {p['env_id']} {p['algo']} seed {p['seed']} stopped at {p['steps_done']} of {p['steps']} steps ({p['path']})"
         )
+    # Runs without an evaluation on this split (every run of a level with no gen split, under
+    # --split gen): one line per level, not one per run; other reasons stay one line per run.
+    missing = f"no {result['split']} evaluation in this run"
+    by_level: dict[str, list[str]] = defaultdict(list)
     for p in result["unscored"]:
-        lines.append(f"UNSCORED (not averaged): {p['env_id']} {p['algo']} seed {p['seed']}: {p['reason']}")
+        if p["reason"] == missing:
+            by_level[p["env_id"]].append(f"{p['algo']} seed {p['seed']}")
+        else:
+            lines.append(f"UNSCORED (not averaged): {p['env_id']} {p['algo']} seed {p['seed']}: {p['reason']}")
+    for level, which in by_level.items():
+        n = f"{len(which)} runs" if len(which) > 1 else "1 run"
+        lines.append(f"UNSCORED (not averaged): {level}: no {result['split']} evaluation in {n} ({', '.join(which)})")
     return "\n".join(lines)

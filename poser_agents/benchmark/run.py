@@ -1,8 +1,8 @@
 """``poser benchmark run``: train one algorithm on one level per seed, with a learning curve.
 
 Protocol (docs/benchmark.md): train on the level's train split for ``steps`` env steps; every
-``eval_every`` steps (and at step 0) evaluate greedily on ``val_episodes`` val tasks; at the
-end evaluate on ``test_episodes`` test tasks. Every evaluation runs the evaluation harness
+``eval_every`` steps (and at step 0) evaluate greedily on ``val_episodes`` val tasks, the last
+point after the learner's last update; at the end evaluate on ``test_episodes`` test tasks. Every evaluation runs the evaluation harness
 (:func:`poser_agents.evaluation.harness.evaluate`) with the protocol's evaluation seeds, so the
 agent meets the same tasks and reset seeds as the random and oracle references, which are
 measured once per (level, split, episodes, seeds) and cached under ``<out>/references/``.
@@ -178,18 +178,24 @@ def all_references(out: str | Path, env_id: str, proto: Protocol, log: Callable[
         references(Path(out), env_id, split, proto.test_episodes, proto, log)
 
 
-def _curve_callback(every: int, on_eval: Callable[[int], None]) -> Any:
+def _curve_callback(every: int, total: int, on_eval: Callable[[int], None]) -> Any:
     from stable_baselines3.common.callbacks import BaseCallback
 
     class CurveCallback(BaseCallback):
-        """Evaluates on val every ``every`` env steps (SB3 calls ``_on_step`` after each env step)."""
+        """Evaluates on val every ``every`` env steps (SB3 calls ``_on_step`` after each env step).
+
+        A point at or past ``total`` is left to the caller, after ``learn`` returns: SB3 calls
+        ``_on_step`` while it collects a rollout and updates only afterwards (off-policy: every
+        ``train_freq`` steps; on-policy: every ``n_steps``), so a point taken here at the last
+        step would score the policy before its last update.
+        """
 
         def __init__(self) -> None:
             super().__init__()
             self.next_eval = every
 
         def _on_step(self) -> bool:
-            if self.num_timesteps >= self.next_eval:
+            if self.next_eval <= self.num_timesteps < total:
                 on_eval(int(self.num_timesteps))
                 self.next_eval += every
             return True
@@ -302,10 +308,10 @@ def _train(
 
     try:
         on_eval(0)
-        model.learn(total_timesteps=steps, callback=_curve_callback(proto.eval_every, on_eval))
+        model.learn(total_timesteps=steps, callback=_curve_callback(proto.eval_every, steps, on_eval))
         done = int(getattr(model, "num_timesteps", steps))
         if not result["curve"] or result["curve"][-1]["step"] != done:
-            on_eval(done)
+            on_eval(done)  # the last point, after the learner's last update
         # test, and on a level with one the generalisation split ``gen`` (reported apart).
         for split in final_splits(train_env):
             refs = references(out, env_id, split, proto.test_episodes, proto, log)

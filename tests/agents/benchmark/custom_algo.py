@@ -1,6 +1,6 @@
 """Learners named by ``--algo module:callable`` in the benchmark tests."""
 
-from stable_baselines3 import A2C
+from stable_baselines3 import A2C, DQN
 
 
 def make_a2c(env, seed=0):
@@ -17,3 +17,19 @@ class KilledA2C(A2C):
 
 def make_killed(env, seed=0):
     return KilledA2C("MultiInputPolicy", env, seed=seed, device="cpu")
+
+
+#: (env steps done, updates done) at each ``predict`` of :func:`make_recording_dqn`'s model.
+SEEN: list[tuple[int, int]] = []
+
+
+class RecordingDQN(DQN):
+    """SB3's DQN that notes, at each ``predict``, how far it has trained."""
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+        SEEN.append((self.num_timesteps, self._n_updates))
+        return super().predict(observation, state, episode_start, deterministic)
+
+
+def make_recording_dqn(env, seed=0):
+    return RecordingDQN("MultiInputPolicy", env, seed=seed, device="cpu", learning_starts=0, train_freq=4)

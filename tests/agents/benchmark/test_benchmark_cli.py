@@ -200,3 +200,29 @@ def test_aggregate_is_the_same_whatever_numpy_drew_before(runs):
         results.append(aggregate([runs], reps=200))
         assert np.random.get_state()[1][0] == np.random.RandomState(global_seed).get_state()[1][0]
     assert results[0] == results[1]
+
+
+def test_last_curve_point_scores_the_trained_policy(tmp_path):
+    """SB3 updates after each rollout, so a point taken inside the last rollout would be stale."""
+    from poser_agents.benchmark.run import Protocol, run_one
+    from tests.agents.benchmark import custom_algo
+
+    custom_algo.SEEN.clear()
+    proto = Protocol(eval_every=20, val_episodes=2, test_episodes=2)
+    algo = "tests.agents.benchmark.custom_algo:make_recording_dqn"
+    result = run_one(algo, LEVEL, 40, 0, tmp_path, proto, allow_entry_points=True, log=lambda _: None)
+    assert [p["step"] for p in result["curve"]] == [0, 20, 40]
+    final = max(u for _, u in custom_algo.SEEN)
+    assert final == 10  # 40 steps, one update every 4 from the start
+    # Every predict at the last step (the last val point, then test) saw every update.
+    assert {u for t, u in custom_algo.SEEN if t == 40} == {final}
+
+
+def test_aggregate_names_levels_without_the_split_once(runs, capsys):
+    capsys.readouterr()
+    main(["benchmark", "aggregate", str(runs), "--split", "gen", "--reps", "200"])
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("UNSCORED")]
+    assert sorted(lines) == [
+        "UNSCORED (not averaged): ImagePoser-Edit-v0: no gen evaluation in 2 runs (a2c seed 0, a2c seed 1)",
+        f"UNSCORED (not averaged): {LEVEL}: no gen evaluation in 3 runs (a2c seed 0, a2c seed 1, {CUSTOM} seed 0)",
+    ]
