@@ -200,3 +200,52 @@ def test_aggregate_is_the_same_whatever_numpy_drew_before(runs):
         results.append(aggregate([runs], reps=200))
         assert np.random.get_state()[1][0] == np.random.RandomState(global_seed).get_state()[1][0]
     assert results[0] == results[1]
+
+
+HARD = "ImagePoser-Hard-v0"
+PUBLISHED_HARD = "docs/results/benchmark/ImagePoser-Hard-v0/ppo"
+
+
+def test_hard_final_evaluation_holds_both_generalisation_splits():
+    import gymnasium as gym
+
+    from poser_agents.benchmark.run import final_splits
+    from poser_agents.benchmark.schema import FINAL_SPLITS
+    from poser_env.config import GEN_SPLITS
+
+    assert ("test", *GEN_SPLITS) == FINAL_SPLITS
+    for level, splits in ((HARD, ("test", "gen", "gen_forms")), (LEVEL, ("test",))):
+        env = gym.make(level, split="val")
+        assert final_splits(env) == splits
+        env.close()
+
+
+def test_gen_forms_is_aggregated_apart_and_older_files_are_unscored(tmp_path, capsys):
+    """The published Hard runs predate gen_forms: they lack the key and are listed as unscored;
+    a run with a gen_forms card is aggregated on it, and its gen score is read as before."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    for seed in (0, 1, 2):
+        dst = tmp_path / HARD / "ppo" / f"seed{seed}"
+        dst.mkdir(parents=True)
+        result = json.loads((root / PUBLISHED_HARD / f"seed{seed}" / "result.json").read_text())
+        if seed < 2:
+            result["gen_forms"] = dict(result["gen"], norm_accuracy=0.1 * (seed + 1))
+        (dst / "result.json").write_text(json.dumps(result))
+
+    def agg(*extra: str) -> dict:
+        assert main(["benchmark", "aggregate", str(tmp_path), "--json", "--reps", "100", *extra]) == 0
+        return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+    forms = agg("--split", "gen_forms")
+    assert forms["levels"][HARD]["ppo"]["n_runs"] == 2
+    assert forms["levels"][HARD]["ppo"]["mean"] == pytest.approx(0.15)
+    assert [(u["seed"], u["reason"]) for u in forms["unscored"]] == [(2, "no gen_forms evaluation in this run")]
+    assert agg("--split", "gen")["levels"][HARD]["ppo"]["n_runs"] == 3
+    # A gen_forms card is validated as the others are.
+    bad = json.loads((tmp_path / HARD / "ppo" / "seed0" / "result.json").read_text())
+    bad["gen_forms"]["norm_accuracy"] = "high"
+    (tmp_path / HARD / "ppo" / "seed0" / "result.json").write_text(json.dumps(bad))
+    assert main(["benchmark", "aggregate", str(tmp_path)]) == 2
+    assert "gen_forms.norm_accuracy" in capsys.readouterr().err
