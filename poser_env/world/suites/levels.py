@@ -16,8 +16,9 @@ least one of them. Train / val / test are disjoint in prompt text as the base su
 ``gen_forms``, the second generalisation split, holds out **prompt forms** only: Hard-sized
 tasks (the same lengths) built from combinations train allows (no held-out pair), written in
 the v1 forms of :mod:`poser_env.world.suites.forms` (the ``forms`` suites' wording
-functions), which train, val and test never use (they are written in the v0 templates of
-:func:`~poser_env.world.suites.prompts.longform_prompt`). Each task's category is its form
+functions), while train, val and test are written in the v0 templates of
+:mod:`~poser_env.world.suites.prompts` (the two share some words and style phrases, not the
+forms' constructions: docs/benchmark.md). Each task's category is its form
 (:data:`~poser_env.world.suites.spec.LEVEL_FORMS`, equal numbers per form), and the grammar
 reader reads every task exactly (``tests/world/test_level_forms.py``). So ``gen`` measures the
 combination factor and ``gen_forms`` the form factor, apart.
