@@ -36,9 +36,11 @@ SUITE_MIXES: dict[str, tuple[str, ...]] = {
     "forms": ("forms",),
     "forms_editing": ("forms_editing",),
 }
-#: Splits every suite mix has; ``gen`` (held-out combinations, the generalisation split) only
-#: the mixes listed in GEN_SPLIT_MIXES.
+#: Splits every suite mix has; the generalisation splits GEN_SPLITS (``gen``: held-out
+#: combinations of colour, shape and relation; ``gen_forms``: held-out prompt forms) only the
+#: mixes listed in GEN_SPLIT_MIXES.
 SPLITS_ALL: tuple[str, ...] = ("train", "val", "test")
+GEN_SPLITS: tuple[str, ...] = ("gen", "gen_forms")
 GEN_SPLIT_MIXES: tuple[str, ...] = ("hard",)
 
 #: Upper bounds of the numeric fields. A penalty above 100 per unit already dwarfs the at most
@@ -68,7 +70,9 @@ class EnvConfig:
     """Task suites to draw from: one of ``mixed``, ``generation``, ``geneval``, ``longform``, ``editing``,
     ``hard``, and v1's ``mixed_v1``, ``generation_v1``, ``editing_v1``, ``forms``, ``forms_editing``."""
     split: str = "train"
-    """``train``, ``val`` or ``test``. Agents train on train, tune on val, report on test."""
+    """``train``, ``val`` or ``test``. Agents train on train, tune on val, report on test. Suite
+    ``hard`` also has the generalisation splits ``gen`` (held-out combinations) and
+    ``gen_forms`` (held-out prompt forms), reported apart."""
     canvas_size: int = DEFAULT_CANVAS
     """Canvas side in pixels (64 to 1024); ``canvas`` is its deprecated name (the
     :class:`~poser_env.types.Canvas` is the image itself)."""
@@ -135,12 +139,12 @@ class EnvConfig:
                 raise ValueError(f"{name} must be a non-empty string, got {v!r}")
         if self.suite not in SUITE_MIXES:
             raise ValueError(f"unknown suite {self.suite!r}; allowed: {', '.join(SUITE_MIXES)}")
-        splits = SPLITS_ALL + (("gen",) if self.suite in GEN_SPLIT_MIXES else ())
+        splits = SPLITS_ALL + (GEN_SPLITS if self.suite in GEN_SPLIT_MIXES else ())
         if self.split not in splits:
             hint = (
                 ""
                 if self.suite in GEN_SPLIT_MIXES
-                else f" (the generalisation split 'gen' exists for suite {', '.join(GEN_SPLIT_MIXES)})"
+                else f" (each generalisation split, {', '.join(GEN_SPLITS)}, exists for suite {', '.join(GEN_SPLIT_MIXES)})"
             )
             raise ValueError(
                 f"unknown split {self.split!r} for suite {self.suite!r}; allowed: {', '.join(splits)}{hint}"

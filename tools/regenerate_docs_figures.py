@@ -211,7 +211,7 @@ def benchmark_level_cards(level: str = "ImagePoser-Hard-v0") -> str:
 
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     out: list[str] = []
-    order = {"train": 0, "val": 1, "test": 2, "gen": 3}
+    order = {"train": 0, "val": 1, "test": 2, "gen": 3, "gen_forms": 4}
     paths = sorted(LEVEL_CARDS.glob(f"{level}-*.json"), key=lambda p: (order.get(p.stem.split("-")[-2], 9), p.name))
     for path in paths:
         card = json.loads(path.read_text())
@@ -251,7 +251,8 @@ def benchmark_published() -> str:
     """The published baselines: per level and split, the level card's reference agents (`poser
     benchmark levels --split S --references docs/results/benchmark`, the same tasks, seeds and
     references as the runs) and each learner's runs under docs/results/benchmark (`poser benchmark
-    aggregate docs/results/benchmark [--split gen]`: IQM with its stratified bootstrap 95% CI)."""
+    aggregate docs/results/benchmark [--split gen|gen_forms]`: IQM with its stratified bootstrap 95% CI;
+    a split no committed run was evaluated on gets no table)."""
     import json
 
     from poser_agents.benchmark.aggregate import aggregate
@@ -259,7 +260,7 @@ def benchmark_published() -> str:
     out: list[str] = []
     if not BENCHMARK.is_dir():
         return ""
-    for split in ("test", "gen"):
+    for split in ("test", "gen", "gen_forms"):
         agg = aggregate([BENCHMARK], split=split)
         runs: dict[str, dict[str, list[dict]]] = {}
         for path in sorted(BENCHMARK.glob("*/*/seed*/result.json")):

@@ -11,7 +11,7 @@ the level's registered ones (``poser benchmark levels --env-kwargs``), measured 
 ``--grid`` is a JSON list of objects (``{}`` is the registered setting), inline or in a file. The
 output (written atomically) holds every card in full and the grid; the markdown table printed
 (:func:`format_sweep`) is what docs/benchmark.md shows, checked against the committed file by
-tests/test_docs_figures.py. The test and gen splits are refused: tuning on them would leak.
+tests/test_docs_figures.py. The test and generalisation splits are refused: tuning on them would leak.
 """
 
 from __future__ import annotations

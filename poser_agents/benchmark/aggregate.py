@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from poser_agents.benchmark.schema import RESULT_FILE, read_run
+from poser_agents.benchmark.schema import FINAL_SPLITS, RESULT_FILE, read_run
 
 AGGREGATES: tuple[str, ...] = ("iqm", "median", "mean", "optimality_gap")
 SCORES: tuple[str, ...] = ("norm_accuracy", "norm_alignment", "norm_accuracy_cost_aware", "norm_alignment_cost_aware")
@@ -118,9 +118,10 @@ def aggregate(
     split: str = "test",
 ) -> dict[str, Any]:
     """The aggregate object printed by ``--json`` (see docs/benchmark.md, "Aggregate").
-    ``split="gen"`` aggregates the generalisation split's scores (levels that have one)."""
-    if split not in ("test", "gen"):
-        raise ValueError(f"unknown split {split!r}; allowed: test, gen")
+    ``split="gen"`` or ``"gen_forms"`` aggregates a generalisation split's scores (levels that
+    have one; a run without that key is listed as unscored)."""
+    if split not in FINAL_SPLITS:
+        raise ValueError(f"unknown split {split!r}; allowed: {', '.join(FINAL_SPLITS)}")
     if score not in SCORES:
         raise ValueError(f"unknown score {score!r}; allowed: {', '.join(SCORES)}")
     if isinstance(reps, bool) or not isinstance(reps, int) or reps < 10:

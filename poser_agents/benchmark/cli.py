@@ -112,6 +112,7 @@ def cmd_levels(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add ``benchmark`` to the ``poser`` parser."""
     from poser_agents.benchmark.algos import ALGOS
+    from poser_agents.benchmark.schema import FINAL_SPLITS
 
     bm = sub.add_parser(
         "benchmark", help="the benchmark protocol: train and evaluate (run), rliable aggregates (aggregate)"
@@ -159,7 +160,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=["norm_accuracy", "norm_alignment", "norm_accuracy_cost_aware", "norm_alignment_cost_aware"],
     )
     agg.add_argument(
-        "--split", default="test", choices=["test", "gen"], help="test (default) or the generalisation split gen"
+        "--split",
+        default="test",
+        choices=list(FINAL_SPLITS),
+        help="test (default) or a generalisation split: gen (combinations), gen_forms (prompt forms)",
     )
     agg.add_argument("--reps", type=positive_int, default=2000, help="bootstrap replications (default 2000)")
     agg.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
@@ -173,7 +177,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="a level's scale: every baseline's normalised score, the criteria needing no training, and the memory gain",
     )
     lv.add_argument("--env", required=True, help="a registered level")
-    lv.add_argument("--split", default="val", choices=["train", "val", "test", "gen"])
+    lv.add_argument("--split", default="val", choices=["train", "val", *FINAL_SPLITS])
     lv.add_argument("--episodes", type=positive_int, default=50, help="tasks (default 50)")
     lv.add_argument("--seeds", type=seed_list, default=[0], help="evaluation seeds (default 0)")
     lv.add_argument("--no-singles", action="store_true", help="skip the single-expert baselines")

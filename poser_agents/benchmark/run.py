@@ -155,14 +155,16 @@ class _Evaluator:
 
 
 def final_splits(env: Any) -> tuple[str, ...]:
-    """The splits of the final evaluation: test, and on a level with one the generalisation split gen."""
-    from poser_env.config import GEN_SPLIT_MIXES
+    """The splits of the final evaluation: test, and on a level with them the generalisation
+    splits (``gen``: held-out combinations, ``gen_forms``: held-out prompt forms)."""
+    from poser_env.config import GEN_SPLIT_MIXES, GEN_SPLITS
 
-    return ("test", "gen") if str(env.unwrapped.config.suite) in GEN_SPLIT_MIXES else ("test",)
+    return ("test", *GEN_SPLITS) if str(env.unwrapped.config.suite) in GEN_SPLIT_MIXES else ("test",)
 
 
 def all_references(out: str | Path, env_id: str, proto: Protocol, log: Callable[[str], None] = print) -> None:
-    """Measure (or find cached) every reference a run of ``env_id`` needs: val, test and gen.
+    """Measure (or find cached) every reference a run of ``env_id`` needs: val, test and the
+    generalisation splits.
     Runs of several seeds in parallel (``--ray``) call it first, so none of them measures them."""
     import gymnasium as gym
 
@@ -312,7 +314,7 @@ def _train(
         done = int(getattr(model, "num_timesteps", steps))
         if not result["curve"] or result["curve"][-1]["step"] != done:
             on_eval(done)  # the last point, after the learner's last update
-        # test, and on a level with one the generalisation split ``gen`` (reported apart).
+        # test, and on a level with them the generalisation splits (each reported apart).
         for split in final_splits(train_env):
             refs = references(out, env_id, split, proto.test_episodes, proto, log)
             final = _Evaluator(env_id, split, proto.test_episodes, proto, refs, kind)

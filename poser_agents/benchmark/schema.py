@@ -15,8 +15,10 @@ One run (one algorithm, one level, one training seed) is one folder::
   val/test episodes, evaluation seeds, cost weight), ``versions`` (libraries), ``started``,
   ``finished`` (UTC ISO times; ``finished`` null while partial).
 - ``curve``: list of ``{"step", "split": "val", <score card>}``.
-- ``test``: the score card on test (null while partial); ``gen``: on a level with a
-  generalisation split, the score card on it (absent otherwise); a score card is
+- ``test``: the score card on test (null while partial); ``gen`` and ``gen_forms``: on a level
+  with generalisation splits (``ImagePoser-Hard-v0``: held-out combinations, held-out prompt
+  forms), the score card on each (absent otherwise; files written before ``gen_forms`` existed
+  lack that key, and ``aggregate --split gen_forms`` lists them as unscored); a score card is
   :func:`poser_agents.benchmark.score.score_card`'s dict: ``norm_accuracy``,
   ``norm_alignment``, their ``*_cost_aware`` variants, raw ``accuracy``/``alignment``, ``cost``,
   ``cost_random``, ``cost_oracle``, ``n_tasks``, ``episodes``, ``n_degenerate_*``.
@@ -54,6 +56,9 @@ _CARD_NUMBERS: tuple[str, ...] = (
 #: Columns of ``curve.csv`` (a subset of the score card, plus the step).
 CURVE_COLUMNS: tuple[str, ...] = ("step", *_CARD_NUMBERS)
 STATUSES = ("partial", "complete")
+#: The splits a run's final evaluation may hold, each under its own key (test, then the
+#: generalisation splits of poser_env.config.GEN_SPLITS, on the levels that have them).
+FINAL_SPLITS: tuple[str, ...] = ("test", "gen", "gen_forms")
 
 
 class ResultSchemaError(ValueError):
@@ -127,8 +132,9 @@ def validate(data: Any, where: str) -> dict[str, Any]:
             raise ResultSchemaError(f"{where}: curve[{i}].step must be a non-negative int")
     if data["status"] == "complete":
         _card(data.get("test"), f"{where}: test")
-    if data.get("gen") is not None:
-        _card(data["gen"], f"{where}: gen")
+    for split in FINAL_SPLITS[1:]:
+        if data.get(split) is not None:
+            _card(data[split], f"{where}: {split}")
     return dict(data)
 
 

@@ -355,13 +355,19 @@ def _editing_candidate(category: str, rng: np.random.Generator) -> Candidate | N
 # --- v1: the forms of issue 12 (poser_env/world/suites/forms.py) ---------------------------
 
 
-def _forms_candidate(category: str, rng: np.random.Generator) -> Candidate | None:
-    """A generation task of 2 to 10 constraints written in form ``category``. For the
+def forms_candidate(
+    category: str, rng: np.random.Generator, constraints: tuple[int, int] = (2, 11), checks: tuple[int, int] = (1, 12)
+) -> Candidate | None:
+    """A generation task of ``constraints`` (``[lo, hi)``) constraints written in form
+    ``category``, kept when its checks number ``checks`` (``[lo, hi]``). For the
     ``coordinated`` form one or two groups of the same shape in other colours join a group of
-    one (as "a red and a blue circle" needs); realisability is checked as for long-form."""
+    one (as "a red and a blue circle" needs); realisability is checked as for long-form. The
+    v1 suite uses the defaults, the Hard level's ``gen_forms`` split
+    (:mod:`poser_env.world.suites.levels`) Hard's lengths; the draws are in one fixed order, so
+    the committed files of both regenerate byte for byte."""
     from poser_env.world.suites.forms import forms_prompt
 
-    target = sample_longform_target(rng, n_constraints=int(rng.integers(2, 11)))
+    target = sample_longform_target(rng, n_constraints=int(rng.integers(*constraints)))
     if category == "coordinated":
         base = [g for g in target.groups if g.count == 1 and g.size is None and g.color is not None]
         if not base:
@@ -379,7 +385,7 @@ def _forms_candidate(category: str, rng: np.random.Generator) -> Candidate | Non
         r = _pick(rng, list(target.relations))
         rel = _pick(rng, ["left of", "right of"] if r.rel in ("above", "below") else ["above", "below"])
         target = dataclasses.replace(target, relations=(*target.relations, Relation(r.a, rel, r.b)))
-    if not 1 <= len(checks_for(target)) <= 12:
+    if not checks[0] <= len(checks_for(target)) <= checks[1]:
         return None
     prompt = forms_prompt(target, category, rng)
     if prompt is None:
@@ -387,19 +393,32 @@ def _forms_candidate(category: str, rng: np.random.Generator) -> Candidate | Non
     return Candidate(prompt, target, finish=lambda r: realises(target, r))
 
 
-def _forms_editing_candidate(category: str, rng: np.random.Generator) -> Candidate | None:
+def forms_editing_candidate(
+    category: str,
+    rng: np.random.Generator,
+    sources: tuple[int, int] = (2, 6),
+    chain: tuple[int, int] = (2, 6),
+    min_edits: int = 0,
+) -> Candidate | None:
+    """An editing task (as :func:`editing_candidate`) with at least one clause in form ``category``."""
     from poser_env.world.suites.forms import forms_editing_prompt
     from poser_env.world.suites.prompts import edit_clause
 
-    return editing_candidate(rng, prompt_fn=lambda edits, r: forms_editing_prompt(edits, r, category, edit_clause))
+    return editing_candidate(
+        rng,
+        sources=sources,
+        chain=chain,
+        min_edits=min_edits,
+        prompt_fn=lambda edits, r: forms_editing_prompt(edits, r, category, edit_clause),
+    )
 
 
 _CANDIDATES: dict[str, Callable[[str, np.random.Generator], Candidate | None]] = {
     "geneval": _geneval_candidate,
     "longform": _longform_candidate,
     "editing": _editing_candidate,
-    "forms": _forms_candidate,
-    "forms_editing": _forms_editing_candidate,
+    "forms": forms_candidate,
+    "forms_editing": forms_editing_candidate,
 }
 
 

@@ -11,7 +11,17 @@ Each has the splits ``train`` / ``val`` / ``test`` and ``gen``, the **generalisa
 (:data:`HELDOUT_PAIRS`) and shape-relation pairs (:data:`HELDOUT_RELATIONS`, the shape being the
 subject of the relation), never appears in train, val or test, and every ``gen`` task holds at
 least one of them. Train / val / test are disjoint in prompt text as the base suites are
-(:func:`~poser_env.world.suites.spec.split_of`). Prompt *forms* are not held out yet.
+(:func:`~poser_env.world.suites.spec.split_of`).
+
+``gen_forms``, the second generalisation split, holds out **prompt forms** only: Hard-sized
+tasks (the same lengths) built from combinations train allows (no held-out pair), written in
+the v1 forms of :mod:`poser_env.world.suites.forms` (the ``forms`` suites' wording
+functions), while train, val and test are written in the v0 templates of
+:mod:`~poser_env.world.suites.prompts` (the two share some words and style phrases, not the
+forms' constructions: docs/benchmark.md). Each task's category is its form
+(:data:`~poser_env.world.suites.spec.LEVEL_FORMS`, equal numbers per form), and the grammar
+reader reads every task exactly (``tests/world/test_level_forms.py``). So ``gen`` measures the
+combination factor and ``gen_forms`` the form factor, apart.
 
 Files: ``poser_env/data/suites/<suite>/<split>.jsonl``, byte-identical on regeneration
 (``python -m poser_env.world.suites.levels --check``).
@@ -34,12 +44,19 @@ from poser_env.world.checks import Target, checks_for
 from poser_env.world.sampling import sample_longform_target
 from poser_env.world.scene import Scene
 from poser_env.world.suites.files import task_line
-from poser_env.world.suites.generate import Candidate, candidate_task, editing_candidate, realises
+from poser_env.world.suites.generate import (
+    Candidate,
+    candidate_task,
+    editing_candidate,
+    forms_candidate,
+    forms_editing_candidate,
+    realises,
+)
 from poser_env.world.suites.prompts import longform_prompt
-from poser_env.world.suites.spec import LEVEL_SPLITS, LEVEL_SUITES, split_of, split_rng, suite_file
+from poser_env.world.suites.spec import LEVEL_FORMS, LEVEL_SPLITS, LEVEL_SUITES, split_of, split_rng, suite_file
 
 #: Tasks per split of each level suite.
-LEVEL_SIZES: dict[str, int] = {"train": 600, "val": 100, "test": 150, "gen": 100}
+LEVEL_SIZES: dict[str, int] = {"train": 600, "val": 100, "test": 150, "gen": 100, "gen_forms": 100}
 #: Colour-shape pairs held out of train / val / test (one per shape).
 HELDOUT_PAIRS: tuple[tuple[str, str], ...] = tuple(
     (list(vocab.COLORS)[(3 * k + 1) % len(vocab.COLORS)], shape) for k, shape in enumerate(vocab.SHAPES)
@@ -87,6 +104,22 @@ def _hard_editing(rng: np.random.Generator) -> Candidate | None:
 _CANDIDATES = {"hard_longform": _hard_longform, "hard_editing": _hard_editing}
 
 
+def _form_candidate(suite: str, form: str, rng: np.random.Generator) -> Candidate | None:
+    """A ``gen_forms`` candidate: a Hard-sized task of ``suite`` written in ``form``."""
+    if suite == "hard_longform":
+        return forms_candidate(form, rng, constraints=(LONG_CHECKS[0], LONG_CHECKS[1] + 1), checks=LONG_CHECKS)
+    return forms_editing_candidate(
+        form, rng, sources=(2, 5), chain=(EDIT_CHAIN[0], EDIT_CHAIN[1] + 1), min_edits=EDIT_CHAIN[0]
+    )
+
+
+def form_quota(suite: str, size: int | None = None) -> dict[str, int]:
+    """Tasks per form of ``suite``'s ``gen_forms`` split (equal, the first forms one more)."""
+    forms = LEVEL_FORMS[suite]
+    base, extra = divmod(LEVEL_SIZES["gen_forms"] if size is None else int(size), len(forms))
+    return {f: base + (1 if i < extra else 0) for i, f in enumerate(forms)}
+
+
 def generate_level_split(suite: str, split: str, size: int | None = None) -> list[Task]:
     """The tasks of one level (suite, split), in file order."""
     if suite not in LEVEL_SUITES or split not in LEVEL_SPLITS:
@@ -94,29 +127,34 @@ def generate_level_split(suite: str, split: str, size: int | None = None) -> lis
             f"unknown level suite/split {suite}/{split}; allowed: {', '.join(LEVEL_SUITES)} / {', '.join(LEVEL_SPLITS)}"
         )
     rng = split_rng(suite, split)
-    quota = LEVEL_SIZES[split] if size is None else int(size)
+    if split == "gen_forms":  # form by form; no held-out combination, any prompt hash
+        quotas = form_quota(suite, size)
+    else:
+        quotas = {suite: LEVEL_SIZES[split] if size is None else int(size)}
     seen: set[str] = set()
     tasks: list[Task] = []
-    draws = 0
-    while len(tasks) < quota:
-        draws += 1
-        if draws > 4000 + 400 * quota:
-            raise RuntimeError(f"could not fill {suite}/{split}: {len(tasks)} of {quota} after {draws} draws")
-        cand = _CANDIDATES[suite](rng)
-        if cand is None:
-            continue
-        key = L.normalise(cand.prompt)
-        if key in seen:
-            continue
-        if split != "gen" and split_of(cand.prompt) != split:
-            continue
-        if cand.finish is not None and not cand.finish(rng):
-            continue
-        held = heldout_combinations(cand.target, cand.source, cand.edits or ())
-        if bool(held) != (split == "gen"):
-            continue
-        seen.add(key)
-        tasks.append(candidate_task(cand, suite, split, suite, len(tasks)))
+    for category, quota in quotas.items():
+        made = draws = 0
+        while made < quota:
+            draws += 1
+            if draws > 4000 + 400 * quota:
+                raise RuntimeError(f"could not fill {suite}/{split}/{category}: {made} of {quota} after {draws} draws")
+            cand = _CANDIDATES[suite](rng) if split != "gen_forms" else _form_candidate(suite, category, rng)
+            if cand is None:
+                continue
+            key = L.normalise(cand.prompt)
+            if key in seen:
+                continue
+            if split in ("train", "val", "test") and split_of(cand.prompt) != split:
+                continue
+            if cand.finish is not None and not cand.finish(rng):
+                continue
+            held = heldout_combinations(cand.target, cand.source, cand.edits or ())
+            if bool(held) != (split == "gen"):
+                continue
+            seen.add(key)
+            tasks.append(candidate_task(cand, suite, split, category, len(tasks)))
+            made += 1
     return tasks
 
 

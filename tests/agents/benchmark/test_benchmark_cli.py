@@ -226,3 +226,52 @@ def test_aggregate_names_levels_without_the_split_once(runs, capsys):
         "UNSCORED (not averaged): ImagePoser-Edit-v0: no gen evaluation in 2 runs (a2c seed 0, a2c seed 1)",
         f"UNSCORED (not averaged): {LEVEL}: no gen evaluation in 3 runs (a2c seed 0, a2c seed 1, {CUSTOM} seed 0)",
     ]
+
+
+HARD = "ImagePoser-Hard-v0"
+PUBLISHED_HARD = "docs/results/benchmark/ImagePoser-Hard-v0/ppo"
+
+
+def test_hard_final_evaluation_holds_both_generalisation_splits(tmp_path):
+    """A run on ImagePoser-Hard-v0 ends with test, gen and gen_forms, each its own card and references."""
+    from poser_agents.benchmark.schema import FINAL_SPLITS
+    from poser_env.config import GEN_SPLITS
+
+    assert ("test", *GEN_SPLITS) == FINAL_SPLITS
+    tiny = ["--steps", "8", "--eval-every", "8", "--val-episodes", "1", "--test-episodes", "1"]
+    assert main(["benchmark", "run", "--algo", "a2c", "--env", HARD, "--out", str(tmp_path), *tiny]) == 0
+    result = json.loads((tmp_path / HARD / "a2c" / "seed0" / "result.json").read_text())
+    assert all(result[split]["n_tasks"] == 1 for split in FINAL_SPLITS)
+    refs = sorted(p.name.split("-")[0] for p in (tmp_path / "references" / HARD).iterdir())
+    assert refs == ["gen", "gen_forms", "test", "val"]
+
+
+def test_gen_forms_is_aggregated_apart_and_older_files_are_unscored(tmp_path, capsys):
+    """The published Hard runs predate gen_forms: they lack the key and are listed as unscored;
+    a run with a gen_forms card is aggregated on it, and its gen score is read as before."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    for seed in (0, 1, 2):
+        dst = tmp_path / HARD / "ppo" / f"seed{seed}"
+        dst.mkdir(parents=True)
+        result = json.loads((root / PUBLISHED_HARD / f"seed{seed}" / "result.json").read_text())
+        if seed < 2:
+            result["gen_forms"] = dict(result["gen"], norm_accuracy=0.1 * (seed + 1))
+        (dst / "result.json").write_text(json.dumps(result))
+
+    def agg(*extra: str) -> dict:
+        assert main(["benchmark", "aggregate", str(tmp_path), "--json", "--reps", "100", *extra]) == 0
+        return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+    forms = agg("--split", "gen_forms")
+    assert forms["levels"][HARD]["ppo"]["n_runs"] == 2
+    assert forms["levels"][HARD]["ppo"]["mean"] == pytest.approx(0.15)
+    assert [(u["seed"], u["reason"]) for u in forms["unscored"]] == [(2, "no gen_forms evaluation in this run")]
+    assert agg("--split", "gen")["levels"][HARD]["ppo"]["n_runs"] == 3
+    # A gen_forms card is validated as the others are.
+    bad = json.loads((tmp_path / HARD / "ppo" / "seed0" / "result.json").read_text())
+    bad["gen_forms"]["norm_accuracy"] = "high"
+    (tmp_path / HARD / "ppo" / "seed0" / "result.json").write_text(json.dumps(bad))
+    assert main(["benchmark", "aggregate", str(tmp_path)]) == 2
+    assert "gen_forms.norm_accuracy" in capsys.readouterr().err

@@ -108,3 +108,13 @@ def test_references_file_with_nan_is_refused(tmp_path):
     (refs / "val-e2-s0-hash.json").write_text('{"schema": "poser-benchmark-references", "records": NaN}')
     with pytest.raises(ResultSchemaError, match="NaN is not a number"):
         references(tmp_path, "ImagePoser-Gen-v0", "val", 2, Protocol(), log=lambda _: None)
+
+
+def test_card_on_the_prompt_forms_split(capsys):
+    """``--split gen_forms`` (ImagePoser-Hard-v0's held-out prompt forms) is a split a card is measured on."""
+    argv = ["benchmark", "levels", "--env", "ImagePoser-Hard-v0", "--split", "gen_forms", "--episodes", "1"]
+    assert main([*argv, "--no-singles", "--json"]) == 0
+    card = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert card["split"] == "gen_forms" and card["baselines"]["oracle"]["n_tasks"] == 1
+    assert main(["benchmark", "levels", "--env", "ImagePoser-v0", "--split", "gen_forms", "--episodes", "1"]) == 2
+    assert "exists for suite hard" in capsys.readouterr().err
