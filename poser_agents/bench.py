@@ -17,7 +17,8 @@ def bench_env(
     """Environment steps per second with random (mask-respecting) actions, per text encoder.
 
     Resets are included in the time (they are part of an agent's loop); the first reset, which
-    loads the suites and the text model, is not.
+    loads the suites and the text model (and, with a model encoder, precomputes the split's
+    embeddings: ``EnvConfig.precompute_text``, its cost under ``precompute_<encoder>``), is not.
     """
     import poser_env  # noqa: F401
 
@@ -37,6 +38,9 @@ def bench_env(
         dt = time.perf_counter() - t0
         out[f"steps_per_s_{name}"] = round(steps / dt, 1)
         out[f"episodes_{name}"] = episodes
+        report = env.unwrapped.text_precompute  # type: ignore[attr-defined]
+        if report is not None:
+            out[f"precompute_{name}"] = report.to_dict()
         env.close()
     return out
 
@@ -144,10 +148,15 @@ class _Clock:
         return {"cpu": n / max(self.cpu, 1e-9), "wall": n / max(self.wall, 1e-9)}
 
 
-def _env_sps(env_id: str, steps: int, seed: int, **kwargs: Any) -> dict[str, float]:
+def _env_sps(env_id: str, steps: int, seed: int, *, fresh_text_cache: bool = False, **kwargs: Any) -> dict[str, Any]:
     """Env steps/s with random allowed actions, resets included; the first reset (suite and
-    model loading) is not timed."""
+    model loading, and the split's text precompute where on) is not timed. ``fresh_text_cache``
+    empties the process's shared text cache first (the encoder's, every string of it). With a
+    precompute, its report is under ``"precompute"``."""
     env = gym.make(env_id, **kwargs)
+    base: Any = env.unwrapped
+    if fresh_text_cache:
+        base.encoder.text.clear()
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
     with _Clock() as clock:
@@ -155,8 +164,69 @@ def _env_sps(env_id: str, steps: int, seed: int, **kwargs: Any) -> dict[str, flo
             obs, _, terminated, truncated, _ = env.step(rng.choice(np.flatnonzero(obs["action_mask"])))
             if terminated or truncated:
                 obs, _ = env.reset()
+    out: dict[str, Any] = dict(clock.rates(steps))
+    if base.text_precompute is not None:
+        out["precompute"] = base.text_precompute.to_dict()
     env.close()
-    return clock.rates(steps)
+    return out
+
+
+def minilm_cold_warm(steps: int, seed: int) -> dict[str, Any]:
+    """MiniLM env steps/s on ImagePoser-v0, cold and warm, paired in this process, and the
+    hash env warm over the same steps.
+
+    Cold: ``precompute_text=False``, each new task's strings embedded at its reset (as before
+    the precompute existed). Warm: ``precompute_text=True``, the train split's commands
+    extracted and texts embedded in batches at the first reset (not timed; its cost is
+    ``precompute``). ``hash_warm``: the hash encoder with the same precompute, so that
+    ``warm / hash_warm`` is what MiniLM still costs once both are precomputed (the precompute
+    also fills the env's extraction cache, which speeds either encoder). Each run starts from
+    an emptied text cache and runs the same seed, so all three play the same episodes.
+    """
+    runs = {
+        label: _env_sps("ImagePoser-v0", steps, seed, fresh_text_cache=True, text_encoder=enc, precompute_text=pre)
+        for label, enc, pre in (("cold", "minilm", False), ("warm", "minilm", True), ("hash_warm", "hash", True))
+    }
+    precompute = runs["warm"].pop("precompute")
+    runs["hash_warm"].pop("precompute")
+    return {**runs, "precompute": precompute}
+
+
+def _median_cpu(data: Any, key: str, source: str) -> float:
+    try:
+        vals = [float(r[key]["cpu"]) for r in data["runs"] if r.get(key)]
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"{source}: not a `poser bench --json` result ({type(e).__name__}: {e})") from None
+    if not vals or not all(np.isfinite(vals)) or min(vals) <= 0:
+        raise ValueError(f"{source}: no usable {key!r} figures (was it run with --no-minilm?)")
+    return float(np.median(vals))
+
+
+def before_minilm_figures(before: Any, source: str = "before") -> dict[str, Any]:
+    """The MiniLM and hash env rates (medians of CPU steps/s) of a previous ``poser bench
+    --json`` result; ``ValueError`` naming ``source`` if it holds none."""
+    return {
+        "source": source,
+        "minilm": _median_cpu(before, "env_minilm_sps", source),
+        "hash": _median_cpu(before, "env[ImagePoser-v0]_sps", source),
+    }
+
+
+def compare_minilm_with_before(result: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """Today's warm MiniLM env against a previous run's MiniLM figure (:func:`before_minilm_figures`,
+    measured without a precompute): as a rate, and normalised by each run's own hash env
+    (runs on a shared machine differ in speed, so the normalised ratio is the fairer one)."""
+    warm = _median_cpu(result, "env_minilm_warm_sps", "this run")
+    hash_now = _median_cpu(result, "env[ImagePoser-v0]_sps", "this run")
+    return {
+        "source": before["source"],
+        "before_minilm_sps": round(before["minilm"], 1),
+        "before_minilm/hash": round(before["minilm"] / before["hash"], 3),
+        "warm_minilm_sps": round(warm, 1),
+        "warm_minilm/hash": round(warm / hash_now, 3),
+        "warm/before": round(warm / before["minilm"], 2),
+        "warm/before_hash_normalised": round((warm / hash_now) / (before["minilm"] / before["hash"]), 2),
+    }
 
 
 def _vec_sps(env_id: str, steps: int, seed: int, num_envs: int) -> dict[str, float]:
@@ -219,8 +289,9 @@ def bench_throughput(quick: bool = False, repeats: int = 1, seed: int = 0, minil
 
     Per repeat: SB3's DQN on CartPole-v1 (same net, ``train_freq``, batch and schedule as
     :class:`~poser_agents.dqn.agent.DQNConfig`), env steps/s of the three synthetic ids (hash
-    encoder, random allowed actions), the masked DQN on ImagePoser-v0, MiniLM's env steps/s,
-    and an async vector env of 2 workers against one env. torch runs on one thread. Ratios
+    encoder, random allowed actions), the masked DQN on ImagePoser-v0, MiniLM's env steps/s
+    cold and warm (:func:`minilm_cold_warm`, with the precompute's cost per repeat under
+    ``minilm_precompute``), and an async vector env of 2 workers against one env. torch runs on one thread. Ratios
     use process CPU seconds (what each loop costs, robust to other jobs on a shared machine),
     except the vector env's, which is wall time by nature (``ratios_wall`` has all the
     wall-time ratios). The summary is the median over repeats. ``quick`` runs tiny budgets
@@ -245,7 +316,9 @@ def bench_throughput(quick: bool = False, repeats: int = 1, seed: int = 0, minil
         error = None
         if minilm:
             try:
-                f["env_minilm"] = _env_sps("ImagePoser-v0", steps // 4 if not quick else 50, s, text_encoder="minilm")
+                mw = minilm_cold_warm(steps // 4 if not quick else 50, s)
+                f["env_minilm"], f["env_minilm_warm"], f["env_hash_warm"] = mw["cold"], mw["warm"], mw["hash_warm"]
+                precompute = mw["precompute"]
             except Exception as e:  # noqa: BLE001 - MiniLM is optional (the text extra)
                 f["env_minilm"], error = None, f"{type(e).__name__}: {e}"
         ratios: dict[str, float] = {}
@@ -257,12 +330,17 @@ def bench_throughput(quick: bool = False, repeats: int = 1, seed: int = 0, minil
             out["poser_dqn/sb3_cartpole"] = f["poser_dqn"][clock] / base
             if f.get("env_minilm"):
                 out["minilm/hash"] = f["env_minilm"][clock] / f["env[ImagePoser-v0]"][clock]
+                out["minilm_warm/hash"] = f["env_minilm_warm"][clock] / f["env[ImagePoser-v0]"][clock]
+                out["minilm_warm/minilm_cold"] = f["env_minilm_warm"][clock] / f["env_minilm"][clock]
+                out["minilm_warm/hash_warm"] = f["env_minilm_warm"][clock] / f["env_hash_warm"][clock]
         ratios["async2/one_env"] = wall["async2/one_env"] = f["async2"]["wall"] / f["one_env"]["wall"]
         run: dict[str, Any] = {f"{k}_sps": {c: round(v, 1) for c, v in d.items()} for k, d in f.items() if d}
         run["ratios"] = {k: round(v, 3) for k, v in ratios.items()}
         run["ratios_wall"] = {k: round(v, 3) for k, v in wall.items()}
         if error:
             run["minilm_error"] = error
+        elif minilm:
+            run["minilm_precompute"] = precompute
         runs.append(run)
     memory: dict[str, Any] = {}
     for enc in ("hash", "minilm") if minilm else ("hash",):

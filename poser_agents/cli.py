@@ -124,9 +124,19 @@ def cmd_bench_env(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from poser_agents.bench import bench_throughput
+    from poser_agents.bench import before_minilm_figures, bench_throughput, compare_minilm_with_before
 
+    before = None
+    if args.before:
+        if args.no_minilm:
+            raise SystemExit("poser bench: error: --before compares MiniLM figures; drop --no-minilm")
+        try:
+            before = before_minilm_figures(json.loads(Path(args.before).read_text()), args.before)
+        except (OSError, ValueError) as e:  # checked before minutes of benchmark, not after
+            raise SystemExit(f"poser bench: error: --before {args.before}: {e}") from None
     result = bench_throughput(quick=args.quick, repeats=args.repeats, seed=args.seed, minilm=not args.no_minilm)
+    if before is not None:
+        result["minilm_vs_before"] = compare_minilm_with_before(result, before)
     if args.quick:
         print("quick mode: tiny budgets, the speeds below mean nothing")
     for i, run in enumerate(result["runs"]):
@@ -137,6 +147,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for enc, gib in result["replay_gib_per_100k"].items():
         sb3 = result["replay_memory"][enc].get("sb3_dict_buffer_gib")
         print(f"  replay buffer per 100k transitions ({enc}): {gib} GiB (SB3's DictReplayBuffer: {sb3} GiB)")
+    for i, run in enumerate(result["runs"]):
+        if "minilm_precompute" in run:
+            p = run["minilm_precompute"]
+            print(
+                f"  MiniLM precompute, repeat {i}: {p['strings']} strings of {p['tasks']} tasks in {p['seconds']} s "
+                f"(extraction {p['extract_seconds']} s, embedding {p['embed_seconds']} s; once per process and split)"
+            )
+    if "minilm_vs_before" in result:
+        print(
+            f"  MiniLM against {args.before}: "
+            + ", ".join(f"{k} {v}" for k, v in result["minilm_vs_before"].items() if k != "source")
+        )
     if args.json:
         print(json.dumps(result, sort_keys=True))
     return 0
@@ -511,6 +533,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--no-minilm", action="store_true", help="skip the MiniLM figures (no model load)")
+    bench.add_argument(
+        "--before",
+        default=None,
+        metavar="JSON",
+        help="a previous `poser bench --json` result: compare today's warm MiniLM env with its MiniLM figure",
+    )
     bench.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     bench.set_defaults(func=cmd_bench)
     bsub = bench.add_subparsers(dest="bench_command", required=False)

@@ -87,6 +87,12 @@ class EnvConfig:
     """Registry spec of the end-of-episode evaluator (never the critic)."""
     text_encoder: str = "hash"
     """``hash`` (fast, no model), ``minilm`` (real sentence embeddings), or a local model folder."""
+    precompute_text: bool | str = "auto"
+    """At the first reset that draws from the split, embed every prompt and command text of the
+    split's tasks in large batches, once per process (``poser_env/text_precompute.py``): a
+    one-off cost (tens of seconds for a train split with MiniLM on a CPU) that makes later
+    resets of new tasks as cheap as repeats. ``True``, ``False``, or ``"auto"``: on for model
+    encoders, off for ``hash``. Episodes do not depend on it beyond a model's last float bits."""
     max_steps: int = 16
     """Truncation: steps per episode at most (1 to 1000)."""
     max_attempts: int = 3
@@ -177,6 +183,10 @@ class EnvConfig:
             or not 0 < self.cost_budget < float("inf")
         ):
             raise ValueError(f"cost_budget must be a positive finite number or None, got {self.cost_budget!r}")
+        if not (self.precompute_text == "auto" or isinstance(self.precompute_text, (bool, np.bool_))):
+            raise ValueError(f"precompute_text must be True, False or 'auto', got {self.precompute_text!r}")
+        if isinstance(self.precompute_text, np.bool_):
+            self.precompute_text = bool(self.precompute_text)
         if not isinstance(self.drift_modality, str) or self.drift_modality not in DRIFT_MODALITIES:
             raise ValueError(
                 f"drift_modality must be one of {', '.join(DRIFT_MODALITIES)}, got {self.drift_modality!r}"

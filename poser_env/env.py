@@ -12,28 +12,19 @@ import numpy as np
 
 from poser_env.config import SUITE_MIXES, EnvConfig
 from poser_env.deprecation import ImagePoserDeprecationWarning
-from poser_env.encoders.text import make_text_encoder
 from poser_env.episode import Episode, as_action, as_seed, build_registry, unique_checks
 from poser_env.experts.base import ExpertOutputError, call_expert, takes_reflection, validate_output
 from poser_env.extractors.base import coverage, not_understood, require_prompt
 from poser_env.memo import LRU, pixel_key
 from poser_env.observation import ObservationEncoder
 from poser_env.registry import ExpertRegistry, build, check_declared
+from poser_env.text_precompute import TextPrecompute, precompute_split_texts, precompute_wanted, shared_text_encoder
 from poser_env.types import Canvas, Check, Command, Task, Verdict
 from poser_env.world.render import render
 from poser_env.world.scene import Scene
 
 STOP = "STOP"
 DEFER = "DEFER"
-
-_TEXT_ENCODERS: dict[str, Any] = {}
-
-
-def _shared_text_encoder(name: str):
-    """One encoder (and one embedding cache) per process, shared by every env in it."""
-    if name not in _TEXT_ENCODERS:
-        _TEXT_ENCODERS[name] = make_text_encoder(name)
-    return _TEXT_ENCODERS[name]
 
 
 class ImagePoserEnv(gym.Env):
@@ -198,7 +189,7 @@ class ImagePoserEnv(gym.Env):
             list(self.expert_names) + ([STOP] if cfg.enable_stop else []) + ([DEFER] if cfg.enable_defer else [])
         )
         self.action_space = gym.spaces.Discrete(len(self.action_names))
-        self.encoder = ObservationEncoder(_shared_text_encoder(cfg.text_encoder), len(self.action_names))
+        self.encoder = ObservationEncoder(shared_text_encoder(cfg.text_encoder), len(self.action_names))
         self.observation_space = self.encoder.space
         if cfg.cost_budget is not None:
             # Only a level with a budget gets the key, so ImagePoser-v0's space is unchanged.
@@ -211,6 +202,9 @@ class ImagePoserEnv(gym.Env):
         # poser_env.wrappers.adopt_time_limit, so the env truncates and summarises at that step.
         self.wrapper_step_limit: int | None = None
         self._extracted: LRU[tuple[Command, ...]] = LRU(8192)
+        # EnvConfig.precompute_text: at the first reset drawing from the split; what it did and cost.
+        self._precompute = precompute_wanted(cfg.precompute_text, cfg.text_encoder)
+        self.text_precompute: TextPrecompute | None = None
         # Run at the first reset until it succeeds (a real-model preset loads its models there).
         self.before_first_reset = before_first_reset
         self.preset = preset
@@ -292,6 +286,8 @@ class ImagePoserEnv(gym.Env):
             task = self._task_from_options(options)
         else:
             task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
+        if self._precompute and self.text_precompute is None and (not options or "task_id" in options):
+            self.text_precompute = self._precompute_texts()  # draws nothing from np_random
         canvas = self._source_canvas(task.source)
         require_prompt(task.prompt)  # the length limit holds for every task, whoever made it
         commands = self._extract(task.prompt, canvas)
@@ -394,6 +390,15 @@ class ImagePoserEnv(gym.Env):
             i = self.action_names.index(DEFER)
             mask[i] = int(ep is not None and bool(ep.queue) and ep.queue[0] not in ep.deferred and len(ep.queue) > 1)
         return mask
+
+    def _precompute_texts(self) -> TextPrecompute:
+        """The split's texts embedded once per process (``poser_env/text_precompute.py``)."""
+
+        def commands(task: Task) -> list[str]:
+            return [c.text for c in self._extract(task.prompt, self._source_canvas(task.source))]
+
+        pure = getattr(self.extractor, "pure", False)  # a non-pure extractor is never called ahead
+        return precompute_split_texts(self.encoder.text, self.config, self.tasks, commands if pure else None)
 
     def _extract(self, prompt: str, canvas: Canvas) -> list[Command]:
         """The extractor's commands. A ``pure`` extractor's (a function of the prompt and the

@@ -16,6 +16,7 @@ from poser_env.encoders.text import (
     EncoderLoadError,
     HashTextEncoder,
     MiniLMEncoder,
+    PreloadInfo,
     TextEncoder,
     make_text_encoder,
     packaged_minilm_path,
@@ -24,6 +25,7 @@ from poser_env.encoders.text import (
 __all__ = [
     "TEXT_ENCODERS",
     "CacheInfo",
+    "PreloadInfo",
     "CachedTextEncoder",
     "EncoderLoadError",
     "HashTextEncoder",

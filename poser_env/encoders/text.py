@@ -39,12 +39,13 @@ from __future__ import annotations
 
 from poser_env.encoders.hash_text import HashTextEncoder
 from poser_env.encoders.minilm import MiniLMEncoder, packaged_minilm_path
-from poser_env.encoders.text_cache import CachedTextEncoder, CacheInfo
+from poser_env.encoders.text_cache import CachedTextEncoder, CacheInfo, PreloadInfo
 from poser_env.encoders.text_contract import EncoderLoadError, TextEncoder, check_texts
 from poser_env.encoders.text_factory import TEXT_ENCODERS, make_text_encoder
 
 __all__ = [
     "CacheInfo",
+    "PreloadInfo",
     "CachedTextEncoder",
     "EncoderLoadError",
     "HashTextEncoder",

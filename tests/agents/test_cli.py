@@ -234,3 +234,27 @@ def test_ray_flags_without_ray_installed_are_one_line(monkeypatch, capsys, tmp_p
     assert lines[0].startswith("poser eval: error: poser eval --ray needs Ray")
     assert lines[-1].startswith("poser benchmark: error: poser benchmark run --ray needs Ray")
     assert not out.exists()  # refused before anything was written
+
+
+def test_bench_before_must_hold_minilm_figures(tmp_path, capsys):
+    # Refused before any benchmark runs: a result without MiniLM figures, and a file that is not JSON.
+    no_minilm = tmp_path / "no-minilm.json"
+    no_minilm.write_text(json.dumps({"runs": [{"env[ImagePoser-v0]_sps": {"cpu": 900.0}}]}))
+    garbled = tmp_path / "garbled.json"
+    garbled.write_text("{not json")
+    for path, says in ((no_minilm, "no usable 'env_minilm_sps' figures"), (garbled, "garbled.json")):
+        with pytest.raises(SystemExit, match=says):
+            main(["bench", "--quick", "--before", str(path)])
+
+
+def test_compare_minilm_with_before_normalises_by_each_runs_hash_env():
+    from poser_agents.bench import before_minilm_figures, compare_minilm_with_before
+
+    def run(hash_sps, **minilm):
+        return {"env[ImagePoser-v0]_sps": {"cpu": hash_sps}, **{k: {"cpu": v} for k, v in minilm.items()}}
+
+    before = before_minilm_figures({"runs": [run(800.0, env_minilm_sps=160.0), run(1000.0, env_minilm_sps=200.0)]})
+    now = {"runs": [run(450.0, env_minilm_sps=90.0, env_minilm_warm_sps=450.0)]}  # a run on a busier machine
+    out = compare_minilm_with_before(now, before)
+    assert out["before_minilm/hash"] == 0.2 and out["warm_minilm/hash"] == 1.0
+    assert out["warm/before"] == 2.5 and out["warm/before_hash_normalised"] == 5.0

@@ -223,6 +223,33 @@ def test_cache_evicts_least_recently_used():
     assert enc.cache_info() == (0, 0, 2, 0)
 
 
+def test_preload_embeds_missing_strings_in_sorted_chunks_and_pins_them():
+    spy = SpyEncoder()
+    enc = CachedTextEncoder(spy, max_size=2)
+    enc.encode(["held"])
+    info = enc.preload(["ccc", "a", "", "held", "bb", "a", "dddd"], chunk=2)
+    # Distinct non-blank strings not held, by length, two per call; "held" is pinned as it was.
+    assert spy.calls == [["held"], ["a", "bb"], ["ccc", "dddd"]]
+    assert (info.strings, info.computed, info.calls) == (5, 4, 2) and info.seconds >= 0
+    assert enc.pinned == 5 and (enc.hits, enc.misses) == (0, 1)
+    for t in ("x", "y", "z"):  # LRU traffic beyond max_size never evicts a pinned string
+        enc.encode([t])
+    out = enc.encode(["a", "bb", "ccc", "dddd", "held"])
+    assert len(spy.calls) == 6 and enc.hits == 5
+    np.testing.assert_array_equal(out, spy.encode(["a", "bb", "ccc", "dddd", "held"]))
+    assert enc.preload(["a", "bb"]).computed == 0  # held already: nothing embedded
+    enc.clear()
+    assert enc.pinned == 0 and enc.cache_info() == (0, 0, 2, 0)
+
+
+@pytest.mark.parametrize("bad,err", [("one string", TypeError), ([1], TypeError)])
+def test_preload_rejects_what_is_not_strings(bad, err):
+    with pytest.raises(err):
+        CachedTextEncoder(SpyEncoder()).preload(bad)
+    with pytest.raises(ValueError, match="chunk"):
+        CachedTextEncoder(SpyEncoder()).preload(["a"], chunk=0)
+
+
 def test_cache_reports_a_broken_custom_encoder():
     with pytest.raises(ValueError, match="spy8.*shape"):
         CachedTextEncoder(SpyEncoder(broken="shape")).encode(["x"])
@@ -319,6 +346,17 @@ def offline():
 def minilm(offline):
     pytest.importorskip("sentence_transformers", reason="sentence-transformers is not installed")
     return MiniLMEncoder()
+
+
+@needs_minilm
+def test_minilm_preloaded_vectors_match_one_by_one_to_float_rounding(minilm):
+    texts = ["add a red circle", "a small blue square above the big green triangle", "cat", "recolour it"] * 3
+    texts = [f"{t} {i}" for i, t in enumerate(texts)]
+    one_by_one = np.stack([minilm.encode([t])[0] for t in texts])
+    cache = CachedTextEncoder(minilm)
+    assert cache.preload(texts).calls == 1
+    diff = np.abs(cache.encode(texts) - one_by_one).max()
+    assert diff < 1e-5  # padding in a batch moves the last float bits only (measured: about 2e-7)
 
 
 @needs_minilm
