@@ -140,8 +140,7 @@ class ImagePoserEnv(gym.Env):
     * ``ImagePoser-Hard-v0``: before any result was published, ``premium-i2i`` (in
       ``synthetic_hard.json``) went from cost 6 to 7.5 (four calls per budget of 30): alone it
       scored 0.366 normalised accuracy on test, over the level's 0.3 limit (docs/benchmark.md).
-      Later (issue 14) it gained a second generalisation split, ``gen_forms`` (held-out prompt
-      forms); train, val, test and ``gen`` and their episodes are unchanged.
+      Later it gained the split ``gen_forms`` (held-out prompt forms); the others are unchanged.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
