@@ -135,8 +135,7 @@ class ImagePoserEnv(gym.Env):
       and everything else are v0's. The v0 ids are unchanged (same suites, same episodes).
     * ``ImagePoser-Drift-v0``: its kwargs changed before any result was published (issue 14,
       tuned on val): ``drift_p=0.4, drift_fail=0.8, max_attempts=4`` on every expert became
-      ``drift_p=0.3, drift_fail=1.0, max_attempts=3, drift_modality="t2i"`` (only the
-      text-to-image experts drift: each edit kind has one editor, which no agent could replace).
+      ``drift_p=0.3, drift_fail=1.0, max_attempts=3, drift_modality="t2i"`` (docs/env.md).
     * ``ImagePoser-Hard-v0``: before any result was published, ``premium-i2i`` (in
       ``synthetic_hard.json``) went from cost 6 to 7.5 (four calls per budget of 30): alone it
       scored 0.366 normalised accuracy on test, over the level's 0.3 limit (docs/benchmark.md).
