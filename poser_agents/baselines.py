@@ -42,9 +42,19 @@ SYNTHETIC_DRIFT_HEURISTIC: dict[str, list[str]] = {
     for kind, (name,) in SYNTHETIC_HEURISTIC.items()
 }
 
+#: The heuristic's choice per command kind for ``experts="synthetic_providers"``: the specialist
+#: served by the first provider, then the same from the second (poser_env/data/experts/
+#: synthetic_providers.json). With the first provider down it wastes an attempt per command.
+SYNTHETIC_PROVIDERS_HEURISTIC: dict[str, list[str]] = {
+    kind: [f"north-{name}", f"south-{name}"] for kind, (name,) in SYNTHETIC_HEURISTIC.items()
+}
+
 #: Heuristic preferences per named expert set (the env's ``experts`` option); any other set gets
 #: :data:`SYNTHETIC_HEURISTIC`.
-HEURISTIC_PREFERENCES: dict[str, dict[str, list[str]]] = {"synthetic_drift": SYNTHETIC_DRIFT_HEURISTIC}
+HEURISTIC_PREFERENCES: dict[str, dict[str, list[str]]] = {
+    "synthetic_drift": SYNTHETIC_DRIFT_HEURISTIC,
+    "synthetic_providers": SYNTHETIC_PROVIDERS_HEURISTIC,
+}
 
 
 def default_preferences(env: gym.Env | Sequence[str]) -> dict[str, list[str]]:
@@ -52,6 +62,15 @@ def default_preferences(env: gym.Env | Sequence[str]) -> dict[str, list[str]]:
     base = getattr(env, "unwrapped", env)
     experts = getattr(getattr(base, "config", None), "experts", None)
     return HEURISTIC_PREFERENCES.get(experts, SYNTHETIC_HEURISTIC) if isinstance(experts, str) else SYNTHETIC_HEURISTIC
+
+
+def _providers(env: gym.Env | Sequence[str], n: int) -> list[str | None]:
+    """Each action's provider (None: none declared, or ``env`` is a list of names)."""
+    base = getattr(env, "unwrapped", env)
+    providers = getattr(base, "providers", None)
+    if not isinstance(providers, list):
+        return [None] * n
+    return (list(providers) + [None] * n)[:n]  # STOP / DEFER have no provider
 
 
 def _names(env: gym.Env | Sequence[str]) -> list[str]:
@@ -155,21 +174,31 @@ class HeuristicMemoryAgent(HeuristicAgent):
     command; this memory is the agent's own, reset when an observation shows step 0 (or
     ``episode_start`` says so), so it plays in the evaluation harness, which calls
     ``predict(obs)`` alone, one episode after another.
+
+    When the experts declare providers (``env.unwrapped.providers``, e.g. ``synthetic_providers``
+    on ImagePoser-Drift-v0, where a provider's experts are degraded together), it learns per
+    provider instead: a silent failure makes the expert's provider suspect, so on later commands,
+    of any kind, it prefers the other provider's expert; a pass forgives the provider.
     """
 
     name = "heuristic_memory"
 
     def __init__(self, env: gym.Env | Sequence[str], preferences: Mapping[str, Sequence[str]] | None = None):
         super().__init__(env, preferences)
+        # The unit memory learns about, per action: its provider where one is declared, else itself.
+        providers = _providers(env, len(self.names))
+        self.unit: list[Any] = [a if p is None else p for a, p in enumerate(providers)]
         # Per env row: the last observation's (image, progress) and the action taken; the
         # suspects; the silent failures per expert this episode.
         self._last: list[tuple[np.ndarray, np.ndarray, int] | None] = []
-        self._suspect: list[set[int]] = []
-        self._fails: list[dict[int, int]] = []
+        self._suspect: list[set[Any]] = []  # units (experts, or providers)
+        self._fails: list[dict[Any, int]] = []
 
     def suspects(self, row: int = 0) -> list[str]:
         """The experts env row ``row`` currently skips (for tests and traces)."""
-        return sorted(self.names[a] for a in self._suspect[row]) if row < len(self._suspect) else []
+        if row >= len(self._suspect):
+            return []
+        return sorted(n for a, n in enumerate(self.names) if self.unit[a] in self._suspect[row])
 
     def _remember(self, row: int, image: np.ndarray, progress: np.ndarray, start: bool) -> None:
         while len(self._last) <= row:
@@ -185,18 +214,19 @@ class HeuristicMemoryAgent(HeuristicAgent):
         image0, progress0, action = last
         # progress: [step, command index, attempts, commands left, commands failed] (fractions).
         passed = progress[3] < progress0[3] and progress[4] == progress0[4]
+        unit = self.unit[action] if action < len(self.unit) else action
         if passed:
-            self._suspect[row].discard(action)
+            self._suspect[row].discard(unit)
         elif np.array_equal(image, image0):
-            self._suspect[row].add(action)
-            self._fails[row][action] = self._fails[row].get(action, 0) + 1
+            self._suspect[row].add(unit)
+            self._fails[row][unit] = self._fails[row].get(unit, 0) + 1
 
     def _choose(self, row: int, command: np.ndarray, tried: np.ndarray, mask: np.ndarray) -> int:
         kinds = command[: len(COMMAND_KINDS)]
         kind = COMMAND_KINDS[int(np.argmax(kinds))] if kinds.max() > 0 else "generate"
         prefs = [a for a in self.order.get(kind, []) if mask[a]]
-        suspect = self._suspect[row]
-        fresh = [a for a in prefs if a not in suspect]
+        suspect, unit = self._suspect[row], self.unit
+        fresh = [a for a in prefs if unit[a] not in suspect]
         untried = [a for a in fresh if tried[a] < 0.5]
         if untried:
             return untried[0]
@@ -204,7 +234,7 @@ class HeuristicMemoryAgent(HeuristicAgent):
             return fresh[0]
         if prefs:  # every preference failed silently: the fewest failures, ties to the later one
             fails = self._fails[row]
-            return min(reversed(prefs), key=lambda a: fails.get(a, 0))
+            return min(reversed(prefs), key=lambda a: fails.get(unit[a], 0))
         return self._one(command, tried, mask)
 
     def predict(self, observation, state=None, episode_start=None, deterministic=True):

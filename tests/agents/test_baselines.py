@@ -124,3 +124,33 @@ def test_heuristic_memory_is_the_heuristic_when_nothing_fails_silently(env):
     assert memory.predict(obs)[0] == heuristic.predict(obs)[0]
     batch = {k: np.stack([v, v]) for k, v in obs.items()}
     assert memory.predict(batch, episode_start=np.array([True, True]))[0].shape == (2,)
+
+
+def test_heuristic_memory_switches_provider_on_a_later_command_of_another_kind():
+    """synthetic_providers with one provider down: one silent failure on the first command makes
+    the provider suspect, so the later add goes to the other provider's inpainter at once."""
+    env = gym.make(
+        "ImagePoser-v0",
+        split="val",
+        experts="synthetic_providers",
+        drift_unit="provider",
+        drift_p=1.0,
+        drift_fail=1.0,
+    )
+    providers = env.unwrapped.providers
+    seed = next(
+        s
+        for s in range(50)
+        if env.reset(seed=s, options={"prompt": PROMPT})
+        and {p for p, d in zip(providers, env.unwrapped._ep.degraded) if d} == {"north"}
+    )
+    memory = make_baseline("heuristic_memory", env)
+    kinds, calls, summary = _calls(env, memory, seed)
+    assert kinds[0] == "generate" and "add" in kinds
+    assert calls[0] == ("north-layout-t2i", "generate") and calls[1] == ("south-layout-t2i", "generate")
+    adds = [e for e, k in calls if k == "add"]
+    assert adds and all(e.startswith("south-") for e in adds)  # another kind: no north call wasted
+    assert "north-inpaint-i2i" in memory.suspects()  # the whole provider, not only the expert that failed
+    # The memoryless heuristic starts each add on the first provider again.
+    _, heur_calls, _ = _calls(env, make_baseline("heuristic", env), seed)
+    assert [e for e, k in heur_calls if k == "add"][0] == "north-inpaint-i2i"
