@@ -255,12 +255,34 @@ class HeuristicMemoryAgent(HeuristicAgent):
         return (out if batched else out[0]), state
 
 
+class _HeuristicKnowingDrift(HeuristicAgent):
+    """The oracle's default rollout policy: the heuristic, skipping the kind's preferred experts
+    that the episode degrades (Drift's hidden draw: ground truth, which the oracle may read). With
+    nothing degraded, or no healthy preference for the kind, it is the heuristic exactly."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self.env = env
+
+    def _one(self, command: np.ndarray, tried: np.ndarray, mask: np.ndarray) -> int:
+        degraded = getattr(getattr(self.env.unwrapped, "_ep", None), "degraded", ())
+        if any(degraded):
+            kinds = command[: len(COMMAND_KINDS)]
+            kind = COMMAND_KINDS[int(np.argmax(kinds))] if kinds.max() > 0 else "generate"
+            healthy = np.asarray(mask, bool).copy()
+            healthy[: len(degraded)] &= ~np.asarray(degraded, bool)
+            if any(healthy[a] for a in self.order.get(kind, [])):
+                return super()._one(command, tried, healthy)
+        return super()._one(command, tried, mask)
+
+
 class OracleAgent(BaselineAgent):
     """Search with the ground truth: an upper bound no real agent can reach.
 
     At each step it tries every allowed action on the live env (snapshot, step, restore:
     same seed and generator state, hence exactly the outcome the real step would have),
-    completes each branch with a rollout policy (the heuristic by default) and keeps the
+    completes each branch with a rollout policy (by default the heuristic, skipping the experts
+    the episode degrades, which the oracle knows: :class:`_HeuristicKnowingDrift`) and keeps the
     action whose branch ends with the best *evaluator* alignment, then fidelity, then lowest
     cost. Because the rollout policy's own action is among the candidates and outcomes are
     reproduced exactly, the oracle never does worse than its rollout policy on an episode.
@@ -271,7 +293,7 @@ class OracleAgent(BaselineAgent):
 
     def __init__(self, env: gym.Env, rollout: BaselineAgent | None = None):
         self.env = env
-        self.rollout = rollout if rollout is not None else HeuristicAgent(env)
+        self.rollout = rollout if rollout is not None else _HeuristicKnowingDrift(env)
 
     def predict(self, observation, state=None, episode_start=None, deterministic=True):
         return np.int64(self.best_action()), state

@@ -154,3 +154,20 @@ def test_heuristic_memory_switches_provider_on_a_later_command_of_another_kind()
     # The memoryless heuristic starts each add on the first provider again.
     _, heur_calls, _ = _calls(env, make_baseline("heuristic", env), seed)
     assert [e for e, k in heur_calls if k == "add"][0] == "north-inpaint-i2i"
+
+
+def test_oracle_rollout_skips_what_the_episode_degrades_and_is_the_heuristic_otherwise(env):
+    """The oracle's rollout reads the hidden draw (ground truth, as its search does); without
+    drift it is the heuristic."""
+    drift = gym.make(
+        "ImagePoser-v0", split="val", experts="synthetic_providers", drift_unit="provider", drift_p=1.0, drift_fail=1.0
+    )
+    names, providers = drift.unwrapped.expert_names, drift.unwrapped.providers
+    for seed in range(8):
+        obs, _ = drift.reset(seed=seed, options={"prompt": PROMPT})
+        down = {p for p, d in zip(providers, drift.unwrapped._ep.degraded) if d}
+        choice = names[int(OracleAgent(drift).rollout.predict(obs)[0])]
+        assert choice.endswith("layout-t2i") and choice.split("-")[0] not in down
+        assert names[int(HeuristicAgent(drift).predict(obs)[0])] == "north-layout-t2i"
+    obs, _ = env.reset(seed=0)
+    assert OracleAgent(env).rollout.predict(obs)[0] == HeuristicAgent(env).predict(obs)[0]
