@@ -178,7 +178,8 @@ class HeuristicMemoryAgent(HeuristicAgent):
     When the experts declare providers (``env.unwrapped.providers``, e.g. ``synthetic_providers``
     on ImagePoser-Drift-v0, where a provider's experts are degraded together), it learns per
     provider instead: a silent failure makes the expert's provider suspect, so on later commands,
-    of any kind, it prefers the other provider's expert; a pass forgives the provider.
+    of any kind, it prefers the other provider's expert; a provider that passed a command this
+    episode is serving, so its later silent failures are taken for ordinary misses (not suspect).
     """
 
     name = "heuristic_memory"
@@ -193,6 +194,7 @@ class HeuristicMemoryAgent(HeuristicAgent):
         self._last: list[tuple[np.ndarray, np.ndarray, int] | None] = []
         self._suspect: list[set[Any]] = []  # units (experts, or providers)
         self._fails: list[dict[Any, int]] = []
+        self._proven: list[set[str]] = []  # providers that passed a command this episode
 
     def suspects(self, row: int = 0) -> list[str]:
         """The experts env row ``row`` currently skips (for tests and traces)."""
@@ -205,8 +207,9 @@ class HeuristicMemoryAgent(HeuristicAgent):
             self._last.append(None)
             self._suspect.append(set())
             self._fails.append({})
+            self._proven.append(set())
         if start or progress[0] == 0:  # a new episode: forget the last one
-            self._last[row], self._suspect[row], self._fails[row] = None, set(), {}
+            self._last[row], self._suspect[row], self._fails[row], self._proven[row] = None, set(), {}, set()
             return
         last = self._last[row]
         if last is None:
@@ -217,7 +220,9 @@ class HeuristicMemoryAgent(HeuristicAgent):
         unit = self.unit[action] if action < len(self.unit) else action
         if passed:
             self._suspect[row].discard(unit)
-        elif np.array_equal(image, image0):
+            if isinstance(unit, str):
+                self._proven[row].add(unit)
+        elif np.array_equal(image, image0) and unit not in self._proven[row]:
             self._suspect[row].add(unit)
             self._fails[row][unit] = self._fails[row].get(unit, 0) + 1
 

@@ -171,3 +171,24 @@ def test_oracle_rollout_skips_what_the_episode_degrades_and_is_the_heuristic_oth
         assert names[int(HeuristicAgent(drift).predict(obs)[0])] == "north-layout-t2i"
     obs, _ = env.reset(seed=0)
     assert OracleAgent(env).rollout.predict(obs)[0] == HeuristicAgent(env).predict(obs)[0]
+
+
+def test_heuristic_memory_keeps_trusting_a_provider_that_passed_a_command():
+    """A provider that passed a command is serving: its later silent failure is an ordinary miss."""
+    env = gym.make("ImagePoser-v0", split="val", experts="synthetic_providers")
+    obs, _ = env.reset(seed=0, options={"prompt": PROMPT})
+
+    def at(step: float, left: float, image: np.ndarray) -> dict:
+        return {**obs, "progress": np.array([step, 0, 0, left, 0], np.float32), "image": image}
+
+    other = obs["image"] + 1
+    for proven in (True, False):
+        memory = make_baseline("heuristic_memory", env)
+        assert env.unwrapped.expert_names[int(memory.predict(at(0.1, 0.5, obs["image"]))[0])] == "north-layout-t2i"
+        if proven:  # the call passed the command (one command fewer left), then a call changed nothing
+            memory.predict(at(0.2, 0.25, other))
+            memory.predict(at(0.3, 0.25, other))
+            assert memory.suspects() == []
+        else:  # the first call changed nothing: the provider is suspect
+            memory.predict(at(0.2, 0.5, obs["image"]))
+            assert "north-inpaint-i2i" in memory.suspects()
