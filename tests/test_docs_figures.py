@@ -273,7 +273,8 @@ def test_benchmark_drift_sweep_tables_are_the_committed_sweeps():
     from tools.sweep_levels import sweep_rows
 
     page = (ROOT / "docs" / "benchmark.md").read_text()
-    for name in ("val-sweep", "val-seeds3-sweep", "val-memory-sweep"):
+    names = ("val-sweep", "val-seeds3-sweep", "val-memory-sweep")
+    for name in (*names, *(f"val-provider{r}-sweep" for r in ("", "2", "3", "4"))):
         result = _drift(name)
         grid = json.loads(
             (RESULTS / "levels" / f"ImagePoser-Drift-v0-{name.replace('sweep', 'grid')}.json").read_text()
@@ -327,3 +328,27 @@ def test_benchmark_drift_level_table_is_the_committed_card():
     b = other["baselines"]
     quoted = f"oracle accuracy {b['oracle']['accuracy']:.2f}, heuristic {b['heuristic']['norm_accuracy']:.3f}"
     assert quoted in page, quoted
+
+
+def test_benchmark_drift_provider_card_is_the_registered_setting():
+    """docs/benchmark.md's table of the registered ImagePoser-Drift-v0 (drift by provider): `poser
+    benchmark levels --env ImagePoser-Drift-v0 --split val --episodes 50 --seeds 0,1,2 --json`, kept as
+    docs/results/levels/ImagePoser-Drift-v0-val-50.json; it equals the registered setting's row of
+    the round-4 sweep (same tasks, seeds and code), and its memory gain is the page's."""
+    import poser_env
+
+    card = _drift("val-50")
+    assert card["env_kwargs"] == {} and card["seeds"] == [0, 1, 2]
+    registered = poser_env.ENV_IDS["ImagePoser-Drift-v0"]
+    (row,) = [c for c in _drift("val-provider4-sweep")["cards"] if {**registered, **c["env_kwargs"]} == registered]
+
+    def timeless(c: dict) -> dict:
+        return {n: {k: v for k, v in b.items() if k != "seconds"} for n, b in c["baselines"].items()}
+
+    assert timeless(row) == timeless(card)
+    res, page = card["baselines"], (ROOT / "docs" / "benchmark.md").read_text()
+    for name in ("oracle", "heuristic", "heuristic_memory", "random", card["criteria"]["best_single"]):
+        r = res[name]
+        cells = " | ".join(f"{r[k]:.3f}" for k in ("norm_accuracy", "norm_alignment", "accuracy", "alignment"))
+        assert f"| {name} | {cells} | {r['cost']:.2f} |" in page, name
+    assert f"Memory gain +{card['memory_gain']:.3f} (target" in " ".join(page.split())
