@@ -42,9 +42,19 @@ SYNTHETIC_DRIFT_HEURISTIC: dict[str, list[str]] = {
     for kind, (name,) in SYNTHETIC_HEURISTIC.items()
 }
 
+#: The heuristic's choice per command kind for ``experts="synthetic_providers"``: the specialist
+#: served by the first provider, then the same from the second (poser_env/data/experts/
+#: synthetic_providers.json). With the first provider down it wastes an attempt per command.
+SYNTHETIC_PROVIDERS_HEURISTIC: dict[str, list[str]] = {
+    kind: [f"north-{name}", f"south-{name}"] for kind, (name,) in SYNTHETIC_HEURISTIC.items()
+}
+
 #: Heuristic preferences per named expert set (the env's ``experts`` option); any other set gets
 #: :data:`SYNTHETIC_HEURISTIC`.
-HEURISTIC_PREFERENCES: dict[str, dict[str, list[str]]] = {"synthetic_drift": SYNTHETIC_DRIFT_HEURISTIC}
+HEURISTIC_PREFERENCES: dict[str, dict[str, list[str]]] = {
+    "synthetic_drift": SYNTHETIC_DRIFT_HEURISTIC,
+    "synthetic_providers": SYNTHETIC_PROVIDERS_HEURISTIC,
+}
 
 
 def default_preferences(env: gym.Env | Sequence[str]) -> dict[str, list[str]]:
@@ -52,6 +62,15 @@ def default_preferences(env: gym.Env | Sequence[str]) -> dict[str, list[str]]:
     base = getattr(env, "unwrapped", env)
     experts = getattr(getattr(base, "config", None), "experts", None)
     return HEURISTIC_PREFERENCES.get(experts, SYNTHETIC_HEURISTIC) if isinstance(experts, str) else SYNTHETIC_HEURISTIC
+
+
+def _providers(env: gym.Env | Sequence[str], n: int) -> list[str | None]:
+    """Each action's provider (None: none declared, or ``env`` is a list of names)."""
+    base = getattr(env, "unwrapped", env)
+    providers = getattr(base, "providers", None)
+    if not isinstance(providers, list):
+        return [None] * n
+    return (list(providers) + [None] * n)[:n]  # STOP / DEFER have no provider
 
 
 def _names(env: gym.Env | Sequence[str]) -> list[str]:
@@ -155,29 +174,42 @@ class HeuristicMemoryAgent(HeuristicAgent):
     command; this memory is the agent's own, reset when an observation shows step 0 (or
     ``episode_start`` says so), so it plays in the evaluation harness, which calls
     ``predict(obs)`` alone, one episode after another.
+
+    When the experts declare providers (``env.unwrapped.providers``, e.g. ``synthetic_providers``
+    on ImagePoser-Drift-v0, where a provider's experts are degraded together), it learns per
+    provider instead: a silent failure makes the expert's provider suspect, so on later commands,
+    of any kind, it prefers the other provider's expert; a provider that passed a command this
+    episode is serving, so its later silent failures are taken for ordinary misses (not suspect).
     """
 
     name = "heuristic_memory"
 
     def __init__(self, env: gym.Env | Sequence[str], preferences: Mapping[str, Sequence[str]] | None = None):
         super().__init__(env, preferences)
+        # The unit memory learns about, per action: its provider where one is declared, else itself.
+        providers = _providers(env, len(self.names))
+        self.unit: list[Any] = [a if p is None else p for a, p in enumerate(providers)]
         # Per env row: the last observation's (image, progress) and the action taken; the
         # suspects; the silent failures per expert this episode.
         self._last: list[tuple[np.ndarray, np.ndarray, int] | None] = []
-        self._suspect: list[set[int]] = []
-        self._fails: list[dict[int, int]] = []
+        self._suspect: list[set[Any]] = []  # units (experts, or providers)
+        self._fails: list[dict[Any, int]] = []
+        self._proven: list[set[str]] = []  # providers that passed a command this episode
 
     def suspects(self, row: int = 0) -> list[str]:
         """The experts env row ``row`` currently skips (for tests and traces)."""
-        return sorted(self.names[a] for a in self._suspect[row]) if row < len(self._suspect) else []
+        if row >= len(self._suspect):
+            return []
+        return sorted(n for a, n in enumerate(self.names) if self.unit[a] in self._suspect[row])
 
     def _remember(self, row: int, image: np.ndarray, progress: np.ndarray, start: bool) -> None:
         while len(self._last) <= row:
             self._last.append(None)
             self._suspect.append(set())
             self._fails.append({})
+            self._proven.append(set())
         if start or progress[0] == 0:  # a new episode: forget the last one
-            self._last[row], self._suspect[row], self._fails[row] = None, set(), {}
+            self._last[row], self._suspect[row], self._fails[row], self._proven[row] = None, set(), {}, set()
             return
         last = self._last[row]
         if last is None:
@@ -185,18 +217,21 @@ class HeuristicMemoryAgent(HeuristicAgent):
         image0, progress0, action = last
         # progress: [step, command index, attempts, commands left, commands failed] (fractions).
         passed = progress[3] < progress0[3] and progress[4] == progress0[4]
+        unit = self.unit[action] if action < len(self.unit) else action
         if passed:
-            self._suspect[row].discard(action)
-        elif np.array_equal(image, image0):
-            self._suspect[row].add(action)
-            self._fails[row][action] = self._fails[row].get(action, 0) + 1
+            self._suspect[row].discard(unit)
+            if isinstance(unit, str):
+                self._proven[row].add(unit)
+        elif np.array_equal(image, image0) and unit not in self._proven[row]:
+            self._suspect[row].add(unit)
+            self._fails[row][unit] = self._fails[row].get(unit, 0) + 1
 
     def _choose(self, row: int, command: np.ndarray, tried: np.ndarray, mask: np.ndarray) -> int:
         kinds = command[: len(COMMAND_KINDS)]
         kind = COMMAND_KINDS[int(np.argmax(kinds))] if kinds.max() > 0 else "generate"
         prefs = [a for a in self.order.get(kind, []) if mask[a]]
-        suspect = self._suspect[row]
-        fresh = [a for a in prefs if a not in suspect]
+        suspect, unit = self._suspect[row], self.unit
+        fresh = [a for a in prefs if unit[a] not in suspect]
         untried = [a for a in fresh if tried[a] < 0.5]
         if untried:
             return untried[0]
@@ -204,7 +239,7 @@ class HeuristicMemoryAgent(HeuristicAgent):
             return fresh[0]
         if prefs:  # every preference failed silently: the fewest failures, ties to the later one
             fails = self._fails[row]
-            return min(reversed(prefs), key=lambda a: fails.get(a, 0))
+            return min(reversed(prefs), key=lambda a: fails.get(unit[a], 0))
         return self._one(command, tried, mask)
 
     def predict(self, observation, state=None, episode_start=None, deterministic=True):
@@ -225,12 +260,34 @@ class HeuristicMemoryAgent(HeuristicAgent):
         return (out if batched else out[0]), state
 
 
+class _HeuristicKnowingDrift(HeuristicAgent):
+    """The oracle's default rollout policy: the heuristic, skipping the kind's preferred experts
+    that the episode degrades (Drift's hidden draw: ground truth, which the oracle may read). With
+    nothing degraded, or no healthy preference for the kind, it is the heuristic exactly."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self.env = env
+
+    def _one(self, command: np.ndarray, tried: np.ndarray, mask: np.ndarray) -> int:
+        degraded = getattr(getattr(self.env.unwrapped, "_ep", None), "degraded", ())
+        if any(degraded):
+            kinds = command[: len(COMMAND_KINDS)]
+            kind = COMMAND_KINDS[int(np.argmax(kinds))] if kinds.max() > 0 else "generate"
+            healthy = np.asarray(mask, bool).copy()
+            healthy[: len(degraded)] &= ~np.asarray(degraded, bool)
+            if any(healthy[a] for a in self.order.get(kind, [])):
+                return super()._one(command, tried, healthy)
+        return super()._one(command, tried, mask)
+
+
 class OracleAgent(BaselineAgent):
     """Search with the ground truth: an upper bound no real agent can reach.
 
     At each step it tries every allowed action on the live env (snapshot, step, restore:
     same seed and generator state, hence exactly the outcome the real step would have),
-    completes each branch with a rollout policy (the heuristic by default) and keeps the
+    completes each branch with a rollout policy (by default the heuristic, skipping the experts
+    the episode degrades, which the oracle knows: :class:`_HeuristicKnowingDrift`) and keeps the
     action whose branch ends with the best *evaluator* alignment, then fidelity, then lowest
     cost. Because the rollout policy's own action is among the candidates and outcomes are
     reproduced exactly, the oracle never does worse than its rollout policy on an episode.
@@ -241,7 +298,7 @@ class OracleAgent(BaselineAgent):
 
     def __init__(self, env: gym.Env, rollout: BaselineAgent | None = None):
         self.env = env
-        self.rollout = rollout if rollout is not None else HeuristicAgent(env)
+        self.rollout = rollout if rollout is not None else _HeuristicKnowingDrift(env)
 
     def predict(self, observation, state=None, episode_start=None, deterministic=True):
         return np.int64(self.best_action()), state

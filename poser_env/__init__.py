@@ -19,12 +19,15 @@ ENV_IDS: dict[str, dict] = {
     "ImagePoser-Edit-v0": {"suite": "editing"},
     # The harder levels (docs/env.md, "Levels"; docs/benchmark.md). ImagePoser-v0 is unchanged.
     "ImagePoser-Hard-v0": {"suite": "hard", "experts": "synthetic_hard", "cost_budget": 30.0, "max_steps": 32},
+    # Drift by provider: one of two providers down per episode (docs/env.md, version history).
     "ImagePoser-Drift-v0": {
         "suite": "mixed",
-        "drift_p": 0.3,
+        "experts": "synthetic_providers",
+        "drift_unit": "provider",
+        "drift_p": 1.0,
         "drift_fail": 1.0,
-        "max_attempts": 3,
-        "drift_modality": "t2i",
+        "max_attempts": 4,
+        "drift_modality": "all",
     },
     # v1: the task distribution changed (the v0 suites plus prompts in the forms people write,
     # poser_env/world/suites/forms.py); the v0 ids above are unchanged (docs/env.md, version history).

@@ -51,6 +51,13 @@ MAX_ATTEMPTS_LIMIT = 100
 
 #: Values of ``drift_modality``: every expert may be degraded, or only those of one modality.
 DRIFT_MODALITIES: tuple[str, ...] = ("all", "t2i", "i2i")
+#: Values of ``drift_unit``: each expert degraded on its own, or one provider's experts together.
+DRIFT_UNITS: tuple[str, ...] = ("expert", "provider")
+#: The error of ``drift_unit="provider"`` with experts that declare no provider (raised by the env).
+NO_PROVIDERS = (
+    'drift_unit="provider" needs experts that declare a provider (e.g. experts="synthetic_providers", '
+    'or a "provider" in each expert spec); these experts declare none: use drift_unit="expert"'
+)
 
 #: Options renamed in v0, old name -> new name: the old name still works (``gym.make``,
 #: ``ImagePoserEnv``, :meth:`EnvConfig.from_kwargs`, a preset's ``[env]``) with a
@@ -120,6 +127,10 @@ class EnvConfig:
     drift_modality: str = "all"
     """Drift: which experts may be degraded: ``all``, or only those of one modality, ``t2i`` or
     ``i2i`` (a draw is still made for every expert, so the draws do not depend on this)."""
+    drift_unit: str = "expert"
+    """Drift: what is degraded: ``expert`` (each expert on its own, with ``drift_p``) or
+    ``provider`` (at reset one provider, drawn uniformly, is degraded with ``drift_p``, and so is
+    every expert it serves; needs experts that declare a provider, e.g. ``synthetic_providers``)."""
     canvas: InitVar[int | None] = None
     """Deprecated name of ``canvas_size`` (a ``DeprecationWarning``; reading ``config.canvas``
     warns too). Not a field: ``to_dict`` and ``fields`` hold ``canvas_size`` only."""
@@ -191,6 +202,8 @@ class EnvConfig:
             raise ValueError(
                 f"drift_modality must be one of {', '.join(DRIFT_MODALITIES)}, got {self.drift_modality!r}"
             )
+        if not isinstance(self.drift_unit, str) or self.drift_unit not in DRIFT_UNITS:
+            raise ValueError(f"drift_unit must be one of {', '.join(DRIFT_UNITS)}, got {self.drift_unit!r}")
         for name in ("drift_p", "drift_fail"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:

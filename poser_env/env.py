@@ -10,7 +10,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from poser_env.config import SUITE_MIXES, EnvConfig
+from poser_env.config import NO_PROVIDERS, SUITE_MIXES, EnvConfig
 from poser_env.deprecation import ImagePoserDeprecationWarning
 from poser_env.episode import Episode, as_action, as_seed, build_registry, unique_checks
 from poser_env.experts.base import ExpertOutputError, call_expert, takes_reflection, validate_output
@@ -119,27 +119,15 @@ class ImagePoserEnv(gym.Env):
 
     ## Version history
 
-    * v0: initial release. Within v0 (issue 11, episodes unchanged): the option ``canvas`` was
-      renamed ``canvas_size`` (``canvas=`` still works, with a ``DeprecationWarning``, for one
-      release); an expert's ``kind`` is renamed ``modality`` (``kind`` is accepted and answered,
-      deprecated, until the next release); ``Task.category`` is renamed ``task_category`` (the
-      suite files and the summary keep the key ``category``); the real experts' settings take
-      diffusers' names (``num_inference_steps``, ``guidance_scale``, ``image_guidance_scale``,
-      ``height``/``width``). Old names warn with ``ImagePoserDeprecationWarning``, shown by default.
-    * v1 (``ImagePoser-v1``, ``ImagePoser-Gen-v1``, ``ImagePoser-Edit-v1``): the task
-      distribution changed, so the version was bumped (as Gymnasium does): v1 draws from the v0
-      suites plus the v1 suites ``forms`` and ``forms_editing``, prompts written in the forms of
-      issue 12 (fronted and verbal relations, "the"-introduced objects, bare plurals, modifiers,
-      coordinated colours, style wordings, and unsupported words the extractor reports as not
-      understood; ``poser_env/world/suites/forms.py``, docs/suites.md). Spaces, rewards, experts
-      and everything else are v0's. The v0 ids are unchanged (same suites, same episodes).
-    * ``ImagePoser-Drift-v0``: its kwargs changed before any result was published (issue 14,
-      tuned on val): ``drift_p=0.4, drift_fail=0.8, max_attempts=4`` on every expert became
-      ``drift_p=0.3, drift_fail=1.0, max_attempts=3, drift_modality="t2i"`` (docs/env.md).
-    * ``ImagePoser-Hard-v0``: before any result was published, ``premium-i2i`` (in
-      ``synthetic_hard.json``) went from cost 6 to 7.5 (four calls per budget of 30): alone it
-      scored 0.366 normalised accuracy on test, over the level's 0.3 limit (docs/benchmark.md).
-      Later it gained the split ``gen_forms`` (held-out prompt forms); the others are unchanged.
+    * v0: initial release. Renames within v0 (``canvas`` to ``canvas_size``, an expert's ``kind``
+      to ``modality``, ``Task.category`` to ``task_category``, the real experts' diffusers names)
+      left episodes unchanged; old names warn with ``ImagePoserDeprecationWarning``.
+    * v1 (``ImagePoser-v1``, ``-Gen-v1``, ``-Edit-v1``): the task distribution changed, so the
+      version was bumped (as Gymnasium does): v0's suites plus ``forms`` and ``forms_editing``,
+      prompts in the forms of issue 12 (docs/suites.md). The v0 ids are unchanged.
+    * The levels' kwargs changed before any result was published (``ImagePoser-Drift-v0``,
+      ``ImagePoser-Hard-v0``, issue 14); Hard later gained the split ``gen_forms``: docs/env.md,
+      "Version history".
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
@@ -165,7 +153,7 @@ class ImagePoserEnv(gym.Env):
             build(cfg.evaluator), "evaluator", ("judges_free_prompts",), "poser_env.evaluators.base.Evaluator"
         )
         if instrument is not None:
-            self.registry = ExpertRegistry([instrument("expert", e) for e in self.registry])
+            self.registry = ExpertRegistry([instrument("expert", e) for e in self.registry], self.registry.providers)
             self.critic, self.extractor, self.evaluator = (
                 instrument(role, c)
                 for role, c in (("critic", self.critic), ("extractor", self.extractor), ("evaluator", self.evaluator))
@@ -173,6 +161,10 @@ class ImagePoserEnv(gym.Env):
         # Whether each expert takes the reflection as its own argument (else, deprecated: in its instruction).
         self._reflects = [takes_reflection(e) for e in self.registry]
         self._modalities = self.registry.modalities
+        self.providers = self.registry.providers  # each expert's provider (None: none declared)
+        self._provider_names = sorted({p for p in self.providers if p is not None})
+        if cfg.drift_unit == "provider" and not self._provider_names:
+            raise ValueError(NO_PROVIDERS)
         if not all(self._reflects):
             old = [e.name for e, r in zip(self.registry, self._reflects) if not r]
             warnings.warn(
@@ -297,8 +289,13 @@ class ImagePoserEnv(gym.Env):
         # Drift: hidden per-expert degradation for this episode (no draw at all when off).
         degraded: tuple[bool, ...] = ()
         if self.config.drift_p > 0:
-            draws = self.np_random.random(len(self.registry)) < self.config.drift_p
             only = self.config.drift_modality  # "all", or the one modality that drifts
+            if self.config.drift_unit == "provider":  # one provider, drawn uniformly, is down or not
+                down = self._provider_names[int(self.np_random.integers(len(self._provider_names)))]
+                hit = bool(self.np_random.random() < self.config.drift_p)
+                draws = np.array([hit and p == down for p in self.providers])
+            else:
+                draws = self.np_random.random(len(self.registry)) < self.config.drift_p
             degraded = tuple(bool(x) and only in ("all", m) for x, m in zip(draws, self._modalities))
         self._ep = Episode(
             task=task,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +27,15 @@ class RegistryError(ValueError):
 
 @dataclass(frozen=True)
 class ComponentSpec:
-    """Plain-data recipe for a component: ``entry_point`` is ``"package.module:Class"``."""
+    """Plain-data recipe for a component: ``entry_point`` is ``"package.module:Class"``.
+
+    ``provider`` (optional, experts only) names who serves the model: experts of one provider
+    can be degraded together on ImagePoser-Drift-v0 (the env's ``drift_unit="provider"``)."""
 
     name: str
     entry_point: str
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    provider: str | None = None
 
     @classmethod
     def coerce(cls, spec: ComponentSpec | Mapping[str, Any]) -> ComponentSpec:
@@ -38,22 +43,42 @@ class ComponentSpec:
             return spec
         if not isinstance(spec, Mapping):
             raise RegistryError(f"a component spec must be a dict with name, entry_point, kwargs; got {spec!r}")
-        unknown = set(spec) - {"name", "entry_point", "kwargs"}
+        unknown = set(spec) - {"name", "entry_point", "kwargs", "provider"}
         if unknown:
             raise RegistryError(
-                f"unknown component spec field(s) {sorted(unknown)}; allowed: name, entry_point, kwargs"
+                f"unknown component spec field(s) {sorted(unknown)}; allowed: name, entry_point, kwargs, provider"
             )
         if "entry_point" not in spec:
             raise RegistryError(f"component spec {dict(spec)!r} has no 'entry_point' (\"module:Class\")")
         kwargs = spec.get("kwargs") or {}
         if not isinstance(kwargs, Mapping):
             raise RegistryError(f"'kwargs' of component {spec.get('name')!r} must be a dict, got {kwargs!r}")
+        name = str(spec.get("name", spec["entry_point"]))
         return cls(
-            name=str(spec.get("name", spec["entry_point"])), entry_point=str(spec["entry_point"]), kwargs=dict(kwargs)
+            name=name,
+            entry_point=str(spec["entry_point"]),
+            kwargs=dict(kwargs),
+            provider=check_provider(spec.get("provider"), name),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "entry_point": self.entry_point, "kwargs": dict(self.kwargs)}
+        out = {"name": self.name, "entry_point": self.entry_point, "kwargs": dict(self.kwargs)}
+        return out if self.provider is None else {**out, "provider": self.provider}
+
+
+PROVIDER_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,40}"
+
+
+def check_provider(provider: Any, name: str) -> str | None:
+    """``provider`` of expert ``name``: None, or a short plain name (letters, digits, ``_.-``)."""
+    if provider is None:
+        return None
+    if not isinstance(provider, str) or not re.fullmatch(PROVIDER_PATTERN, provider):
+        raise RegistryError(
+            f"provider of expert {name!r} must be a name of 1 to 41 letters, digits, '_', '.' or '-' "
+            f"starting with a letter or digit (e.g. 'north'), or absent; got {provider!r}"
+        )
+    return provider
 
 
 def load_entry_point(entry_point: str) -> Any:
@@ -146,9 +171,11 @@ class ExpertRegistry:
     (``from_preset("synthetic")``). Adding an expert is one class and one entry.
     """
 
-    def __init__(self, experts: Sequence[Any]):
+    def __init__(self, experts: Sequence[Any], providers: Sequence[str | None] | None = None):
         if not experts:
             raise RegistryError("an expert registry needs at least one expert")
+        if providers is not None and len(providers) != len(experts):
+            raise RegistryError(f"{len(providers)} providers given for {len(experts)} experts: give one per expert")
         names = [e.name for e in experts]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -165,14 +192,18 @@ class ExpertRegistry:
         self._experts = list(experts)
         self._index = {n: i for i, n in enumerate(names)}
         self._modalities = modalities
+        self._providers = (
+            [None] * len(names) if providers is None else [check_provider(p, n) for p, n in zip(providers, names)]
+        )
 
     @classmethod
     def from_specs(cls, specs: Sequence[ComponentSpec | Mapping[str, Any]]) -> ExpertRegistry:
-        experts = []
+        experts, providers = [], []
         for raw in specs:
             spec = ComponentSpec.coerce(raw)
             experts.append(build(spec, name=spec.name))
-        return cls(experts)
+            providers.append(spec.provider)
+        return cls(experts, providers)
 
     @classmethod
     def from_preset(cls, name_or_path: str | Path) -> ExpertRegistry:
@@ -211,6 +242,11 @@ class ExpertRegistry:
     def modalities(self) -> list[str]:
         """Each expert's ``modality`` (``t2i`` or ``i2i``), in action order (read once, at construction)."""
         return list(self._modalities)
+
+    @property
+    def providers(self) -> list[str | None]:
+        """Each expert's ``provider`` (None where its spec names none), in action order."""
+        return list(self._providers)
 
     @property
     def costs(self) -> list[float]:

@@ -273,7 +273,8 @@ def test_benchmark_drift_sweep_tables_are_the_committed_sweeps():
     from tools.sweep_levels import sweep_rows
 
     page = (ROOT / "docs" / "benchmark.md").read_text()
-    for name in ("val-sweep", "val-seeds3-sweep", "val-memory-sweep"):
+    names = ("val-sweep", "val-seeds3-sweep", "val-memory-sweep")
+    for name in (*names, *(f"val-provider{r}-sweep" for r in ("", "2", "3", "4"))):
         result = _drift(name)
         grid = json.loads(
             (RESULTS / "levels" / f"ImagePoser-Drift-v0-{name.replace('sweep', 'grid')}.json").read_text()
@@ -283,13 +284,20 @@ def test_benchmark_drift_sweep_tables_are_the_committed_sweeps():
             assert row + "\n" in page, (name, row)
 
 
-def test_benchmark_drift_level_table_is_the_committed_card():
-    """docs/benchmark.md's ImagePoser-Drift-v0 table: `poser benchmark levels --env ImagePoser-Drift-v0
-    --split val --episodes 50 --json`, kept as docs/results/levels/ImagePoser-Drift-v0-val-50.json; it is
-    the registered setting, so it equals that setting's row of the sweep (same tasks and seeds)."""
-    import poser_env
+#: ImagePoser-Drift-v0's kwargs until it drifted by provider (docs/env.md, version history).
+PER_EXPERT_DRIFT = {"suite": "mixed", "drift_p": 0.3, "drift_fail": 1.0, "max_attempts": 3, "drift_modality": "t2i"}
 
-    card = _drift("val-50")
+
+def _superseded(name: str) -> dict:
+    return json.loads((RESULTS / "levels" / "superseded" / f"ImagePoser-Drift-v0-t2i-{name}.json").read_text())
+
+
+def test_benchmark_drift_level_table_is_the_committed_card():
+    """docs/benchmark.md's table of the per-expert Drift setting (registered until drift by
+    provider): `poser benchmark levels --env ImagePoser-Drift-v0 --split val --episodes 50 --json`
+    then, kept as docs/results/levels/superseded/ImagePoser-Drift-v0-t2i-val-50.json; it was the
+    registered setting, so it equals that setting's row of the sweep (same tasks and seeds)."""
+    card = _superseded("val-50")
     res = card["baselines"]
     page = (ROOT / "docs" / "benchmark.md").read_text()
 
@@ -308,15 +316,52 @@ def test_benchmark_drift_level_table_is_the_committed_card():
         "next singles (`layout-t2i`, `inpaint-i2i`)": ["single:layout-t2i", "single:inpaint-i2i"],
     }.items():
         assert f"| {label} | {cells(*names)}" in page, (label, cells(*names))
-    registered = poser_env.ENV_IDS["ImagePoser-Drift-v0"]
+    registered = PER_EXPERT_DRIFT
     (row,) = [c for c in _drift("val-sweep")["cards"] if {**registered, **c["env_kwargs"]} == registered]
 
     def timeless(c: dict) -> dict:
         return {n: {k: v for k, v in b.items() if k != "seconds"} for n, b in c["baselines"].items()}
 
     assert card["env_kwargs"] == {} and timeless(row) == timeless(card)
-    other = _drift("val-50-seed1")
+    other = _superseded("val-50-seed1")
     assert other["seeds"] == [1] and other["env_kwargs"] == {}
     b = other["baselines"]
     quoted = f"oracle accuracy {b['oracle']['accuracy']:.2f}, heuristic {b['heuristic']['norm_accuracy']:.3f}"
     assert quoted in page, quoted
+
+
+def test_benchmark_drift_provider_card_is_the_registered_setting():
+    """docs/benchmark.md's table of the registered ImagePoser-Drift-v0 (drift by provider): `poser
+    benchmark levels --env ImagePoser-Drift-v0 --split val --episodes 50 --seeds 0,1,2 --json`, kept as
+    docs/results/levels/ImagePoser-Drift-v0-val-50.json; it equals the registered setting's row of
+    the round-4 sweep (same tasks, seeds and code), and its memory gain is the page's."""
+    import poser_env
+
+    card = _drift("val-50")
+    assert card["env_kwargs"] == {} and card["seeds"] == [0, 1, 2]
+    registered = poser_env.ENV_IDS["ImagePoser-Drift-v0"]
+    (row,) = [c for c in _drift("val-provider4-sweep")["cards"] if {**registered, **c["env_kwargs"]} == registered]
+
+    def timeless(c: dict) -> dict:
+        return {n: {k: v for k, v in b.items() if k != "seconds"} for n, b in c["baselines"].items()}
+
+    assert timeless(row) == timeless(card)
+    res, page = card["baselines"], (ROOT / "docs" / "benchmark.md").read_text()
+    for name in ("oracle", "heuristic", "heuristic_memory", "random", card["criteria"]["best_single"]):
+        r = res[name]
+        cells = " | ".join(f"{r[k]:.3f}" for k in ("norm_accuracy", "norm_alignment", "accuracy", "alignment"))
+        assert f"| {name} | {cells} | {r['cost']:.2f} |" in page, name
+    assert f"Memory gain +{card['memory_gain']:.3f} (target" in " ".join(page.split())
+
+
+def test_benchmark_drift_provider_test_card():
+    """docs/benchmark.md's test card of the registered ImagePoser-Drift-v0: `poser benchmark levels
+    --env ImagePoser-Drift-v0 --split test --episodes 100 --json` (docs/results/levels/ImagePoser-Drift-v0-test-100.json)."""
+    card = _drift("test-100")
+    assert card["env_kwargs"] == {} and card["split"] == "test" and card["seeds"] == [0]
+    res, page = card["baselines"], (ROOT / "docs" / "benchmark.md").read_text()
+    for name in ("oracle", "heuristic", "heuristic_memory", "random", card["criteria"]["best_single"]):
+        r = res[name]
+        cells = " | ".join(f"{r[k]:.3f}" for k in ("norm_accuracy", "norm_alignment", "accuracy", "alignment"))
+        assert f"| {name} | {cells} | {r['cost']:.2f} |" in page, name
+    assert f"the memory gain is **+{card['memory_gain']:.3f}**" in " ".join(page.split())

@@ -45,8 +45,12 @@ def test_cost_budget_ends_the_episode():
         assert summary["commands_failed"] == 0
 
 
+#: ImagePoser-Drift-v0's kwargs before it drifted by provider (docs/env.md, version history).
+PER_EXPERT_DRIFT = {"drift_p": 0.3, "drift_fail": 1.0, "max_attempts": 3, "drift_modality": "t2i"}
+
+
 def test_drift_is_hidden_seeded_and_silently_fails():
-    env = gym.make("ImagePoser-Drift-v0", split="val")
+    env = gym.make("ImagePoser-v0", split="val", **PER_EXPERT_DRIFT)
     drawn = []
     for seed in range(6):
         env.reset(seed=seed)
@@ -147,3 +151,45 @@ def test_drift_modality_limits_degradation_to_one_modality():
     assert seen_editor  # the "all" draws did degrade editors, which "t2i" kept working
     with pytest.raises(ValueError, match="drift_modality must be one of all, t2i, i2i"):
         gym.make("ImagePoser-v0", drift_modality="video")
+
+
+def _provider_env(**kwargs):
+    return gym.make(
+        "ImagePoser-v0", split="val", experts="synthetic_providers", drift_unit="provider", drift_fail=1.0, **kwargs
+    )
+
+
+def test_provider_drift_degrades_every_expert_of_one_provider_silently():
+    env = _provider_env(drift_p=1.0)
+    providers = env.unwrapped.providers
+    down = set()
+    for seed in range(8):
+        env.reset(seed=seed)
+        degraded = {p for p, d in zip(providers, env.unwrapped._ep.degraded) if d}
+        assert len(degraded) == 1 and sum(env.unwrapped._ep.degraded) == 12  # one provider, all its experts
+        down |= degraded
+    assert down == {"north", "south"}  # drawn uniformly: both come up
+    env.reset(seed=0)
+    a = next(i for i, d in enumerate(env.unwrapped._ep.degraded) if d and env.unwrapped.registry.modalities[i] == "t2i")
+    first = env.unwrapped.render_canvas()
+    _, _, _, _, info = env.step(a)
+    assert np.array_equal(first, env.unwrapped.render_canvas()) and not info["command_passed"]
+
+
+def test_provider_drift_draws_nothing_when_off():
+    """With drift_p=0 the env's generator is where it is without any drift option (digests hold)."""
+    plain = gym.make("ImagePoser-v0", split="val", experts="synthetic_providers")
+    off = _provider_env(drift_p=0.0)
+    for env in (plain, off):
+        env.reset(seed=5)
+    assert off.unwrapped._ep.degraded == ()
+    assert plain.unwrapped.np_random.bit_generator.state == off.unwrapped.np_random.bit_generator.state
+
+
+def test_drift_unit_bad_input():
+    with pytest.raises(ValueError, match="drift_unit must be one of expert, provider, got 'model'"):
+        gym.make("ImagePoser-v0", drift_unit="model")
+    with pytest.raises(
+        ValueError, match='drift_unit="provider" needs experts that declare a provider.*synthetic_providers'
+    ):
+        gym.make("ImagePoser-v0", drift_unit="provider", drift_p=0.5)

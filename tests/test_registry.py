@@ -42,3 +42,16 @@ def test_bad_specs_and_duplicates():
         build({**spec, "kwargs": {"kind": "t2i", "cost": 1, "speed": 3}}, name="a")
     with pytest.raises(RegistryError, match="at least one expert"):
         ExpertRegistry([])
+
+
+def test_experts_may_name_a_provider_which_is_validated_and_exposed():
+    registry = ExpertRegistry.from_preset("synthetic_providers")
+    assert len(registry) == 24 and set(registry.providers) == {"north", "south"}
+    assert registry.providers[registry.index("south-layout-t2i")] == "south"
+    assert ExpertRegistry.from_preset("synthetic").providers == [None] * 12
+    spec = {"name": "a", "entry_point": "poser_env.experts.synthetic:ShapeWorldExpert", "provider": "north"}
+    assert ComponentSpec.coerce(spec).to_dict()["provider"] == "north"
+    assert "provider" not in ComponentSpec.coerce({**spec, "provider": None}).to_dict()
+    for bad in ("", "a b", 3, "../x"):
+        with pytest.raises(RegistryError, match="provider of expert 'a' must be a name"):
+            ComponentSpec.coerce({**spec, "provider": bad})

@@ -11,7 +11,7 @@ GRID = [{"drift_p": 1.0, "drift_fail": 1.0, "drift_modality": "all"}, {"drift_p"
 
 def test_sweep_writes_one_card_per_setting(tmp_path, capsys):
     out = tmp_path / "sweep.json"
-    argv = ["--env", "ImagePoser-Drift-v0", "--grid", json.dumps(GRID), "--episodes", "3", "--no-singles"]
+    argv = ["--env", "ImagePoser-v0", "--grid", json.dumps(GRID), "--episodes", "3", "--no-singles"]
     assert main([*argv, "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["schema"] == "poser-level-sweep" and result["split"] == "val" and result["grid"] == GRID
@@ -53,7 +53,7 @@ def _timeless(result: dict) -> list:
 )
 def test_bad_grid_one_line(tmp_path, capsys, grid, message):
     out = tmp_path / "s.json"
-    argv = ["--env", "ImagePoser-Drift-v0", "--grid", grid, "--episodes", "1", "--no-singles", "--out", str(out)]
+    argv = ["--env", "ImagePoser-v0", "--grid", grid, "--episodes", "1", "--no-singles", "--out", str(out)]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and not out.exists()
@@ -61,5 +61,5 @@ def test_bad_grid_one_line(tmp_path, capsys, grid, message):
 
 def test_test_split_is_refused(capsys):
     with pytest.raises(SystemExit):
-        main(["--env", "ImagePoser-Drift-v0", "--grid", "[{}]", "--split", "test", "--out", "x.json"])
+        main(["--env", "ImagePoser-v0", "--grid", "[{}]", "--split", "test", "--out", "x.json"])
     assert "invalid choice: 'test'" in capsys.readouterr().err

@@ -124,3 +124,71 @@ def test_heuristic_memory_is_the_heuristic_when_nothing_fails_silently(env):
     assert memory.predict(obs)[0] == heuristic.predict(obs)[0]
     batch = {k: np.stack([v, v]) for k, v in obs.items()}
     assert memory.predict(batch, episode_start=np.array([True, True]))[0].shape == (2,)
+
+
+def test_heuristic_memory_switches_provider_on_a_later_command_of_another_kind():
+    """synthetic_providers with one provider down: one silent failure on the first command makes
+    the provider suspect, so the later add goes to the other provider's inpainter at once."""
+    env = gym.make(
+        "ImagePoser-v0",
+        split="val",
+        experts="synthetic_providers",
+        drift_unit="provider",
+        drift_p=1.0,
+        drift_fail=1.0,
+    )
+    providers = env.unwrapped.providers
+    seed = next(
+        s
+        for s in range(50)
+        if env.reset(seed=s, options={"prompt": PROMPT})
+        and {p for p, d in zip(providers, env.unwrapped._ep.degraded) if d} == {"north"}
+    )
+    memory = make_baseline("heuristic_memory", env)
+    kinds, calls, summary = _calls(env, memory, seed)
+    assert kinds[0] == "generate" and "add" in kinds
+    assert calls[0] == ("north-layout-t2i", "generate") and calls[1] == ("south-layout-t2i", "generate")
+    adds = [e for e, k in calls if k == "add"]
+    assert adds and all(e.startswith("south-") for e in adds)  # another kind: no north call wasted
+    assert "north-inpaint-i2i" in memory.suspects()  # the whole provider, not only the expert that failed
+    # The memoryless heuristic starts each add on the first provider again.
+    _, heur_calls, _ = _calls(env, make_baseline("heuristic", env), seed)
+    assert [e for e, k in heur_calls if k == "add"][0] == "north-inpaint-i2i"
+
+
+def test_oracle_rollout_skips_what_the_episode_degrades_and_is_the_heuristic_otherwise(env):
+    """The oracle's rollout reads the hidden draw (ground truth, as its search does); without
+    drift it is the heuristic."""
+    drift = gym.make(
+        "ImagePoser-v0", split="val", experts="synthetic_providers", drift_unit="provider", drift_p=1.0, drift_fail=1.0
+    )
+    names, providers = drift.unwrapped.expert_names, drift.unwrapped.providers
+    for seed in range(8):
+        obs, _ = drift.reset(seed=seed, options={"prompt": PROMPT})
+        down = {p for p, d in zip(providers, drift.unwrapped._ep.degraded) if d}
+        choice = names[int(OracleAgent(drift).rollout.predict(obs)[0])]
+        assert choice.endswith("layout-t2i") and choice.split("-")[0] not in down
+        assert names[int(HeuristicAgent(drift).predict(obs)[0])] == "north-layout-t2i"
+    obs, _ = env.reset(seed=0)
+    assert OracleAgent(env).rollout.predict(obs)[0] == HeuristicAgent(env).predict(obs)[0]
+
+
+def test_heuristic_memory_keeps_trusting_a_provider_that_passed_a_command():
+    """A provider that passed a command is serving: its later silent failure is an ordinary miss."""
+    env = gym.make("ImagePoser-v0", split="val", experts="synthetic_providers")
+    obs, _ = env.reset(seed=0, options={"prompt": PROMPT})
+
+    def at(step: float, left: float, image: np.ndarray) -> dict:
+        return {**obs, "progress": np.array([step, 0, 0, left, 0], np.float32), "image": image}
+
+    other = obs["image"] + 1
+    for proven in (True, False):
+        memory = make_baseline("heuristic_memory", env)
+        assert env.unwrapped.expert_names[int(memory.predict(at(0.1, 0.5, obs["image"]))[0])] == "north-layout-t2i"
+        if proven:  # the call passed the command (one command fewer left), then a call changed nothing
+            memory.predict(at(0.2, 0.25, other))
+            memory.predict(at(0.3, 0.25, other))
+            assert memory.suspects() == []
+        else:  # the first call changed nothing: the provider is suspect
+            memory.predict(at(0.2, 0.5, obs["image"]))
+            assert "north-inpaint-i2i" in memory.suspects()

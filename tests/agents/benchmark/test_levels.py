@@ -7,7 +7,8 @@ import pytest
 from poser_agents.benchmark.levels import check_env_kwargs, level_card
 from poser_agents.cli import main
 
-LEVEL = "ImagePoser-Drift-v0"
+# Per-expert drift (drift_unit="expert") on ImagePoser-v0's twelve experts: with drift_p=1 every one is down.
+LEVEL = "ImagePoser-v0"
 TINY = ["benchmark", "levels", "--env", LEVEL, "--split", "val", "--episodes", "3", "--no-singles", "--json"]
 
 
