@@ -341,6 +341,17 @@ def benchmark_budgets() -> str:
     return "\n".join([*rows, "", *pairs]) + "\n"
 
 
+def grpo_images_curve() -> str:
+    """docs/performance.md's GRPO images curve: `format_tables` of the committed
+    docs/results/grpo/images_curve.json (`python -m poser_agents.grpo.experiments images --seeds
+    0,1,2 --env-starts 1/32,1/8,1`, about 30 min on a shared 2-core machine)."""
+    import json
+
+    from poser_agents.grpo.images_curve import format_tables
+
+    return format_tables(json.loads((ROOT / "docs" / "results" / "grpo" / "images_curve.json").read_text()))
+
+
 CHEAP: dict[str, Callable[[], str]] = {
     "suite-stats": suite_stats,
     "suite-examples": suite_examples,
@@ -353,6 +364,7 @@ CHEAP: dict[str, Callable[[], str]] = {
     "benchmark-hard-cards": benchmark_level_cards,
     "benchmark-published": benchmark_published,
     "benchmark-budgets": benchmark_budgets,
+    "grpo-images-curve": grpo_images_curve,
 }
 EXPENSIVE: dict[str, Callable[[], str]] = {
     "world-check-500": world_check_500,

@@ -248,9 +248,17 @@ def run_images_curve(
         env_starts,
         checkpoints,
         log=_log,
-        save=lambda summary: _write(out / IMAGES_FILES[grpo_prompts], summary),
+        save=lambda summary: _save_images(out / IMAGES_FILES[grpo_prompts], summary),
         grpo_prompts=grpo_prompts,
     )
+
+
+def _save_images(path: Path, summary: dict[str, Any]) -> None:
+    """The images curve's JSON and its figure (the same name, ``.png``)."""
+    from poser_agents.grpo.images_curve import figure
+
+    _write(path, summary)
+    _log(f"wrote {figure(summary, path.with_suffix('.png'))}")
 
 
 #: The images curve's result file per ``--grpo-prompts``.

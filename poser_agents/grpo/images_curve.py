@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -291,8 +292,18 @@ def summarize(
     }
 
 
+def _part(fraction: float | str) -> str:
+    """A logged-data fraction as people write it: ``1/32``, ``1/4``, ``all``."""
+    f = Fraction(float(fraction)).limit_denominator(1024)
+    return "all" if f == 1 else str(f)
+
+
 def _ci(a: dict[str, Any]) -> str:
     return f"{a['mean']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}]"
+
+
+def _curve(name: str) -> str:
+    return f"env from {_part(name[9:])}" if name.startswith("env from ") else name
 
 
 def _images(x: float | None) -> str:
@@ -311,7 +322,7 @@ def format_tables(result: dict[str, Any]) -> str:
     ]
     for p in result["ensemble"]:
         lines.append(
-            f"| {p['fraction']:g} | {p['train_tasks']} / {p['val_tasks']} | {p['logged_images']:,} "
+            f"| {_part(p['fraction'])} | {p['train_tasks']} / {p['val_tasks']} | {p['logged_images']:,} "
             f"| {np.mean(p['policy_sample_images']):,.0f} | {p['images']:,.0f} | {_ci(p['alignment'])} "
             f"| {', '.join(f'{x:.3f}' for x in p['alignment']['per_seed'])} "
             f"| {', '.join(f'{x:.2f}' for x in p['reward_model_spearman'])} |"
@@ -326,7 +337,7 @@ def format_tables(result: dict[str, Any]) -> str:
     for start, pts in result["env"].items():
         for p in pts:
             lines.append(
-                f"| {start} | {p['step']} | {p['logged_images']:,} | {np.mean(p['phase2_images']):,.0f} "
+                f"| {_part(start)} | {p['step']} | {p['logged_images']:,} | {np.mean(p['phase2_images']):,.0f} "
                 f"| {p['images']:,.0f} | {_ci(p['alignment'])} | {', '.join(f'{x:.3f}' for x in p['alignment']['per_seed'])} |"
             )
     curves = list(next(iter(result["thresholds"].values())))
@@ -334,7 +345,7 @@ def format_tables(result: dict[str, Any]) -> str:
         "",
         "Images in training at the first measured point whose mean test alignment reaches the bar:",
         "",
-        "| bar | " + " | ".join(curves) + " |",
+        "| bar | " + " | ".join(_curve(c) for c in curves) + " |",
         "|---|" + "---:|" * len(curves),
     ]
     for bar, row in result["thresholds"].items():
@@ -351,10 +362,10 @@ def format_tables(result: dict[str, Any]) -> str:
         env = (
             "no env point with so few images"
             if c["env_best_images"] is None
-            else f"{c['env_best_start']:g}, {c['env_best_images']:,.0f}, {c['env_best_alignment']:.3f}"
+            else f"{_part(c['env_best_start'])}, {c['env_best_images']:,.0f}, {c['env_best_alignment']:.3f}"
         )
         lines.append(
-            f"| {c['fraction']:g} | {c['ensemble_images']:,.0f}, {c['ensemble_alignment']:.3f} | {env} "
+            f"| {_part(c['fraction'])} | {c['ensemble_images']:,.0f}, {c['ensemble_alignment']:.3f} | {env} "
             f"| {yes[c['leads']]} | {yes[c['intervals_apart']]} |"
         )
     return "\n".join(lines) + "\n"
@@ -369,7 +380,7 @@ def figure(result: dict[str, Any], path: str | Path) -> Path:
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     curves = {"ensemble reward (logged subsets)": result["ensemble"]}
-    curves |= {f"env reward from {start} of the logged data": pts for start, pts in result["env"].items()}
+    curves |= {f"env reward from {_part(start)} of the logged data": pts for start, pts in result["env"].items()}
     for label, pts in curves.items():
         x = [p["images"] for p in pts]
         y = [p["alignment"]["mean"] for p in pts]

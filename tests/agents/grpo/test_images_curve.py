@@ -77,7 +77,7 @@ def test_images_curve_end_to_end_counts_images_as_the_pipeline_does(quick):
     assert rows[0.25]["env_best_images"] <= small["images"]
     assert rows[0.25]["leads"] == (small["alignment"]["mean"] > rows[0.25]["env_best_alignment"])
     table = format_tables(result)
-    assert f"| 0.25 | 0 | {small['logged_images']:,} | 0 |" in table
+    assert f"| 1/4 | 0 | {small['logged_images']:,} | 0 |" in table
 
 
 def test_bad_fractions_are_refused_with_one_line(tmp_path):
