@@ -352,6 +352,17 @@ def grpo_images_curve(name: str = "images_curve.json") -> str:
     return format_tables(json.loads((ROOT / "docs" / "results" / "grpo" / name).read_text()))
 
 
+def grpo_images_curve_fine() -> str:
+    """Ensemble points between the main grid's: docs/results/grpo/images_curve_fine.json (`... images
+    --seeds 0,1,2 --fractions 3/16,3/8,3/4 --env-starts "" --result images_curve_fine.json`), no bars' table."""
+    import json
+
+    from poser_agents.grpo.images_curve import format_tables
+
+    path = ROOT / "docs" / "results" / "grpo" / "images_curve_fine.json"
+    return format_tables(json.loads(path.read_text()), crossings=False)
+
+
 def grpo_images_curve_subset_prompts() -> str:
     """The same with phase 2's prompts restricted to each subset: docs/results/grpo/
     images_curve_subset_prompts.json (`... images --seeds 0,1 --env-starts 1/8 --grpo-prompts subset`)."""
@@ -372,6 +383,7 @@ CHEAP: dict[str, Callable[[], str]] = {
     "benchmark-budgets": benchmark_budgets,
     "grpo-images-curve": grpo_images_curve,
     "grpo-images-curve-subset-prompts": grpo_images_curve_subset_prompts,
+    "grpo-images-curve-fine": grpo_images_curve_fine,
 }
 EXPENSIVE: dict[str, Callable[[], str]] = {
     "world-check-500": world_check_500,

@@ -229,6 +229,7 @@ def run_images_curve(
     checkpoints: Sequence[int],
     quick: bool = False,
     grpo_prompts: str = "all",
+    result_name: str | None = None,
 ) -> dict[str, Any]:
     """``images``: both curves on nested subsets of one logged-data file (``main``'s, collected
     once if missing; ``--quick``: a tiny file and run, for the test)."""
@@ -248,7 +249,7 @@ def run_images_curve(
         env_starts,
         checkpoints,
         log=_log,
-        save=lambda summary: _save_images(out / IMAGES_FILES[grpo_prompts], summary),
+        save=lambda summary: _save_images(out / (result_name or IMAGES_FILES[grpo_prompts]), summary),
         grpo_prompts=grpo_prompts,
     )
 
@@ -379,6 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="all",
         help="images: phase 2's prompts: every train prompt of the logged file (text, no image) or the subset's",
     )
+    p.add_argument("--result", help="images: the result file's name under --out (default: by --grpo-prompts)")
     p.add_argument("--quick", action="store_true", help="images: a tiny logged-data file and run (a smoke test)")
     a = p.parse_args(argv)
     out, work = Path(a.out), Path(a.work)
@@ -389,6 +391,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif a.what == "report":
         print(report(out, work))
     elif a.what == "images":
+        if a.result is not None and (Path(a.result).name != a.result or not a.result.endswith(".json")):
+            raise SystemExit(f"--result must be a file name ending in .json (written under --out), got {a.result!r}")
         try:
             checkpoints = [int(x) for x in a.env_checkpoints.split(",") if x.strip()]
         except ValueError:
@@ -405,6 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             checkpoints,
             a.quick,
             a.grpo_prompts,
+            a.result,
         )
         print(json.dumps({"thresholds": result["thresholds"], "smallest_leading": result["smallest_leading"]}))
     elif a.what == "ablations":

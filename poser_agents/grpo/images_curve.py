@@ -310,8 +310,9 @@ def _images(x: float | None) -> str:
     return "not reached" if x is None else f"{x:,.0f}"
 
 
-def format_tables(result: dict[str, Any]) -> str:
-    """The Markdown tables of docs/performance.md's images curve, from ``images_curve.json``."""
+def format_tables(result: dict[str, Any], crossings: bool = True) -> str:
+    """The Markdown tables of docs/performance.md's images curve, from ``images_curve.json``;
+    ``crossings=False`` leaves out the bars' table (for a grid that only adds points to another)."""
     seeds = ", ".join(str(s) for s in result["seeds"])
     lines = [
         f"Ensemble reward: the recipe on the first part of the logged data ({result['logged_images_total']:,} "
@@ -327,7 +328,31 @@ def format_tables(result: dict[str, Any]) -> str:
             f"| {', '.join(f'{x:.3f}' for x in p['alignment']['per_seed'])} "
             f"| {', '.join(f'{x:.2f}' for x in p['reward_model_spearman'])} |"
         )
-    lines += [
+    if result["env"]:
+        lines += _env_tables(result)
+    else:
+        lines += ["", "(No env-reward runs: `--env-starts` was empty.)"]
+    curves = list(next(iter(result["thresholds"].values()))) if crossings else []
+    lines += (
+        []
+        if not crossings
+        else [
+            "",
+            "Images in training at the first measured point whose mean test alignment reaches the bar:",
+            "",
+            "| bar | " + " | ".join(_curve(c) for c in curves) + " |",
+            "|---|" + "---:|" * len(curves),
+        ]
+    )
+    for bar, row in result["thresholds"].items() if crossings else ():
+        lines.append(f"| {float(bar):.3f} | " + " | ".join(_images(row[c]) for c in curves) + " |")
+    if result["env"]:
+        lines += _comparison_table(result)
+    return "\n".join(lines) + "\n"
+
+
+def _env_tables(result: dict[str, Any]) -> list[str]:
+    lines = [
         "",
         "Env reward: phase 1 on the first part of the logged data, then GRPO against the env, evaluated at steps:",
         "",
@@ -340,17 +365,11 @@ def format_tables(result: dict[str, Any]) -> str:
                 f"| {_part(start)} | {p['step']} | {p['logged_images']:,} | {np.mean(p['phase2_images']):,.0f} "
                 f"| {p['images']:,.0f} | {_ci(p['alignment'])} | {', '.join(f'{x:.3f}' for x in p['alignment']['per_seed'])} |"
             )
-    curves = list(next(iter(result["thresholds"].values())))
-    lines += [
-        "",
-        "Images in training at the first measured point whose mean test alignment reaches the bar:",
-        "",
-        "| bar | " + " | ".join(_curve(c) for c in curves) + " |",
-        "|---|" + "---:|" * len(curves),
-    ]
-    for bar, row in result["thresholds"].items():
-        lines.append(f"| {float(bar):.3f} | " + " | ".join(_images(row[c]) for c in curves) + " |")
-    lines += [
+    return lines
+
+
+def _comparison_table(result: dict[str, Any]) -> list[str]:
+    lines = [
         "",
         "Ensemble against the best env-reward point that used at most as many images:",
         "",
@@ -368,7 +387,7 @@ def format_tables(result: dict[str, Any]) -> str:
             f"| {_part(c['fraction'])} | {c['ensemble_images']:,.0f}, {c['ensemble_alignment']:.3f} | {env} "
             f"| {yes[c['leads']]} | {yes[c['intervals_apart']]} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def figure(result: dict[str, Any], path: str | Path) -> Path:

@@ -78,8 +78,19 @@ def test_images_curve_end_to_end_counts_images_as_the_pipeline_does(quick):
     assert rows[0.25]["leads"] == (small["alignment"]["mean"] > rows[0.25]["env_best_alignment"])
     table = format_tables(result)
     assert f"| 1/4 | 0 | {small['logged_images']:,} | 0 |" in table
+    alone = {
+        **result,
+        "env": {},
+        "thresholds": {b: {"ensemble": r["ensemble"]} for b, r in result["thresholds"].items()},
+    }
+    assert "No env-reward runs" in format_tables(alone) and "best env point" not in format_tables(alone)
 
 
 def test_bad_fractions_are_refused_with_one_line(tmp_path):
     with pytest.raises(SystemExit, match="--fractions must be comma-separated fractions"):
         experiments(["images", "--quick", "--fractions", "1/0,2", "--work", str(tmp_path), "--out", str(tmp_path)])
+
+
+def test_a_result_name_that_is_a_path_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match="--result must be a file name ending in .json"):
+        experiments(["images", "--quick", "--result", "../x.json", "--work", str(tmp_path), "--out", str(tmp_path)])
