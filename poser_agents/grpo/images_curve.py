@@ -7,8 +7,10 @@ reward source buys per image (``python -m poser_agents.grpo.experiments images``
   the reward ensemble, GRPO against it) trained on nested subsets of one collected logged-data
   file: the first N images' worth of it, whole tasks at a time in one fixed random task order
   (the same for every size and seed, so a smaller subset is a prefix of a larger one). The
-  phase-1 samples are scaled with the subset (the full recipe samples on half as many train
-  tasks as it logged); they render images and are counted.
+  phase-1 samples are scaled with the subset: ``policy_sample_tasks`` times the subset's train
+  tasks over ``CollectConfig.train_tasks`` (with the whole default file that is 321, not the
+  recipe's 300: the oracle's train tasks are picked over the whole split, so the file holds
+  642 train tasks); they render images and are counted.
 - **env**: phase 1 on a subset, then GRPO against the env, evaluated at checkpoints while its
   rendered-image count grows. The reward models are not fitted, so no phase-1 samples are
   rendered for them.
