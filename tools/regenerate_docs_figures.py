@@ -342,6 +342,34 @@ def benchmark_budgets() -> str:
     return "\n".join([*rows, "", *pairs]) + "\n"
 
 
+def grpo_images_curve(name: str = "images_curve.json") -> str:
+    """docs/performance.md's GRPO images curve: `format_tables` of the committed
+    docs/results/grpo/images_curve.json (`python -m poser_agents.grpo.experiments images --seeds
+    0,1,2 --env-starts 1/32,1/8,1`, about 30 min on a shared 2-core machine)."""
+    import json
+
+    from poser_agents.grpo.images_curve import format_tables
+
+    return format_tables(json.loads((ROOT / "docs" / "results" / "grpo" / name).read_text()))
+
+
+def grpo_images_curve_fine() -> str:
+    """Ensemble points between the main grid's: docs/results/grpo/images_curve_fine.json (`... images
+    --seeds 0,1,2 --fractions 3/16,3/8,3/4 --env-starts "" --result images_curve_fine.json`), no bars' table."""
+    import json
+
+    from poser_agents.grpo.images_curve import format_tables
+
+    path = ROOT / "docs" / "results" / "grpo" / "images_curve_fine.json"
+    return format_tables(json.loads(path.read_text()), crossings=False)
+
+
+def grpo_images_curve_subset_prompts() -> str:
+    """The same with phase 2's prompts restricted to each subset: docs/results/grpo/
+    images_curve_subset_prompts.json (`... images --seeds 0,1 --env-starts 1/8 --grpo-prompts subset`)."""
+    return grpo_images_curve("images_curve_subset_prompts.json")
+
+
 CHEAP: dict[str, Callable[[], str]] = {
     "suite-stats": suite_stats,
     "suite-examples": suite_examples,
@@ -354,6 +382,9 @@ CHEAP: dict[str, Callable[[], str]] = {
     "benchmark-hard-cards": benchmark_level_cards,
     "benchmark-published": benchmark_published,
     "benchmark-budgets": benchmark_budgets,
+    "grpo-images-curve": grpo_images_curve,
+    "grpo-images-curve-subset-prompts": grpo_images_curve_subset_prompts,
+    "grpo-images-curve-fine": grpo_images_curve_fine,
 }
 EXPENSIVE: dict[str, Callable[[], str]] = {
     "world-check-500": world_check_500,

@@ -7,6 +7,8 @@ diversity and novelty.
 ``... sft``: score-conditioned vs best-only phase 1 on the same data.
 ``... transfer``: trained on long-form, evaluated on editing (and the reverse), beside in-suite.
 ``... ablations``: GRPO-ensemble variants (pessimism, beta, loss_type, scale_rewards, clipping).
+``... images``: test alignment against images rendered in training, ensemble vs env reward, on
+nested subsets of the logged data (:mod:`.images_curve`; ``docs/results/grpo/images_curve.json``).
 ``... report``: the Markdown tables from those JSON files.
 """
 
@@ -21,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from poser_agents.grpo.pipeline import PipelineConfig, Recipe, pooled_ci, without_per_episode
+from poser_agents.grpo.pipeline import PipelineConfig, Recipe, pooled_ci, quick_config, without_per_episode
 from poser_agents.grpo.sft import SFTConfig
 
 WS = (1.0, 1.5, 2.0, 3.0)
@@ -217,6 +219,69 @@ def run_ablations(seed: int, out: Path, work: Path, episodes: int) -> dict[str, 
     return rows
 
 
+def run_images_curve(
+    seeds: Sequence[int],
+    out: Path,
+    work: Path,
+    episodes: int,
+    fractions: Sequence[float],
+    env_starts: Sequence[float],
+    checkpoints: Sequence[int],
+    quick: bool = False,
+    grpo_prompts: str = "all",
+    result_name: str | None = None,
+) -> dict[str, Any]:
+    """``images``: both curves on nested subsets of one logged-data file (``main``'s, collected
+    once if missing; ``--quick``: a tiny file and run, for the test)."""
+    from poser_agents.grpo.images_curve import run_images
+
+    cfg = quick_config(eval_episodes=episodes) if quick else PipelineConfig(eval_episodes=episodes)
+    data = work / ("data_quick.jsonl" if quick else "data_mixed.jsonl")
+    r = Recipe(cfg, _log)
+    records = r.data(data if data.exists() else None, None if data.exists() else work)
+    if not data.exists():
+        (work / "data.jsonl").rename(data)
+    return run_images(
+        cfg,
+        records,
+        seeds,
+        fractions,
+        env_starts,
+        checkpoints,
+        log=_log,
+        save=lambda summary: _save_images(out / (result_name or IMAGES_FILES[grpo_prompts]), summary),
+        grpo_prompts=grpo_prompts,
+    )
+
+
+def _save_images(path: Path, summary: dict[str, Any]) -> None:
+    """The images curve's JSON and its figure (the same name, ``.png``)."""
+    from poser_agents.grpo.images_curve import figure
+
+    _write(path, summary)
+    _log(f"wrote {figure(summary, path.with_suffix('.png'))}")
+
+
+#: The images curve's result file per ``--grpo-prompts``.
+IMAGES_FILES = {"all": "images_curve.json", "subset": "images_curve_subset_prompts.json"}
+
+
+def _floats(text: str, name: str) -> list[float]:
+    try:
+        return [parse_fraction(x) for x in text.split(",") if x.strip()]
+    except (ValueError, ZeroDivisionError):
+        raise SystemExit(f"{name} must be comma-separated fractions such as 1/32,1/8,1; got {text!r}") from None
+
+
+def parse_fraction(text: str) -> float:
+    """``"1/32"`` or ``"0.25"`` as a float in (0, 1]."""
+    num, _, den = text.strip().partition("/")
+    value = float(num) / float(den) if den else float(num)
+    if not 0 < value <= 1:
+        raise ValueError(text)
+    return value
+
+
 def _ci(a: dict[str, Any]) -> str:
     return f"{a['mean']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}]"
 
@@ -299,11 +364,24 @@ def report(out: Path, work: Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m poser_agents.grpo.experiments", description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["main", "sft", "best_start", "transfer", "ablations", "report"])
+    p.add_argument("what", choices=["main", "sft", "best_start", "transfer", "ablations", "images", "report"])
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--episodes", type=int, default=300, help="test tasks per evaluated suite")
     p.add_argument("--out", default="docs/results/grpo")
     p.add_argument("--work", default="runs/grpo_experiments", help="where logged-data files are kept and reused")
+    p.add_argument("--fractions", default="1/32,1/16,1/8,1/4,1/2,1", help="images: logged-data fractions (ensemble)")
+    p.add_argument(
+        "--env-starts", default="1/32,1", help="images: logged-data fractions the env-reward runs start from"
+    )
+    p.add_argument("--env-checkpoints", default="0,2,5,10,20,35,50", help="images: phase-2 steps evaluated (env)")
+    p.add_argument(
+        "--grpo-prompts",
+        choices=["all", "subset"],
+        default="all",
+        help="images: phase 2's prompts: every train prompt of the logged file (text, no image) or the subset's",
+    )
+    p.add_argument("--result", help="images: the result file's name under --out (default: by --grpo-prompts)")
+    p.add_argument("--quick", action="store_true", help="images: a tiny logged-data file and run (a smoke test)")
     a = p.parse_args(argv)
     out, work = Path(a.out), Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -312,6 +390,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_main(seeds, out, work, a.episodes)
     elif a.what == "report":
         print(report(out, work))
+    elif a.what == "images":
+        if a.result is not None and (Path(a.result).name != a.result or not a.result.endswith(".json")):
+            raise SystemExit(f"--result must be a file name ending in .json (written under --out), got {a.result!r}")
+        try:
+            checkpoints = [int(x) for x in a.env_checkpoints.split(",") if x.strip()]
+        except ValueError:
+            raise SystemExit(
+                f"--env-checkpoints must be comma-separated step numbers; got {a.env_checkpoints!r}"
+            ) from None
+        result = run_images_curve(
+            seeds,
+            out,
+            work,
+            a.episodes,
+            _floats(a.fractions, "--fractions"),
+            _floats(a.env_starts, "--env-starts"),
+            checkpoints,
+            a.quick,
+            a.grpo_prompts,
+            a.result,
+        )
+        print(json.dumps({"thresholds": result["thresholds"], "smallest_leading": result["smallest_leading"]}))
     elif a.what == "ablations":
         run_ablations(seeds[0], out, work, a.episodes)
     elif a.what == "best_start":

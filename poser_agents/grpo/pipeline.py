@@ -239,6 +239,11 @@ class Recipe:
                 write_records(
                     out / "data.jsonl", records, self.vocab, {"suite": self.config.suite, "collect": cc.to_dict()}
                 )
+        return self.use_records(records)
+
+    def use_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Train on ``records`` (read, collected or a subset of either): count their images, take
+        the GRPO prompts from their train tasks and the novelty reference from their workflows."""
         self.images["collection"] += sum(r["images_rendered"] for r in records)
         self.train_keys = {r["workflow"] for r in records if r["split"] == "train"}
         self.contexts = list({r["task_id"]: context_of(r) for r in records if r["split"] == "train"}.values())
@@ -288,9 +293,11 @@ class Recipe:
         resume: bool = False,
         stop: StopRequest | None = None,
         checkpoint_every: int = DEFAULT_GRPO_EVERY,
+        after_step: Callable[[int, GRPOTrainer], None] | None = None,
     ) -> tuple[WorkflowPolicy, GRPOTrainer]:
         """GRPO; with ``out`` the trainer is saved every ``checkpoint_every`` steps, at the end and
-        when ``stop`` is requested (then it returns early), and ``resume`` restores it first."""
+        when ``stop`` is requested (then it returns early), and ``resume`` restores it first.
+        ``after_step(step, trainer)`` runs after every step (the images curve evaluates there)."""
         cfg = self.config
         gcfg = GRPOConfig(**{**asdict(cfg.grpo), "reward": reward, "seed": cfg.seed})
         tasks = {t.id: t for t in self.train_env.unwrapped.tasks}
@@ -309,7 +316,9 @@ class Recipe:
         if start > 1:
             self.log(f"resuming phase 2 after step {start - 1} of {gcfg.max_steps}")
 
-        def after_step(step: int) -> bool:
+        def step_done(step: int) -> bool:
+            if after_step is not None:
+                after_step(step, trainer)
             stopping = stop is not None and stop.requested
             if out is not None and (step % checkpoint_every == 0 or step == gcfg.max_steps or stopping):
                 save_phase2(out, trainer, step)
@@ -322,7 +331,7 @@ class Recipe:
                 f"kl {row['kl']:.4f}, images {row['images_rendered']}"
             ),
             start_step=start,
-            after_step=after_step,
+            after_step=step_done,
         )
         self.log(f"phase 2 ({reward}) in {time.perf_counter() - t0:.0f} s, {trainer.images_rendered} images")
         return policy, trainer
