@@ -5,6 +5,7 @@ masked DQN with its ``DQNConfig`` defaults, the GRPO workflow policy with the re
 within the env-step budget: :mod:`.grpo_learner`), on the Dict observation with a ``MultiInput``
 policy (GRPO reads the env's episode context instead). One change for all: a replay buffer holds at most :data:`MAX_BUFFER` transitions (and no
 more than the run's steps), since SB3's default of 1M Dict transitions would not fit in memory.
+One change for one: ``recurrent_ppo`` takes PPO's rollout settings (:data:`SETTINGS`).
 
 A user's learner is a ``module:callable`` name, called as ``factory(env, seed=seed)`` and
 returning an SB3-compatible model (``learn(total_timesteps, callback=...)`` calling an SB3
@@ -33,6 +34,13 @@ SB3_ALGOS: dict[str, tuple[str, str, str, str]] = {
     "recurrent_ppo": ("sb3_contrib", "RecurrentPPO", "MultiInputLstmPolicy", "recurrent"),
     "qrdqn": ("sb3_contrib", "QRDQN", "MultiInputPolicy", "offpolicy"),
 }
+#: Settings that differ from the library's defaults. RecurrentPPO takes PPO's rollout length and
+#: minibatch size (sb3-contrib ships ``n_steps=128, batch_size=128``; SB3's PPO ``2048, 64``), so
+#: that ``recurrent_ppo`` and ``ppo`` differ only in the LSTM: the ablation ImagePoser-Drift-v0's
+#: criterion asks for. With sb3-contrib's defaults on Drift the greedy policy had collapsed to one
+#: action after 6,144 steps, and its val score stayed at the same 0.075 from 20k to 40k steps
+#: (docs/benchmark.md, "Drift: RecurrentPPO against PPO").
+SETTINGS: dict[str, dict[str, Any]] = {"recurrent_ppo": {"n_steps": 2048, "batch_size": 64}}
 #: The project's own learners (``grpo``: kind "workflow", see :mod:`.grpo_learner`).
 PROJECT_ALGOS: tuple[str, ...] = ("masked_dqn", "grpo")
 ALGOS: tuple[str, ...] = tuple(SB3_ALGOS) + PROJECT_ALGOS
@@ -76,7 +84,7 @@ def build_model(name: str, env: Any, seed: int, steps: int, allow_entry_points: 
     if name in SB3_ALGOS:
         module, cls, policy, kind = SB3_ALGOS[name]
         algo = getattr(importlib.import_module(module), cls)
-        kwargs: dict[str, Any] = {"seed": seed, "verbose": 0, "device": "cpu"}
+        kwargs: dict[str, Any] = {"seed": seed, "verbose": 0, "device": "cpu", **SETTINGS.get(name, {})}
         if kind == "offpolicy":
             kwargs["buffer_size"] = max(1, min(MAX_BUFFER, steps))
         return algo(policy, env, **kwargs), kind

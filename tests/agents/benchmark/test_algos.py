@@ -26,6 +26,16 @@ def test_each_algorithm_builds_and_plays_an_episode(algo):
         assert model.replay_buffer.buffer_size == 1000
 
 
+def test_recurrent_ppo_differs_from_ppo_only_in_the_lstm():
+    env = gym.make("ImagePoser-v0")
+    ppo, _ = build_model("ppo", env, seed=0, steps=1000)
+    rppo, _ = build_model("recurrent_ppo", env, seed=0, steps=1000)
+    for name in ("n_steps", "batch_size", "n_epochs", "learning_rate", "gamma", "gae_lambda", "ent_coef", "clip_range"):
+        a, b = getattr(ppo, name), getattr(rppo, name)
+        assert (a(1.0) if callable(a) else a) == (b(1.0) if callable(b) else b), name
+    assert (rppo.n_steps, rppo.batch_size) == (2048, 64)
+
+
 def test_entry_points_need_the_flag():
     with pytest.raises(ValueError, match="--allow-entry-points"):
         check_algo("tests.agents.benchmark.custom_algo:make_a2c")
