@@ -282,8 +282,8 @@ def benchmark_published() -> str:
             if card is not None:
                 singles = {n: c for n, c in card["baselines"].items() if n.startswith("single:")}
                 best = max(singles, key=lambda n: singles[n]["norm_accuracy"] or 0.0) if singles else None
-                for name in ("oracle", "heuristic", best, "random"):
-                    if name is None:
+                for name in ("oracle", "heuristic_memory", "heuristic", best, "random"):
+                    if name is None or name not in card["baselines"]:  # heuristic_memory: newer cards
                         continue
                     c = card["baselines"][name]
                     label = f"best single (`{name[7:]}`)" if name == best else name
