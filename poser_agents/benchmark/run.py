@@ -21,7 +21,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from poser_agents.benchmark.algos import Predictor, build_model, check_algo, episode_starts
+from poser_agents.benchmark.resume import (
+    check_identity,
+    drop_buffer,
+    load_state,
+    read_state,
+    resumable,
+    save_state,
+    sb3_model,
+)
 from poser_agents.benchmark.schema import RESULT_FILE, SCHEMA, VERSION, ResultSchemaError, read_run, write_run
 from poser_agents.benchmark.score import DEFAULT_COST_WEIGHT, score_card
 from poser_agents.common.checkpoint import atomic_write_text
@@ -180,7 +191,7 @@ def all_references(out: str | Path, env_id: str, proto: Protocol, log: Callable[
         references(Path(out), env_id, split, proto.test_episodes, proto, log)
 
 
-def _curve_callback(every: int, total: int, on_eval: Callable[[int], None]) -> Any:
+def _curve_callback(every: int, total: int, on_eval: Callable[[int], None], start: int = 0) -> Any:
     from stable_baselines3.common.callbacks import BaseCallback
 
     class CurveCallback(BaseCallback):
@@ -194,7 +205,7 @@ def _curve_callback(every: int, total: int, on_eval: Callable[[int], None]) -> A
 
         def __init__(self) -> None:
             super().__init__()
-            self.next_eval = every
+            self.next_eval = (start // every + 1) * every  # a resumed run: the next point after ``start``
 
         def _on_step(self) -> bool:
             if self.next_eval <= self.num_timesteps < total:
@@ -253,13 +264,41 @@ def run_one(
                     f"{folder / RESULT_FILE} already holds a {'complete run' if previous else 'file of another kind'}; "
                     "choose another --out (nothing was overwritten)"
                 )
-            log(
-                f"  {folder}: a partial run is there (killed at {previous['steps_done']} steps); starting it again from step 0"
-            )
-        return _train(algo, env_id, steps, seed, out, folder, proto, allow_entry_points, log)
+        else:
+            previous = None
+        resume = _resume_point(folder, previous, _identity(algo, env_id, seed, steps, proto), log)
+        return _train(algo, env_id, steps, seed, out, folder, proto, allow_entry_points, log, resume)
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)
         lock.close()
+
+
+def _identity(algo: str, env_id: str, seed: int, steps: int, proto: Protocol) -> dict[str, Any]:
+    return {
+        "algo": algo,
+        "env_id": env_id,
+        "seed": int(seed),
+        "steps": int(steps),
+        "protocol": asdict(proto) | {"eval_seeds": list(proto.eval_seeds)},
+    }
+
+
+def _resume_point(
+    folder: Path, previous: dict[str, Any] | None, identity: dict[str, Any], log: Callable[[str], None]
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The partial result and checkpoint state to resume from, or None to start at step 0."""
+    if previous is None:
+        return None
+    state = read_state(folder) if resumable(identity["algo"]) else None
+    if state is None:
+        log(
+            f"  {folder}: a partial run is there (killed at {previous['steps_done']} steps) with no checkpoint; "
+            "starting it again from step 0"
+        )
+        return None
+    check_identity(state, identity, folder / "checkpoint")
+    log(f"  {folder}: resuming the partial run from its checkpoint at step {state['step']}")
+    return previous, state
 
 
 def _train(
@@ -272,9 +311,11 @@ def _train(
     proto: Protocol,
     allow_entry_points: bool,
     log: Callable[[str], None],
+    resume: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     import gymnasium as gym
 
+    identity = _identity(algo, env_id, seed, steps, proto)
     result: dict[str, Any] = {
         "schema": SCHEMA,
         "version": VERSION,
@@ -291,26 +332,47 @@ def _train(
         "curve": [],
         "test": None,
     }
+    start, before = 0, 0.0  # the step and the seconds a resumed run had already done
+    if resume is not None:
+        previous, state = resume
+        start, before = int(state["step"]), float(state.get("seconds", 0.0))
+        result.update(started=previous.get("started", result["started"]), resumed=list(previous.get("resumed", [])))
+        result["curve"] = [p for p in previous["curve"] if p["step"] <= start]
+        result["resumed"].append({"step": start, "at": _now()})
+        result["steps_done"] = start
     write_run(folder, result)
     val_refs = references(out, env_id, "val", proto.val_episodes, proto, log)
     train_env = gym.make(env_id, split="train", text_encoder=proto.text_encoder)
     model, kind = build_model(algo, train_env, seed, steps, allow_entry_points)
+    if resume is not None:
+        load_state(resume[1], model)
+        # Reseeded from (seed, step): the env does not replay step 0's tasks (module docstring).
+        sb3_model(model).set_random_seed(int(np.random.SeedSequence([int(seed), start]).generate_state(1)[0]))
     val = _Evaluator(env_id, "val", proto.val_episodes, proto, val_refs, kind)
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() - before
 
     def on_eval(step: int) -> None:
         card = val(model)
         result["curve"].append({"step": step, "split": "val", **card})
         result["steps_done"] = step
         write_run(folder, result)
+        if step > 0 and resumable(algo):
+            save_state(folder, model, identity, step, time.perf_counter() - t0)
         log(
             f"  {algo} {env_id} seed {seed}: step {step}  val norm. accuracy {card['norm_accuracy']}  "
             f"alignment {card['norm_alignment']}  ({time.perf_counter() - t0:.0f} s)"
         )
 
     try:
-        on_eval(0)
-        model.learn(total_timesteps=steps, callback=_curve_callback(proto.eval_every, steps, on_eval))
+        if resume is None:
+            on_eval(0)
+            model.learn(total_timesteps=steps, callback=_curve_callback(proto.eval_every, steps, on_eval))
+        elif start < steps:
+            model.learn(
+                total_timesteps=steps - start,
+                callback=_curve_callback(proto.eval_every, steps, on_eval, start),
+                reset_num_timesteps=False,
+            )
         done = int(getattr(model, "num_timesteps", steps))
         if not result["curve"] or result["curve"][-1]["step"] != done:
             on_eval(done)  # the last point, after the learner's last update
@@ -329,4 +391,6 @@ def _train(
         result["learner"] = dict(model.benchmark_details)
     result.update(status="complete", steps_done=done, finished=_now(), seconds=round(time.perf_counter() - t0, 1))
     write_run(folder, result)
+    if resumable(algo):
+        drop_buffer(folder)
     return result

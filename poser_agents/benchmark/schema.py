@@ -6,6 +6,8 @@ One run (one algorithm, one level, one training seed) is one folder::
         result.json   the run (this schema), rewritten after each evaluation
         curve.csv     the learning curve on val, one row per evaluation
         .lock         held (flock) while the run writes; released when the process ends
+        checkpoint/   the training state of the last val point, to resume a killed run
+                      (:mod:`poser_agents.benchmark.resume`; not read by ``aggregate``)
 
 ``result.json`` (``schema`` = :data:`SCHEMA`, ``version`` = :data:`VERSION`):
 
@@ -22,6 +24,7 @@ One run (one algorithm, one level, one training seed) is one folder::
   :func:`poser_agents.benchmark.score.score_card`'s dict: ``norm_accuracy``,
   ``norm_alignment``, their ``*_cost_aware`` variants, raw ``accuracy``/``alignment``, ``cost``,
   ``cost_random``, ``cost_oracle``, ``n_tasks``, ``episodes``, ``n_degenerate_*``.
+- ``resumed`` (optional): ``[{"step", "at"}]``, one entry per resume from a checkpoint.
 - ``learner`` (optional): plain data a learner reports about itself (``--algo grpo``: its env
   steps per phase); absent for the SB3 learners.
 

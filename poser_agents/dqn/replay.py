@@ -129,8 +129,23 @@ class CompactDictReplayBuffer(DictReplayBuffer):
         table = np.zeros((max(1024, 2 * used.size), self.table.shape[1]), dtype=self._dtype)
         table[: used.size] = self.table[used]
         self.table, self.n_rows = table, int(used.size)
-        self._row_of = {hashlib.sha1(table[i].data, usedforsecurity=False).digest(): i for i in range(self.n_rows)}
+        self.rebuild_index()
         self.compact_at = max(1 << 16, 2 * self.n_rows + 6 * len(self.shared_keys) * self.n_envs)
+
+    def rebuild_index(self) -> None:
+        """Rebuild the digest index of the table's rows (after compaction, or after a resumed
+        benchmark run loaded ``table``, ``ids`` and ``n_rows`` from a checkpoint).
+
+        :raises ValueError: ``n_rows`` exceeds the table or a stored id is outside ``0..n_rows``.
+        """
+        if not 0 <= self.n_rows <= len(self.table):
+            raise ValueError(f"n_rows {self.n_rows} is outside the table's {len(self.table)} rows")
+        upto = self.buffer_size if self.full else self.pos
+        for d in (self.ids, self.next_ids):
+            for a in d.values():
+                if upto and (a[:upto].min() < 0 or a[:upto].max() >= max(self.n_rows, 1)):
+                    raise ValueError(f"a stored row id is outside the table's {self.n_rows} rows")
+        self._row_of = {hashlib.sha1(self.table[i].data, usedforsecurity=False).digest(): i for i in range(self.n_rows)}
 
     def nbytes(self) -> dict[str, int]:
         """Bytes held now: fixed arrays (allocated for the whole capacity) and the table."""

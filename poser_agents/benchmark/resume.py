@@ -1,0 +1,290 @@
+"""Resumable ``poser benchmark run``: the learner's training state at each curve point.
+
+A 1M-step run takes hours of CPU; a kill (out of memory, a reboot, the end of a session) must
+not lose it. At each val curve point the runner saves the training state under
+``<seed folder>/checkpoint/``; running the same command again finds the partial result and its
+checkpoint and goes on from that step (:func:`load_state`).
+
+Layout: each save is a new folder ``checkpoint/step-<N>/`` (``state.json``, ``policy.pt`` and,
+for off-policy learners, ``buffer.npz``), fsynced, then ``checkpoint/latest.json`` is replaced
+atomically to name it, then older folders are removed: a kill at any moment leaves
+``latest.json`` naming a complete folder.
+
+A checkpoint folder is input like any other file (``docs/security.md``): nothing in it is
+executed. ``policy.pt`` holds the ``state_dict`` of the policy and of its optimizer
+(SB3's ``_get_torch_save_params``), read with ``torch.load(weights_only=True)``;
+``buffer.npz`` the replay buffer's arrays, read with ``allow_pickle=False``; ``state.json``
+the counters SB3 keeps (``num_timesteps``, ``_n_updates``, ``_n_calls``, ``_episode_num``),
+the run's identity and the SHA-256 of the two other files, which are checked before use.
+
+A resumed run is **not** bit-identical to one that was never interrupted: the RNGs and the
+training env are reseeded from ``(seed, step)`` (so the env does not replay the tasks of step
+0), the env starts a new episode, and an on-policy rollout in progress at the checkpoint is
+collected again. It is deterministic given the step it resumed from, and ``result.json``
+records each resume (``resumed``: ``[{"step", "at"}]``).
+
+Resumable learners: the SB3 / sb3-contrib algorithms and the masked DQN. GRPO and a user's
+``module:callable`` are not; their partial run starts again from step 0.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from operator import attrgetter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from poser_agents.common.checkpoint import (
+    CheckpointError,
+    atomic_write_text,
+    file_sha256,
+    fsync_dir,
+    inside,
+    load_tensors,
+)
+
+CHECKPOINT_DIR = "checkpoint"
+LATEST = "latest.json"
+SCHEMA = "poser-benchmark-checkpoint"
+VERSION = 1
+#: The counters of an SB3 algorithm that a resume restores (those absent on a learner are skipped).
+COUNTERS: tuple[str, ...] = ("num_timesteps", "_n_updates", "_n_calls", "_episode_num")
+#: Identity fields of the run that must match the command that resumes it.
+IDENTITY: tuple[str, ...] = ("algo", "env_id", "seed", "steps", "protocol")
+
+
+def sb3_model(model: Any) -> Any:
+    """The SB3 algorithm behind a learner (the masked DQN wraps one), or None if it is not SB3's."""
+    from stable_baselines3.common.base_class import BaseAlgorithm
+
+    inner = getattr(model, "model", model)
+    return inner if isinstance(inner, BaseAlgorithm) else None
+
+
+def resumable(algo: str) -> bool:
+    """Whether ``algo``'s runs save a training state (the SB3 / sb3-contrib learners and the masked DQN)."""
+    from poser_agents.benchmark.algos import SB3_ALGOS
+
+    return algo in SB3_ALGOS or algo == "masked_dqn"
+
+
+def _write_file(path: Path, write: Any) -> None:
+    with open(path, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _buffer_state(buffer: Any) -> tuple[dict[str, np.ndarray], dict[str, int | float | bool]]:
+    """The replay buffer's arrays (``attr`` or ``attr/key`` for dicts of arrays) and scalars."""
+    arrays: dict[str, np.ndarray] = {}
+    scalars: dict[str, int | float | bool] = {}
+    for name, value in vars(buffer).items():
+        if isinstance(value, np.ndarray):
+            arrays[name] = value
+        elif isinstance(value, dict) and value and all(isinstance(v, np.ndarray) for v in value.values()):
+            arrays.update({f"{name}/{k}": v for k, v in value.items()})
+        elif isinstance(value, (bool, np.bool_)):
+            scalars[name] = bool(value)
+        elif isinstance(value, (int, np.integer)):
+            scalars[name] = int(value)
+        elif isinstance(value, (float, np.floating)):
+            scalars[name] = float(value)
+    return arrays, scalars
+
+
+def save_state(folder: Path, model: Any, identity: dict[str, Any], step: int, seconds: float) -> Path:
+    """Save ``model``'s training state at ``step`` under ``folder/checkpoint``; returns the new slot.
+
+    :raises ValueError: ``model`` is not an SB3 learner (see :func:`resumable`).
+    """
+    import torch
+
+    sb3 = sb3_model(model)
+    if sb3 is None:
+        raise ValueError(f"{type(model).__name__} is not an SB3 learner: its training state cannot be saved")
+    root = folder / CHECKPOINT_DIR
+    slot = root / f"step-{int(step)}"
+    if slot.exists():
+        shutil.rmtree(slot)
+    slot.mkdir(parents=True)
+    names, _ = sb3._get_torch_save_params()
+    states = {name: attrgetter(name)(sb3).state_dict() for name in names}
+    _write_file(slot / "policy.pt", lambda f: torch.save(states, f))
+    files = {"policy": "policy.pt"}
+    scalars: dict[str, Any] = {}
+    buffer = getattr(sb3, "replay_buffer", None)
+    if buffer is not None:
+        arrays, scalars = _buffer_state(buffer)
+        _write_file(slot / "buffer.npz", lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
+        files["buffer"] = "buffer.npz"
+    state = {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "identity": identity,
+        "step": int(step),
+        "seconds": round(float(seconds), 1),
+        "counters": {k: int(getattr(sb3, k)) for k in COUNTERS if hasattr(sb3, k)},
+        "buffer_scalars": scalars,
+        "files": files,
+        "sha256": {k: file_sha256(slot / v) for k, v in files.items()},
+    }
+    _write_file(slot / "state.json", lambda f: f.write((json.dumps(state, indent=1) + "\n").encode()))
+    fsync_dir(slot)
+    atomic_write_text(root / LATEST, json.dumps({"schema": SCHEMA, "version": VERSION, "slot": slot.name}) + "\n")
+    for old in root.iterdir():  # the older slots (and any left by a kill during a save)
+        if old.is_dir() and old.name != slot.name:
+            shutil.rmtree(old, ignore_errors=True)
+    return slot
+
+
+def drop_buffer(folder: Path) -> None:
+    """After a complete run: delete the replay buffer (large), keep the final weights and state."""
+    slot = _latest_slot(folder)
+    if slot is not None:
+        (slot / "buffer.npz").unlink(missing_ok=True)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError) as e:
+        raise CheckpointError(f"cannot read {path} ({e})") from None
+
+
+def _refuse(name: str) -> None:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _latest_slot(folder: Path) -> Path | None:
+    root = folder / CHECKPOINT_DIR
+    if not (root / LATEST).exists():
+        return None
+    pointer = _read_json(root / LATEST)
+    if not isinstance(pointer, dict) or pointer.get("schema") != SCHEMA:
+        raise CheckpointError(f"{root / LATEST} is not a poser benchmark checkpoint pointer")
+    slot = inside(root, pointer.get("slot"), "slot", root / LATEST)
+    if not slot.is_dir():
+        raise CheckpointError(f"{root / LATEST} names {slot.name!r}, which is not a folder there")
+    return slot
+
+
+def read_state(folder: Path) -> dict[str, Any] | None:
+    """The validated ``state.json`` of ``folder``'s latest checkpoint (None if there is none).
+
+    :raises CheckpointError: the checkpoint is unreadable, of another schema, or a file's
+        checksum does not match (the message names the file).
+    """
+    slot = _latest_slot(folder)
+    if slot is None:
+        return None
+    where = slot / "state.json"
+    state = _read_json(where)
+    if not isinstance(state, dict) or state.get("schema") != SCHEMA:
+        raise CheckpointError(f"{where}: not a poser benchmark checkpoint")
+    if not isinstance(state.get("version"), int) or not 1 <= state["version"] <= VERSION:
+        raise CheckpointError(f"{where}: version {state.get('version')!r} is not supported (reads 1..{VERSION})")
+    for key, kind in (("identity", dict), ("step", int), ("counters", dict), ("files", dict), ("sha256", dict)):
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            raise CheckpointError(f"{where}: field {key!r} must be {kind.__name__}")
+    if not isinstance(state.get("buffer_scalars", {}), dict):
+        raise CheckpointError(f"{where}: field 'buffer_scalars' must be dict")
+    paths = {}
+    for kind, name in state["files"].items():
+        path = inside(slot, name, f"files.{kind}", where)
+        if not path.is_file():
+            raise CheckpointError(f"{where}: its {kind} file {name!r} is missing")
+        if file_sha256(path) != state["sha256"].get(kind):
+            raise CheckpointError(f"{path}: its SHA-256 does not match {where} (the file was changed or damaged)")
+        paths[kind] = path
+    state["paths"] = paths
+    return state
+
+
+def check_identity(state: dict[str, Any], identity: dict[str, Any], where: Path) -> None:
+    """Refuse to resume a checkpoint of another run (algorithm, level, seed, steps or protocol differ)."""
+    diff = [k for k in IDENTITY if state["identity"].get(k) != identity.get(k)]
+    if diff:
+        shown = "; ".join(f"{k}: {state['identity'].get(k)!r} there, {identity.get(k)!r} asked" for k in diff)
+        raise ValueError(
+            f"{where} holds the checkpoint of another run ({shown}); rerun with the same arguments to "
+            f"resume it, or choose another --out (nothing was changed)"
+        )
+
+
+def load_state(state: dict[str, Any], model: Any) -> None:
+    """Load a :func:`read_state` checkpoint into a freshly built ``model`` of the same algorithm.
+
+    :raises CheckpointError: a tensor or array does not fit the model (shape, dtype, key).
+    """
+    sb3 = sb3_model(model)
+    where = state["paths"]["policy"]
+    states = load_tensors(str(where), str(where))
+    names, _ = sb3._get_torch_save_params()
+    if not isinstance(states, dict) or sorted(states) != sorted(names):
+        raise CheckpointError(
+            f"{where}: holds {sorted(states) if isinstance(states, dict) else type(states).__name__}, expected {sorted(names)}"
+        )
+    for name in names:
+        try:
+            attrgetter(name)(sb3).load_state_dict(states[name])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise CheckpointError(f"{where}: {name} does not fit this model ({str(e).splitlines()[0]})") from None
+    for key, value in state["counters"].items():
+        if key not in COUNTERS or not isinstance(value, int) or value < 0:
+            raise CheckpointError(f"{where.parent / 'state.json'}: counter {key!r} = {value!r} is not allowed")
+        setattr(sb3, key, value)
+    buffer = getattr(sb3, "replay_buffer", None)
+    if buffer is not None:
+        if "buffer" not in state["paths"]:
+            raise CheckpointError(f"{where.parent}: no buffer.npz, but this learner has a replay buffer")
+        _load_buffer(buffer, state["paths"]["buffer"], state.get("buffer_scalars", {}))
+
+
+def _load_buffer(buffer: Any, path: Path, scalars: dict[str, Any]) -> None:
+    fresh, fresh_scalars = _buffer_state(buffer)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            saved = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"cannot read {path} ({e}); nothing was run from it") from None
+    if sorted(saved) != sorted(fresh):
+        raise CheckpointError(f"{path}: holds arrays {sorted(saved)}, this learner's buffer has {sorted(fresh)}")
+    size = int(buffer.buffer_size)
+    for key, value in saved.items():
+        want = fresh[key]
+        fixed = want.shape[:1] == (size,)  # per-transition arrays; others (a de-duplicated table) may grow
+        if value.dtype != want.dtype or value.shape[1:] != want.shape[1:] or (fixed and value.shape != want.shape):
+            raise CheckpointError(
+                f"{path}: array {key!r} is {value.dtype}{value.shape}, the buffer needs {want.dtype}{want.shape}"
+            )
+    for key, value in scalars.items():
+        if key not in fresh_scalars or type(value) is not type(fresh_scalars[key]):
+            raise CheckpointError(
+                f"{path.parent / 'state.json'}: buffer field {key!r} = {value!r} does not fit this buffer"
+            )
+    for key in ("buffer_size", "n_envs"):
+        if key in scalars and scalars[key] != fresh_scalars.get(key):
+            raise CheckpointError(
+                f"{path}: the buffer's {key} is {scalars[key]}, this run's is {fresh_scalars.get(key)}"
+            )
+    if not 0 <= int(scalars.get("pos", 0)) < max(size, 1) + 1:
+        raise CheckpointError(f"{path}: the buffer position {scalars.get('pos')!r} is outside 0..{size}")
+    for key, value in saved.items():
+        name, _, sub = key.partition("/")
+        if sub:
+            getattr(buffer, name)[sub] = value
+        else:
+            setattr(buffer, name, value)
+    for key, value in scalars.items():
+        setattr(buffer, key, value)
+    rebuild = getattr(buffer, "rebuild_index", None)
+    if callable(rebuild):
+        try:
+            rebuild()
+        except ValueError as e:
+            raise CheckpointError(f"{path}: {e}") from None

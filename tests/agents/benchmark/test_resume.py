@@ -1,0 +1,123 @@
+"""A killed ``poser benchmark run`` resumes from its last checkpoint; checkpoints are input from strangers."""
+
+import hashlib
+import io
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from poser_agents.benchmark.resume import load_state, read_state, save_state
+from poser_agents.benchmark.run import Protocol, run_one
+from poser_agents.common.checkpoint import CheckpointError
+
+LEVEL = "ImagePoser-Gen-v0"
+PROTO = Protocol(eval_every=20, val_episodes=2, test_episodes=2)
+
+
+def _kill_after(step):
+    """A log that interrupts the run (as Ctrl-C or a kill would) right after the curve point at ``step``."""
+
+    def log(line):
+        if f"step {step} " in line:
+            raise KeyboardInterrupt
+
+    return log
+
+
+def _killed(tmp_path, algo, steps=60, at=40):
+    with pytest.raises(KeyboardInterrupt):
+        run_one(algo, LEVEL, steps, 0, tmp_path, PROTO, log=_kill_after(at))
+    return tmp_path / LEVEL / algo / "seed0"
+
+
+@pytest.mark.parametrize("algo", ["masked_dqn", "a2c"])
+def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, algo):
+    folder = _killed(tmp_path, algo)
+    partial = json.loads((folder / "result.json").read_text())
+    assert partial["status"] == "partial" and [p["step"] for p in partial["curve"]] == [0, 20, 40]
+    assert json.loads((folder / "checkpoint" / "latest.json").read_text())["slot"] == "step-40"
+    assert (folder / "checkpoint" / "step-40" / "buffer.npz").exists() == (algo == "masked_dqn")
+
+    lines = []
+    result = run_one(algo, LEVEL, 60, 0, tmp_path, PROTO, log=lines.append)
+    assert any("resuming the partial run from its checkpoint at step 40" in line for line in lines)
+    assert result["status"] == "complete" and result["steps_done"] == 60
+    assert [p["step"] for p in result["curve"]] == [0, 20, 40, 60]
+    assert [r["step"] for r in result["resumed"]] == [40]
+    assert result["started"] == partial["started"] and result["test"] is not None
+    # Complete: the final weights stay, the replay buffer (large) goes.
+    slot = folder / "checkpoint" / "step-60"
+    assert (slot / "policy.pt").exists() and not (slot / "buffer.npz").exists()
+
+
+def test_the_saved_state_loads_back_exactly(tmp_path):
+    """Weights, optimizer, counters and the de-duplicated replay buffer survive a save and a load."""
+    import gymnasium as gym
+
+    from poser_agents.dqn.agent import DQNAgent, DQNConfig
+
+    config = DQNConfig(seed=0, buffer_size=400, learning_starts=100)
+    model = DQNAgent(gym.make(LEVEL, split="train"), config)
+    model.learn(total_timesteps=400)
+    identity = {"algo": "masked_dqn", "env_id": LEVEL, "seed": 0, "steps": 400, "protocol": {}}
+    save_state(tmp_path, model, identity, 400, 1.0)
+    fresh = DQNAgent(gym.make(LEVEL, split="train"), config)
+    state = read_state(tmp_path)
+    load_state(state, fresh)
+    a, b = model.model, fresh.model
+    for (name, x), (_, y) in zip(a.policy.state_dict().items(), b.policy.state_dict().items()):
+        assert torch.equal(x, y), name
+    opt_a, opt_b = a.policy.optimizer.state_dict()["state"], b.policy.optimizer.state_dict()["state"]
+    assert opt_a and all(torch.equal(opt_a[k]["exp_avg"], opt_b[k]["exp_avg"]) for k in opt_a)
+    assert (b.num_timesteps, b._n_updates, b._n_calls) == (a.num_timesteps, a._n_updates, a._n_calls) != (0, 0, 0)
+    ra, rb = a.replay_buffer, b.replay_buffer
+    assert (rb.pos, rb.full, rb.n_rows) == (ra.pos, ra.full, ra.n_rows) and ra.n_rows > 0
+    assert np.array_equal(ra.table[: ra.n_rows], rb.table[: rb.n_rows]) and rb._row_of == ra._row_of
+    for key in ra.observations:
+        assert np.array_equal(ra.observations[key], rb.observations[key])
+    np.random.seed(1)
+    batch_a = ra.sample(8)
+    np.random.seed(1)
+    batch_b = rb.sample(8)
+    for key in batch_a.observations:
+        assert torch.equal(batch_a.observations[key], batch_b.observations[key])
+
+
+def test_a_changed_checkpoint_file_is_refused_and_nothing_is_lost(tmp_path):
+    folder = _killed(tmp_path, "a2c")
+    before = (folder / "result.json").read_bytes()
+    policy = folder / "checkpoint" / "step-40" / "policy.pt"
+    data = bytearray(policy.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    policy.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="SHA-256 does not match"):
+        run_one("a2c", LEVEL, 60, 0, tmp_path, PROTO, log=lambda _: None)
+    assert (folder / "result.json").read_bytes() == before
+
+
+def test_a_checkpoint_holding_python_objects_is_refused_unrun(tmp_path):
+    """Even with a matching checksum (whoever changed the file changed state.json too)."""
+    folder = _killed(tmp_path, "a2c")
+    slot = folder / "checkpoint" / "step-40"
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("ran code from the checkpoint",))
+
+    buf = io.BytesIO()
+    torch.save({"policy": Payload()}, buf, pickle_protocol=pickle.DEFAULT_PROTOCOL)
+    (slot / "policy.pt").write_bytes(buf.getvalue())
+    state = json.loads((slot / "state.json").read_text())
+    state["sha256"]["policy"] = hashlib.sha256(buf.getvalue()).hexdigest()
+    (slot / "state.json").write_text(json.dumps(state))
+    with pytest.raises(CheckpointError, match="holds Python objects"):
+        run_one("a2c", LEVEL, 60, 0, tmp_path, PROTO, log=lambda _: None)
+
+
+def test_resuming_with_other_arguments_is_refused(tmp_path):
+    _killed(tmp_path, "a2c")
+    with pytest.raises(ValueError, match=r"another run \(steps: 60 there, 80 asked\)"):
+        run_one("a2c", LEVEL, 80, 0, tmp_path, PROTO, log=lambda _: None)
