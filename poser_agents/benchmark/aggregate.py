@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from poser_agents.benchmark.schema import FINAL_SPLITS, RESULT_FILE, read_run
+from poser_agents.common.figures import save_figure
 
 AGGREGATES: tuple[str, ...] = ("iqm", "median", "mean", "optimality_gap")
 SCORES: tuple[str, ...] = ("norm_accuracy", "norm_alignment", "norm_accuracy_cost_aware", "norm_alignment_cost_aware")
@@ -209,8 +210,7 @@ def _plots(folder: Path, final: dict, curves: dict, score: str, reps: int, seed:
         ax.set_title(f"{level}: performance profile")
         ax.legend(fontsize="small")
         path = folder / f"{level}-profile.png"
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-        plt.close(fig)
+        save_figure(fig, path, dpi=110, bbox_inches="tight")
         written.append(str(path))
         # Sample efficiency: steps every run of an algorithm evaluated at.
         points, intervals, steps_of = {}, {}, {}
@@ -246,8 +246,7 @@ def _plots(folder: Path, final: dict, curves: dict, score: str, reps: int, seed:
                 ax.set_title(f"{level}: sample efficiency (val)")
                 ax.legend(fontsize="small")
                 path = folder / f"{level}-curve.png"
-                fig.savefig(path, dpi=110, bbox_inches="tight")
-                plt.close(fig)
+                save_figure(fig, path, dpi=110, bbox_inches="tight")
                 written.append(str(path))
     return written
 

@@ -30,6 +30,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from poser_agents.common.checkpoint import atomic_write_bytes  # noqa: E402
 from poser_agents.evaluation.summary import CATEGORY_ORDER  # noqa: E402
 
 DPI = 120
@@ -62,11 +63,12 @@ def _save(fig: plt.Figure, path: str | Path) -> Path:
     buf.seek(0)
     from PIL import Image
 
+    out = io.BytesIO()
     with Image.open(buf) as im:
         im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
-            path, optimize=True
+            out, format="PNG", optimize=True
         )
-    return path
+    return atomic_write_bytes(path, out.getvalue())  # a killed process never leaves half a PNG
 
 
 def _err(ci: Mapping[str, Any] | None) -> tuple[float, float, float]:

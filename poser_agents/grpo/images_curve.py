@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from poser_agents.common.figures import save_figure
 from poser_agents.grpo.context import PlanContext
 from poser_agents.grpo.data import context_of
 from poser_agents.grpo.pipeline import PipelineConfig, Recipe, pooled_ci
@@ -417,8 +418,4 @@ def figure(result: dict[str, Any], path: str | Path) -> Path:
     ax.set_title(f"GRPO: test alignment against training images (seeds {', '.join(map(str, result['seeds']))})")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)

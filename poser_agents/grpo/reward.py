@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from poser_agents.common.figures import save_figure
 from poser_agents.grpo.context import ContextBatch, ContextFeaturizer
 from poser_agents.grpo.data import context_of, label_of
 from poser_agents.grpo.sft import LABELS, ids_tensor
@@ -240,8 +241,4 @@ def calibration_figure(cal: dict[str, Any], path: str | Path) -> Path:
     axes[1].set_ylabel("observed mean")
     axes[1].legend()
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90)
