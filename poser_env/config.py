@@ -42,6 +42,8 @@ SUITE_MIXES: dict[str, tuple[str, ...]] = {
 SPLITS_ALL: tuple[str, ...] = ("train", "val", "test")
 GEN_SPLITS: tuple[str, ...] = ("gen", "gen_forms")
 GEN_SPLIT_MIXES: tuple[str, ...] = ("hard",)
+#: Splits held out for evaluation: no learner may train on them, nor draw logged data from them.
+HELD_OUT_SPLITS: tuple[str, ...] = ("test", *GEN_SPLITS)
 
 #: Upper bounds of the numeric fields. A penalty above 100 per unit already dwarfs the at most
 #: 1.0 of alignment an episode can gain; larger values only risk overflow (1e308 * cost = inf).

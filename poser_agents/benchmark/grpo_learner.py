@@ -41,6 +41,7 @@ from poser_agents.grpo.agent import GRPOAgent, SamplingConfig
 from poser_agents.grpo.config import GRPOConfig
 from poser_agents.grpo.reward import RewardConfig
 from poser_agents.grpo.sft import SFTConfig
+from poser_env.config import HELD_OUT_SPLITS
 
 
 @dataclass
@@ -155,8 +156,10 @@ class GRPOLearner:
         self.env, self.seed = env, int(seed)
         self.config = config or GRPOBudgetConfig()
         base = env.unwrapped
-        if base.config.split == "test":
-            raise ValueError("GRPO must never train on the test split")
+        if base.config.split in HELD_OUT_SPLITS:
+            raise ValueError(
+                f"GRPO must never train on the {base.config.split} split (held out for evaluation); build the env with split='train'"
+            )
         self.vocab = WorkflowVocab(base.expert_names, base.config.max_attempts)
         self.featurizer = ContextFeaturizer(base.config.text_encoder)
         self.sft = SFTConfig(**{**self.config.sft.to_dict(), "seed": self.seed})

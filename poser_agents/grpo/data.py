@@ -31,6 +31,7 @@ from poser_agents.baselines import SYNTHETIC_HEURISTIC, OracleAgent
 from poser_agents.grpo.context import PlanContext
 from poser_agents.grpo.workflow_tokens import Workflow, WorkflowVocab
 from poser_agents.rollout import pick_tasks
+from poser_env.config import HELD_OUT_SPLITS
 from poser_env.wrappers import final_summary
 
 FORMAT = "imageposer-grpo-logs"
@@ -213,8 +214,10 @@ def _context(env: gym.Env, task: Any) -> PlanContext:
 
 def _check_split(env: gym.Env) -> str:
     split = env.unwrapped.config.split
-    if split == "test":
-        raise ValueError("logged data must never come from the test split: build the env with split='train' or 'val'")
+    if split in HELD_OUT_SPLITS:
+        raise ValueError(
+            f"logged data must never come from the {split} split (held out for evaluation): build the env with split='train' or 'val'"
+        )
     return split
 
 
@@ -362,8 +365,11 @@ def read_records(path: str | Path, vocab: WorkflowVocab | None = None) -> tuple[
         for key, (low, high) in _RANGES.items():
             if not low <= r[key] <= high:
                 raise DataFileError(f"{path}, line {n}: field {key!r} is {r[key]!r}, outside [{low}, {high}]")
-        if r["split"] == "test":
-            raise DataFileError(f"{path}, line {n}: a test-split record; logged data must never include the test split")
+        if r["split"] in HELD_OUT_SPLITS:
+            raise DataFileError(
+                f"{path}, line {n}: a {r['split']}-split record; logged data must never include a held-out split "
+                f"({', '.join(HELD_OUT_SPLITS)})"
+            )
         if r["source"] not in SOURCES:
             raise DataFileError(f"{path}, line {n}: unknown source {r['source']!r}; allowed: {', '.join(SOURCES)}")
         try:

@@ -25,6 +25,7 @@ from poser_agents.grpo.maths import aggregate, group_advantages, k3_kl, per_toke
 from poser_agents.grpo.policy import WorkflowPolicy, log_probs, sample, token_mask
 from poser_agents.grpo.reward import RewardEnsemble
 from poser_agents.grpo.workflow_tokens import WorkflowVocab
+from poser_env.config import HELD_OUT_SPLITS
 
 
 class GRPOTrainer:
@@ -49,8 +50,11 @@ class GRPOTrainer:
         if config.reward == "env":
             if env is None or tasks is None:
                 raise ValueError("reward='env' needs the training env and its tasks by id")
-            if env.unwrapped.config.split == "test":
-                raise ValueError("GRPO must never train on the test split")
+            if env.unwrapped.config.split in HELD_OUT_SPLITS:
+                raise ValueError(
+                    f"GRPO must never train on the {env.unwrapped.config.split} split (held out for evaluation); "
+                    "build the env with split='train'"
+                )
         self.reference = reference.eval()
         for p in self.reference.parameters():
             p.requires_grad_(False)

@@ -95,3 +95,13 @@ def test_grpo_bad_input_one_line(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert list(tmp_path.iterdir()) == []  # refused before any folder was made
+
+
+@pytest.mark.parametrize("split", ["test", "gen", "gen_forms"])
+def test_grpo_never_trains_on_a_held_out_split(split):
+    import gymnasium as gym
+
+    from poser_agents.benchmark.grpo_learner import GRPOLearner
+
+    with pytest.raises(ValueError, match=f"never train on the {split} split"):
+        GRPOLearner(gym.make("ImagePoser-Hard-v0", split=split))

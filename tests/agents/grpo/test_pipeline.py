@@ -121,6 +121,10 @@ def test_data_file_round_trip_and_refusal(run, tmp_path):
         (tmp_path / f"{name}.jsonl").write_text(text)
         with pytest.raises(DataFileError):
             read_records(tmp_path / f"{name}.jsonl")
+    held_out = "\n".join([lines[0], lines[1].replace('"split": "train"', '"split": "gen_forms"'), *lines[2:]])
+    (tmp_path / "gen_forms.jsonl").write_text(held_out)
+    with pytest.raises(DataFileError, match="a gen_forms-split record; logged data must never include a held-out"):
+        read_records(tmp_path / "gen_forms.jsonl")
     with pytest.raises(DataFileError, match="experts"):
         read_records(out / "data.jsonl", WorkflowVocab(vocab.experts[:-1], 3))
     write_records(tmp_path / "copy.jsonl", records, vocab)
