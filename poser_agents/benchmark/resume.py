@@ -29,6 +29,7 @@ Resumable learners: the SB3 / sb3-contrib algorithms and the masked DQN. GRPO an
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -101,6 +102,8 @@ def save_state(folder: Path, model: Any, identity: dict[str, Any], step: int, se
     """Save ``model``'s training state at ``step`` under ``folder/checkpoint``; returns the new slot.
 
     :raises ValueError: ``model`` is not an SB3 learner (see :func:`resumable`).
+    :raises OSError: the files could not be written (a full disk, a read-only folder); the new
+        slot is removed and ``latest.json`` still names the previous checkpoint.
     """
     import torch
 
@@ -109,12 +112,25 @@ def save_state(folder: Path, model: Any, identity: dict[str, Any], step: int, se
         raise ValueError(f"{type(model).__name__} is not an SB3 learner: its training state cannot be saved")
     root = folder / CHECKPOINT_DIR
     slot = root / f"step-{int(step)}"
-    if slot.exists():
+    names, _ = sb3._get_torch_save_params()
+    policy = io.BytesIO()  # serialised in memory: a write that fails is then an OSError, not torch's RuntimeError
+    torch.save({name: attrgetter(name)(sb3).state_dict() for name in names}, policy)
+    try:
+        return _save_slot(root, slot, sb3, policy.getvalue(), identity, step, seconds)
+    except OSError:
+        shutil.rmtree(slot, ignore_errors=True)  # the pointer still names the previous, complete slot
+        raise
+
+
+def _save_slot(
+    root: Path, slot: Path, sb3: Any, policy: bytes, identity: dict[str, Any], step: int, seconds: float
+) -> Path:
+    if slot.is_symlink() or slot.is_file():
+        slot.unlink()
+    elif slot.exists():
         shutil.rmtree(slot)
     slot.mkdir(parents=True)
-    names, _ = sb3._get_torch_save_params()
-    states = {name: attrgetter(name)(sb3).state_dict() for name in names}
-    _write_file(slot / "policy.pt", lambda f: torch.save(states, f))
+    _write_file(slot / "policy.pt", lambda f: f.write(policy))
     files = {"policy": "policy.pt"}
     scalars: dict[str, Any] = {}
     buffer = getattr(sb3, "replay_buffer", None)

@@ -357,7 +357,13 @@ def _train(
         result["steps_done"] = step
         write_run(folder, result)
         if step > 0 and resumable(algo):
-            save_state(folder, model, identity, step, time.perf_counter() - t0)
+            try:
+                save_state(folder, model, identity, step, time.perf_counter() - t0)
+            except OSError as e:  # a full disk must not end hours of training (docs/benchmark.md)
+                log(
+                    f"  {folder}: could not save the checkpoint at step {step} ({e}); training goes on, "
+                    "and the previous checkpoint (if any) stays the one a rerun resumes from"
+                )
         log(
             f"  {algo} {env_id} seed {seed}: step {step}  val norm. accuracy {card['norm_accuracy']}  "
             f"alignment {card['norm_alignment']}  ({time.perf_counter() - t0:.0f} s)"

@@ -121,3 +121,21 @@ def test_resuming_with_other_arguments_is_refused(tmp_path):
     _killed(tmp_path, "a2c")
     with pytest.raises(ValueError, match=r"another run \(steps: 60 there, 80 asked\)"):
         run_one("a2c", LEVEL, 80, 0, tmp_path, PROTO, log=lambda _: None)
+
+
+def test_a_checkpoint_that_cannot_be_written_does_not_end_the_run(tmp_path):
+    """A full disk (here: a file-size limit, so every write of policy.pt fails with EFBIG) costs the
+    checkpoint, not the run: one line per failed save, and the run completes."""
+    import resource
+
+    lines = []
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, hard))  # result.json and curve.csv still fit
+    try:
+        result = run_one("a2c", LEVEL, 60, 0, tmp_path, PROTO, log=lines.append)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert result["status"] == "complete" and [p["step"] for p in result["curve"]] == [0, 20, 40, 60]
+    failed = [line for line in lines if "could not save the checkpoint" in line]
+    assert len(failed) == 3 and "File too large" in failed[0] and "training goes on" in failed[0]
+    assert list((tmp_path / LEVEL / "a2c" / "seed0" / "checkpoint").iterdir()) == []  # no half-written slot
