@@ -25,6 +25,7 @@ import numpy as np
 
 from poser_agents.benchmark.algos import Predictor, build_model, check_algo, episode_starts
 from poser_agents.benchmark.resume import (
+    CHECKPOINT_DIR,
     check_identity,
     drop_buffer,
     load_state,
@@ -35,7 +36,7 @@ from poser_agents.benchmark.resume import (
 )
 from poser_agents.benchmark.schema import RESULT_FILE, SCHEMA, VERSION, ResultSchemaError, read_run, write_run
 from poser_agents.benchmark.score import DEFAULT_COST_WEIGHT, score_card
-from poser_agents.common.checkpoint import atomic_write_text
+from poser_agents.common.checkpoint import CheckpointError, atomic_write_text
 
 REFERENCE_SCHEMA = "poser-benchmark-references"
 
@@ -283,20 +284,30 @@ def _identity(algo: str, env_id: str, seed: int, steps: int, proto: Protocol) ->
     }
 
 
+def _delete_to_restart(folder: Path) -> str:
+    return f"; delete {folder / CHECKPOINT_DIR} to start this run again from step 0 (nothing was changed)"
+
+
 def _resume_point(
     folder: Path, previous: dict[str, Any] | None, identity: dict[str, Any], log: Callable[[str], None]
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The partial result and checkpoint state to resume from, or None to start at step 0."""
     if previous is None:
         return None
-    state = read_state(folder) if resumable(identity["algo"]) else None
+    state = None
+    if resumable(identity["algo"]):
+        try:
+            state = read_state(folder)
+            if state is not None:
+                check_identity(state, identity, folder / CHECKPOINT_DIR, {int(p["step"]) for p in previous["curve"]})
+        except CheckpointError as e:
+            raise CheckpointError(f"{e}{_delete_to_restart(folder)}") from None
     if state is None:
         log(
             f"  {folder}: a partial run is there (killed at {previous['steps_done']} steps) with no checkpoint; "
             "starting it again from step 0"
         )
         return None
-    check_identity(state, identity, folder / "checkpoint")
     log(f"  {folder}: resuming the partial run from its checkpoint at step {state['step']}")
     return previous, state
 
@@ -340,14 +351,23 @@ def _train(
         result["curve"] = [p for p in previous["curve"] if p["step"] <= start]
         result["resumed"].append({"step": start, "at": _now()})
         result["steps_done"] = start
-    write_run(folder, result)
+    else:
+        write_run(folder, result)
     val_refs = references(out, env_id, "val", proto.val_episodes, proto, log)
     train_env = gym.make(env_id, split="train", text_encoder=proto.text_encoder)
-    model, kind = build_model(algo, train_env, seed, steps, allow_entry_points)
-    if resume is not None:
-        load_state(resume[1], model)
-        # Reseeded from (seed, step): the env does not replay step 0's tasks (module docstring).
-        sb3_model(model).set_random_seed(int(np.random.SeedSequence([int(seed), start]).generate_state(1)[0]))
+    try:
+        model, kind = build_model(algo, train_env, seed, steps, allow_entry_points)
+        if resume is not None:
+            try:
+                load_state(resume[1], model)
+            except CheckpointError as e:
+                raise CheckpointError(f"{e}{_delete_to_restart(folder)}") from None
+            # Reseeded from (seed, step): the env does not replay step 0's tasks (module docstring).
+            sb3_model(model).set_random_seed(int(np.random.SeedSequence([int(seed), start]).generate_state(1)[0]))
+            write_run(folder, result)  # only now: a checkpoint that does not load changes nothing
+    except BaseException:
+        train_env.close()
+        raise
     val = _Evaluator(env_id, "val", proto.val_episodes, proto, val_refs, kind)
     t0 = time.perf_counter() - before
 

@@ -4,6 +4,7 @@ import hashlib
 import io
 import json
 import pickle
+import shutil
 
 import numpy as np
 import pytest
@@ -139,3 +140,89 @@ def test_a_checkpoint_that_cannot_be_written_does_not_end_the_run(tmp_path):
     failed = [line for line in lines if "could not save the checkpoint" in line]
     assert len(failed) == 3 and "File too large" in failed[0] and "training goes on" in failed[0]
     assert list((tmp_path / LEVEL / "a2c" / "seed0" / "checkpoint").iterdir()) == []  # no half-written slot
+
+
+@pytest.fixture(scope="module")
+def killed_dqn(tmp_path_factory):
+    """A masked DQN run killed after its step-40 checkpoint (made once; each test tampers with a copy)."""
+    out = tmp_path_factory.mktemp("killed_dqn")
+    _killed(out, "masked_dqn")
+    return out
+
+
+def _resha(slot):
+    """Make state.json's checksums match the changed files (whoever changed them could too)."""
+    state = json.loads((slot / "state.json").read_text())
+    state["sha256"] = {k: hashlib.sha256((slot / v).read_bytes()).hexdigest() for k, v in state["files"].items()}
+    (slot / "state.json").write_text(json.dumps(state))
+
+
+def _edit_buffer(change):
+    def tamper(slot):
+        with np.load(slot / "buffer.npz") as data:
+            arrays = {k: data[k] for k in data.files}
+        change(arrays)
+        with open(slot / "buffer.npz", "wb") as f:
+            np.savez(f, **arrays)
+        _resha(slot)
+
+    return tamper
+
+
+def _edit_state(change):
+    def tamper(slot):
+        state = json.loads((slot / "state.json").read_text())
+        change(state)
+        (slot / "state.json").write_text(json.dumps(state))
+
+    return tamper
+
+
+def _truncate_buffer(slot):
+    data = (slot / "buffer.npz").read_bytes()
+    (slot / "buffer.npz").write_bytes(data[: len(data) // 2])
+    _resha(slot)
+
+
+def _nan_weight(slot):
+    states = torch.load(slot / "policy.pt", weights_only=True)
+    name = next(k for k, v in states["policy"].items() if v.is_floating_point())
+    states["policy"][name][0] = float("nan")
+    torch.save(states, slot / "policy.pt")
+    _resha(slot)
+
+
+# Each would have crashed deep inside training, poisoned it, or made a run "complete" untrained.
+HOSTILE = {
+    "truncated buffer": (_truncate_buffer, "cannot read .*buffer.npz"),
+    "position at the end": (_edit_state(lambda s: s["buffer_scalars"].update(pos=60)), "position 60 is outside 0..59"),
+    "action outside the space": (
+        _edit_buffer(lambda a: a.update(actions=a["actions"] + 1000)),
+        "stored action is outside the action space",
+    ),
+    "NaN reward": (_edit_buffer(lambda a: a.update(rewards=a["rewards"] * np.nan)), "'rewards' holds NaN"),
+    "NaN weight": (_nan_weight, "holds NaN or infinite values"),
+    "a buffer setting": (
+        _edit_state(lambda s: s["buffer_scalars"].update(optimize_memory_usage=True)),
+        "optimize_memory_usage is True, this run's is False",
+    ),
+    "step past the budget": (_edit_state(lambda s: s.update(step=10**9)), "not a point of the partial run's curve"),
+    "counter off the step": (
+        _edit_state(lambda s: s["counters"].update(num_timesteps=10**18)),
+        "num_timesteps = 1000000000000000000 differs from its step 40",
+    ),
+    "seconds not a number": (_edit_state(lambda s: s.update(seconds="abc")), "field 'seconds' must be a number"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_a_damaged_or_hostile_checkpoint_is_refused_in_one_line_and_nothing_is_lost(killed_dqn, tmp_path, case):
+    tamper, message = HOSTILE[case]
+    shutil.copytree(killed_dqn, tmp_path, dirs_exist_ok=True)
+    folder = tmp_path / LEVEL / "masked_dqn" / "seed0"
+    tamper(folder / "checkpoint" / "step-40")
+    before = {p.name: p.read_bytes() for p in (folder / "result.json", folder / "curve.csv")}
+    with pytest.raises(CheckpointError, match=message) as e:
+        run_one("masked_dqn", LEVEL, 60, 0, tmp_path, PROTO, log=lambda _: None)
+    assert f"delete {folder / 'checkpoint'} to start this run again from step 0" in str(e.value)
+    assert {p.name: p.read_bytes() for p in (folder / "result.json", folder / "curve.csv")} == before
