@@ -163,6 +163,19 @@ def _save_slot(
     return slot
 
 
+def clear_checkpoint(folder: Path) -> bool:
+    """Remove ``folder``'s checkpoint (a run starting at step 0 must not leave an earlier run's
+    checkpoint for a later resume to find); returns whether there was one."""
+    root = folder / CHECKPOINT_DIR
+    if root.is_symlink() or root.is_file():
+        root.unlink()
+    elif root.exists():
+        shutil.rmtree(root)
+    else:
+        return False
+    return True
+
+
 def drop_buffer(folder: Path) -> None:
     """After a complete run: delete the replay buffer (large), keep the final weights and state."""
     slot = _latest_slot(folder)

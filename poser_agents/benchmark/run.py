@@ -26,7 +26,9 @@ import numpy as np
 from poser_agents.benchmark.algos import Predictor, build_model, check_algo, episode_starts
 from poser_agents.benchmark.resume import (
     CHECKPOINT_DIR,
+    IDENTITY,
     check_identity,
+    clear_checkpoint,
     drop_buffer,
     load_state,
     read_state,
@@ -260,11 +262,13 @@ def run_one(
                 previous = read_run(folder / RESULT_FILE)
             except ResultSchemaError:
                 previous = None
-            if previous is None or previous["status"] == "complete":
+            if previous is None:
                 raise ValueError(
-                    f"{folder / RESULT_FILE} already holds a {'complete run' if previous else 'file of another kind'}; "
-                    "choose another --out (nothing was overwritten)"
+                    f"{folder / RESULT_FILE} already holds a file of another kind; choose another --out "
+                    "(nothing was overwritten)"
                 )
+            if previous["status"] == "complete":
+                return _complete(folder, previous, _identity(algo, env_id, seed, steps, proto), log)
         else:
             previous = None
         resume = _resume_point(folder, previous, _identity(algo, env_id, seed, steps, proto), log)
@@ -284,6 +288,33 @@ def _identity(algo: str, env_id: str, seed: int, steps: int, proto: Protocol) ->
     }
 
 
+def _differences(recorded: dict[str, Any], identity: dict[str, Any]) -> str:
+    """The identity fields ``recorded`` (a result or checkpoint) and this command disagree on."""
+    return "; ".join(
+        f"{k}: {recorded.get(k)!r} there, {identity[k]!r} asked" for k in IDENTITY if recorded.get(k) != identity[k]
+    )
+
+
+def _complete(
+    folder: Path, previous: dict[str, Any], identity: dict[str, Any], log: Callable[[str], None]
+) -> dict[str, Any]:
+    """A seed whose run is already complete: kept and returned, so that rerunning a command of
+    several seeds after a kill resumes the unfinished seeds instead of failing on the finished ones."""
+    diff = _differences(previous, identity)
+    if diff:
+        raise ValueError(
+            f"{folder / RESULT_FILE} already holds the complete result of another run ({diff}); "
+            "choose another --out (nothing was overwritten)"
+        )
+    log(f"  {folder}: already complete (kept, not run again)")
+    if resumable(identity["algo"]):
+        try:
+            drop_buffer(folder)  # in case the kill came between the last result and this cleanup
+        except (OSError, ValueError):
+            pass  # a damaged checkpoint of a complete run is no reason to fail; its result stands
+    return previous
+
+
 def _delete_to_restart(folder: Path) -> str:
     return f"; delete {folder / CHECKPOINT_DIR} to start this run again from step 0 (nothing was changed)"
 
@@ -294,18 +325,28 @@ def _resume_point(
     """The partial result and checkpoint state to resume from, or None to start at step 0."""
     if previous is None:
         return None
-    state = None
-    if resumable(identity["algo"]):
-        try:
-            state = read_state(folder)
-            if state is not None:
-                check_identity(state, identity, folder / CHECKPOINT_DIR, {int(p["step"]) for p in previous["curve"]})
-        except CheckpointError as e:
-            raise CheckpointError(f"{e}{_delete_to_restart(folder)}") from None
+    diff = _differences(previous, identity)
+    if diff:
+        raise ValueError(
+            f"{folder / RESULT_FILE} holds the partial result of another run ({diff}); rerun with the same "
+            "arguments to resume it, or choose another --out (nothing was changed)"
+        )
+    if not resumable(identity["algo"]):
+        log(
+            f"  {folder}: a partial run is there (stopped at {previous['steps_done']} steps); {identity['algo']} "
+            "does not save a training state, so it starts again from step 0"
+        )
+        return None
+    try:
+        state = read_state(folder)
+        if state is not None:
+            check_identity(state, identity, folder / CHECKPOINT_DIR, {int(p["step"]) for p in previous["curve"]})
+    except CheckpointError as e:
+        raise CheckpointError(f"{e}{_delete_to_restart(folder)}") from None
     if state is None:
         log(
-            f"  {folder}: a partial run is there (killed at {previous['steps_done']} steps) with no checkpoint; "
-            "starting it again from step 0"
+            f"  {folder}: a partial run is there (stopped at {previous['steps_done']} steps) with no checkpoint "
+            "(none is saved before the first val point after step 0); starting it again from step 0"
         )
         return None
     log(f"  {folder}: resuming the partial run from its checkpoint at step {state['step']}")
@@ -351,7 +392,9 @@ def _train(
         result["curve"] = [p for p in previous["curve"] if p["step"] <= start]
         result["resumed"].append({"step": start, "at": _now()})
         result["steps_done"] = start
-    else:
+    elif clear_checkpoint(folder):  # left by an earlier run whose result.json is gone: not this run's
+        log(f"  {folder}: removed the checkpoint an earlier run left there (this run starts at step 0)")
+    if resume is None:
         write_run(folder, result)
     val_refs = references(out, env_id, "val", proto.val_episodes, proto, log)
     train_env = gym.make(env_id, split="train", text_encoder=proto.text_encoder)

@@ -124,22 +124,32 @@ def test_resuming_with_other_arguments_is_refused(tmp_path):
         run_one("a2c", LEVEL, 80, 0, tmp_path, PROTO, log=lambda _: None)
 
 
-def test_a_checkpoint_that_cannot_be_written_does_not_end_the_run(tmp_path):
-    """A full disk (here: a file-size limit, so every write of policy.pt fails with EFBIG) costs the
-    checkpoint, not the run: one line per failed save, and the run completes."""
-    import resource
+def test_rerunning_a_command_of_several_seeds_keeps_the_complete_seed_and_resumes_the_other(tmp_path, capsys):
+    """A kill during seed 1 of ``--seeds 0,1``: the same command again must not fail on seed 0."""
+    from poser_agents.cli import main
 
-    lines = []
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, hard))  # result.json and curve.csv still fit
-    try:
-        result = run_one("a2c", LEVEL, 60, 0, tmp_path, PROTO, log=lines.append)
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-    assert result["status"] == "complete" and [p["step"] for p in result["curve"]] == [0, 20, 40, 60]
-    failed = [line for line in lines if "could not save the checkpoint" in line]
-    assert len(failed) == 3 and "File too large" in failed[0] and "training goes on" in failed[0]
-    assert list((tmp_path / LEVEL / "a2c" / "seed0" / "checkpoint").iterdir()) == []  # no half-written slot
+    run_one("a2c", LEVEL, 60, 0, tmp_path, PROTO, log=lambda _: None)
+    done = (tmp_path / LEVEL / "a2c" / "seed0" / "result.json").read_bytes()
+    with pytest.raises(KeyboardInterrupt):
+        run_one("a2c", LEVEL, 60, 1, tmp_path, PROTO, log=_kill_after(40))
+    args = ["benchmark", "run", "--algo", "a2c", "--env", LEVEL, "--steps", "60", "--seeds", "0,1", "--out"]
+    tiny = ["--eval-every", "20", "--val-episodes", "2", "--test-episodes", "2"]
+    capsys.readouterr()
+    assert main([*args, str(tmp_path), *tiny]) == 0
+    err = capsys.readouterr().err
+    assert "seed0: already complete (kept, not run again)" in err
+    assert "seed1: resuming the partial run from its checkpoint at step 40" in err
+    assert (tmp_path / LEVEL / "a2c" / "seed0" / "result.json").read_bytes() == done
+    seed1 = json.loads((tmp_path / LEVEL / "a2c" / "seed1" / "result.json").read_text())
+    assert seed1["status"] == "complete" and [r["step"] for r in seed1["resumed"]] == [40]
+    # The resumed seed counts as complete when aggregated.
+    assert main(["benchmark", "aggregate", str(tmp_path), "--json", "--reps", "100"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["levels"][LEVEL]["a2c"]["n_runs"] == 2 and summary["partial"] == []
+    # A complete run asked with other arguments is still refused, nothing overwritten.
+    with pytest.raises(ValueError, match=r"complete result of another run \(steps: 60 there, 80 asked\)"):
+        run_one("a2c", LEVEL, 80, 0, tmp_path, PROTO, log=lambda _: None)
+    assert (tmp_path / LEVEL / "a2c" / "seed0" / "result.json").read_bytes() == done
 
 
 @pytest.fixture(scope="module")
@@ -226,3 +236,47 @@ def test_a_damaged_or_hostile_checkpoint_is_refused_in_one_line_and_nothing_is_l
         run_one("masked_dqn", LEVEL, 60, 0, tmp_path, PROTO, log=lambda _: None)
     assert f"delete {folder / 'checkpoint'} to start this run again from step 0" in str(e.value)
     assert {p.name: p.read_bytes() for p in (folder / "result.json", folder / "curve.csv")} == before
+
+
+def test_a_checkpoint_that_cannot_be_written_does_not_end_the_run(tmp_path):
+    """A full disk (here: a file-size limit, so every write of policy.pt fails with EFBIG) costs the
+    checkpoint, not the run: one line per failed save, and the run completes."""
+    import resource
+
+    lines = []
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, hard))  # result.json and curve.csv still fit
+    try:
+        result = run_one("a2c", LEVEL, 60, 0, tmp_path, PROTO, log=lines.append)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert result["status"] == "complete" and [p["step"] for p in result["curve"]] == [0, 20, 40, 60]
+    failed = [line for line in lines if "could not save the checkpoint" in line]
+    assert len(failed) == 3 and "File too large" in failed[0] and "training goes on" in failed[0]
+    assert list((tmp_path / LEVEL / "a2c" / "seed0" / "checkpoint").iterdir()) == []  # no half-written slot
+
+
+def test_a_fresh_start_removes_a_checkpoint_an_earlier_run_left(tmp_path):
+    """result.json deleted to start again: the old checkpoint must not be resumed later (its curve
+    points would be missing from the new result)."""
+    folder = _killed(tmp_path, "a2c")
+    (folder / "result.json").unlink()
+    lines = []
+    with pytest.raises(KeyboardInterrupt):  # killed before the new run's first checkpoint
+        run_one("a2c", LEVEL, 60, 0, tmp_path, PROTO, log=lambda line: (lines.append(line), _kill_after(0)(line)))
+    assert any("removed the checkpoint an earlier run left there" in line for line in lines)
+    assert not (folder / "checkpoint").exists()
+    lines.clear()
+    result = run_one("a2c", LEVEL, 60, 0, tmp_path, PROTO, log=lines.append)
+    assert any("with no checkpoint" in line and "starting it again from step 0" in line for line in lines)
+    assert [p["step"] for p in result["curve"]] == [0, 20, 40, 60] and "resumed" not in result
+
+
+def test_a_learner_without_a_training_state_starts_again_with_one_line(tmp_path):
+    algo = "tests.agents.benchmark.custom_algo:make_killed"  # stops halfway, as a kill would
+    with pytest.raises(KeyboardInterrupt):
+        run_one(algo, LEVEL, 40, 0, tmp_path, PROTO, allow_entry_points=True, log=lambda _: None)
+    lines = []
+    with pytest.raises(KeyboardInterrupt):
+        run_one(algo, LEVEL, 40, 0, tmp_path, PROTO, allow_entry_points=True, log=lines.append)
+    assert sum("does not save a training state, so it starts again from step 0" in line for line in lines) == 1
