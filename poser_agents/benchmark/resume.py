@@ -267,8 +267,12 @@ def check_identity(state: dict[str, Any], identity: dict[str, Any], where: Path,
         raise CheckpointError(f"{where}: its step counter num_timesteps = {done!r} differs from its step {step}")
 
 
-def load_state(state: dict[str, Any], model: Any) -> None:
+def load_state(state: dict[str, Any], model: Any, total_timesteps: int | None = None) -> None:
     """Load a :func:`read_state` checkpoint into a freshly built ``model`` of the same algorithm.
+
+    ``total_timesteps`` (the run's budget) sets a DQN's exploration rate to its schedule's value at
+    the checkpoint's step; SB3 updates it only after each env step, so the first action after a
+    resume would otherwise use a fresh model's rate (0.0: greedy).
 
     :raises CheckpointError: a tensor or array does not fit the model (shape, dtype, key).
     """
@@ -290,6 +294,10 @@ def load_state(state: dict[str, Any], model: Any) -> None:
         if key not in COUNTERS or not isinstance(value, int) or value < 0:
             raise CheckpointError(f"{where.parent / 'state.json'}: counter {key!r} = {value!r} is not allowed")
         setattr(sb3, key, value)
+    schedule = getattr(sb3, "exploration_schedule", None)
+    if total_timesteps and callable(schedule):
+        sb3._current_progress_remaining = max(0.0, 1.0 - sb3.num_timesteps / total_timesteps)
+        sb3.exploration_rate = float(schedule(sb3._current_progress_remaining))
     buffer = getattr(sb3, "replay_buffer", None)
     if buffer is not None:
         if "buffer" not in state["paths"]:

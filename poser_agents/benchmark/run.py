@@ -402,7 +402,7 @@ def _train(
         model, kind = build_model(algo, train_env, seed, steps, allow_entry_points)
         if resume is not None:
             try:
-                load_state(resume[1], model)
+                load_state(resume[1], model, total_timesteps=steps)
             except CheckpointError as e:
                 raise CheckpointError(f"{e}{_delete_to_restart(folder)}") from None
             # Reseeded from (seed, step): the env does not replay step 0's tasks (module docstring).

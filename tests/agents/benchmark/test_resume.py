@@ -60,7 +60,7 @@ def test_the_saved_state_loads_back_exactly(tmp_path):
 
     from poser_agents.dqn.agent import DQNAgent, DQNConfig
 
-    config = DQNConfig(seed=0, buffer_size=400, learning_starts=100)
+    config = DQNConfig(seed=0, buffer_size=400, learning_starts=100, exploration_fraction=0.9)
     model = DQNAgent(gym.make(LEVEL, split="train"), config)
     model.learn(total_timesteps=400)
     identity = {"algo": "masked_dqn", "env_id": LEVEL, "seed": 0, "steps": 400, "protocol": {}}
@@ -280,3 +280,39 @@ def test_a_learner_without_a_training_state_starts_again_with_one_line(tmp_path)
     with pytest.raises(KeyboardInterrupt):
         run_one(algo, LEVEL, 40, 0, tmp_path, PROTO, allow_entry_points=True, log=lines.append)
     assert sum("does not save a training state, so it starts again from step 0" in line for line in lines) == 1
+
+
+def test_a_resumed_dqn_explores_at_its_schedule_from_the_first_step(tmp_path):
+    """Counters, target network and exploration rate go on from the checkpoint (SB3 recomputes the
+    rate only after a step, so a fresh model would take its first action at rate 0.0)."""
+    import gymnasium as gym
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    import poser_env  # noqa: F401  (registers the levels)
+
+    class StopAt(BaseCallback):
+        def _on_step(self):
+            return self.num_timesteps < 200
+
+    def make():
+        env = gym.make(LEVEL, split="train")
+        return DQN(
+            "MultiInputPolicy",
+            env,
+            seed=0,
+            device="cpu",
+            buffer_size=400,
+            learning_starts=100,
+            exploration_fraction=0.9,
+        )
+
+    model = make()
+    model.learn(400, callback=StopAt())
+    save_state(tmp_path, model, {}, 200, 1.0)
+    fresh = make()
+    load_state(read_state(tmp_path), fresh, total_timesteps=400)
+    assert fresh.exploration_rate == pytest.approx(fresh.exploration_schedule(0.5)) and fresh.exploration_rate > 0.05
+    assert (fresh.num_timesteps, fresh._n_updates) == (200, model._n_updates) and model._n_updates > 0
+    for x, y in zip(model.q_net_target.state_dict().values(), fresh.q_net_target.state_dict().values()):
+        assert torch.equal(x, y)
