@@ -29,9 +29,12 @@ Resumable learners: the SB3 / sb3-contrib algorithms and the masked DQN. GRPO an
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
+import zipfile
+from collections.abc import Collection
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,7 @@ import numpy as np
 from poser_agents.common.checkpoint import (
     CheckpointError,
     atomic_write_text,
+    check_finite,
     file_sha256,
     fsync_dir,
     inside,
@@ -55,6 +59,8 @@ VERSION = 1
 COUNTERS: tuple[str, ...] = ("num_timesteps", "_n_updates", "_n_calls", "_episode_num")
 #: Identity fields of the run that must match the command that resumes it.
 IDENTITY: tuple[str, ...] = ("algo", "env_id", "seed", "steps", "protocol")
+#: The replay buffer's scalars that are its state; the others are settings a checkpoint must match.
+BUFFER_STATE: tuple[str, ...] = ("pos", "full", "n_rows", "compact_at")
 
 
 def sb3_model(model: Any) -> Any:
@@ -101,6 +107,8 @@ def save_state(folder: Path, model: Any, identity: dict[str, Any], step: int, se
     """Save ``model``'s training state at ``step`` under ``folder/checkpoint``; returns the new slot.
 
     :raises ValueError: ``model`` is not an SB3 learner (see :func:`resumable`).
+    :raises OSError: the files could not be written (a full disk, a read-only folder); the new
+        slot is removed and ``latest.json`` still names the previous checkpoint.
     """
     import torch
 
@@ -109,12 +117,25 @@ def save_state(folder: Path, model: Any, identity: dict[str, Any], step: int, se
         raise ValueError(f"{type(model).__name__} is not an SB3 learner: its training state cannot be saved")
     root = folder / CHECKPOINT_DIR
     slot = root / f"step-{int(step)}"
-    if slot.exists():
+    names, _ = sb3._get_torch_save_params()
+    policy = io.BytesIO()  # serialised in memory: a write that fails is then an OSError, not torch's RuntimeError
+    torch.save({name: attrgetter(name)(sb3).state_dict() for name in names}, policy)
+    try:
+        return _save_slot(root, slot, sb3, policy.getvalue(), identity, step, seconds)
+    except OSError:
+        shutil.rmtree(slot, ignore_errors=True)  # the pointer still names the previous, complete slot
+        raise
+
+
+def _save_slot(
+    root: Path, slot: Path, sb3: Any, policy: bytes, identity: dict[str, Any], step: int, seconds: float
+) -> Path:
+    if slot.is_symlink() or slot.is_file():
+        slot.unlink()
+    elif slot.exists():
         shutil.rmtree(slot)
     slot.mkdir(parents=True)
-    names, _ = sb3._get_torch_save_params()
-    states = {name: attrgetter(name)(sb3).state_dict() for name in names}
-    _write_file(slot / "policy.pt", lambda f: torch.save(states, f))
+    _write_file(slot / "policy.pt", lambda f: f.write(policy))
     files = {"policy": "policy.pt"}
     scalars: dict[str, Any] = {}
     buffer = getattr(sb3, "replay_buffer", None)
@@ -140,6 +161,19 @@ def save_state(folder: Path, model: Any, identity: dict[str, Any], step: int, se
         if old.is_dir() and old.name != slot.name:
             shutil.rmtree(old, ignore_errors=True)
     return slot
+
+
+def clear_checkpoint(folder: Path) -> bool:
+    """Remove ``folder``'s checkpoint (a run starting at step 0 must not leave an earlier run's
+    checkpoint for a later resume to find); returns whether there was one."""
+    root = folder / CHECKPOINT_DIR
+    if root.is_symlink() or root.is_file():
+        root.unlink()
+    elif root.exists():
+        shutil.rmtree(root)
+    else:
+        return False
+    return True
 
 
 def drop_buffer(folder: Path) -> None:
@@ -193,6 +227,9 @@ def read_state(folder: Path) -> dict[str, Any] | None:
             raise CheckpointError(f"{where}: field {key!r} must be {kind.__name__}")
     if not isinstance(state.get("buffer_scalars", {}), dict):
         raise CheckpointError(f"{where}: field 'buffer_scalars' must be dict")
+    seconds = state.get("seconds", 0.0)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < 1e9:
+        raise CheckpointError(f"{where}: field 'seconds' must be a number of seconds (0 to 1e9), got {seconds!r}")
     paths = {}
     for kind, name in state["files"].items():
         path = inside(slot, name, f"files.{kind}", where)
@@ -205,8 +242,9 @@ def read_state(folder: Path) -> dict[str, Any] | None:
     return state
 
 
-def check_identity(state: dict[str, Any], identity: dict[str, Any], where: Path) -> None:
-    """Refuse to resume a checkpoint of another run (algorithm, level, seed, steps or protocol differ)."""
+def check_identity(state: dict[str, Any], identity: dict[str, Any], where: Path, measured: Collection[int]) -> None:
+    """Refuse to resume a checkpoint of another run: algorithm, level, seed, steps or protocol
+    differ, or its step is not one of ``measured`` (the partial result's curve steps)."""
     diff = [k for k in IDENTITY if state["identity"].get(k) != identity.get(k)]
     if diff:
         shown = "; ".join(f"{k}: {state['identity'].get(k)!r} there, {identity.get(k)!r} asked" for k in diff)
@@ -214,10 +252,27 @@ def check_identity(state: dict[str, Any], identity: dict[str, Any], where: Path)
             f"{where} holds the checkpoint of another run ({shown}); rerun with the same arguments to "
             f"resume it, or choose another --out (nothing was changed)"
         )
+    # The runner writes a curve point before it saves the checkpoint of that step, so a checkpoint
+    # of this partial run is at one of its points. Any other step (past the budget, left by an
+    # earlier run in this folder), or a step counter other than the step, would make a run
+    # "complete" without having trained its steps, or give its curve a gap.
+    step = state["step"]
+    if step <= 0 or step not in measured:
+        raise CheckpointError(
+            f"{where}: its step {step!r} is not a point of the partial run's curve {sorted(measured)}: it is not "
+            f"this run's checkpoint"
+        )
+    done = state["counters"].get("num_timesteps", step)
+    if done != step:
+        raise CheckpointError(f"{where}: its step counter num_timesteps = {done!r} differs from its step {step}")
 
 
-def load_state(state: dict[str, Any], model: Any) -> None:
+def load_state(state: dict[str, Any], model: Any, total_timesteps: int | None = None) -> None:
     """Load a :func:`read_state` checkpoint into a freshly built ``model`` of the same algorithm.
+
+    ``total_timesteps`` (the run's budget) sets a DQN's exploration rate to its schedule's value at
+    the checkpoint's step; SB3 updates it only after each env step, so the first action after a
+    resume would otherwise use a fresh model's rate (0.0: greedy).
 
     :raises CheckpointError: a tensor or array does not fit the model (shape, dtype, key).
     """
@@ -229,6 +284,7 @@ def load_state(state: dict[str, Any], model: Any) -> None:
         raise CheckpointError(
             f"{where}: holds {sorted(states) if isinstance(states, dict) else type(states).__name__}, expected {sorted(names)}"
         )
+    check_finite(states, str(where), "the checkpoint is unusable: delete its folder to start this run again")
     for name in names:
         try:
             attrgetter(name)(sb3).load_state_dict(states[name])
@@ -238,6 +294,10 @@ def load_state(state: dict[str, Any], model: Any) -> None:
         if key not in COUNTERS or not isinstance(value, int) or value < 0:
             raise CheckpointError(f"{where.parent / 'state.json'}: counter {key!r} = {value!r} is not allowed")
         setattr(sb3, key, value)
+    schedule = getattr(sb3, "exploration_schedule", None)
+    if total_timesteps and callable(schedule):
+        sb3._current_progress_remaining = max(0.0, 1.0 - sb3.num_timesteps / total_timesteps)
+        sb3.exploration_rate = float(schedule(sb3._current_progress_remaining))
     buffer = getattr(sb3, "replay_buffer", None)
     if buffer is not None:
         if "buffer" not in state["paths"]:
@@ -250,7 +310,7 @@ def _load_buffer(buffer: Any, path: Path, scalars: dict[str, Any]) -> None:
     try:
         with np.load(path, allow_pickle=False) as data:
             saved = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # damaged, truncated, object arrays
         raise CheckpointError(f"cannot read {path} ({e}); nothing was run from it") from None
     if sorted(saved) != sorted(fresh):
         raise CheckpointError(f"{path}: holds arrays {sorted(saved)}, this learner's buffer has {sorted(fresh)}")
@@ -258,7 +318,13 @@ def _load_buffer(buffer: Any, path: Path, scalars: dict[str, Any]) -> None:
     for key, value in saved.items():
         want = fresh[key]
         fixed = want.shape[:1] == (size,)  # per-transition arrays; others (a de-duplicated table) may grow
-        if value.dtype != want.dtype or value.shape[1:] != want.shape[1:] or (fixed and value.shape != want.shape):
+        grows = not fixed and value.ndim > 0 and value.shape[0] < 1  # (an empty table could never grow)
+        if (
+            value.dtype != want.dtype
+            or value.shape[1:] != want.shape[1:]
+            or (fixed and value.shape != want.shape)
+            or grows
+        ):
             raise CheckpointError(
                 f"{path}: array {key!r} is {value.dtype}{value.shape}, the buffer needs {want.dtype}{want.shape}"
             )
@@ -267,13 +333,15 @@ def _load_buffer(buffer: Any, path: Path, scalars: dict[str, Any]) -> None:
             raise CheckpointError(
                 f"{path.parent / 'state.json'}: buffer field {key!r} = {value!r} does not fit this buffer"
             )
-    for key in ("buffer_size", "n_envs"):
-        if key in scalars and scalars[key] != fresh_scalars.get(key):
-            raise CheckpointError(
-                f"{path}: the buffer's {key} is {scalars[key]}, this run's is {fresh_scalars.get(key)}"
-            )
-    if not 0 <= int(scalars.get("pos", 0)) < max(size, 1) + 1:
-        raise CheckpointError(f"{path}: the buffer position {scalars.get('pos')!r} is outside 0..{size}")
+    for key, value in scalars.items():  # settings (buffer_size, n_envs, ...) are the fresh buffer's
+        if key not in BUFFER_STATE and value != fresh_scalars[key]:
+            raise CheckpointError(f"{path}: the buffer's {key} is {value!r}, this run's is {fresh_scalars[key]!r}")
+    # SB3 wraps ``pos`` to 0 when it reaches ``buffer_size``: the next add would write past the end.
+    if not 0 <= int(scalars.get("pos", 0)) < max(size, 1):
+        raise CheckpointError(f"{path}: the buffer position {scalars.get('pos')!r} is outside 0..{size - 1}")
+    if int(scalars.get("compact_at", fresh_scalars.get("compact_at", 0))) < int(fresh_scalars.get("compact_at", 0)):
+        raise CheckpointError(f"{path}: the buffer's compact_at {scalars['compact_at']!r} is below its minimum")
+    _check_values(buffer, saved, path)
     for key, value in saved.items():
         name, _, sub = key.partition("/")
         if sub:
@@ -288,3 +356,19 @@ def _load_buffer(buffer: Any, path: Path, scalars: dict[str, Any]) -> None:
             rebuild()
         except ValueError as e:
             raise CheckpointError(f"{path}: {e}") from None
+
+
+def _check_values(buffer: Any, saved: dict[str, np.ndarray], path: Path) -> None:
+    """Stored actions inside the action space and finite floats: a bad value would fail deep in a
+    gradient step (an index out of range) or poison every update (NaN), minutes after the resume."""
+    from gymnasium import spaces
+
+    for key, value in saved.items():
+        if np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all():
+            raise CheckpointError(f"{path}: array {key!r} holds NaN or infinite values")
+    space = getattr(buffer, "action_space", None)
+    actions = saved.get("actions")
+    if isinstance(space, spaces.Discrete) and actions is not None and actions.size:
+        low, high = int(space.start), int(space.start + space.n)
+        if actions.min() < low or actions.max() >= high:
+            raise CheckpointError(f"{path}: a stored action is outside the action space {low}..{high - 1}")

@@ -25,7 +25,10 @@ import numpy as np
 
 from poser_agents.benchmark.algos import Predictor, build_model, check_algo, episode_starts
 from poser_agents.benchmark.resume import (
+    CHECKPOINT_DIR,
+    IDENTITY,
     check_identity,
+    clear_checkpoint,
     drop_buffer,
     load_state,
     read_state,
@@ -35,7 +38,7 @@ from poser_agents.benchmark.resume import (
 )
 from poser_agents.benchmark.schema import RESULT_FILE, SCHEMA, VERSION, ResultSchemaError, read_run, write_run
 from poser_agents.benchmark.score import DEFAULT_COST_WEIGHT, score_card
-from poser_agents.common.checkpoint import atomic_write_text
+from poser_agents.common.checkpoint import CheckpointError, atomic_write_text
 
 REFERENCE_SCHEMA = "poser-benchmark-references"
 
@@ -259,11 +262,13 @@ def run_one(
                 previous = read_run(folder / RESULT_FILE)
             except ResultSchemaError:
                 previous = None
-            if previous is None or previous["status"] == "complete":
+            if previous is None:
                 raise ValueError(
-                    f"{folder / RESULT_FILE} already holds a {'complete run' if previous else 'file of another kind'}; "
-                    "choose another --out (nothing was overwritten)"
+                    f"{folder / RESULT_FILE} already holds a file of another kind; choose another --out "
+                    "(nothing was overwritten)"
                 )
+            if previous["status"] == "complete":
+                return _complete(folder, previous, _identity(algo, env_id, seed, steps, proto), log)
         else:
             previous = None
         resume = _resume_point(folder, previous, _identity(algo, env_id, seed, steps, proto), log)
@@ -283,20 +288,67 @@ def _identity(algo: str, env_id: str, seed: int, steps: int, proto: Protocol) ->
     }
 
 
+def _differences(recorded: dict[str, Any], identity: dict[str, Any]) -> str:
+    """The identity fields ``recorded`` (a result or checkpoint) and this command disagree on."""
+    return "; ".join(
+        f"{k}: {recorded.get(k)!r} there, {identity[k]!r} asked" for k in IDENTITY if recorded.get(k) != identity[k]
+    )
+
+
+def _complete(
+    folder: Path, previous: dict[str, Any], identity: dict[str, Any], log: Callable[[str], None]
+) -> dict[str, Any]:
+    """A seed whose run is already complete: kept and returned, so that rerunning a command of
+    several seeds after a kill resumes the unfinished seeds instead of failing on the finished ones."""
+    diff = _differences(previous, identity)
+    if diff:
+        raise ValueError(
+            f"{folder / RESULT_FILE} already holds the complete result of another run ({diff}); "
+            "choose another --out (nothing was overwritten)"
+        )
+    log(f"  {folder}: already complete (kept, not run again)")
+    if resumable(identity["algo"]):
+        try:
+            drop_buffer(folder)  # in case the kill came between the last result and this cleanup
+        except (OSError, ValueError):
+            pass  # a damaged checkpoint of a complete run is no reason to fail; its result stands
+    return previous
+
+
+def _delete_to_restart(folder: Path) -> str:
+    return f"; delete {folder / CHECKPOINT_DIR} to start this run again from step 0 (nothing was changed)"
+
+
 def _resume_point(
     folder: Path, previous: dict[str, Any] | None, identity: dict[str, Any], log: Callable[[str], None]
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The partial result and checkpoint state to resume from, or None to start at step 0."""
     if previous is None:
         return None
-    state = read_state(folder) if resumable(identity["algo"]) else None
-    if state is None:
+    diff = _differences(previous, identity)
+    if diff:
+        raise ValueError(
+            f"{folder / RESULT_FILE} holds the partial result of another run ({diff}); rerun with the same "
+            "arguments to resume it, or choose another --out (nothing was changed)"
+        )
+    if not resumable(identity["algo"]):
         log(
-            f"  {folder}: a partial run is there (killed at {previous['steps_done']} steps) with no checkpoint; "
-            "starting it again from step 0"
+            f"  {folder}: a partial run is there (stopped at {previous['steps_done']} steps); {identity['algo']} "
+            "does not save a training state, so it starts again from step 0"
         )
         return None
-    check_identity(state, identity, folder / "checkpoint")
+    try:
+        state = read_state(folder)
+        if state is not None:
+            check_identity(state, identity, folder / CHECKPOINT_DIR, {int(p["step"]) for p in previous["curve"]})
+    except CheckpointError as e:
+        raise CheckpointError(f"{e}{_delete_to_restart(folder)}") from None
+    if state is None:
+        log(
+            f"  {folder}: a partial run is there (stopped at {previous['steps_done']} steps) with no checkpoint "
+            "(none is saved before the first val point after step 0); starting it again from step 0"
+        )
+        return None
     log(f"  {folder}: resuming the partial run from its checkpoint at step {state['step']}")
     return previous, state
 
@@ -340,14 +392,25 @@ def _train(
         result["curve"] = [p for p in previous["curve"] if p["step"] <= start]
         result["resumed"].append({"step": start, "at": _now()})
         result["steps_done"] = start
-    write_run(folder, result)
+    elif clear_checkpoint(folder):  # left by an earlier run whose result.json is gone: not this run's
+        log(f"  {folder}: removed the checkpoint an earlier run left there (this run starts at step 0)")
+    if resume is None:
+        write_run(folder, result)
     val_refs = references(out, env_id, "val", proto.val_episodes, proto, log)
     train_env = gym.make(env_id, split="train", text_encoder=proto.text_encoder)
-    model, kind = build_model(algo, train_env, seed, steps, allow_entry_points)
-    if resume is not None:
-        load_state(resume[1], model)
-        # Reseeded from (seed, step): the env does not replay step 0's tasks (module docstring).
-        sb3_model(model).set_random_seed(int(np.random.SeedSequence([int(seed), start]).generate_state(1)[0]))
+    try:
+        model, kind = build_model(algo, train_env, seed, steps, allow_entry_points)
+        if resume is not None:
+            try:
+                load_state(resume[1], model, total_timesteps=steps)
+            except CheckpointError as e:
+                raise CheckpointError(f"{e}{_delete_to_restart(folder)}") from None
+            # Reseeded from (seed, step): the env does not replay step 0's tasks (module docstring).
+            sb3_model(model).set_random_seed(int(np.random.SeedSequence([int(seed), start]).generate_state(1)[0]))
+            write_run(folder, result)  # only now: a checkpoint that does not load changes nothing
+    except BaseException:
+        train_env.close()
+        raise
     val = _Evaluator(env_id, "val", proto.val_episodes, proto, val_refs, kind)
     t0 = time.perf_counter() - before
 
@@ -357,7 +420,13 @@ def _train(
         result["steps_done"] = step
         write_run(folder, result)
         if step > 0 and resumable(algo):
-            save_state(folder, model, identity, step, time.perf_counter() - t0)
+            try:
+                save_state(folder, model, identity, step, time.perf_counter() - t0)
+            except OSError as e:  # a full disk must not end hours of training (docs/benchmark.md)
+                log(
+                    f"  {folder}: could not save the checkpoint at step {step} ({e}); training goes on, "
+                    "and the previous checkpoint (if any) stays the one a rerun resumes from"
+                )
         log(
             f"  {algo} {env_id} seed {seed}: step {step}  val norm. accuracy {card['norm_accuracy']}  "
             f"alignment {card['norm_alignment']}  ({time.perf_counter() - t0:.0f} s)"
