@@ -232,10 +232,14 @@ def analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[d
     foreign = ((far[code.ravel()[idx]] >> col[lab]) & 1) != 0
     n_foreign = np.bincount(lab[foreign], minlength=n + 1)[ks]
     speckles += int(np.count_nonzero(n_foreign >= max(1, speck_size(W) ** 2 // 2)))
-    own = (~foreign).astype(np.float64)
-    rows, cols = np.divmod(idx, W)
-    weights = (own, own * rows, own * cols)
-    area, sum_y, sum_x = (np.bincount(lab, weights=w, minlength=n + 1)[ks] for w in weights)
+    m = ks.size
+    pos = np.full(n + 1, m, dtype=np.intp)  # label -> object row (m: not an object)
+    pos[ks] = np.arange(m)
+    own = ~foreign
+    rc, cc = _counts(idx[own], lab[own], pos, m, H, W)
+    # Integer sums, exact in float64 whatever the order: the same values as weighted bincounts.
+    area = rc.sum(1).astype(np.float64)
+    sum_y, sum_x = (rc @ np.arange(H)).astype(np.float64), (cc @ np.arange(W)).astype(np.float64)
 
     filled, sketch = labels, False
     cy, cx = (sum_y / np.maximum(area, 1)).astype(np.intp), (sum_x / np.maximum(area, 1)).astype(np.intp)
@@ -244,6 +248,7 @@ def analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[d
         filled, hole_area = _holes(fg, labels, big)
         fracs = sorted((hole_area[ks] / (areas[ks] + hole_area[ks])).tolist())
         sketch = fracs[len(fracs) // 2] >= SKETCH_HOLES
+    holes = filled is not labels
     if sketch and work is not img:
         # Smoothing blends thin strokes; raw stroke pixels are pure colour plus noise: they
         # vote by their own segment (background-like ones abstain).
@@ -252,11 +257,16 @@ def analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[d
     if foreign.any():
         filled = filled.copy() if filled is labels else filled
         filled.ravel()[idx[foreign]] = 0
-    if sketch:
+    if holes:  # the objects' pixels are the filled ones (boxes, and in a sketch the sums)
         pix = np.flatnonzero(filled)
-        flab = filled.ravel()[pix]
-        area, sum_y, sum_x = (np.bincount(flab, weights=w, minlength=n + 1)[ks] for w in (None, pix // W, pix % W))
-    objs = _objects(filled, ks, col, area, sum_y, sum_x, bumpy=sigma > 0 or speckles > 0)
+        rc, cc = _counts(pix, filled.ravel()[pix], pos, m, H, W)
+        if sketch:
+            area, sum_y, sum_x = (
+                rc.sum(1),
+                (rc @ np.arange(H)).astype(np.float64),
+                (cc @ np.arange(W)).astype(np.float64),
+            )
+    objs = _objects(filled, ks, col, area, sum_y, sum_x, rc, cc, bumpy=sigma > 0 or speckles > 0)
     if not objs:
         return empty, []
     style = "sketch" if sketch else _style(img, sigma, _BACKGROUNDS[bg_i], objs)
@@ -271,26 +281,28 @@ def _objects(
     area: np.ndarray,
     sum_y: np.ndarray,
     sum_x: np.ndarray,
+    rc: np.ndarray,
+    cc: np.ndarray,
     bumpy: bool,
 ) -> list[dict]:
-    """Per object: its box crop (one pixel of margin), colour, area, centroid and features."""
+    """Per object: its box crop (one pixel of margin), colour, area, centroid and features.
+    Boxes and extents come from each object's pixel counts per row (``rc``) and column
+    (``cc``), all objects at once."""
     H, W = filled.shape
-    slices = ndimage.find_objects(filled)
+    (r0, r1), (c0, c1) = _first_last(rc), _first_last(cc)
+    # Noise bumps and speck remnants can stretch a box: skip lone end pixels.
+    (y0s, y1s), (x0s, x1s) = (_trim(rc, r0, r1), _trim(cc, c0, c1)) if bumpy else ((r0, r1), (c0, c1))
+    boxes = zip(
+        r0.tolist(), r1.tolist(), c0.tolist(), c1.tolist(), y0s.tolist(), y1s.tolist(), x0s.tolist(), x1s.tolist()
+    )
     objs = []
-    for i, k in enumerate(ks.tolist()):
+    for i, (k, (a0, a1, b0, b1, y0, y1, x0, x1)) in enumerate(zip(ks.tolist(), boxes)):
         if area[i] == 0:
             continue  # nothing but foreign pixels
-        s0, s1 = slices[k - 1]
-        sl = (slice(max(s0.start - 1, 0), min(s0.stop + 1, H)), slice(max(s1.start - 1, 0), min(s1.stop + 1, W)))
+        sl = (slice(max(a0 - 1, 0), min(a1 + 2, H)), slice(max(b0 - 1, 0), min(b1 + 2, W)))
         o = dict(k=k, sl=sl, labels=filled, ci=int(col[k]), area=int(area[i]))
         o["my"], o["mx"] = sum_y[i] / area[i] + 0.5, sum_x[i] / area[i] + 0.5
-        if bumpy:  # noise bumps and speck remnants can stretch a box: skip lone end pixels
-            mask = _mask(o)
-            ly0, ly1 = _extent(mask.sum(1))
-            lx0, lx1 = _extent(mask.sum(0))
-            y0, h, w = sl[0].start + ly0, ly1 - ly0 + 1, lx1 - lx0 + 1
-        else:
-            y0, h, w = s0.start, s0.stop - s0.start, s1.stop - s1.start
+        h, w = y1 - y0 + 1, x1 - x0 + 1
         o["feat"] = (w / h, o["area"] / (w * h), (o["my"] - y0 - h / 2.0) / h)
         objs.append(o)
     return objs
@@ -299,17 +311,15 @@ def _objects(
 def _classify(objs: list[dict], style: str, H: int, W: int, bumpy: bool) -> list[DetectedObject]:
     """Shape (prototypes, then templates when close), size and canonical box per object."""
     block = pixel_block(W) if style == "pixel-art" else 1
-    proto = PROTOTYPES[style]
-    # Spreads were measured at the default canvas; on smaller ones pixels are coarser.
-    mu, sd, dys = proto[:, :3], proto[:, 3:6] * max(1.0, DEFAULT_CANVAS / min(H, W)), proto[:, 6]
-    scores = (((np.array([o["feat"] for o in objs])[:, None, :] - mu[None]) / sd[None]) ** 2).sum(2)
+    mu, sd, dys = _prototypes(style, min(H, W))
+    scores = (((np.array([o["feat"] for o in objs])[:, None, :] - mu) / sd) ** 2).sum(2)
     scores -= scores.min(1, keepdims=True)
-    orders = np.argsort(scores, axis=1)[:, :3]
-    margins = np.take_along_axis(scores, orders, 1).tolist()
+    orders = np.argsort(scores, axis=1)[:, :3].tolist()
+    margins = [[row[j] for j in order] for row, order in zip(scores.tolist(), orders)]
     confs = (1.0 / np.exp(-scores / 2.0).sum(1)).tolist()
     out = []
     tm = TEMPLATE_MARGIN * (2.0 if bumpy else 1.0)
-    for o, order, margin, conf in zip(objs, orders.tolist(), margins, confs):
+    for o, order, margin, conf in zip(objs, orders, margins, confs):
         si = order[0]
         close = [j for j, m in zip(order[1:], margin[1:]) if m < tm]
         if not close and {si, order[1]} == _PAIR and o["area"] < PAIR_AREA * H * W and margin[1] < PAIR_MARGIN:
@@ -332,6 +342,14 @@ def _classify(objs: list[dict], style: str, H: int, W: int, bumpy: bool) -> list
     return out
 
 
+@lru_cache(maxsize=64)
+def _prototypes(style: str, side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The style's prototype means, spreads and centroid offsets (broadcast over objects).
+    Spreads were measured at the default canvas; on smaller ones pixels are coarser."""
+    proto = PROTOTYPES[style]
+    return proto[None, :, :3], proto[None, :, 3:6] * max(1.0, DEFAULT_CANVAS / side), proto[:, 6]
+
+
 def _style(img: np.ndarray, sigma: float, bgc: np.ndarray, objs: list[dict]) -> str:
     """Pixel-art (strong edges on the block grid; smoothed noisy blocks can look soft), else
     watercolour (soft edges) or plain; sketch is known from the holes. Edges are strong when
@@ -339,18 +357,21 @@ def _style(img: np.ndarray, sigma: float, bgc: np.ndarray, objs: list[dict]) -> 
     largest = max(objs, key=lambda o: o["area"])
     soft, ring = _ring_softness(img, largest["sl"], _mask(largest), bgc, _PALETTE[largest["ci"]] - bgc)
     soft_style = "watercolor" if soft >= SOFT_EDGES * max(ring, 1) else "plain"
-    block, tau = pixel_block(img.shape[1]), 60.0 + 8.0 * sigma
+    # Summed differences are integers: "> 60 + 8 sigma" is "> its floor", compared in int16.
+    block, tau = pixel_block(img.shape[1]), math.floor(60.0 + 8.0 * sigma)
     on = tot = 0
     for i, o in enumerate(objs):
-        c = img[o["sl"]].astype(np.int16)
-        dx, dy = np.abs(c[:, 1:] - c[:, :-1]), np.abs(c[1:] - c[:-1])
-        for strong, start in (
-            (dx[..., 0] + dx[..., 1] + dx[..., 2] > tau, o["sl"][1].start),
-            ((dy[..., 0] + dy[..., 1] + dy[..., 2] > tau).T, o["sl"][0].start),
-        ):
-            # columns j on the grid: (start + 1 + j) % block == 0, i.e. every block-th from r
-            on += int(np.count_nonzero(strong[:, (-(start + 1)) % block :: block]))
-            tot += int(np.count_nonzero(strong))
+        (r, c), d = o["sl"], img[o["sl"]].astype(np.int16)
+        dx, dy = np.abs(d[:, 1:] - d[:, :-1]), np.abs(d[1:] - d[:-1])
+        sx, sy = dx[..., 0] + dx[..., 1], dy[..., 0] + dy[..., 1]
+        sx += dx[..., 2]
+        sy += dy[..., 2]
+        sx, sy = sx > tau, sy > tau
+        # edges after column (row) j are on the grid when (start + 1 + j) % block == 0
+        on += np.count_nonzero(sx[:, -(c.start + 1) % block :: block]) + np.count_nonzero(
+            sy[-(r.start + 1) % block :: block]
+        )
+        tot += np.count_nonzero(sx) + np.count_nonzero(sy)
         if tot >= 20 and on < 0.6 * tot:  # plainly off the grid: spare the other objects
             return soft_style
         if i >= 3 and tot >= 150 and on >= 0.97 * tot:
@@ -483,16 +504,34 @@ def _mask(o: dict) -> np.ndarray:
     return o["mask"]
 
 
-def _extent(counts: np.ndarray) -> tuple[int, int]:
-    """First and last index with pixels, skipping a lone pixel stuck on a wide side (a noise
-    bump or speck remnant, which would stretch a square or a circle). Tips narrow gradually
-    and are kept."""
-    nz = np.flatnonzero(counts)
-    lo, hi = int(nz[0]), int(nz[-1])
-    if hi - lo >= 4:
-        wide = max(5, int(counts.max()) // 2)
-        lo += int(counts[lo] == 1 and counts[lo + 1] >= wide)
-        hi -= int(counts[hi] == 1 and counts[hi - 1] >= wide)
+def _counts(
+    pix: np.ndarray, plab: np.ndarray, pos: np.ndarray, m: int, H: int, W: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``m`` objects' pixels (flat indices ``pix`` labelled ``plab``; ``pos`` maps a label
+    to its object's row, any other label to ``m``) counted per image row and per column."""
+    p = pos[plab]
+    r, c = np.divmod(pix, W)
+    rc = np.bincount(p * H + r, minlength=(m + 1) * H).reshape(m + 1, H)[:m]
+    cc = np.bincount(p * W + c, minlength=(m + 1) * W).reshape(m + 1, W)[:m]
+    return rc, cc
+
+
+def _first_last(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``counts``: the first and last index with pixels (0 and L - 1 when none)."""
+    nz = counts > 0
+    return nz.argmax(1), counts.shape[1] - 1 - nz[:, ::-1].argmax(1)
+
+
+def _trim(counts: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``lo`` and ``hi`` moved inwards past a lone pixel stuck on a wide side (a noise bump or
+    speck remnant, which would stretch a square or a circle), per row of ``counts``. Tips
+    narrow gradually and are kept."""
+    r = np.arange(len(counts))
+    wide = np.maximum(5, counts.max(1) // 2)
+    long = hi - lo >= 4
+    last = counts.shape[1] - 1
+    lo = lo + (long & (counts[r, lo] == 1) & (counts[r, np.minimum(lo + 1, last)] >= wide))
+    hi = hi - (long & (counts[r, hi] == 1) & (counts[r, np.maximum(hi - 1, 0)] >= wide))
     return lo, hi
 
 
