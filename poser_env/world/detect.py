@@ -90,6 +90,7 @@ _PALETTE = np.array(list(vocab.COLORS.values()), dtype=np.float32)
 _COLOR_NAMES: tuple[str, ...] = tuple(vocab.COLORS)
 _BACKGROUNDS = np.array(list(vocab.BACKGROUNDS.values()), dtype=np.float32)
 _BG_NAMES: tuple[str, ...] = tuple(vocab.BACKGROUNDS)
+_BG2 = (_BACKGROUNDS * _BACKGROUNDS).sum(1)
 _SHAPES, _SIZES = vocab.SHAPES, tuple(sorted(vocab.SIZES, key=vocab.SIZES.get))
 _PAIR = {_SHAPES.index("circle"), _SHAPES.index("hexagon")}
 _LINES = _PALETTE[None] - _BACKGROUNDS[:, None]  # background -> colour segments, per background
@@ -398,7 +399,7 @@ def _noise_sigma(img: np.ndarray) -> float:
 def _background(img: np.ndarray) -> int:
     """Index of the background that most border pixels (every other one) are nearest to."""
     b = np.concatenate([img[0], img[-1], img[1:-1, 0], img[1:-1, -1]])[::2].astype(np.float32)
-    d = (_BACKGROUNDS * _BACKGROUNDS).sum(1) - 2.0 * (b @ _BACKGROUNDS.T)
+    d = _BG2 - 2.0 * (b @ _BACKGROUNDS.T)
     return int(np.bincount(d.argmin(1), minlength=len(_BACKGROUNDS)).argmax())
 
 
@@ -469,10 +470,11 @@ def _votes(lab: np.ndarray, colour: np.ndarray, pure: np.ndarray, n: int, ks: np
     """Each component's colour: the commonest among its pure pixels (among all of them when
     it has none, as garbage input may)."""
     m = len(_PALETTE)
-    votes = np.bincount(lab[pure] * m + colour[pure], minlength=(n + 1) * m).reshape(n + 1, m)
+    key = lab * m + colour
+    votes = np.bincount(key[pure], minlength=(n + 1) * m).reshape(n + 1, m)
     loose = votes.sum(1) == 0
     if loose[ks].any():
-        votes[loose] = np.bincount(lab * m + colour, minlength=(n + 1) * m).reshape(n + 1, m)[loose]
+        votes[loose] = np.bincount(key, minlength=(n + 1) * m).reshape(n + 1, m)[loose]
     return votes.argmax(1)
 
 
@@ -541,9 +543,12 @@ def _ring_softness(
     """How far the raw contrast on the 1-pixel rings just outside and inside ``mask`` is from
     a hard edge (0 outside, 1 inside), summed, and the ring size. Noise averages out; blur
     does not."""
-    m, inner = mask, mask[1:-1, 1:-1]
-    out = (m[:-2, 1:-1] | m[2:, 1:-1] | m[1:-1, :-2] | m[1:-1, 2:]) & ~inner
-    inn = inner & ~(m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:])
+    m, inner = mask.view(np.uint8), mask[1:-1, 1:-1]
+    near = m[:-2, 1:-1] + m[2:, 1:-1]  # mask pixels among the 4 neighbours
+    near += m[1:-1, :-2]
+    near += m[1:-1, 2:]
+    out = (near != 0) & ~inner
+    inn = inner & (near != 4)
     a = (img[sl][1:-1, 1:-1].astype(np.float32) - bgc) @ (cvec / float(cvec @ cvec))
     return float(a[out].sum() + (1.0 - a[inn]).sum()), int(np.count_nonzero(out) + np.count_nonzero(inn))
 
