@@ -35,10 +35,13 @@ agree). The pipeline, and why:
    strong edges on the block grid pixel-art (a lone plain square can sit on it by chance);
    else plain.
 
-Over 500 lines on purpose: the seven steps above are one algorithm that shares its lookup
-tables, thresholds and the per-style shape prototypes (measured data, refit by
-``world_check.fit_prototypes``); split across files, a change to one step would hide its
-effect on the others.
+The seven steps are one algorithm that shares its lookup tables, thresholds and the per-style
+shape prototypes (measured data, refit by ``world_check.fit_prototypes``): they stay in this
+module, so that a change to one step shows its effect on the others. The array passes that
+hold none of them (noise estimate, smoothing, colour codes, hole filling, per-object pixel
+counts and extents, template drawing) are in ``detect_arrays.py``. Per-object work is done
+for all objects at once where it can be (boxes and extents from one pixel count per row and
+column), so a canvas costs a few dozen array calls plus a little Python per object.
 """
 
 from __future__ import annotations
@@ -49,11 +52,21 @@ from dataclasses import replace
 from functools import cache, lru_cache
 
 import numpy as np
-from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from poser_env.memo import LRU, pixel_key
 from poser_env.world import vocab
+from poser_env.world.detect_arrays import (
+    colour_codes,
+    fill_holes,
+    first_last,
+    noise_sigma,
+    pixel_counts,
+    polygon_area,
+    smooth,
+    template_mismatch,
+    trim_lone_ends,
+)
 from poser_env.world.geometry import shape_half_extent, unit_polygon
 from poser_env.world.render import pixel_block, speck_size
 from poser_env.world.scene import DEFAULT_CANVAS, DetectedObject, DetectedScene
@@ -207,13 +220,13 @@ def as_image(image: object) -> np.ndarray:
 def analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[dict]]:
     """The detector proper; ``debug`` also returns the objects' features (for calibration)."""
     H, W = img.shape[:2]
-    sigma = _noise_sigma(img)
+    sigma = noise_sigma(img)
     noise = round(sigma / 255.0, 4) if sigma > 0 else 0.0
     bg_i = _background(img)
     empty = DetectedScene([], _BG_NAMES[bg_i], vocab.DEFAULT_STYLE, noise, 0)
-    work = _smooth(img) if sigma > SMOOTH_ABOVE else img
+    work = smooth(img) if sigma > SMOOTH_ABOVE else img
     lut, far = colour_table(bg_i)
-    code = _codes(work if work.dtype == np.uint8 else work.astype(np.uint8))
+    code = colour_codes(work if work.dtype == np.uint8 else work.astype(np.uint8))
     info = np.take(lut, code)
     fg = (info & _FG) != 0
     idx = np.flatnonzero(fg)
@@ -237,7 +250,7 @@ def analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[d
     pos = np.full(n + 1, m, dtype=np.intp)  # label -> object row (m: not an object)
     pos[ks] = np.arange(m)
     own = ~foreign
-    rc, cc = _counts(idx[own], lab[own], pos, m, H, W)
+    rc, cc = pixel_counts(idx[own], lab[own], pos, m, H, W)
     # Integer sums, exact in float64 whatever the order: the same values as weighted bincounts.
     area = rc.sum(1).astype(np.float64)
     sum_y, sum_x = (rc @ np.arange(H)).astype(np.float64), (cc @ np.arange(W)).astype(np.float64)
@@ -246,21 +259,21 @@ def analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[d
     cy, cx = (sum_y / np.maximum(area, 1)).astype(np.intp), (sum_x / np.maximum(area, 1)).astype(np.intp)
     if not fg[cy, cx].all():
         # Some object is hollow at its centroid: fill enclosed background (sketch outlines).
-        filled, hole_area = _holes(fg, labels, big)
+        filled, hole_area = fill_holes(fg, labels, big)
         fracs = sorted((hole_area[ks] / (areas[ks] + hole_area[ks])).tolist())
         sketch = fracs[len(fracs) // 2] >= SKETCH_HOLES
     holes = filled is not labels
     if sketch and work is not img:
         # Smoothing blends thin strokes; raw stroke pixels are pure colour plus noise: they
         # vote by their own segment (background-like ones abstain).
-        raw = lut[_codes(img.reshape(-1, 3)[idx])]
+        raw = lut[colour_codes(img.reshape(-1, 3)[idx])]
         col = _votes(lab, raw & 15, (raw & _FG) != 0, n, ks)
     if foreign.any():
         filled = filled.copy() if filled is labels else filled
         filled.ravel()[idx[foreign]] = 0
     if holes:  # the objects' pixels are the filled ones (boxes, and in a sketch the sums)
         pix = np.flatnonzero(filled)
-        rc, cc = _counts(pix, filled.ravel()[pix], pos, m, H, W)
+        rc, cc = pixel_counts(pix, filled.ravel()[pix], pos, m, H, W)
         if sketch:
             area, sum_y, sum_x = (
                 rc.sum(1),
@@ -290,9 +303,9 @@ def _objects(
     Boxes and extents come from each object's pixel counts per row (``rc``) and column
     (``cc``), all objects at once."""
     H, W = filled.shape
-    (r0, r1), (c0, c1) = _first_last(rc), _first_last(cc)
+    (r0, r1), (c0, c1) = first_last(rc), first_last(cc)
     # Noise bumps and speck remnants can stretch a box: skip lone end pixels.
-    (y0s, y1s), (x0s, x1s) = (_trim(rc, r0, r1), _trim(cc, c0, c1)) if bumpy else ((r0, r1), (c0, c1))
+    (y0s, y1s), (x0s, x1s) = (trim_lone_ends(rc, r0, r1), trim_lone_ends(cc, c0, c1)) if bumpy else ((r0, r1), (c0, c1))
     boxes = zip(
         r0.tolist(), r1.tolist(), c0.tolist(), c1.tolist(), y0s.tolist(), y1s.tolist(), x0s.tolist(), x1s.tolist()
     )
@@ -330,7 +343,7 @@ def _classify(objs: list[dict], style: str, H: int, W: int, bumpy: bool) -> list
             for j in [si] + close:
                 size_j = _size_for(_SHAPES[j], o["area"], H, W, block)
                 cy = o["my"] - dys[j] * max(shape_half_extent(_SHAPES[j], size_j)) * H
-                mm = _template_mismatch(_mask(o), o["sl"], _SHAPES[j], size_j, o["mx"], cy, W, block)
+                mm = template_mismatch(_mask(o), o["sl"], _SHAPES[j], size_j, o["mx"], cy, W, block)
                 if best is None or mm < best:
                     best, si = mm, j
             o["template"] = best
@@ -382,60 +395,11 @@ def _style(img: np.ndarray, sigma: float, bgc: np.ndarray, objs: list[dict]) -> 
     return "pixel-art" if tot >= enough and on >= GRID_ON_FRACTION * tot else soft_style
 
 
-def _noise_sigma(img: np.ndarray) -> float:
-    """Noise std in grey levels (0.0 when most horizontal neighbours are equal), on every
-    fourth row: thousands of pixel pairs are plenty."""
-    rows = img[::4].astype(np.int16)
-    dx = np.abs(rows[:, 1:] - rows[:, :-1]).ravel()
-    if 2 * np.count_nonzero(dx) <= dx.size:
-        return 0.0
-    hist = np.bincount(dx, minlength=256)
-    cap = min(255, 5 * int(np.searchsorted(np.cumsum(hist), dx.size / 2.0)) + 2)
-    k = np.arange(cap + 1, dtype=np.float64)
-    var_d = float((hist[: cap + 1] * k * k).sum() / max(1, hist[: cap + 1].sum()))
-    return math.sqrt(max(var_d - 1.0 / 6.0, 0.25) / 2.0)  # a difference: twice the variance, + rounding
-
-
 def _background(img: np.ndarray) -> int:
     """Index of the background that most border pixels (every other one) are nearest to."""
     b = np.concatenate([img[0], img[-1], img[1:-1, 0], img[1:-1, -1]])[::2].astype(np.float32)
     d = _BG2 - 2.0 * (b @ _BACKGROUNDS.T)
     return int(np.bincount(d.argmin(1), minlength=len(_BACKGROUNDS)).argmax())
-
-
-def _smooth(img: np.ndarray) -> np.ndarray:
-    """3x3 binomial smoothing (1-2-1 per axis, float32): noise std / 2.7, while a stroke keeps
-    3/4 of its contrast and the halo beside a hard edge gets 1/4. In place on two buffers:
-    fresh temporaries of this size cost more than the arithmetic."""
-    H, W = img.shape[:2]
-    a = img.reshape(H, W * 3).astype(np.float32)
-    v = np.empty_like(a)
-    np.add(a[:-2], a[2:], out=v[1:-1])
-    v[1:-1] += a[1:-1]
-    v[1:-1] += a[1:-1]
-    np.multiply(a[0], 3.0, out=v[0])
-    v[0] += a[1]
-    np.multiply(a[-1], 3.0, out=v[-1])
-    v[-1] += a[-2]
-    np.add(v[:, :-6], v[:, 6:], out=a[:, 3:-3])  # channels interleave: x-neighbours 3 apart
-    a[:, 3:-3] += v[:, 3:-3]
-    a[:, 3:-3] += v[:, 3:-3]
-    np.multiply(v[:, :3], 3.0, out=a[:, :3])
-    a[:, :3] += v[:, 3:6]
-    np.multiply(v[:, -3:], 3.0, out=a[:, -3:])
-    a[:, -3:] += v[:, -6:-3]
-    a *= 1.0 / 16.0
-    return a.reshape(H, W, 3)
-
-
-_CODE_WEIGHTS = np.array([4096.0, 64.0, 1.0], dtype=np.float32)
-
-
-def _codes(rgb: np.ndarray) -> np.ndarray:
-    """6-bit-per-channel colour codes (int32) of uint8 RGB pixels (any leading shape). One
-    product with (4096, 64, 1) in float32, exact: every code is an integer below 2^18, far
-    inside float32's 2^24 (faster than shifting and or-ing the three channels)."""
-    return ((rgb >> 2).astype(np.float32) @ _CODE_WEIGHTS).astype(np.int32)
 
 
 @cache
@@ -478,63 +442,11 @@ def _votes(lab: np.ndarray, colour: np.ndarray, pure: np.ndarray, n: int, ks: np
     return votes.argmax(1)
 
 
-def _holes(fg: np.ndarray, labels: np.ndarray, big: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Give enclosed background (sketch interiors) the label of the object around it: the
-    background components that miss the border, owned by the object just above them (a speck
-    in a hollow owns nothing). Returns a filled copy of ``labels`` and each label's hole area."""
-    bg_labels, nb = ndimage.label(~fg)
-    is_hole = np.ones(nb + 1, dtype=bool)
-    is_hole[0] = False
-    for edge in (bg_labels[0], bg_labels[-1], bg_labels[:, 0], bg_labels[:, -1]):
-        is_hole[edge] = False
-    hp = np.flatnonzero(is_hole[bg_labels])
-    if hp.size == 0:
-        return labels, np.zeros(big.size, dtype=np.int64)
-    hl = bg_labels.ravel()[hp]
-    above = labels.ravel()[hp - labels.shape[1]]
-    owner = np.zeros(nb + 1, dtype=labels.dtype)
-    owner[hl[big[above]]] = above[big[above]]
-    filled = labels.copy()
-    filled.ravel()[hp] = owner[hl]
-    return filled, np.bincount(owner[hl], minlength=big.size)
-
-
 def _mask(o: dict) -> np.ndarray:
     """An object's mask on its box crop (made on first use: most objects never need one)."""
     if "mask" not in o:
         o["mask"] = o["labels"][o["sl"]] == o["k"]
     return o["mask"]
-
-
-def _counts(
-    pix: np.ndarray, plab: np.ndarray, pos: np.ndarray, m: int, H: int, W: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The ``m`` objects' pixels (flat indices ``pix`` labelled ``plab``; ``pos`` maps a label
-    to its object's row, any other label to ``m``) counted per image row and per column."""
-    p = pos[plab]
-    r, c = np.divmod(pix, W)
-    rc = np.bincount(p * H + r, minlength=(m + 1) * H).reshape(m + 1, H)[:m]
-    cc = np.bincount(p * W + c, minlength=(m + 1) * W).reshape(m + 1, W)[:m]
-    return rc, cc
-
-
-def _first_last(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of ``counts``: the first and last index with pixels (0 and L - 1 when none)."""
-    nz = counts > 0
-    return nz.argmax(1), counts.shape[1] - 1 - nz[:, ::-1].argmax(1)
-
-
-def _trim(counts: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``lo`` and ``hi`` moved inwards past a lone pixel stuck on a wide side (a noise bump or
-    speck remnant, which would stretch a square or a circle), per row of ``counts``. Tips
-    narrow gradually and are kept."""
-    r = np.arange(len(counts))
-    wide = np.maximum(5, counts.max(1) // 2)
-    long = hi - lo >= 4
-    last = counts.shape[1] - 1
-    lo = lo + (long & (counts[r, lo] == 1) & (counts[r, np.minimum(lo + 1, last)] >= wide))
-    hi = hi - (long & (counts[r, hi] == 1) & (counts[r, np.maximum(hi - 1, 0)] >= wide))
-    return lo, hi
 
 
 def _ring_softness(
@@ -553,32 +465,6 @@ def _ring_softness(
     return float(a[out].sum() + (1.0 - a[inn]).sum()), int(np.count_nonzero(out) + np.count_nonzero(inn))
 
 
-def _template_mismatch(
-    mask: np.ndarray, sl: tuple[slice, slice], shape: str, size: str, cx: float, cy: float, canvas: int, block: int
-) -> int:
-    """Pixels where ``mask`` (the crop ``sl``) differs from the shape drawn by the renderer's
-    rasteriser with its box centred at pixel ``(cx, cy)``; pixel-art is compared on its block
-    grid, where it was drawn. (Exact sub-pixel drawing matters: PIL moves a whole edge by a
-    pixel for a small shift.)"""
-    oy, ox = sl[0].start, sl[1].start
-    if block > 1:
-        ry, rx = (-oy) % block, (-ox) % block
-        mask = mask[ry::block, rx::block]
-        oy, ox = (oy + ry) // block, (ox + rx) // block
-        small = -(-canvas // block)
-        cx, cy, canvas = cx * small / canvas, cy * small / canvas, small
-    if mask.size == 0:
-        return 1 << 30
-    pts = unit_polygon(shape) * (max(shape_half_extent(shape, size)) * canvas) + np.array([cx - ox, cy - oy])
-    im = Image.new("L", (mask.shape[1], mask.shape[0]), 0)
-    ImageDraw.Draw(im).polygon(pts.ravel().tolist(), fill=1)
-    return int(np.count_nonzero(np.frombuffer(im.tobytes(), dtype=bool).reshape(mask.shape) != mask))
-
-
-def _polygon_area(p: np.ndarray) -> float:
-    return 0.5 * abs(float(np.dot(p[:, 0], np.roll(p[:, 1], 1)) - np.dot(p[:, 1], np.roll(p[:, 0], 1))))
-
-
 @cache
 def _smallest_area_fraction() -> float:
     """The smallest shape's area as a fraction of the canvas (every analyse needs it)."""
@@ -590,7 +476,7 @@ def _area_fraction(shape: str, size: str) -> float:
     """The shape's area as a fraction of the canvas area."""
     hw, hh = shape_half_extent(shape, size)
     p = unit_polygon(shape)
-    return 4 * hw * hh * _polygon_area(p) / (np.ptp(p[:, 0]) * np.ptp(p[:, 1]))
+    return 4 * hw * hh * polygon_area(p) / (np.ptp(p[:, 0]) * np.ptp(p[:, 1]))
 
 
 @lru_cache(maxsize=256)
