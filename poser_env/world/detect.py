@@ -35,13 +35,10 @@ agree). The pipeline, and why:
    strong edges on the block grid pixel-art (a lone plain square can sit on it by chance);
    else plain.
 
-The seven steps are one algorithm that shares its lookup tables, thresholds and the per-style
-shape prototypes (measured data, refit by ``world_check.fit_prototypes``): they stay in this
-module, so that a change to one step shows its effect on the others. The array passes that
-hold none of them (noise estimate, smoothing, colour codes, hole filling, per-object pixel
-counts and extents, template drawing) are in ``detect_arrays.py``. Per-object work is done
-for all objects at once where it can be (boxes and extents from one pixel count per row and
-column), so a canvas costs a few dozen array calls plus a little Python per object.
+The seven steps share lookup tables, thresholds and the per-style shape prototypes (refit by
+``world_check.fit_prototypes``), so they stay here, where a change to one step shows its effect
+on the others; ``detect_arrays.py`` holds the array passes that use none of them. Boxes and
+extents come from one pixel count per row and column for all objects at once.
 """
 
 from __future__ import annotations
@@ -226,9 +223,8 @@ def analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[d
     empty = DetectedScene([], _BG_NAMES[bg_i], vocab.DEFAULT_STYLE, noise, 0)
     work = smooth(img) if sigma > SMOOTH_ABOVE else img
     lut, far = colour_table(bg_i)
-    code = colour_codes(work if work.dtype == np.uint8 else work.astype(np.uint8))
-    info = np.take(lut, code)
-    fg = (info & _FG) != 0
+    code = colour_codes(work if work.dtype == np.uint8 else work.astype(np.uint8)).ravel()
+    fg = np.take(_fg_table(bg_i), code).reshape(H, W)
     idx = np.flatnonzero(fg)
     if idx.size == 0:
         return empty, []
@@ -241,9 +237,10 @@ def analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[d
     empty.speckles = speckles = int(n - ks.size)
     if ks.size == 0:
         return empty, []
-    info = info.ravel()[idx]
+    code = code[idx]
+    info = lut[code]
     col = _votes(lab, info & 15, (info & _PURE) != 0, n, ks)
-    foreign = ((far[code.ravel()[idx]] >> col[lab]) & 1) != 0
+    foreign = ((far[code] >> col[lab]) & 1) != 0
     n_foreign = np.bincount(lab[foreign], minlength=n + 1)[ks]
     speckles += int(np.count_nonzero(n_foreign >= max(1, speck_size(W) ** 2 // 2)))
     m = ks.size
@@ -397,9 +394,12 @@ def _style(img: np.ndarray, sigma: float, bgc: np.ndarray, objs: list[dict]) -> 
 
 def _background(img: np.ndarray) -> int:
     """Index of the background that most border pixels (every other one) are nearest to."""
-    b = np.concatenate([img[0], img[-1], img[1:-1, 0], img[1:-1, -1]])[::2].astype(np.float32)
-    d = _BG2 - 2.0 * (b @ _BACKGROUNDS.T)
-    return int(np.bincount(d.argmin(1), minlength=len(_BACKGROUNDS)).argmax())
+    b = np.concatenate([img[0], img[-1], img[1:-1, 0], img[1:-1, -1]])[::2]
+    # Distances are sums of products of integers below 2^24: exact in float32 in any order,
+    # so a border of one colour may be scored as that one pixel.
+    one = bool((b == b[0]).all())
+    d = _BG2 - 2.0 * (b[:1] if one else b).astype(np.float32) @ _BACKGROUNDS.T
+    return int(d[0].argmin()) if one else int(np.bincount(d.argmin(1), minlength=len(_BACKGROUNDS)).argmax())
 
 
 @cache
@@ -428,6 +428,12 @@ def colour_table(bg_i: int) -> tuple[np.ndarray, np.ndarray]:
         for j, out in enumerate((res > FOREIGN_DIST**2).T):
             far[lo : lo + 16384] |= out.astype(np.uint16) << j
     return lut, far
+
+
+@cache
+def _fg_table(bg_i: int) -> np.ndarray:
+    """The foreground flag of ``colour_table(bg_i)``'s look-up table, as booleans."""
+    return (colour_table(bg_i)[0] & _FG) != 0
 
 
 def _votes(lab: np.ndarray, colour: np.ndarray, pure: np.ndarray, n: int, ks: np.ndarray) -> np.ndarray:

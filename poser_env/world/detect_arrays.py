@@ -21,10 +21,11 @@ from poser_env.world.geometry import shape_half_extent, unit_polygon
 def noise_sigma(img: np.ndarray) -> float:
     """Noise std in grey levels (0.0 when most horizontal neighbours are equal), on every
     fourth row: thousands of pixel pairs are plenty."""
-    rows = img[::4].astype(np.int16)
-    dx = np.abs(rows[:, 1:] - rows[:, :-1]).ravel()
-    if 2 * np.count_nonzero(dx) <= dx.size:
+    rows = img[::4]
+    if 2 * np.count_nonzero(rows[:, 1:] != rows[:, :-1]) <= rows[:, 1:].size:
         return 0.0
+    rows = rows.astype(np.int16)
+    dx = np.abs(rows[:, 1:] - rows[:, :-1]).ravel()
     hist = np.bincount(dx, minlength=256)
     cap = min(255, 5 * int(np.searchsorted(np.cumsum(hist), dx.size / 2.0)) + 2)
     k = np.arange(cap + 1, dtype=np.float64)
