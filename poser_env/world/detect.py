@@ -35,10 +35,10 @@ agree). The pipeline, and why:
    strong edges on the block grid pixel-art (a lone plain square can sit on it by chance);
    else plain.
 
-Over 500 lines on purpose: the seven steps above are one algorithm that shares its lookup
-tables, thresholds and the per-style shape prototypes (measured data, refit by
-``world_check.fit_prototypes``); split across files, a change to one step would hide its
-effect on the others.
+The seven steps share lookup tables, thresholds and the per-style shape prototypes (refit by
+``world_check.fit_prototypes``), so they stay here, where a change to one step shows its effect
+on the others; ``detect_arrays.py`` holds the array passes that use none of them. Boxes and
+extents come from one pixel count per row and column for all objects at once.
 """
 
 from __future__ import annotations
@@ -49,11 +49,21 @@ from dataclasses import replace
 from functools import cache, lru_cache
 
 import numpy as np
-from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from poser_env.memo import LRU, pixel_key
 from poser_env.world import vocab
+from poser_env.world.detect_arrays import (
+    colour_codes,
+    fill_holes,
+    first_last,
+    noise_sigma,
+    pixel_counts,
+    polygon_area,
+    smooth,
+    template_mismatch,
+    trim_lone_ends,
+)
 from poser_env.world.geometry import shape_half_extent, unit_polygon
 from poser_env.world.render import pixel_block, speck_size
 from poser_env.world.scene import DEFAULT_CANVAS, DetectedObject, DetectedScene
@@ -90,6 +100,7 @@ _PALETTE = np.array(list(vocab.COLORS.values()), dtype=np.float32)
 _COLOR_NAMES: tuple[str, ...] = tuple(vocab.COLORS)
 _BACKGROUNDS = np.array(list(vocab.BACKGROUNDS.values()), dtype=np.float32)
 _BG_NAMES: tuple[str, ...] = tuple(vocab.BACKGROUNDS)
+_BG2 = (_BACKGROUNDS * _BACKGROUNDS).sum(1)
 _SHAPES, _SIZES = vocab.SHAPES, tuple(sorted(vocab.SIZES, key=vocab.SIZES.get))
 _PAIR = {_SHAPES.index("circle"), _SHAPES.index("hexagon")}
 _LINES = _PALETTE[None] - _BACKGROUNDS[:, None]  # background -> colour segments, per background
@@ -206,15 +217,14 @@ def as_image(image: object) -> np.ndarray:
 def analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[dict]]:
     """The detector proper; ``debug`` also returns the objects' features (for calibration)."""
     H, W = img.shape[:2]
-    sigma = _noise_sigma(img)
+    sigma = noise_sigma(img)
     noise = round(sigma / 255.0, 4) if sigma > 0 else 0.0
     bg_i = _background(img)
     empty = DetectedScene([], _BG_NAMES[bg_i], vocab.DEFAULT_STYLE, noise, 0)
-    work = _smooth(img) if sigma > SMOOTH_ABOVE else img
+    work = smooth(img) if sigma > SMOOTH_ABOVE else img
     lut, far = colour_table(bg_i)
-    code = _codes(work if work.dtype == np.uint8 else work.astype(np.uint8))
-    info = np.take(lut, code)
-    fg = (info & _FG) != 0
+    code = colour_codes(work if work.dtype == np.uint8 else work.astype(np.uint8)).ravel()
+    fg = np.take(_fg_table(bg_i), code).reshape(H, W)
     idx = np.flatnonzero(fg)
     if idx.size == 0:
         return empty, []
@@ -227,36 +237,47 @@ def analyse(img: np.ndarray, debug: bool = False) -> tuple[DetectedScene, list[d
     empty.speckles = speckles = int(n - ks.size)
     if ks.size == 0:
         return empty, []
-    info = info.ravel()[idx]
+    code = code[idx]
+    info = lut[code]
     col = _votes(lab, info & 15, (info & _PURE) != 0, n, ks)
-    foreign = ((far[code.ravel()[idx]] >> col[lab]) & 1) != 0
+    foreign = ((far[code] >> col[lab]) & 1) != 0
     n_foreign = np.bincount(lab[foreign], minlength=n + 1)[ks]
     speckles += int(np.count_nonzero(n_foreign >= max(1, speck_size(W) ** 2 // 2)))
-    own = (~foreign).astype(np.float64)
-    rows, cols = np.divmod(idx, W)
-    weights = (own, own * rows, own * cols)
-    area, sum_y, sum_x = (np.bincount(lab, weights=w, minlength=n + 1)[ks] for w in weights)
+    m = ks.size
+    pos = np.full(n + 1, m, dtype=np.intp)  # label -> object row (m: not an object)
+    pos[ks] = np.arange(m)
+    own = ~foreign
+    rc, cc = pixel_counts(idx[own], lab[own], pos, m, H, W)
+    # Integer sums, exact in float64 whatever the order: the same values as weighted bincounts.
+    area = rc.sum(1).astype(np.float64)
+    sum_y, sum_x = (rc @ np.arange(H)).astype(np.float64), (cc @ np.arange(W)).astype(np.float64)
 
     filled, sketch = labels, False
     cy, cx = (sum_y / np.maximum(area, 1)).astype(np.intp), (sum_x / np.maximum(area, 1)).astype(np.intp)
     if not fg[cy, cx].all():
         # Some object is hollow at its centroid: fill enclosed background (sketch outlines).
-        filled, hole_area = _holes(fg, labels, big)
+        filled, hole_area = fill_holes(fg, labels, big)
         fracs = sorted((hole_area[ks] / (areas[ks] + hole_area[ks])).tolist())
         sketch = fracs[len(fracs) // 2] >= SKETCH_HOLES
+    holes = filled is not labels
     if sketch and work is not img:
         # Smoothing blends thin strokes; raw stroke pixels are pure colour plus noise: they
         # vote by their own segment (background-like ones abstain).
-        raw = lut[_codes(img.reshape(-1, 3)[idx])]
+        raw = lut[colour_codes(img.reshape(-1, 3)[idx])]
         col = _votes(lab, raw & 15, (raw & _FG) != 0, n, ks)
     if foreign.any():
         filled = filled.copy() if filled is labels else filled
         filled.ravel()[idx[foreign]] = 0
-    if sketch:
+    if holes:  # the objects' pixels are the filled ones (boxes, and in a sketch the sums)
         pix = np.flatnonzero(filled)
-        flab = filled.ravel()[pix]
-        area, sum_y, sum_x = (np.bincount(flab, weights=w, minlength=n + 1)[ks] for w in (None, pix // W, pix % W))
-    objs = _objects(filled, ks, col, area, sum_y, sum_x, bumpy=sigma > 0 or speckles > 0)
+        rc, cc = pixel_counts(pix, filled.ravel()[pix], pos, m, H, W)
+        if sketch:
+            area, sum_y, sum_x = (
+                rc.sum(1),
+                (rc @ np.arange(H)).astype(np.float64),
+                (cc @ np.arange(W)).astype(np.float64),
+            )
+    objs = _objects(filled, ks, col, area, sum_y, sum_x, rc, cc, bumpy=sigma > 0 or speckles > 0)
     if not objs:
         return empty, []
     style = "sketch" if sketch else _style(img, sigma, _BACKGROUNDS[bg_i], objs)
@@ -271,26 +292,28 @@ def _objects(
     area: np.ndarray,
     sum_y: np.ndarray,
     sum_x: np.ndarray,
+    rc: np.ndarray,
+    cc: np.ndarray,
     bumpy: bool,
 ) -> list[dict]:
-    """Per object: its box crop (one pixel of margin), colour, area, centroid and features."""
+    """Per object: its box crop (one pixel of margin), colour, area, centroid and features.
+    Boxes and extents come from each object's pixel counts per row (``rc``) and column
+    (``cc``), all objects at once."""
     H, W = filled.shape
-    slices = ndimage.find_objects(filled)
+    (r0, r1), (c0, c1) = first_last(rc), first_last(cc)
+    # Noise bumps and speck remnants can stretch a box: skip lone end pixels.
+    (y0s, y1s), (x0s, x1s) = (trim_lone_ends(rc, r0, r1), trim_lone_ends(cc, c0, c1)) if bumpy else ((r0, r1), (c0, c1))
+    boxes = zip(
+        r0.tolist(), r1.tolist(), c0.tolist(), c1.tolist(), y0s.tolist(), y1s.tolist(), x0s.tolist(), x1s.tolist()
+    )
     objs = []
-    for i, k in enumerate(ks.tolist()):
+    for i, (k, (a0, a1, b0, b1, y0, y1, x0, x1)) in enumerate(zip(ks.tolist(), boxes)):
         if area[i] == 0:
             continue  # nothing but foreign pixels
-        s0, s1 = slices[k - 1]
-        sl = (slice(max(s0.start - 1, 0), min(s0.stop + 1, H)), slice(max(s1.start - 1, 0), min(s1.stop + 1, W)))
+        sl = (slice(max(a0 - 1, 0), min(a1 + 2, H)), slice(max(b0 - 1, 0), min(b1 + 2, W)))
         o = dict(k=k, sl=sl, labels=filled, ci=int(col[k]), area=int(area[i]))
         o["my"], o["mx"] = sum_y[i] / area[i] + 0.5, sum_x[i] / area[i] + 0.5
-        if bumpy:  # noise bumps and speck remnants can stretch a box: skip lone end pixels
-            mask = _mask(o)
-            ly0, ly1 = _extent(mask.sum(1))
-            lx0, lx1 = _extent(mask.sum(0))
-            y0, h, w = sl[0].start + ly0, ly1 - ly0 + 1, lx1 - lx0 + 1
-        else:
-            y0, h, w = s0.start, s0.stop - s0.start, s1.stop - s1.start
+        h, w = y1 - y0 + 1, x1 - x0 + 1
         o["feat"] = (w / h, o["area"] / (w * h), (o["my"] - y0 - h / 2.0) / h)
         objs.append(o)
     return objs
@@ -299,17 +322,15 @@ def _objects(
 def _classify(objs: list[dict], style: str, H: int, W: int, bumpy: bool) -> list[DetectedObject]:
     """Shape (prototypes, then templates when close), size and canonical box per object."""
     block = pixel_block(W) if style == "pixel-art" else 1
-    proto = PROTOTYPES[style]
-    # Spreads were measured at the default canvas; on smaller ones pixels are coarser.
-    mu, sd, dys = proto[:, :3], proto[:, 3:6] * max(1.0, DEFAULT_CANVAS / min(H, W)), proto[:, 6]
-    scores = (((np.array([o["feat"] for o in objs])[:, None, :] - mu[None]) / sd[None]) ** 2).sum(2)
+    mu, sd, dys = _prototypes(style, min(H, W))
+    scores = (((np.array([o["feat"] for o in objs])[:, None, :] - mu) / sd) ** 2).sum(2)
     scores -= scores.min(1, keepdims=True)
-    orders = np.argsort(scores, axis=1)[:, :3]
-    margins = np.take_along_axis(scores, orders, 1).tolist()
+    orders = np.argsort(scores, axis=1)[:, :3].tolist()
+    margins = [[row[j] for j in order] for row, order in zip(scores.tolist(), orders)]
     confs = (1.0 / np.exp(-scores / 2.0).sum(1)).tolist()
     out = []
     tm = TEMPLATE_MARGIN * (2.0 if bumpy else 1.0)
-    for o, order, margin, conf in zip(objs, orders.tolist(), margins, confs):
+    for o, order, margin, conf in zip(objs, orders, margins, confs):
         si = order[0]
         close = [j for j, m in zip(order[1:], margin[1:]) if m < tm]
         if not close and {si, order[1]} == _PAIR and o["area"] < PAIR_AREA * H * W and margin[1] < PAIR_MARGIN:
@@ -319,7 +340,7 @@ def _classify(objs: list[dict], style: str, H: int, W: int, bumpy: bool) -> list
             for j in [si] + close:
                 size_j = _size_for(_SHAPES[j], o["area"], H, W, block)
                 cy = o["my"] - dys[j] * max(shape_half_extent(_SHAPES[j], size_j)) * H
-                mm = _template_mismatch(_mask(o), o["sl"], _SHAPES[j], size_j, o["mx"], cy, W, block)
+                mm = template_mismatch(_mask(o), o["sl"], _SHAPES[j], size_j, o["mx"], cy, W, block)
                 if best is None or mm < best:
                     best, si = mm, j
             o["template"] = best
@@ -332,6 +353,14 @@ def _classify(objs: list[dict], style: str, H: int, W: int, bumpy: bool) -> list
     return out
 
 
+@lru_cache(maxsize=64)
+def _prototypes(style: str, side: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The style's prototype means, spreads and centroid offsets (broadcast over objects).
+    Spreads were measured at the default canvas; on smaller ones pixels are coarser."""
+    proto = PROTOTYPES[style]
+    return proto[None, :, :3], proto[None, :, 3:6] * max(1.0, DEFAULT_CANVAS / side), proto[:, 6]
+
+
 def _style(img: np.ndarray, sigma: float, bgc: np.ndarray, objs: list[dict]) -> str:
     """Pixel-art (strong edges on the block grid; smoothed noisy blocks can look soft), else
     watercolour (soft edges) or plain; sketch is known from the holes. Edges are strong when
@@ -339,18 +368,21 @@ def _style(img: np.ndarray, sigma: float, bgc: np.ndarray, objs: list[dict]) -> 
     largest = max(objs, key=lambda o: o["area"])
     soft, ring = _ring_softness(img, largest["sl"], _mask(largest), bgc, _PALETTE[largest["ci"]] - bgc)
     soft_style = "watercolor" if soft >= SOFT_EDGES * max(ring, 1) else "plain"
-    block, tau = pixel_block(img.shape[1]), 60.0 + 8.0 * sigma
+    # Summed differences are integers: "> 60 + 8 sigma" is "> its floor", compared in int16.
+    block, tau = pixel_block(img.shape[1]), math.floor(60.0 + 8.0 * sigma)
     on = tot = 0
     for i, o in enumerate(objs):
-        c = img[o["sl"]].astype(np.int16)
-        dx, dy = np.abs(c[:, 1:] - c[:, :-1]), np.abs(c[1:] - c[:-1])
-        for strong, start in (
-            (dx[..., 0] + dx[..., 1] + dx[..., 2] > tau, o["sl"][1].start),
-            ((dy[..., 0] + dy[..., 1] + dy[..., 2] > tau).T, o["sl"][0].start),
-        ):
-            # columns j on the grid: (start + 1 + j) % block == 0, i.e. every block-th from r
-            on += int(np.count_nonzero(strong[:, (-(start + 1)) % block :: block]))
-            tot += int(np.count_nonzero(strong))
+        (r, c), d = o["sl"], img[o["sl"]].astype(np.int16)
+        dx, dy = np.abs(d[:, 1:] - d[:, :-1]), np.abs(d[1:] - d[:-1])
+        sx, sy = dx[..., 0] + dx[..., 1], dy[..., 0] + dy[..., 1]
+        sx += dx[..., 2]
+        sy += dy[..., 2]
+        sx, sy = sx > tau, sy > tau
+        # edges after column (row) j are on the grid when (start + 1 + j) % block == 0
+        on += np.count_nonzero(sx[:, -(c.start + 1) % block :: block]) + np.count_nonzero(
+            sy[-(r.start + 1) % block :: block]
+        )
+        tot += np.count_nonzero(sx) + np.count_nonzero(sy)
         if tot >= 20 and on < 0.6 * tot:  # plainly off the grid: spare the other objects
             return soft_style
         if i >= 3 and tot >= 150 and on >= 0.97 * tot:
@@ -360,60 +392,14 @@ def _style(img: np.ndarray, sigma: float, bgc: np.ndarray, objs: list[dict]) -> 
     return "pixel-art" if tot >= enough and on >= GRID_ON_FRACTION * tot else soft_style
 
 
-def _noise_sigma(img: np.ndarray) -> float:
-    """Noise std in grey levels (0.0 when most horizontal neighbours are equal), on every
-    fourth row: thousands of pixel pairs are plenty."""
-    rows = img[::4].astype(np.int16)
-    dx = np.abs(rows[:, 1:] - rows[:, :-1]).ravel()
-    if 2 * np.count_nonzero(dx) <= dx.size:
-        return 0.0
-    hist = np.bincount(dx, minlength=256)
-    cap = min(255, 5 * int(np.searchsorted(np.cumsum(hist), dx.size / 2.0)) + 2)
-    k = np.arange(cap + 1, dtype=np.float64)
-    var_d = float((hist[: cap + 1] * k * k).sum() / max(1, hist[: cap + 1].sum()))
-    return math.sqrt(max(var_d - 1.0 / 6.0, 0.25) / 2.0)  # a difference: twice the variance, + rounding
-
-
 def _background(img: np.ndarray) -> int:
     """Index of the background that most border pixels (every other one) are nearest to."""
-    b = np.concatenate([img[0], img[-1], img[1:-1, 0], img[1:-1, -1]])[::2].astype(np.float32)
-    d = (_BACKGROUNDS * _BACKGROUNDS).sum(1) - 2.0 * (b @ _BACKGROUNDS.T)
-    return int(np.bincount(d.argmin(1), minlength=len(_BACKGROUNDS)).argmax())
-
-
-def _smooth(img: np.ndarray) -> np.ndarray:
-    """3x3 binomial smoothing (1-2-1 per axis, float32): noise std / 2.7, while a stroke keeps
-    3/4 of its contrast and the halo beside a hard edge gets 1/4. In place on two buffers:
-    fresh temporaries of this size cost more than the arithmetic."""
-    H, W = img.shape[:2]
-    a = img.reshape(H, W * 3).astype(np.float32)
-    v = np.empty_like(a)
-    np.add(a[:-2], a[2:], out=v[1:-1])
-    v[1:-1] += a[1:-1]
-    v[1:-1] += a[1:-1]
-    np.multiply(a[0], 3.0, out=v[0])
-    v[0] += a[1]
-    np.multiply(a[-1], 3.0, out=v[-1])
-    v[-1] += a[-2]
-    np.add(v[:, :-6], v[:, 6:], out=a[:, 3:-3])  # channels interleave: x-neighbours 3 apart
-    a[:, 3:-3] += v[:, 3:-3]
-    a[:, 3:-3] += v[:, 3:-3]
-    np.multiply(v[:, :3], 3.0, out=a[:, :3])
-    a[:, :3] += v[:, 3:6]
-    np.multiply(v[:, -3:], 3.0, out=a[:, -3:])
-    a[:, -3:] += v[:, -6:-3]
-    a *= 1.0 / 16.0
-    return a.reshape(H, W, 3)
-
-
-_CODE_WEIGHTS = np.array([4096.0, 64.0, 1.0], dtype=np.float32)
-
-
-def _codes(rgb: np.ndarray) -> np.ndarray:
-    """6-bit-per-channel colour codes (int32) of uint8 RGB pixels (any leading shape). One
-    product with (4096, 64, 1) in float32, exact: every code is an integer below 2^18, far
-    inside float32's 2^24 (faster than shifting and or-ing the three channels)."""
-    return ((rgb >> 2).astype(np.float32) @ _CODE_WEIGHTS).astype(np.int32)
+    b = np.concatenate([img[0], img[-1], img[1:-1, 0], img[1:-1, -1]])[::2]
+    # Distances are sums of products of integers below 2^24: exact in float32 in any order,
+    # so a border of one colour may be scored as that one pixel.
+    one = bool((b == b[0]).all())
+    d = _BG2 - 2.0 * (b[:1] if one else b).astype(np.float32) @ _BACKGROUNDS.T
+    return int(d[0].argmin()) if one else int(np.bincount(d.argmin(1), minlength=len(_BACKGROUNDS)).argmax())
 
 
 @cache
@@ -444,36 +430,22 @@ def colour_table(bg_i: int) -> tuple[np.ndarray, np.ndarray]:
     return lut, far
 
 
+@cache
+def _fg_table(bg_i: int) -> np.ndarray:
+    """The foreground flag of ``colour_table(bg_i)``'s look-up table, as booleans."""
+    return (colour_table(bg_i)[0] & _FG) != 0
+
+
 def _votes(lab: np.ndarray, colour: np.ndarray, pure: np.ndarray, n: int, ks: np.ndarray) -> np.ndarray:
     """Each component's colour: the commonest among its pure pixels (among all of them when
     it has none, as garbage input may)."""
     m = len(_PALETTE)
-    votes = np.bincount(lab[pure] * m + colour[pure], minlength=(n + 1) * m).reshape(n + 1, m)
+    key = lab * m + colour
+    votes = np.bincount(key[pure], minlength=(n + 1) * m).reshape(n + 1, m)
     loose = votes.sum(1) == 0
     if loose[ks].any():
-        votes[loose] = np.bincount(lab * m + colour, minlength=(n + 1) * m).reshape(n + 1, m)[loose]
+        votes[loose] = np.bincount(key, minlength=(n + 1) * m).reshape(n + 1, m)[loose]
     return votes.argmax(1)
-
-
-def _holes(fg: np.ndarray, labels: np.ndarray, big: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Give enclosed background (sketch interiors) the label of the object around it: the
-    background components that miss the border, owned by the object just above them (a speck
-    in a hollow owns nothing). Returns a filled copy of ``labels`` and each label's hole area."""
-    bg_labels, nb = ndimage.label(~fg)
-    is_hole = np.ones(nb + 1, dtype=bool)
-    is_hole[0] = False
-    for edge in (bg_labels[0], bg_labels[-1], bg_labels[:, 0], bg_labels[:, -1]):
-        is_hole[edge] = False
-    hp = np.flatnonzero(is_hole[bg_labels])
-    if hp.size == 0:
-        return labels, np.zeros(big.size, dtype=np.int64)
-    hl = bg_labels.ravel()[hp]
-    above = labels.ravel()[hp - labels.shape[1]]
-    owner = np.zeros(nb + 1, dtype=labels.dtype)
-    owner[hl[big[above]]] = above[big[above]]
-    filled = labels.copy()
-    filled.ravel()[hp] = owner[hl]
-    return filled, np.bincount(owner[hl], minlength=big.size)
 
 
 def _mask(o: dict) -> np.ndarray:
@@ -483,56 +455,20 @@ def _mask(o: dict) -> np.ndarray:
     return o["mask"]
 
 
-def _extent(counts: np.ndarray) -> tuple[int, int]:
-    """First and last index with pixels, skipping a lone pixel stuck on a wide side (a noise
-    bump or speck remnant, which would stretch a square or a circle). Tips narrow gradually
-    and are kept."""
-    nz = np.flatnonzero(counts)
-    lo, hi = int(nz[0]), int(nz[-1])
-    if hi - lo >= 4:
-        wide = max(5, int(counts.max()) // 2)
-        lo += int(counts[lo] == 1 and counts[lo + 1] >= wide)
-        hi -= int(counts[hi] == 1 and counts[hi - 1] >= wide)
-    return lo, hi
-
-
 def _ring_softness(
     img: np.ndarray, sl: tuple[slice, slice], mask: np.ndarray, bgc: np.ndarray, cvec: np.ndarray
 ) -> tuple[float, int]:
     """How far the raw contrast on the 1-pixel rings just outside and inside ``mask`` is from
     a hard edge (0 outside, 1 inside), summed, and the ring size. Noise averages out; blur
     does not."""
-    m, inner = mask, mask[1:-1, 1:-1]
-    out = (m[:-2, 1:-1] | m[2:, 1:-1] | m[1:-1, :-2] | m[1:-1, 2:]) & ~inner
-    inn = inner & ~(m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:])
+    m, inner = mask.view(np.uint8), mask[1:-1, 1:-1]
+    near = m[:-2, 1:-1] + m[2:, 1:-1]  # mask pixels among the 4 neighbours
+    near += m[1:-1, :-2]
+    near += m[1:-1, 2:]
+    out = (near != 0) & ~inner
+    inn = inner & (near != 4)
     a = (img[sl][1:-1, 1:-1].astype(np.float32) - bgc) @ (cvec / float(cvec @ cvec))
     return float(a[out].sum() + (1.0 - a[inn]).sum()), int(np.count_nonzero(out) + np.count_nonzero(inn))
-
-
-def _template_mismatch(
-    mask: np.ndarray, sl: tuple[slice, slice], shape: str, size: str, cx: float, cy: float, canvas: int, block: int
-) -> int:
-    """Pixels where ``mask`` (the crop ``sl``) differs from the shape drawn by the renderer's
-    rasteriser with its box centred at pixel ``(cx, cy)``; pixel-art is compared on its block
-    grid, where it was drawn. (Exact sub-pixel drawing matters: PIL moves a whole edge by a
-    pixel for a small shift.)"""
-    oy, ox = sl[0].start, sl[1].start
-    if block > 1:
-        ry, rx = (-oy) % block, (-ox) % block
-        mask = mask[ry::block, rx::block]
-        oy, ox = (oy + ry) // block, (ox + rx) // block
-        small = -(-canvas // block)
-        cx, cy, canvas = cx * small / canvas, cy * small / canvas, small
-    if mask.size == 0:
-        return 1 << 30
-    pts = unit_polygon(shape) * (max(shape_half_extent(shape, size)) * canvas) + np.array([cx - ox, cy - oy])
-    im = Image.new("L", (mask.shape[1], mask.shape[0]), 0)
-    ImageDraw.Draw(im).polygon(pts.ravel().tolist(), fill=1)
-    return int(np.count_nonzero(np.frombuffer(im.tobytes(), dtype=bool).reshape(mask.shape) != mask))
-
-
-def _polygon_area(p: np.ndarray) -> float:
-    return 0.5 * abs(float(np.dot(p[:, 0], np.roll(p[:, 1], 1)) - np.dot(p[:, 1], np.roll(p[:, 0], 1))))
 
 
 @cache
@@ -546,7 +482,7 @@ def _area_fraction(shape: str, size: str) -> float:
     """The shape's area as a fraction of the canvas area."""
     hw, hh = shape_half_extent(shape, size)
     p = unit_polygon(shape)
-    return 4 * hw * hh * _polygon_area(p) / (np.ptp(p[:, 0]) * np.ptp(p[:, 1]))
+    return 4 * hw * hh * polygon_area(p) / (np.ptp(p[:, 0]) * np.ptp(p[:, 1]))
 
 
 @lru_cache(maxsize=256)
