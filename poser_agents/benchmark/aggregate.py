@@ -90,10 +90,19 @@ def _estimates(score_dict: dict[str, np.ndarray], reps: int, seed: int) -> dict[
     return out
 
 
+def _budget_order(name: str) -> tuple[str, int]:
+    """Sort key: the algorithm's name, then its budget (``ALGO@STEPS``) from longest to shortest."""
+    algo, _, steps = name.partition("@")
+    return algo, -int(steps) if steps.isdigit() else 0
+
+
 def _improvement(score_dict: dict[str, np.ndarray], reps: int, seed: int) -> list[dict[str, Any]]:
     from rliable import metrics
 
-    pairs = {f"{a},{b}": (score_dict[a], score_dict[b]) for a, b in combinations(sorted(score_dict), 2)}
+    # Pairs in name order, and one algorithm's budgets longest first, so that a budget
+    # comparison reads P(ppo@1000000 > ppo@100000): does training longer help.
+    order = sorted(score_dict, key=_budget_order)
+    pairs = {f"{a},{b}": (score_dict[a], score_dict[b]) for a, b in combinations(order, 2)}
     if not pairs:
         return []
     points, intervals = _interval_estimates(

@@ -183,7 +183,13 @@ def test_runs_at_other_budgets_are_not_averaged_together(runs, tmp_path):
     level = out["levels"][LEVEL]
     assert level["a2c@40"]["n_runs"] == 2 and level["a2c@80"]["n_runs"] == 2 and "a2c" not in level
     pairs = {(p["x"], p["y"]) for p in out["probability_of_improvement"][LEVEL]}
-    assert ("a2c@40", "a2c@80") in pairs or ("a2c@80", "a2c@40") in pairs
+    # The longer budget first: the pair reads "does training longer help" (by number, not text:
+    # ppo@1000000 before ppo@100000, ahead of other algorithms' names as usual).
+    assert ("a2c@80", "a2c@40") in pairs and ("a2c@40", "a2c@80") not in pairs
+    from poser_agents.benchmark.aggregate import _budget_order
+
+    names = ["ppo@100000", "masked_dqn", "ppo@1000000", "ppo@300000"]
+    assert sorted(names, key=_budget_order) == ["masked_dqn", "ppo@1000000", "ppo@300000", "ppo@100000"]
     # One budget only: the plain name, as before.
     assert "a2c" in aggregate([runs], reps=100)["levels"][LEVEL]
 
