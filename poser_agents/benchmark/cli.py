@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from poser_agents.common.cli_args import json_object, positive_int, seed_list
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from poser_agents.benchmark.curve import RunInterrupted
     from poser_agents.benchmark.run import Protocol, run_one
+    from poser_agents.common.checkpointing import Interrupted
 
     proto = Protocol(
         eval_every=args.eval_every,
@@ -57,7 +59,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             for seed in args.seeds
         )
     done = []
-    for seed, r in zip(args.seeds, results):
+    try:
+        finished = list(_announce(args, results))
+    except Interrupted as e:  # RunInterrupted: saved; a second signal: did not
+        what = (
+            str(e)
+            if isinstance(e, RunInterrupted)
+            else f"stopped by {e} where the run could not save; its last checkpoint (if any) is kept: run the "
+            "same command again to resume it"
+        )
+        print(f"poser benchmark run: {what} (earlier seeds are complete, later ones not started)", file=sys.stderr)
+        return e.exit_code
+    for seed, r in finished:
         done.append(
             {
                 "seed": seed,
@@ -66,13 +79,20 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "cost": r["test"]["cost"],
             }
         )
-        print(
-            f"{args.algo} on {args.env} seed {seed}: test normalised accuracy {r['test']['norm_accuracy']}, "
-            f"alignment {r['test']['norm_alignment']}, cost {r['test']['cost']:.2f} per episode"
-        )
     if args.json:
         print(json.dumps({"algo": args.algo, "env_id": args.env, "out": args.out, "runs": done}))
     return 0
+
+
+def _announce(args: argparse.Namespace, results: Iterable[dict[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each seed's result as it completes, with its one line on stdout."""
+    for seed, r in zip(args.seeds, results):
+        print(
+            f"{args.algo} on {args.env} seed {seed}: test normalised accuracy {r['test']['norm_accuracy']}, "
+            f"alignment {r['test']['norm_alignment']}, cost {r['test']['cost']:.2f} per episode",
+            flush=True,
+        )
+        yield seed, r
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:

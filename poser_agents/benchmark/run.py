@@ -16,6 +16,7 @@ import json
 import platform
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from poser_agents.benchmark.algos import Predictor, build_model, check_algo, episode_starts
+from poser_agents.benchmark.curve import RunInterrupted, curve_callback
 from poser_agents.benchmark.resume import (
     CHECKPOINT_DIR,
     IDENTITY,
@@ -39,6 +41,7 @@ from poser_agents.benchmark.resume import (
 from poser_agents.benchmark.schema import RESULT_FILE, SCHEMA, VERSION, ResultSchemaError, read_run, write_run
 from poser_agents.benchmark.score import DEFAULT_COST_WEIGHT, score_card
 from poser_agents.common.checkpoint import CheckpointError, atomic_write_text
+from poser_agents.common.checkpointing import stop_on_signals
 
 REFERENCE_SCHEMA = "poser-benchmark-references"
 
@@ -194,31 +197,6 @@ def all_references(out: str | Path, env_id: str, proto: Protocol, log: Callable[
         references(Path(out), env_id, split, proto.test_episodes, proto, log)
 
 
-def _curve_callback(every: int, total: int, on_eval: Callable[[int], None], start: int = 0) -> Any:
-    from stable_baselines3.common.callbacks import BaseCallback
-
-    class CurveCallback(BaseCallback):
-        """Evaluates on val every ``every`` env steps (SB3 calls ``_on_step`` after each env step).
-
-        A point at or past ``total`` is left to the caller, after ``learn`` returns: SB3 calls
-        ``_on_step`` while it collects a rollout and updates only afterwards (off-policy: every
-        ``train_freq`` steps; on-policy: every ``n_steps``), so a point taken here at the last
-        step would score the policy before its last update.
-        """
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.next_eval = (start // every + 1) * every  # a resumed run: the next point after ``start``
-
-        def _on_step(self) -> bool:
-            if self.next_eval <= self.num_timesteps < total:
-                on_eval(int(self.num_timesteps))
-                self.next_eval += every
-            return True
-
-    return CurveCallback()
-
-
 def run_one(
     algo: str,
     env_id: str,
@@ -340,7 +318,11 @@ def _resume_point(
     try:
         state = read_state(folder)
         if state is not None:
-            check_identity(state, identity, folder / CHECKPOINT_DIR, {int(p["step"]) for p in previous["curve"]})
+            # A checkpoint is at a curve point, or at the step a signal stopped the run.
+            steps = {int(p["step"]) for p in previous["curve"]} | {
+                int(e["step"]) for e in previous.get("interrupted", [])
+            }
+            check_identity(state, identity, folder / CHECKPOINT_DIR, steps)
     except CheckpointError as e:
         raise CheckpointError(f"{e}{_delete_to_restart(folder)}") from None
     if state is None:
@@ -389,6 +371,8 @@ def _train(
         previous, state = resume
         start, before = int(state["step"]), float(state.get("seconds", 0.0))
         result.update(started=previous.get("started", result["started"]), resumed=list(previous.get("resumed", [])))
+        if previous.get("interrupted"):
+            result["interrupted"] = list(previous["interrupted"])
         result["curve"] = [p for p in previous["curve"] if p["step"] <= start]
         result["resumed"].append({"step": start, "at": _now()})
         result["steps_done"] = start
@@ -432,16 +416,38 @@ def _train(
             f"alignment {card['norm_alignment']}  ({time.perf_counter() - t0:.0f} s)"
         )
 
+    saved: list[bool] = []
+
+    def on_stop(step: int) -> None:
+        """A signal during training: record the step, then checkpoint it (in this order: a
+        checkpoint is resumed only at a step its result names)."""
+        result["steps_done"] = step
+        result.setdefault("interrupted", []).append({"step": step, "signal": stop.name if stop else "", "at": _now()})
+        write_run(folder, result)
+        try:
+            save_state(folder, model, identity, step, time.perf_counter() - t0)
+            saved.append(True)
+        except OSError as e:
+            log(f"  {folder}: could not save the checkpoint at step {step} ({e})")
+            saved.append(False)
+
+    # Only learners that save a training state catch signals (to save it); the others stop as before.
+    with stop_on_signals() if resumable(algo) else nullcontext(None) as stop:
+        try:
+            if resume is None:
+                on_eval(0)
+                callback = curve_callback(proto.eval_every, steps, on_eval, stop=stop, on_stop=on_stop)
+                model.learn(total_timesteps=steps, callback=callback)
+            elif start < steps:
+                callback = curve_callback(proto.eval_every, steps, on_eval, start, stop=stop, on_stop=on_stop)
+                model.learn(total_timesteps=steps - start, callback=callback, reset_num_timesteps=False)
+        except BaseException:
+            val.close()
+            train_env.close()
+            raise
     try:
-        if resume is None:
-            on_eval(0)
-            model.learn(total_timesteps=steps, callback=_curve_callback(proto.eval_every, steps, on_eval))
-        elif start < steps:
-            model.learn(
-                total_timesteps=steps - start,
-                callback=_curve_callback(proto.eval_every, steps, on_eval, start),
-                reset_num_timesteps=False,
-            )
+        if saved:
+            raise RunInterrupted(int(stop.signum or 0) if stop else 0, folder, int(result["steps_done"]), saved[0])
         done = int(getattr(model, "num_timesteps", steps))
         if not result["curve"] or result["curve"][-1]["step"] != done:
             on_eval(done)  # the last point, after the learner's last update

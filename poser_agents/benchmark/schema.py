@@ -25,6 +25,8 @@ One run (one algorithm, one level, one training seed) is one folder::
   ``norm_alignment``, their ``*_cost_aware`` variants, raw ``accuracy``/``alignment``, ``cost``,
   ``cost_random``, ``cost_oracle``, ``n_tasks``, ``episodes``, ``n_degenerate_*``.
 - ``resumed`` (optional): ``[{"step", "at"}]``, one entry per resume from a checkpoint.
+- ``interrupted`` (optional): ``[{"step", "signal", "at"}]``, one entry per SIGINT/SIGTERM that
+  stopped training; the run saved a checkpoint at that step (off the curve's grid) to resume from.
 - ``learner`` (optional): plain data a learner reports about itself (``--algo grpo``: its env
   steps per phase); absent for the SB3 learners.
 
@@ -133,6 +135,12 @@ def validate(data: Any, where: str) -> dict[str, Any]:
         _card(point, f"{where}: curve[{i}]")
         if not isinstance(point.get("step"), int) or point["step"] < 0:
             raise ResultSchemaError(f"{where}: curve[{i}].step must be a non-negative int")
+    stops = data.get("interrupted", [])
+    if not isinstance(stops, list) or not all(
+        isinstance(e, Mapping) and isinstance(e.get("step"), int) and not isinstance(e["step"], bool) and e["step"] >= 0
+        for e in stops
+    ):
+        raise ResultSchemaError(f"{where}: field 'interrupted' must be a list of {{\"step\": a non-negative int, ...}}")
     if data["status"] == "complete":
         _card(data.get("test"), f"{where}: test")
     for split in FINAL_SPLITS[1:]:

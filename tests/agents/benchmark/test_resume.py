@@ -3,8 +3,11 @@
 import hashlib
 import io
 import json
+import os
 import pickle
 import shutil
+import signal
+import threading
 
 import numpy as np
 import pytest
@@ -316,3 +319,50 @@ def test_a_resumed_dqn_explores_at_its_schedule_from_the_first_step(tmp_path):
     assert (fresh.num_timesteps, fresh._n_updates) == (200, model._n_updates) and model._n_updates > 0
     for x, y in zip(model.q_net_target.state_dict().values(), fresh.q_net_target.state_dict().values()):
         assert torch.equal(x, y)
+
+
+@pytest.mark.parametrize(("algo", "signum"), [("masked_dqn", signal.SIGTERM), ("a2c", signal.SIGINT)])
+def test_a_signal_saves_the_step_reached_and_the_same_command_resumes_there(
+    tmp_path, capsys, monkeypatch, algo, signum
+):
+    """SIGTERM (a scheduler's pre-emption) or Ctrl-C during training: the run checkpoints the step
+    it reached (not only the last val point), exits 143 / 130 with one line, and resumes there."""
+    from poser_agents.benchmark import run as run_module
+    from poser_agents.cli import main
+
+    if threading.current_thread() is not threading.main_thread():  # pragma: no cover - pytest runs tests there
+        pytest.fail("signal handlers need the main thread")
+    evaluate = run_module._Evaluator.__call__
+    calls = []
+
+    def evaluate_then_signal(self, model):
+        card = evaluate(self, model)
+        calls.append(self.split)
+        if len(calls) == 2:  # the val point at step 20 is written: now the signal arrives
+            os.kill(os.getpid(), signum)
+        return card
+
+    monkeypatch.setattr(run_module._Evaluator, "__call__", evaluate_then_signal)
+    args = ["benchmark", "run", "--algo", algo, "--env", LEVEL, "--steps", "60", "--seeds", "0", "--out", str(tmp_path)]
+    tiny = ["--eval-every", "20", "--val-episodes", "2", "--test-episodes", "2"]
+    assert main([*args, *tiny]) == 128 + signum
+    err = capsys.readouterr().err
+    folder = tmp_path / LEVEL / algo / "seed0"
+    partial = json.loads((folder / "result.json").read_text())
+    step = partial["steps_done"]
+    assert 20 < step < 40, step  # the step reached, between two val points
+    assert f"stopped by {signal.Signals(signum).name} at step {step}; the run saved its checkpoint" in err
+    assert "run the same command again to resume" in err and "Traceback" not in err
+    assert partial["status"] == "partial" and [p["step"] for p in partial["curve"]] == [0, 20]
+    assert [(e["step"], e["signal"]) for e in partial["interrupted"]] == [(step, signal.Signals(signum).name)]
+    assert json.loads((folder / "checkpoint" / "latest.json").read_text())["slot"] == f"step-{step}"
+
+    monkeypatch.setattr(run_module._Evaluator, "__call__", evaluate)
+    assert main([*args, *tiny]) == 0
+    assert f"resuming the partial run from its checkpoint at step {step}" in capsys.readouterr().err
+    result = json.loads((folder / "result.json").read_text())
+    # The grid goes on; the last point is after the last update, which may pass 60 by less than a
+    # learner's unit of collection (train_freq, n_steps) once the run resumed off the grid.
+    curve = [p["step"] for p in result["curve"]]
+    assert result["status"] == "complete" and curve[:3] == [0, 20, 40] and 60 <= curve[3] == result["steps_done"] < 65
+    assert [r["step"] for r in result["resumed"]] == [step] and result["interrupted"] == partial["interrupted"]
