@@ -28,9 +28,9 @@ class RunInterrupted(Interrupted):
         self.folder, self.step, self.saved = folder, step, saved
 
     def __str__(self) -> str:
-        kept = f"saved its checkpoint at step {self.step}" if self.saved else "could not save a checkpoint"
+        kept = "its checkpoint saved there" if self.saved else "no checkpoint saved (the last one stays)"
         return (
-            f"{self.folder}: stopped by {signal.Signals(self.signum).name} at step {self.step}; the run {kept}: "
+            f"{self.folder}: stopped by {signal.Signals(self.signum).name} at step {self.step}, {kept}: "
             "run the same command again to resume it"
         )
 

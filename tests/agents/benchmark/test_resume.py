@@ -351,7 +351,7 @@ def test_a_signal_saves_the_step_reached_and_the_same_command_resumes_there(
     partial = json.loads((folder / "result.json").read_text())
     step = partial["steps_done"]
     assert 20 < step < 40, step  # the step reached, between two val points
-    assert f"stopped by {signal.Signals(signum).name} at step {step}; the run saved its checkpoint" in err
+    assert f"stopped by {signal.Signals(signum).name} at step {step}, its checkpoint saved there" in err
     assert "run the same command again to resume" in err and "Traceback" not in err
     assert partial["status"] == "partial" and [p["step"] for p in partial["curve"]] == [0, 20]
     assert [(e["step"], e["signal"]) for e in partial["interrupted"]] == [(step, signal.Signals(signum).name)]
