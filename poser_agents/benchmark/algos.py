@@ -46,8 +46,11 @@ PROJECT_ALGOS: tuple[str, ...] = ("masked_dqn", "grpo")
 ALGOS: tuple[str, ...] = tuple(SB3_ALGOS) + PROJECT_ALGOS
 
 
-def check_algo(name: str, allow_entry_points: bool = False) -> None:
-    """Refuse an unknown algorithm, or an entry point without the caller's flag, with one line."""
+def check_algo(name: str, allow_entry_points: bool = False, resolve: bool = False) -> None:
+    """Refuse an unknown algorithm, or an entry point without the caller's flag, with one line.
+
+    ``resolve`` also imports an allowed entry point's module and looks its callable up, so that a
+    typo in it is refused before any reference is measured or any folder is made."""
     if name in ALGOS:
         return
     if ":" in name:
@@ -55,6 +58,8 @@ def check_algo(name: str, allow_entry_points: bool = False) -> None:
             raise ValueError(
                 f"--algo {name!r} names Python code to import and run; pass --allow-entry-points if you trust it"
             )
+        if resolve:
+            _load_entry_point(name)
         return
     raise ValueError(
         f"unknown algorithm {name!r}; allowed: {', '.join(ALGOS)}, or module:callable with --allow-entry-points"

@@ -219,6 +219,38 @@ def _curve_callback(every: int, total: int, on_eval: Callable[[int], None], star
     return CurveCallback()
 
 
+def _is_level(env_id: str) -> bool:
+    """Whether ``env_id`` is registered by ``poser_env`` (a level with train/val/test splits)."""
+    import gymnasium as gym
+
+    entry = gym.spec(env_id).entry_point
+    module = entry.partition(":")[0] if isinstance(entry, str) else getattr(entry, "__module__", "")
+    return module == "poser_env" or module.startswith("poser_env.")
+
+
+def check_run(algo: str, env_id: str, steps: int, allow_entry_points: bool = False, resolve: bool = True) -> None:
+    """Refuse, with one line, a run that cannot start: an unknown algorithm, a level that is not
+    registered or not ImagePoser's, a budget that is not a positive int, an entry point that does
+    not import (``resolve``). Called before any folder is made or reference measured, so that a
+    typo leaves no partial ``result.json`` behind for ``aggregate`` to list."""
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401  (registers the ids)
+
+    check_algo(algo, allow_entry_points, resolve=resolve)
+    levels = ", ".join(sorted(k for k in gym.registry if k.startswith("ImagePoser")))
+    if env_id not in gym.registry:
+        raise ValueError(f"unknown level {env_id!r}; registered: {levels}")
+    if not _is_level(env_id):
+        raise ValueError(f"{env_id!r} is not an ImagePoser level (the protocol needs its splits); levels: {levels}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if algo == "grpo":  # a level or budget it cannot handle
+        from poser_agents.benchmark.grpo_learner import check_level
+
+        check_level(env_id, steps)
+
+
 def run_one(
     algo: str,
     env_id: str,
@@ -230,21 +262,8 @@ def run_one(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train and evaluate one run; returns the complete result (see :mod:`.schema`)."""
-    import gymnasium as gym
-
-    import poser_env  # noqa: F401  (registers the ids)
-
     proto = proto or Protocol()
-    check_algo(algo, allow_entry_points)
-    if env_id not in gym.registry:
-        levels = ", ".join(sorted(k for k in gym.registry if k.startswith("ImagePoser")))
-        raise ValueError(f"unknown level {env_id!r}; registered: {levels}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if algo == "grpo":  # a level or budget it cannot handle: one line, before any folder is made
-        from poser_agents.benchmark.grpo_learner import check_level
-
-        check_level(env_id, steps)
+    check_run(algo, env_id, steps, allow_entry_points)
     out = Path(out)
     folder = out / env_id / algo.replace(":", "__") / f"seed{seed}"
     folder.mkdir(parents=True, exist_ok=True)

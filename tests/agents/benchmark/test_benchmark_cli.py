@@ -119,6 +119,28 @@ def test_run_bad_input_one_line(tmp_path, capsys, argv, message):
     assert len(err) == 1 and message in err[0]
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--algo", "tests.agents.benchmark.custom_algo:make_a2cc"], "has no attribute 'make_a2cc'"),
+        (["--algo", "tests.agents.benchmark.no_such_module:make_a2c"], "cannot import"),
+        (["--env", "CartPole-v1"], "'CartPole-v1' is not an ImagePoser level"),
+    ],
+)
+def test_run_refuses_typos_before_any_file_is_written(tmp_path, capsys, argv, message):
+    """A mistyped entry point or a foreign env id: one line, and no folder, reference or partial
+    result.json left for ``aggregate`` to list as a partial run."""
+    base = {"--algo": "a2c", "--env": LEVEL}
+    for k, v in zip(argv[::2], argv[1::2]):
+        base[k] = v
+    args = [x for kv in base.items() for x in kv]
+    out = tmp_path / "out"
+    assert main(["benchmark", "run", *args, "--allow-entry-points", "--steps", "10", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not out.exists()
+
+
 def test_aggregate_bad_input_one_line(tmp_path, capsys):
     other = tmp_path / "other" / "x"
     other.mkdir(parents=True)
