@@ -26,10 +26,10 @@ import numpy as np
 from poser_agents.benchmark.algos import Predictor, build_model, check_algo, episode_starts
 from poser_agents.benchmark.resume import (
     CHECKPOINT_DIR,
-    IDENTITY,
     check_identity,
     clear_checkpoint,
     drop_buffer,
+    identity_differences,
     load_state,
     read_state,
     resumable,
@@ -309,9 +309,7 @@ def _identity(algo: str, env_id: str, seed: int, steps: int, proto: Protocol) ->
 
 def _differences(recorded: dict[str, Any], identity: dict[str, Any]) -> str:
     """The identity fields ``recorded`` (a result or checkpoint) and this command disagree on."""
-    return "; ".join(
-        f"{k}: {recorded.get(k)!r} there, {identity[k]!r} asked" for k in IDENTITY if recorded.get(k) != identity[k]
-    )
+    return identity_differences(recorded, identity)
 
 
 def _complete(
