@@ -15,6 +15,7 @@ under ``unscored``.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from itertools import combinations
@@ -27,6 +28,9 @@ from poser_agents.benchmark.schema import FINAL_SPLITS, RESULT_FILE, read_run
 from poser_agents.common.figures import save_figure
 
 AGGREGATES: tuple[str, ...] = ("iqm", "median", "mean", "optimality_gap")
+#: The protocol fields that decide which tasks, reset seeds and cost weight a final score is
+#: measured on: runs of one level that differ in one are not scored on the same footing.
+SCORE_PROTOCOL: tuple[str, ...] = ("test_episodes", "eval_seeds", "text_encoder", "cost_weight")
 SCORES: tuple[str, ...] = ("norm_accuracy", "norm_alignment", "norm_accuracy_cost_aware", "norm_alignment_cost_aware")
 ALL_LEVELS = "all"
 
@@ -137,6 +141,7 @@ def aggregate(
         run["algo"] if len(budgets[(run["env_id"], run["algo"])]) == 1 else f"{run['algo']}@{run['steps']}"
     )
     partial, unscored = [], []
+    protocols: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     final: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     curves: dict[str, dict[str, list[dict[int, float]]]] = defaultdict(lambda: defaultdict(list))
     for path, run in runs:
@@ -152,6 +157,8 @@ def aggregate(
             unscored.append(ident | {"reason": f"every {split} task has oracle == random"})
             continue
         final[run["env_id"]][label(run)].append(float(value))
+        setting = {k: run["protocol"].get(k) for k in SCORE_PROTOCOL}
+        protocols[run["env_id"]][json.dumps(setting, sort_keys=True)][label(run)] += 1
         curves[run["env_id"]][label(run)].append(
             {p["step"]: p[score] for p in run["curve"] if p.get(score) is not None}
         )
@@ -177,6 +184,14 @@ def aggregate(
         "probability_of_improvement": improvement,
         "partial": partial,
         "unscored": unscored,
+        # Levels whose scored runs were measured on different tasks or settings (a newcomer's
+        # --test-episodes 200 beside runs published with 100): averaged and compared all the
+        # same, so said here, per setting with the runs under it.
+        "protocol_mismatch": {
+            level: [{"protocol": json.loads(k), "runs": dict(sorted(v.items()))} for k, v in sorted(groups.items())]
+            for level, groups in sorted(protocols.items())
+            if len(groups) > 1
+        },
         "runs": len(runs),
     }
     if plots is not None:
@@ -269,6 +284,8 @@ def format_table(result: dict[str, Any]) -> str:
             lines.append(
                 f"{level}: P({p['x']} > {p['y']}) = {p['p_x_better']:.3f} [{p['ci'][0]:.3f}, {p['ci'][1]:.3f}]"
             )
+    for level, groups in result.get("protocol_mismatch", {}).items():
+        lines.append(mismatch_line(level, groups))
     for p in result["partial"]:
         lines.append(
             f"PARTIAL (not averaged): {p['env_id']} {p['algo']} seed {p['seed']} stopped at {p['steps_done']} of {p['steps']} steps ({p['path']})"
@@ -286,3 +303,17 @@ def format_table(result: dict[str, Any]) -> str:
         n = f"{len(which)} runs" if len(which) > 1 else "1 run"
         lines.append(f"UNSCORED (not averaged): {level}: no {result['split']} evaluation in {n} ({', '.join(which)})")
     return "\n".join(lines)
+
+
+def mismatch_line(level: str, groups: list[dict[str, Any]]) -> str:
+    """One line for a level whose runs were scored under different protocol settings."""
+    parts = []
+    for g in groups:
+        setting = ", ".join(f"{k}={v}" for k, v in g["protocol"].items())
+        runs = ", ".join(f"{a} x{n}" for a, n in g["runs"].items())
+        parts.append(f"[{setting}: {runs}]")
+    return (
+        f"WARNING {level}: runs scored under different protocol settings, on different tasks or seeds, so their "
+        f"scores are not comparable: {' '.join(parts)}; rerun with the same --test-episodes, --eval-seeds and "
+        "--text-encoder (the published runs' are in docs/benchmark.md)"
+    )

@@ -210,6 +210,41 @@ def test_runs_at_other_budgets_are_not_averaged_together(runs, tmp_path):
     assert "a2c" in aggregate([runs], reps=100)["levels"][LEVEL]
 
 
+def test_runs_scored_under_other_protocol_settings_are_flagged(runs, tmp_path, capsys):
+    """A newcomer's runs on other test tasks (``--test-episodes``) beside published ones: the
+    aggregate says so, per level, in the table, on stderr and in --json."""
+    mine = tmp_path / "mine"
+    dst = mine / LEVEL / "a2c" / "seed5"
+    shutil.copytree(runs / LEVEL / "a2c" / "seed0", dst)
+    result = json.loads((dst / "result.json").read_text())
+    result["seed"], result["protocol"]["test_episodes"] = 5, 3
+    (dst / "result.json").write_text(json.dumps(result))
+    capsys.readouterr()
+    assert main(["benchmark", "aggregate", str(runs), str(mine), "--reps", "100"]) == 0
+    captured = capsys.readouterr()
+    line = f"WARNING {LEVEL}: runs scored under different protocol settings"
+    assert line in captured.out and line in captured.err
+    assert "test_episodes=2, text_encoder=hash: a2c x2, " in captured.out and "test_episodes=3" in captured.out
+    assert "ImagePoser-Edit-v0: runs scored" not in captured.out  # that level's runs agree
+    assert main(["benchmark", "aggregate", str(runs), str(mine), "--reps", "100", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    groups = out["protocol_mismatch"][LEVEL]
+    assert [g["protocol"]["test_episodes"] for g in groups] == [2, 3] and groups[1]["runs"] == {"a2c": 1}
+    assert list(out["protocol_mismatch"]) == [LEVEL]
+
+
+def test_published_runs_share_their_protocol_settings():
+    """The committed runs of each level were scored on the same tasks (a newcomer aggregates beside them)."""
+    from pathlib import Path
+
+    from poser_agents.benchmark.aggregate import aggregate
+
+    results = Path(__file__).resolve().parents[3] / "docs" / "results"
+    dirs = [results / "benchmark", results / "benchmark-300k", results / "benchmark-1m"]
+    assert aggregate(dirs, reps=10)["protocol_mismatch"] == {}
+    assert main(["benchmark", "aggregate", *map(str, dirs), "--reps", "10"]) == 0
+
+
 def test_aggregate_is_the_same_whatever_numpy_drew_before(runs):
     """rliable's bootstrap partly draws from numpy's global generator: aggregate seeds and restores it."""
     import numpy as np
