@@ -6,7 +6,7 @@ number of complete runs on every level). rliable computes the interquartile mean
 mean and optimality gap (to 1 = the oracle) with stratified bootstrap confidence intervals,
 and the probability of improvement between every two algorithms of a level. With ``plots``,
 it also draws performance profiles (final test scores) and sample-efficiency curves (IQM of
-the val curve at the steps every run of the pair evaluated).
+the val curve, each algorithm at the steps every run of it evaluated).
 
 Partial runs (killed or still running) are never averaged: they are listed under ``partial``.
 A complete run whose score is undefined (every task degenerate: oracle == random) is listed
@@ -199,12 +199,36 @@ def aggregate(
     return result
 
 
+def curve_estimates(
+    curves: dict[str, list[dict[int, float]]], reps: int, seed: int
+) -> dict[str, tuple[list[int], np.ndarray, np.ndarray]]:
+    """Per algorithm of one level: the steps every run of it evaluated at, the IQM of the val
+    score there and its stratified bootstrap CI (``2 x steps``). Algorithms keep their own steps:
+    runs with another ``--eval-every`` or budget are drawn where they were measured."""
+    from rliable import metrics
+
+    out = {}
+    for algo, runs in sorted(curves.items()):
+        common = sorted(set.intersection(*(set(r) for r in runs))) if runs else []
+        if not common:
+            continue
+        arr = np.array([[[r[s] for s in common]] for r in runs], dtype=float)  # runs x 1 x steps
+        p, i = _interval_estimates(
+            {algo: arr},
+            lambda x: np.array([metrics.aggregate_iqm(x[..., t]) for t in range(x.shape[-1])]),
+            reps,
+            seed,
+        )
+        out[algo] = (common, p[algo], i[algo])
+    return out
+
+
 def _plots(folder: Path, final: dict, curves: dict, score: str, reps: int, seed: int) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from rliable import library, metrics, plot_utils
+    from rliable import library, plot_utils
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -227,42 +251,31 @@ def _plots(folder: Path, final: dict, curves: dict, score: str, reps: int, seed:
         path = folder / f"{level}-profile.png"
         save_figure(fig, path, dpi=110, bbox_inches="tight")
         written.append(str(path))
-        # Sample efficiency: steps every run of an algorithm evaluated at.
-        points, intervals, steps_of = {}, {}, {}
-        for algo, runs in sorted(curves[level].items()):
-            common = sorted(set.intersection(*(set(r) for r in runs))) if runs else []
-            if not common:
-                continue
-            arr = np.array([[[r[s] for s in common]] for r in runs], dtype=float)  # runs x 1 x steps
-            p, i = _interval_estimates(
-                {algo: arr},
-                lambda x: np.array([metrics.aggregate_iqm(x[..., t]) for t in range(x.shape[-1])]),
-                reps,
-                seed,
-            )
-            points[algo], intervals[algo], steps_of[algo] = p[algo], i[algo], common
-        if points:
-            # rliable draws every algorithm on one x axis: use the steps all of them share.
-            shared = sorted(set.intersection(*(set(s) for s in steps_of.values())))
-            if shared:
-                idx = {a: [steps_of[a].index(s) for s in shared] for a in points}
-                fig, ax = plt.subplots(figsize=(7, 4.5))
+        # Sample efficiency: each algorithm at the steps every run of it evaluated at.
+        drawn = curve_estimates(curves[level], reps, seed)
+        if drawn:
+            fig, ax = plt.subplots(figsize=(7, 4.5))
+            colors = {a: plt.get_cmap("tab10")(i % 10) for i, a in enumerate(drawn)}
+            # One call per algorithm: rliable draws the algorithms of one call on one x array, and
+            # the steps they share can be step 0 alone (a newcomer's short run beside 100k-step ones).
+            for algo, (steps, point, interval) in drawn.items():
                 plot_utils.plot_sample_efficiency_curve(
-                    np.array(shared),
-                    {a: points[a][idx[a]] for a in points},
-                    {a: intervals[a][:, idx[a]] for a in points},
-                    algorithms=list(points),
+                    np.array(steps),
+                    {algo: point},
+                    {algo: interval},
+                    algorithms=[algo],
+                    colors=colors,
                     xlabel="env steps",
                     ylabel=f"IQM of val {score}",
                     ax=ax,
                     labelsize="large",
                     ticklabelsize="large",
                 )
-                ax.set_title(f"{level}: sample efficiency (val)")
-                ax.legend(fontsize="small")
-                path = folder / f"{level}-curve.png"
-                save_figure(fig, path, dpi=110, bbox_inches="tight")
-                written.append(str(path))
+            ax.set_title(f"{level}: sample efficiency (val)")
+            ax.legend(fontsize="small")
+            path = folder / f"{level}-curve.png"
+            save_figure(fig, path, dpi=110, bbox_inches="tight")
+            written.append(str(path))
     return written
 
 

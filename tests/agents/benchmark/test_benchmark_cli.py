@@ -245,6 +245,22 @@ def test_published_runs_share_their_protocol_settings():
     assert main(["benchmark", "aggregate", *map(str, dirs), "--reps", "10"]) == 0
 
 
+def test_sample_efficiency_curves_keep_each_algorithm_at_its_own_steps():
+    """A short run (points every 1,000 steps) beside 100k-step ones (every 10,000) share step 0
+    alone: each curve is drawn at the steps its own runs share, not cut to step 0."""
+    from poser_agents.benchmark.aggregate import curve_estimates
+
+    curves = {
+        "mine": [{0: 0.0, 1000: 0.2, 2000: 0.4}, {0: 0.0, 1000: 0.4, 2000: 0.6}],
+        "ppo": [{0: 0.1, 10000: 0.3, 20000: 0.5}, {0: 0.1, 10000: 0.5, 20000: 0.7, 20352: 0.8}],
+    }
+    drawn = curve_estimates(curves, reps=50, seed=0)
+    assert drawn["mine"][0] == [0, 1000, 2000] and drawn["ppo"][0] == [0, 10000, 20000]
+    assert list(drawn["mine"][1]) == pytest.approx([0.0, 0.3, 0.5]) and drawn["ppo"][1][0] == pytest.approx(0.1)
+    low, high = drawn["ppo"][2]
+    assert all(lo <= v <= hi for lo, v, hi in zip(low, drawn["ppo"][1], high))
+
+
 def test_aggregate_is_the_same_whatever_numpy_drew_before(runs):
     """rliable's bootstrap partly draws from numpy's global generator: aggregate seeds and restores it."""
     import numpy as np
