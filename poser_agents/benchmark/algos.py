@@ -16,6 +16,7 @@ code, so it needs the caller's explicit ``allow_entry_points=True`` (``--allow-e
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -80,6 +81,12 @@ def _load_entry_point(name: str) -> Callable[..., Any]:
         obj = getattr(obj, part)
     if not callable(obj):
         raise ValueError(f"--algo {name!r}: {attr!r} is not callable")
+    try:
+        inspect.signature(obj).bind(None, seed=0)
+    except TypeError as e:
+        raise ValueError(f"--algo {name!r}: the factory is called as factory(env, seed=seed), and {e}") from None
+    except ValueError:
+        pass  # no signature to check (some builtins): the call itself will tell
     return obj
 
 

@@ -411,8 +411,6 @@ def _train(
         result["steps_done"] = start
     elif clear_checkpoint(folder):  # left by an earlier run whose result.json is gone: not this run's
         log(f"  {folder}: removed the checkpoint an earlier run left there (this run starts at step 0)")
-    if resume is None:
-        write_run(folder, result)
     val_refs = references(out, env_id, "val", proto.val_episodes, proto, log)
     train_env = gym.make(env_id, split="train", text_encoder=proto.text_encoder)
     try:
@@ -425,6 +423,8 @@ def _train(
             # Reseeded from (seed, step): the env does not replay step 0's tasks (module docstring).
             sb3_model(model).set_random_seed(int(np.random.SeedSequence([int(seed), start]).generate_state(1)[0]))
             write_run(folder, result)  # only now: a checkpoint that does not load changes nothing
+        else:  # only now: a learner that cannot be built (a factory's error) leaves no partial run behind
+            write_run(folder, result)
     except BaseException:
         train_env.close()
         raise

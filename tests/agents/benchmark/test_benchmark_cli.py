@@ -125,6 +125,7 @@ def test_run_bad_input_one_line(tmp_path, capsys, argv, message):
         (["--algo", "tests.agents.benchmark.custom_algo:make_a2cc"], "has no attribute 'make_a2cc'"),
         (["--algo", "tests.agents.benchmark.no_such_module:make_a2c"], "cannot import"),
         (["--env", "CartPole-v1"], "'CartPole-v1' is not an ImagePoser level"),
+        (["--algo", "tests.agents.benchmark.custom_algo:make_without_seed"], "called as factory(env, seed=seed)"),
     ],
 )
 def test_run_refuses_typos_before_any_file_is_written(tmp_path, capsys, argv, message):
@@ -139,6 +140,18 @@ def test_run_refuses_typos_before_any_file_is_written(tmp_path, capsys, argv, me
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not out.exists()
+
+
+def test_a_learner_that_cannot_be_built_leaves_no_partial_run(tmp_path, capsys):
+    """The factory runs after the val references are measured: its error is one line, and the
+    folder holds no result.json for ``aggregate`` to list as a partial run."""
+    algo = "tests.agents.benchmark.custom_algo:make_nothing"
+    args = ["benchmark", "run", "--algo", algo, "--allow-entry-points", "--out", str(tmp_path), *TINY]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()  # the references' progress, then the error
+    assert err[-1].startswith("poser benchmark: error:") and "returned NoneType, which has no learn()" in err[-1]
+    assert not any("Traceback" in line for line in err)
+    assert (tmp_path / "references" / LEVEL).is_dir() and not list(tmp_path.rglob("result.json"))
 
 
 def test_aggregate_bad_input_one_line(tmp_path, capsys):
