@@ -134,11 +134,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--eval-every", type=positive_int, default=10_000, help="env steps between val evaluations (default 10000)"
     )
     run.add_argument("--val-episodes", type=positive_int, default=50, help="val tasks per curve point (default 50)")
-    run.add_argument("--test-episodes", type=positive_int, default=200, help="test tasks at the end (default 200)")
+    run.add_argument(
+        "--test-episodes",
+        type=positive_int,
+        default=200,
+        help="test tasks at the end, and gen / gen_forms tasks on Hard (default 200; the published Hard and Drift runs: 100)",
+    )
     run.add_argument(
         "--eval-seeds", type=seed_list, default=[0], help="evaluation seeds, shared with the references (default 0)"
     )
-    run.add_argument("--text-encoder", default="hash")
+    run.add_argument(
+        "--text-encoder", default="hash", help="the env's text encoder (default hash, as the published runs)"
+    )
     run.add_argument(
         "--allow-entry-points", action="store_true", help="let --algo name a module:callable to import and run"
     )
