@@ -266,7 +266,10 @@ def run_one(
     check_run(algo, env_id, steps, allow_entry_points)
     out = Path(out)
     folder = out / env_id / algo.replace(":", "__") / f"seed{seed}"
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # --out names a file, or a folder that cannot be written
+        raise ValueError(f"cannot make {folder} ({e.strerror or e}): --out must be a folder you can write to") from None
     lock = open(folder / ".lock", "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -142,6 +142,13 @@ def test_run_refuses_typos_before_any_file_is_written(tmp_path, capsys, argv, me
     assert not out.exists()
 
 
+def test_run_into_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "runs").write_text("not a folder")
+    assert main(["benchmark", "run", "--algo", "a2c", "--out", str(tmp_path / "runs"), *TINY]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out must be a folder you can write to" in err[0]
+
+
 def test_a_learner_that_cannot_be_built_leaves_no_partial_run(tmp_path, capsys):
     """The factory runs after the val references are measured: its error is one line, and the
     folder holds no result.json for ``aggregate`` to list as a partial run."""
