@@ -124,6 +124,12 @@ def references(
         if not isinstance(refs, dict) or not all(isinstance(refs.get(n), list) for n in ("random", "oracle")):
             raise ResultSchemaError(f"{path}: field 'records' must hold lists 'random' and 'oracle'")
         return refs
+    # Said before, not only after: on ImagePoser-Hard-v0 the oracle takes about 4 s a task, so
+    # the protocol's 200 test tasks are minutes of silence otherwise.
+    log(
+        f"  measuring the random and oracle references on {env_id} {split} ({episodes} tasks x {len(seeds)} "
+        f"evaluation seed(s)), to be cached in {path}: the oracle searches every action, which can take minutes"
+    )
     refs = {}
     for name in ("random", "oracle"):
         t0 = time.perf_counter()

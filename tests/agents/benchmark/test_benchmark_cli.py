@@ -158,6 +158,8 @@ def test_a_learner_that_cannot_be_built_leaves_no_partial_run(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()  # the references' progress, then the error
     assert err[-1].startswith("poser benchmark: error:") and "returned NoneType, which has no learn()" in err[-1]
     assert not any("Traceback" in line for line in err)
+    # The references are announced before they are measured (minutes on Hard), then timed.
+    assert f"measuring the random and oracle references on {LEVEL} val" in err[0] and "reference oracle" in err[2]
     assert (tmp_path / "references" / LEVEL).is_dir() and not list(tmp_path.rglob("result.json"))
 
 
