@@ -5,10 +5,12 @@
 
 No stable-baselines3: the algorithm reads top to bottom (settings, Q-network, replay buffer,
 loop). The protocol is the benchmark's (docs/benchmark.md): greedy evaluation on val every
-``--eval-every`` steps (the learning curve), on test at the end, each against the random and
-oracle references measured on the same tasks and seeds, written in the ``poser-benchmark-run``
-schema under ``<out>/<env>/cleanrl_style_dqn/seed<S>/`` so that ``poser benchmark aggregate``
-reads it like any other run.
+``--eval-every`` steps (the learning curve), on test at the end (and on a level with
+generalisation splits, ImagePoser-Hard-v0, on ``gen`` and ``gen_forms``, each reported apart),
+each against the random and oracle references measured on the same tasks and seeds, written in
+the ``poser-benchmark-run`` schema under ``<out>/<env>/cleanrl_style_dqn/seed<S>/`` so that
+``poser benchmark aggregate`` reads it like any other run. To compare with the published runs,
+use their protocol settings (``--test-episodes 100`` on ImagePoser-Hard-v0 and -Drift-v0).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import torch
 import torch.nn as nn
 
 import poser_env  # noqa: F401  (registers the levels)
-from poser_agents.benchmark.run import Protocol, _versions, references
+from poser_agents.benchmark.run import Protocol, _versions, final_splits, references
 from poser_agents.benchmark.schema import SCHEMA, VERSION, write_run
 from poser_agents.benchmark.score import score_card
 from poser_agents.common.cli_args import parse_dataclass
@@ -113,6 +115,8 @@ def main(args: Args) -> dict:
     proto = Protocol(eval_every=args.eval_every, val_episodes=args.val_episodes, test_episodes=args.test_episodes)
     out = Path(args.out)
     folder = out / args.env_id / ALGO / f"seed{args.seed}"
+    if (folder / "result.json").exists():  # never overwrite a run: it may be hours of training
+        raise SystemExit(f"{folder} already holds a run; choose another --out or --seed, or delete it")
     result = {
         "schema": SCHEMA,
         "version": VERSION,
@@ -207,10 +211,9 @@ def main(args: Args) -> dict:
 
     if result["curve"][-1]["step"] != args.total_timesteps:
         curve_point(args.total_timesteps)
-    test_env = gym.make(args.env_id, split="test")
-    result["test"] = evaluate_on(
-        test_env, references(out, args.env_id, "test", args.test_episodes, proto, print), args.test_episodes
-    )
+    for split in final_splits(env):  # test, and gen / gen_forms on a level that has them
+        refs = references(out, args.env_id, split, args.test_episodes, proto, print)
+        result[split] = evaluate_on(gym.make(args.env_id, split=split), refs, args.test_episodes)
     result.update(
         status="complete",
         steps_done=args.total_timesteps,

@@ -6,7 +6,7 @@ number of complete runs on every level). rliable computes the interquartile mean
 mean and optimality gap (to 1 = the oracle) with stratified bootstrap confidence intervals,
 and the probability of improvement between every two algorithms of a level. With ``plots``,
 it also draws performance profiles (final test scores) and sample-efficiency curves (IQM of
-the val curve at the steps every run of the pair evaluated).
+the val curve, each algorithm at the steps every run of it evaluated).
 
 Partial runs (killed or still running) are never averaged: they are listed under ``partial``.
 A complete run whose score is undefined (every task degenerate: oracle == random) is listed
@@ -15,6 +15,7 @@ under ``unscored``.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from itertools import combinations
@@ -27,6 +28,9 @@ from poser_agents.benchmark.schema import FINAL_SPLITS, RESULT_FILE, read_run
 from poser_agents.common.figures import save_figure
 
 AGGREGATES: tuple[str, ...] = ("iqm", "median", "mean", "optimality_gap")
+#: The protocol fields that decide which tasks, reset seeds and cost weight a final score is
+#: measured on: runs of one level that differ in one are not scored on the same footing.
+SCORE_PROTOCOL: tuple[str, ...] = ("test_episodes", "eval_seeds", "text_encoder", "cost_weight")
 SCORES: tuple[str, ...] = ("norm_accuracy", "norm_alignment", "norm_accuracy_cost_aware", "norm_alignment_cost_aware")
 ALL_LEVELS = "all"
 
@@ -146,6 +150,7 @@ def aggregate(
         run["algo"] if len(budgets[(run["env_id"], run["algo"])]) == 1 else f"{run['algo']}@{run['steps']}"
     )
     partial, unscored = [], []
+    protocols: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     final: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     curves: dict[str, dict[str, list[dict[int, float]]]] = defaultdict(lambda: defaultdict(list))
     for path, run in runs:
@@ -161,6 +166,8 @@ def aggregate(
             unscored.append(ident | {"reason": f"every {split} task has oracle == random"})
             continue
         final[run["env_id"]][label(run)].append(float(value))
+        setting = {k: run["protocol"].get(k) for k in SCORE_PROTOCOL}
+        protocols[run["env_id"]][json.dumps(setting, sort_keys=True)][label(run)] += 1
         curves[run["env_id"]][label(run)].append(
             {p["step"]: p[score] for p in run["curve"] if p.get(score) is not None}
         )
@@ -186,6 +193,14 @@ def aggregate(
         "probability_of_improvement": improvement,
         "partial": partial,
         "unscored": unscored,
+        # Levels whose scored runs were measured on different tasks or settings (a newcomer's
+        # --test-episodes 200 beside runs published with 100): averaged and compared all the
+        # same, so said here, per setting with the runs under it.
+        "protocol_mismatch": {
+            level: [{"protocol": json.loads(k), "runs": dict(sorted(v.items()))} for k, v in sorted(groups.items())]
+            for level, groups in sorted(protocols.items())
+            if len(groups) > 1
+        },
         "runs": len(runs),
     }
     if plots is not None:
@@ -193,12 +208,36 @@ def aggregate(
     return result
 
 
+def curve_estimates(
+    curves: dict[str, list[dict[int, float]]], reps: int, seed: int
+) -> dict[str, tuple[list[int], np.ndarray, np.ndarray]]:
+    """Per algorithm of one level: the steps every run of it evaluated at, the IQM of the val
+    score there and its stratified bootstrap CI (``2 x steps``). Algorithms keep their own steps:
+    runs with another ``--eval-every`` or budget are drawn where they were measured."""
+    from rliable import metrics
+
+    out = {}
+    for algo, runs in sorted(curves.items()):
+        common = sorted(set.intersection(*(set(r) for r in runs))) if runs else []
+        if not common:
+            continue
+        arr = np.array([[[r[s] for s in common]] for r in runs], dtype=float)  # runs x 1 x steps
+        p, i = _interval_estimates(
+            {algo: arr},
+            lambda x: np.array([metrics.aggregate_iqm(x[..., t]) for t in range(x.shape[-1])]),
+            reps,
+            seed,
+        )
+        out[algo] = (common, p[algo], i[algo])
+    return out
+
+
 def _plots(folder: Path, final: dict, curves: dict, score: str, reps: int, seed: int) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from rliable import library, metrics, plot_utils
+    from rliable import library, plot_utils
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -221,42 +260,31 @@ def _plots(folder: Path, final: dict, curves: dict, score: str, reps: int, seed:
         path = folder / f"{level}-profile.png"
         save_figure(fig, path, dpi=110, bbox_inches="tight")
         written.append(str(path))
-        # Sample efficiency: steps every run of an algorithm evaluated at.
-        points, intervals, steps_of = {}, {}, {}
-        for algo, runs in sorted(curves[level].items()):
-            common = sorted(set.intersection(*(set(r) for r in runs))) if runs else []
-            if not common:
-                continue
-            arr = np.array([[[r[s] for s in common]] for r in runs], dtype=float)  # runs x 1 x steps
-            p, i = _interval_estimates(
-                {algo: arr},
-                lambda x: np.array([metrics.aggregate_iqm(x[..., t]) for t in range(x.shape[-1])]),
-                reps,
-                seed,
-            )
-            points[algo], intervals[algo], steps_of[algo] = p[algo], i[algo], common
-        if points:
-            # rliable draws every algorithm on one x axis: use the steps all of them share.
-            shared = sorted(set.intersection(*(set(s) for s in steps_of.values())))
-            if shared:
-                idx = {a: [steps_of[a].index(s) for s in shared] for a in points}
-                fig, ax = plt.subplots(figsize=(7, 4.5))
+        # Sample efficiency: each algorithm at the steps every run of it evaluated at.
+        drawn = curve_estimates(curves[level], reps, seed)
+        if drawn:
+            fig, ax = plt.subplots(figsize=(7, 4.5))
+            colors = {a: plt.get_cmap("tab10")(i % 10) for i, a in enumerate(drawn)}
+            # One call per algorithm: rliable draws the algorithms of one call on one x array, and
+            # the steps they share can be step 0 alone (a newcomer's short run beside 100k-step ones).
+            for algo, (steps, point, interval) in drawn.items():
                 plot_utils.plot_sample_efficiency_curve(
-                    np.array(shared),
-                    {a: points[a][idx[a]] for a in points},
-                    {a: intervals[a][:, idx[a]] for a in points},
-                    algorithms=list(points),
+                    np.array(steps),
+                    {algo: point},
+                    {algo: interval},
+                    algorithms=[algo],
+                    colors=colors,
                     xlabel="env steps",
                     ylabel=f"IQM of val {score}",
                     ax=ax,
                     labelsize="large",
                     ticklabelsize="large",
                 )
-                ax.set_title(f"{level}: sample efficiency (val)")
-                ax.legend(fontsize="small")
-                path = folder / f"{level}-curve.png"
-                save_figure(fig, path, dpi=110, bbox_inches="tight")
-                written.append(str(path))
+            ax.set_title(f"{level}: sample efficiency (val)")
+            ax.legend(fontsize="small")
+            path = folder / f"{level}-curve.png"
+            save_figure(fig, path, dpi=110, bbox_inches="tight")
+            written.append(str(path))
     return written
 
 
@@ -278,6 +306,8 @@ def format_table(result: dict[str, Any]) -> str:
             lines.append(
                 f"{level}: P({p['x']} > {p['y']}) = {p['p_x_better']:.3f} [{p['ci'][0]:.3f}, {p['ci'][1]:.3f}]"
             )
+    for level, groups in result.get("protocol_mismatch", {}).items():
+        lines.append(mismatch_line(level, groups))
     for p in result["partial"]:
         lines.append(
             f"PARTIAL (not averaged): {p['env_id']} {p['algo']} seed {p['seed']} stopped at {p['steps_done']} of {p['steps']} steps ({p['path']})"
@@ -295,3 +325,17 @@ def format_table(result: dict[str, Any]) -> str:
         n = f"{len(which)} runs" if len(which) > 1 else "1 run"
         lines.append(f"UNSCORED (not averaged): {level}: no {result['split']} evaluation in {n} ({', '.join(which)})")
     return "\n".join(lines)
+
+
+def mismatch_line(level: str, groups: list[dict[str, Any]]) -> str:
+    """One line for a level whose runs were scored under different protocol settings."""
+    parts = []
+    for g in groups:
+        setting = ", ".join(f"{k}={v}" for k, v in g["protocol"].items())
+        runs = ", ".join(f"{a} x{n}" for a, n in g["runs"].items())
+        parts.append(f"[{setting}: {runs}]")
+    return (
+        f"WARNING {level}: runs scored under different protocol settings, on different tasks or seeds, so their "
+        f"scores are not comparable: {' '.join(parts)}; rerun with the same --test-episodes, --eval-seeds and "
+        "--text-encoder (the published runs' are in docs/benchmark.md)"
+    )

@@ -16,6 +16,7 @@ code, so it needs the caller's explicit ``allow_entry_points=True`` (``--allow-e
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -46,8 +47,11 @@ PROJECT_ALGOS: tuple[str, ...] = ("masked_dqn", "grpo")
 ALGOS: tuple[str, ...] = tuple(SB3_ALGOS) + PROJECT_ALGOS
 
 
-def check_algo(name: str, allow_entry_points: bool = False) -> None:
-    """Refuse an unknown algorithm, or an entry point without the caller's flag, with one line."""
+def check_algo(name: str, allow_entry_points: bool = False, resolve: bool = False) -> None:
+    """Refuse an unknown algorithm, or an entry point without the caller's flag, with one line.
+
+    ``resolve`` also imports an allowed entry point's module and looks its callable up, so that a
+    typo in it is refused before any reference is measured or any folder is made."""
     if name in ALGOS:
         return
     if ":" in name:
@@ -55,6 +59,8 @@ def check_algo(name: str, allow_entry_points: bool = False) -> None:
             raise ValueError(
                 f"--algo {name!r} names Python code to import and run; pass --allow-entry-points if you trust it"
             )
+        if resolve:
+            _load_entry_point(name)
         return
     raise ValueError(
         f"unknown algorithm {name!r}; allowed: {', '.join(ALGOS)}, or module:callable with --allow-entry-points"
@@ -75,6 +81,12 @@ def _load_entry_point(name: str) -> Callable[..., Any]:
         obj = getattr(obj, part)
     if not callable(obj):
         raise ValueError(f"--algo {name!r}: {attr!r} is not callable")
+    try:
+        inspect.signature(obj).bind(None, seed=0)
+    except TypeError as e:
+        raise ValueError(f"--algo {name!r}: the factory is called as factory(env, seed=seed), and {e}") from None
+    except ValueError:
+        pass  # no signature to check (some builtins): the call itself will tell
     return obj
 
 

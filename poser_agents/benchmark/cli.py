@@ -96,9 +96,11 @@ def _announce(args: argparse.Namespace, results: Iterable[dict[str, Any]]) -> It
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
-    from poser_agents.benchmark.aggregate import aggregate, format_table
+    from poser_agents.benchmark.aggregate import aggregate, format_table, mismatch_line
 
     result = aggregate(args.dirs, score=args.score, reps=args.reps, seed=args.seed, plots=args.plots, split=args.split)
+    for level, groups in result["protocol_mismatch"].items():
+        print(f"poser benchmark aggregate: {mismatch_line(level, groups)}", file=sys.stderr)
     for p in result["partial"]:
         print(
             f"poser benchmark aggregate: partial run not averaged: {p['path']} ({p['steps_done']} of {p['steps']} steps)",
@@ -152,11 +154,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--eval-every", type=positive_int, default=10_000, help="env steps between val evaluations (default 10000)"
     )
     run.add_argument("--val-episodes", type=positive_int, default=50, help="val tasks per curve point (default 50)")
-    run.add_argument("--test-episodes", type=positive_int, default=200, help="test tasks at the end (default 200)")
+    run.add_argument(
+        "--test-episodes",
+        type=positive_int,
+        default=200,
+        help="test tasks at the end, and gen / gen_forms tasks on Hard (default 200; the published Hard and Drift runs: 100)",
+    )
     run.add_argument(
         "--eval-seeds", type=seed_list, default=[0], help="evaluation seeds, shared with the references (default 0)"
     )
-    run.add_argument("--text-encoder", default="hash")
+    run.add_argument(
+        "--text-encoder", default="hash", help="the env's text encoder (default hash, as the published runs)"
+    )
     run.add_argument(
         "--allow-entry-points", action="store_true", help="let --algo name a module:callable to import and run"
     )

@@ -59,6 +59,35 @@ VERSION = 1
 COUNTERS: tuple[str, ...] = ("num_timesteps", "_n_updates", "_n_calls", "_episode_num")
 #: Identity fields of the run that must match the command that resumes it.
 IDENTITY: tuple[str, ...] = ("algo", "env_id", "seed", "steps", "protocol")
+#: The flag of ``poser benchmark run`` that sets each protocol field (``cost_weight`` has none).
+PROTOCOL_FLAGS: dict[str, str] = {
+    "eval_every": "--eval-every",
+    "val_episodes": "--val-episodes",
+    "test_episodes": "--test-episodes",
+    "eval_seeds": "--eval-seeds",
+    "text_encoder": "--text-encoder",
+}
+
+
+def identity_differences(recorded: dict[str, Any], identity: dict[str, Any]) -> str:
+    """The identity fields a recorded run (a result or a checkpoint's identity) and a command
+    disagree on; the protocol one field at a time with its flag (``protocol.test_episodes
+    (--test-episodes): 5 there, 100 asked``), not as two whole dicts in different key orders."""
+    shown = []
+    for key in IDENTITY:
+        there, asked = recorded.get(key), identity.get(key)
+        if there == asked:
+            continue
+        if key == "protocol" and isinstance(there, dict) and isinstance(asked, dict):
+            for k in sorted(set(there) | set(asked)):
+                if there.get(k) != asked.get(k):
+                    flag = f" ({PROTOCOL_FLAGS[k]})" if k in PROTOCOL_FLAGS else ""
+                    shown.append(f"protocol.{k}{flag}: {there.get(k)!r} there, {asked.get(k)!r} asked")
+        else:
+            shown.append(f"{key}: {there!r} there, {asked!r} asked")
+    return "; ".join(shown)
+
+
 #: The replay buffer's scalars that are its state; the others are settings a checkpoint must match.
 BUFFER_STATE: tuple[str, ...] = ("pos", "full", "n_rows", "compact_at")
 
@@ -245,9 +274,8 @@ def read_state(folder: Path) -> dict[str, Any] | None:
 def check_identity(state: dict[str, Any], identity: dict[str, Any], where: Path, measured: Collection[int]) -> None:
     """Refuse to resume a checkpoint of another run: algorithm, level, seed, steps or protocol
     differ, or its step is not one of ``measured`` (the partial result's curve steps)."""
-    diff = [k for k in IDENTITY if state["identity"].get(k) != identity.get(k)]
-    if diff:
-        shown = "; ".join(f"{k}: {state['identity'].get(k)!r} there, {identity.get(k)!r} asked" for k in diff)
+    shown = identity_differences(state["identity"], identity)
+    if shown:
         raise ValueError(
             f"{where} holds the checkpoint of another run ({shown}); rerun with the same arguments to "
             f"resume it, or choose another --out (nothing was changed)"

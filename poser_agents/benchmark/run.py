@@ -28,10 +28,10 @@ from poser_agents.benchmark.algos import Predictor, build_model, check_algo, epi
 from poser_agents.benchmark.curve import RunInterrupted, curve_callback
 from poser_agents.benchmark.resume import (
     CHECKPOINT_DIR,
-    IDENTITY,
     check_identity,
     clear_checkpoint,
     drop_buffer,
+    identity_differences,
     load_state,
     read_state,
     resumable,
@@ -127,6 +127,12 @@ def references(
         if not isinstance(refs, dict) or not all(isinstance(refs.get(n), list) for n in ("random", "oracle")):
             raise ResultSchemaError(f"{path}: field 'records' must hold lists 'random' and 'oracle'")
         return refs
+    # Said before, not only after: on ImagePoser-Hard-v0 the oracle takes about 4 s a task, so
+    # the protocol's 200 test tasks are minutes of silence otherwise.
+    log(
+        f"  measuring the random and oracle references on {env_id} {split} ({episodes} tasks x {len(seeds)} "
+        f"evaluation seed(s)), to be cached in {path}: the oracle searches every action, which can take minutes"
+    )
     refs = {}
     for name in ("random", "oracle"):
         t0 = time.perf_counter()
@@ -197,6 +203,38 @@ def all_references(out: str | Path, env_id: str, proto: Protocol, log: Callable[
         references(Path(out), env_id, split, proto.test_episodes, proto, log)
 
 
+def _is_level(env_id: str) -> bool:
+    """Whether ``env_id`` is registered by ``poser_env`` (a level with train/val/test splits)."""
+    import gymnasium as gym
+
+    entry = gym.spec(env_id).entry_point
+    module = entry.partition(":")[0] if isinstance(entry, str) else getattr(entry, "__module__", "")
+    return module == "poser_env" or module.startswith("poser_env.")
+
+
+def check_run(algo: str, env_id: str, steps: int, allow_entry_points: bool = False, resolve: bool = True) -> None:
+    """Refuse, with one line, a run that cannot start: an unknown algorithm, a level that is not
+    registered or not ImagePoser's, a budget that is not a positive int, an entry point that does
+    not import (``resolve``). Called before any folder is made or reference measured, so that a
+    typo leaves no partial ``result.json`` behind for ``aggregate`` to list."""
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401  (registers the ids)
+
+    check_algo(algo, allow_entry_points, resolve=resolve)
+    levels = ", ".join(sorted(k for k in gym.registry if k.startswith("ImagePoser")))
+    if env_id not in gym.registry:
+        raise ValueError(f"unknown level {env_id!r}; registered: {levels}")
+    if not _is_level(env_id):
+        raise ValueError(f"{env_id!r} is not an ImagePoser level (the protocol needs its splits); levels: {levels}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if algo == "grpo":  # a level or budget it cannot handle
+        from poser_agents.benchmark.grpo_learner import check_level
+
+        check_level(env_id, steps)
+
+
 def run_one(
     algo: str,
     env_id: str,
@@ -208,24 +246,14 @@ def run_one(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train and evaluate one run; returns the complete result (see :mod:`.schema`)."""
-    import gymnasium as gym
-
-    import poser_env  # noqa: F401  (registers the ids)
-
     proto = proto or Protocol()
-    check_algo(algo, allow_entry_points)
-    if env_id not in gym.registry:
-        levels = ", ".join(sorted(k for k in gym.registry if k.startswith("ImagePoser")))
-        raise ValueError(f"unknown level {env_id!r}; registered: {levels}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if algo == "grpo":  # a level or budget it cannot handle: one line, before any folder is made
-        from poser_agents.benchmark.grpo_learner import check_level
-
-        check_level(env_id, steps)
+    check_run(algo, env_id, steps, allow_entry_points)
     out = Path(out)
     folder = out / env_id / algo.replace(":", "__") / f"seed{seed}"
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # --out names a file, or a folder that cannot be written
+        raise ValueError(f"cannot make {folder} ({e.strerror or e}): --out must be a folder you can write to") from None
     lock = open(folder / ".lock", "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -268,9 +296,7 @@ def _identity(algo: str, env_id: str, seed: int, steps: int, proto: Protocol) ->
 
 def _differences(recorded: dict[str, Any], identity: dict[str, Any]) -> str:
     """The identity fields ``recorded`` (a result or checkpoint) and this command disagree on."""
-    return "; ".join(
-        f"{k}: {recorded.get(k)!r} there, {identity[k]!r} asked" for k in IDENTITY if recorded.get(k) != identity[k]
-    )
+    return identity_differences(recorded, identity)
 
 
 def _complete(
@@ -378,8 +404,6 @@ def _train(
         result["steps_done"] = start
     elif clear_checkpoint(folder):  # left by an earlier run whose result.json is gone: not this run's
         log(f"  {folder}: removed the checkpoint an earlier run left there (this run starts at step 0)")
-    if resume is None:
-        write_run(folder, result)
     val_refs = references(out, env_id, "val", proto.val_episodes, proto, log)
     train_env = gym.make(env_id, split="train", text_encoder=proto.text_encoder)
     try:
@@ -392,6 +416,8 @@ def _train(
             # Reseeded from (seed, step): the env does not replay step 0's tasks (module docstring).
             sb3_model(model).set_random_seed(int(np.random.SeedSequence([int(seed), start]).generate_state(1)[0]))
             write_run(folder, result)  # only now: a checkpoint that does not load changes nothing
+        else:  # only now: a learner that cannot be built (a factory's error) leaves no partial run behind
+            write_run(folder, result)
     except BaseException:
         train_env.close()
         raise

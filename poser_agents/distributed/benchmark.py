@@ -52,11 +52,12 @@ def run_on_ray(
     ``address`` joins a running cluster (None starts a local instance with ``num_cpus``). A
     failing seed raises its own error once every other seed has finished (their results are
     written)."""
-    from poser_agents.benchmark.algos import check_algo
-    from poser_agents.benchmark.run import Protocol, all_references
+    from poser_agents.benchmark.run import Protocol, all_references, check_run
 
     proto = proto or Protocol()
-    check_algo(algo, allow_entry_points)  # refused here, before Ray starts
+    # Refused here, before Ray starts; the entry point is imported by the tasks, not the driver
+    # (on a cluster its package may be installed on the workers only).
+    check_run(algo, env_id, steps, allow_entry_points, resolve=False)
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("seeds must name at least one seed")

@@ -33,3 +33,13 @@ class RecordingDQN(DQN):
 
 def make_recording_dqn(env, seed=0):
     return RecordingDQN("MultiInputPolicy", env, seed=seed, device="cpu", learning_starts=0, train_freq=4)
+
+
+def make_without_seed(env):
+    """A factory that forgot the ``seed`` keyword the runner passes."""
+    return A2C("MultiInputPolicy", env, device="cpu")
+
+
+def make_nothing(env, seed=0):
+    """A factory that returns no model."""
+    return None

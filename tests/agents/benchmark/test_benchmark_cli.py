@@ -119,6 +119,50 @@ def test_run_bad_input_one_line(tmp_path, capsys, argv, message):
     assert len(err) == 1 and message in err[0]
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--algo", "tests.agents.benchmark.custom_algo:make_a2cc"], "has no attribute 'make_a2cc'"),
+        (["--algo", "tests.agents.benchmark.no_such_module:make_a2c"], "cannot import"),
+        (["--env", "CartPole-v1"], "'CartPole-v1' is not an ImagePoser level"),
+        (["--algo", "tests.agents.benchmark.custom_algo:make_without_seed"], "called as factory(env, seed=seed)"),
+    ],
+)
+def test_run_refuses_typos_before_any_file_is_written(tmp_path, capsys, argv, message):
+    """A mistyped entry point or a foreign env id: one line, and no folder, reference or partial
+    result.json left for ``aggregate`` to list as a partial run."""
+    base = {"--algo": "a2c", "--env": LEVEL}
+    for k, v in zip(argv[::2], argv[1::2]):
+        base[k] = v
+    args = [x for kv in base.items() for x in kv]
+    out = tmp_path / "out"
+    assert main(["benchmark", "run", *args, "--allow-entry-points", "--steps", "10", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not out.exists()
+
+
+def test_run_into_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "runs").write_text("not a folder")
+    assert main(["benchmark", "run", "--algo", "a2c", "--out", str(tmp_path / "runs"), *TINY]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out must be a folder you can write to" in err[0]
+
+
+def test_a_learner_that_cannot_be_built_leaves_no_partial_run(tmp_path, capsys):
+    """The factory runs after the val references are measured: its error is one line, and the
+    folder holds no result.json for ``aggregate`` to list as a partial run."""
+    algo = "tests.agents.benchmark.custom_algo:make_nothing"
+    args = ["benchmark", "run", "--algo", algo, "--allow-entry-points", "--out", str(tmp_path), *TINY]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()  # the references' progress, then the error
+    assert err[-1].startswith("poser benchmark: error:") and "returned NoneType, which has no learn()" in err[-1]
+    assert not any("Traceback" in line for line in err)
+    # The references are announced before they are measured (minutes on Hard), then timed.
+    assert f"measuring the random and oracle references on {LEVEL} val" in err[0] and "reference oracle" in err[2]
+    assert (tmp_path / "references" / LEVEL).is_dir() and not list(tmp_path.rglob("result.json"))
+
+
 def test_aggregate_bad_input_one_line(tmp_path, capsys):
     other = tmp_path / "other" / "x"
     other.mkdir(parents=True)
@@ -192,6 +236,57 @@ def test_runs_at_other_budgets_are_not_averaged_together(runs, tmp_path):
     assert sorted(names, key=_budget_order) == ["masked_dqn", "ppo@1000000", "ppo@300000", "ppo@100000"]
     # One budget only: the plain name, as before.
     assert "a2c" in aggregate([runs], reps=100)["levels"][LEVEL]
+
+
+def test_runs_scored_under_other_protocol_settings_are_flagged(runs, tmp_path, capsys):
+    """A newcomer's runs on other test tasks (``--test-episodes``) beside published ones: the
+    aggregate says so, per level, in the table, on stderr and in --json."""
+    mine = tmp_path / "mine"
+    dst = mine / LEVEL / "a2c" / "seed5"
+    shutil.copytree(runs / LEVEL / "a2c" / "seed0", dst)
+    result = json.loads((dst / "result.json").read_text())
+    result["seed"], result["protocol"]["test_episodes"] = 5, 3
+    (dst / "result.json").write_text(json.dumps(result))
+    capsys.readouterr()
+    assert main(["benchmark", "aggregate", str(runs), str(mine), "--reps", "100"]) == 0
+    captured = capsys.readouterr()
+    line = f"WARNING {LEVEL}: runs scored under different protocol settings"
+    assert line in captured.out and line in captured.err
+    assert "test_episodes=2, text_encoder=hash: a2c x2, " in captured.out and "test_episodes=3" in captured.out
+    assert "ImagePoser-Edit-v0: runs scored" not in captured.out  # that level's runs agree
+    assert main(["benchmark", "aggregate", str(runs), str(mine), "--reps", "100", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    groups = out["protocol_mismatch"][LEVEL]
+    assert [g["protocol"]["test_episodes"] for g in groups] == [2, 3] and groups[1]["runs"] == {"a2c": 1}
+    assert list(out["protocol_mismatch"]) == [LEVEL]
+
+
+def test_published_runs_share_their_protocol_settings():
+    """The committed runs of each level were scored on the same tasks (a newcomer aggregates beside them)."""
+    from pathlib import Path
+
+    from poser_agents.benchmark.aggregate import aggregate
+
+    results = Path(__file__).resolve().parents[3] / "docs" / "results"
+    dirs = [results / "benchmark", results / "benchmark-300k", results / "benchmark-1m"]
+    assert aggregate(dirs, reps=10)["protocol_mismatch"] == {}
+    assert main(["benchmark", "aggregate", *map(str, dirs), "--reps", "10"]) == 0
+
+
+def test_sample_efficiency_curves_keep_each_algorithm_at_its_own_steps():
+    """A short run (points every 1,000 steps) beside 100k-step ones (every 10,000) share step 0
+    alone: each curve is drawn at the steps its own runs share, not cut to step 0."""
+    from poser_agents.benchmark.aggregate import curve_estimates
+
+    curves = {
+        "mine": [{0: 0.0, 1000: 0.2, 2000: 0.4}, {0: 0.0, 1000: 0.4, 2000: 0.6}],
+        "ppo": [{0: 0.1, 10000: 0.3, 20000: 0.5}, {0: 0.1, 10000: 0.5, 20000: 0.7, 20352: 0.8}],
+    }
+    drawn = curve_estimates(curves, reps=50, seed=0)
+    assert drawn["mine"][0] == [0, 1000, 2000] and drawn["ppo"][0] == [0, 10000, 20000]
+    assert list(drawn["mine"][1]) == pytest.approx([0.0, 0.3, 0.5]) and drawn["ppo"][1][0] == pytest.approx(0.1)
+    low, high = drawn["ppo"][2]
+    assert all(lo <= v <= hi for lo, v, hi in zip(low, drawn["ppo"][1], high))
 
 
 def test_aggregate_is_the_same_whatever_numpy_drew_before(runs):

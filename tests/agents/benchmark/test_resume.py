@@ -127,6 +127,24 @@ def test_resuming_with_other_arguments_is_refused(tmp_path):
         run_one("a2c", LEVEL, 80, 0, tmp_path, PROTO, log=lambda _: None)
 
 
+def test_another_protocol_is_named_field_by_field_with_its_flag(tmp_path):
+    """Rerunning with one protocol setting changed (a newcomer's ``--test-episodes``): the error
+    names that field and its flag, not two whole protocol dicts to compare by eye."""
+    folder = _killed(tmp_path, "a2c")
+    other = Protocol(eval_every=20, val_episodes=2, test_episodes=3)
+    with pytest.raises(ValueError) as partial:
+        run_one("a2c", LEVEL, 60, 0, tmp_path, other, log=lambda _: None)
+    assert "protocol.test_episodes (--test-episodes): 2 there, 3 asked)" in str(partial.value)
+    assert "val_episodes" not in str(partial.value)
+    shutil.rmtree(folder / "checkpoint")
+    run_one("a2c", LEVEL, 60, 0, tmp_path, PROTO, log=lambda _: None)  # from step 0, to completion
+    with pytest.raises(ValueError) as complete:
+        run_one("a2c", LEVEL, 60, 0, tmp_path, other, log=lambda _: None)
+    assert "complete result of another run (protocol.test_episodes (--test-episodes): 2 there, 3 asked)" in str(
+        complete.value
+    )
+
+
 def test_rerunning_a_command_of_several_seeds_keeps_the_complete_seed_and_resumes_the_other(tmp_path, capsys):
     """A kill during seed 1 of ``--seeds 0,1``: the same command again must not fail on seed 0."""
     from poser_agents.cli import main
