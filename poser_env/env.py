@@ -10,7 +10,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from poser_env.config import NO_PROVIDERS, SUITE_MIXES, EnvConfig
+from poser_env.config import NO_PROVIDERS, EnvConfig, split_sources
 from poser_env.deprecation import ImagePoserDeprecationWarning
 from poser_env.episode import Episode, as_action, as_seed, build_registry, unique_checks
 from poser_env.experts.base import ExpertOutputError, call_expert, takes_reflection, validate_output
@@ -209,7 +209,8 @@ class ImagePoserEnv(gym.Env):
         if self._tasks is None:
             from poser_env.world.suites import load_suite
 
-            self._tasks = [t for s in SUITE_MIXES[self.config.suite] for t in load_suite(s, self.config.split)]
+            pairs = split_sources(self.config.suite, self.config.split)
+            self._tasks = [t for s, sp in pairs for t in load_suite(s, sp)]
         return self._tasks
 
     def _task_from_options(self, options: Mapping[str, Any]) -> Task:
