@@ -126,7 +126,8 @@ class ImagePoserEnv(gym.Env):
       version was bumped (as Gymnasium does): v0's suites plus ``forms`` and ``forms_editing``,
       prompts in the forms of issue 12 (docs/suites.md). The v0 ids are unchanged.
     * The levels' kwargs changed before any result was published (``ImagePoser-Drift-v0``,
-      ``ImagePoser-Hard-v0``, issue 14); Hard later gained the split ``gen_forms``: docs/env.md,
+      ``ImagePoser-Hard-v0``, issue 14); Hard later gained the split ``gen_forms``, and so did suite
+      ``mixed`` (``ImagePoser-v0``, ``-Drift-v0``; train, val, test unchanged): docs/env.md,
       "Version history".
     """
 
