@@ -36,12 +36,63 @@ SUITE_MIXES: dict[str, tuple[str, ...]] = {
     "forms": ("forms",),
     "forms_editing": ("forms_editing",),
 }
-#: Splits every suite mix has; the generalisation splits GEN_SPLITS (``gen``: held-out
-#: combinations of colour, shape and relation; ``gen_forms``: held-out prompt forms) only the
-#: mixes listed in GEN_SPLIT_MIXES.
+#: Splits every suite mix has. The generalisation splits GEN_SPLITS (``gen``: held-out
+#: combinations of colour, shape and relation; ``gen_forms``: held-out prompt forms) exist
+#: only for the mixes of GEN_SPLIT_SOURCES, each mix declaring its own.
 SPLITS_ALL: tuple[str, ...] = ("train", "val", "test")
 GEN_SPLITS: tuple[str, ...] = ("gen", "gen_forms")
-GEN_SPLIT_MIXES: tuple[str, ...] = ("hard",)
+#: Per suite mix, its generalisation splits and the (suite, file split) pairs each draws its
+#: tasks from (train / val / test draw ``<suite>/<split>`` of every suite of the mix).
+#: ``hard``: its own files (poser_env/world/suites/levels.py). ``mixed`` (ImagePoser-v0 and
+#: -Drift-v0) has no ``gen``: its train split covers every colour-shape and relation
+#: combination; its ``gen_forms`` is the v1 forms suites' test tasks, tasks of v0's kinds written
+#: in the prompt forms of issue 12, which the v0 templates that write its train / val / test
+#: never use (docs/benchmark.md, "The prompt forms split"; ImagePoser-v1 trains on the forms).
+GEN_SPLIT_SOURCES: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
+    "hard": {
+        "gen": (("hard_longform", "gen"), ("hard_editing", "gen")),
+        "gen_forms": (("hard_longform", "gen_forms"), ("hard_editing", "gen_forms")),
+    },
+    "mixed": {"gen_forms": (("forms", "test"), ("forms_editing", "test"))},
+}
+#: The suite mixes that have at least one generalisation split.
+GEN_SPLIT_MIXES: tuple[str, ...] = tuple(GEN_SPLIT_SOURCES)
+
+
+def mix_splits(suite: str) -> tuple[str, ...]:
+    """The splits suite mix ``suite`` has: train, val, test and its generalisation splits."""
+    return SPLITS_ALL + tuple(GEN_SPLIT_SOURCES.get(suite, {}))
+
+
+def gen_splits(suite: str) -> tuple[str, ...]:
+    """The generalisation splits of suite mix ``suite`` (empty for most mixes)."""
+    return tuple(GEN_SPLIT_SOURCES.get(suite, {}))
+
+
+def split_sources(suite: str, split: str) -> tuple[tuple[str, str], ...]:
+    """The (suite, file split) pairs whose tasks make split ``split`` of suite mix ``suite``,
+    in order (a ValueError naming the allowed splits when the mix lacks ``split``)."""
+    if suite not in SUITE_MIXES:
+        raise ValueError(f"unknown suite {suite!r}; allowed: {', '.join(SUITE_MIXES)}")
+    check_split(suite, split)
+    if split in SPLITS_ALL:
+        return tuple((s, split) for s in SUITE_MIXES[suite])
+    return GEN_SPLIT_SOURCES[suite][split]
+
+
+def check_split(suite: str, split: str) -> None:
+    """One ValueError when suite mix ``suite`` has no split ``split``: it names the mix's
+    splits and, for a generalisation split, the mixes that have it."""
+    splits = mix_splits(suite)
+    if split in splits:
+        return
+    hint = ""
+    if split in GEN_SPLITS:
+        having = [m for m, gs in GEN_SPLIT_SOURCES.items() if split in gs]
+        hint = f" ({split} exists for suite {', '.join(having)})"
+    raise ValueError(f"unknown split {split!r} for suite {suite!r}; allowed: {', '.join(splits)}{hint}")
+
+
 #: Splits held out for evaluation: no learner may train on them, nor draw logged data from them.
 HELD_OUT_SPLITS: tuple[str, ...] = ("test", *GEN_SPLITS)
 
@@ -81,7 +132,8 @@ class EnvConfig:
     split: str = "train"
     """``train``, ``val`` or ``test``. Agents train on train, tune on val, report on test. Suite
     ``hard`` also has the generalisation splits ``gen`` (held-out combinations) and
-    ``gen_forms`` (held-out prompt forms), reported apart."""
+    ``gen_forms`` (held-out prompt forms), suite ``mixed`` ``gen_forms`` only (the v1 forms
+    suites' test tasks): reported apart (GEN_SPLIT_SOURCES)."""
     canvas_size: int = DEFAULT_CANVAS
     """Canvas side in pixels (64 to 1024); ``canvas`` is its deprecated name (the
     :class:`~poser_env.types.Canvas` is the image itself)."""
@@ -158,16 +210,7 @@ class EnvConfig:
                 raise ValueError(f"{name} must be a non-empty string, got {v!r}")
         if self.suite not in SUITE_MIXES:
             raise ValueError(f"unknown suite {self.suite!r}; allowed: {', '.join(SUITE_MIXES)}")
-        splits = SPLITS_ALL + (GEN_SPLITS if self.suite in GEN_SPLIT_MIXES else ())
-        if self.split not in splits:
-            hint = (
-                ""
-                if self.suite in GEN_SPLIT_MIXES
-                else f" (each generalisation split, {', '.join(GEN_SPLITS)}, exists for suite {', '.join(GEN_SPLIT_MIXES)})"
-            )
-            raise ValueError(
-                f"unknown split {self.split!r} for suite {self.suite!r}; allowed: {', '.join(splits)}{hint}"
-            )
+        check_split(self.suite, self.split)
         check_canvas(self.canvas_size)
         check_experts(self.experts)
         for name, high in (("max_steps", MAX_STEPS_LIMIT), ("max_attempts", MAX_ATTEMPTS_LIMIT)):

@@ -10,7 +10,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from poser_env.config import NO_PROVIDERS, SUITE_MIXES, EnvConfig
+from poser_env.config import NO_PROVIDERS, EnvConfig, split_sources
 from poser_env.deprecation import ImagePoserDeprecationWarning
 from poser_env.episode import Episode, as_action, as_seed, build_registry, unique_checks
 from poser_env.experts.base import ExpertOutputError, call_expert, takes_reflection, validate_output
@@ -126,7 +126,8 @@ class ImagePoserEnv(gym.Env):
       version was bumped (as Gymnasium does): v0's suites plus ``forms`` and ``forms_editing``,
       prompts in the forms of issue 12 (docs/suites.md). The v0 ids are unchanged.
     * The levels' kwargs changed before any result was published (``ImagePoser-Drift-v0``,
-      ``ImagePoser-Hard-v0``, issue 14); Hard later gained the split ``gen_forms``: docs/env.md,
+      ``ImagePoser-Hard-v0``, issue 14); Hard later gained the split ``gen_forms``, and so did suite
+      ``mixed`` (``ImagePoser-v0``, ``-Drift-v0``; train, val, test unchanged): docs/env.md,
       "Version history".
     """
 
@@ -209,7 +210,8 @@ class ImagePoserEnv(gym.Env):
         if self._tasks is None:
             from poser_env.world.suites import load_suite
 
-            self._tasks = [t for s in SUITE_MIXES[self.config.suite] for t in load_suite(s, self.config.split)]
+            pairs = split_sources(self.config.suite, self.config.split)
+            self._tasks = [t for s, sp in pairs for t in load_suite(s, sp)]
         return self._tasks
 
     def _task_from_options(self, options: Mapping[str, Any]) -> Task:

@@ -367,3 +367,22 @@ def test_benchmark_drift_provider_test_card():
     assert card["env_kwargs"] == {} and card["split"] == "test" and card["seeds"] == [0]
     page = _drift_card_rows_on_page(card)
     assert f"the memory gain is **+{card['memory_gain']:.3f}**" in " ".join(page.split())
+
+
+def test_benchmark_drift_provider_gen_forms_card():
+    """docs/benchmark.md's gen_forms card of ImagePoser-Drift-v0: `poser benchmark levels --env
+    ImagePoser-Drift-v0 --split gen_forms --episodes 100 --references docs/results/benchmark --json`
+    (docs/results/levels/ImagePoser-Drift-v0-gen_forms-100.json)."""
+    card = _drift("gen_forms-100")
+    assert card["env_kwargs"] == {} and card["split"] == "gen_forms" and card["seeds"] == [0]
+    page = _drift_card_rows_on_page(card)
+    assert f"the memory gain is **+{card['memory_gain']:.3f}**" in " ".join(page.split())
+
+
+def test_benchmark_v0_gen_forms_card():
+    """docs/benchmark.md's gen_forms card of ImagePoser-v0: `poser benchmark levels --env ImagePoser-v0
+    --split gen_forms --episodes 200 --references docs/results/benchmark --json`
+    (docs/results/levels/ImagePoser-v0-gen_forms-200.json)."""
+    card = json.loads((RESULTS / "levels" / "ImagePoser-v0-gen_forms-200.json").read_text())
+    assert card["env_id"] == "ImagePoser-v0" and card["split"] == "gen_forms" and card["seeds"] == [0]
+    _drift_card_rows_on_page(card)

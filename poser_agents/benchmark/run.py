@@ -178,11 +178,13 @@ class _Evaluator:
 
 
 def final_splits(env: Any) -> tuple[str, ...]:
-    """The splits of the final evaluation: test, and on a level with them the generalisation
-    splits (``gen``: held-out combinations, ``gen_forms``: held-out prompt forms)."""
-    from poser_env.config import GEN_SPLIT_MIXES, GEN_SPLITS
+    """The splits of the final evaluation: test, then each generalisation split the level's
+    suite mix has (``gen``: held-out combinations, ``gen_forms``: held-out prompt forms;
+    poser_env.config.GEN_SPLIT_SOURCES), in GEN_SPLITS order."""
+    from poser_env.config import GEN_SPLITS, gen_splits
 
-    return ("test", *GEN_SPLITS) if str(env.unwrapped.config.suite) in GEN_SPLIT_MIXES else ("test",)
+    have = gen_splits(str(env.unwrapped.config.suite))
+    return ("test", *(s for s in GEN_SPLITS if s in have))
 
 
 def all_references(out: str | Path, env_id: str, proto: Protocol, log: Callable[[str], None] = print) -> None:

@@ -78,5 +78,5 @@ def test_the_hard_level_draws_it_and_other_levels_refuse_it():
     task = next(t for t in tasks if t.id == info["task_id"])
     assert task.task_category in S.CATEGORIES[task.suite][1:]
     env.close()
-    with pytest.raises(ValueError, match="gen, gen_forms, exists for suite hard"):
-        gym.make("ImagePoser-v0", split="gen_forms")
+    with pytest.raises(ValueError, match="gen_forms exists for suite hard, mixed"):
+        gym.make("ImagePoser-Gen-v0", split="gen_forms")

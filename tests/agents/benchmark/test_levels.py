@@ -112,10 +112,11 @@ def test_references_file_with_nan_is_refused(tmp_path):
 
 
 def test_card_on_the_prompt_forms_split(capsys):
-    """``--split gen_forms`` (ImagePoser-Hard-v0's held-out prompt forms) is a split a card is measured on."""
+    """``--split gen_forms`` (ImagePoser-Hard-v0's held-out prompt forms) is a split a card is measured on;
+    a level whose suite mix lacks it (ImagePoser-Gen-v0) is refused in one line."""
     argv = ["benchmark", "levels", "--env", "ImagePoser-Hard-v0", "--split", "gen_forms", "--episodes", "1"]
     assert main([*argv, "--no-singles", "--json"]) == 0
     card = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert card["split"] == "gen_forms" and card["baselines"]["oracle"]["n_tasks"] == 1
-    assert main(["benchmark", "levels", "--env", "ImagePoser-v0", "--split", "gen_forms", "--episodes", "1"]) == 2
+    assert main(["benchmark", "levels", "--env", "ImagePoser-Gen-v0", "--split", "gen_forms", "--episodes", "1"]) == 2
     assert "exists for suite hard" in capsys.readouterr().err
