@@ -460,8 +460,8 @@ def _train(
             saved.append(False)
 
     # Only learners that save a training state catch signals (to save it); the others stop as before.
-    with stop_on_signals() if resumable(algo) else nullcontext(None) as stop:
-        try:
+    try:
+        with stop_on_signals() if resumable(algo) else nullcontext(None) as stop:
             if resume is None:
                 on_eval(0)
                 callback = curve_callback(proto.eval_every, steps, on_eval, stop=stop, on_stop=on_stop)
@@ -469,11 +469,6 @@ def _train(
             elif start < steps:
                 callback = curve_callback(proto.eval_every, steps, on_eval, start, stop=stop, on_stop=on_stop)
                 model.learn(total_timesteps=steps - start, callback=callback, reset_num_timesteps=False)
-        except BaseException:
-            val.close()
-            train_env.close()
-            raise
-    try:
         if saved:
             raise RunInterrupted(int(stop.signum or 0) if stop else 0, folder, int(result["steps_done"]), saved[0])
         done = int(getattr(model, "num_timesteps", steps))
