@@ -485,6 +485,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 _ALLOW_HELP = "let a checkpoint's env settings name Python code (component entry points, module:callable encoders); see docs/security.md"
 
 
+#: Every split name; whether the level's suite mix has it is checked when the env is made
+#: (``gen``, ``gen_forms``: the generalisation splits of the levels that have them).
+_SPLITS = ["train", "val", "test", "gen", "gen_forms"]
+_SPLIT_HELP = "default test; gen and gen_forms exist on the levels listed in docs/env.md"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="poser", description=__doc__.split("\n\n")[0].replace("``", ""))
     sub = parser.add_subparsers(dest="command", required=True)
@@ -508,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cal = sub.add_parser("calibrate", help="run every baseline on a split: the testbed's scale")
     cal.add_argument("--env", default="ImagePoser-v0", help="registered env id (default ImagePoser-v0)")
-    cal.add_argument("--split", default="test", choices=["train", "val", "test"])
+    cal.add_argument("--split", default="test", choices=_SPLITS, help=_SPLIT_HELP)
     cal.add_argument(
         "--episodes", type=positive_int, default=300, help="tasks, spread evenly over the split (default 300)"
     )
@@ -654,7 +660,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a saved agent folder, or random | heuristic | heuristic_memory | oracle | single:<expert> | llm:<chat model>",
     )
     ev.add_argument("--env", default="ImagePoser-v0", help="a registered id (default ImagePoser-v0)")
-    ev.add_argument("--split", default="test", choices=["train", "val", "test"])
+    ev.add_argument("--split", default="test", choices=_SPLITS, help=_SPLIT_HELP)
     ev.add_argument("--heldout", action="store_true", help="evaluate on the hand-written held-out prompts")
     ev.add_argument(
         "--tasks",

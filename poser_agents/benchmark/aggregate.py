@@ -159,11 +159,11 @@ def aggregate(
             partial.append(ident | {"steps_done": run["steps_done"], "steps": run["steps"]})
             continue
         if run.get(split) is None:
-            unscored.append(ident | {"reason": f"no {split} evaluation in this run"})
+            unscored.append(ident | {"entry": label(run), "reason": f"no {split} evaluation in this run"})
             continue
         value = run[split].get(score)
         if value is None:
-            unscored.append(ident | {"reason": f"every {split} task has oracle == random"})
+            unscored.append(ident | {"entry": label(run), "reason": f"every {split} task has oracle == random"})
             continue
         final[run["env_id"]][label(run)].append(float(value))
         setting = {k: run["protocol"].get(k) for k in SCORE_PROTOCOL}
@@ -318,9 +318,9 @@ def format_table(result: dict[str, Any]) -> str:
     by_level: dict[str, list[str]] = defaultdict(list)
     for p in result["unscored"]:
         if p["reason"] == missing:
-            by_level[p["env_id"]].append(f"{p['algo']} seed {p['seed']}")
+            by_level[p["env_id"]].append(f"{p['entry']} seed {p['seed']}")
         else:
-            lines.append(f"UNSCORED (not averaged): {p['env_id']} {p['algo']} seed {p['seed']}: {p['reason']}")
+            lines.append(f"UNSCORED (not averaged): {p['env_id']} {p['entry']} seed {p['seed']}: {p['reason']}")
     for level, which in by_level.items():
         n = f"{len(which)} runs" if len(which) > 1 else "1 run"
         lines.append(f"UNSCORED (not averaged): {level}: no {result['split']} evaluation in {n} ({', '.join(which)})")

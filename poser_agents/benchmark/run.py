@@ -237,6 +237,16 @@ def check_run(algo: str, env_id: str, steps: int, allow_entry_points: bool = Fal
         check_level(env_id, steps)
 
 
+def make_folder(folder: Path) -> Path:
+    """Make ``folder`` (and its parents) or raise ValueError naming it: ``--out`` names a file,
+    or a folder that cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot make {folder} ({e.strerror or e}): --out must be a folder you can write to") from None
+    return folder
+
+
 def run_one(
     algo: str,
     env_id: str,
@@ -250,12 +260,7 @@ def run_one(
     """Train and evaluate one run; returns the complete result (see :mod:`.schema`)."""
     proto = proto or Protocol()
     check_run(algo, env_id, steps, allow_entry_points)
-    out = Path(out)
-    folder = out / env_id / algo.replace(":", "__") / f"seed{seed}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:  # --out names a file, or a folder that cannot be written
-        raise ValueError(f"cannot make {folder} ({e.strerror or e}): --out must be a folder you can write to") from None
+    folder = make_folder(Path(out) / env_id / algo.replace(":", "__") / f"seed{seed}")
     lock = open(folder / ".lock", "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -64,6 +64,17 @@ def test_eval_json_has_cis(capsys):
         assert data[key]["ci_low"] <= data[key]["mean"] <= data[key]["ci_high"]
 
 
+def test_eval_on_a_generalisation_split_or_a_clear_line(capsys):
+    """The levels with held-out splits are evaluated on them; a level without one gets one line
+    naming the splits it has."""
+    argv = ["eval", "--agent", "heuristic", "--episodes", "2", "--seeds", "0", "--json"]
+    assert main([*argv, "--env", "ImagePoser-Hard-v0", "--split", "gen_forms"]) == 0
+    assert last_json(capsys)["split"] == "gen_forms"
+    assert main([*argv, "--env", "ImagePoser-v0", "--split", "gen"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown split 'gen'" in err[0] and "gen_forms" in err[0]
+
+
 def test_generate_writes_strip_and_log(tmp_path, capsys):
     assert main(["generate", "Draw two red circles on a mint background.", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "episode.png").exists() and (tmp_path / "final.png").exists()

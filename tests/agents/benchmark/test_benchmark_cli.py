@@ -142,11 +142,15 @@ def test_run_refuses_typos_before_any_file_is_written(tmp_path, capsys, argv, me
     assert not out.exists()
 
 
-def test_run_into_a_file_is_one_line(tmp_path, capsys):
+@pytest.mark.parametrize("ray", [False, True])
+def test_run_into_a_file_is_one_line(tmp_path, capsys, ray):
+    """Serial or on Ray (refused before Ray starts), the file is left as it was."""
     (tmp_path / "runs").write_text("not a folder")
-    assert main(["benchmark", "run", "--algo", "a2c", "--out", str(tmp_path / "runs"), *TINY]) == 2
+    extra = ["--ray", "--seeds", "0,1"] if ray else []
+    assert main(["benchmark", "run", "--algo", "a2c", "--out", str(tmp_path / "runs"), *TINY, *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--out must be a folder you can write to" in err[0]
+    assert (tmp_path / "runs").read_text() == "not a folder"
 
 
 def test_a_learner_that_cannot_be_built_leaves_no_partial_run(tmp_path, capsys):
@@ -376,3 +380,22 @@ def test_gen_forms_is_aggregated_apart_and_older_files_are_unscored(tmp_path, ca
     (tmp_path / HARD / "ppo" / "seed0" / "result.json").write_text(json.dumps(bad))
     assert main(["benchmark", "aggregate", str(tmp_path)]) == 2
     assert "gen_forms.norm_accuracy" in capsys.readouterr().err
+
+
+def test_unscored_runs_are_named_by_their_budget(capsys):
+    """The published Hard masked DQN runs: the 100k ones predate gen_forms, the 1M one has it;
+    under --split gen_forms the unscored ones are named ``masked_dqn@100000``, not confused
+    with the scored 1M entry."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3] / "docs" / "results"
+    args = ["benchmark", "aggregate", str(root / "benchmark"), str(root / "benchmark-1m"), "--reps", "100"]
+    assert main([*args, "--split", "gen_forms", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "masked_dqn@1000000" in result["levels"][HARD]
+    hard = {(u["entry"], u["seed"]) for u in result["unscored"] if u["env_id"] == HARD and u["algo"] == "masked_dqn"}
+    assert hard == {("masked_dqn@100000", s) for s in (0, 1, 2)}
+    assert main([*args, "--split", "gen_forms"]) == 0
+    text = capsys.readouterr().out
+    line = next(ln for ln in text.splitlines() if ln.startswith(f"UNSCORED (not averaged): {HARD}"))
+    assert "masked_dqn@100000 seed 0" in line and "masked_dqn seed" not in line
