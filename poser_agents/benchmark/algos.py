@@ -115,7 +115,23 @@ def build_model(name: str, env: Any, seed: int, steps: int, allow_entry_points: 
             raise TypeError(
                 f"--algo {name!r} returned {type(model).__name__}, which has no {method}(); return an SB3-compatible model"
             )
-    return model, "custom"
+    return model, entry_point_kind(model)
+
+
+def entry_point_kind(model: Any) -> str:
+    """How a user's model is evaluated: an sb3-contrib RecurrentPPO (or subclass) as "recurrent"
+    (its LSTM state carried through each episode, as ``recurrent_ppo``'s), a MaskablePPO as
+    "masked" (given the action mask), anything else as "custom" (``predict(obs,
+    deterministic=True)``). Without this a user's RecurrentPPO would be scored memoryless."""
+    try:
+        from sb3_contrib import MaskablePPO, RecurrentPPO
+    except ImportError:  # sb3-contrib absent: the model cannot be one of its classes
+        return "custom"
+    if isinstance(model, RecurrentPPO):
+        return "recurrent"
+    if isinstance(model, MaskablePPO):
+        return "masked"
+    return "custom"
 
 
 class Predictor:

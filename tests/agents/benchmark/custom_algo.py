@@ -1,5 +1,6 @@
 """Learners named by ``--algo module:callable`` in the benchmark tests."""
 
+from sb3_contrib import MaskablePPO, RecurrentPPO
 from stable_baselines3 import A2C, DQN
 
 
@@ -43,3 +44,12 @@ def make_without_seed(env):
 def make_nothing(env, seed=0):
     """A factory that returns no model."""
     return None
+
+
+def make_recurrent_ppo(env, seed=0):
+    """A user's own RecurrentPPO (smaller LSTM than ``recurrent_ppo``'s)."""
+    return RecurrentPPO("MultiInputLstmPolicy", env, seed=seed, device="cpu", policy_kwargs={"lstm_hidden_size": 16})
+
+
+def make_maskable_ppo(env, seed=0):
+    return MaskablePPO("MultiInputPolicy", env, seed=seed, device="cpu")

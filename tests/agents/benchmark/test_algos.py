@@ -49,3 +49,19 @@ def test_entry_points_need_the_flag():
 
 def _not_a_model(env, seed=0):
     return np.zeros(1)
+
+
+@pytest.mark.parametrize(
+    "factory, kind", [("make_recurrent_ppo", "recurrent"), ("make_maskable_ppo", "masked"), ("make_a2c", "custom")]
+)
+def test_a_users_contrib_model_is_evaluated_as_its_kind(factory, kind):
+    """A user's RecurrentPPO carries its LSTM state through the episode (scored memoryless
+    otherwise), a user's MaskablePPO is given the action mask."""
+    env = gym.make("ImagePoser-Hard-v0", split="val")
+    model, got = build_model(f"tests.agents.benchmark.custom_algo:{factory}", env, 0, 10, allow_entry_points=True)
+    assert got == kind
+    predictor = Predictor(model, got)
+    wrapped = episode_starts(gym.make("ImagePoser-Hard-v0", split="val"), predictor)
+    assert run_episode(wrapped, predictor, wrapped.unwrapped.tasks[0], seed=0)["steps"] >= 1
+    if kind == "recurrent":
+        assert predictor.state is not None
