@@ -260,7 +260,8 @@ def run_one(
     """Train and evaluate one run; returns the complete result (see :mod:`.schema`)."""
     proto = proto or Protocol()
     check_run(algo, env_id, steps, allow_entry_points)
-    folder = make_folder(Path(out) / env_id / algo.replace(":", "__") / f"seed{seed}")
+    out = Path(out)
+    folder = make_folder(out / env_id / algo.replace(":", "__") / f"seed{seed}")
     lock = open(folder / ".lock", "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
