@@ -15,6 +15,7 @@ code, so it needs the caller's explicit ``allow_entry_points=True`` (``--allow-e
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 from collections.abc import Callable
@@ -39,9 +40,19 @@ SB3_ALGOS: dict[str, tuple[str, str, str, str]] = {
 #: minibatch size (sb3-contrib ships ``n_steps=128, batch_size=128``; SB3's PPO ``2048, 64``), so
 #: that ``recurrent_ppo`` and ``ppo`` differ only in the LSTM: the ablation ImagePoser-Drift-v0's
 #: criterion asks for. With sb3-contrib's defaults on Drift the greedy policy had collapsed to one
-#: action after 6,144 steps, and its val score stayed at the same 0.075 from 20k to 40k steps
-#: (docs/benchmark.md, "Drift: RecurrentPPO against PPO").
-SETTINGS: dict[str, dict[str, Any]] = {"recurrent_ppo": {"n_steps": 2048, "batch_size": 64}}
+#: action after 6,144 steps, and its val score stayed at the same 0.075 from 20k to 40k steps.
+#: Its LSTM has 64 units (PPO's layers' width; sb3-contrib's default is 256), one shared by actor
+#: and critic (the critic reads it without back-propagating into it): on Drift's val split the
+#: same score at 100k steps as the 256-unit pair (0.525 against 0.50, seed 0) at 3.4 times less
+#: CPU per run, which makes 1M-step recurrent runs affordable (docs/benchmark.md, "Drift:
+#: RecurrentPPO against PPO").
+SETTINGS: dict[str, dict[str, Any]] = {
+    "recurrent_ppo": {
+        "n_steps": 2048,
+        "batch_size": 64,
+        "policy_kwargs": {"lstm_hidden_size": 64, "shared_lstm": True, "enable_critic_lstm": False},
+    }
+}
 #: The project's own learners (``grpo``: kind "workflow", see :mod:`.grpo_learner`).
 PROJECT_ALGOS: tuple[str, ...] = ("masked_dqn", "grpo")
 ALGOS: tuple[str, ...] = tuple(SB3_ALGOS) + PROJECT_ALGOS
@@ -90,20 +101,37 @@ def _load_entry_point(name: str) -> Callable[..., Any]:
     return obj
 
 
+def learner_settings(name: str, steps: int) -> dict[str, Any] | None:
+    """What a named learner is built with beyond its library's defaults (the training seed
+    aside), as plain data: recorded in each run's ``result.json`` (``settings``) so that a run is
+    read with the settings that made it. None for GRPO (its ``learner`` record) and a user's
+    learner (its factory's own business)."""
+    buffer = max(1, min(MAX_BUFFER, steps))
+    if name in SB3_ALGOS:
+        settings = {"policy": SB3_ALGOS[name][2], **copy.deepcopy(SETTINGS.get(name, {}))}
+        if SB3_ALGOS[name][3] == "offpolicy":
+            settings["buffer_size"] = buffer
+        return settings
+    if name == "masked_dqn":
+        from poser_agents.dqn.agent import DQNConfig
+
+        return {k: v for k, v in DQNConfig(buffer_size=buffer).to_dict().items() if k != "seed"}
+    return None
+
+
 def build_model(name: str, env: Any, seed: int, steps: int, allow_entry_points: bool = False) -> tuple[Any, str]:
-    """The model for ``name`` on ``env`` and its kind (see :data:`SB3_ALGOS`)."""
+    """The model for ``name`` on ``env`` and its kind (see :data:`SB3_ALGOS`), built with
+    :func:`learner_settings`."""
     check_algo(name, allow_entry_points)
     if name in SB3_ALGOS:
-        module, cls, policy, kind = SB3_ALGOS[name]
+        module, cls, _, kind = SB3_ALGOS[name]
         algo = getattr(importlib.import_module(module), cls)
-        kwargs: dict[str, Any] = {"seed": seed, "verbose": 0, "device": "cpu", **SETTINGS.get(name, {})}
-        if kind == "offpolicy":
-            kwargs["buffer_size"] = max(1, min(MAX_BUFFER, steps))
-        return algo(policy, env, **kwargs), kind
+        kwargs: dict[str, Any] = {"seed": seed, "verbose": 0, "device": "cpu", **(learner_settings(name, steps) or {})}
+        return algo(kwargs.pop("policy"), env, **kwargs), kind
     if name == "masked_dqn":
         from poser_agents.dqn.agent import DQNAgent, DQNConfig
 
-        cfg = DQNConfig(seed=seed, buffer_size=max(1, min(MAX_BUFFER, steps)))
+        cfg = DQNConfig.from_dict({**(learner_settings(name, steps) or {}), "seed": seed})
         return DQNAgent(env, cfg), "offpolicy"
     if name == "grpo":
         from poser_agents.benchmark.grpo_learner import GRPOLearner

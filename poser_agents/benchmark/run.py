@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from poser_agents.benchmark.algos import Predictor, build_model, check_algo, episode_starts
+from poser_agents.benchmark.algos import Predictor, build_model, check_algo, episode_starts, learner_settings
 from poser_agents.benchmark.curve import RunInterrupted, curve_callback
 from poser_agents.benchmark.resume import (
     CHECKPOINT_DIR,
@@ -395,6 +395,7 @@ def _train(
         "steps_done": 0,
         "protocol": asdict(proto) | {"eval_seeds": list(proto.eval_seeds)},
         "versions": _versions(),
+        **({"settings": st} if (st := learner_settings(algo, steps)) is not None else {}),
         "started": _now(),
         "finished": None,
         "curve": [],

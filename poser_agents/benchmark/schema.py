@@ -29,6 +29,9 @@ One run (one algorithm, one level, one training seed) is one folder::
   stopped training; the run saved a checkpoint at that step (off the curve's grid) to resume from.
 - ``learner`` (optional): plain data a learner reports about itself (``--algo grpo``: its env
   steps per phase); absent for the SB3 learners.
+- ``settings`` (optional): what a named SB3 / sb3-contrib learner or the masked DQN was built
+  with beyond its library's defaults (:func:`poser_agents.benchmark.algos.learner_settings`);
+  absent for GRPO, a user's learner, and files written before 2026-12-01.
 
 A file of another schema, of a newer version, or with a field missing or out of range is
 refused with one :class:`ResultSchemaError` naming the file and the field.
@@ -135,6 +138,8 @@ def validate(data: Any, where: str) -> dict[str, Any]:
         _card(point, f"{where}: curve[{i}]")
         if not isinstance(point.get("step"), int) or point["step"] < 0:
             raise ResultSchemaError(f"{where}: curve[{i}].step must be a non-negative int")
+    if "settings" in data and not isinstance(data["settings"], Mapping):
+        raise ResultSchemaError(f"{where}: field 'settings' must be an object, got {data['settings']!r}")
     stops = data.get("interrupted", [])
     if not isinstance(stops, list) or not all(
         isinstance(e, Mapping) and isinstance(e.get("step"), int) and not isinstance(e["step"], bool) and e["step"] >= 0

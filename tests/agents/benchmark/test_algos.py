@@ -65,3 +65,21 @@ def test_a_users_contrib_model_is_evaluated_as_its_kind(factory, kind):
     assert run_episode(wrapped, predictor, wrapped.unwrapped.tasks[0], seed=0)["steps"] >= 1
     if kind == "recurrent":
         assert predictor.state is not None
+
+
+def test_learner_settings_are_what_the_model_is_built_with():
+    """The settings a run records are the ones its model has (one source for both)."""
+    from poser_agents.benchmark.algos import learner_settings
+
+    env = gym.make("ImagePoser-Drift-v0")
+    rppo, _ = build_model("recurrent_ppo", env, seed=3, steps=1000)
+    settings = learner_settings("recurrent_ppo", 1000)
+    assert settings["policy"] == "MultiInputLstmPolicy"
+    assert rppo.policy.lstm_actor.hidden_size == settings["policy_kwargs"]["lstm_hidden_size"] == 64
+    assert rppo.policy.shared_lstm and rppo.policy.lstm_critic is None
+    dqn, _ = build_model("masked_dqn", env, seed=3, steps=500)
+    recorded = learner_settings("masked_dqn", 500)
+    assert recorded["buffer_size"] == 500 and "seed" not in recorded
+    assert {k: v for k, v in dqn.config.to_dict().items() if k != "seed"} == recorded
+    assert learner_settings("qrdqn", 10**7)["buffer_size"] == 100_000
+    assert learner_settings("grpo", 1000) is None

@@ -31,6 +31,7 @@ def test_run_writes_complete_results_and_curves(runs):
     result = json.loads((folder / "result.json").read_text())
     assert (result["schema"], result["version"], result["status"]) == ("poser-benchmark-run", 1, "complete")
     assert result["steps_done"] >= 40 and result["finished"]
+    assert result["settings"] == {"policy": "MultiInputPolicy"}  # a2c with its library's defaults
     steps = [p["step"] for p in result["curve"]]
     assert steps[0] == 0 and 20 in steps and steps[-1] == result["steps_done"]
     assert all(p["split"] == "val" for p in result["curve"])
