@@ -303,8 +303,25 @@ def _identity(algo: str, env_id: str, seed: int, steps: int, proto: Protocol) ->
 
 
 def _differences(recorded: dict[str, Any], identity: dict[str, Any]) -> str:
-    """The identity fields ``recorded`` (a result or checkpoint) and this command disagree on."""
-    return identity_differences(recorded, identity)
+    """The identity fields ``recorded`` (a result or checkpoint) and this command disagree on,
+    and the learner settings where ``recorded`` has them (files written before 2026-12-01 do
+    not): a run made with other settings (``recurrent_ppo``'s LSTM before then) is another run."""
+    diff = identity_differences(recorded, identity)
+    if "settings" not in recorded:
+        return diff
+    now = json.loads(json.dumps(learner_settings(identity["algo"], identity["steps"])))
+    changed = _flat_differences(recorded["settings"], now, "settings")
+    return "; ".join(x for x in (diff, *changed) if x)
+
+
+def _flat_differences(there: Any, asked: Any, path: str) -> list[str]:
+    if isinstance(there, dict) and isinstance(asked, dict):
+        return [
+            d
+            for k in sorted(set(there) | set(asked))
+            for d in _flat_differences(there.get(k), asked.get(k), f"{path}.{k}")
+        ]
+    return [] if there == asked else [f"{path}: {there!r} there, {asked!r} asked"]
 
 
 def _complete(

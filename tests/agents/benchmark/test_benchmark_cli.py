@@ -400,3 +400,22 @@ def test_unscored_runs_are_named_by_their_budget(capsys):
     text = capsys.readouterr().out
     line = next(ln for ln in text.splitlines() if ln.startswith(f"UNSCORED (not averaged): {HARD}"))
     assert "masked_dqn@100000 seed 0" in line and "masked_dqn seed" not in line
+
+
+def test_a_run_made_with_other_learner_settings_is_another_run(tmp_path, capsys):
+    """A folder whose result records other settings (the 256-unit RecurrentPPO of the runs
+    published before 2026-12-01, here a2c's policy) is refused by name, complete or partial;
+    a file without settings (written before they were recorded) is kept as before."""
+    argv = ["benchmark", "run", "--algo", "a2c", "--out", str(tmp_path), *TINY]
+    assert main(argv) == 0
+    path = tmp_path / LEVEL / "a2c" / "seed0" / "result.json"
+    result = json.loads(path.read_text())
+    for status in ("complete", "partial"):
+        path.write_text(json.dumps(result | {"status": status, "settings": {"policy": "MlpPolicy"}}))
+        capsys.readouterr()
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "settings.policy: 'MlpPolicy' there, 'MultiInputPolicy' asked" in err
+        assert json.loads(path.read_text())["settings"] == {"policy": "MlpPolicy"}  # nothing changed
+    path.write_text(json.dumps({k: v for k, v in result.items() if k != "settings"}))
+    assert main(argv) == 0 and "already complete" in capsys.readouterr().err
