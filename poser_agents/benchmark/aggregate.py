@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from poser_agents.benchmark.algos import settings_of
 from poser_agents.benchmark.schema import FINAL_SPLITS, RESULT_FILE, read_run
 from poser_agents.common.figures import save_figure
 
@@ -151,6 +152,7 @@ def aggregate(
     )
     partial, unscored = [], []
     protocols: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    learners: dict[str, dict[str, dict[str, list[int]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     final: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     curves: dict[str, dict[str, list[dict[int, float]]]] = defaultdict(lambda: defaultdict(list))
     for path, run in runs:
@@ -168,6 +170,7 @@ def aggregate(
         final[run["env_id"]][label(run)].append(float(value))
         setting = {k: run["protocol"].get(k) for k in SCORE_PROTOCOL}
         protocols[run["env_id"]][json.dumps(setting, sort_keys=True)][label(run)] += 1
+        learners[run["env_id"]][label(run)][json.dumps(settings_of(run), sort_keys=True)].append(run["seed"])
         curves[run["env_id"]][label(run)].append(
             {p["step"]: p[score] for p in run["curve"] if p.get(score) is not None}
         )
@@ -200,6 +203,17 @@ def aggregate(
             level: [{"protocol": json.loads(k), "runs": dict(sorted(v.items()))} for k, v in sorted(groups.items())]
             for level, groups in sorted(protocols.items())
             if len(groups) > 1
+        },
+        # Runs of one entry whose learners were built otherwise (a recurrent_ppo run of the
+        # 256-unit LSTMs beside one of today's): averaged all the same, so said here.
+        "settings_mismatch": {
+            level: {
+                entry: [{"settings": json.loads(k), "seeds": sorted(v)} for k, v in sorted(groups.items())]
+                for entry, groups in sorted(entries.items())
+                if len(groups) > 1
+            }
+            for level, entries in sorted(learners.items())
+            if any(len(g) > 1 for g in entries.values())
         },
         "runs": len(runs),
     }
@@ -308,6 +322,8 @@ def format_table(result: dict[str, Any]) -> str:
             )
     for level, groups in result.get("protocol_mismatch", {}).items():
         lines.append(mismatch_line(level, groups))
+    for level, entries in result.get("settings_mismatch", {}).items():
+        lines.extend(settings_line(level, entry, groups) for entry, groups in entries.items())
     for p in result["partial"]:
         lines.append(
             f"PARTIAL (not averaged): {p['env_id']} {p['algo']} seed {p['seed']} stopped at {p['steps_done']} of {p['steps']} steps ({p['path']})"
@@ -338,4 +354,21 @@ def mismatch_line(level: str, groups: list[dict[str, Any]]) -> str:
         f"WARNING {level}: runs scored under different protocol settings, on different tasks or seeds, so their "
         f"scores are not comparable: {' '.join(parts)}; rerun with the same --test-episodes, --eval-seeds and "
         "--text-encoder (the published runs' are in docs/benchmark.md)"
+    )
+
+
+def settings_line(level: str, entry: str, groups: list[dict[str, Any]]) -> str:
+    """One line for an entry whose runs' learners were built with different settings: per
+    group, the settings that differ between the groups that record them (all of them where one
+    group alone does), or the note of a group that does not."""
+    dicts = [g["settings"] for g in groups if isinstance(g["settings"], dict)]
+    keys = {k for d in dicts for k in d if len(dicts) == 1 or len({json.dumps(e.get(k)) for e in dicts}) > 1}
+    parts = []
+    for g in groups:
+        st = g["settings"]
+        shown = ", ".join(f"{k}={st.get(k)!r}" for k in sorted(keys)) if isinstance(st, dict) else str(st)
+        parts.append(f"[{shown or '{}'}: seeds {', '.join(map(str, g['seeds']))}]")
+    return (
+        f"WARNING {level} {entry}: runs whose learners were built with different settings are averaged "
+        f"together: {' '.join(parts)}; aggregate them from separate folders, or rerun the odd ones with this code"
     )

@@ -53,6 +53,13 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "policy_kwargs": {"lstm_hidden_size": 64, "shared_lstm": True, "enable_critic_lstm": False},
     }
 }
+#: Named learners built otherwise before runs recorded their ``settings``, with the date the
+#: current settings came in: a ``result.json`` of one without ``settings`` was made by another
+#: learner (``recurrent_ppo``: sb3-contrib's pair of 256-unit LSTMs, and before commit ee37444
+#: of 2026-11-30 its 128-step rollouts), so ``benchmark run`` does not take it as this run, and ``aggregate`` does
+#: not average it unflagged with runs of today's. A file of any other named learner without
+#: ``settings`` was built as today's.
+CHANGED_SETTINGS: dict[str, str] = {"recurrent_ppo": "2026-12-01"}
 #: The project's own learners (``grpo``: kind "workflow", see :mod:`.grpo_learner`).
 PROJECT_ALGOS: tuple[str, ...] = ("masked_dqn", "grpo")
 ALGOS: tuple[str, ...] = tuple(SB3_ALGOS) + PROJECT_ALGOS
@@ -117,6 +124,18 @@ def learner_settings(name: str, steps: int) -> dict[str, Any] | None:
 
         return {k: v for k, v in DQNConfig(buffer_size=buffer).to_dict().items() if k != "seed"}
     return None
+
+
+def settings_of(run: dict[str, Any]) -> dict[str, Any] | str | None:
+    """What the learner of ``run`` (a ``result.json``) was built with: its recorded ``settings``;
+    for a file without them (written before 2026-12-01), today's for a learner whose settings
+    never changed, else a string saying they are unknown (:data:`CHANGED_SETTINGS`)."""
+    if "settings" in run:
+        return run["settings"]  # type: ignore[no-any-return]
+    algo = run["algo"]
+    if algo in CHANGED_SETTINGS:
+        return f"not recorded ({algo} was built otherwise before {CHANGED_SETTINGS[algo]})"
+    return learner_settings(algo, int(run["steps"]))
 
 
 def build_model(name: str, env: Any, seed: int, steps: int, allow_entry_points: bool = False) -> tuple[Any, str]:

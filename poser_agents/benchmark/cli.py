@@ -96,11 +96,14 @@ def _announce(args: argparse.Namespace, results: Iterable[dict[str, Any]]) -> It
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
-    from poser_agents.benchmark.aggregate import aggregate, format_table, mismatch_line
+    from poser_agents.benchmark.aggregate import aggregate, format_table, mismatch_line, settings_line
 
     result = aggregate(args.dirs, score=args.score, reps=args.reps, seed=args.seed, plots=args.plots, split=args.split)
     for level, groups in result["protocol_mismatch"].items():
         print(f"poser benchmark aggregate: {mismatch_line(level, groups)}", file=sys.stderr)
+    for level, entries in result["settings_mismatch"].items():
+        for entry, groups in entries.items():
+            print(f"poser benchmark aggregate: {settings_line(level, entry, groups)}", file=sys.stderr)
     for p in result["partial"]:
         print(
             f"poser benchmark aggregate: partial run not averaged: {p['path']} ({p['steps_done']} of {p['steps']} steps)",

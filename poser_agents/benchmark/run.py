@@ -24,7 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from poser_agents.benchmark.algos import Predictor, build_model, check_algo, episode_starts, learner_settings
+from poser_agents.benchmark.algos import (
+    CHANGED_SETTINGS,
+    Predictor,
+    build_model,
+    check_algo,
+    episode_starts,
+    learner_settings,
+    settings_of,
+)
 from poser_agents.benchmark.curve import RunInterrupted, curve_callback
 from poser_agents.benchmark.resume import (
     CHECKPOINT_DIR,
@@ -304,14 +312,19 @@ def _identity(algo: str, env_id: str, seed: int, steps: int, proto: Protocol) ->
 
 def _differences(recorded: dict[str, Any], identity: dict[str, Any]) -> str:
     """The identity fields ``recorded`` (a result or checkpoint) and this command disagree on,
-    and the learner settings where ``recorded`` has them (files written before 2026-12-01 do
-    not): a run made with other settings (``recurrent_ppo``'s LSTM before then) is another run."""
+    and the learner settings (:func:`~poser_agents.benchmark.algos.settings_of`: a file written
+    before 2026-12-01 has none, and is today's learner unless that learner changed since): a run
+    made with other settings (``recurrent_ppo``'s 256-unit LSTMs before then) is another run."""
     diff = identity_differences(recorded, identity)
-    if "settings" not in recorded:
+    if "settings" not in recorded and identity["algo"] not in CHANGED_SETTINGS:
         return diff
     now = json.loads(json.dumps(learner_settings(identity["algo"], identity["steps"])))
-    changed = _flat_differences(recorded["settings"], now, "settings")
+    there = settings_of(recorded | {"algo": identity["algo"], "steps": identity["steps"]})
+    changed = _flat_differences(there, now, "settings")
     return "; ".join(x for x in (diff, *changed) if x)
+
+
+_ABSENT = object()
 
 
 def _flat_differences(there: Any, asked: Any, path: str) -> list[str]:
@@ -319,9 +332,12 @@ def _flat_differences(there: Any, asked: Any, path: str) -> list[str]:
         return [
             d
             for k in sorted(set(there) | set(asked))
-            for d in _flat_differences(there.get(k), asked.get(k), f"{path}.{k}")
+            for d in _flat_differences(there.get(k, _ABSENT), asked.get(k, _ABSENT), f"{path}.{k}")
         ]
-    return [] if there == asked else [f"{path}: {there!r} there, {asked!r} asked"]
+    if there == asked:
+        return []
+    show = lambda v: "absent" if v is _ABSENT else repr(v)  # noqa: E731
+    return [f"{path}: {show(there)} there, {show(asked)} asked"]
 
 
 def _complete(

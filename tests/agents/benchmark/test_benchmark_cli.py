@@ -403,9 +403,9 @@ def test_unscored_runs_are_named_by_their_budget(capsys):
 
 
 def test_a_run_made_with_other_learner_settings_is_another_run(tmp_path, capsys):
-    """A folder whose result records other settings (the 256-unit RecurrentPPO of the runs
-    published before 2026-12-01, here a2c's policy) is refused by name, complete or partial;
-    a file without settings (written before they were recorded) is kept as before."""
+    """A folder whose result records other settings (here a2c's policy) is refused by name,
+    complete or partial; an a2c file without settings (written before they were recorded, when
+    a2c was built as today) is kept as before."""
     argv = ["benchmark", "run", "--algo", "a2c", "--out", str(tmp_path), *TINY]
     assert main(argv) == 0
     path = tmp_path / LEVEL / "a2c" / "seed0" / "result.json"
@@ -419,3 +419,49 @@ def test_a_run_made_with_other_learner_settings_is_another_run(tmp_path, capsys)
         assert json.loads(path.read_text())["settings"] == {"policy": "MlpPolicy"}  # nothing changed
     path.write_text(json.dumps({k: v for k, v in result.items() if k != "settings"}))
     assert main(argv) == 0 and "already complete" in capsys.readouterr().err
+
+
+def test_runs_of_one_entry_built_with_other_settings_are_flagged(runs, tmp_path, capsys):
+    """A newcomer's recurrent_ppo runs (today's 64-unit LSTM) aggregated beside the published
+    ones (the 256-unit pair, written before settings were recorded): the aggregate says so per
+    entry, in the table, on stderr and in --json. Files without settings of a learner that never
+    changed (a2c here) are not flagged."""
+    mine = tmp_path / "mine"
+    today = json.loads((runs / LEVEL / "a2c" / "seed0" / "result.json").read_text())
+    for seed, algo, settings in [
+        (0, "recurrent_ppo", None),  # written before 2026-12-01: not recorded
+        (1, "recurrent_ppo", {"policy": "MultiInputLstmPolicy", "policy_kwargs": {"lstm_hidden_size": 64}}),
+        (2, "a2c", None),
+    ]:
+        result = {k: v for k, v in today.items() if k != "settings"} | {"algo": algo, "seed": seed}
+        if settings is not None:
+            result["settings"] = settings
+        (mine / LEVEL / algo / f"seed{seed}").mkdir(parents=True)
+        (mine / LEVEL / algo / f"seed{seed}" / "result.json").write_text(json.dumps(result))
+    capsys.readouterr()
+    assert main(["benchmark", "aggregate", str(runs), str(mine), "--reps", "100"]) == 0
+    captured = capsys.readouterr()
+    line = f"WARNING {LEVEL} recurrent_ppo: runs whose learners were built with different settings"
+    assert line in captured.out and line in captured.err
+    assert "[not recorded (recurrent_ppo was built otherwise before 2026-12-01): seeds 0]" in captured.out
+    assert "policy_kwargs={'lstm_hidden_size': 64}: seeds 1]" in captured.out
+    assert f"WARNING {LEVEL} a2c" not in captured.out  # an a2c file without settings is today's a2c
+    assert main(["benchmark", "aggregate", str(runs), str(mine), "--reps", "100", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert list(out["settings_mismatch"]) == [LEVEL] and list(out["settings_mismatch"][LEVEL]) == ["recurrent_ppo"]
+    assert [g["seeds"] for g in out["settings_mismatch"][LEVEL]["recurrent_ppo"]] == [[0], [1]]
+
+
+def test_a_recurrent_ppo_run_written_before_settings_were_recorded_is_another_run(tmp_path, capsys):
+    """recurrent_ppo's learner changed on 2026-12-01 (256-unit LSTMs before): a folder holding
+    its result without settings is refused by name, nothing changed, not kept as today's run."""
+    argv = ["benchmark", "run", "--algo", "recurrent_ppo", "--out", str(tmp_path), *TINY]
+    assert main(argv) == 0
+    path = tmp_path / LEVEL / "recurrent_ppo" / "seed0" / "result.json"
+    old = {k: v for k, v in json.loads(path.read_text()).items() if k != "settings"}
+    path.write_text(json.dumps(old))
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "settings: 'not recorded (recurrent_ppo was built otherwise before 2026-12-01)' there" in err
+    assert json.loads(path.read_text()) == old
