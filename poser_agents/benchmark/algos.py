@@ -162,6 +162,13 @@ def build_model(name: str, env: Any, seed: int, steps: int, allow_entry_points: 
             raise TypeError(
                 f"--algo {name!r} returned {type(model).__name__}, which has no {method}(); return an SB3-compatible model"
             )
+    for space in ("observation_space", "action_space"):  # a model built on another env (or level)
+        theirs, ours = getattr(model, space, None), getattr(env, space)
+        if theirs is not None and theirs != ours:
+            raise TypeError(
+                f"--algo {name!r} returned a model of another env (its {space} is {theirs}, this level's {ours}); "
+                "build it on the env the factory is given"
+            )
     return model, entry_point_kind(model)
 
 
@@ -169,7 +176,9 @@ def entry_point_kind(model: Any) -> str:
     """How a user's model is evaluated: an sb3-contrib RecurrentPPO (or subclass) as "recurrent"
     (its LSTM state carried through each episode, as ``recurrent_ppo``'s), a MaskablePPO as
     "masked" (given the action mask), anything else as "custom" (``predict(obs,
-    deterministic=True)``). Without this a user's RecurrentPPO would be scored memoryless."""
+    deterministic=True)``, plus SB3's ``state`` and ``episode_start`` where its ``predict`` takes
+    them, and ``action_masks`` where it takes that: :class:`Predictor`). Without this a user's
+    RecurrentPPO would be scored memoryless."""
     try:
         from sb3_contrib import MaskablePPO, RecurrentPPO
     except ImportError:  # sb3-contrib absent: the model cannot be one of its classes
@@ -186,13 +195,25 @@ class Predictor:
 
     A recurrent policy gets its LSTM state carried within an episode and reset at each new
     episode (:meth:`new_episode`, called by :class:`EpisodeStarts` on ``reset``); MaskablePPO
-    gets the observation's action mask.
+    gets the observation's action mask. A "custom" model (a user's) is called as SB3's
+    ``evaluate_policy`` calls one where its ``predict`` names ``state`` and ``episode_start`` (the
+    state it returns carried within the episode), and gets the mask where it names
+    ``action_masks``: a user's wrapper around a RecurrentPPO or MaskablePPO is then scored as the
+    model it wraps, not memoryless or unmasked.
     """
 
     def __init__(self, model: Any, kind: str):
         self.model, self.kind = model, kind
         self.state: Any = None
         self.start = True
+        takes: set[str] = set()
+        if kind == "custom":
+            try:
+                takes = set(inspect.signature(model.predict).parameters)
+            except (TypeError, ValueError):  # no signature to read: the documented call only
+                pass
+        self.stateful = {"state", "episode_start"} <= takes
+        self.takes_masks = "action_masks" in takes
 
     def new_episode(self) -> None:
         self.state, self.start = None, True
@@ -212,6 +233,16 @@ class Predictor:
                 deterministic=deterministic,
                 action_masks=np.asarray(observation["action_mask"]).astype(bool),
             )
+        if self.kind == "custom" and (self.stateful or self.takes_masks):
+            kwargs: dict[str, Any] = {}
+            if self.stateful:
+                kwargs.update(state=self.state, episode_start=np.array([self.start]))
+            if self.takes_masks:
+                kwargs["action_masks"] = np.asarray(observation["action_mask"]).astype(bool)
+            action, state = self.model.predict(observation, deterministic=deterministic, **kwargs)
+            if self.stateful:
+                self.state, self.start = state, False
+            return action, None
         return self.model.predict(observation, deterministic=deterministic)
 
 

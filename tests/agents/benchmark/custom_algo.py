@@ -53,3 +53,36 @@ def make_recurrent_ppo(env, seed=0):
 
 def make_maskable_ppo(env, seed=0):
     return MaskablePPO("MultiInputPolicy", env, seed=seed, device="cpu")
+
+
+class Wrapper:
+    """A user's object holding an sb3-contrib model, with SB3's ``predict`` protocol; notes each
+    call's ``state``, ``episode_start`` and ``action_masks`` in :attr:`calls`."""
+
+    def __init__(self, model):
+        self.model, self.calls = model, []
+
+    def learn(self, total_timesteps, callback=None, **kwargs):
+        self.model.learn(total_timesteps, callback=callback, **kwargs)
+        return self
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False, action_masks=None):
+        self.calls.append((state, episode_start, action_masks))
+        if isinstance(self.model, MaskablePPO):
+            return self.model.predict(observation, deterministic=deterministic, action_masks=action_masks)
+        return self.model.predict(observation, state=state, episode_start=episode_start, deterministic=deterministic)
+
+
+def make_wrapped_recurrent_ppo(env, seed=0):
+    return Wrapper(make_recurrent_ppo(env, seed=seed))
+
+
+def make_wrapped_maskable_ppo(env, seed=0):
+    return Wrapper(make_maskable_ppo(env, seed=seed))
+
+
+def make_on_another_level(env, seed=0):
+    """A factory that builds its model on an env of its own, another level's."""
+    import gymnasium as gym
+
+    return MaskablePPO("MultiInputPolicy", gym.make("ImagePoser-Hard-v0"), seed=seed, device="cpu")

@@ -67,6 +67,31 @@ def test_a_users_contrib_model_is_evaluated_as_its_kind(factory, kind):
         assert predictor.state is not None
 
 
+@pytest.mark.parametrize("factory", ["make_wrapped_recurrent_ppo", "make_wrapped_maskable_ppo"])
+def test_a_users_wrapper_gets_sb3s_predict_arguments(factory):
+    """A user's object holding a RecurrentPPO (or MaskablePPO), whose predict takes SB3's state
+    and episode_start (action_masks): the state it returns is carried through the episode and
+    reset at the next, the mask given; it was called memoryless and unmasked."""
+    env = gym.make("ImagePoser-Hard-v0", split="val")
+    model, kind = build_model(f"tests.agents.benchmark.custom_algo:{factory}", env, 0, 10, allow_entry_points=True)
+    predictor = Predictor(model, kind)
+    wrapped = episode_starts(gym.make("ImagePoser-Hard-v0", split="val"), predictor)
+    for task in wrapped.unwrapped.tasks[:2]:
+        assert run_episode(wrapped, predictor, task, seed=0)["steps"] >= 2
+    states, starts, masks = zip(*model.calls)
+    assert all(m is not None and m.dtype == bool for m in masks)
+    if "recurrent" in factory:
+        # A fresh state at each episode's first step, the LSTM's own after it.
+        assert [bool(start[0]) for start in starts].count(True) == 2
+        assert all((state is None) == bool(start[0]) for state, start in zip(states, starts))
+
+
+def test_a_factory_returning_a_model_of_another_level_is_refused():
+    env = gym.make("ImagePoser-Gen-v0", split="train")
+    with pytest.raises(TypeError, match="returned a model of another env .*build it on the env the factory is given"):
+        build_model("tests.agents.benchmark.custom_algo:make_on_another_level", env, 0, 10, allow_entry_points=True)
+
+
 def test_learner_settings_are_what_the_model_is_built_with():
     """The settings a run records are the ones its model has (one source for both)."""
     from poser_agents.benchmark.algos import learner_settings
