@@ -245,6 +245,14 @@ def check_run(algo: str, env_id: str, steps: int, allow_entry_points: bool = Fal
         check_level(env_id, steps)
 
 
+def results_folder(out: str | Path) -> Path:
+    """``--out`` as a path, or ValueError when it is empty (an unset shell variable): ``Path("")``
+    is the current folder, where the run's files would land unasked."""
+    if isinstance(out, str) and not out.strip():
+        raise ValueError("--out is empty: name the results folder (. for the current one)")
+    return Path(out)
+
+
 def make_folder(folder: Path) -> Path:
     """Make ``folder`` (and its parents) or raise ValueError naming it: ``--out`` names a file,
     or a folder that cannot be written."""
@@ -268,7 +276,7 @@ def run_one(
     """Train and evaluate one run; returns the complete result (see :mod:`.schema`)."""
     proto = proto or Protocol()
     check_run(algo, env_id, steps, allow_entry_points)
-    out = Path(out)
+    out = results_folder(out)
     folder = make_folder(out / env_id / algo.replace(":", "__") / f"seed{seed}")
     lock = open(folder / ".lock", "w")
     try:
@@ -282,13 +290,12 @@ def run_one(
         if (folder / RESULT_FILE).exists():
             try:
                 previous = read_run(folder / RESULT_FILE)
-            except ResultSchemaError:
-                previous = None
-            if previous is None:
+            except ResultSchemaError as e:  # named: a hand-edited field is not "a file of another kind"
+                why = str(e).removeprefix(f"{folder / RESULT_FILE}: ").split("; point aggregate")[0]
                 raise ValueError(
-                    f"{folder / RESULT_FILE} already holds a file of another kind; choose another --out "
-                    "(nothing was overwritten)"
-                )
+                    f"{folder / RESULT_FILE} already holds a file this run cannot read ({why}); fix or move it, "
+                    "or choose another --out (nothing was overwritten)"
+                ) from None
             if previous["status"] == "complete":
                 return _complete(folder, previous, _identity(algo, env_id, seed, steps, proto), log)
         else:

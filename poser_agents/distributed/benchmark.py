@@ -52,7 +52,7 @@ def run_on_ray(
     ``address`` joins a running cluster (None starts a local instance with ``num_cpus``). A
     failing seed raises its own error once every other seed has finished (their results are
     written)."""
-    from poser_agents.benchmark.run import Protocol, all_references, check_run, make_folder
+    from poser_agents.benchmark.run import Protocol, all_references, check_run, make_folder, results_folder
 
     proto = proto or Protocol()
     # Refused here, before Ray starts; the entry point is imported by the tasks, not the driver
@@ -61,7 +61,7 @@ def run_on_ray(
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("seeds must name at least one seed")
-    out = str(make_folder(Path(out).resolve()))
+    out = str(make_folder(results_folder(out).resolve()))
     all_references(out, env_id, proto, log)
     ray = init_ray(address=address, num_cpus=num_cpus)
     task = ray.remote(num_cpus=1, max_retries=0)(run_seed)

@@ -154,6 +154,40 @@ def test_run_into_a_file_is_one_line(tmp_path, capsys, ray):
     assert (tmp_path / "runs").read_text() == "not a folder"
 
 
+@pytest.mark.parametrize("ray", [False, True])
+def test_an_empty_out_is_one_line(tmp_path, capsys, monkeypatch, ray):
+    """``--out "$UNSET"``: refused (before Ray starts), not a run written into the current folder."""
+    monkeypatch.chdir(tmp_path)
+    extra = ["--ray", "--seeds", "0,1"] if ray else []
+    assert main(["benchmark", "run", "--algo", "a2c", "--out", "", *TINY, *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out is empty: name the results folder" in err[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ([], "field 'settings' must be an object, got []"),
+        (None, "field 'settings' must be an object, got None"),
+        ({}, "settings.policy: absent there, 'MultiInputPolicy' asked"),
+        ({"policy": "MultiInputPolicy", "x": {"y": None}}, "settings.x: {'y': None} there, absent asked"),
+    ],
+)
+def test_a_hand_edited_settings_field_is_named(runs, tmp_path, capsys, settings, message):
+    """A result whose ``settings`` was edited by hand: the field is named (not "a file of another
+    kind"), and the file is left as it was."""
+    folder = tmp_path / LEVEL / "a2c" / "seed0"
+    shutil.copytree(runs / LEVEL / "a2c" / "seed0", folder)
+    edited = json.loads((folder / "result.json").read_text()) | {"settings": settings}
+    (folder / "result.json").write_text(json.dumps(edited))
+    capsys.readouterr()
+    assert main(["benchmark", "run", "--algo", "a2c", "--out", str(tmp_path), *TINY]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "nothing was overwritten" in err[0]
+    assert json.loads((folder / "result.json").read_text()) == edited
+
+
 def test_a_learner_that_cannot_be_built_leaves_no_partial_run(tmp_path, capsys):
     """The factory runs after the val references are measured: its error is one line, and the
     folder holds no result.json for ``aggregate`` to list as a partial run."""
