@@ -5,7 +5,9 @@ masked DQN with its ``DQNConfig`` defaults, the GRPO workflow policy with the re
 within the env-step budget: :mod:`.grpo_learner`), on the Dict observation with a ``MultiInput``
 policy (GRPO reads the env's episode context instead). One change for all: a replay buffer holds at most :data:`MAX_BUFFER` transitions (and no
 more than the run's steps), since SB3's default of 1M Dict transitions would not fit in memory.
-One change for one: ``recurrent_ppo`` takes PPO's rollout settings (:data:`SETTINGS`).
+One change for one: ``recurrent_ppo`` takes PPO's rollout settings and one 64-unit LSTM shared by
+actor and critic (:data:`SETTINGS`); each run records what its learner was built with
+(:func:`learner_settings`).
 
 A user's learner is a ``module:callable`` name, called as ``factory(env, seed=seed)`` and
 returning an SB3-compatible model (``learn(total_timesteps, callback=...)`` calling an SB3

@@ -161,7 +161,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--test-episodes",
         type=positive_int,
         default=200,
-        help="test tasks at the end, and gen / gen_forms tasks on Hard (default 200; the published Hard and Drift runs: 100)",
+        help="test tasks at the end, and gen / gen_forms tasks on the levels with them (default 200; the published Hard and Drift runs: 100)",
     )
     run.add_argument(
         "--eval-seeds", type=seed_list, default=[0], help="evaluation seeds, shared with the references (default 0)"

@@ -285,7 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--env", default="ImagePoser-v0", help="a registered env id")
     p.add_argument(
-        "--split", default="test", choices=["train", "val", "test"], help="the suites' split the tasks come from"
+        "--split",
+        default="test",
+        choices=["train", "val", "test", "gen", "gen_forms"],
+        help="the suites' split the tasks come from (gen, gen_forms: on the levels listed in docs/env.md)",
     )
     p.add_argument("--episodes", type=int, default=30, help="tasks per seed (spread over the suites)")
     p.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="comma-separated seeds, e.g. 0,1,2")
@@ -306,6 +309,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         env_kwargs = json.loads(args.env_kwargs)
     except json.JSONDecodeError as e:
         print(f"error: --env-kwargs is not valid JSON: {e}", file=sys.stderr)
+        return 2
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401  (registers the ids)
+
+    try:  # a level without the split (gen on ImagePoser-Gen-v0), an unknown id: one line, before any agent runs
+        gym.make(args.env, split=args.split, **env_kwargs).close()
+    except (ValueError, TypeError, gym.error.Error) as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     results = {}
     for spec in [a.strip() for a in args.agents.split(",") if a.strip()]:

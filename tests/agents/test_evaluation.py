@@ -387,6 +387,19 @@ def test_cli_main(tmp_path, capsys):
         main(["--agents", "random", "--seeds", "a,b", "--out", str(tmp_path)])
 
 
+def test_cli_main_takes_the_generalisation_splits(tmp_path, capsys):
+    """``--split gen`` / ``gen_forms`` as ``poser eval`` takes them; a level without the split
+    is one line and exit status 2 before any agent runs."""
+    common = ["--agents", "random", "--episodes", "1", "--seeds", "0", "--resamples", "10", "--quiet"]
+    out = tmp_path / "gen"
+    assert main([*common, "--env", "ImagePoser-Hard-v0", "--split", "gen_forms", "--out", str(out)]) == 0
+    assert json.loads((out / "results.json").read_text())
+    capsys.readouterr()
+    assert main([*common, "--env", "ImagePoser-Gen-v0", "--split", "gen", "--out", str(tmp_path / "no")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown split 'gen'" in err[0] and not (tmp_path / "no").exists()
+
+
 def test_harness_summarises_episodes_cut_short_by_a_wrapper():
     import gymnasium as gym
 
