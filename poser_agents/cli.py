@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from poser_agents.common.cli_args import positive_float, positive_int
+from poser_agents.common.cli_args import check_level_split, positive_float, positive_int
 from poser_agents.factory import load_agent, read_agent_metadata
 
 PRESET_ENTRY_POINT = "poser_env.presets:make_env"  # the entry point of preset-built env ids
@@ -72,6 +72,8 @@ def cmd_world_suites(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from poser_agents.calibrate import calibrate, format_table
 
+    if not (args.heldout or args.tasks):
+        check_level_split(args.env, args.split)
     result = calibrate(
         env_id=args.env,
         split=args.split,
@@ -322,6 +324,7 @@ def _eval(args: argparse.Namespace) -> int:
         # refuses a corrupt or unsafe checkpoint, naming it, before any env is built from it
         saved = read_agent_metadata(args.agent, allow_entry_points=args.allow_entry_points)
         env_kwargs.update({k: v for k, v in saved.get("env_kwargs", {}).items() if k not in ("split",)})
+    check_level_split(args.env, args.split, env_kwargs.get("suite"))
     if args.preset is not None:  # a preset-built env (ImagePoser-Diffusers-v0 or a user's own id)
         try:
             entry = gym.spec(args.env).entry_point

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from poser_agents.common.cli_args import json_object, positive_int, seed_list
+from poser_agents.common.cli_args import check_level_split, json_object, positive_int, seed_list
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -119,6 +119,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 def cmd_levels(args: argparse.Namespace) -> int:
     from poser_agents.benchmark.levels import format_card, level_card
 
+    check_level_split(args.env, args.split, (args.env_kwargs or {}).get("suite"))
     card = level_card(
         args.env,
         split=args.split,

@@ -3,6 +3,8 @@
 - :func:`positive_int`, :func:`positive_float`, :func:`seed_list`: ``argparse`` types that
   refuse bad text with one line naming what was expected; :func:`json_object` a JSON object
   (``poser benchmark levels --env-kwargs``).
+- :func:`check_level_split`: ``--env`` and ``--split`` together: a level without the split is
+  one line naming the level, its splits and the levels that have it.
 - :func:`add_dataclass_flags` / :func:`dataclass_from_flags` / :func:`parse_dataclass`: every
   field of a config dataclass becomes a flag (``total_timesteps`` -> ``--total-timesteps``),
   with the field's docstring as its help, as CleanRL's ``tyro`` does, without a dependency.
@@ -213,3 +215,35 @@ def parse_dataclass(cls: type[T], argv: Sequence[str] | None = None, description
     except ValueError as e:
         parser.error(str(e))
         raise  # parser.error exits; this line is for the type checker
+
+
+def check_level_split(env_id: str, split: str, suite: Any = None) -> None:
+    """ValueError when level ``env_id`` (its suite mix, or ``suite`` where a saved agent or
+    ``--env-kwargs`` names another) has no split ``split``: the env's own line (which speaks of
+    suite mixes, which a user who typed a level id never named), prefixed with the level and
+    followed by the registered levels that have the split. Anything else (an unknown id, a
+    preset env) is left to the env to refuse."""
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401  (registers the ids)
+    from poser_env.config import SUITE_MIXES, check_split, mix_splits
+
+    try:
+        spec = gym.spec(env_id)
+    except gym.error.Error:
+        return
+    suite = suite if suite is not None else spec.kwargs.get("suite")
+    if not isinstance(suite, str) or suite not in SUITE_MIXES:
+        return
+    try:
+        check_split(suite, split)
+    except ValueError as e:
+        having = [
+            k
+            for k, s in gym.registry.items()
+            if k.startswith("ImagePoser")
+            and s.kwargs.get("suite") in SUITE_MIXES
+            and split in mix_splits(s.kwargs["suite"])
+        ]
+        levels = f"; levels with {split}: {', '.join(having)}" if having else ""
+        raise ValueError(f"{env_id}: {e}{levels}") from None

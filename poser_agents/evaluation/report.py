@@ -313,8 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     import gymnasium as gym
 
     import poser_env  # noqa: F401  (registers the ids)
+    from poser_agents.common.cli_args import check_level_split
 
     try:  # a level without the split (gen on ImagePoser-Gen-v0), an unknown id: one line, before any agent runs
+        check_level_split(args.env, args.split, env_kwargs.get("suite") if isinstance(env_kwargs, dict) else None)
         gym.make(args.env, split=args.split, **env_kwargs).close()
     except (ValueError, TypeError, gym.error.Error) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -75,6 +75,27 @@ def test_eval_on_a_generalisation_split_or_a_clear_line(capsys):
     assert len(err) == 1 and "unknown split 'gen'" in err[0] and "gen_forms" in err[0]
 
 
+@pytest.mark.parametrize(
+    "argv, level, levels",
+    [
+        (["eval", "--agent", "random", "--split", "gen"], "ImagePoser-Gen-v0", "ImagePoser-Hard-v0"),
+        (
+            ["calibrate", "--split", "gen_forms"],
+            "ImagePoser-Gen-v0",
+            "ImagePoser-v0, ImagePoser-Hard-v0, ImagePoser-Drift-v0",
+        ),
+        (["benchmark", "levels", "--split", "gen"], "ImagePoser-v0", "ImagePoser-Hard-v0"),
+    ],
+)
+def test_a_level_without_the_split_is_named_with_the_levels_that_have_it(capsys, argv, level, levels):
+    """A user typed a level id, not a suite mix: the line names the level and the levels that have the split."""
+    split = argv[argv.index("--split") + 1]
+    assert main([*argv, "--env", level, "--episodes", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"error: {level}: unknown split '{split}'" in err[0]
+    assert err[0].endswith(f"; levels with {split}: {levels}")
+
+
 def test_generate_writes_strip_and_log(tmp_path, capsys):
     assert main(["generate", "Draw two red circles on a mint background.", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "episode.png").exists() and (tmp_path / "final.png").exists()
