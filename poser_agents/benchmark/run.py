@@ -378,6 +378,11 @@ def _resume_point(
     if previous is None:
         return None
     diff = _differences(previous, identity)
+    if diff and not identity_differences(previous, identity):  # the same arguments: only the learner differs
+        raise ValueError(
+            f"{folder / RESULT_FILE} holds the partial result of a learner built with other settings than this "
+            f"code builds ({diff}), which no argument resumes; choose another --out (nothing was changed)"
+        )
     if diff:
         raise ValueError(
             f"{folder / RESULT_FILE} holds the partial result of another run ({diff}); rerun with the same "

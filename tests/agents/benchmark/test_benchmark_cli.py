@@ -499,3 +499,8 @@ def test_a_recurrent_ppo_run_written_before_settings_were_recorded_is_another_ru
     err = capsys.readouterr().err
     assert "settings: 'not recorded (recurrent_ppo was built otherwise before 2026-12-01)' there" in err
     assert json.loads(path.read_text()) == old
+    # Partial: no "rerun with the same arguments to resume it" (they are the same: the learner is not).
+    path.write_text(json.dumps(old | {"status": "partial"}))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "a learner built with other settings than this code builds" in err and "same arguments" not in err
