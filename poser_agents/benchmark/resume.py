@@ -88,6 +88,38 @@ def identity_differences(recorded: dict[str, Any], identity: dict[str, Any]) -> 
     return "; ".join(shown)
 
 
+def run_differences(recorded: dict[str, Any], identity: dict[str, Any]) -> str:
+    """The identity fields ``recorded`` (a result or checkpoint) and this command disagree on,
+    and the learner settings (:func:`~poser_agents.benchmark.algos.settings_of`: a file written
+    before 2026-12-01 has none, and is today's learner unless that learner changed since): a run
+    made with other settings (``recurrent_ppo``'s 256-unit LSTMs before then) is another run."""
+    from poser_agents.benchmark.algos import CHANGED_SETTINGS, learner_settings, settings_of
+
+    diff = identity_differences(recorded, identity)
+    if "settings" not in recorded and identity["algo"] not in CHANGED_SETTINGS:
+        return diff
+    now = json.loads(json.dumps(learner_settings(identity["algo"], identity["steps"])))
+    there = settings_of(recorded | {"algo": identity["algo"], "steps": identity["steps"]})
+    changed = _flat_differences(there, now, "settings")
+    return "; ".join(x for x in (diff, *changed) if x)
+
+
+_ABSENT = object()
+
+
+def _flat_differences(there: Any, asked: Any, path: str) -> list[str]:
+    if isinstance(there, dict) and isinstance(asked, dict):
+        return [
+            d
+            for k in sorted(set(there) | set(asked))
+            for d in _flat_differences(there.get(k, _ABSENT), asked.get(k, _ABSENT), f"{path}.{k}")
+        ]
+    if there == asked:
+        return []
+    show = lambda v: "absent" if v is _ABSENT else repr(v)  # noqa: E731
+    return [f"{path}: {show(there)} there, {show(asked)} asked"]
+
+
 #: The replay buffer's scalars that are its state; the others are settings a checkpoint must match.
 BUFFER_STATE: tuple[str, ...] = ("pos", "full", "n_rows", "compact_at")
 

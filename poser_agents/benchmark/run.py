@@ -24,15 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from poser_agents.benchmark.algos import (
-    CHANGED_SETTINGS,
-    Predictor,
-    build_model,
-    check_algo,
-    episode_starts,
-    learner_settings,
-    settings_of,
-)
+from poser_agents.benchmark.algos import Predictor, build_model, check_algo, episode_starts, learner_settings
 from poser_agents.benchmark.curve import RunInterrupted, curve_callback
 from poser_agents.benchmark.resume import (
     CHECKPOINT_DIR,
@@ -43,6 +35,7 @@ from poser_agents.benchmark.resume import (
     load_state,
     read_state,
     resumable,
+    run_differences,
     save_state,
     sb3_model,
 )
@@ -317,42 +310,12 @@ def _identity(algo: str, env_id: str, seed: int, steps: int, proto: Protocol) ->
     }
 
 
-def _differences(recorded: dict[str, Any], identity: dict[str, Any]) -> str:
-    """The identity fields ``recorded`` (a result or checkpoint) and this command disagree on,
-    and the learner settings (:func:`~poser_agents.benchmark.algos.settings_of`: a file written
-    before 2026-12-01 has none, and is today's learner unless that learner changed since): a run
-    made with other settings (``recurrent_ppo``'s 256-unit LSTMs before then) is another run."""
-    diff = identity_differences(recorded, identity)
-    if "settings" not in recorded and identity["algo"] not in CHANGED_SETTINGS:
-        return diff
-    now = json.loads(json.dumps(learner_settings(identity["algo"], identity["steps"])))
-    there = settings_of(recorded | {"algo": identity["algo"], "steps": identity["steps"]})
-    changed = _flat_differences(there, now, "settings")
-    return "; ".join(x for x in (diff, *changed) if x)
-
-
-_ABSENT = object()
-
-
-def _flat_differences(there: Any, asked: Any, path: str) -> list[str]:
-    if isinstance(there, dict) and isinstance(asked, dict):
-        return [
-            d
-            for k in sorted(set(there) | set(asked))
-            for d in _flat_differences(there.get(k, _ABSENT), asked.get(k, _ABSENT), f"{path}.{k}")
-        ]
-    if there == asked:
-        return []
-    show = lambda v: "absent" if v is _ABSENT else repr(v)  # noqa: E731
-    return [f"{path}: {show(there)} there, {show(asked)} asked"]
-
-
 def _complete(
     folder: Path, previous: dict[str, Any], identity: dict[str, Any], log: Callable[[str], None]
 ) -> dict[str, Any]:
     """A seed whose run is already complete: kept and returned, so that rerunning a command of
     several seeds after a kill resumes the unfinished seeds instead of failing on the finished ones."""
-    diff = _differences(previous, identity)
+    diff = run_differences(previous, identity)
     if diff:
         raise ValueError(
             f"{folder / RESULT_FILE} already holds the complete result of another run ({diff}); "
@@ -377,7 +340,7 @@ def _resume_point(
     """The partial result and checkpoint state to resume from, or None to start at step 0."""
     if previous is None:
         return None
-    diff = _differences(previous, identity)
+    diff = run_differences(previous, identity)
     if diff and not identity_differences(previous, identity):  # the same arguments: only the learner differs
         raise ValueError(
             f"{folder / RESULT_FILE} holds the partial result of a learner built with other settings than this "
