@@ -31,7 +31,8 @@ One run (one algorithm, one level, one training seed) is one folder::
   steps per phase); absent for the SB3 learners.
 - ``settings`` (optional): what a named SB3 / sb3-contrib learner or the masked DQN was built
   with beyond its library's defaults (:func:`poser_agents.benchmark.algos.learner_settings`);
-  absent for GRPO, a user's learner, and files written before 2026-12-01.
+  absent for GRPO, a user's learner, and files written before 2026-12-01 (read as built like
+  today's learner, but ``recurrent_ppo``'s: :data:`poser_agents.benchmark.algos.CHANGED_SETTINGS`).
 
 A file of another schema, of a newer version, or with a field missing or out of range is
 refused with one :class:`ResultSchemaError` naming the file and the field.
