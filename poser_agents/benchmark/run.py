@@ -128,6 +128,7 @@ def references(
         if not isinstance(refs, dict) or not all(isinstance(refs.get(n), list) for n in ("random", "oracle")):
             raise ResultSchemaError(f"{path}: field 'records' must hold lists 'random' and 'oracle'")
         return refs
+    make_folder(path.parent, "its references folder")  # refused before minutes of measuring, not after
     # Said before, not only after: on ImagePoser-Hard-v0 the oracle takes about 4 s a task, so
     # the protocol's 200 test tasks are minutes of silence otherwise.
     log(
@@ -246,13 +247,16 @@ def results_folder(out: str | Path) -> Path:
     return Path(out)
 
 
-def make_folder(folder: Path) -> Path:
-    """Make ``folder`` (and its parents) or raise ValueError naming it: ``--out`` names a file,
-    or a folder that cannot be written."""
+def make_folder(folder: Path, what: str = "") -> Path:
+    """Make ``folder`` (and its parents) or raise ValueError naming it (and ``what`` it is of the
+    results folder): ``--out`` names a file, or a folder that cannot be written."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ValueError(f"cannot make {folder} ({e.strerror or e}): --out must be a folder you can write to") from None
+        of = f", {what}" if what else ""
+        raise ValueError(
+            f"cannot make {folder}{of} ({e.strerror or e}): --out must be a folder you can write to"
+        ) from None
     return folder
 
 

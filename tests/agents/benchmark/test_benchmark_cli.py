@@ -155,6 +155,18 @@ def test_run_into_a_file_is_one_line(tmp_path, capsys, ray):
 
 
 @pytest.mark.parametrize("ray", [False, True])
+def test_an_out_whose_references_cannot_be_written_is_one_line(tmp_path, capsys, ray):
+    """A results folder where the references cannot be cached (here a file in their place; a
+    read-only folder alike): one line before any reference is measured, no traceback after."""
+    (tmp_path / "references").write_text("not a folder")
+    extra = ["--ray", "--seeds", "0,1"] if ray else []
+    assert main(["benchmark", "run", "--algo", "a2c", "--out", str(tmp_path), *TINY, *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"cannot make {tmp_path / 'references' / LEVEL}, its references folder" in err[0]
+    assert "--out must be a folder you can write to" in err[0] and not list(tmp_path.rglob("result.json"))
+
+
+@pytest.mark.parametrize("ray", [False, True])
 def test_an_empty_out_is_one_line(tmp_path, capsys, monkeypatch, ray):
     """``--out "$UNSET"``: refused (before Ray starts), not a run written into the current folder."""
     monkeypatch.chdir(tmp_path)
