@@ -787,13 +787,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (ValueError, TypeError, FileNotFoundError) as e:
         # Bad input (an unknown agent or expert, a corrupt checkpoint, a malformed file): one
-        # clear line instead of a traceback. Programming errors still raise.
+        # clear line instead of a traceback. A TypeError the interpreter raised (a call with the
+        # wrong arguments, None where a path goes) is a programming error: it keeps its traceback.
+        if isinstance(e, TypeError) and not raised_on_purpose(e):
+            raise
         print(f"poser {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         # Ctrl-C where no command saves anything (training commands handle it themselves).
         print(f"poser {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def raised_on_purpose(error: BaseException) -> bool:
+    """Whether ``error`` came from a ``raise`` statement (ours or a library's: a message written
+    for the caller) rather than from the interpreter failing an operation in the innermost frame
+    (``len(5)``, ``f(1, 2)`` for ``f(a)``), whose message names no input and hides a bug."""
+    import traceback
+
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and (frames[-1].line or "").lstrip().startswith("raise")
 
 
 if __name__ == "__main__":

@@ -290,3 +290,29 @@ def test_compare_minilm_with_before_normalises_by_each_runs_hash_env():
     out = compare_minilm_with_before(now, before)
     assert out["before_minilm/hash"] == 0.2 and out["warm_minilm/hash"] == 1.0
     assert out["warm/before"] == 2.5 and out["warm/before_hash_normalised"] == 5.0
+
+
+def test_a_programming_type_error_keeps_its_traceback(monkeypatch, capsys):
+    # Bad input reads as one line; a TypeError the interpreter raised is a bug, and one line
+    # ("object of type 'int' has no len()") would hide where it is.
+    import poser_agents.cli as cli
+
+    def broken(args):
+        return len(5)
+
+    monkeypatch.setattr(cli, "cmd_world_suites", broken)
+    with pytest.raises(TypeError, match="has no len"):
+        cli.main(["world", "suites"])
+
+
+def test_a_type_error_raised_for_the_caller_is_one_line(monkeypatch, capsys):
+    import poser_agents.cli as cli
+
+    def refuses(args):
+        raise TypeError("--algo 'm:f' returned int, which has no learn(); return an SB3-compatible model")
+
+    monkeypatch.setattr(cli, "cmd_world_suites", refuses)
+    assert cli.main(["world", "suites"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "poser world: error: --algo 'm:f' returned int, which has no learn(); return an SB3-compatible model"
+    )
