@@ -108,3 +108,20 @@ def test_learner_settings_are_what_the_model_is_built_with():
     assert {k: v for k, v in dqn.config.to_dict().items() if k != "seed"} == recorded
     assert learner_settings("qrdqn", 10**7)["buffer_size"] == 100_000
     assert learner_settings("grpo", 1000) is None
+
+
+@pytest.mark.parametrize("algo", ["ppo", "recurrent_ppo"])
+def test_a_named_sb3_learner_trains_on_one_torch_thread(algo):
+    """Its result depends on torch's thread count (docs/benchmark.md): a named learner fixes it
+    at one, whatever OMP_NUM_THREADS or the machine's cores would give."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        env = gym.make("ImagePoser-Drift-v0")
+        build_model(algo, env, seed=0, steps=64)
+        assert torch.get_num_threads() == 1
+        env.close()
+    finally:
+        torch.set_num_threads(before)
