@@ -229,19 +229,56 @@ def compare_minilm_with_before(result: dict[str, Any], before: dict[str, Any]) -
     }
 
 
-def _vec_sps(env_id: str, steps: int, seed: int, num_envs: int) -> dict[str, float]:
+def _process_cpu_seconds(pids: Sequence[int]) -> list[float] | None:
+    """User plus system CPU seconds of each process, read from ``/proc`` (Linux, 10 ms ticks);
+    None where ``/proc`` is not there."""
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        seconds = []
+        for pid in pids:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+            seconds.append((int(fields[11]) + int(fields[12])) / tick)  # utime, stime: fields 14 and 15
+        return seconds
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def _vec_sps(env_id: str, steps: int, seed: int, num_envs: int) -> dict[str, Any]:
     """Env steps/s (summed over workers) of Gymnasium's async vector env, random allowed
-    actions. Only the wall rate means anything (the work is in the worker processes)."""
-    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="async")
+    actions. Only the wall rate means anything (the work is in the worker processes).
+
+    ``per_vector_step_ms`` says where a vector step's time goes: ``wall``; the main process's
+    CPU (``main_cpu``: choosing the actions here, sending them, receiving and merging the
+    results); each worker's CPU (``worker_cpu``: its env step, the shared-memory write, pickling
+    the info; None without ``/proc``). The workers run in parallel with each other but not with
+    the main process (the vector env steps in lockstep), so ``wall`` is at least the slowest
+    worker plus the main process, plus the hand-over between them."""
+    envs: Any = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="async")
     rng = np.random.default_rng(seed)
     obs, _ = envs.reset(seed=seed)
     envs.step(np.array([rng.choice(np.flatnonzero(m)) for m in obs["action_mask"]]))  # workers warm
+    pids = [p.pid for p in getattr(envs, "processes", [])]
     n = max(1, steps // num_envs)
+    workers_before = _process_cpu_seconds(pids)
     with _Clock() as clock:
         for _ in range(n):
             obs, *_ = envs.step(np.array([rng.choice(np.flatnonzero(m)) for m in obs["action_mask"]]))
+    workers_after = _process_cpu_seconds(pids)
     envs.close()
-    return clock.rates(n * num_envs)
+    worker_cpu = (
+        [round(1000 * (b - a) / n, 3) for a, b in zip(workers_before, workers_after)]
+        if workers_before is not None and workers_after is not None and pids
+        else None
+    )
+    return {
+        **clock.rates(n * num_envs),
+        "per_vector_step_ms": {
+            "wall": round(1000 * clock.wall / n, 3),
+            "main_cpu": round(1000 * clock.cpu / n, 3),
+            "worker_cpu": worker_cpu,
+        },
+    }
 
 
 def _sb3_cartpole_sps(steps: int, learning_starts: int, seed: int) -> dict[str, float]:
@@ -312,7 +349,9 @@ def bench_throughput(quick: bool = False, repeats: int = 1, seed: int = 0, minil
             f[f"env[{env_id}]"] = _env_sps(env_id, steps, s)
         f["poser_dqn"] = _poser_dqn_sps("ImagePoser-v0", dqn_steps, starts, s)
         f["one_env"] = _env_sps("ImagePoser-v0", steps, s)
-        f["async2"] = _vec_sps("ImagePoser-v0", steps, s, 2)
+        vec = _vec_sps("ImagePoser-v0", steps, s, 2)
+        async2_breakdown = vec.pop("per_vector_step_ms")
+        f["async2"] = vec
         error = None
         if minilm:
             try:
@@ -337,6 +376,7 @@ def bench_throughput(quick: bool = False, repeats: int = 1, seed: int = 0, minil
         run: dict[str, Any] = {f"{k}_sps": {c: round(v, 1) for c, v in d.items()} for k, d in f.items() if d}
         run["ratios"] = {k: round(v, 3) for k, v in ratios.items()}
         run["ratios_wall"] = {k: round(v, 3) for k, v in wall.items()}
+        run["async2_per_vector_step_ms"] = async2_breakdown
         if error:
             run["minilm_error"] = error
         elif minilm:

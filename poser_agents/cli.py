@@ -156,6 +156,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 f"  MiniLM precompute, repeat {i}: {p['strings']} strings of {p['tasks']} tasks in {p['seconds']} s "
                 f"(extraction {p['extract_seconds']} s, embedding {p['embed_seconds']} s; once per process and split)"
             )
+    for i, run in enumerate(result["runs"]):
+        ms, one = run["async2_per_vector_step_ms"], 1000 / run["one_env_sps"]["cpu"]
+        workers = ", ".join(f"{w}" for w in ms["worker_cpu"]) if ms["worker_cpu"] else "not read (no /proc)"
+        print(
+            f"  async2, repeat {i}: per vector step (2 env steps) {ms['wall']} ms wall, main process {ms['main_cpu']} ms "
+            f"CPU, workers {workers} ms CPU each; one env in this process {one:.3f} ms CPU per step"
+        )
     if "minilm_vs_before" in result:
         print(
             f"  MiniLM against {args.before}: "

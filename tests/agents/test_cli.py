@@ -30,7 +30,8 @@ def test_bench_env_json(capsys):
 def test_bench_throughput_quick_json_schema(capsys):
     # Schema only: --quick budgets are far too small for the speeds to mean anything.
     assert main(["bench", "--quick", "--no-minilm", "--json"]) == 0
-    data = last_json(capsys)
+    out = capsys.readouterr().out.strip().splitlines()
+    data = json.loads(out[-1])
     ids = ("ImagePoser-v0", "ImagePoser-Gen-v0", "ImagePoser-Edit-v0")
     run = data["runs"][0]
     for key in ("sb3_dqn_cartpole_sps", "poser_dqn_sps", "one_env_sps", "async2_sps", *(f"env[{i}]_sps" for i in ids)):
@@ -41,6 +42,11 @@ def test_bench_throughput_quick_json_schema(capsys):
         "async2/one_env",
     }
     assert set(run["ratios_wall"]) == set(run["ratios"])
+    # Where the async vector env's time goes (read from /proc on Linux): two workers, each busy.
+    ms = run["async2_per_vector_step_ms"]
+    assert ms["wall"] > 0 and ms["main_cpu"] >= 0
+    assert ms["worker_cpu"] is None or (len(ms["worker_cpu"]) == 2 and all(w >= 0 for w in ms["worker_cpu"]))
+    assert any(line.startswith("  async2, repeat 0: per vector step (2 env steps)") for line in out)
     mem = data["replay_memory"]["hash"]
     assert 0 < data["replay_gib_per_100k"]["hash"] < mem["sb3_dict_buffer_gib"]
     assert data["quick"] is True and data["repeats"] == 1
