@@ -386,3 +386,25 @@ def test_benchmark_v0_gen_forms_card():
     card = json.loads((RESULTS / "levels" / "ImagePoser-v0-gen_forms-200.json").read_text())
     assert card["env_id"] == "ImagePoser-v0" and card["split"] == "gen_forms" and card["seeds"] == [0]
     _drift_card_rows_on_page(card)
+
+
+def test_benchmark_drift_without_drift_card():
+    """docs/benchmark.md's "how much there is for memory to win": `poser benchmark levels --env
+    ImagePoser-Drift-v0 --split val --episodes 50 --seeds 0,1,2 --env-kwargs '{"drift_p": 0.0}' --json`
+    (docs/results/levels/ImagePoser-Drift-v0-val-50-nodrift.json) against the registered level's val card."""
+    off, on = _drift("val-50-nodrift"), _drift("val-50")
+    assert off["env_kwargs"] == {"drift_p": 0.0} and (off["split"], off["episodes"], off["seeds"]) == (
+        "val",
+        50,
+        [0, 1, 2],
+    )
+    assert (on["split"], on["episodes"], on["seeds"]) == ("val", 50, [0, 1, 2])
+    clear, down = off["baselines"]["heuristic"]["accuracy"], on["baselines"]["heuristic"]["accuracy"]
+    memory = on["baselines"]["heuristic_memory"]["accuracy"]
+    page = " ".join((ROOT / "docs" / "benchmark.md").read_text().split())
+    quoted = (
+        f"the heuristic's accuracy is {clear:.3f} with both providers up, {down:.3f} with one down (the val card above), "
+        f"and `heuristic_memory`'s {memory:.3f} with one down. A provider down costs the memoryless heuristic "
+        f"{clear - down:.3f} of accuracy, and memory wins back {memory - down:.3f} of it"
+    )
+    assert quoted in page, quoted
