@@ -399,8 +399,9 @@ def test_hard_final_evaluation_holds_both_generalisation_splits(tmp_path):
 
 
 def test_gen_forms_is_aggregated_apart_and_older_files_are_unscored(tmp_path, capsys):
-    """The published Hard runs predate gen_forms: they lack the key and are listed as unscored;
-    a run with a gen_forms card is aggregated on it, and its gen score is read as before."""
+    """A run written before gen_forms existed lacks the key and is listed as unscored; a run with
+    a gen_forms card is aggregated on it, and its gen score is read as before (the published Hard
+    PPO files, seed 2's with its gen_forms card removed as in a file of before 2026-12-01)."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[3]
@@ -410,6 +411,8 @@ def test_gen_forms_is_aggregated_apart_and_older_files_are_unscored(tmp_path, ca
         result = json.loads((root / PUBLISHED_HARD / f"seed{seed}" / "result.json").read_text())
         if seed < 2:
             result["gen_forms"] = dict(result["gen"], norm_accuracy=0.1 * (seed + 1))
+        else:
+            result.pop("gen_forms", None)
         (dst / "result.json").write_text(json.dumps(result))
 
     def agg(*extra: str) -> dict:
@@ -429,14 +432,23 @@ def test_gen_forms_is_aggregated_apart_and_older_files_are_unscored(tmp_path, ca
     assert "gen_forms.norm_accuracy" in capsys.readouterr().err
 
 
-def test_unscored_runs_are_named_by_their_budget(capsys):
-    """The published Hard masked DQN runs: the 100k ones predate gen_forms, the 1M one has it;
-    under --split gen_forms the unscored ones are named ``masked_dqn@100000``, not confused
-    with the scored 1M entry."""
+def test_unscored_runs_are_named_by_their_budget(tmp_path, capsys):
+    """The published Hard masked DQN runs at 100k and 1M steps, the 100k ones with their gen_forms
+    card removed (as in files of before 2026-12-01): under --split gen_forms the unscored ones are
+    named ``masked_dqn@100000``, not confused with the scored 1M entry."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[3] / "docs" / "results"
-    args = ["benchmark", "aggregate", str(root / "benchmark"), str(root / "benchmark-1m"), "--reps", "100"]
+    for folder, strip in (("benchmark", True), ("benchmark-1m", False)):
+        for seed in (0, 1, 2):
+            result = json.loads((root / folder / HARD / "masked_dqn" / f"seed{seed}" / "result.json").read_text())
+            assert "gen_forms" in result  # every published Hard run is scored on it
+            if strip:
+                del result["gen_forms"]
+            dst = tmp_path / folder / HARD / "masked_dqn" / f"seed{seed}"
+            dst.mkdir(parents=True)
+            (dst / "result.json").write_text(json.dumps(result))
+    args = ["benchmark", "aggregate", str(tmp_path / "benchmark"), str(tmp_path / "benchmark-1m"), "--reps", "100"]
     assert main([*args, "--split", "gen_forms", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert "masked_dqn@1000000" in result["levels"][HARD]
