@@ -27,8 +27,8 @@ import torch
 import torch.nn as nn
 
 import poser_env  # noqa: F401  (registers the levels)
-from poser_agents.benchmark.run import Protocol, _versions, final_splits, references
-from poser_agents.benchmark.schema import SCHEMA, VERSION, write_run
+from poser_agents.benchmark.run import Protocol, final_splits, references
+from poser_agents.benchmark.schema import SCHEMA, VERSION, library_versions, machine, write_run
 from poser_agents.benchmark.score import score_card
 from poser_agents.common.cli_args import parse_dataclass
 from poser_agents.evaluation.harness import evaluate
@@ -127,7 +127,8 @@ def main(args: Args) -> dict:
         "steps": args.total_timesteps,
         "steps_done": 0,
         "protocol": asdict(proto) | {"eval_seeds": list(proto.eval_seeds)},
-        "versions": _versions(),
+        "versions": library_versions(),
+        "machine": machine(),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "finished": None,
         "curve": [],

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import platform
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -39,7 +38,16 @@ from poser_agents.benchmark.resume import (
     save_state,
     sb3_model,
 )
-from poser_agents.benchmark.schema import RESULT_FILE, SCHEMA, VERSION, ResultSchemaError, read_run, write_run
+from poser_agents.benchmark.schema import (
+    RESULT_FILE,
+    SCHEMA,
+    VERSION,
+    ResultSchemaError,
+    library_versions,
+    machine,
+    read_run,
+    write_run,
+)
 from poser_agents.benchmark.score import DEFAULT_COST_WEIGHT, score_card
 from poser_agents.common.checkpoint import CheckpointError, atomic_write_text
 from poser_agents.common.checkpointing import stop_on_signals
@@ -72,18 +80,6 @@ class Protocol:
         self.eval_seeds = tuple(int(s) for s in self.eval_seeds)
         if not self.eval_seeds:
             raise ValueError("eval_seeds must name at least one seed")
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for dist in ("imageposer", "gymnasium", "stable-baselines3", "sb3-contrib", "torch", "numpy"):
-        try:
-            out[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            pass
-    return out
 
 
 def _now() -> str:
@@ -406,7 +402,8 @@ def _train(
         "steps": int(steps),
         "steps_done": 0,
         "protocol": asdict(proto) | {"eval_seeds": list(proto.eval_seeds)},
-        "versions": _versions(),
+        "versions": library_versions(),
+        "machine": machine(),
         **({"settings": st} if (st := learner_settings(algo, steps)) is not None else {}),
         "started": _now(),
         "finished": None,
@@ -421,7 +418,10 @@ def _train(
         if previous.get("interrupted"):
             result["interrupted"] = list(previous["interrupted"])
         result["curve"] = [p for p in previous["curve"] if p["step"] <= start]
-        result["resumed"].append({"step": start, "at": _now()})
+        here = result.pop("machine")  # the top-level machine is the first segment's (absent if unknown)
+        if "machine" in previous:
+            result["machine"] = previous["machine"]
+        result["resumed"].append({"step": start, "at": _now(), "machine": here})
         result["steps_done"] = start
     elif clear_checkpoint(folder):  # left by an earlier run whose result.json is gone: not this run's
         log(f"  {folder}: removed the checkpoint an earlier run left there (this run starts at step 0)")

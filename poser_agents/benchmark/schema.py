@@ -16,6 +16,10 @@ One run (one algorithm, one level, one training seed) is one folder::
 - ``algo``, ``env_id``, ``seed``, ``steps`` (asked), ``steps_done``, ``protocol`` (eval_every,
   val/test episodes, evaluation seeds, cost weight), ``versions`` (libraries), ``started``,
   ``finished`` (UTC ISO times; ``finished`` null while partial).
+- ``machine`` (optional; written since 2026-12-01): ``cpu`` (the CPU model) and
+  ``torch_cpu_capability`` (the instruction set torch's CPU kernels use, e.g. ``AVX512``):
+  training depends on them below the Python packages (one machine reproduces a run bit for bit,
+  another need not; docs/benchmark.md, "Which code produced them").
 - ``curve``: list of ``{"step", "split": "val", <score card>}``.
 - ``test``: the score card on test (null while partial); ``gen`` and ``gen_forms``: on a level
   with generalisation splits (``ImagePoser-Hard-v0``: held-out combinations, held-out prompt
@@ -24,7 +28,9 @@ One run (one algorithm, one level, one training seed) is one folder::
   :func:`poser_agents.benchmark.score.score_card`'s dict: ``norm_accuracy``,
   ``norm_alignment``, their ``*_cost_aware`` variants, raw ``accuracy``/``alignment``, ``cost``,
   ``cost_random``, ``cost_oracle``, ``n_tasks``, ``episodes``, ``n_degenerate_*``.
-- ``resumed`` (optional): ``[{"step", "at"}]``, one entry per resume from a checkpoint.
+- ``resumed`` (optional): ``[{"step", "at", "machine"}]``, one entry per resume from a checkpoint
+  (``machine`` since 2026-12-01: the machine that resumed it; the top-level ``machine`` stays the
+  first segment's).
 - ``interrupted`` (optional): ``[{"step", "signal", "at"}]``, one entry per SIGINT/SIGTERM that
   stopped training; the run saved a checkpoint at that step (off the curve's grid) to resume from.
 - ``learner`` (optional): plain data a learner reports about itself (``--algo grpo``: its env
@@ -42,6 +48,7 @@ from __future__ import annotations
 
 import json
 import math
+import platform
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -104,6 +111,33 @@ def _card(card: Any, where: str) -> None:
             raise ResultSchemaError(f"{where}.{key}: must be a finite number or null, got {v!r}")
 
 
+def library_versions() -> dict[str, str]:
+    """``versions``: python and the libraries a run's results depend on (absent ones left out)."""
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for dist in ("imageposer", "gymnasium", "stable-baselines3", "sb3-contrib", "torch", "numpy"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def machine() -> dict[str, str]:
+    """``machine``: the CPU model (``/proc/cpuinfo``'s model name where there is one) and the
+    instruction set torch's CPU kernels use (``torch.backends.cpu.get_cpu_capability()``)."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"cpu": cpu, "torch_cpu_capability": str(torch.backends.cpu.get_cpu_capability())}
+
+
 def validate(data: Any, where: str) -> dict[str, Any]:
     """``data`` as a run result, or :class:`ResultSchemaError` naming ``where`` and the field."""
     if not isinstance(data, Mapping):
@@ -139,6 +173,10 @@ def validate(data: Any, where: str) -> dict[str, Any]:
         _card(point, f"{where}: curve[{i}]")
         if not isinstance(point.get("step"), int) or point["step"] < 0:
             raise ResultSchemaError(f"{where}: curve[{i}].step must be a non-negative int")
+    if "machine" in data and not (
+        isinstance(data["machine"], Mapping) and all(isinstance(v, str) for v in data["machine"].values())
+    ):
+        raise ResultSchemaError(f"{where}: field 'machine' must be an object of strings, got {data['machine']!r}")
     if "settings" in data and not isinstance(data["settings"], Mapping):
         raise ResultSchemaError(f"{where}: field 'settings' must be an object, got {data['settings']!r}")
     stops = data.get("interrupted", [])

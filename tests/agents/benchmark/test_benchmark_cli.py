@@ -200,6 +200,19 @@ def test_a_hand_edited_settings_field_is_named(runs, tmp_path, capsys, settings,
     assert json.loads((folder / "result.json").read_text()) == edited
 
 
+@pytest.mark.parametrize("machine", [[], "AMD EPYC", {"cpu": 3}])
+def test_a_hand_edited_machine_field_is_named_by_aggregate(runs, tmp_path, capsys, machine):
+    """``machine`` must be an object of strings; another value is named in one line."""
+    folder = tmp_path / LEVEL / "a2c" / "seed0"
+    shutil.copytree(runs / LEVEL / "a2c" / "seed0", folder)
+    result = json.loads((folder / "result.json").read_text())
+    assert set(result["machine"]) == {"cpu", "torch_cpu_capability"}  # written by the run
+    (folder / "result.json").write_text(json.dumps(result | {"machine": machine}))
+    capsys.readouterr()
+    assert main(["benchmark", "aggregate", str(tmp_path)]) == 2
+    assert "field 'machine' must be an object of strings" in capsys.readouterr().err
+
+
 def test_a_learner_that_cannot_be_built_leaves_no_partial_run(tmp_path, capsys):
     """The factory runs after the val references are measured: its error is one line, and the
     folder holds no result.json for ``aggregate`` to list as a partial run."""

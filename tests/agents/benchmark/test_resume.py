@@ -52,6 +52,9 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path, algo):
     assert [p["step"] for p in result["curve"]] == [0, 20, 40, 60]
     assert [r["step"] for r in result["resumed"]] == [40]
     assert result["started"] == partial["started"] and result["test"] is not None
+    # The machine: the first process's at the top, the resuming one's in its resume entry.
+    assert result["machine"] == partial["machine"] == result["resumed"][0]["machine"]
+    assert set(result["machine"]) == {"cpu", "torch_cpu_capability"} and all(result["machine"].values())
     # Complete: the final weights stay, the replay buffer (large) goes.
     slot = folder / "checkpoint" / "step-60"
     assert (slot / "policy.pt").exists() and not (slot / "buffer.npz").exists()
@@ -384,3 +387,15 @@ def test_a_signal_saves_the_step_reached_and_the_same_command_resumes_there(
     curve = [p["step"] for p in result["curve"]]
     assert result["status"] == "complete" and curve[:3] == [0, 20, 40] and 60 <= curve[3] == result["steps_done"] < 65
     assert [r["step"] for r in result["resumed"]] == [step] and result["interrupted"] == partial["interrupted"]
+
+
+def test_a_resumed_run_whose_first_process_recorded_no_machine_does_not_invent_one(tmp_path):
+    """A partial result written before ``machine`` existed: the resume records the resuming
+    process's machine in its entry and leaves the first segment's unknown (no top-level key)."""
+    folder = _killed(tmp_path, "a2c")
+    partial = json.loads((folder / "result.json").read_text())
+    del partial["machine"]
+    (folder / "result.json").write_text(json.dumps(partial))
+    result = run_one("a2c", LEVEL, 60, 0, tmp_path, PROTO, log=lambda _: None)
+    assert "machine" not in result and "machine" not in json.loads((folder / "result.json").read_text())
+    assert set(result["resumed"][0]["machine"]) == {"cpu", "torch_cpu_capability"}
