@@ -316,8 +316,8 @@ BENCHMARK_LONGER = (ROOT / "docs" / "results" / "benchmark-300k", ROOT / "docs" 
 
 def benchmark_budgets() -> str:
     """`poser benchmark aggregate docs/results/benchmark docs/results/benchmark-300k
-    docs/results/benchmark-1m [--split gen]`: the algorithms run at several budgets (kept apart
-    as ALGO@STEPS), their IQMs and the probability that one budget beats another."""
+    docs/results/benchmark-1m [--split gen|gen_forms]`: the algorithms run at several budgets (kept
+    apart as ALGO@STEPS), their IQMs and the probability that one budget beats another."""
     from poser_agents.benchmark.aggregate import aggregate
 
     longer = [d for d in BENCHMARK_LONGER if d.is_dir()]
@@ -325,7 +325,7 @@ def benchmark_budgets() -> str:
         return ""
     rows = ["| level | split | algorithm@steps | runs | IQM [95% CI] |", "|---|---|---|---:|---|"]
     pairs: list[str] = []
-    for split in ("test", "gen"):
+    for split in ("test", "gen", "gen_forms"):
         agg = aggregate([BENCHMARK, *longer], split=split)
         for level, algos in agg["levels"].items():
             for algo, e in algos.items():
