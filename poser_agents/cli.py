@@ -158,10 +158,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
             )
     for i, run in enumerate(result["runs"]):
         ms, one = run["async2_per_vector_step_ms"], 1000 / run["one_env_sps"]["cpu"]
-        workers = ", ".join(f"{w}" for w in ms["worker_cpu"]) if ms["worker_cpu"] else "not read (no /proc)"
+        workers = (
+            f"workers {', '.join(str(w) for w in ms['worker_cpu'])} ms CPU each"
+            if ms["worker_cpu"]
+            else "workers' CPU not read (no /proc)"
+        )
         print(
             f"  async2, repeat {i}: per vector step (2 env steps) {ms['wall']} ms wall, main process {ms['main_cpu']} ms "
-            f"CPU, workers {workers} ms CPU each; one env in this process {one:.3f} ms CPU per step"
+            f"CPU, {workers}; one env in this process {one:.3f} ms CPU per step"
         )
     if "minilm_vs_before" in result:
         print(

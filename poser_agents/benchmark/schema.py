@@ -129,7 +129,7 @@ def machine() -> dict[str, str]:
     instruction set torch's CPU kernels use (``torch.backends.cpu.get_cpu_capability()``)."""
     import torch
 
-    cpu = platform.processor() or platform.machine()
+    cpu = platform.machine()  # where /proc/cpuinfo names no model (platform.processor() may run uname)
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
