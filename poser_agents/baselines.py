@@ -180,6 +180,8 @@ class HeuristicMemoryAgent(HeuristicAgent):
     provider instead: a silent failure makes the expert's provider suspect, so on later commands,
     of any kind, it prefers the other provider's expert; a provider that passed a command this
     episode is serving, so its later silent failures are taken for ordinary misses (not suspect).
+    Where the observation has an ``error`` key (``drift_visible``, ImagePoser-Drift-v1), a call
+    is taken for a failure of its provider exactly when the next observation shows an error.
     """
 
     name = "heuristic_memory"
@@ -202,13 +204,15 @@ class HeuristicMemoryAgent(HeuristicAgent):
             return []
         return sorted(n for a, n in enumerate(self.names) if self.unit[a] in self._suspect[row])
 
-    def _remember(self, row: int, image: np.ndarray, progress: np.ndarray, start: bool) -> None:
+    def _remember(self, row: int, image: np.ndarray, progress: np.ndarray, start: bool, error: bool | None) -> None:
         while len(self._last) <= row:
             self._last.append(None)
             self._suspect.append(set())
             self._fails.append({})
             self._proven.append(set())
-        if start or progress[0] == 0:  # a new episode: forget the last one
+        # A new episode (forget the last one): nothing done yet, no step, command or attempt
+        # (the step entry reads 0 throughout on a level with observe_step_count=False).
+        if start or not progress[:3].any():
             self._last[row], self._suspect[row], self._fails[row], self._proven[row] = None, set(), {}, set()
             return
         last = self._last[row]
@@ -222,6 +226,10 @@ class HeuristicMemoryAgent(HeuristicAgent):
             self._suspect[row].discard(unit)
             if isinstance(unit, str):
                 self._proven[row].add(unit)
+        elif error is not None:  # a level that shows errors (drift_visible): only an error is a sign
+            if error:
+                self._suspect[row].add(unit)
+                self._fails[row][unit] = self._fails[row].get(unit, 0) + 1
         elif np.array_equal(image, image0) and unit not in self._proven[row]:
             self._suspect[row].add(unit)
             self._fails[row][unit] = self._fails[row].get(unit, 0) + 1
@@ -250,9 +258,10 @@ class HeuristicMemoryAgent(HeuristicAgent):
         image = np.asarray(observation["image"]).reshape(n, -1)
         progress = np.asarray(observation["progress"]).reshape(n, -1)
         starts = np.zeros(n, bool) if episode_start is None else np.asarray(episode_start, bool).reshape(n)
+        errors = np.asarray(observation["error"]).reshape(n) > 0.5 if "error" in observation else None
         actions = []
         for i in range(n):
-            self._remember(i, image[i], progress[i], bool(starts[i]))
+            self._remember(i, image[i], progress[i], bool(starts[i]), None if errors is None else bool(errors[i]))
             a = self._choose(i, command[i], tried[i], mask[i])
             self._last[i] = (image[i].copy(), progress[i].copy(), a)
             actions.append(a)

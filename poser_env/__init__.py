@@ -29,6 +29,22 @@ ENV_IDS: dict[str, dict] = {
         "max_attempts": 4,
         "drift_modality": "all",
     },
+    # Drift-v1: the hard suite's long tasks, a down provider's calls answer with an error seen
+    # once, no step count in the observation, and each task truncated at its commands + 5 steps,
+    # so that remembering which provider is down pays (docs/env.md, "ImagePoser-Drift-v1").
+    "ImagePoser-Drift-v1": {
+        "suite": "hard",
+        "experts": "synthetic_providers",
+        "drift_unit": "provider",
+        "drift_p": 1.0,
+        "drift_fail": 1.0,
+        "max_attempts": 4,
+        "drift_modality": "all",
+        "max_steps": 32,
+        "drift_visible": True,
+        "observe_step_count": False,
+        "step_slack": 5,
+    },
     # v1: the task distribution changed (the v0 suites plus prompts in the forms people write,
     # poser_env/world/suites/forms.py); the v0 ids above are unchanged (docs/env.md, version history).
     "ImagePoser-v1": {"suite": "mixed_v1"},

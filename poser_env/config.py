@@ -185,6 +185,20 @@ class EnvConfig:
     """Drift: what is degraded: ``expert`` (each expert on its own, with ``drift_p``) or
     ``provider`` (at reset one provider, drawn uniformly, is degraded with ``drift_p``, and so is
     every expert it serves; needs experts that declare a provider, e.g. ``synthetic_providers``)."""
+    drift_visible: bool = False
+    """Drift: a degraded expert's failed call returns an error (as a served model that is down
+    answers with one) instead of failing silently: no image comes back, ``info["error"]`` names
+    the provider, and the observation gains an ``error`` key that reads 1 after a call that
+    returned no image (0 otherwise). The error is shown once: which provider is down must be
+    remembered by the agent (ImagePoser-Drift-v1)."""
+    observe_step_count: bool = True
+    """False: the observation's step entry (``progress[0]``) reads 0, so no observed counter
+    tells how many steps earlier commands took (on ImagePoser-Drift-v1 a memoryless policy could
+    otherwise read its own wasted calls off it)."""
+    step_slack: int | None = None
+    """Truncation per task: an episode of n commands is truncated after n + ``step_slack``
+    steps (and after ``max_steps`` at most), so every wasted call costs (0 to 1000). None: after
+    ``max_steps`` only."""
     canvas: InitVar[int | None] = None
     """Deprecated name of ``canvas_size`` (a ``DeprecationWarning``; reading ``config.canvas``
     warns too). Not a field: ``to_dict`` and ``fields`` hold ``canvas_size`` only."""
@@ -249,6 +263,16 @@ class EnvConfig:
             )
         if not isinstance(self.drift_unit, str) or self.drift_unit not in DRIFT_UNITS:
             raise ValueError(f"drift_unit must be one of {', '.join(DRIFT_UNITS)}, got {self.drift_unit!r}")
+        for name in ("drift_visible", "observe_step_count"):
+            v = getattr(self, name)
+            if not isinstance(v, (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {v!r} ({type(v).__name__})")
+            setattr(self, name, bool(v))
+        if self.step_slack is not None:
+            v = self.step_slack
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or not 0 <= v <= MAX_STEPS_LIMIT:
+                raise ValueError(f"step_slack must be None or an int from 0 to {MAX_STEPS_LIMIT}, got {v!r}")
+            self.step_slack = int(v)
         for name in ("drift_p", "drift_fail"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:

@@ -12,16 +12,16 @@ import numpy as np
 
 from poser_env.config import NO_PROVIDERS, EnvConfig, split_sources
 from poser_env.deprecation import ImagePoserDeprecationWarning
-from poser_env.episode import Episode, as_action, as_seed, build_registry, unique_checks
-from poser_env.experts.base import ExpertOutputError, call_expert, takes_reflection, validate_output
+from poser_env.drift import ProviderDown, draw_degraded
+from poser_env.drift import fails as drift_fails
+from poser_env.episode import Episode, as_action, as_seed, build_registry, source_canvas, unique_checks
+from poser_env.experts.base import call_expert, takes_reflection, validate_output
 from poser_env.extractors.base import coverage, not_understood, require_prompt
 from poser_env.memo import LRU, pixel_key
 from poser_env.observation import ObservationEncoder
 from poser_env.registry import ExpertRegistry, build, check_declared
 from poser_env.text_precompute import TextPrecompute, precompute_split_texts, precompute_wanted, shared_text_encoder
 from poser_env.types import Canvas, Check, Command, Task, Verdict
-from poser_env.world.render import render
-from poser_env.world.scene import Scene
 
 STOP = "STOP"
 DEFER = "DEFER"
@@ -56,7 +56,8 @@ class ImagePoserEnv(gym.Env):
     the ``instruction``, ``remaining`` and ``prompt`` embeddings, ``image`` features, the last
     ``verdict`` per check category, the current ``command`` kind, ``progress``, the experts
     ``tried`` on this command, and ``action_mask``; with a ``cost_budget`` also ``budget``
-    (the fraction left).
+    (the fraction left); with ``drift_visible`` also ``error`` (1 after a call that returned no
+    image). With ``observe_step_count=False`` the step entry of ``progress`` reads 0.
 
     ## Rewards
 
@@ -125,10 +126,9 @@ class ImagePoserEnv(gym.Env):
     * v1 (``ImagePoser-v1``, ``-Gen-v1``, ``-Edit-v1``): the task distribution changed, so the
       version was bumped (as Gymnasium does): v0's suites plus ``forms`` and ``forms_editing``,
       prompts in the forms of issue 12 (docs/suites.md). The v0 ids are unchanged.
-    * The levels' kwargs changed before any result was published (``ImagePoser-Drift-v0``,
-      ``ImagePoser-Hard-v0``, issue 14); Hard later gained the split ``gen_forms``, and so did suite
-      ``mixed`` (``ImagePoser-v0``, ``-Drift-v0``; train, val, test unchanged): docs/env.md,
-      "Version history".
+    * Levels (issue 14): ``-Hard-v0``, ``-Drift-v0`` (kwargs changed before any result), then
+      ``-Drift-v1`` (a new id, so Drift-v0's results stay comparable); the split ``gen_forms``
+      added to suites ``hard`` and ``mixed``: docs/env.md, "Version history".
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
@@ -182,11 +182,11 @@ class ImagePoserEnv(gym.Env):
         self.action_space = gym.spaces.Discrete(len(self.action_names))
         self.encoder = ObservationEncoder(shared_text_encoder(cfg.text_encoder), len(self.action_names))
         self.observation_space = self.encoder.space
-        if cfg.cost_budget is not None:
-            # Only a level with a budget gets the key, so ImagePoser-v0's space is unchanged.
-            self.observation_space = gym.spaces.Dict(
-                {**self.observation_space.spaces, "budget": gym.spaces.Box(0.0, 1.0, (1,), np.float32)}
-            )
+        # Only a level with a budget (visible drift) gets the key, so ImagePoser-v0's space is unchanged.
+        extra_keys = [k for k, on in (("budget", cfg.cost_budget is not None), ("error", cfg.drift_visible)) if on]
+        if extra_keys:
+            extra = {k: gym.spaces.Box(0.0, 1.0, (1,), np.float32) for k in extra_keys}
+            self.observation_space = gym.spaces.Dict({**self.observation_space.spaces, **extra})
         self._tasks: list[Task] | None = None
         self._ep: Episode | None = None
         # A wrapper's step limit (TimeLimit, gym.make(..., max_episode_steps=n)) adopted by
@@ -242,27 +242,7 @@ class ImagePoserEnv(gym.Env):
         return Task(id="custom", prompt=require_prompt(prompt), source=options.get("source"))
 
     def _source_canvas(self, source: Any) -> Canvas:
-        size = self.config.canvas_size
-        if source is None:
-            return Canvas(image=render(Scene(), size), scene=Scene())
-        if isinstance(source, Scene):
-            return Canvas(image=render(source, size), scene=source)
-        image = source
-        if not (isinstance(image, np.ndarray) or (hasattr(image, "convert") and hasattr(image, "size"))):
-            raise TypeError(
-                f"options['source'] must be a Scene, a {size}x{size}x3 uint8 array or a PIL image of "
-                f"{size}x{size} pixels, got {type(source).__name__} {source!r:.60}"
-            )
-        if hasattr(image, "convert") and hasattr(image, "size"):
-            if image.size != (size, size):
-                raise ValueError(
-                    f"source image is {image.size[0]}x{image.size[1]}; this env's canvas is {size}x{size} (resize it, or set canvas_size=)"
-                )
-            image = np.asarray(image.convert("RGB"))
-        try:
-            return validate_output(Canvas(image=np.asarray(image)), (size, size), "source image")
-        except ExpertOutputError as e:
-            raise ValueError(str(e).replace("expert 'source image' returned", "the source image is")) from None
+        return source_canvas(source, self.config.canvas_size)
 
     # ------------------------------------------------------------------------------------
     # Gymnasium API
@@ -289,16 +269,7 @@ class ImagePoserEnv(gym.Env):
         verdict = self._critique(canvas, checks, commands)
         unread = not_understood(commands)
         # Drift: hidden per-expert degradation for this episode (no draw at all when off).
-        degraded: tuple[bool, ...] = ()
-        if self.config.drift_p > 0:
-            only = self.config.drift_modality  # "all", or the one modality that drifts
-            if self.config.drift_unit == "provider":  # one provider, drawn uniformly, is down or not
-                down = self._provider_names[int(self.np_random.integers(len(self._provider_names)))]
-                hit = bool(self.np_random.random() < self.config.drift_p)
-                draws = np.array([hit and p == down for p in self.providers])
-            else:
-                draws = self.np_random.random(len(self.registry)) < self.config.drift_p
-            degraded = tuple(bool(x) and only in ("all", m) for x, m in zip(draws, self._modalities))
+        degraded = draw_degraded(self.config, self.np_random, self.providers, self._provider_names, self._modalities)
         self._ep = Episode(
             task=task,
             commands=commands,
@@ -343,7 +314,9 @@ class ImagePoserEnv(gym.Env):
         instruction = ep.instruction(self._modalities[a], current)
         reflection = ep.feedback() if ep.attempts > 0 else ""  # the critic's reflection on a retry
         try:
-            if ep.degraded and ep.degraded[a] and self.np_random.random() < cfg.drift_fail:
+            if drift_fails(cfg, self.np_random, ep.degraded, a):
+                if cfg.drift_visible:
+                    raise ProviderDown(f"{self.providers[a] or expert.name} is down (Drift): no image came back")
                 out = Canvas(image=ep.canvas.image.copy(), scene=ep.canvas.scene)  # a silent failure: nothing changes
             else:
                 out = call_expert(expert, instruction, ep.canvas, self.np_random, reflection, self._reflects[a])
@@ -354,6 +327,7 @@ class ImagePoserEnv(gym.Env):
             new_canvas, new_verdict = None, None
         ep.cost += expert.cost
         ep.tried.add(a)
+        ep.last_error = "error" in extra
         passed = ep.judge_attempt(current, new_canvas, new_verdict, cfg.keep_best, cfg.max_attempts)
         extra["command_passed"] = passed
         potential = ep.verdict.score
@@ -479,6 +453,8 @@ class ImagePoserEnv(gym.Env):
         """Steps after which the episode is truncated: ``max_steps``, or a smaller limit of a
         wrapper (``wrapper_step_limit``) or of ``self.spec.max_episode_steps``."""
         limits = [self.config.max_steps, self.wrapper_step_limit, getattr(self.spec, "max_episode_steps", None)]
+        if self.config.step_slack is not None and self._ep is not None:  # per task: commands + slack
+            limits.append(len(self._ep.commands) + self.config.step_slack)
         return min(int(n) for n in limits if n)
 
     def episode_summary(self) -> dict[str, Any]:
@@ -508,9 +484,13 @@ class ImagePoserEnv(gym.Env):
                 self.config.max_steps, self.config.max_attempts, self.action_space.n, self.action_mask()
             )
         )
+        if not self.config.observe_step_count:
+            obs["progress"][0] = 0.0
         if self.config.cost_budget is not None:
             left = max(0.0, 1.0 - ep.cost / self.config.cost_budget)
             obs["budget"] = np.array([left], np.float32)
+        if self.config.drift_visible:
+            obs["error"] = np.array([float(ep.last_error)], np.float32)
         return obs
 
     def _info(self, expert: str | None, cost: float, **extra: Any) -> dict[str, Any]:

@@ -14,10 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from poser_env.experts.base import ExpertOutputError, validate_output
 from poser_env.observation import ObservationInput
 from poser_env.registry import ComponentSpec, ExpertRegistry
 from poser_env.types import Canvas, Check, Command, Task, Verdict
 from poser_env.world.checks import SAME_POSITION_TOLERANCE, preserve_match
+from poser_env.world.render import render
+from poser_env.world.scene import Scene
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Episode:
     coverage: float = 1.0  # share of the prompt's content words outside those spans
     degraded: tuple[bool, ...] = ()  # Drift: the experts degraded this episode (hidden)
     budget_spent: bool = False  # the cost budget ended the episode
+    last_error: bool = False  # the last expert call returned no image (the ``error`` key)
     # (verdict, current command, accepted count) -> feedback: see feedback().
     _feedback_memo: tuple[Verdict, int | None, int, str] | None = field(default=None, repr=False, compare=False)
 
@@ -296,3 +300,29 @@ def as_seed(seed: Any) -> int | None:
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be None or a non-negative integer, got {seed!r:.80} ({type(seed).__name__})")
     return int(seed)
+
+
+def source_canvas(source: Any, size: int) -> Canvas:
+    """The canvas an episode starts from: blank (``None``), a rendered ``Scene``, or a given
+    image (a ``size`` x ``size`` x 3 uint8 array or a PIL image; ``TypeError`` / ``ValueError``
+    naming what is wrong otherwise)."""
+    if source is None:
+        return Canvas(image=render(Scene(), size), scene=Scene())
+    if isinstance(source, Scene):
+        return Canvas(image=render(source, size), scene=source)
+    image = source
+    if not (isinstance(image, np.ndarray) or (hasattr(image, "convert") and hasattr(image, "size"))):
+        raise TypeError(
+            f"options['source'] must be a Scene, a {size}x{size}x3 uint8 array or a PIL image of "
+            f"{size}x{size} pixels, got {type(source).__name__} {source!r:.60}"
+        )
+    if hasattr(image, "convert") and hasattr(image, "size"):
+        if image.size != (size, size):
+            raise ValueError(
+                f"source image is {image.size[0]}x{image.size[1]}; this env's canvas is {size}x{size} (resize it, or set canvas_size=)"
+            )
+        image = np.asarray(image.convert("RGB"))
+    try:
+        return validate_output(Canvas(image=np.asarray(image)), (size, size), "source image")
+    except ExpertOutputError as e:
+        raise ValueError(str(e).replace("expert 'source image' returned", "the source image is")) from None

@@ -377,7 +377,13 @@ def test_the_card_and_docs_list_exactly_the_observation_keys_of_real_episodes():
     doc = ImagePoserEnv.__doc__
     section = doc[doc.index("## Observation space") :]
     section = section[: section.index("##", 3)]
-    card = set(re.findall(r"``(\w+)``", section)) - {"Dict", "Box", "cost_budget"}
+    card = set(re.findall(r"``(\w+)``", section)) - {
+        "Dict",
+        "Box",
+        "cost_budget",
+        "drift_visible",
+        "observe_step_count",
+    }
     text = (Path(__file__).parents[1] / "docs" / "env.md").read_text()
     table = text[text.index("## Observation") :]
     table = table[: table.index("\n## ")]
@@ -388,6 +394,7 @@ def test_the_card_and_docs_list_exactly_the_observation_keys_of_real_episodes():
         obs, _ = env.reset(seed=0)
         assert set(obs) == set(env.step(0)[0]) == set(env.observation_space.spaces)
         assert ("budget" in obs) == (env.unwrapped.config.cost_budget is not None), env_id
+        assert ("error" in obs) == env.unwrapped.config.drift_visible, env_id
         seen |= set(obs)
     assert card == docs == seen
 

@@ -193,3 +193,69 @@ def test_drift_unit_bad_input():
         ValueError, match='drift_unit="provider" needs experts that declare a provider.*synthetic_providers'
     ):
         gym.make("ImagePoser-v0", drift_unit="provider", drift_p=0.5)
+
+
+#: ImagePoser-Drift-v1's options beside drift by provider (docs/env.md, "ImagePoser-Drift-v1").
+VISIBLE = {"drift_visible": True, "observe_step_count": False, "step_slack": 2}
+
+
+def test_visible_drift_shows_the_error_once_and_the_step_count_not_at_all():
+    env = _provider_env(drift_p=1.0, **VISIBLE)
+    assert env.observation_space["error"] == gym.spaces.Box(0.0, 1.0, (1,), np.float32)
+    obs, _ = env.reset(seed=0, options={"prompt": "Draw two red circles. Then add a blue square on the left."})
+    base = env.unwrapped
+    down = next(p for p, d in zip(base.providers, base._ep.degraded) if d)
+    up = "south" if down == "north" else "north"
+    bad, good = (base.expert_names.index(f"{p}-frontier-t2i") for p in (down, up))
+    assert obs["error"][0] == 0.0
+    obs, _, _, _, info = env.step(bad)
+    assert obs["error"][0] == 1.0 and f"{down} is down" in info["error"] and not info["command_passed"]
+    assert obs["tried"][bad] == 1.0  # the error and the expert tried say which provider
+    obs, _, terminated, truncated, info = env.step(good)
+    assert obs["error"][0] == 0.0 and "error" not in info  # shown once, then gone
+    while not (terminated or truncated):
+        assert obs["progress"][0] == 0.0  # no step count to read wasted calls off
+        obs, _, terminated, truncated, info = env.step(good)
+    assert info["episode_summary"]["steps"] <= len(base._ep.commands) + 2
+
+
+def test_step_slack_truncates_each_task_at_its_commands_plus_the_slack():
+    env = gym.make("ImagePoser-v0", split="val", step_slack=1)
+    for seed in range(4):
+        env.reset(seed=seed)
+        n = len(env.unwrapped._ep.commands)
+        assert env.unwrapped.step_limit == min(16, n + 1)
+        steps, done = 0, False
+        while not done:  # a failing expert: every call wastes a step
+            _, _, terminated, truncated, info = env.step(env.unwrapped.expert_names.index("remove-i2i"))
+            steps, done = steps + 1, terminated or truncated
+        assert steps <= n + 1 and info["episode_summary"]["steps"] == steps
+    assert gym.make("ImagePoser-v0").unwrapped.step_limit == 16  # None: max_steps alone
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"step_slack": -1}, "step_slack must be None or an int from 0 to 1000, got -1"),
+        ({"step_slack": 1.5}, "step_slack must be None or an int"),
+        ({"drift_visible": "yes"}, "drift_visible must be True or False"),
+        ({"observe_step_count": 0}, "observe_step_count must be True or False"),
+    ],
+)
+def test_visible_drift_options_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        gym.make("ImagePoser-v0", **kwargs)
+
+
+def test_drift_v1_is_drift_v0_with_visible_errors_on_the_hard_suite():
+    v0, v1 = poser_env.ENV_IDS["ImagePoser-Drift-v0"], poser_env.ENV_IDS["ImagePoser-Drift-v1"]
+    assert {k: v for k, v in v1.items() if k not in v0} == {
+        "max_steps": 32,
+        "drift_visible": True,
+        "observe_step_count": False,
+        "step_slack": 5,
+    }
+    assert {k for k in v0 if v0[k] != v1[k]} == {"suite"} and v1["suite"] == "hard" and v1["max_steps"] == 32
+    env = gym.make("ImagePoser-Drift-v1", split="gen")  # the hard suite's generalisation splits
+    assert "error" in env.observation_space.spaces and "budget" not in env.observation_space.spaces
+    assert len(env.unwrapped.tasks) == 200
