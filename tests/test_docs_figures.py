@@ -408,3 +408,45 @@ def test_benchmark_drift_without_drift_card():
         f"{clear - down:.3f} of accuracy, and memory wins back {memory - down:.3f} of it"
     )
     assert quoted in page, quoted
+
+
+def test_benchmark_drift_v1_sweep_is_the_registered_level():
+    """ImagePoser-Drift-v1 was tuned on val by a sweep over Drift-v0 (docs/benchmark.md, the
+    command on the page): its table is the committed sweep's, its registered kwargs are Drift-v0's
+    with one row's overrides, and its val card equals that row (same tasks, seeds and code)."""
+    import poser_env
+    from tools.sweep_levels import sweep_rows
+
+    levels = RESULTS / "levels"
+    sweep = json.loads((levels / "ImagePoser-Drift-v1-sweep-val.json").read_text())
+    assert sweep["env_id"] == "ImagePoser-Drift-v0" and sweep["split"] == "val"
+    assert sweep["grid"] == json.loads((levels / "ImagePoser-Drift-v1-sweep-val-grid.json").read_text())
+    page = (ROOT / "docs" / "benchmark.md").read_text()
+    for row in sweep_rows(sweep):
+        assert row + "\n" in page, row
+    v0, v1 = poser_env.ENV_IDS["ImagePoser-Drift-v0"], poser_env.ENV_IDS["ImagePoser-Drift-v1"]
+    (row,) = [c for c in sweep["cards"] if {**v0, **c["env_kwargs"]} == v1]
+    card = json.loads((levels / "ImagePoser-Drift-v1-val-50.json").read_text())
+    assert card["env_kwargs"] == {} and card["seeds"] == sweep["seeds"] == [0, 1, 2]
+
+    def timeless(c: dict) -> dict:
+        return {
+            n: {k: v for k, v in b.items() if k != "seconds"}
+            for n, b in c["baselines"].items()
+            if n in row["baselines"]
+        }
+
+    assert timeless(row) == timeless(card) and row["memory_gain"] == card["memory_gain"]
+
+
+def test_env_card_quotes_the_drift_v1_cards():
+    """docs/env.md's Drift-v1 figures are the committed cards' (one phrase per split)."""
+    text = " ".join((ROOT / "docs" / "env.md").read_text().split())
+    for split, n in (("val", 50), ("test", 100), ("gen", 100), ("gen_forms", 100)):
+        card = json.loads((RESULTS / "levels" / f"ImagePoser-Drift-v1-{split}-{n}.json").read_text())
+        b, best = card["baselines"], card["criteria"]["best_single"]
+        phrase = (
+            f"oracle accuracy {b['oracle']['accuracy']:.2f}, heuristic {b['heuristic']['norm_accuracy']:.3f}, "
+            f"best single (`{best[7:]}`) {b[best]['norm_accuracy']:.3f}, memory gain {card['memory_gain']:+.3f}"
+        )
+        assert phrase in text, (split, phrase)

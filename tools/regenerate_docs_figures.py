@@ -203,10 +203,11 @@ def _level_card(level: str, split: str) -> dict | None:
     return json.loads(found[-1].read_text()) if found else None
 
 
-def benchmark_level_cards(level: str = "ImagePoser-Hard-v0") -> str:
+def benchmark_level_cards(level: str = "ImagePoser-Hard-v0", memory: bool = False) -> str:
     """Every committed level card of ``level`` (`poser benchmark levels --env ID --split S --episodes N --json
     [--references docs/results/benchmark]`, kept as docs/results/levels/ID-S-N.json): the
-    references, the heuristic, the three best single experts, and the criteria that need no training."""
+    references, the heuristic, the three best single experts, and the criteria that need no training;
+    with ``memory`` also ``heuristic_memory`` and the memory gain (a Drift level)."""
     import json
 
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
@@ -226,7 +227,7 @@ def benchmark_level_cards(level: str = "ImagePoser-Hard-v0") -> str:
             "| baseline | norm. accuracy | norm. alignment | accuracy | alignment | cost | seconds |",
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
-        for name in ["oracle", "heuristic", *singles[:3], "random"]:
+        for name in ["oracle", *(["heuristic_memory"] if memory else []), "heuristic", *singles[:3], "random"]:
             c = b[name]
             label = f"single `{name[7:]}`" if name.startswith("single:") else name
             out.append(
@@ -241,7 +242,8 @@ def benchmark_level_cards(level: str = "ImagePoser-Hard-v0") -> str:
             f"Tasks left out of the normalised accuracy (oracle == random): {degenerate}. "
             f"Solvable (oracle accuracy ≥ 0.9): **{'yes' if k['solvable'] else 'no'}**; "
             f"best single ≤ 0.3: **{'yes' if k['best_single_ok'] else 'no'}**; "
-            f"heuristic ≤ 0.6: **{'yes' if k['heuristic_ok'] else 'no'}**.",
+            f"heuristic ≤ 0.6: **{'yes' if k['heuristic_ok'] else 'no'}**."
+            + (f" Memory gain (heuristic_memory − heuristic): **{card['memory_gain']:+.3f}**." if memory else ""),
             "",
         ]
     return "\n".join(out)
@@ -382,6 +384,7 @@ CHEAP: dict[str, Callable[[], str]] = {
     "calibration-test": calibration_test,
     "calibration-heldout-paraphrases": calibration_heldout_paraphrases,
     "benchmark-hard-cards": benchmark_level_cards,
+    "benchmark-drift-v1-cards": lambda: benchmark_level_cards("ImagePoser-Drift-v1", memory=True),
     "benchmark-published": benchmark_published,
     "benchmark-budgets": benchmark_budgets,
     "grpo-images-curve": grpo_images_curve,

@@ -22,8 +22,8 @@ One run (one algorithm, one level, one training seed) is one folder::
   another need not; docs/benchmark.md, "Which code produced them").
 - ``curve``: list of ``{"step", "split": "val", <score card>}``.
 - ``test``: the score card on test (null while partial); ``gen`` and ``gen_forms``: on a level
-  with generalisation splits (``ImagePoser-Hard-v0``: held-out combinations, held-out prompt
-  forms; ``ImagePoser-v0`` and ``-Drift-v0``: ``gen_forms``), the score card on each (absent otherwise; files written before ``gen_forms`` existed
+  with generalisation splits (``ImagePoser-Hard-v0`` and ``-Drift-v1``: held-out combinations,
+  held-out prompt forms; ``ImagePoser-v0`` and ``-Drift-v0``: ``gen_forms``), the score card on each (absent otherwise; files written before ``gen_forms`` existed
   lack that key, and ``aggregate --split gen_forms`` lists them as unscored); a score card is
   :func:`poser_agents.benchmark.score.score_card`'s dict: ``norm_accuracy``,
   ``norm_alignment``, their ``*_cost_aware`` variants, raw ``accuracy``/``alignment``, ``cost``,
