@@ -77,6 +77,9 @@ def record_from_summary(
                 "reward": float(e.get("reward", 0.0)),
                 "cost": float(e.get("cost", 0.0)),
                 "passed": bool(e.get("command_passed", False)),
+                # The call returned no image (it raised; a down provider on ImagePoser-Drift-v1):
+                # the key only then, so records of steps without one are as before.
+                **({"error": True} if e.get("error") else {}),
             }
             for e, k in zip(log, kinds)
         ],
