@@ -450,3 +450,18 @@ def test_env_card_quotes_the_drift_v1_cards():
             f"best single (`{best[7:]}`) {b[best]['norm_accuracy']:.3f}, memory gain {card['memory_gain']:+.3f}"
         )
         assert phrase in text, (split, phrase)
+
+
+def test_benchmark_drift_v1_memory_table_is_the_committed_measurement():
+    """docs/benchmark.md's repeated-errors tables are tools/drift_memory.py's rows of the committed files."""
+    from tools.drift_memory import table_rows
+
+    page = (ROOT / "docs" / "benchmark.md").read_text()
+    found = sorted((RESULTS / "drift_memory").glob("ImagePoser-Drift-v1-*.json"))
+    assert found
+    for path in found:
+        result = json.loads(path.read_text())
+        assert result["env_id"] == "ImagePoser-Drift-v1" and "skipped" not in result
+        for row in table_rows(result):
+            assert row + "\n" in page, (path.name, row)
+        assert f"(results/drift_memory/{path.name})" in page

@@ -104,6 +104,7 @@ def measure(
 def main(argv: list[str] | None = None) -> int:
     from poser_agents.benchmark.algos import Predictor
     from poser_agents.benchmark.run import Protocol, references
+    from poser_agents.common.checkpoint import CheckpointError
     from poser_agents.common.cli_args import seed_list
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -120,8 +121,14 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no result.json below {', '.join(args.folders)}")
     rows: list[dict[str, Any]] = []
     env_ids = set()
+    skipped: list[str] = []
     for folder in runs:
-        model, kind, run = _load(folder)
+        try:
+            model, kind, run = _load(folder)
+        except CheckpointError as e:  # e.g. an off-policy run's replay buffer, dropped when it completed
+            skipped.append(f"{folder}: {e}")
+            print(f"skipped {folder}: {e}", file=sys.stderr)
+            continue
         env_ids.add(run["env_id"])
         if len(env_ids) > 1:
             raise SystemExit(f"runs of several levels ({', '.join(sorted(env_ids))}): give one level's folders")
@@ -139,28 +146,37 @@ def main(argv: list[str] | None = None) -> int:
         if kind == "recurrent":
             wiped = measure(memory_wiped(model, kind), run["env_id"], args.split, args.episodes, args.seeds, refs)
             rows.append({"agent": f"{label}, memory wiped each step"} | wiped)
+    if not env_ids:
+        raise SystemExit("no run below the folders given has a checkpoint that loads (see the lines above)")
     (env_id,) = env_ids
     refs = references(
         runs[0].parents[2], env_id, args.split, args.episodes, Protocol(eval_seeds=tuple(args.seeds)), print
     )
     for name in [b for b in args.baselines.split(",") if b]:
         rows.append({"agent": name} | measure(name, env_id, args.split, args.episodes, args.seeds, refs))
+    result = {"env_id": env_id, "split": args.split, "episodes": args.episodes, "seeds": args.seeds, "rows": rows}
+    if skipped:
+        result["skipped"] = skipped
     print(f"{env_id}, {args.split}, {args.episodes} tasks x seeds {args.seeds}")
-    print("| agent | norm. accuracy | errors / episode | repeated errors / episode | episodes with a repeat |")
-    print("|---|---:|---:|---:|---:|")
-    for r in rows:
+    print("\n".join(table_rows(result)))
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def table_rows(result: dict[str, Any]) -> list[str]:
+    """The markdown table of a ``--json`` result (docs/benchmark.md shows it; a docs test checks it)."""
+    lines = [
+        "| agent | norm. accuracy | errors / episode | repeated errors / episode | episodes with a repeat |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
         check = {True: " (= its curve)", False: " (≠ its curve!)"}.get(r.get("matches_curve"), "")
-        print(
+        lines.append(
             f"| {r['agent']}{check} | {r['norm_accuracy']:.3f} | {r['errors']:.2f} | {r['repeated']:.2f} | "
             f"{r['with_repeat']:.2f} |"
         )
-    if args.json:
-        print(
-            json.dumps(
-                {"env_id": env_id, "split": args.split, "episodes": args.episodes, "seeds": args.seeds, "rows": rows}
-            )
-        )
-    return 0
+    return lines
 
 
 if __name__ == "__main__":
