@@ -189,16 +189,17 @@ class EnvConfig:
     """Drift: a degraded expert's failed call returns an error (as a served model that is down
     answers with one) instead of failing silently: no image comes back, ``info["error"]`` names
     the provider, and the observation gains an ``error`` key that reads 1 after a call that
-    returned no image (0 otherwise). The error is shown once: which provider is down must be
-    remembered by the agent (ImagePoser-Drift-v1)."""
+    returned no image (0 after any other step). The error is shown once, right after the call:
+    which provider is down must be remembered by the agent (ImagePoser-Drift-v1)."""
     observe_step_count: bool = True
     """False: the observation's step entry (``progress[0]``) reads 0, so no observed counter
     tells how many steps earlier commands took (on ImagePoser-Drift-v1 a memoryless policy could
     otherwise read its own wasted calls off it)."""
     step_slack: int | None = None
-    """Truncation per task: an episode of n commands is truncated after n + ``step_slack``
-    steps (and after ``max_steps`` at most), so every wasted call costs (0 to 1000). None: after
-    ``max_steps`` only."""
+    """A deadline per task: an episode of n commands ends after n + ``step_slack`` steps,
+    *terminated* (part of the task, like the cost budget: the commands left count as failed,
+    ``info["deadline_reached"]``), so every wasted call costs, in the return too (0 to 1000).
+    ``max_steps`` still truncates if it comes first. None: no deadline."""
     canvas: InitVar[int | None] = None
     """Deprecated name of ``canvas_size`` (a ``DeprecationWarning``; reading ``config.canvas``
     warns too). Not a field: ``to_dict`` and ``fields`` hold ``canvas_size`` only."""

@@ -74,7 +74,8 @@ class ImagePoserEnv(gym.Env):
 
     ## Episode end
 
-    Terminated when the queue is empty (or on STOP); truncated after ``max_steps`` steps
+    Terminated when the queue is empty, on STOP, when the ``cost_budget`` is spent, or at the
+    task's deadline (``step_slack``: its commands plus the slack, in steps); truncated after ``max_steps`` steps
     (default 16), or earlier at the limit of a ``TimeLimit`` wrapper that
     ``poser_env.wrappers.adopt_time_limit`` made the env adopt (the harness and the DQN do).
     The last ``info`` carries ``"episode_summary"``: the evaluator's metrics (ground truth in
@@ -89,7 +90,8 @@ class ImagePoserEnv(gym.Env):
     ``command``, ``attempts``, ``step``, ``expert``, ``expert_index``, ``cost``, ``verdict``,
     ``feedback``, ``action_mask``, ``not_understood``, ``coverage``. After an expert call: ``acted_on``, ``acted_kind``,
     ``command_passed``; when the expert failed: ``error``. After a masked action:
-    ``invalid_action``. The episode's last: ``episode_summary``.
+    ``invalid_action``. On the step that ends the episode by the cost budget: ``budget_spent``; by
+    the deadline: ``deadline_reached``. The episode's last: ``episode_summary``.
 
     ``not_understood`` lists the prompt's spans the extractor turned into no check and ``coverage``
     is the share of the prompt's content words outside them (the summary carries both): the
@@ -288,7 +290,7 @@ class ImagePoserEnv(gym.Env):
         ep = self._ep
         if ep is None:
             raise RuntimeError("call reset() before step()")
-        if not ep.queue or ep.steps >= self.step_limit or ep.budget_spent:
+        if not ep.queue or ep.steps >= self.step_limit or ep.budget_spent or ep.deadline_reached:
             raise RuntimeError("the episode is over: call reset()")
         a = as_action(action, self.action_space.n, self.action_names)
         mask = self.action_mask()
@@ -327,7 +329,6 @@ class ImagePoserEnv(gym.Env):
             new_canvas, new_verdict = None, None
         ep.cost += expert.cost
         ep.tried.add(a)
-        ep.last_error = "error" in extra
         passed = ep.judge_attempt(current, new_canvas, new_verdict, cfg.keep_best, cfg.max_attempts)
         extra["command_passed"] = passed
         potential = ep.verdict.score
@@ -438,6 +439,13 @@ class ImagePoserEnv(gym.Env):
 
     def _finish_step(self, reward: float, terminated: bool, expert: str | None, cost: float, extra: dict[str, Any]):
         ep = self._ep
+        ep.last_error = "error" in extra  # the ``error`` key: this step's call returned no image
+        slack = self.config.step_slack
+        if not terminated and slack is not None and ep.steps >= len(ep.commands) + slack:
+            # The task's own deadline (part of the MDP, like the cost budget): terminated, not
+            # truncated, so that a learner sees what running out of steps costs.
+            ep.deadline_reached = terminated = True
+            extra = {**extra, "deadline_reached": True}
         truncated = not terminated and ep.steps >= self.step_limit
         info = self._info(expert=expert, cost=cost, **extra)
         ep.log_step(info, reward, extra)
@@ -453,8 +461,6 @@ class ImagePoserEnv(gym.Env):
         """Steps after which the episode is truncated: ``max_steps``, or a smaller limit of a
         wrapper (``wrapper_step_limit``) or of ``self.spec.max_episode_steps``."""
         limits = [self.config.max_steps, self.wrapper_step_limit, getattr(self.spec, "max_episode_steps", None)]
-        if self.config.step_slack is not None and self._ep is not None:  # per task: commands + slack
-            limits.append(len(self._ep.commands) + self.config.step_slack)
         return min(int(n) for n in limits if n)
 
     def episode_summary(self) -> dict[str, Any]:

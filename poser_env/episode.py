@@ -47,7 +47,8 @@ class Episode:
     coverage: float = 1.0  # share of the prompt's content words outside those spans
     degraded: tuple[bool, ...] = ()  # Drift: the experts degraded this episode (hidden)
     budget_spent: bool = False  # the cost budget ended the episode
-    last_error: bool = False  # the last expert call returned no image (the ``error`` key)
+    last_error: bool = False  # the last step's expert call returned no image (the ``error`` key)
+    deadline_reached: bool = False  # step_slack's deadline ended the episode (terminated)
     # (verdict, current command, accepted count) -> feedback: see feedback().
     _feedback_memo: tuple[Verdict, int | None, int, str] | None = field(default=None, repr=False, compare=False)
 

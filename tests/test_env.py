@@ -9,6 +9,7 @@ import poser_env
 from poser_env.env import ImagePoserEnv
 from poser_env.types import Canvas
 from poser_env.world.scene import Scene, SceneObject
+from poser_env.world.suites import load_suite
 
 IDS = list(poser_env.ENV_IDS)
 
@@ -362,6 +363,11 @@ def test_the_card_and_docs_list_exactly_the_info_keys_of_real_episodes():
     env.reset(seed=0, options={"prompt": "Draw a red circle."})
     seen |= set(env.step(env.unwrapped.action_names.index("DEFER"))[4])  # masked: invalid_action
     seen |= set(env.step(env.unwrapped.action_names.index("STOP"))[4])
+    hard = gym.make("ImagePoser-Hard-v0", split="val", max_steps=32)  # premium-i2i: 4 calls spend the budget
+    long_task = next(t for t in load_suite("hard_editing", "val") if len(t.edits) > 4)  # the budget ends it
+    hard.reset(seed=0, options={"task": long_task})
+    premium = hard.unwrapped.expert_names.index("premium-i2i")
+    seen |= set(next(i for i in (hard.step(premium)[4] for _ in range(4)) if i.get("budget_spent")))
     faulty = ImagePoserEnv(experts=[ShapeWorldExpert("ok", modality="t2i", cost=1.0), Raising()])
     faulty.reset(seed=0, options={"prompt": "A red circle."})
     seen |= set(faulty.step(1)[4])  # error

@@ -217,20 +217,40 @@ def test_visible_drift_shows_the_error_once_and_the_step_count_not_at_all():
         assert obs["progress"][0] == 0.0  # no step count to read wasted calls off
         obs, _, terminated, truncated, info = env.step(good)
     assert info["episode_summary"]["steps"] <= len(base._ep.commands) + 2
+    # The key is about the last step only: a DEFER after an error reads 0.
+    defer = _provider_env(drift_p=1.0, enable_defer=True, **VISIBLE)
+    defer.reset(seed=0, options={"prompt": "Draw two red circles. Then add a blue square on the left."})
+    assert defer.step(bad)[0]["error"][0] == 1.0
+    assert defer.step(defer.unwrapped.action_names.index("DEFER"))[0]["error"][0] == 0.0
 
 
-def test_step_slack_truncates_each_task_at_its_commands_plus_the_slack():
+def test_step_slack_ends_each_task_at_its_deadline_as_a_terminal_state():
+    """The deadline (commands + slack) is part of the task: terminated, not truncated, so that a
+    learner's return shows what running out of steps costs; the commands left count as failed."""
     env = gym.make("ImagePoser-v0", split="val", step_slack=1)
+    failing = env.unwrapped.expert_names.index("remove-i2i")  # on a generation task every call fails
+    deadlines = 0
     for seed in range(4):
         env.reset(seed=seed)
         n = len(env.unwrapped._ep.commands)
-        assert env.unwrapped.step_limit == min(16, n + 1)
         steps, done = 0, False
-        while not done:  # a failing expert: every call wastes a step
-            _, _, terminated, truncated, info = env.step(env.unwrapped.expert_names.index("remove-i2i"))
+        while not done:
+            _, _, terminated, truncated, info = env.step(failing)
             steps, done = steps + 1, terminated or truncated
-        assert steps <= n + 1 and info["episode_summary"]["steps"] == steps
-    assert gym.make("ImagePoser-v0").unwrapped.step_limit == 16  # None: max_steps alone
+        summary = info["episode_summary"]
+        assert steps <= n + 1 and summary["steps"] == steps and not truncated
+        if info.get("deadline_reached"):
+            deadlines += 1
+            assert terminated and steps == n + 1 and summary["commands_failed"] >= 1
+            with pytest.raises(RuntimeError, match="episode is over"):
+                env.step(failing)
+    assert deadlines >= 2
+    assert gym.make("ImagePoser-v0").unwrapped.step_limit == 16  # the truncation limit: max_steps alone
+    tight = gym.make("ImagePoser-v0", split="val", step_slack=5, max_steps=2)  # max_steps comes first: truncated
+    tight.reset(seed=0, options={"prompt": "Draw a red circle. Then add a blue square. Then make it green."})
+    tight.step(failing)
+    _, _, terminated, truncated, info = tight.step(failing)
+    assert truncated and not terminated and "deadline_reached" not in info
 
 
 @pytest.mark.parametrize(
