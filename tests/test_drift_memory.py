@@ -8,7 +8,7 @@ import pytest
 import poser_env  # noqa: F401
 from poser_agents.benchmark.algos import Predictor, build_model
 from poser_agents.evaluation.harness import evaluate
-from tools.drift_memory import error_counts, memory_wiped
+from tools.drift_memory import error_counts, main, memory_wiped
 
 
 def _records(agent: str, episodes: int = 8):
@@ -20,13 +20,16 @@ def test_the_memory_baseline_never_repeats_an_error_and_the_memoryless_heuristic
     memory, plain = error_counts(_records("heuristic_memory")), error_counts(_records("heuristic"))
     # Every episode has a provider down: each policy meets at least one error in some episode.
     assert memory["errors"] > 0 and plain["errors"] > memory["errors"]
-    assert memory["repeated"] == 0.0 and memory["with_repeat"] == 0.0 and memory["errors"] <= 1.0
-    assert plain["repeated"] > 0.5 and plain["with_repeat"] > 0
+    assert memory["repeated_shown"] == memory["repeated_unseen"] == memory["with_unseen"] == 0.0
+    assert memory["errors"] <= 1.0
+    # The memoryless heuristic goes back to the down provider on later commands, once the error is gone.
+    assert plain["repeated_unseen"] > 0.5 and plain["with_unseen"] > 0
 
 
 def test_error_counts_reads_the_step_log_and_refuses_nothing_to_count():
+    # Episode 1: the first error; one after a clean step (memory's); one right after it (shown).
     records = [{"log": [{"error": True}, {}, {"error": True}, {"error": True}]}, {"log": [{}]}]
-    assert error_counts(records) == {"errors": 1.5, "repeated": 1.0, "with_repeat": 0.5}
+    assert error_counts(records) == {"errors": 1.5, "repeated_shown": 0.5, "repeated_unseen": 0.5, "with_unseen": 0.5}
     with pytest.raises(ValueError, match="no episode records"):
         error_counts([])
 
@@ -45,3 +48,15 @@ def test_memory_wiped_acts_as_the_policy_from_a_fresh_state_at_every_step():
         if terminated or truncated:
             break
     assert intact.state is not None and not intact.start  # the intact policy carries its state on
+
+
+def test_the_tool_refuses_levels_without_visible_errors_and_measures_baselines_alone(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="drift_visible is off"):
+        main(["--env", "ImagePoser-Drift-v0", "--episodes", "2"])
+    with pytest.raises(SystemExit):  # nothing to measure: argparse's usage error
+        main([])
+    with pytest.raises(SystemExit, match="no result.json below"):
+        main([str(tmp_path)])
+    assert main(["--env", "ImagePoser-Drift-v1", "--episodes", "2", "--baselines", "heuristic_memory", "--json"]) == 0
+    printed = capsys.readouterr().out
+    assert "| heuristic_memory | " in printed and '"repeated_unseen": 0.0' in printed

@@ -1,25 +1,30 @@
 """Does a policy remember which provider is down? Repeated errors on ImagePoser-Drift-v1.
 
 On a level with ``drift_visible`` (ImagePoser-Drift-v1) a call of the down provider's experts
-answers with an error that the agent sees once. The first error of an episode is how any
-policy learns which provider is down; every later one is a call that memory would have saved
-(the agent has seen that provider fail already). So the mean number of errors after the first,
-per episode, measures what memory would save, where accuracy mixes it with everything else a
-policy does: ``heuristic_memory`` makes none, the memoryless heuristic about one per later
-command in half of the episodes (those where its first choice, ``north``, is down). A
-memoryless policy's count also depends on how it spreads its calls over the providers, so for
-a recurrent policy the tool adds the ablation that isolates its memory: the same policy with its
-LSTM state wiped before every step.
+answers with an error that the next observation shows (the ``error`` key, with ``tried``
+marking the expert), and only that one. The first error of an episode is how any policy learns
+which provider is down. A later error right after another one is a call the current observation
+could have prevented, without memory; a later error after a step without one (the key reads 0
+again, typically on a later command) is a call that only memory of the earlier error would have
+saved. The mean number of those per episode (``repeated_unseen``) measures memory directly, where
+accuracy mixes it with everything else a policy does: ``heuristic_memory`` makes none, the
+memoryless heuristic one per later command in the episodes where its first choice, ``north``,
+is down. A memoryless policy's count also depends on how it spreads its calls over the
+providers, so for a recurrent policy the tool adds the ablation that isolates its memory: the
+same policy with its LSTM state wiped before every step.
 
-    python tools/drift_memory.py docs/results/benchmark/ImagePoser-Drift-v1 --split val --episodes 50
-    python tools/drift_memory.py RUNS_FOLDER --baselines heuristic,heuristic_memory
+    python tools/drift_memory.py OUT/ImagePoser-Drift-v1/ppo OUT/ImagePoser-Drift-v1/recurrent_ppo
+    python tools/drift_memory.py --env ImagePoser-Drift-v1 --split test --episodes 100
 
 Each run folder (``<out>/<level>/<algo>/seed<S>``, found below the folders given) must hold its
 ``checkpoint/`` (``poser benchmark run`` keeps the last one; the committed result files do not
-carry it, so this reads the runs of your own ``--out``). The policy is rebuilt with the run's
-settings and its checkpoint loaded (tensors only: ``docs/security.md``); the row's ``val`` score
-equals the run's last curve point when the split, episodes and seed are the protocol's (val, 50,
-seed 0), which the output checks and prints.
+carry it, so this reads the runs of your own ``--out``; a run whose checkpoint does not load, such
+as an off-policy one whose replay buffer was dropped when it completed, is skipped and listed).
+The policy is rebuilt with the run's settings and its checkpoint loaded (tensors only:
+``docs/security.md``) and played with the run's text encoder; the row's score equals the run's
+last curve point when the split, episodes and seed are the protocol's (val, 50, seed 0), which
+the output checks and prints. The baselines play against references measured (or read) in the
+runs' ``--out``, or, with ``--env`` alone, in ``--references`` (default: a temporary folder).
 """
 
 from __future__ import annotations
@@ -37,16 +42,30 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: import this chec
 
 
 def error_counts(records: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """Per episode, on average: ``errors`` (calls that returned no image), ``repeated`` (errors
-    after the episode's first) and ``with_repeat`` (the share of episodes with any repeated error)."""
+    """Per episode, on average: ``errors`` (calls that returned no image); of the errors after
+    the episode's first, ``repeated_shown`` (right after another error: the observation showed
+    it) and ``repeated_unseen`` (after a step without one: only memory could have prevented it);
+    and ``with_unseen``, the share of episodes with any of the latter. Reads each record's step
+    log (``"error"`` marks a step whose call returned no image)."""
     if not records:
         raise ValueError("no episode records to count errors in")
-    counts = [sum(1 for s in r["log"] if s.get("error")) for r in records]
-    n = len(counts)
+    errors = shown = unseen = episodes_unseen = 0
+    for r in records:
+        flags = [bool(s.get("error")) for s in r["log"]]
+        errors += sum(flags)
+        if True in flags:
+            first = flags.index(True)
+            later = [(flags[t - 1], flags[t]) for t in range(first + 1, len(flags)) if flags[t]]
+            shown += sum(before for before, _ in later)
+            n_unseen = sum(not before for before, _ in later)
+            unseen += n_unseen
+            episodes_unseen += n_unseen > 0
+    n = len(records)
     return {
-        "errors": sum(counts) / n,
-        "repeated": sum(max(c - 1, 0) for c in counts) / n,
-        "with_repeat": sum(c > 1 for c in counts) / n,
+        "errors": errors / n,
+        "repeated_shown": shown / n,
+        "repeated_unseen": unseen / n,
+        "with_unseen": episodes_unseen / n,
     }
 
 
@@ -56,7 +75,9 @@ def memory_wiped(model: Any, kind: str) -> Any:
     from poser_agents.benchmark.algos import Predictor
 
     class MemoryWiped(Predictor):
-        def predict(self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True):
+        def predict(
+            self, observation: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True
+        ) -> Any:
             self.new_episode()  # episode_start=True: RecurrentPPO zeroes the LSTM state
             return super().predict(observation, state, episode_start, deterministic)
 
@@ -82,7 +103,13 @@ def _load(folder: Path) -> tuple[Any, str, dict[str, Any]]:
 
 
 def measure(
-    agent: Any, env_id: str, split: str, episodes: int, seeds: Sequence[int], refs: dict[str, list]
+    agent: Any,
+    env_id: str,
+    split: str,
+    episodes: int,
+    seeds: Sequence[int],
+    refs: dict[str, list],
+    text_encoder: str = "hash",
 ) -> dict[str, Any]:
     """The normalised score card and the error counts of ``agent`` (a baseline name or a Predictor)
     on ``episodes`` tasks of ``split`` per seed, scored against the references ``refs``."""
@@ -92,7 +119,7 @@ def measure(
     from poser_agents.benchmark.score import score_card
     from poser_agents.evaluation.harness import evaluate
 
-    env = gym.make(env_id, split=split)
+    env = gym.make(env_id, split=split, text_encoder=text_encoder)
     try:
         target = episode_starts(env, agent) if isinstance(agent, Predictor) else env
         records = evaluate(agent, target, episodes=episodes, seeds=list(seeds), n_resamples=1).records
@@ -101,40 +128,68 @@ def measure(
     return score_card(records, refs["random"], refs["oracle"]) | error_counts(records)
 
 
+def check_level(env_id: str) -> None:
+    """Refuse a level whose errors are not visible: every count would read 0, like perfect memory."""
+    import gymnasium as gym
+
+    import poser_env  # noqa: F401  (registers the ids)
+
+    if env_id not in gym.registry:
+        raise SystemExit(f"unknown level {env_id!r}")
+    if not gym.spec(env_id).kwargs.get("drift_visible"):
+        raise SystemExit(
+            f"{env_id} does not show a down provider's errors (drift_visible is off), so there are no errors to "
+            "count; use ImagePoser-Drift-v1"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
+    import tempfile
+
     from poser_agents.benchmark.algos import Predictor
     from poser_agents.benchmark.run import Protocol, references
     from poser_agents.common.checkpoint import CheckpointError
-    from poser_agents.common.cli_args import seed_list
+    from poser_agents.common.cli_args import positive_int, seed_list
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("folders", nargs="+", help="run folders, or folders above them (a benchmark run --out)")
+    p.add_argument("folders", nargs="*", help="run folders, or folders above them (a benchmark run --out)")
+    p.add_argument("--env", default=None, help="the level, for the baselines alone (no run folders)")
+    p.add_argument("--references", default=None, help="with --env alone: a folder caching the references")
     p.add_argument("--split", default="val", help="the split to play (default val)")
-    p.add_argument("--episodes", type=int, default=50, help="tasks (default 50, the protocol's val)")
+    p.add_argument("--episodes", type=positive_int, default=50, help="tasks (default 50, the protocol's val)")
     p.add_argument("--seeds", type=seed_list, default=[0], help="evaluation seeds (default 0)")
     p.add_argument("--baselines", default="heuristic,heuristic_memory", help="comma-separated, or '' for none")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     args = p.parse_args(argv)
+    if not args.folders and not args.env:
+        p.error("give run folders, or --env LEVEL for the baselines alone")
 
-    runs = sorted({r.parent for f in map(Path, args.folders) for r in [*f.glob("**/result.json")]})
-    if not runs:
+    runs = sorted({r.parent for f in map(Path, args.folders) for r in f.glob("**/result.json")})
+    if args.folders and not runs:
         raise SystemExit(f"no result.json below {', '.join(args.folders)}")
     rows: list[dict[str, Any]] = []
-    env_ids = set()
     skipped: list[str] = []
+    env_ids = {args.env} if args.env else set()
+    encoders: set[str] = set()
+    out: Path | None = None  # the --out of the runs loaded: their references are cached there
     for folder in runs:
         try:
             model, kind, run = _load(folder)
-        except CheckpointError as e:  # e.g. an off-policy run's replay buffer, dropped when it completed
+        except (CheckpointError, ValueError) as e:  # no checkpoint, or one that does not load
             skipped.append(f"{folder}: {e}")
             print(f"skipped {folder}: {e}", file=sys.stderr)
             continue
         env_ids.add(run["env_id"])
+        out = out or folder.parents[2]
         if len(env_ids) > 1:
             raise SystemExit(f"runs of several levels ({', '.join(sorted(env_ids))}): give one level's folders")
-        proto = Protocol(eval_seeds=tuple(args.seeds))
+        check_level(run["env_id"])
+        encoder = run["protocol"]["text_encoder"]
+        encoders.add(encoder)
+        proto = Protocol(eval_seeds=tuple(args.seeds), text_encoder=encoder)
         refs = references(folder.parents[2], run["env_id"], args.split, args.episodes, proto, lambda m: None)
-        row = measure(Predictor(model, kind), run["env_id"], args.split, args.episodes, args.seeds, refs)
+        play = (run["env_id"], args.split, args.episodes, args.seeds, refs, encoder)
+        row = measure(Predictor(model, kind), *play)
         last = run["curve"][-1] if run["curve"] else None
         protocol_val = args.split == "val" and args.episodes == run["protocol"]["val_episodes"] and args.seeds == [0]
         if protocol_val and last is not None and last["step"] == run["checkpoint_step"]:
@@ -144,16 +199,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         rows.append({"agent": label} | row)
         if kind == "recurrent":
-            wiped = measure(memory_wiped(model, kind), run["env_id"], args.split, args.episodes, args.seeds, refs)
-            rows.append({"agent": f"{label}, memory wiped each step"} | wiped)
-    if not env_ids:
+            rows.append({"agent": f"{label}, memory wiped each step"} | measure(memory_wiped(model, kind), *play))
+    if not env_ids or (runs and out is None and not args.env):
         raise SystemExit("no run below the folders given has a checkpoint that loads (see the lines above)")
+    if len(encoders) > 1:
+        raise SystemExit(f"runs of several text encoders ({', '.join(sorted(encoders))}): give runs of one")
     (env_id,) = env_ids
-    refs = references(
-        runs[0].parents[2], env_id, args.split, args.episodes, Protocol(eval_seeds=tuple(args.seeds)), print
-    )
-    for name in [b for b in args.baselines.split(",") if b]:
-        rows.append({"agent": name} | measure(name, env_id, args.split, args.episodes, args.seeds, refs))
+    check_level(env_id)
+    (encoder,) = encoders or {"hash"}
+    proto = Protocol(eval_seeds=tuple(args.seeds), text_encoder=encoder)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = out or Path(args.references or tmp)
+        baselines = [b for b in args.baselines.split(",") if b]
+        if baselines:
+            refs = references(out, env_id, args.split, args.episodes, proto, print)
+        for name in baselines:
+            rows.append({"agent": name} | measure(name, env_id, args.split, args.episodes, args.seeds, refs, encoder))
     result = {"env_id": env_id, "split": args.split, "episodes": args.episodes, "seeds": args.seeds, "rows": rows}
     if skipped:
         result["skipped"] = skipped
@@ -167,14 +228,15 @@ def main(argv: list[str] | None = None) -> int:
 def table_rows(result: dict[str, Any]) -> list[str]:
     """The markdown table of a ``--json`` result (docs/benchmark.md shows it; a docs test checks it)."""
     lines = [
-        "| agent | norm. accuracy | errors / episode | repeated errors / episode | episodes with a repeat |",
-        "|---|---:|---:|---:|---:|",
+        "| agent | norm. accuracy | errors / episode | repeated, error shown | repeated, error gone (memory) "
+        "| episodes with the latter |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for r in result["rows"]:
         check = {True: " (= its curve)", False: " (≠ its curve!)"}.get(r.get("matches_curve"), "")
         lines.append(
-            f"| {r['agent']}{check} | {r['norm_accuracy']:.3f} | {r['errors']:.2f} | {r['repeated']:.2f} | "
-            f"{r['with_repeat']:.2f} |"
+            f"| {r['agent']}{check} | {r['norm_accuracy']:.3f} | {r['errors']:.2f} | {r['repeated_shown']:.2f} | "
+            f"{r['repeated_unseen']:.2f} | {r['with_unseen']:.2f} |"
         )
     return lines
 
