@@ -457,7 +457,9 @@ def test_benchmark_drift_v1_memory_table_is_the_committed_measurement():
     from tools.drift_memory import table_rows
 
     page = (ROOT / "docs" / "benchmark.md").read_text()
-    for path in sorted((RESULTS / "drift_memory").glob("ImagePoser-Drift-v1-*.json")):
+    found = sorted((RESULTS / "drift_memory").glob("ImagePoser-Drift-v1-*.json"))
+    assert found
+    for path in found:
         result = json.loads(path.read_text())
         assert result["env_id"] == "ImagePoser-Drift-v1" and "skipped" not in result
         for row in table_rows(result):
