@@ -12,6 +12,16 @@ show_deprecations()  # renamed options and paths warn visibly (poser_env/depreca
 
 __version__ = "0.1.0"
 
+#: Drift by provider: one of two providers down per episode (docs/env.md, version history).
+_DRIFT_BY_PROVIDER = {
+    "experts": "synthetic_providers",
+    "drift_unit": "provider",
+    "drift_p": 1.0,
+    "drift_fail": 1.0,
+    "max_attempts": 4,
+    "drift_modality": "all",
+}
+
 #: Registered ids and their plain-data kwargs (Gymnasium's EnvSpec must stay serialisable).
 ENV_IDS: dict[str, dict] = {
     "ImagePoser-v0": {"suite": "mixed"},
@@ -19,27 +29,13 @@ ENV_IDS: dict[str, dict] = {
     "ImagePoser-Edit-v0": {"suite": "editing"},
     # The harder levels (docs/env.md, "Levels"; docs/benchmark.md). ImagePoser-v0 is unchanged.
     "ImagePoser-Hard-v0": {"suite": "hard", "experts": "synthetic_hard", "cost_budget": 30.0, "max_steps": 32},
-    # Drift by provider: one of two providers down per episode (docs/env.md, version history).
-    "ImagePoser-Drift-v0": {
-        "suite": "mixed",
-        "experts": "synthetic_providers",
-        "drift_unit": "provider",
-        "drift_p": 1.0,
-        "drift_fail": 1.0,
-        "max_attempts": 4,
-        "drift_modality": "all",
-    },
-    # Drift-v1: the hard suite's long tasks, a down provider's calls answer with an error seen
-    # once, no step count in the observation, and each task truncated at its commands + 5 steps,
-    # so that remembering which provider is down pays (docs/env.md, "ImagePoser-Drift-v1").
+    "ImagePoser-Drift-v0": {"suite": "mixed", **_DRIFT_BY_PROVIDER},
+    # Drift-v1: the same drift on the hard suite's long tasks, a down provider's calls answer with
+    # an error seen once, no step count in the observation, and a terminal deadline per task of its
+    # commands + 5 steps, so that remembering which provider is down pays (docs/env.md).
     "ImagePoser-Drift-v1": {
         "suite": "hard",
-        "experts": "synthetic_providers",
-        "drift_unit": "provider",
-        "drift_p": 1.0,
-        "drift_fail": 1.0,
-        "max_attempts": 4,
-        "drift_modality": "all",
+        **_DRIFT_BY_PROVIDER,
         "max_steps": 32,
         "drift_visible": True,
         "observe_step_count": False,
