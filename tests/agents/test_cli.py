@@ -84,13 +84,17 @@ def test_eval_on_a_generalisation_split_or_a_clear_line(capsys):
 @pytest.mark.parametrize(
     "argv, level, levels",
     [
-        (["eval", "--agent", "random", "--split", "gen"], "ImagePoser-Gen-v0", "ImagePoser-Hard-v0"),
+        (
+            ["eval", "--agent", "random", "--split", "gen"],
+            "ImagePoser-Gen-v0",
+            "ImagePoser-Hard-v0, ImagePoser-Drift-v1",
+        ),
         (
             ["calibrate", "--split", "gen_forms"],
             "ImagePoser-Gen-v0",
-            "ImagePoser-v0, ImagePoser-Hard-v0, ImagePoser-Drift-v0",
+            "ImagePoser-v0, ImagePoser-Hard-v0, ImagePoser-Drift-v0, ImagePoser-Drift-v1",
         ),
-        (["benchmark", "levels", "--split", "gen"], "ImagePoser-v0", "ImagePoser-Hard-v0"),
+        (["benchmark", "levels", "--split", "gen"], "ImagePoser-v0", "ImagePoser-Hard-v0, ImagePoser-Drift-v1"),
     ],
 )
 def test_a_level_without_the_split_is_named_with_the_levels_that_have_it(capsys, argv, level, levels):
