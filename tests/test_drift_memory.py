@@ -57,6 +57,14 @@ def test_the_tool_refuses_levels_without_visible_errors_and_measures_baselines_a
         main([])
     with pytest.raises(SystemExit, match="no result.json below"):
         main([str(tmp_path)])
+    with pytest.raises(SystemExit):  # argparse names the splits allowed
+        main(["--env", "ImagePoser-Drift-v1", "--split", "nonsense"])
+    bad = tmp_path / "out" / "ImagePoser-Drift-v1" / "ppo" / "seed0"
+    bad.mkdir(parents=True)
+    (bad / "result.json").write_text("[1, 2]")  # not a run's result: skipped, named, no traceback
+    with pytest.raises(SystemExit, match="no run below the folders given has a checkpoint that loads"):
+        main([str(tmp_path / "out")])
+    assert "skipped" in capsys.readouterr().err
     assert main(["--env", "ImagePoser-Drift-v1", "--episodes", "2", "--baselines", "heuristic_memory", "--json"]) == 0
     printed = capsys.readouterr().out
     assert "| heuristic_memory | " in printed and '"repeated_unseen": 0.0' in printed

@@ -150,12 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     from poser_agents.benchmark.run import Protocol, references
     from poser_agents.common.checkpoint import CheckpointError
     from poser_agents.common.cli_args import positive_int, seed_list
+    from poser_env.world.suites.spec import LEVEL_SPLITS
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("folders", nargs="*", help="run folders, or folders above them (a benchmark run --out)")
     p.add_argument("--env", default=None, help="the level, for the baselines alone (no run folders)")
     p.add_argument("--references", default=None, help="with --env alone: a folder caching the references")
-    p.add_argument("--split", default="val", help="the split to play (default val)")
+    p.add_argument("--split", default="val", choices=LEVEL_SPLITS, help="the split to play (default val)")
     p.add_argument("--episodes", type=positive_int, default=50, help="tasks (default 50, the protocol's val)")
     p.add_argument("--seeds", type=seed_list, default=[0], help="evaluation seeds (default 0)")
     p.add_argument("--baselines", default="heuristic,heuristic_memory", help="comma-separated, or '' for none")
@@ -175,8 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     for folder in runs:
         try:
             model, kind, run = _load(folder)
-        except (CheckpointError, ValueError) as e:  # no checkpoint, or one that does not load
-            skipped.append(f"{folder}: {e}")
+        except (CheckpointError, ValueError, KeyError, TypeError) as e:  # no checkpoint, one that does not load,
+            # or a result.json that is not a run's
+            skipped.append(f"{folder}: {type(e).__name__}: {e}")
             print(f"skipped {folder}: {e}", file=sys.stderr)
             continue
         env_ids.add(run["env_id"])
