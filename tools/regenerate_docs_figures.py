@@ -14,6 +14,7 @@ fails the suite. Expensive figures (EXPENSIVE) are rewritten only with ``--all``
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import sys
 from collections.abc import Callable
@@ -316,19 +317,37 @@ def benchmark_published() -> str:
 BENCHMARK_LONGER = (ROOT / "docs" / "results" / "benchmark-300k", ROOT / "docs" / "results" / "benchmark-1m")
 
 
+@functools.cache
+def _aggregated(dirs: tuple[Path, ...], split: str) -> dict:
+    """`poser benchmark aggregate DIRS --split SPLIT --json`, once per process (the bootstrap is slow)."""
+    from poser_agents.benchmark.aggregate import aggregate
+
+    return aggregate(list(dirs), split=split)
+
+
+def benchmark_criteria() -> str:
+    """`poser benchmark criteria --card docs/results/levels/ID-test-N.json ... docs/results/benchmark
+    docs/results/benchmark-300k docs/results/benchmark-1m`: every level's five criteria on test, from
+    its committed test card and the committed runs."""
+    from poser_agents.benchmark.criteria import format_criteria, level_criteria, read_card
+
+    dirs = tuple(d for d in (BENCHMARK, *BENCHMARK_LONGER) if d.is_dir())
+    levels = ("ImagePoser-v0", "ImagePoser-Hard-v0", "ImagePoser-Drift-v0", "ImagePoser-Drift-v1")
+    cards = [read_card(p) for level in levels for p in sorted(LEVEL_CARDS.glob(f"{level}-test-*.json"))[-1:]]
+    return format_criteria(level_criteria(cards, list(dirs), aggregated=_aggregated(dirs, "test") if dirs else None))
+
+
 def benchmark_budgets() -> str:
     """`poser benchmark aggregate docs/results/benchmark docs/results/benchmark-300k
     docs/results/benchmark-1m [--split gen|gen_forms]`: the algorithms run at several budgets (kept
     apart as ALGO@STEPS), their IQMs and the probability that one budget beats another."""
-    from poser_agents.benchmark.aggregate import aggregate
-
     longer = [d for d in BENCHMARK_LONGER if d.is_dir()]
     if not (BENCHMARK.is_dir() and longer):
         return ""
     rows = ["| level | split | algorithm@steps | runs | IQM [95% CI] |", "|---|---|---|---:|---|"]
     pairs: list[str] = []
     for split in ("test", "gen", "gen_forms"):
-        agg = aggregate([BENCHMARK, *longer], split=split)
+        agg = _aggregated((BENCHMARK, *longer), split)
         for level, algos in agg["levels"].items():
             for algo, e in algos.items():
                 if "@" in algo:
@@ -387,6 +406,7 @@ CHEAP: dict[str, Callable[[], str]] = {
     "benchmark-drift-v1-cards": lambda: benchmark_level_cards("ImagePoser-Drift-v1", memory=True),
     "benchmark-published": benchmark_published,
     "benchmark-budgets": benchmark_budgets,
+    "benchmark-criteria": benchmark_criteria,
     "grpo-images-curve": grpo_images_curve,
     "grpo-images-curve-subset-prompts": grpo_images_curve_subset_prompts,
     "grpo-images-curve-fine": grpo_images_curve_fine,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,21 @@ def collect(dirs: Sequence[str | Path]) -> list[tuple[Path, dict[str, Any]]]:
             raise ValueError(f"no {RESULT_FILE} under {d}: not a `poser benchmark run` output folder")
         runs.extend((p, read_run(p)) for p in found)
     return runs
+
+
+def entry_labels(runs: Iterable[dict[str, Any]]) -> dict[tuple[str, str, int], str]:
+    """The entry each run is aggregated under, by (level, algorithm, steps): the algorithm's
+    name, or ``ALGO@STEPS`` when that algorithm has runs at several budgets on the level. A
+    1M-step run must never be averaged with 100k-step ones, and comparing budgets is a
+    question of its own (``P(ppo@1000000 > ppo@100000)``)."""
+    budgets: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for run in runs:
+        budgets[(run["env_id"], run["algo"])].add(int(run["steps"]))
+    return {
+        (env, algo, steps): algo if len(found) == 1 else f"{algo}@{steps}"
+        for (env, algo), found in budgets.items()
+        for steps in found
+    }
 
 
 def _aggregate_fn():
@@ -142,14 +157,8 @@ def aggregate(
     if isinstance(reps, bool) or not isinstance(reps, int) or reps < 10:
         raise ValueError(f"reps must be an int >= 10, got {reps!r}")
     runs = collect(dirs)
-    # Runs of one algorithm at different budgets are different entries ("ppo@300000"): a 1M-step
-    # run must never be averaged with 100k-step ones, and comparing budgets is a question of its own.
-    budgets: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for _, run in runs:
-        budgets[(run["env_id"], run["algo"])].add(int(run["steps"]))
-    label = lambda run: (  # noqa: E731
-        run["algo"] if len(budgets[(run["env_id"], run["algo"])]) == 1 else f"{run['algo']}@{run['steps']}"
-    )
+    labels = entry_labels(run for _, run in runs)
+    label = lambda run: labels[(run["env_id"], run["algo"], int(run["steps"]))]  # noqa: E731
     partial, unscored = [], []
     protocols: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     learners: dict[str, dict[str, dict[str, list[int]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))

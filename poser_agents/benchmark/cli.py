@@ -116,6 +116,17 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_criteria(args: argparse.Namespace) -> int:
+    from poser_agents.benchmark.criteria import criteria_json, format_criteria, level_criteria, read_card
+
+    if not args.card and not args.env:
+        raise ValueError("name a level: --card FILE (its test card, from `poser benchmark levels --json`) or --env ID")
+    cards = [read_card(path) for path in args.card]
+    result = level_criteria(cards, args.dirs, levels=args.env, reps=args.reps, seed=args.seed)
+    print(json.dumps(criteria_json(result)) if args.json else format_criteria(result), end="\n" if args.json else "")
+    return 0
+
+
 def cmd_levels(args: argparse.Namespace) -> int:
     from poser_agents.benchmark.levels import format_card, level_card
 
@@ -205,6 +216,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--json", action="store_true", help="print one JSON object (per level and algorithm: IQM, CI, runs)"
     )
     agg.set_defaults(func=cmd_aggregate)
+    cr = bsub.add_parser(
+        "criteria",
+        help="a level's five criteria (solvable, not trivial, headroom, learnable, memory) from its test card and runs",
+    )
+    cr.add_argument("dirs", nargs="*", help="folders written by `poser benchmark run --out` (any budgets)")
+    cr.add_argument(
+        "--card",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a level's test card: the JSON `poser benchmark levels --split test --json` prints (repeatable)",
+    )
+    cr.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a level without a card (its run criteria only; repeatable)",
+    )
+    cr.add_argument("--reps", type=positive_int, default=2000, help="bootstrap replications (default 2000)")
+    cr.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    cr.add_argument("--json", action="store_true", help="print one JSON object: per level, its criteria")
+    cr.set_defaults(func=cmd_criteria)
     lv = bsub.add_parser(
         "levels",
         help="a level's scale: every baseline's normalised score, the criteria needing no training, and the memory gain",
