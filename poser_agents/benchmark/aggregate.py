@@ -37,16 +37,35 @@ ALL_LEVELS = "all"
 
 
 def collect(dirs: Sequence[str | Path]) -> list[tuple[Path, dict[str, Any]]]:
-    """Every ``result.json`` under ``dirs``, validated (one bad file stops with its name and field)."""
+    """Every ``result.json`` under ``dirs``, validated (one bad file stops with its name and field).
+
+    A file reached twice (a folder given twice, or inside another one given) is read once; two
+    files of one run (level, algorithm, steps, seed: a copied run folder) are refused with both
+    paths, since counting both would make one seed look like two."""
     runs: list[tuple[Path, dict[str, Any]]] = []
+    seen: set[Path] = set()
+    ident: dict[tuple[str, str, int, int], Path] = {}
     for d in dirs:
         d = Path(d)
         if not d.is_dir():
-            raise FileNotFoundError(f"no folder {d}: give folders written by `poser benchmark run --out`")
+            what = "is a file, not a folder" if d.exists() else "does not exist"
+            raise FileNotFoundError(f"{d} {what}: give folders written by `poser benchmark run --out`")
         found = sorted(p for p in d.rglob(RESULT_FILE) if p.relative_to(d).parts[0] != "references")
         if not found:
             raise ValueError(f"no {RESULT_FILE} under {d}: not a `poser benchmark run` output folder")
-        runs.extend((p, read_run(p)) for p in found)
+        for p in found:
+            if p.resolve() in seen:
+                continue
+            seen.add(p.resolve())
+            run = read_run(p)
+            key = (run["env_id"], run["algo"], int(run["steps"]), int(run["seed"]))
+            if key in ident:
+                raise ValueError(
+                    f"{ident[key]} and {p} are the same run ({run['env_id']}, {run['algo']}, {run['steps']} steps, "
+                    f"seed {run['seed']}): counting both would count one seed twice; give the folders of one of them"
+                )
+            ident[key] = p
+            runs.append((p, run))
     return runs
 
 

@@ -1,4 +1,4 @@
-"""The ``poser benchmark`` subcommands (``run`` and ``aggregate``); imports stay lazy."""
+"""The ``poser benchmark`` subcommands (``run``, ``aggregate``, ``criteria``, ``levels``); imports stay lazy."""
 
 from __future__ import annotations
 
@@ -122,8 +122,10 @@ def cmd_criteria(args: argparse.Namespace) -> int:
     if not args.card and not args.env:
         raise ValueError("name a level: --card FILE (its test card, from `poser benchmark levels --json`) or --env ID")
     cards = [read_card(path) for path in args.card]
-    result = level_criteria(cards, args.dirs, levels=args.env, reps=args.reps, seed=args.seed)
-    print(json.dumps(criteria_json(result)) if args.json else format_criteria(result), end="\n" if args.json else "")
+    report = level_criteria(cards, args.dirs, levels=args.env, reps=args.reps, seed=args.seed)
+    for line in report.warnings:
+        print(f"poser benchmark criteria: {line}", file=sys.stderr)
+    print(json.dumps(criteria_json(report)) if args.json else format_criteria(report), end="\n" if args.json else "")
     return 0
 
 
@@ -152,7 +154,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from poser_agents.benchmark.schema import FINAL_SPLITS
 
     bm = sub.add_parser(
-        "benchmark", help="the benchmark protocol: train and evaluate (run), rliable aggregates (aggregate)"
+        "benchmark",
+        help="the benchmark protocol: train and evaluate (run), rliable aggregates (aggregate), "
+        "a level's criteria (criteria), a level's scale (levels)",
     )
     bsub = bm.add_subparsers(dest="benchmark_command", required=True)
     run = bsub.add_parser("run", help="train ALGO on a level per seed: val learning curve, normalised test score")

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from poser_agents.benchmark.aggregate import aggregate, collect, entry_labels
+from poser_agents.benchmark.aggregate import aggregate, collect, entry_labels, mismatch_line, settings_line
 from poser_agents.benchmark.levels import MAX_HEURISTIC, MAX_SINGLE, SOLVABLE_ORACLE_ACCURACY
 
 HEADROOM_STEPS = 100_000
@@ -48,32 +48,74 @@ class Criterion:
     met: bool | None
 
 
+@dataclass
+class CriteriaReport:
+    """Per level, its criteria in order; ``warnings``: what a reader must know about the runs
+    read (learners built with other settings in one entry, partial runs not counted)."""
+
+    levels: dict[str, list[Criterion]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _number(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def check_card(card: Any, where: str) -> dict[str, Any]:
+    """``card`` if it holds what the criteria read (a level card of ``poser benchmark levels
+    --json``), else ValueError naming ``where`` and the field."""
+
+    def bad(field: str, expected: str) -> ValueError:
+        return ValueError(
+            f"{where} is not a level card: {field} should be {expected} (write one with `poser benchmark levels --json`)"
+        )
+
+    if not isinstance(card, dict):
+        raise bad("the whole file", "a JSON object")
+    for key, kind, expected in (
+        ("env_id", str, "a level id"),
+        ("split", str, "a split name"),
+        ("episodes", int, "a number of tasks"),
+        ("baselines", dict, "an object of baselines"),
+    ):
+        if not isinstance(card.get(key), kind) or isinstance(card.get(key), bool):
+            raise bad(key, expected)
+    for name, keys in (("oracle", ("accuracy",)), ("heuristic", ("norm_accuracy",))):
+        entry = card["baselines"].get(name)
+        if not isinstance(entry, dict) or any(not _number(entry.get(k, "missing")) for k in keys):
+            raise bad(f"baselines.{name}", f"a score card with {', '.join(keys)} (a number or null)")
+    for name, entry in card["baselines"].items():
+        if name.startswith("single:") and (
+            not isinstance(entry, dict) or not _number(entry.get("norm_accuracy", "missing"))
+        ):
+            raise bad(f"baselines.{name}", "a score card with norm_accuracy (a number or null)")
+    if card.get("env_kwargs") is not None and not isinstance(card["env_kwargs"], dict):
+        raise bad("env_kwargs", "an object or null")
+    return card
+
+
 def read_card(path: str | Path) -> dict[str, Any]:
     """A level card from a file: the JSON ``poser benchmark levels --json`` prints (alone, or that
-    command's whole output, whose last line it is).
+    command's whole output, whose last line it is). Plain JSON: nothing in it is run.
 
     Raises ValueError naming the file when it is not JSON or not a card."""
     path = Path(path)
     try:
-        text = path.read_text().strip()
+        text = path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not a level card: not UTF-8 text ({e.reason} at byte {e.start})") from e
     except OSError as e:
         raise ValueError(f"cannot read the level card {path}: {e}") from e
     try:  # a saved card, or the whole output of `levels --json` (the table, then the JSON line)
         card = json.loads(text)
     except json.JSONDecodeError:
-        card = None
-    try:
-        card = json.loads(text.splitlines()[-1] if text else "") if card is None else card
-    except json.JSONDecodeError as e:
-        raise ValueError(
-            f"{path} is not a level card: expected the JSON line `poser benchmark levels --json` prints ({e})"
-        ) from e
-    missing = [k for k in ("env_id", "split", "baselines", "criteria") if not isinstance(card, dict) or k not in card]
-    if missing:
-        raise ValueError(
-            f"{path} is not a level card: no {', '.join(missing)} (write one with `poser benchmark levels --json`)"
-        )
-    return card
+        try:
+            card = json.loads(text.splitlines()[-1] if text else "")
+        except json.JSONDecodeError as e:
+            raise ValueError(
+                f"{path} is not a level card: expected the JSON `poser benchmark levels --json` prints ({e})"
+            ) from e
+    return check_card(card, str(path))
 
 
 def has_drift(env_id: str) -> bool:
@@ -89,7 +131,12 @@ def has_drift(env_id: str) -> bool:
     return float(spec.kwargs.get("drift_p", 0.0) or 0.0) > 0.0
 
 
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
 def _card_criteria(card: Mapping[str, Any] | None) -> list[Criterion]:
+    """Solvable and not trivial, judged here from the card's figures (not its stored verdicts)."""
     solvable_rule = f"oracle accuracy >= {SOLVABLE_ORACLE_ACCURACY}"
     trivial_rule = f"best single <= {MAX_SINGLE} and heuristic <= {MAX_HEURISTIC} (norm. accuracy)"
     if card is None:
@@ -97,21 +144,28 @@ def _card_criteria(card: Mapping[str, Any] | None) -> list[Criterion]:
             Criterion("solvable", solvable_rule, "no test card", None),
             Criterion("not trivial", trivial_rule, "no test card", None),
         ]
-    b, k = card["baselines"], card["criteria"]
+    b = card["baselines"]
     oracle = b["oracle"]["accuracy"]
-    single = k.get("best_single")
-    single_score = b[single]["norm_accuracy"] if single in b else None
+    solvable = None if oracle is None else oracle >= SOLVABLE_ORACLE_ACCURACY
+    singles = {
+        n: c["norm_accuracy"] for n, c in b.items() if n.startswith("single:") and c["norm_accuracy"] is not None
+    }
+    single = max(singles, key=lambda n: singles[n]) if singles else None
     heuristic = b["heuristic"]["norm_accuracy"]
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
-    where = f" ({card['episodes']} test tasks)"
+    checks = [None if heuristic is None else heuristic <= MAX_HEURISTIC]
+    checks.append(None if single is None else singles[single] <= MAX_SINGLE)
+    # Any failed part fails the criterion; it is met only when both parts were measured and hold.
+    trivial_ok = False if False in checks else (True if None not in checks else None)
+    single_text = (
+        f"best single ({single.removeprefix('single:')}) {_fmt(singles[single])}"
+        if single
+        else "no single expert on the card"
+    )
     return [
-        Criterion("solvable", solvable_rule, f"oracle accuracy {fmt(oracle)}{where}", bool(k["solvable"])),
         Criterion(
-            "not trivial",
-            trivial_rule,
-            f"best single ({single[7:] if single else 'none'}) {fmt(single_score)}, heuristic {fmt(heuristic)}",
-            bool(k["best_single_ok"]) and bool(k["heuristic_ok"]) if k["best_single_ok"] is not None else None,
+            "solvable", solvable_rule, f"oracle accuracy {_fmt(oracle)} ({card['episodes']} test tasks)", solvable
         ),
+        Criterion("not trivial", trivial_rule, f"{single_text}, heuristic {_fmt(heuristic)}", trivial_ok),
     ]
 
 
@@ -139,14 +193,23 @@ def _run_criteria(
     """Headroom, learnable and (``memory``) memory from aggregate's entries, keyed (algo, steps)."""
     enough = {key: e for key, e in entries.items() if e["n_runs"] >= MIN_RUNS}
     at_headroom = {algo: e for (algo, steps), e in enough.items() if steps == HEADROOM_STEPS}
+    few = sorted(
+        f"{algo} ({e['n_runs']})"
+        for (algo, steps), e in entries.items()
+        if steps == HEADROOM_STEPS and (algo, steps) not in enough
+    )
+    left_out = f"; fewer than {MIN_RUNS} runs, not counted: {', '.join(few)}" if few else ""
     out = []
     rule = f"best learner at {HEADROOM_STEPS:,} steps: IQM <= {MAX_HEADROOM}"
     if at_headroom:
         best = max(at_headroom, key=lambda a: at_headroom[a]["iqm"])
         e = at_headroom[best]
-        out.append(Criterion("headroom", rule, f"{best} {_ci(e)}, {e['n_runs']} runs", e["iqm"] <= MAX_HEADROOM))
+        text = f"{best} {_ci(e)}, {e['n_runs']} runs{left_out}"
+        out.append(Criterion("headroom", rule, text, e["iqm"] <= MAX_HEADROOM))
     else:
-        out.append(Criterion("headroom", rule, f"no learner with {MIN_RUNS} runs at {HEADROOM_STEPS:,} steps", None))
+        out.append(
+            Criterion("headroom", rule, f"no learner with {MIN_RUNS} runs at {HEADROOM_STEPS:,} steps{left_out}", None)
+        )
 
     rule = f"P(ALGO@{LEARNABLE_STEPS:,} > ALGO@{HEADROOM_STEPS:,}) for some learner: CI above 0.5"
     found: list[tuple[bool, float, str]] = []
@@ -188,27 +251,35 @@ def level_criteria(
     reps: int = 2000,
     seed: int = 0,
     aggregated: Mapping[str, Any] | None = None,
-) -> dict[str, list[Criterion]]:
+) -> CriteriaReport:
     """Every criterion of each level named by a test card in ``cards`` or in ``levels``, from
     the complete runs under ``dirs`` (their test scores; normalised accuracy).
 
-    Raises ValueError for a card of another split or with ``env_kwargs`` overrides (it
-    describes a setting, not the registered level), and what :func:`aggregate` raises for the
-    folders. ``aggregated``: ``aggregate(dirs, split="test", reps=reps, seed=seed)`` when the caller
-    has it already (it is the slow part: the bootstrap)."""
+    Raises ValueError for a card that is not one, of another split, with ``env_kwargs``
+    overrides (it describes a setting, not the registered level), or a second card of one
+    level; and what :func:`aggregate` raises for the folders. ``aggregated``: ``aggregate(dirs,
+    split="test", reps=reps, seed=seed)`` when the caller has it already (it is the slow part:
+    the bootstrap). A level whose runs were scored under different protocols (tasks, seeds,
+    cost weight) gets its run criteria as not measured."""
+    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 10:
+        raise ValueError(f"reps must be an int >= 10, got {reps!r}")
     by_level: dict[str, Mapping[str, Any]] = {}
     for card in cards:
+        check_card(card, "a card")
+        level = card["env_id"]
         if card["split"] != "test":
             raise ValueError(
-                f"the {card['env_id']} card is of the {card['split']} split: the criteria are measured on test "
-                f"(`poser benchmark levels --env {card['env_id']} --split test --json`)"
+                f"the {level} card is of the {card['split']} split: the criteria are measured on test "
+                f"(`poser benchmark levels --env {level} --split test --json`)"
             )
         if card.get("env_kwargs"):
             raise ValueError(
-                f"the {card['env_id']} card has env_kwargs overrides {json.dumps(card['env_kwargs'], sort_keys=True)}: "
+                f"the {level} card has env_kwargs overrides {json.dumps(card['env_kwargs'], sort_keys=True)}: "
                 "it describes that setting, not the registered level"
             )
-        by_level[card["env_id"]] = card
+        if level in by_level:
+            raise ValueError(f"two test cards of {level}: give one (the criteria would depend on their order)")
+        by_level[level] = card
     names = list(dict.fromkeys([*by_level, *levels]))
     drift = {level: has_drift(level) for level in names}  # an unknown id fails here, before the bootstrap
     if aggregated is not None:
@@ -216,27 +287,46 @@ def level_criteria(
     elif dirs:
         agg = aggregate(dirs, split="test", reps=reps, seed=seed)
     else:
-        agg = {"levels": {}, "probability_of_improvement": {}}
+        agg = {
+            "levels": {},
+            "probability_of_improvement": {},
+            "protocol_mismatch": {},
+            "settings_mismatch": {},
+            "partial": [],
+        }
     labels = entry_labels(run for _, run in collect(dirs)) if dirs else {}
-    out = {}
+    report = CriteriaReport()
     for level in names:
         entries = {}
         for (env, algo, steps), label in labels.items():
             if env == level and label in agg["levels"].get(level, {}):
                 entries[(algo, steps)] = agg["levels"][level][label] | {"label": label}
         pairs = agg["probability_of_improvement"].get(level, [])
-        out[level] = _card_criteria(by_level.get(level)) + _run_criteria(entries, pairs, drift[level])
-    return out
+        found = _run_criteria(entries, pairs, drift[level])
+        if level in agg.get("protocol_mismatch", {}):
+            why = mismatch_line(level, agg["protocol_mismatch"][level])
+            found = [Criterion(c.name, c.rule, f"not judged: {why}", None) for c in found]
+        report.levels[level] = _card_criteria(by_level.get(level)) + found
+        for entry, groups in agg.get("settings_mismatch", {}).get(level, {}).items():
+            report.warnings.append(settings_line(level, entry, groups))
+    for p in agg.get("partial", []):
+        if p["env_id"] in report.levels:
+            report.warnings.append(f"partial run not counted: {p['path']} ({p['steps_done']} of {p['steps']} steps)")
+    return report
 
 
-def format_criteria(result: Mapping[str, list[Criterion]]) -> str:
+def format_criteria(report: CriteriaReport) -> str:
     """A Markdown table: one row per level and criterion."""
     mark = {True: "met", False: "**not met**", None: "not measured"}
     rows = ["| level | criterion | rule | measured (test) | |", "|---|---|---|---|---|"]
-    for level, found in result.items():
+    for level, found in report.levels.items():
         rows += [f"| {level} | {c.name} | {c.rule} | {c.measured} | {mark[c.met]} |" for c in found]
     return "\n".join(rows) + "\n"
 
 
-def criteria_json(result: Mapping[str, list[Criterion]]) -> dict[str, list[dict[str, Any]]]:
-    return {level: [asdict(c) for c in found] for level, found in result.items()}
+def criteria_json(report: CriteriaReport) -> dict[str, Any]:
+    """``--json``: ``{"levels": {level: [criterion, ...]}, "warnings": [...]}``."""
+    return {
+        "levels": {level: [asdict(c) for c in found] for level, found in report.levels.items()},
+        "warnings": report.warnings,
+    }

@@ -29,8 +29,12 @@ def _runs(out: Path, algo: str, steps: int, scores: list[float]) -> None:
         (dst / "result.json").write_text(json.dumps(run))
 
 
-def _by_name(result, level=LEVEL):
-    return {c.name: c for c in result[level]}
+def _card(**changes):
+    return json.loads(CARD.read_text()) | changes
+
+
+def _by_name(report, level=LEVEL):
+    return {c.name: c for c in report.levels[level]}
 
 
 def test_each_criterion_follows_its_rule(tmp_path):
@@ -63,9 +67,9 @@ def test_unmet_and_unmeasured_are_never_met(tmp_path):
 
 
 def test_levels_without_drift_have_no_memory_criterion(tmp_path):
-    found = level_criteria([], [], levels=["ImagePoser-Hard-v0"])
-    assert [c.name for c in found["ImagePoser-Hard-v0"]] == ["solvable", "not trivial", "headroom", "learnable"]
-    assert all(c.met is None for c in found["ImagePoser-Hard-v0"])
+    found = level_criteria([], [], levels=["ImagePoser-Hard-v0"]).levels["ImagePoser-Hard-v0"]
+    assert [c.name for c in found] == ["solvable", "not trivial", "headroom", "learnable"]
+    assert all(c.met is None for c in found)
 
 
 def test_cli_prints_the_table_and_json(tmp_path, capsys):
@@ -73,7 +77,7 @@ def test_cli_prints_the_table_and_json(tmp_path, capsys):
     assert main(["benchmark", "criteria", str(tmp_path), "--card", str(CARD), "--reps", "50"]) == 0
     assert f"| {LEVEL} | headroom |" in capsys.readouterr().out
     assert main(["benchmark", "criteria", str(tmp_path), "--card", str(CARD), "--reps", "50", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)[LEVEL]
+    rows = json.loads(capsys.readouterr().out)["levels"][LEVEL]
     assert {r["name"]: r["met"] for r in rows}["headroom"] is True
 
 
@@ -82,7 +86,22 @@ def test_cli_prints_the_table_and_json(tmp_path, capsys):
     [
         (None, [], "name a level"),
         (lambda p: p.write_text("not json"), ["--card", "{f}"], "is not a level card"),
-        (lambda p: p.write_text('{"env_id": "x"}'), ["--card", "{f}"], "no split, baselines, criteria"),
+        (lambda p: p.write_text('{"env_id": "x"}'), ["--card", "{f}"], "split should be a split name"),
+        (lambda p: p.write_bytes(b"\xff\xfe{}"), ["--card", "{f}"], "not UTF-8 text"),
+        (lambda p: p.write_text(json.dumps(_card(baselines={}))), ["--card", "{f}"], "baselines.oracle should be"),
+        (lambda p: p.write_text(json.dumps(_card(env_id=None))), ["--card", "{f}"], "env_id should be a level id"),
+        (lambda p: p.write_text(json.dumps(_card(episodes="100"))), ["--card", "{f}"], "episodes should be"),
+        (
+            lambda p: p.write_text(
+                json.dumps(_card(baselines=_card()["baselines"] | {"oracle": {"accuracy": "high"}}))
+            ),
+            ["--card", "{f}"],
+            "baselines.oracle should be a score card",
+        ),
+        (lambda p: p.write_text("[1, 2]"), ["--card", "{f}"], "the whole file should be a JSON object"),
+        (None, ["--card", str(CARD), "--card", str(CARD)], "two test cards of ImagePoser-Drift-v1"),
+        (None, ["--card", str(CARD), "--reps", "5"], "reps must be an int >= 10"),
+        (None, ["{f}", "--env", LEVEL], "is a file, not a folder"),
         (
             lambda p: p.write_text(CARD.read_text().replace('"split": "test"', '"split": "val"')),
             ["--card", "{f}"],
@@ -96,6 +115,8 @@ def test_bad_input_is_one_line(tmp_path, capsys, make, argv, message):
     f = tmp_path / "card.json"
     if make is not None:
         make(f)
+    elif "{f}" in argv and "--card" not in argv:
+        f.write_text("{}")
     assert main(["benchmark", "criteria", *[a.replace("{f}", str(f)) for a in argv]]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
@@ -105,3 +126,53 @@ def test_a_card_of_a_tried_setting_is_refused(tmp_path):
     card = read_card(CARD) | {"env_kwargs": {"step_slack": 4}}
     with pytest.raises(ValueError, match="describes that setting, not the registered level"):
         level_criteria([card], [])
+
+
+def test_the_card_is_judged_by_its_figures_not_its_stored_verdicts():
+    card = _card()
+    card["baselines"]["oracle"]["accuracy"] = 0.5  # the stored "solvable": true left as it was
+    found = _by_name(level_criteria([card], [], levels=[]))
+    assert found["solvable"].met is False and "0.500" in found["solvable"].measured
+    # No single experts on the card (`levels --no-singles`): a heuristic above 0.6 still fails it.
+    card = _card(baselines={n: c for n, c in _card()["baselines"].items() if not n.startswith("single:")})
+    card["baselines"]["heuristic"]["norm_accuracy"] = 0.9
+    assert _by_name(level_criteria([card], []))["not trivial"].met is False
+    card["baselines"]["heuristic"]["norm_accuracy"] = 0.4
+    assert _by_name(level_criteria([card], []))["not trivial"].met is None  # half of it unmeasured
+
+
+def test_a_run_is_counted_once(tmp_path):
+    from poser_agents.benchmark.aggregate import aggregate
+
+    _runs(tmp_path / "a", "ppo", 100_000, [0.1, 0.2])
+    _runs(tmp_path / "a", "recurrent_ppo", 100_000, [0.5, 0.6])
+    # A folder given twice, or inside another one given: the same files, read once.
+    agg = aggregate([tmp_path / "a", tmp_path / "a", tmp_path], reps=50)
+    assert agg["levels"][LEVEL]["ppo"]["n_runs"] == 2
+    assert _by_name(level_criteria([], [tmp_path / "a", tmp_path], levels=[LEVEL], reps=50))["memory"].met is None
+    # A copied run folder: the same run twice, refused with both paths.
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    with pytest.raises(ValueError, match="are the same run .* counting both would count one seed twice"):
+        aggregate([tmp_path / "a", tmp_path / "b"], reps=50)
+
+
+def test_runs_scored_under_other_protocols_are_not_judged(tmp_path):
+    _runs(tmp_path, "ppo", 100_000, [0.1, 0.2, 0.3])
+    run_file = tmp_path / LEVEL / "ppo" / "seed2" / "result.json"
+    run = json.loads(run_file.read_text())
+    run["protocol"]["test_episodes"] = 200
+    run_file.write_text(json.dumps(run))
+    found = _by_name(level_criteria([], [tmp_path], levels=[LEVEL], reps=50))
+    assert found["headroom"].met is None and "not judged" in found["headroom"].measured
+
+
+def test_what_is_left_out_is_said(tmp_path):
+    _runs(tmp_path, "ppo", 100_000, [0.1, 0.2, 0.3])
+    _runs(tmp_path, "masked_dqn", 100_000, [0.96, 0.97])  # above the limit, but two runs only
+    partial = tmp_path / LEVEL / "masked_dqn" / "seed1" / "result.json"
+    run = json.loads(partial.read_text())
+    run.update(status="partial", steps_done=50_000, test=None, finished=None)
+    partial.write_text(json.dumps(run))
+    report = level_criteria([], [tmp_path], levels=[LEVEL], reps=50)
+    assert "fewer than 3 runs, not counted: masked_dqn (1)" in _by_name(report)["headroom"].measured
+    assert any(w.startswith("partial run not counted") and "masked_dqn" in w for w in report.warnings)
