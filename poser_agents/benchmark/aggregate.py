@@ -98,23 +98,36 @@ def _aggregate_fn():
 
 
 def _interval_estimates(score_dict: dict, func: Any, reps: int, seed: int) -> tuple[dict, dict]:
-    """rliable's stratified bootstrap, seeded (rliable hands arch a RandomState, which arch 7
-    flags with a FutureWarning that says nothing to our users: silenced here only)."""
+    """rliable's stratified bootstrap, seeded per entry (rliable hands arch a RandomState, which
+    arch 7 flags with a FutureWarning that says nothing to our users: silenced here only).
+
+    rliable draws every entry of one call from one RandomState in turn, so an entry's CI would
+    depend on the entries before it: adding your algorithm to the published folders would move
+    the published algorithms' CIs. Each entry (an algorithm, or a pair for the probability of
+    improvement) is bootstrapped alone from ``seed``: its CI depends only on its own scores,
+    ``reps`` and ``seed``."""
     import warnings
 
     from rliable import library
 
+    points: dict = {}
+    intervals: dict = {}
     # Part of the bootstrap still draws from numpy's global generator (measured: the probability
     # of improvement's CI moved with np.random.seed), so it is seeded here too and put back after:
     # the same files and seed give the same figures whatever ran before in the process.
     saved = np.random.get_state()
-    np.random.seed(seed)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=FutureWarning, message="random_state is deprecated")
-            return library.get_interval_estimates(score_dict, func, reps=reps, random_state=np.random.RandomState(seed))
+            for key, scores in score_dict.items():
+                np.random.seed(seed)
+                p, i = library.get_interval_estimates(
+                    {key: scores}, func, reps=reps, random_state=np.random.RandomState(seed)
+                )
+                points[key], intervals[key] = p[key], i[key]
     finally:
         np.random.set_state(saved)
+    return points, intervals
 
 
 def _estimates(score_dict: dict[str, np.ndarray], reps: int, seed: int) -> dict[str, dict[str, Any]]:

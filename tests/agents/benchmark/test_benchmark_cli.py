@@ -3,11 +3,13 @@
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
 from poser_agents.cli import main
 
+ROOT = Path(__file__).resolve().parents[3]
 LEVEL = "ImagePoser-Gen-v0"
 TINY = ["--env", LEVEL, "--steps", "40", "--eval-every", "20", "--val-episodes", "2", "--test-episodes", "2"]
 CUSTOM = "tests.agents.benchmark.custom_algo:make_a2c"
@@ -365,6 +367,25 @@ def test_aggregate_is_the_same_whatever_numpy_drew_before(runs):
         results.append(aggregate([runs], reps=200))
         assert np.random.get_state()[1][0] == np.random.RandomState(global_seed).get_state()[1][0]
     assert results[0] == results[1]
+
+
+def test_an_entry_s_figures_do_not_depend_on_the_other_entries():
+    """Adding an algorithm to the published folders leaves the published CIs as they were:
+    each algorithm and each pair is bootstrapped alone from the seed (rliable would draw them
+    in turn from one generator)."""
+    from poser_agents.benchmark.aggregate import aggregate
+
+    published = ROOT / "docs" / "results" / "benchmark" / "ImagePoser-Drift-v1"
+    fewer = aggregate([published / "ppo", published / "recurrent_ppo"], reps=300)
+    more = aggregate([published], reps=300)  # masked_dqn too, sorted first
+    level = "ImagePoser-Drift-v1"
+    for algo in ("ppo", "recurrent_ppo"):
+        assert fewer["levels"][level][algo] == more["levels"][level][algo]
+
+    def pair(r):
+        return next(p for p in r["probability_of_improvement"][level] if (p["x"], p["y"]) == ("ppo", "recurrent_ppo"))
+
+    assert pair(fewer) == pair(more)
 
 
 def test_last_curve_point_scores_the_trained_policy(tmp_path):
