@@ -22,6 +22,7 @@ ones ``poser benchmark aggregate`` prints for the same folders.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -58,7 +59,8 @@ class CriteriaReport:
 
 
 def _number(value: Any) -> bool:
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+    """None (not measured) or a finite number: json reads NaN and Infinity, a card must not hold them."""
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
 
 
 def check_card(card: Any, where: str) -> dict[str, Any]:
@@ -83,12 +85,12 @@ def check_card(card: Any, where: str) -> dict[str, Any]:
     for name, keys in (("oracle", ("accuracy",)), ("heuristic", ("norm_accuracy",))):
         entry = card["baselines"].get(name)
         if not isinstance(entry, dict) or any(not _number(entry.get(k, "missing")) for k in keys):
-            raise bad(f"baselines.{name}", f"a score card with {', '.join(keys)} (a number or null)")
+            raise bad(f"baselines.{name}", f"a score card with {', '.join(keys)} (a finite number or null)")
     for name, entry in card["baselines"].items():
         if name.startswith("single:") and (
             not isinstance(entry, dict) or not _number(entry.get("norm_accuracy", "missing"))
         ):
-            raise bad(f"baselines.{name}", "a score card with norm_accuracy (a number or null)")
+            raise bad(f"baselines.{name}", "a score card with norm_accuracy (a finite number or null)")
     if card.get("env_kwargs") is not None and not isinstance(card["env_kwargs"], dict):
         raise bad("env_kwargs", "an object or null")
     return card

@@ -99,6 +99,11 @@ def test_cli_prints_the_table_and_json(tmp_path, capsys):
             "baselines.oracle should be a score card",
         ),
         (lambda p: p.write_text("[1, 2]"), ["--card", "{f}"], "the whole file should be a JSON object"),
+        (
+            lambda p: p.write_text(CARD.read_text().replace('"accuracy": 0.97', '"accuracy": NaN', 1)),
+            ["--card", "{f}"],
+            "(a finite number or null)",
+        ),
         (None, ["--card", str(CARD), "--card", str(CARD)], "two test cards of ImagePoser-Drift-v1"),
         (None, ["--card", str(CARD), "--reps", "5"], "reps must be an int >= 10"),
         (None, ["{f}", "--env", LEVEL], "is a file, not a folder"),
