@@ -148,22 +148,39 @@ class _Clock:
         return {"cpu": n / max(self.cpu, 1e-9), "wall": n / max(self.wall, 1e-9)}
 
 
-def _env_sps(env_id: str, steps: int, seed: int, *, fresh_text_cache: bool = False, **kwargs: Any) -> dict[str, Any]:
+def _env_sps(
+    env_id: str,
+    steps: int,
+    seed: int,
+    *,
+    fresh_text_cache: bool = False,
+    call_seconds: list[float] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
     """Env steps/s with random allowed actions, resets included; the first reset (suite and
     model loading, and the split's text precompute where on) is not timed. ``fresh_text_cache``
     empties the process's shared text cache first (the encoder's, every string of it). With a
-    precompute, its report is under ``"precompute"``."""
+    precompute, its report is under ``"precompute"``. ``call_seconds``, where given, receives
+    each call's process CPU seconds, a step or a reset each (for :func:`lockstep_bound`)."""
     env = gym.make(env_id, **kwargs)
     base: Any = env.unwrapped
     if fresh_text_cache:
         base.encoder.text.clear()
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)
+    record = call_seconds.append if call_seconds is not None else None
     with _Clock() as clock:
         for _ in range(steps):
-            obs, _, terminated, truncated, _ = env.step(rng.choice(np.flatnonzero(obs["action_mask"])))
+            action = rng.choice(np.flatnonzero(obs["action_mask"]))
+            t = time.process_time() if record else 0.0
+            obs, _, terminated, truncated, _ = env.step(action)
+            if record:
+                record(time.process_time() - t)
             if terminated or truncated:
+                t = time.process_time() if record else 0.0
                 obs, _ = env.reset()
+                if record:
+                    record(time.process_time() - t)
     out: dict[str, Any] = dict(clock.rates(steps))
     if base.text_precompute is not None:
         out["precompute"] = base.text_precompute.to_dict()
@@ -227,6 +244,24 @@ def compare_minilm_with_before(result: dict[str, Any], before: dict[str, Any]) -
         "warm/before": round(warm / before["minilm"], 2),
         "warm/before_hash_normalised": round((warm / hash_now) / (before["minilm"] / before["hash"]), 2),
     }
+
+
+def lockstep_bound(call_seconds: Sequence[float], num_envs: int = 2, seed: int = 0, draws: int = 20_000) -> float:
+    """The most a lockstep vector env of ``num_envs`` envs can gain over one env whose calls
+    (steps, and resets as their own calls, as next-step autoreset makes them) cost
+    ``call_seconds``, with inter-process communication free: ``num_envs * mean / E[max]``.
+
+    A lockstep vector env (Gymnasium's ``AsyncVectorEnv``, SB3's ``SubprocVecEnv``) returns when
+    its slowest worker is done, so each vector step costs the largest of ``num_envs`` calls.
+    ``E[max]`` is estimated over ``draws`` groups of calls drawn at random with ``seed`` (the
+    workers' calls are independent). Equal calls give ``num_envs``; lopsided ones (ImagePoser's:
+    most reuse cached canvases, some render and read a new one) much less. ``ValueError`` on no
+    calls or no time."""
+    t = np.asarray(call_seconds, dtype=np.float64)
+    if t.size == 0 or t.sum() <= 0:
+        raise ValueError("lockstep_bound needs calls that took some time")
+    groups = np.random.default_rng(seed).choice(t, size=(draws, num_envs))
+    return float(num_envs * t.mean() / groups.max(1).mean())
 
 
 def _process_cpu_seconds(pids: Sequence[int]) -> list[float] | None:
@@ -328,7 +363,9 @@ def bench_throughput(quick: bool = False, repeats: int = 1, seed: int = 0, minil
     :class:`~poser_agents.dqn.agent.DQNConfig`), env steps/s of the three synthetic ids (hash
     encoder, random allowed actions), the masked DQN on ImagePoser-v0, MiniLM's env steps/s
     cold and warm (:func:`minilm_cold_warm`, with the precompute's cost per repeat under
-    ``minilm_precompute``), and an async vector env of 2 workers against one env. torch runs on one thread. Ratios
+    ``minilm_precompute``), and an async vector env of 2 workers against one env, with
+    ``async2_lockstep_bound`` (:func:`lockstep_bound` of that one env's calls: the most 2
+    lockstep workers could gain over it). torch runs on one thread. Ratios
     use process CPU seconds (what each loop costs, robust to other jobs on a shared machine),
     except the vector env's, which is wall time by nature (``ratios_wall`` has all the
     wall-time ratios). The summary is the median over repeats. ``quick`` runs tiny budgets
@@ -348,7 +385,8 @@ def bench_throughput(quick: bool = False, repeats: int = 1, seed: int = 0, minil
         for env_id in IDS:
             f[f"env[{env_id}]"] = _env_sps(env_id, steps, s)
         f["poser_dqn"] = _poser_dqn_sps("ImagePoser-v0", dqn_steps, starts, s)
-        f["one_env"] = _env_sps("ImagePoser-v0", steps, s)
+        calls: list[float] = []
+        f["one_env"] = _env_sps("ImagePoser-v0", steps, s, call_seconds=calls)
         vec = _vec_sps("ImagePoser-v0", steps, s, 2)
         async2_breakdown = vec.pop("per_vector_step_ms")
         f["async2"] = vec
@@ -377,6 +415,7 @@ def bench_throughput(quick: bool = False, repeats: int = 1, seed: int = 0, minil
         run["ratios"] = {k: round(v, 3) for k, v in ratios.items()}
         run["ratios_wall"] = {k: round(v, 3) for k, v in wall.items()}
         run["async2_per_vector_step_ms"] = async2_breakdown
+        run["async2_lockstep_bound"] = round(lockstep_bound(calls, 2, s), 3)
         if error:
             run["minilm_error"] = error
         elif minilm:

@@ -1,0 +1,48 @@
+"""tools/vector_lockstep.py: the lockstep bound and its control (docs/performance.md, seventh round)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "tools" / "vector_lockstep.py"
+
+
+def test_reports_the_bound_the_vector_env_and_the_control() -> None:
+    r = subprocess.run(
+        [sys.executable, str(SCRIPT), "--steps", "60", "--repeats", "1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["env"] == "ImagePoser-v0" and out["steps"] == 60 and len(out["repeats"]) == 1
+    run = out["repeats"][0]
+    calls = run["one_env_call_cpu_ms"]
+    assert calls["calls"] > 60 and 0 < calls["median"] <= calls["p90"] <= calls["p99"]
+    assert 0 < run["lockstep_bound"]["2"] <= 2 and 0 < run["lockstep_bound"]["4"] <= 4
+    assert all(v > 0 for v in run["wall_sps"].values())
+    assert run["async2/one"] > 0 and run["async2_without_info/one"] > 0 and run["control_async2/one"] > 0
+
+
+def test_the_control_burns_the_cpu_time_it_is_given() -> None:
+    spec = importlib.util.spec_from_file_location("vector_lockstep", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    env = module.BurnCPU(gym.make("CartPole-v1"), ms=5.0)
+    env.reset(seed=0)
+    t = time.process_time()
+    for _ in range(10):
+        env.step(0)
+        env.reset()
+    assert time.process_time() - t >= 0.05

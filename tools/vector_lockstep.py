@@ -1,0 +1,180 @@
+"""What limits an async vector env of ImagePoser: the lockstep against the step times' spread.
+
+A lockstep vector env (Gymnasium's ``AsyncVectorEnv``, SB3's ``SubprocVecEnv``) returns when
+its slowest worker is done, so with ``n`` envs a vector step costs at least the largest of ``n``
+env calls, not their mean: ``n * mean / E[max of n]`` bounds its speed-up over one env even
+with free inter-process communication. ImagePoser's calls are lopsided (most reuse cached
+canvases, one in three renders and reads a new one, a reset extracts a new prompt), so that
+bound is far below ``n``. This script measures it and checks it with a control
+(docs/performance.md, seventh round):
+
+1. ``one_env_call_cpu_ms``: one env in this process, random allowed actions, each call's
+   process CPU time (a step; a reset counted as its own call, as the vector env's next-step
+   autoreset makes it). From them ``lockstep_bound[n]`` (``poser_agents.bench.lockstep_bound``):
+   ``n * mean / E[max of n]`` over random groups of ``n`` calls drawn with the seed.
+2. ``async2/one``: ``gym.make_vec(ENV, num_envs=2, vectorization_mode="async")`` against that
+   one env, steps per wall second, measured as ``poser bench`` measures them (with where a
+   vector step's time goes: ``async2_per_vector_step_ms``).
+3. ``async2_without_info/one``: the same vector env with every info emptied in the workers
+   (``DropInfo``): what the info costs, pickled in the workers and merged into arrays in the
+   main process.
+4. ``control_async2/one``: the same against ``CartPole-v1`` made to burn, at every step,
+   ImagePoser's mean CPU per call (step 1): the same mean cost with no spread and a tiny
+   observation and info. Where the control scales and ImagePoser does not, the spread and
+   ImagePoser's own per-step overheads are what limit it, not the machine or the pipes.
+
+    PYTHONPATH=$PWD python tools/vector_lockstep.py                 # ImagePoser-v0, 2 repeats
+    PYTHONPATH=$PWD python tools/vector_lockstep.py --env ImagePoser-Edit-v0 --steps 2000 --json
+
+Process CPU time for step 1 (a single-threaded loop's own cost), wall time for 2 to 4 (the
+work of a vector env is in its worker processes). Run it on a quiet machine: other jobs take
+cores from the workers and the ratios mean little.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import time
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from poser_agents.bench import _env_sps, _vec_sps, lockstep_bound
+
+
+class BurnCPU(gym.Wrapper):
+    """Spends ``ms`` milliseconds of process CPU time after each step (the control's cost)."""
+
+    def __init__(self, env: gym.Env, ms: float):
+        super().__init__(env)
+        self.ms = ms
+
+    def step(self, action: Any) -> Any:
+        out = self.env.step(action)
+        end = time.process_time() + self.ms / 1000.0
+        while time.process_time() < end:
+            pass
+        return out
+
+
+class DropInfo(gym.Wrapper):
+    """Returns an empty info (what a vector env would cost with a light one)."""
+
+    def step(self, action: Any) -> Any:
+        return (*self.env.step(action)[:4], {})
+
+    def reset(self, **kwargs: Any) -> Any:
+        return self.env.reset(**kwargs)[0], {}
+
+
+def _actions(rng: np.random.Generator, obs: Any, n_actions: int, num_envs: int) -> np.ndarray:
+    """Random actions, among the allowed ones where the observation has an action mask."""
+    if isinstance(obs, dict) and "action_mask" in obs:
+        return np.array([rng.choice(np.flatnonzero(m)) for m in np.reshape(obs["action_mask"], (num_envs, -1))])
+    return rng.integers(n_actions, size=num_envs)
+
+
+def wall_rate(env_id: str, steps: int, seed: int, num_envs: int = 0, wrappers: Sequence[Any] = ()) -> float:
+    """Env steps per wall second with random (allowed) actions: one env here (``num_envs=0``)
+    or an async vector env of ``num_envs``, each env wrapped in ``wrappers``."""
+    rng = np.random.default_rng(seed)
+    if num_envs == 0:
+        env: Any = gym.make(env_id)
+        for wrap in wrappers:
+            env = wrap(env)
+        obs, _ = env.reset(seed=seed)
+        t = time.perf_counter()
+        for _ in range(steps):
+            obs, _, terminated, truncated, _ = env.step(_actions(rng, obs, env.action_space.n, 1)[0])
+            if terminated or truncated:
+                obs, _ = env.reset()
+        rate = steps / (time.perf_counter() - t)
+        env.close()
+        return rate
+    envs: Any = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="async", wrappers=list(wrappers))
+    n_actions = envs.single_action_space.n
+    obs, _ = envs.reset(seed=seed)
+    obs, *_ = envs.step(_actions(rng, obs, n_actions, num_envs))  # the workers are warm
+    n = max(1, steps // num_envs)
+    t = time.perf_counter()
+    for _ in range(n):
+        obs, *_ = envs.step(_actions(rng, obs, n_actions, num_envs))
+    rate = n * num_envs / (time.perf_counter() - t)
+    envs.close()
+    return rate
+
+
+def measure(env_id: str, steps: int, seed: int) -> dict[str, Any]:
+    """One repeat of the measurements (module doc)."""
+    calls: list[float] = []
+    one = _env_sps(env_id, steps, seed, call_seconds=calls)
+    vec = _vec_sps(env_id, steps, seed + 1, 2)
+    ms = 1000.0 * np.array(calls)
+    mean_ms = float(ms.mean())
+    burn = functools.partial(BurnCPU, ms=mean_ms)
+    c_one = wall_rate("CartPole-v1", steps, seed + 2, wrappers=[burn])
+    c_vec = wall_rate("CartPole-v1", steps, seed + 3, num_envs=2, wrappers=[burn])
+    light = wall_rate(env_id, steps, seed + 4, num_envs=2, wrappers=[DropInfo])
+    return {
+        "one_env_call_cpu_ms": {
+            "calls": int(ms.size),
+            "mean": round(mean_ms, 3),
+            "median": round(float(np.median(ms)), 3),
+            "p90": round(float(np.percentile(ms, 90)), 3),
+            "p99": round(float(np.percentile(ms, 99)), 3),
+            "cv": round(float(ms.std() / ms.mean()), 2),
+        },
+        "lockstep_bound": {str(n): round(lockstep_bound(calls, n, seed), 3) for n in (2, 4)},
+        "async2/one": round(vec["wall"] / one["wall"], 3),
+        "async2_without_info/one": round(light / one["wall"], 3),
+        "control_async2/one": round(c_vec / c_one, 3),
+        "async2_per_vector_step_ms": vec["per_vector_step_ms"],
+        "wall_sps": {
+            "one": round(one["wall"], 1),
+            "async2": round(vec["wall"], 1),
+            "async2_without_info": round(light, 1),
+            "control_one": round(c_one, 1),
+            "control_async2": round(c_vec, 1),
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--env", default="ImagePoser-v0")
+    p.add_argument("--steps", type=int, default=3000, help="env steps per measurement (default 3000)")
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    args = p.parse_args(argv)
+    warnings.filterwarnings("ignore", module="gymnasium")
+    import poser_env  # noqa: F401  (registers the ids)
+
+    with open("/proc/loadavg", encoding="ascii") as f:
+        load = f.read().split()[:3]
+    runs = [measure(args.env, args.steps, args.seed + 10 * r) for r in range(args.repeats)]
+    out = {"env": args.env, "steps": args.steps, "seed": args.seed, "load_average_start": load, "repeats": runs}
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    print(f"{args.env}, {args.steps} steps per measurement, load average at start {' '.join(load)}")
+    print(
+        "repeat  call ms mean / median / p90 / p99  cv  | lockstep bound n=2, 4 | async2/one | without info | control"
+    )
+    for i, r in enumerate(runs):
+        c, b = r["one_env_call_cpu_ms"], r["lockstep_bound"]
+        print(
+            f"{i:6d}  {c['mean']:.3f} / {c['median']:.3f} / {c['p90']:.3f} / {c['p99']:.3f}  {c['cv']:.2f} |"
+            f" {b['2']:.3f}, {b['4']:.3f} | {r['async2/one']:.3f} | {r['async2_without_info/one']:.3f}"
+            f" | {r['control_async2/one']:.3f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
