@@ -17,7 +17,7 @@ SCRIPT = ROOT / "tools" / "vector_lockstep.py"
 
 def test_reports_the_bound_the_vector_env_and_the_control() -> None:
     r = subprocess.run(
-        [sys.executable, str(SCRIPT), "--steps", "60", "--repeats", "1", "--json"],
+        [sys.executable, str(SCRIPT), "--steps", "60", "--repeats", "1", "--sweep", "0.1,0.2", "--json"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -31,6 +31,8 @@ def test_reports_the_bound_the_vector_env_and_the_control() -> None:
     assert calls["calls"] > 60 and 0 < calls["median"] <= calls["p90"] <= calls["p99"]
     assert 0 < run["lockstep_bound"]["2"] <= 2 and 0 < run["lockstep_bound"]["4"] <= 4
     assert all(v > 0 for v in run["wall_sps"].values())
+    assert [row["cpu_ms_per_step"] for row in out["control_sweep"]] == [0.1, 0.2]
+    assert all(row["async2/one"] > 0 for row in out["control_sweep"])
     assert run["async2/one"] > 0 and run["async2_without_info/one"] > 0 and run["control_async2/one"] > 0
 
 

@@ -25,6 +25,7 @@ bound is far below ``n``. This script measures it and checks it with a control
 
     PYTHONPATH=$PWD python tools/vector_lockstep.py                 # ImagePoser-v0, 2 repeats
     PYTHONPATH=$PWD python tools/vector_lockstep.py --env ImagePoser-Edit-v0 --steps 2000 --json
+    PYTHONPATH=$PWD python tools/vector_lockstep.py --sweep 0.25,0.5,1,2,4   # and the control alone at those costs
 
 Process CPU time for step 1 (a single-threaded loop's own cost), wall time for 2 to 4 (the
 work of a vector env is in its worker processes). Run it on a quiet machine: other jobs take
@@ -150,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=3000, help="env steps per measurement (default 3000)")
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--sweep",
+        default="",
+        help="comma-separated CPU ms per step: the control alone at each cost (how a constant-cost env scales)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = p.parse_args(argv)
     warnings.filterwarnings("ignore", module="gymnasium")
@@ -158,7 +164,17 @@ def main(argv: list[str] | None = None) -> int:
     with open("/proc/loadavg", encoding="ascii") as f:
         load = f.read().split()[:3]
     runs = [measure(args.env, args.steps, args.seed + 10 * r) for r in range(args.repeats)]
-    out = {"env": args.env, "steps": args.steps, "seed": args.seed, "load_average_start": load, "repeats": runs}
+    out: dict[str, Any] = {"env": args.env, "steps": args.steps, "seed": args.seed, "load_average_start": load}
+    out["repeats"] = runs
+    if args.sweep:
+        out["control_sweep"] = sweep = []
+        for rep in range(args.repeats):
+            for ms in (float(x) for x in args.sweep.split(",")):
+                burn = functools.partial(BurnCPU, ms=ms)
+                seed = args.seed + 100 + 10 * rep
+                one = wall_rate("CartPole-v1", args.steps, seed, wrappers=[burn])
+                two = wall_rate("CartPole-v1", args.steps, seed + 1, num_envs=2, wrappers=[burn])
+                sweep.append({"repeat": rep, "cpu_ms_per_step": ms, "async2/one": round(two / one, 3)})
     if args.json:
         print(json.dumps(out, indent=1))
         return 0
@@ -172,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{i:6d}  {c['mean']:.3f} / {c['median']:.3f} / {c['p90']:.3f} / {c['p99']:.3f}  {c['cv']:.2f} |"
             f" {b['2']:.3f}, {b['4']:.3f} | {r['async2/one']:.3f} | {r['async2_without_info/one']:.3f}"
             f" | {r['control_async2/one']:.3f}"
+        )
+    for row in out.get("control_sweep", []):
+        print(
+            f"control at {row['cpu_ms_per_step']} ms per step, repeat {row['repeat']}: async2/one {row['async2/one']}"
         )
     return 0
 
