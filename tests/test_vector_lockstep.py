@@ -33,6 +33,7 @@ def test_reports_the_bound_the_vector_env_and_the_control() -> None:
     assert all(v > 0 for v in run["wall_sps"].values())
     assert [row["cpu_ms_per_step"] for row in out["control_sweep"]] == [0.1, 0.2]
     assert all(row["async2/one"] > 0 for row in out["control_sweep"])
+    assert run["sb3_subproc2/one"] > 0
     assert run["async2/one"] > 0 and run["async2_without_info/one"] > 0 and run["control_async2/one"] > 0
 
 

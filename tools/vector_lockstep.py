@@ -18,7 +18,9 @@ bound is far below ``n``. This script measures it and checks it with a control
 3. ``async2_without_info/one``: the same vector env with every info emptied in the workers
    (``DropInfo``): what the info costs, pickled in the workers and merged into arrays in the
    main process.
-4. ``control_async2/one``: the same against ``CartPole-v1`` made to burn, at every step,
+4. ``sb3_subproc2/one``: stable-baselines3's ``SubprocVecEnv`` of 2 workers (lockstep, infos
+   returned as a list of dicts, not merged into arrays) against the same one env.
+5. ``control_async2/one``: the same against ``CartPole-v1`` made to burn, at every step,
    ImagePoser's mean CPU per call (step 1): the same mean cost with no spread and a tiny
    observation and info. Where the control scales and ImagePoser does not, the spread and
    ImagePoser's own per-step overheads are what limit it, not the machine or the pipes.
@@ -27,7 +29,7 @@ bound is far below ``n``. This script measures it and checks it with a control
     PYTHONPATH=$PWD python tools/vector_lockstep.py --env ImagePoser-Edit-v0 --steps 2000 --json
     PYTHONPATH=$PWD python tools/vector_lockstep.py --sweep 0.25,0.5,1,2,4   # and the control alone at those costs
 
-Process CPU time for step 1 (a single-threaded loop's own cost), wall time for 2 to 4 (the
+Process CPU time for step 1 (a single-threaded loop's own cost), wall time for 2 to 5 (the
 work of a vector env is in its worker processes). Run it on a quiet machine: other jobs take
 cores from the workers and the ratios mean little.
 """
@@ -110,6 +112,26 @@ def wall_rate(env_id: str, steps: int, seed: int, num_envs: int = 0, wrappers: S
     return rate
 
 
+def sb3_subproc_rate(env_id: str, steps: int, seed: int, num_envs: int = 2) -> float:
+    """Env steps per wall second of stable-baselines3's ``SubprocVecEnv`` (lockstep too, but its
+    infos come back as a list of dicts, not merged into arrays), random allowed actions."""
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    # fork, as Gymnasium's async vector env on Linux (SB3 would pick forkserver: fresh workers)
+    envs = SubprocVecEnv([functools.partial(gym.make, env_id) for _ in range(num_envs)], start_method="fork")
+    envs.seed(seed)
+    rng = np.random.default_rng(seed)
+    obs = envs.reset()
+    obs, *_ = envs.step(_actions(rng, obs, 0, num_envs))  # the workers are warm
+    n = max(1, steps // num_envs)
+    t = time.perf_counter()
+    for _ in range(n):
+        obs, *_ = envs.step(_actions(rng, obs, 0, num_envs))
+    rate = n * num_envs / (time.perf_counter() - t)
+    envs.close()
+    return rate
+
+
 def measure(env_id: str, steps: int, seed: int) -> dict[str, Any]:
     """One repeat of the measurements (module doc)."""
     calls: list[float] = []
@@ -121,6 +143,7 @@ def measure(env_id: str, steps: int, seed: int) -> dict[str, Any]:
     c_one = wall_rate("CartPole-v1", steps, seed + 2, wrappers=[burn])
     c_vec = wall_rate("CartPole-v1", steps, seed + 3, num_envs=2, wrappers=[burn])
     light = wall_rate(env_id, steps, seed + 4, num_envs=2, wrappers=[DropInfo])
+    sb3 = sb3_subproc_rate(env_id, steps, seed + 5)
     return {
         "one_env_call_cpu_ms": {
             "calls": int(ms.size),
@@ -133,12 +156,14 @@ def measure(env_id: str, steps: int, seed: int) -> dict[str, Any]:
         "lockstep_bound": {str(n): round(lockstep_bound(calls, n, seed), 3) for n in (2, 4)},
         "async2/one": round(vec["wall"] / one["wall"], 3),
         "async2_without_info/one": round(light / one["wall"], 3),
+        "sb3_subproc2/one": round(sb3 / one["wall"], 3),
         "control_async2/one": round(c_vec / c_one, 3),
         "async2_per_vector_step_ms": vec["per_vector_step_ms"],
         "wall_sps": {
             "one": round(one["wall"], 1),
             "async2": round(vec["wall"], 1),
             "async2_without_info": round(light, 1),
+            "sb3_subproc2": round(sb3, 1),
             "control_one": round(c_one, 1),
             "control_async2": round(c_vec, 1),
         },
@@ -180,13 +205,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"{args.env}, {args.steps} steps per measurement, load average at start {' '.join(load)}")
     print(
-        "repeat  call ms mean / median / p90 / p99  cv  | lockstep bound n=2, 4 | async2/one | without info | control"
+        "repeat  call ms mean / median / p90 / p99  cv  | lockstep bound n=2, 4 | async2/one | without info | SB3 | control"
     )
     for i, r in enumerate(runs):
         c, b = r["one_env_call_cpu_ms"], r["lockstep_bound"]
         print(
             f"{i:6d}  {c['mean']:.3f} / {c['median']:.3f} / {c['p90']:.3f} / {c['p99']:.3f}  {c['cv']:.2f} |"
             f" {b['2']:.3f}, {b['4']:.3f} | {r['async2/one']:.3f} | {r['async2_without_info/one']:.3f}"
+            f" | {r['sb3_subproc2/one']:.3f}"
             f" | {r['control_async2/one']:.3f}"
         )
     for row in out.get("control_sweep", []):
