@@ -13,8 +13,9 @@ bound is far below ``n``. This script measures it and checks it with a control
    autoreset makes it). From them ``lockstep_bound[n]`` (``poser_agents.bench.lockstep_bound``):
    ``n * mean / E[max of n]`` over random groups of ``n`` calls drawn with the seed.
 2. ``async2/one``: ``gym.make_vec(ENV, num_envs=2, vectorization_mode="async")`` against that
-   one env, steps per wall second, measured as ``poser bench`` measures them (with where a
-   vector step's time goes: ``async2_per_vector_step_ms``).
+   one env, steps per wall second, measured as ``poser bench`` measures them: transitions only,
+   not the calls that autoreset an env (with where a vector step's time goes:
+   ``async2_per_vector_step_ms``).
 3. ``async2_without_info/one``: the same vector env with every info emptied in the workers
    (``DropInfo``): what the info costs, pickled in the workers and merged into arrays in the
    main process.
@@ -102,19 +103,22 @@ def wall_rate(env_id: str, steps: int, seed: int, num_envs: int = 0, wrappers: S
     envs: Any = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="async", wrappers=list(wrappers))
     n_actions = envs.single_action_space.n
     obs, _ = envs.reset(seed=seed)
-    obs, *_ = envs.step(_actions(rng, obs, n_actions, num_envs))  # the workers are warm
-    n = max(1, steps // num_envs)
+    obs, _, terminated, truncated, _ = envs.step(_actions(rng, obs, n_actions, num_envs))  # the workers are warm
+    n, transitions = max(1, steps // num_envs), 0
     t = time.perf_counter()
     for _ in range(n):
-        obs, *_ = envs.step(_actions(rng, obs, n_actions, num_envs))
-    rate = n * num_envs / (time.perf_counter() - t)
+        resetting = terminated | truncated  # next-step autoreset: not a transition (as poser bench counts)
+        obs, _, terminated, truncated, _ = envs.step(_actions(rng, obs, n_actions, num_envs))
+        transitions += num_envs - int(np.count_nonzero(resetting))
+    rate = transitions / (time.perf_counter() - t)
     envs.close()
     return rate
 
 
 def sb3_subproc_rate(env_id: str, steps: int, seed: int, num_envs: int = 2) -> float:
     """Env steps per wall second of stable-baselines3's ``SubprocVecEnv`` (lockstep too, but its
-    infos come back as a list of dicts, not merged into arrays), random allowed actions."""
+    infos come back as a list of dicts, not merged into arrays), random allowed actions. SB3
+    resets an env inside the step that ends its episode, so every call is a transition."""
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
     # fork, as Gymnasium's async vector env on Linux (SB3 would pick forkserver: fresh workers)

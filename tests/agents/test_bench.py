@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import poser_env  # noqa: F401  (registers the ids)
-from poser_agents.bench import _env_sps, lockstep_bound
+from poser_agents.bench import _env_sps, _vec_sps, lockstep_bound
 
 
 def test_equal_calls_give_the_number_of_envs():
@@ -36,3 +36,12 @@ def test_env_rate_records_each_step_and_reset():
     assert rates["cpu"] > 0
     assert len(calls) > 40  # 40 steps and the resets between episodes (4 to 16 steps each)
     assert all(c >= 0 for c in calls)
+
+
+def test_the_vector_rate_counts_transitions_not_autoreset_calls():
+    # 30 vector steps of 2 envs; episodes last 16 steps at most, so each env ends one and the
+    # call after it resets the env (next-step autoreset) without a transition.
+    out = _vec_sps("ImagePoser-v0", 60, seed=0, num_envs=2)
+    assert out["counts"]["calls"] == 60
+    assert out["counts"]["transitions"] <= 58
+    assert out["wall"] > 0 and out["per_vector_step_ms"]["wall"] > 0
