@@ -285,7 +285,7 @@ def _vec_sps(env_id: str, steps: int, seed: int, num_envs: int) -> dict[str, Any
 
     Only transitions count: with Gymnasium's next-step autoreset, the call after an episode's
     end resets that env and ignores its action, so it is not counted as a step (one env here
-    counts its resets as none either). Counting those calls too inflated the rate by about 1.16
+    counts its resets as none either). Counting those calls too inflated the rate by about 1.17
     x on ImagePoser-v0, whose episodes are short (before issue 13's seventh round).
 
     ``counts``: the env calls and the transitions among them. ``per_vector_step_ms`` says where
