@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -112,22 +113,29 @@ def _interval_estimates(score_dict: dict, func: Any, reps: int, seed: int) -> tu
 
     points: dict = {}
     intervals: dict = {}
-    # Part of the bootstrap still draws from numpy's global generator (measured: the probability
-    # of improvement's CI moved with np.random.seed), so it is seeded here too and put back after:
-    # the same files and seed give the same figures whatever ran before in the process.
-    saved = np.random.get_state()
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=FutureWarning, message="random_state is deprecated")
-            for key, scores in score_dict.items():
-                np.random.seed(seed)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, message="random_state is deprecated")
+        for key, scores in score_dict.items():
+            with _global_numpy_seeded(seed):
                 p, i = library.get_interval_estimates(
                     {key: scores}, func, reps=reps, random_state=np.random.RandomState(seed)
                 )
-                points[key], intervals[key] = p[key], i[key]
+            points[key], intervals[key] = p[key], i[key]
+    return points, intervals
+
+
+@contextmanager
+def _global_numpy_seeded(seed: int) -> Iterator[None]:
+    """numpy's global generator seeded with ``seed`` for the block and put back after. Part of
+    rliable's bootstrap draws from it (measured: the probability of improvement's CI moved with
+    ``np.random.seed``; the performance profiles take no generator at all), so the same files and
+    seed give the same figures and plots whatever ran before in the process."""
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
     finally:
         np.random.set_state(saved)
-    return points, intervals
 
 
 def _estimates(score_dict: dict[str, np.ndarray], reps: int, seed: int) -> dict[str, dict[str, Any]]:
@@ -287,12 +295,23 @@ def curve_estimates(
     return out
 
 
+def performance_profiles(
+    score_dict: dict[str, np.ndarray], taus: np.ndarray, reps: int, seed: int
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """rliable's performance profiles (fraction of runs scoring above each ``tau``) with their
+    bootstrap CIs, seeded: ``score_dict`` maps an algorithm to its (runs x 1) scores."""
+    from rliable import library
+
+    with _global_numpy_seeded(seed):
+        return library.create_performance_profile(score_dict, taus, reps=reps)
+
+
 def _plots(folder: Path, final: dict, curves: dict, score: str, reps: int, seed: int) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from rliable import library, plot_utils
+    from rliable import plot_utils
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -300,7 +319,7 @@ def _plots(folder: Path, final: dict, curves: dict, score: str, reps: int, seed:
         score_dict = {a: np.asarray(v, dtype=float).reshape(-1, 1) for a, v in sorted(final[level].items())}
         hi = max(1.0, max(float(s.max()) for s in score_dict.values()))
         taus = np.linspace(min(0.0, min(float(s.min()) for s in score_dict.values())), hi, 41)
-        profiles, cis = library.create_performance_profile(score_dict, taus, reps=reps)
+        profiles, cis = performance_profiles(score_dict, taus, reps, seed)
         fig, ax = plt.subplots(figsize=(7, 4.5))
         plot_utils.plot_performance_profiles(
             profiles,

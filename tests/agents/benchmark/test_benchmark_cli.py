@@ -369,6 +369,24 @@ def test_aggregate_is_the_same_whatever_numpy_drew_before(runs):
     assert results[0] == results[1]
 
 
+def test_performance_profiles_are_the_same_whatever_numpy_drew_before():
+    """rliable's profiles take no generator: they are bootstrapped from numpy's global one, seeded."""
+    import numpy as np
+
+    from poser_agents.benchmark.aggregate import performance_profiles
+
+    scores = {"a": np.linspace(0.1, 0.9, 12).reshape(-1, 1), "b": np.linspace(0.3, 0.7, 12).reshape(-1, 1)}
+    taus = np.linspace(0.0, 1.0, 21)
+    drawn = []
+    for global_seed in (1, 2):
+        np.random.seed(global_seed)
+        _, cis = performance_profiles(scores, taus, reps=300, seed=0)
+        assert np.random.get_state()[1][0] == np.random.RandomState(global_seed).get_state()[1][0]
+        drawn.append(cis)
+    assert all(np.array_equal(drawn[0][k], drawn[1][k]) for k in scores)
+    assert not np.array_equal(performance_profiles(scores, taus, reps=300, seed=1)[1]["a"], drawn[0]["a"])
+
+
 def test_an_entry_s_figures_do_not_depend_on_the_other_entries():
     """Adding an algorithm to the published folders leaves the published CIs as they were:
     each algorithm and each pair is bootstrapped alone from the seed (rliable would draw them
