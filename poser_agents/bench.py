@@ -246,22 +246,26 @@ def compare_minilm_with_before(result: dict[str, Any], before: dict[str, Any]) -
     }
 
 
-def lockstep_bound(call_seconds: Sequence[float], num_envs: int = 2, seed: int = 0, draws: int = 20_000) -> float:
+def lockstep_bound(call_seconds: Sequence[float], num_envs: int = 2) -> float:
     """The most a lockstep vector env of ``num_envs`` envs can gain over one env whose calls
     (steps, and resets as their own calls, as next-step autoreset makes them) cost
     ``call_seconds``, with inter-process communication free: ``num_envs * mean / E[max]``.
 
     A lockstep vector env (Gymnasium's ``AsyncVectorEnv``, SB3's ``SubprocVecEnv``) returns when
     its slowest worker is done, so each vector step costs the largest of ``num_envs`` calls.
-    ``E[max]`` is estimated over ``draws`` groups of calls drawn at random with ``seed`` (the
-    workers' calls are independent). Equal calls give ``num_envs``; lopsided ones (ImagePoser's:
-    most reuse cached canvases, some render and read a new one) much less. ``ValueError`` on no
-    calls or no time."""
-    t = np.asarray(call_seconds, dtype=np.float64)
-    if t.size == 0 or t.sum() <= 0:
-        raise ValueError("lockstep_bound needs calls that took some time")
-    groups = np.random.default_rng(seed).choice(t, size=(draws, num_envs))
-    return float(num_envs * t.mean() / groups.max(1).mean())
+    ``E[max]`` is exact for independent draws from the calls: over the sorted calls ``t_(i)``,
+    ``sum_i t_(i) * ((i / m)^n - ((i - 1) / m)^n)``. Equal calls give ``num_envs``; lopsided
+    ones (ImagePoser's: most reuse cached canvases, some render and read a new one) much less.
+    Resets count as calls on both sides (one env pays them too), so their share cancels.
+    ``ValueError`` on ``num_envs < 1``, no calls, negative or non-finite times, or no time."""
+    if num_envs < 1:
+        raise ValueError(f"lockstep_bound needs num_envs >= 1, got {num_envs}")
+    t = np.sort(np.asarray(call_seconds, dtype=np.float64).ravel())
+    if t.size == 0 or not np.all(np.isfinite(t)) or t[0] < 0 or t.sum() <= 0:
+        raise ValueError("lockstep_bound needs finite, non-negative call times that took some time")
+    share = np.arange(t.size + 1, dtype=np.float64) / t.size
+    p_max = share[1:] ** num_envs - share[:-1] ** num_envs  # P(the largest of n draws is t_(i))
+    return float(num_envs * t.mean() / (p_max @ t))
 
 
 def _process_cpu_seconds(pids: Sequence[int]) -> list[float] | None:
@@ -430,7 +434,7 @@ def bench_throughput(quick: bool = False, repeats: int = 1, seed: int = 0, minil
         run["ratios_wall"] = {k: round(v, 3) for k, v in wall.items()}
         run["async2_per_vector_step_ms"] = async2_breakdown
         run["async2_counts"] = async2_counts
-        run["async2_lockstep_bound"] = round(lockstep_bound(calls, 2, s), 3)
+        run["async2_lockstep_bound"] = round(lockstep_bound(calls, 2), 3)
         if error:
             run["minilm_error"] = error
         elif minilm:

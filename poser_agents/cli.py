@@ -164,7 +164,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             else "workers' CPU not read (no /proc)"
         )
         print(
-            f"  async2, repeat {i}: per vector step (2 env steps) {ms['wall']} ms wall, main process {ms['main_cpu']} ms "
+            f"  async2, repeat {i}: per vector step (2 env calls) {ms['wall']} ms wall, main process {ms['main_cpu']} ms "
             f"CPU, {workers}; one env in this process {one:.3f} ms CPU per step; lockstep bound "
             f"{run['async2_lockstep_bound']} (2 x mean / E[max of 2] of its calls: its most with free pipes)"
         )

@@ -17,7 +17,7 @@ SCRIPT = ROOT / "tools" / "vector_lockstep.py"
 
 def test_reports_the_bound_the_vector_env_and_the_control() -> None:
     r = subprocess.run(
-        [sys.executable, str(SCRIPT), "--steps", "60", "--repeats", "1", "--sweep", "0.1,0.2", "--json"],
+        [sys.executable, str(SCRIPT), "--steps", "100", "--repeats", "1", "--sweep", "0.1,0.2", "--json"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -25,10 +25,10 @@ def test_reports_the_bound_the_vector_env_and_the_control() -> None:
     )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["env"] == "ImagePoser-v0" and out["steps"] == 60 and len(out["repeats"]) == 1
+    assert out["env"] == "ImagePoser-v0" and out["steps"] == 100 and len(out["repeats"]) == 1
     run = out["repeats"][0]
     calls = run["one_env_call_cpu_ms"]
-    assert calls["calls"] > 60 and 0 < calls["median"] <= calls["p90"] <= calls["p99"]
+    assert calls["calls"] > 100 and 0 < calls["median"] <= calls["p90"] <= calls["p99"]
     assert 0 < run["lockstep_bound"]["2"] <= 2 and 0 < run["lockstep_bound"]["4"] <= 4
     assert all(v > 0 for v in run["wall_sps"].values())
     assert [row["cpu_ms_per_step"] for row in out["control_sweep"]] == [0.1, 0.2]
@@ -49,3 +49,11 @@ def test_the_control_burns_the_cpu_time_it_is_given() -> None:
         env.step(0)
         env.reset()
     assert time.process_time() - t >= 0.05
+
+
+def test_bad_arguments_are_one_line() -> None:
+    for args in (["--steps", "5"], ["--repeats", "0"], ["--sweep", "abc"], ["--sweep", "-1"], ["--env", "Nope-v0"]):
+        r = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and "error:" in r.stderr, (args, r.stderr[-300:])
+    r = subprocess.run([sys.executable, str(SCRIPT), "--env", "CartPole-v1"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and "no action_mask" in r.stderr

@@ -11,7 +11,7 @@ bound is far below ``n``. This script measures it and checks it with a control
 1. ``one_env_call_cpu_ms``: one env in this process, random allowed actions, each call's
    process CPU time (a step; a reset counted as its own call, as the vector env's next-step
    autoreset makes it). From them ``lockstep_bound[n]`` (``poser_agents.bench.lockstep_bound``):
-   ``n * mean / E[max of n]`` over random groups of ``n`` calls drawn with the seed.
+   ``n * mean / E[max of n]``, exact for independent draws from those calls.
 2. ``async2/one``: ``gym.make_vec(ENV, num_envs=2, vectorization_mode="async")`` against that
    one env, steps per wall second, measured as ``poser bench`` measures them: transitions only,
    not the calls that autoreset an env (with where a vector step's time goes:
@@ -22,9 +22,14 @@ bound is far below ``n``. This script measures it and checks it with a control
 4. ``sb3_subproc2/one``: stable-baselines3's ``SubprocVecEnv`` of 2 workers (lockstep, infos
    returned as a list of dicts, not merged into arrays) against the same one env.
 5. ``control_async2/one``: the same against ``CartPole-v1`` made to burn, at every step,
-   ImagePoser's mean CPU per call (step 1): the same mean cost with no spread and a tiny
-   observation and info. Where the control scales and ImagePoser does not, the spread and
-   ImagePoser's own per-step overheads are what limit it, not the machine or the pipes.
+   ImagePoser's mean CPU per transition (``control_ms_per_step``: step 1's calls over its
+   steps, resets included): the same mean cost with no spread and a tiny observation and info.
+   It burns CPU *time*, so it cannot suffer the slowdown ImagePoser's own steps suffer inside
+   workers. Where the control scales and ImagePoser does not, the spread and ImagePoser's own
+   per-step overheads are what limit it, not the machine or the pipes.
+
+Each repeat first plays ``WARM_UP`` untimed steps in this process, whose caches the workers
+inherit when they fork.
 
     PYTHONPATH=$PWD python tools/vector_lockstep.py                 # ImagePoser-v0, 2 repeats
     PYTHONPATH=$PWD python tools/vector_lockstep.py --env ImagePoser-Edit-v0 --steps 2000 --json
@@ -49,6 +54,9 @@ import gymnasium as gym
 import numpy as np
 
 from poser_agents.bench import _env_sps, _vec_sps, lockstep_bound
+
+WARM_UP = 300
+"""Untimed random steps in this process before each repeat (the workers fork warm from it)."""
 
 
 class BurnCPU(gym.Wrapper):
@@ -138,12 +146,13 @@ def sb3_subproc_rate(env_id: str, steps: int, seed: int, num_envs: int = 2) -> f
 
 def measure(env_id: str, steps: int, seed: int) -> dict[str, Any]:
     """One repeat of the measurements (module doc)."""
+    _env_sps(env_id, WARM_UP, seed + 7)  # untimed: this process's caches warm, as the workers' will be
     calls: list[float] = []
     one = _env_sps(env_id, steps, seed, call_seconds=calls)
     vec = _vec_sps(env_id, steps, seed + 1, 2)
     ms = 1000.0 * np.array(calls)
     mean_ms = float(ms.mean())
-    burn = functools.partial(BurnCPU, ms=mean_ms)
+    burn = functools.partial(BurnCPU, ms=float(ms.sum()) / steps)  # per transition, resets included
     c_one = wall_rate("CartPole-v1", steps, seed + 2, wrappers=[burn])
     c_vec = wall_rate("CartPole-v1", steps, seed + 3, num_envs=2, wrappers=[burn])
     light = wall_rate(env_id, steps, seed + 4, num_envs=2, wrappers=[DropInfo])
@@ -157,7 +166,8 @@ def measure(env_id: str, steps: int, seed: int) -> dict[str, Any]:
             "p99": round(float(np.percentile(ms, 99)), 3),
             "cv": round(float(ms.std() / ms.mean()), 2),
         },
-        "lockstep_bound": {str(n): round(lockstep_bound(calls, n, seed), 3) for n in (2, 4)},
+        "lockstep_bound": {str(n): round(lockstep_bound(calls, n), 3) for n in (2, 4)},
+        "control_ms_per_step": round(float(ms.sum()) / steps, 3),
         "async2/one": round(vec["wall"] / one["wall"], 3),
         "async2_without_info/one": round(light / one["wall"], 3),
         "sb3_subproc2/one": round(sb3 / one["wall"], 3),
@@ -174,11 +184,21 @@ def measure(env_id: str, steps: int, seed: int) -> dict[str, Any]:
     }
 
 
+def _at_least(low: int) -> Any:
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text}")
+        return value
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("--env", default="ImagePoser-v0")
-    p.add_argument("--steps", type=int, default=3000, help="env steps per measurement (default 3000)")
-    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--env", default="ImagePoser-v0", help="a registered id whose observation has an action_mask")
+    p.add_argument("--steps", type=_at_least(100), default=3000, help="env steps per measurement (default 3000)")
+    p.add_argument("--repeats", type=_at_least(1), default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--sweep",
@@ -187,8 +207,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = p.parse_args(argv)
+    try:
+        costs = [float(x) for x in args.sweep.split(",")] if args.sweep else []
+    except ValueError:
+        p.error(f"--sweep takes comma-separated milliseconds, got {args.sweep!r}")
+    if any(not (0 < c <= 1000) for c in costs):
+        p.error(f"--sweep costs must lie in (0, 1000] ms, got {args.sweep!r}")
     warnings.filterwarnings("ignore", module="gymnasium")
     import poser_env  # noqa: F401  (registers the ids)
+
+    try:
+        space = gym.make(args.env).observation_space
+    except gym.error.Error as e:
+        p.error(f"--env {args.env}: {e}")
+    if not (isinstance(space, gym.spaces.Dict) and "action_mask" in space.spaces):
+        p.error(f"--env {args.env}: its observation has no action_mask (random allowed actions need one)")
 
     with open("/proc/loadavg", encoding="ascii") as f:
         load = f.read().split()[:3]
@@ -198,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.sweep:
         out["control_sweep"] = sweep = []
         for rep in range(args.repeats):
-            for ms in (float(x) for x in args.sweep.split(",")):
+            for ms in costs:
                 burn = functools.partial(BurnCPU, ms=ms)
                 seed = args.seed + 100 + 10 * rep
                 one = wall_rate("CartPole-v1", args.steps, seed, wrappers=[burn])

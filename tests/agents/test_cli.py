@@ -46,7 +46,7 @@ def test_bench_throughput_quick_json_schema(capsys):
     ms = run["async2_per_vector_step_ms"]
     assert ms["wall"] > 0 and ms["main_cpu"] >= 0
     assert ms["worker_cpu"] is None or (len(ms["worker_cpu"]) == 2 and all(w >= 0 for w in ms["worker_cpu"]))
-    assert any(line.startswith("  async2, repeat 0: per vector step (2 env steps)") for line in out)
+    assert any(line.startswith("  async2, repeat 0: per vector step (2 env calls)") for line in out)
     assert 0 < run["async2_lockstep_bound"] <= 2
     mem = data["replay_memory"]["hash"]
     assert 0 < data["replay_gib_per_100k"]["hash"] < mem["sb3_dict_buffer_gib"]
