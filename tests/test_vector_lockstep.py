@@ -34,6 +34,9 @@ def test_reports_the_bound_the_vector_env_and_the_control() -> None:
     assert [row["cpu_ms_per_step"] for row in out["control_sweep"]] == [0.1, 0.2]
     assert all(row["async2/one"] > 0 for row in out["control_sweep"])
     assert run["sb3_subproc2/one"] > 0
+    steps = run["env_step_cpu_ms"]
+    assert steps["in_process"] > 0 and len(steps["in_async2_workers"]) == 2
+    assert steps["processes"]["alone"] > 0 and len(steps["processes"]["two_at_once"]) == 2
     assert run["async2/one"] > 0 and run["async2_without_info/one"] > 0 and run["control_async2/one"] > 0
 
 

@@ -28,6 +28,11 @@ bound is far below ``n``. This script measures it and checks it with a control
    workers. Where the control scales and ImagePoser does not, the spread and ImagePoser's own
    per-step overheads are what limit it, not the machine or the pipes.
 
+6. ``env_step_cpu_ms``: the CPU inside ``env.step`` itself, in this process and in each worker
+   of the async vector env (the same calls, timed where they run), and in one process stepping
+   its own env alone and two such processes at once (no vector env): how much of a worker's
+   extra cost the two cores sharing their caches explain.
+
 Each repeat first plays ``WARM_UP`` untimed steps in this process, whose caches the workers
 inherit when they fork.
 
@@ -45,9 +50,13 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import multiprocessing
+import os
+import tempfile
 import time
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -123,6 +132,59 @@ def wall_rate(env_id: str, steps: int, seed: int, num_envs: int = 0, wrappers: S
     return rate
 
 
+class StepClock(gym.Wrapper):
+    """Sums the process CPU time spent inside ``env.step``; on ``close`` writes the sum and the
+    count to ``folder/<pid>.json`` (a vector env's workers close their envs on its close)."""
+
+    def __init__(self, env: gym.Env, folder: str):
+        super().__init__(env)
+        self.folder, self.seconds, self.steps = folder, 0.0, 0
+
+    def step(self, action: Any) -> Any:
+        t = time.process_time()
+        out = self.env.step(action)
+        self.seconds += time.process_time() - t
+        self.steps += 1
+        return out
+
+    def close(self) -> None:
+        with open(os.path.join(self.folder, f"{os.getpid()}.json"), "w", encoding="utf-8") as f:
+            json.dump({"seconds": self.seconds, "steps": self.steps}, f)
+        super().close()
+
+
+def step_cpu_ms(env_id: str, steps: int, seed: int, num_envs: int = 0) -> list[float]:
+    """Mean process CPU ms inside ``env.step``: of one env here (``num_envs=0``) or of each
+    worker of an async vector env (the same code, timed where it runs)."""
+    with tempfile.TemporaryDirectory() as folder:
+        wall_rate(env_id, steps, seed, num_envs, wrappers=[functools.partial(StepClock, folder=folder)])
+        sums = [json.loads(Path(folder, name).read_text()) for name in sorted(os.listdir(folder))]
+    # the vector env also builds one env here to read its spaces: it never steps
+    return [round(1000 * d["seconds"] / d["steps"], 3) for d in sums if d["steps"]]
+
+
+def _alone(env_id: str, steps: int, seed: int, out: Any) -> None:
+    out.put(step_cpu_ms(env_id, steps, seed)[0])
+
+
+def two_processes_ms(env_id: str, steps: int, seed: int) -> dict[str, Any]:
+    """Mean CPU ms inside ``env.step`` of one process stepping its own env alone, then of two
+    such processes at once (no vector env): what the two cores cost each other."""
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    alone = ctx.Process(target=_alone, args=(env_id, steps, seed, queue))
+    alone.start()
+    first = queue.get()
+    alone.join()
+    pair = [ctx.Process(target=_alone, args=(env_id, steps, seed + 1 + i, queue)) for i in range(2)]
+    for proc in pair:
+        proc.start()
+    both = sorted(queue.get() for _ in pair)
+    for proc in pair:
+        proc.join()
+    return {"alone": first, "two_at_once": both}
+
+
 def sb3_subproc_rate(env_id: str, steps: int, seed: int, num_envs: int = 2) -> float:
     """Env steps per wall second of stable-baselines3's ``SubprocVecEnv`` (lockstep too, but its
     infos come back as a list of dicts, not merged into arrays), random allowed actions. SB3
@@ -157,6 +219,11 @@ def measure(env_id: str, steps: int, seed: int) -> dict[str, Any]:
     c_vec = wall_rate("CartPole-v1", steps, seed + 3, num_envs=2, wrappers=[burn])
     light = wall_rate(env_id, steps, seed + 4, num_envs=2, wrappers=[DropInfo])
     sb3 = sb3_subproc_rate(env_id, steps, seed + 5)
+    step_ms = {
+        "in_process": step_cpu_ms(env_id, steps, seed + 6)[0],
+        "in_async2_workers": step_cpu_ms(env_id, steps, seed + 6, num_envs=2),
+        "processes": two_processes_ms(env_id, steps, seed + 8),
+    }
     return {
         "one_env_call_cpu_ms": {
             "calls": int(ms.size),
@@ -173,6 +240,7 @@ def measure(env_id: str, steps: int, seed: int) -> dict[str, Any]:
         "sb3_subproc2/one": round(sb3 / one["wall"], 3),
         "control_async2/one": round(c_vec / c_one, 3),
         "async2_per_vector_step_ms": vec["per_vector_step_ms"],
+        "env_step_cpu_ms": step_ms,
         "wall_sps": {
             "one": round(one["wall"], 1),
             "async2": round(vec["wall"], 1),
