@@ -15,14 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "tools" / "vector_lockstep.py"
 
 
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
 def test_reports_the_bound_the_vector_env_and_the_control() -> None:
-    r = subprocess.run(
-        [sys.executable, str(SCRIPT), "--steps", "100", "--repeats", "1", "--sweep", "0.1,0.2", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
+    r = _run("--steps", "100", "--repeats", "1", "--sweep", "0.1,0.2", "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["env"] == "ImagePoser-v0" and out["steps"] == 100 and len(out["repeats"]) == 1
@@ -56,7 +54,7 @@ def test_the_control_burns_the_cpu_time_it_is_given() -> None:
 
 def test_bad_arguments_are_one_line() -> None:
     for args in (["--steps", "5"], ["--repeats", "0"], ["--sweep", "abc"], ["--sweep", "-1"], ["--env", "Nope-v0"]):
-        r = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+        r = _run(*args)
         assert r.returncode == 2 and "Traceback" not in r.stderr and "error:" in r.stderr, (args, r.stderr[-300:])
-    r = subprocess.run([sys.executable, str(SCRIPT), "--env", "CartPole-v1"], capture_output=True, text=True, cwd=ROOT)
+    r = _run("--env", "CartPole-v1")
     assert r.returncode == 2 and "no action_mask" in r.stderr
